@@ -1,0 +1,68 @@
+/* The signalling front door: JSON-RPC 2.0 over WebSocket, subprotocol
+ * tandem.v1 (docs/protocol.md). Signalling thread only.
+ *
+ * tnd_api owns the libwebsockets context, every connection and the method
+ * table. The frame handling (tnd_api_conn_*) does not depend on
+ * libwebsockets, so unit tests and the fuzzer drive it directly. */
+#ifndef TND_GATEWAY_API_H
+#define TND_GATEWAY_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tnd_conf;
+struct tnd_loop;
+struct tnd_policy;
+
+/* Single owner: tnd_api_alloc / tnd_api_free. */
+struct tnd_api;
+
+/* conf and policy are borrowed; the loop carries the socket. With
+ * `listen` false no socket is opened (tests, fuzzer). */
+int tnd_api_alloc(struct tnd_api **apip, struct tnd_loop *loop, const struct tnd_conf *conf,
+		  struct tnd_policy *policy, bool listen);
+void tnd_api_free(struct tnd_api *api);
+/* Swaps in a reloaded configuration (borrowed). */
+void tnd_api_set_conf(struct tnd_api *api, const struct tnd_conf *conf);
+
+typedef void (tnd_api_done_h)(void *arg);
+/* Closes every connection with 1001 and stops listening; calls done when the
+ * last one has gone or after a second, whichever is first. */
+void tnd_api_shutdown(struct tnd_api *api, tnd_api_done_h *done, void *arg);
+
+/* One client connection, whatever carries it. Refcounted (tnd_obj). */
+struct tnd_api_conn;
+
+struct tnd_api_transport {
+	/* queue one text frame; text is borrowed for the call */
+	void (*send)(void *arg, const char *text, size_t len);
+	/* close with a WebSocket status code after queued frames */
+	void (*close)(void *arg, int code, const char *reason);
+};
+
+int tnd_api_conn_alloc(struct tnd_api_conn **connp, struct tnd_api *api, const char *peer,
+		       const struct tnd_api_transport *tp, void *arg);
+/* The transport is gone: nothing more is sent; drops the caller's reference. */
+void tnd_api_conn_detach(struct tnd_api_conn *conn);
+
+/* Frame-level problems the transport found before the payload. */
+enum tnd_api_frame {
+	TND_API_FRAME_TEXT,
+	TND_API_FRAME_BINARY,
+	TND_API_FRAME_TOO_BIG,
+};
+#define TND_API_MAX_FRAME 65536
+void tnd_api_conn_frame(struct tnd_api_conn *conn, enum tnd_api_frame kind, const char *data,
+			size_t len);
+
+/* Counters, for the `stats` method and tests. */
+struct tnd_api_stats {
+	unsigned long connections;       /* open now */
+	unsigned long connections_total;
+	unsigned long logged_in;         /* open now and logged in */
+	unsigned long requests;
+	unsigned long protocol_errors;
+};
+void tnd_api_get_stats(const struct tnd_api *api, struct tnd_api_stats *st);
+
+#endif

@@ -1,0 +1,104 @@
+/* Private to gateway/api: the connection, request and method table shared by
+ * the frame handler, the method groups and the WebSocket transport. */
+#ifndef TND_GATEWAY_API_INT_H
+#define TND_GATEWAY_API_INT_H
+
+#include <stdbool.h>
+
+#include <glib.h>
+#include <jansson.h>
+
+#include "gateway/api/api.h"
+#include "gateway/base/obj.h"
+
+/* JSON-RPC 2.0 section 5.1 codes */
+#define TND_RPC_PARSE_ERROR      (-32700)
+#define TND_RPC_INVALID_REQUEST  (-32600)
+#define TND_RPC_METHOD_NOT_FOUND (-32601)
+#define TND_RPC_INVALID_PARAMS   (-32602)
+#define TND_RPC_INTERNAL_ERROR   (-32603)
+
+/* Close after this many protocol errors in a row (protocol.md). */
+#define TND_API_MAX_PROTO_ERRORS 10
+
+struct tnd_api {
+	const struct tnd_conf *conf;     /* borrowed */
+	struct tnd_policy *policy;       /* borrowed */
+	struct tnd_loop *loop;           /* borrowed */
+	GList *conns;                    /* ref'd tnd_api_conn, open ones */
+	GThreadPool *hashers;            /* owned: slow password checks */
+	struct tnd_api_ws *ws;           /* owned, NULL when not listening */
+	struct tnd_api_stats stats;
+	bool shutting_down;
+	tnd_api_done_h *done;
+	void *done_arg;
+	guint done_timer;
+};
+
+struct tnd_api_conn {
+	struct tnd_obj obj;
+	struct tnd_api *api;             /* borrowed; NULL once detached */
+	const struct tnd_api_transport *tp;
+	void *tp_arg;
+	char peer[64];
+	char *user;                      /* owned: logged-in user, or NULL */
+	unsigned proto_errors;           /* consecutive */
+	bool closing;
+};
+
+/* One request; refcounted so a method may answer later (after a thread
+ * or the SIP side has replied). */
+struct tnd_api_req {
+	struct tnd_obj obj;
+	struct tnd_api_conn *conn;       /* ref */
+	json_t *id;                      /* owned; NULL for a notification */
+	const char *method;              /* static: the table's name */
+	char msg[256];                   /* why the method failed */
+	bool answered;
+};
+
+/* A method returns 0 when it answered or will answer, a negative JSON-RPC
+ * code, or a positive errno that the error table maps (R5). Either way on
+ * failure it first writes the reason with tnd_api_req_msg(). */
+typedef int (tnd_api_method_h)(struct tnd_api_req *req, json_t *params);
+
+struct tnd_api_method {
+	const char *name;
+	tnd_api_method_h *fn;
+	bool needs_login;
+};
+
+/* Method groups, one per file. */
+extern const struct tnd_api_method tnd_api_session_methods[];
+extern const struct tnd_api_method tnd_api_call_methods[];
+
+void tnd_api_req_msg(struct tnd_api_req *req, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Answers with a result (stolen). Only the first answer is sent. */
+void tnd_api_reply(struct tnd_api_req *req, json_t *result);
+/* Answers with an error: code <0 as is, >0 as an errno through the table. */
+void tnd_api_reply_error(struct tnd_api_req *req, int code);
+/* Sends a notification (params stolen). */
+void tnd_api_notify(struct tnd_api_conn *conn, const char *method, json_t *params);
+
+/* Parameter helpers: 0, or TND_RPC_INVALID_PARAMS with req->msg set. */
+int tnd_api_param_str(struct tnd_api_req *req, json_t *params, const char *key, bool required,
+		      const char **out);
+int tnd_api_params_only(struct tnd_api_req *req, json_t *params, const char *const *allowed);
+
+/* Maps an errno to its protocol code (R5 table); <0 codes pass through. */
+int tnd_api_error_code(int err);
+
+/* Set the logged-in user of conn (copied); NULL logs out. */
+int tnd_api_conn_set_user(struct tnd_api_conn *conn, const char *user);
+
+/* The pool that runs slow password checks, made on first use with `job`. */
+GThreadPool *tnd_api_hashers(struct tnd_api *api, GFunc job);
+
+/* WebSocket transport (ws.c). */
+struct tnd_api_ws;
+int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api);
+void tnd_api_ws_free(struct tnd_api_ws *ws);
+void tnd_api_ws_stop_listening(struct tnd_api_ws *ws);
+
+#endif

@@ -1,0 +1,101 @@
+/* Event loops: see loop.h. tnd_loop_call() rides on g_main_context_invoke_full,
+ * which is thread-safe and wakes the target context. */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/base/loop.h"
+#include "gateway/base/obj.h"
+
+struct tnd_loop {
+	GMainContext *ctx;   /* owned ref */
+	GMainLoop *main;     /* owned */
+	char name[32];
+};
+
+struct loop_job {
+	tnd_loop_call_h *fn;
+	void *obj;           /* ref */
+};
+
+int tnd_loop_alloc(struct tnd_loop **lp, const char *name, int own_context)
+{
+	struct tnd_loop *l;
+
+	if (!lp || !name)
+		return EINVAL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return ENOMEM;
+	l->ctx = own_context ? g_main_context_new() : g_main_context_ref(g_main_context_default());
+	l->main = g_main_loop_new(l->ctx, FALSE);
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	*lp = l;
+	return 0;
+}
+
+void tnd_loop_free(struct tnd_loop *l)
+{
+	if (!l)
+		return;
+	g_main_loop_unref(l->main);
+	g_main_context_unref(l->ctx);
+	free(l);
+}
+
+GMainContext *tnd_loop_context(const struct tnd_loop *l)
+{
+	return l->ctx;
+}
+
+GMainLoop *tnd_loop_gmain(const struct tnd_loop *l)
+{
+	return l->main;
+}
+
+const char *tnd_loop_name(const struct tnd_loop *l)
+{
+	return l->name;
+}
+
+void tnd_loop_run(struct tnd_loop *l)
+{
+	g_main_loop_run(l->main);
+}
+
+void tnd_loop_quit(struct tnd_loop *l)
+{
+	g_main_loop_quit(l->main);
+}
+
+static gboolean run_job(gpointer data)
+{
+	struct loop_job *j = data;
+
+	j->fn(j->obj);
+	return G_SOURCE_REMOVE;
+}
+
+static void free_job(gpointer data)
+{
+	struct loop_job *j = data;
+
+	tnd_obj_put(j->obj);
+	free(j);
+}
+
+int tnd_loop_call(struct tnd_loop *l, tnd_loop_call_h *fn, void *obj)
+{
+	struct loop_job *j;
+
+	if (!l || !fn)
+		return EINVAL;
+	j = malloc(sizeof(*j));
+	if (!j)
+		return ENOMEM;
+	j->fn = fn;
+	j->obj = tnd_obj_get(obj);
+	g_main_context_invoke_full(l->ctx, G_PRIORITY_DEFAULT, run_job, j, free_job);
+	return 0;
+}

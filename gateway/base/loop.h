@@ -1,0 +1,35 @@
+/* Event loops (style guide section 1).
+ *
+ * The signalling thread runs one GLib main context that carries Sofia-SIP,
+ * libwebsockets and, later, libnice agents' control. Media workers will each
+ * run a loop of their own on their own thread. The loops meet only through
+ * tnd_loop_call(), which queues a function and an object reference onto
+ * another loop; it is safe from any thread. */
+#ifndef TND_BASE_LOOP_H
+#define TND_BASE_LOOP_H
+
+#include <glib.h>
+
+/* Single owner: tnd_loop_alloc / tnd_loop_free. */
+struct tnd_loop;
+
+typedef void (tnd_loop_call_h)(void *obj);
+
+/* A loop on the calling thread's default context when `own_context` is
+ * false, else on a new context (for a worker). 0 or ENOMEM. */
+int tnd_loop_alloc(struct tnd_loop **lp, const char *name, int own_context);
+void tnd_loop_free(struct tnd_loop *l);
+
+GMainContext *tnd_loop_context(const struct tnd_loop *l);   /* borrowed */
+GMainLoop *tnd_loop_gmain(const struct tnd_loop *l);         /* borrowed */
+const char *tnd_loop_name(const struct tnd_loop *l);
+
+/* Runs until tnd_loop_quit(). */
+void tnd_loop_run(struct tnd_loop *l);
+void tnd_loop_quit(struct tnd_loop *l);
+
+/* Calls fn(obj) on loop l. Takes a reference on obj (a tnd_obj, or NULL) that
+ * is dropped after fn returns, so the object outlives the queueing. */
+int tnd_loop_call(struct tnd_loop *l, tnd_loop_call_h *fn, void *obj);
+
+#endif

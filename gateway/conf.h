@@ -1,0 +1,70 @@
+/* The gateway's configuration: one option table (conf.c) gives the embedded
+ * default, --help, conf/tandem.conf.example and validation (R10). Values are
+ * parsed once into this read-only struct; on SIGHUP a new one is made and
+ * swapped in only when it validates. */
+#ifndef TND_GATEWAY_CONF_H
+#define TND_GATEWAY_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum tnd_auth_mode {
+	TND_AUTH_NONE,    /* any user name logs in; only for loopback deployments */
+	TND_AUTH_USERS,   /* the [users] section, passwords as PBKDF2 hashes */
+};
+
+struct tnd_conf_user {
+	char *name;       /* owned */
+	char *hash;       /* owned: "pbkdf2-sha256$ITER$SALT$HASH" */
+};
+
+/* Single owner: tnd_conf_load / tnd_conf_free. */
+struct tnd_conf {
+	char *source;                /* owned: file path, or "(embedded default)" */
+
+	/* [log] */
+	char *log_level;
+	char *log_file;
+
+	/* [websocket] */
+	char *ws_listen;
+	int ws_port;
+	char *ws_path;
+	char *ws_cert;
+	char *ws_key;
+	int ws_max_connections;
+	int ws_max_pending_kib;
+
+	/* [auth] */
+	int auth_mode;               /* enum tnd_auth_mode */
+	int token_lifetime;
+	int login_max_failures;
+	int login_lockout;
+
+	/* [sip] */
+	char *sip_listen;
+	int sip_port;
+	bool sip_udp;
+	bool sip_tcp;
+
+	/* [users] */
+	struct tnd_conf_user *users; /* owned array */
+	size_t n_users;
+};
+
+/* Loads `path`, or the embedded default when path is NULL. On bad input
+ * returns EINVAL with "FILE:LINE: [section] key: reason" in err. */
+int tnd_conf_load(struct tnd_conf **confp, const char *path, char *err, size_t errlen);
+/* Same, from text in memory (tests, fuzzer); `name` stands for the file. */
+int tnd_conf_load_text(struct tnd_conf **confp, const char *name, const char *text, size_t len,
+		       char *err, size_t errlen);
+void tnd_conf_free(struct tnd_conf *conf);
+
+/* The user's entry, or NULL. */
+const struct tnd_conf_user *tnd_conf_user_find(const struct tnd_conf *conf, const char *name);
+
+void tnd_conf_print_help(FILE *out);
+void tnd_conf_print_example(FILE *out);
+
+#endif

@@ -1,0 +1,281 @@
+/* tandem: start-up, signals and shutdown order.
+ *
+ * Start-up: options, configuration, logging, global library init (Sofia, and
+ * later OpenSSL, libsrtp2, spandsp tables, before any worker starts), then the
+ * signalling loop with the SIP user agent and the WebSocket API on it.
+ * SIGTERM/SIGINT: refuse new work, close WebSockets with 1001, shut Sofia down
+ * (ends dialogs), then leave the loop. SIGHUP: reload the file; a file that
+ * does not validate is logged and the running configuration stays. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "config.h"
+#include "gateway/api/api.h"
+#include "gateway/base/log.h"
+#include "gateway/base/loop.h"
+#include "gateway/conf.h"
+#include "gateway/policy/policy.h"
+#include "sip/sip.h"
+
+struct gw {
+	const char *path;            /* borrowed from argv, NULL = embedded */
+	struct tnd_conf *conf;       /* owned */
+	struct tnd_loop *loop;       /* owned */
+	struct tnd_policy *policy;   /* owned */
+	struct tnd_api *api;         /* owned */
+	struct tnd_sipua *sip;       /* owned */
+	bool stopping;
+	guint stop_timer;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tandem [OPTION]...\n"
+		"SIP-to-WebRTC gateway. With no --config it runs on its embedded default:\n"
+		"WebSocket ws://127.0.0.1:8088/ws, SIP on 127.0.0.1:5060 (UDP and TCP),\n"
+		"auth = none, loopback only.\n\n"
+		"  -c, --config FILE         read the configuration from FILE\n"
+		"  -t, --check-config        validate the configuration and exit\n"
+		"      --hash-password       read a password on stdin, print its hash for [users]\n"
+		"      --print-example-config  print every key with its default and help\n"
+		"  -V, --version             print the version and exit\n"
+		"  -h, --help                print this help and exit\n\n"
+		"Signals: SIGTERM or SIGINT stop gracefully; SIGHUP reloads the file.\n\n"
+		"Configuration keys (INI; unknown keys are errors):\n");
+	tnd_conf_print_help(out);
+}
+
+static int apply_logging(const struct tnd_conf *conf)
+{
+	int e = tnd_log_parse_levels(conf->log_level, false);
+
+	if (!e)
+		e = tnd_log_open(conf->log_file);
+	return e;
+}
+
+static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
+{
+	s->listen = c->sip_listen;
+	s->port = c->sip_port;
+	s->udp = c->sip_udp;
+	s->tcp = c->sip_tcp;
+	s->user_agent = "Tandem/" PACKAGE_VERSION;
+}
+
+/* Keys that only take effect at start-up: warn when a reload changes them. */
+static void warn_restart_keys(const struct tnd_conf *o, const struct tnd_conf *n)
+{
+	if (strcmp(o->ws_listen, n->ws_listen) || o->ws_port != n->ws_port ||
+	    strcmp(o->ws_cert, n->ws_cert) || strcmp(o->ws_key, n->ws_key) ||
+	    strcmp(o->sip_listen, n->sip_listen) || o->sip_port != n->sip_port ||
+	    o->sip_udp != n->sip_udp || o->sip_tcp != n->sip_tcp)
+		TND_LOG_WARN(TND_LOG_CONF, "listen addresses, ports, transports or certificates "
+			     "changed: they take effect after a restart");
+}
+
+static gboolean on_hup(gpointer data)
+{
+	struct gw *gw = data;
+	struct tnd_conf *conf;
+	char err[768];
+
+	if (!gw->path) {
+		TND_LOG_NOTICE(TND_LOG_CONF, "SIGHUP: running on the embedded default, nothing "
+			       "to reload; reopening the log");
+		tnd_log_open(gw->conf->log_file);
+		return G_SOURCE_CONTINUE;
+	}
+	if (tnd_conf_load(&conf, gw->path, err, sizeof(err))) {
+		TND_LOG_ERR(TND_LOG_CONF, "reload refused, keeping the running configuration: %s",
+			    err);
+		return G_SOURCE_CONTINUE;
+	}
+	warn_restart_keys(gw->conf, conf);
+	if (apply_logging(conf))
+		TND_LOG_ERR(TND_LOG_CONF, "cannot open log file %s", conf->log_file);
+	tnd_policy_set_conf(gw->policy, conf);
+	tnd_api_set_conf(gw->api, conf);
+	tnd_conf_free(gw->conf);
+	gw->conf = conf;
+	TND_LOG_NOTICE(TND_LOG_CONF, "reloaded %s (%zu users)", gw->path, conf->n_users);
+	return G_SOURCE_CONTINUE;
+}
+
+static void stop_loop(void *arg)
+{
+	struct gw *gw = arg;
+
+	if (gw->stop_timer)
+		g_source_remove(gw->stop_timer);
+	gw->stop_timer = 0;
+	tnd_loop_quit(gw->loop);
+}
+
+static gboolean stop_late(gpointer data)
+{
+	struct gw *gw = data;
+
+	gw->stop_timer = 0;
+	TND_LOG_WARN(TND_LOG_MAIN, "shutdown took over 5 s; stopping anyway");
+	tnd_loop_quit(gw->loop);
+	return G_SOURCE_REMOVE;
+}
+
+static void api_closed(void *arg)
+{
+	struct gw *gw = arg;
+
+	tnd_sipua_shutdown(gw->sip, stop_loop, gw);
+}
+
+static gboolean on_term(gpointer data)
+{
+	struct gw *gw = data;
+
+	if (gw->stopping) {
+		TND_LOG_WARN(TND_LOG_MAIN, "second stop signal: leaving now");
+		tnd_loop_quit(gw->loop);
+		return G_SOURCE_CONTINUE;
+	}
+	gw->stopping = true;
+	TND_LOG_NOTICE(TND_LOG_MAIN, "stopping: closing WebSockets and SIP");
+	gw->stop_timer = g_timeout_add_seconds(5, stop_late, gw);
+	tnd_api_shutdown(gw->api, api_closed, gw);
+	return G_SOURCE_CONTINUE;
+}
+
+static int hash_password(void)
+{
+	char line[1024], out[TND_PASSWD_HASH_MAX];
+	struct termios t, quiet;
+	bool tty = isatty(0) && !tcgetattr(0, &t);
+	size_t n;
+	int e;
+
+	if (tty) {
+		fprintf(stderr, "Password: ");
+		quiet = t;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tcsetattr(0, TCSANOW, &quiet);
+	}
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = '\0';
+	if (tty) {
+		tcsetattr(0, TCSANOW, &t);
+		fprintf(stderr, "\n");
+	}
+	n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (!n) {
+		fprintf(stderr, "tandem: empty password\n");
+		return 2;
+	}
+	e = tnd_passwd_hash(line, TND_PASSWD_ITERATIONS, out, sizeof(out));
+	explicit_bzero(line, sizeof(line));
+	if (e) {
+		fprintf(stderr, "tandem: cannot hash: %s\n", strerror(e));
+		return 1;
+	}
+	printf("%s\n", out);
+	return 0;
+}
+
+static int run(struct gw *gw)
+{
+	struct tnd_sip_conf sc;
+	int e;
+
+	tnd_sip_init();
+	e = tnd_loop_alloc(&gw->loop, "signal", 0);
+	if (!e)
+		e = tnd_policy_alloc(&gw->policy, gw->conf);
+	if (!e) {
+		sip_conf(gw->conf, &sc);
+		e = tnd_sipua_alloc(&gw->sip, tnd_loop_context(gw->loop), &sc);
+	}
+	if (!e)
+		e = tnd_api_alloc(&gw->api, gw->loop, gw->conf, gw->policy, true);
+	if (e) {
+		TND_LOG_ERR(TND_LOG_MAIN, "start-up failed: %s", strerror(e));
+		goto out;
+	}
+	g_unix_signal_add(SIGTERM, on_term, gw);
+	g_unix_signal_add(SIGINT, on_term, gw);
+	g_unix_signal_add(SIGHUP, on_hup, gw);
+	TND_LOG_NOTICE(TND_LOG_MAIN, "tandem %s ready (config %s, auth %s)", PACKAGE_VERSION,
+		       gw->conf->source, gw->conf->auth_mode == TND_AUTH_NONE ? "none" : "users");
+	tnd_loop_run(gw->loop);
+	TND_LOG_NOTICE(TND_LOG_MAIN, "stopped");
+ out:
+	tnd_api_free(gw->api);
+	tnd_sipua_free(gw->sip);
+	tnd_policy_free(gw->policy);
+	tnd_loop_free(gw->loop);
+	tnd_sip_deinit();
+	return e ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "hash-password", no_argument, NULL, 'H' },
+		{ "print-example-config", no_argument, NULL, 'E' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct gw gw = { 0 };
+	bool check = false;
+	char err[768];
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': gw.path = optarg; break;
+		case 't': check = true; break;
+		case 'H': return hash_password();
+		case 'E': tnd_conf_print_example(stdout); return 0;
+		case 'V': printf("tandem %s (libsrtp2 backend %s)\n", PACKAGE_VERSION,
+				 TND_SRTP_BACKEND); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tandem: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (tnd_conf_load(&gw.conf, gw.path, err, sizeof(err))) {
+		fprintf(stderr, "tandem: %s\n", err);
+		return 2;
+	}
+	if (check) {
+		printf("%s: configuration ok\n", gw.conf->source);
+		tnd_conf_free(gw.conf);
+		return 0;
+	}
+	/* a peer closing a socket must not kill us; write() reports EPIPE */
+	signal(SIGPIPE, SIG_IGN);
+	if (apply_logging(gw.conf)) {
+		fprintf(stderr, "tandem: cannot open log file %s\n", gw.conf->log_file);
+		tnd_conf_free(gw.conf);
+		return 1;
+	}
+	rc = run(&gw);
+	tnd_conf_free(gw.conf);
+	tnd_log_close();
+	return rc;
+}

@@ -1,0 +1,48 @@
+/* Who may use the gateway: password hashes, login tokens and the lock-out of
+ * addresses that keep failing (the first guard against toll fraud: nobody
+ * reaches the SIP side without a login the configuration allows).
+ * Signalling thread only, except tnd_passwd_* which are pure functions. */
+#ifndef TND_GATEWAY_POLICY_H
+#define TND_GATEWAY_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct tnd_conf;
+
+/* 0 if `name` is a user name we accept (1-64 of [A-Za-z0-9._+-]), else EINVAL. */
+int tnd_policy_user_name_check(const char *name);
+
+/* PBKDF2-HMAC-SHA256 "pbkdf2-sha256$ITER$SALT$HASH" (base64 salt and hash).
+ * tnd_passwd_hash writes a new hash with a random salt into out (>= 128 bytes). */
+#define TND_PASSWD_ITERATIONS 200000
+#define TND_PASSWD_HASH_MAX 160
+int tnd_passwd_hash(const char *password, unsigned iterations, char *out, size_t outlen);
+int tnd_passwd_check_format(const char *hash);
+/* 0 if password matches, EACCES if not, EINVAL for a malformed hash. Slow by
+ * design (tens of ms): call it off the signalling thread. */
+int tnd_passwd_verify(const char *hash, const char *password);
+
+/* Single owner: tnd_policy_alloc / tnd_policy_free. Holds live tokens and
+ * per-address failure counts; the configuration is borrowed and swapped on
+ * reload with tnd_policy_set_conf. */
+struct tnd_policy;
+
+int tnd_policy_alloc(struct tnd_policy **pp, const struct tnd_conf *conf);
+void tnd_policy_free(struct tnd_policy *p);
+void tnd_policy_set_conf(struct tnd_policy *p, const struct tnd_conf *conf);
+
+/* EAGAIN while `addr` is locked out after too many failures, else 0. */
+int tnd_policy_login_allowed(struct tnd_policy *p, const char *addr);
+/* Records the outcome of a login attempt from addr. */
+void tnd_policy_login_result(struct tnd_policy *p, const char *addr, bool ok);
+
+/* Issues a token for user into out (>= 64 bytes); its lifetime in *expires. */
+int tnd_policy_token_issue(struct tnd_policy *p, const char *user, char *out, size_t outlen,
+			   int *expires);
+/* 0 and the remaining lifetime if token is live and belongs to user, which the
+ * configuration must still allow; else EACCES. */
+int tnd_policy_token_check(struct tnd_policy *p, const char *user, const char *token,
+			   int *expires);
+
+#endif

@@ -1,0 +1,364 @@
+/* The JSON-RPC frame handler driven without a socket: every envelope rule and
+ * every error code the adapter gives today, login with passwords and tokens,
+ * lock-out, and the close after ten protocol errors in a row. The same rules
+ * are checked end to end over real WebSockets in tests/integration. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "gateway/api/api.h"
+#include "gateway/base/loop.h"
+#include "gateway/base/obj.h"
+#include "gateway/conf.h"
+#include "gateway/policy/policy.h"
+#include "tests/unit/runner.h"
+
+struct fake {
+	json_t *sent[64];
+	int n_sent;
+	int close_code;
+};
+
+static void fake_send(void *arg, const char *text, size_t len)
+{
+	struct fake *f = arg;
+
+	if (f->n_sent < 64)
+		f->sent[f->n_sent++] = json_loadb(text, len, 0, NULL);
+}
+
+static void fake_close(void *arg, int code, const char *reason)
+{
+	struct fake *f = arg;
+
+	(void)reason;
+	f->close_code = code;
+}
+
+static const struct tnd_api_transport fake_tp = { fake_send, fake_close };
+
+struct env {
+	struct tnd_loop *loop;
+	struct tnd_conf *conf;
+	struct tnd_policy *policy;
+	struct tnd_api *api;
+	struct tnd_api_conn *conn;
+	struct fake f;
+};
+
+static int env_open(struct env *e, const char *conf_text)
+{
+	char err[512];
+
+	memset(e, 0, sizeof(*e));
+	if (tnd_loop_alloc(&e->loop, "test", 1) ||
+	    tnd_conf_load_text(&e->conf, "t.conf", conf_text, strlen(conf_text), err,
+			       sizeof(err)) ||
+	    tnd_policy_alloc(&e->policy, e->conf) ||
+	    tnd_api_alloc(&e->api, e->loop, e->conf, e->policy, false) ||
+	    tnd_api_conn_alloc(&e->conn, e->api, "127.0.0.1", &fake_tp, &e->f)) {
+		printf("# env_open: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+static void env_close(struct env *e)
+{
+	tnd_api_conn_detach(e->conn);
+	tnd_api_free(e->api);
+	tnd_policy_free(e->policy);
+	tnd_conf_free(e->conf);
+	tnd_loop_free(e->loop);
+	for (int i = 0; i < e->f.n_sent; i++)
+		json_decref(e->f.sent[i]);
+}
+
+/* Sends text; returns the newest answer (borrowed), pumping the loop up to
+ * 5 s for answers that come from the hasher pool. */
+static json_t *rpc(struct env *e, const char *text)
+{
+	int before = e->f.n_sent;
+	gint64 until = g_get_monotonic_time() + 5 * G_USEC_PER_SEC;
+
+	tnd_api_conn_frame(e->conn, TND_API_FRAME_TEXT, text, strlen(text));
+	while (e->f.n_sent == before && g_get_monotonic_time() < until)
+		g_main_context_iteration(tnd_loop_context(e->loop), FALSE);
+	return e->f.n_sent > before ? e->f.sent[e->f.n_sent - 1] : NULL;
+}
+
+static int err_code(json_t *m)
+{
+	return (int)json_integer_value(json_object_get(json_object_get(m, "error"), "code"));
+}
+
+static const char *err_msg(json_t *m)
+{
+	return json_string_value(json_object_get(json_object_get(m, "error"), "message"));
+}
+
+#define NONE "[log]\nlevel = error\n"
+
+static int test_ping_echoes_id(void)
+{
+	struct env e;
+	json_t *m;
+
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"ping\"}");
+	TEST_ASSERT(m && json_integer_value(json_object_get(m, "id")) == 7);
+	TEST_ASSERT(json_is_object(json_object_get(m, "result")));
+	TEST_ASSERT(!strcmp(json_string_value(json_object_get(m, "jsonrpc")), "2.0"));
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":\"a-b\",\"method\":\"ping\",\"params\":{}}");
+	TEST_ASSERT(m && !strcmp(json_string_value(json_object_get(m, "id")), "a-b"));
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\",\"params\":[]}");
+	TEST_ASSERT(m && json_is_null(json_object_get(m, "id")) && json_object_get(m, "result"));
+	env_close(&e);
+	return 0;
+}
+
+static int test_parse_errors(void)
+{
+	static const char bad_utf8[] = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"p\xc3\x28\"}";
+	struct env e;
+	json_t *m;
+
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",");
+	TEST_ASSERT(err_code(m) == -32700 && json_is_null(json_object_get(m, "id")));
+	TEST_ASSERT_STR_CONTAINS(err_msg(m), "invalid JSON");
+	m = rpc(&e, bad_utf8);
+	TEST_ASSERT(err_code(m) == -32700);
+	TEST_ASSERT_STR_CONTAINS(err_msg(m), "UTF-8");
+	tnd_api_conn_frame(e.conn, TND_API_FRAME_BINARY, "{}", 2);
+	TEST_ASSERT(err_code(e.f.sent[e.f.n_sent - 1]) == -32700);
+	tnd_api_conn_frame(e.conn, TND_API_FRAME_TOO_BIG, NULL, 0);
+	TEST_ASSERT_STR_CONTAINS(err_msg(e.f.sent[e.f.n_sent - 1]), "64 KiB");
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"id\":2,\"method\":\"ping\"}");
+	TEST_ASSERT(err_code(m) == -32700);
+	TEST_ASSERT(e.f.close_code == 0);
+	env_close(&e);
+	return 0;
+}
+
+static int test_invalid_requests(void)
+{
+	static const char *const cases[] = {
+		"[]",
+		"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]",
+		"42",
+		"\"ping\"",
+		"{\"id\":1,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}",
+		"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":3}",
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"parms\":{}}",
+	};
+	struct env e;
+
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *m = rpc(&e, cases[i]);
+
+		if (err_code(m) != -32600) {
+			printf("# case %zu: %s\n", i, cases[i]);
+			return 1;
+		}
+	}
+	/* the id is echoed when it could be read */
+	TEST_ASSERT(json_integer_value(json_object_get(e.f.sent[5], "id")) == 1);
+	TEST_ASSERT(json_is_null(json_object_get(e.f.sent[7], "id")));
+	TEST_ASSERT_STR_CONTAINS(err_msg(e.f.sent[1]), "batches");
+	env_close(&e);
+	return 0;
+}
+
+static int test_method_and_params(void)
+{
+	struct env e;
+	json_t *m;
+	int n;
+
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"pong\"}");
+	TEST_ASSERT(err_code(m) == -32601);
+	TEST_ASSERT_STR_CONTAINS(err_msg(m), "pong");
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[1]}");
+	TEST_ASSERT(err_code(m) == -32602);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":1}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\",\"params\":{}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	TEST_ASSERT_STR_CONTAINS(err_msg(m), "params.user");
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\",\"params\":{\"user\":5}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+		"\"params\":{\"user\":\"a b\"}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+		"\"params\":{\"user\":\"al\",\"pass\":\"x\"}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	TEST_ASSERT_STR_CONTAINS(err_msg(m), "params.pass");
+	/* notifications get no answer, not even for unknown methods */
+	n = e.f.n_sent;
+	rpc(&e, "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}");
+	rpc(&e, "{\"jsonrpc\":\"2.0\",\"method\":\"nosuch\"}");
+	TEST_ASSERT(e.f.n_sent == n);
+	env_close(&e);
+	return 0;
+}
+
+static int test_ten_errors_close(void)
+{
+	struct env e;
+
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	for (int i = 0; i < 9; i++)
+		rpc(&e, "nope");
+	TEST_ASSERT(e.f.close_code == 0);
+	rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");   /* resets */
+	for (int i = 0; i < 9; i++)
+		rpc(&e, "[]");
+	TEST_ASSERT(e.f.close_code == 0);
+	rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"nosuch\"}");
+	TEST_ASSERT(e.f.close_code == 1008);
+	/* the tenth error is still answered before the close */
+	TEST_ASSERT(err_code(e.f.sent[e.f.n_sent - 1]) == -32601);
+	env_close(&e);
+	return 0;
+}
+
+static int test_methods_without_legs(void)
+{
+	static const char *const methods[] = { "register", "unregister", "call", "answer",
+		"reject", "hangup", "candidate", "dtmf", "hold", "resume", "transfer",
+		"renegotiate" };
+	struct env e;
+	char req[128];
+
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		json_t *m;
+
+		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\"}",
+			 methods[i]);
+		m = rpc(&e, req);
+		TEST_ASSERT(err_code(m) == 503);
+		TEST_ASSERT_STR_CONTAINS(err_msg(m), methods[i]);
+		TEST_ASSERT_STR_CONTAINS(err_msg(m), "SIP");
+	}
+	env_close(&e);
+	return 0;
+}
+
+static int test_login_auth_none(void)
+{
+	struct env e;
+	json_t *m, *r;
+
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\"}}");
+	r = json_object_get(m, "result");
+	TEST_ASSERT(r && !strcmp(json_string_value(json_object_get(r, "user")), "alice"));
+	TEST_ASSERT(json_integer_value(json_object_get(r, "expires")) == 3600);
+	TEST_ASSERT(strlen(json_string_value(json_object_get(r, "token"))) == 43);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"stats\"}");
+	TEST_ASSERT(json_integer_value(json_object_get(json_object_get(json_object_get(m,
+		    "result"), "api"), "logged_in")) == 1);
+	env_close(&e);
+	return 0;
+}
+
+static int test_login_users(void)
+{
+	char hash[TND_PASSWD_HASH_MAX], conf[512], req[256];
+	const char *token;
+	struct env e;
+	json_t *m;
+
+	TEST_ASSERT(tnd_passwd_hash("right", 1000, hash, sizeof(hash)) == 0);
+	snprintf(conf, sizeof(conf), NONE "[auth]\nmode = users\nmax_failures = 3\n"
+		 "[users]\nalice = %s\n", hash);
+	TEST_ASSERT(env_open(&e, conf) == 0);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"call\"}");
+	TEST_ASSERT(err_code(m) == 401);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"stats\"}");
+	TEST_ASSERT(err_code(m) == 401);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+	TEST_ASSERT(json_object_get(m, "result"));
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\"}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\",\"password\":\"wrong\"}}");
+	TEST_ASSERT(m && err_code(m) == 401);
+	TEST_ASSERT(json_integer_value(json_object_get(m, "id")) == 2);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\",\"password\":\"right\"}}");
+	TEST_ASSERT(m && json_object_get(m, "result"));
+	token = json_string_value(json_object_get(json_object_get(m, "result"), "token"));
+	TEST_ASSERT(token);
+	snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"login\","
+		 "\"params\":{\"user\":\"alice\",\"token\":\"%s\"}}", token);
+	m = rpc(&e, req);
+	TEST_ASSERT(json_object_get(m, "result"));
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"call\"}");
+	TEST_ASSERT(err_code(m) == 503);
+	/* unknown users and forged tokens fail the same way, then lock out */
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"login\","
+		"\"params\":{\"user\":\"mallory\",\"password\":\"x\"}}");
+	TEST_ASSERT(err_code(m) == 401);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\",\"token\":\"forged\"}}");
+	TEST_ASSERT(err_code(m) == 401);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\",\"password\":\"wrong\"}}");
+	TEST_ASSERT(err_code(m) == 401);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\",\"password\":\"right\"}}");
+	TEST_ASSERT(err_code(m) == 429);
+	env_close(&e);
+	return 0;
+}
+
+static int test_detached_conn_is_quiet(void)
+{
+	char hash[TND_PASSWD_HASH_MAX], conf[512];
+	struct env e;
+	const char *req = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"login\","
+			  "\"params\":{\"user\":\"alice\",\"password\":\"right\"}}";
+
+	TEST_ASSERT(tnd_passwd_hash("right", 1000, hash, sizeof(hash)) == 0);
+	snprintf(conf, sizeof(conf), NONE "[auth]\nmode = users\n[users]\nalice = %s\n", hash);
+	TEST_ASSERT(env_open(&e, conf) == 0);
+	/* the socket goes while the password is being checked */
+	tnd_obj_get(e.conn);
+	tnd_api_conn_frame(e.conn, TND_API_FRAME_TEXT, req, strlen(req));
+	tnd_api_conn_detach(e.conn);
+	tnd_api_free(e.api);
+	e.api = NULL;
+	TEST_ASSERT(e.f.n_sent == 0);
+	env_close(&e);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct tnd_test tests[] = {
+		TND_TEST(test_ping_echoes_id),
+		TND_TEST(test_parse_errors),
+		TND_TEST(test_invalid_requests),
+		TND_TEST(test_method_and_params),
+		TND_TEST(test_ten_errors_close),
+		TND_TEST(test_methods_without_legs),
+		TND_TEST(test_login_auth_none),
+		TND_TEST(test_login_users),
+		TND_TEST(test_detached_conn_is_quiet),
+	};
+
+	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}

@@ -1,0 +1,293 @@
+/* Configuration: INI syntax, the option table, validation messages naming
+ * file, line and key, cross-key rules, log level lists, password hashes and
+ * the login policy. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/base/ini.h"
+#include "gateway/base/log.h"
+#include "gateway/conf.h"
+#include "gateway/policy/policy.h"
+#include "tests/unit/runner.h"
+
+static char err[1024];
+
+static int load(struct tnd_conf **c, const char *text)
+{
+	return tnd_conf_load_text(c, "t.conf", text, strlen(text), err, sizeof(err));
+}
+
+/* Loads text that must fail; returns the error message. */
+static const char *load_err(const char *text)
+{
+	struct tnd_conf *c = NULL;
+
+	if (load(&c, text) == 0) {
+		tnd_conf_free(c);
+		return "(accepted)";
+	}
+	return err;
+}
+
+static int test_embedded_default(void)
+{
+	struct tnd_conf *c;
+
+	TEST_ASSERT(tnd_conf_load(&c, NULL, err, sizeof(err)) == 0);
+	TEST_ASSERT(!strcmp(c->ws_listen, "127.0.0.1"));
+	TEST_ASSERT(c->ws_port == 8088);
+	TEST_ASSERT(!strcmp(c->ws_path, "/ws"));
+	TEST_ASSERT(!strcmp(c->sip_listen, "127.0.0.1"));
+	TEST_ASSERT(c->sip_port == 5060 && c->sip_udp && c->sip_tcp);
+	TEST_ASSERT(c->auth_mode == TND_AUTH_NONE);
+	TEST_ASSERT(!*c->ws_cert && c->n_users == 0);
+	tnd_conf_free(c);
+	return 0;
+}
+
+static int test_example_is_default(void)
+{
+	struct tnd_conf *c, *d;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	tnd_conf_print_example(f);
+	fclose(f);
+	TEST_ASSERT(load(&c, text) == 0);
+	TEST_ASSERT(tnd_conf_load(&d, NULL, err, sizeof(err)) == 0);
+	TEST_ASSERT(c->ws_port == d->ws_port && !strcmp(c->ws_path, d->ws_path));
+	TEST_ASSERT(c->token_lifetime == d->token_lifetime && c->auth_mode == d->auth_mode);
+	TEST_ASSERT(strstr(text, "[websocket]") && strstr(text, "max_pending_kib = 1024"));
+	tnd_conf_free(c);
+	tnd_conf_free(d);
+	free(text);
+	return 0;
+}
+
+static int test_values_parsed(void)
+{
+	struct tnd_conf *c;
+
+	TEST_ASSERT(load(&c, "# comment\r\n; other\n[websocket]\n  port   =  9000  \n"
+			  "path=/signal\n[sip]\nudp = no\n[log]\nlevel = warn,api=debug\n") == 0);
+	TEST_ASSERT(c->ws_port == 9000 && !strcmp(c->ws_path, "/signal"));
+	TEST_ASSERT(!c->sip_udp && c->sip_tcp);
+	TEST_ASSERT(!strcmp(c->log_level, "warn,api=debug"));
+	tnd_conf_free(c);
+	return 0;
+}
+
+static int test_unknown_key_names_line(void)
+{
+	TEST_ASSERT(!strcmp(load_err("[websocket]\nport = 9000\n\nprot = 1\n"),
+			    "t.conf:4: [websocket] prot: unknown key (see tandem --help)"));
+	TEST_ASSERT(!strcmp(load_err("[websockets]\nport = 1\n"),
+			    "t.conf:2: [websockets] port: unknown section (see tandem --help)"));
+	return 0;
+}
+
+static int test_bad_values(void)
+{
+	TEST_ASSERT(!strcmp(load_err("[websocket]\nport = 70000\n"),
+			    "t.conf:2: [websocket] port: 70000 is out of range 1..65535"));
+	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\nport = 80x\n"),
+				 "t.conf:2: [websocket] port: '80x' is not a whole number");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\nudp = maybe\n"),
+				 "t.conf:2: [sip] udp: 'maybe' is not a boolean");
+	TEST_ASSERT_STR_CONTAINS(load_err("[auth]\nmode = open\n"),
+				 "t.conf:2: [auth] mode: 'open' is not one of: none users");
+	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\nlisten = localhost\n"),
+				 "[websocket] listen: 'localhost' is not an IPv4 or IPv6");
+	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\npath = ws\n"),
+				 "t.conf:2: [websocket] path:");
+	TEST_ASSERT_STR_CONTAINS(load_err("[log]\nlevel = loud\n"), "t.conf:2: [log] level:");
+	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\ncert = /nonexistent/x.pem\n"),
+				 "t.conf:2: [websocket] cert: cannot read");
+	return 0;
+}
+
+static int test_syntax_errors(void)
+{
+	TEST_ASSERT(!strcmp(load_err("port = 1\n"), "t.conf:1: key before the first [section]"));
+	TEST_ASSERT(!strcmp(load_err("[sip]\njunk\n"),
+			    "t.conf:2: expected [section] or key = value"));
+	TEST_ASSERT(!strcmp(load_err("[sip\n"), "t.conf:1: section header must be [name]"));
+	TEST_ASSERT(!strcmp(load_err("[sip]\nport = 1\nport = 2\n"),
+			    "t.conf:3: [sip] port repeats line 2"));
+	TEST_ASSERT(!strcmp(load_err("[sip]\n\nport = \xff\n"), "t.conf:3: not valid UTF-8"));
+	TEST_ASSERT_STR_CONTAINS(load_err("[s p]\n"), "t.conf:1: section name");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\n = 5\n"), "t.conf:2: key name");
+	{
+		static const char nul[] = "[sip]\nport = 1\0\n";
+		struct tnd_conf *c;
+
+		TEST_ASSERT(tnd_conf_load_text(&c, "t.conf", nul, sizeof(nul) - 1, err,
+					       sizeof(err)) == EINVAL);
+		TEST_ASSERT(!strcmp(err, "t.conf:2: NUL byte in the file"));
+	}
+	return 0;
+}
+
+static int test_cross_checks(void)
+{
+	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\nlisten = 0.0.0.0\n"),
+				 "t.conf: [auth] mode (default): mode = none lets anyone reach");
+	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\nlisten = 0.0.0.0\n[auth]\nmode = none\n"),
+				 "t.conf:4: [auth] mode: mode = none lets anyone reach");
+	TEST_ASSERT_STR_CONTAINS(load_err("[auth]\nmode = users\n"),
+				 "t.conf:2: [auth] mode: mode = users needs at least one user");
+	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\ncert = /etc/hostname\n"),
+				 "t.conf:2: [websocket] cert: cert and key must be set together");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\nudp = false\ntcp = false\n"),
+				 "t.conf:2: [sip] udp: enable at least one");
+	return 0;
+}
+
+static int test_users_section(void)
+{
+	char hash[TND_PASSWD_HASH_MAX], text[512];
+	struct tnd_conf *c;
+
+	TEST_ASSERT(tnd_passwd_hash("s3cret", 1000, hash, sizeof(hash)) == 0);
+	snprintf(text, sizeof(text), "[auth]\nmode = users\n[users]\nalice = %s\nbob = %s\n",
+		 hash, hash);
+	TEST_ASSERT(load(&c, text) == 0);
+	TEST_ASSERT(c->n_users == 2 && c->auth_mode == TND_AUTH_USERS);
+	TEST_ASSERT(tnd_conf_user_find(c, "bob") && !tnd_conf_user_find(c, "carol"));
+	tnd_conf_free(c);
+	TEST_ASSERT_STR_CONTAINS(load_err("[users]\nalice = secret\n"),
+				 "t.conf:2: [users] alice: not a password hash");
+	TEST_ASSERT_STR_CONTAINS(load_err("[users]\nalice = pbkdf2-sha256$1000$AAAA$BBBB\n"),
+				 "t.conf:2: [users] alice: not a password hash");
+	snprintf(text, sizeof(text), "[users]\nal@ice = %s\n", hash);
+	TEST_ASSERT_STR_CONTAINS(load_err(text), "t.conf:2: [users] al@ice: user names are");
+	return 0;
+}
+
+static int test_log_levels(void)
+{
+	TEST_ASSERT(tnd_log_parse_levels("info", true) == 0);
+	TEST_ASSERT(tnd_log_parse_levels("warn, api=debug ,sip=error", true) == 0);
+	TEST_ASSERT(tnd_log_parse_levels("", true) == EINVAL);
+	TEST_ASSERT(tnd_log_parse_levels("api=debug,warn", true) == EINVAL);
+	TEST_ASSERT(tnd_log_parse_levels("nosuch=debug", true) == EINVAL);
+	TEST_ASSERT(tnd_log_parse_levels("api=loud", true) == EINVAL);
+	TEST_ASSERT(tnd_log_parse_levels("error,api=debug", false) == 0);
+	TEST_ASSERT(tnd_log_levels[TND_LOG_API] == TND_LOG_LEVEL_DEBUG);
+	TEST_ASSERT(tnd_log_levels[TND_LOG_SIP] == TND_LOG_LEVEL_ERROR);
+	TEST_ASSERT(tnd_log_parse_levels("info", false) == 0);
+	return 0;
+}
+
+static int test_passwd(void)
+{
+	char hash[TND_PASSWD_HASH_MAX], hash2[TND_PASSWD_HASH_MAX];
+
+	TEST_ASSERT(tnd_passwd_hash("pw", 1000, hash, sizeof(hash)) == 0);
+	TEST_ASSERT(tnd_passwd_hash("pw", 1000, hash2, sizeof(hash2)) == 0);
+	TEST_ASSERT(strcmp(hash, hash2));   /* salted */
+	TEST_ASSERT(tnd_passwd_check_format(hash) == 0);
+	TEST_ASSERT(tnd_passwd_verify(hash, "pw") == 0);
+	TEST_ASSERT(tnd_passwd_verify(hash, "pW") == EACCES);
+	TEST_ASSERT(tnd_passwd_verify("md5$x", "pw") == EINVAL);
+	TEST_ASSERT(tnd_passwd_hash("pw", 10, hash, sizeof(hash)) == EINVAL);
+	TEST_ASSERT(tnd_passwd_check_format("pbkdf2-sha256$999$AAAAAAAAAAAAAAAAAAAAAA==$x") ==
+		    EINVAL);
+	return 0;
+}
+
+static int test_policy_tokens(void)
+{
+	struct tnd_policy *p;
+	struct tnd_conf *c;
+	char tok[64], tok2[64];
+	int exp;
+
+	TEST_ASSERT(load(&c, "[auth]\ntoken_lifetime = 120\n") == 0);
+	TEST_ASSERT(tnd_policy_alloc(&p, c) == 0);
+	TEST_ASSERT(tnd_policy_token_issue(p, "alice", tok, sizeof(tok), &exp) == 0);
+	TEST_ASSERT(exp == 120 && strlen(tok) == 43);
+	TEST_ASSERT(tnd_policy_token_issue(p, "alice", tok2, sizeof(tok2), &exp) == 0);
+	TEST_ASSERT(strcmp(tok, tok2));
+	TEST_ASSERT(tnd_policy_token_check(p, "alice", tok, &exp) == 0 && exp > 100);
+	TEST_ASSERT(tnd_policy_token_check(p, "bob", tok, &exp) == EACCES);
+	TEST_ASSERT(tnd_policy_token_check(p, "alice", "forged", &exp) == EACCES);
+	tnd_policy_free(p);
+	tnd_conf_free(c);
+	return 0;
+}
+
+static int test_policy_lockout(void)
+{
+	struct tnd_policy *p;
+	struct tnd_conf *c;
+
+	TEST_ASSERT(load(&c, "[auth]\nmax_failures = 3\nlockout = 60\n") == 0);
+	TEST_ASSERT(tnd_policy_alloc(&p, c) == 0);
+	for (int i = 0; i < 3; i++) {
+		TEST_ASSERT(tnd_policy_login_allowed(p, "127.0.0.9") == 0);
+		tnd_policy_login_result(p, "127.0.0.9", false);
+	}
+	TEST_ASSERT(tnd_policy_login_allowed(p, "127.0.0.9") == EAGAIN);
+	TEST_ASSERT(tnd_policy_login_allowed(p, "127.0.0.10") == 0);
+	tnd_policy_free(p);
+	tnd_conf_free(c);
+	return 0;
+}
+
+static int test_ini_direct(void)
+{
+	struct tnd_ini *ini;
+
+	TEST_ASSERT(tnd_ini_parse(&ini, "[a]\nk = v = w\n[b]\nk=\n", 20, err, sizeof(err)) == 0);
+	TEST_ASSERT(ini->count == 2);
+	TEST_ASSERT(!strcmp(ini->entries[0].value, "v = w") && ini->entries[0].line == 2);
+	TEST_ASSERT(!strcmp(ini->entries[1].section, "b") && !*ini->entries[1].value);
+	tnd_ini_free(ini);
+	TEST_ASSERT(tnd_ini_parse(&ini, "", 0, err, sizeof(err)) == 0 && ini->count == 0);
+	tnd_ini_free(ini);
+	return 0;
+}
+
+static int test_load_file(void)
+{
+	char path[] = "/tmp/tandem-test-XXXXXX";
+	struct tnd_conf *c;
+	int fd = mkstemp(path);
+
+	TEST_ASSERT(fd >= 0);
+	TEST_ASSERT(write(fd, "[sip]\nport = 5070\nbogus = 1\n", 28) == 28);
+	close(fd);
+	TEST_ASSERT(tnd_conf_load(&c, path, err, sizeof(err)) == EINVAL);
+	TEST_ASSERT_STR_CONTAINS(err, ":3: [sip] bogus: unknown key");
+	TEST_ASSERT(!strncmp(err, path, strlen(path)));
+	unlink(path);
+	TEST_ASSERT(tnd_conf_load(&c, path, err, sizeof(err)) == ENOENT);
+	TEST_ASSERT_STR_CONTAINS(err, path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct tnd_test tests[] = {
+		TND_TEST(test_embedded_default),
+		TND_TEST(test_example_is_default),
+		TND_TEST(test_values_parsed),
+		TND_TEST(test_unknown_key_names_line),
+		TND_TEST(test_bad_values),
+		TND_TEST(test_syntax_errors),
+		TND_TEST(test_cross_checks),
+		TND_TEST(test_users_section),
+		TND_TEST(test_log_levels),
+		TND_TEST(test_passwd),
+		TND_TEST(test_policy_tokens),
+		TND_TEST(test_policy_lockout),
+		TND_TEST(test_ini_direct),
+		TND_TEST(test_load_file),
+	};
+
+	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}
