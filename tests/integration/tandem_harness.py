@@ -1,0 +1,201 @@
+"""Shared pieces of the integration tests: TAP output, free ports, starting
+and stopping a real tandem process on loopback, and readiness by probing
+(a JSON-RPC ping over a real WebSocket), never by sleeping.
+
+Run with Debian's /usr/bin/python3: websockets, numpy and aiortc come from
+Debian's dist-packages."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+import websockets
+
+TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
+TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
+TANDEM = os.path.join(TOP_BUILDDIR, "tandem")
+SUBPROTOCOL = "tandem.v1"
+
+
+def run_sync(coro):
+    """Runs a coroutine to completion, also from inside a running loop (in a
+    thread of its own), so Gateway works in both plain and async tests."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    box = {}
+
+    def target():
+        try:
+            box["r"] = asyncio.run(coro)
+        except BaseException as e:  # handed back to the caller's thread
+            box["e"] = e
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "e" in box:
+        raise box["e"]
+    return box.get("r")
+
+
+def free_port(kind=socket.SOCK_STREAM, also_udp=False):
+    """A port free on 127.0.0.1 (for TCP, and for UDP too when asked)."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if also_udp:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            finally:
+                u.close()
+        return port
+    raise RuntimeError("no free port")
+
+
+class Gateway:
+    """A tandem process with its own config file, ports and log file."""
+
+    def __init__(self, extra="", ws_port=None, sip_port=None, log_level="debug"):
+        self.dir = tempfile.mkdtemp(prefix="tandem-it-")
+        self.ws_port = ws_port or free_port()
+        self.sip_port = sip_port or free_port(also_udp=True)
+        self.conf = os.path.join(self.dir, "tandem.conf")
+        self.log = os.path.join(self.dir, "tandem.log")
+        self.extra = extra
+        self.log_level = log_level
+        self.proc = None
+        self.write_conf(extra)
+
+    def write_conf(self, extra):
+        with open(self.conf, "w") as f:
+            f.write(
+                "[log]\nlevel = %s\nfile = %s\n[websocket]\nport = %d\n"
+                "[sip]\nport = %d\n%s\n" % (self.log_level, self.log, self.ws_port,
+                                             self.sip_port, extra))
+
+    @property
+    def scheme(self):
+        return "wss" if "cert =" in self.extra else "ws"
+
+    @property
+    def url(self):
+        return "%s://127.0.0.1:%d/ws" % (self.scheme, self.ws_port)
+
+    def start(self, timeout=10):
+        self.proc = subprocess.Popen([TANDEM, "--config", self.conf],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tandem exited %d: %s" % (
+                    self.proc.returncode, self.read_log()[-2000:]))
+            try:
+                run_sync(self._probe())
+                return self
+            except (OSError, asyncio.TimeoutError,
+                    websockets.exceptions.WebSocketException):
+                time.sleep(0.05)
+        raise RuntimeError("tandem did not answer ping in %d s" % timeout)
+
+    async def _probe(self):
+        async with self.connect() as ws:
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "ping"}))
+            reply = json.loads(await asyncio.wait_for(ws.recv(), 2))
+            assert reply.get("result") == {}, reply
+
+    def connect(self, **kw):
+        kw.setdefault("subprotocols", [SUBPROTOCOL])
+        kw.setdefault("open_timeout", 3)
+        kw.setdefault("max_size", 2 ** 22)
+        if self.scheme == "wss":
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            kw.setdefault("ssl", ctx)
+        return websockets.connect(self.url, **kw)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10):
+        if not self.proc or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("tandem did not stop on SIGTERM within %d s" % timeout)
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+async def rpc(ws, method, params=None, id_=1, timeout=10):
+    """Sends one request and returns the answer with the same id."""
+    msg = {"jsonrpc": "2.0", "id": id_, "method": method}
+    if params is not None:
+        msg["params"] = params
+    await ws.send(json.dumps(msg))
+    return await recv_id(ws, id_, timeout)
+
+
+async def recv_id(ws, id_, timeout=10):
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no answer for id %r" % (id_,))
+        m = json.loads(await asyncio.wait_for(ws.recv(), left))
+        if m.get("id") == id_:
+            return m
+
+
+def error_code(m):
+    return (m.get("error") or {}).get("code")
+
+
+def tap_main(tests):
+    """Runs test functions (plain or async), printing TAP; exit 1 on failure."""
+    print("1..%d" % len(tests), flush=True)
+    failed = 0
+    for n, t in enumerate(tests, 1):
+        name = t.__name__
+        t0 = time.monotonic()
+        try:
+            r = t()
+            if asyncio.iscoroutine(r):
+                asyncio.run(r)
+            print("ok %d - %s (%.1f s)" % (n, name, time.monotonic() - t0), flush=True)
+        except Exception:  # a test's failure of any kind is reported, not raised
+            failed += 1
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+            print("not ok %d - %s" % (n, name), flush=True)
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,282 @@
+"""The signalling adapter over real WebSockets, with python3-websockets as
+the client: every envelope rule and every error code the adapter gives
+today, frame limits at the byte, fragmentation, subprotocol and path checks,
+logins with passwords and tokens across connections, lock-out, the close
+after ten protocol errors, wss, and the connection limit."""
+
+import asyncio
+import json
+import os
+import subprocess
+import tempfile
+
+import websockets
+from websockets.frames import Opcode
+
+from tandem_harness import Gateway, TANDEM, error_code, recv_id, rpc, tap_main
+
+PING = '{"jsonrpc":"2.0","id":5,"method":"ping"}'
+
+
+def make_hash(password):
+    out = subprocess.run([TANDEM, "--hash-password"], input=password + "\n",
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+HASH = None
+
+
+def users_extra(more=""):
+    global HASH
+    if HASH is None:
+        HASH = make_hash("correct horse")
+    return "[auth]\nmode = users\nmax_failures = 3\n%s[users]\nalice = %s\n" % (more, HASH)
+
+
+async def expect_closed(ws, code, timeout=5):
+    try:
+        await asyncio.wait_for(ws.wait_closed(), timeout)
+    finally:
+        pass
+    assert ws.close_code == code, "closed with %r, wanted %r" % (ws.close_code, code)
+
+
+async def t_envelope(gw):
+    async with gw.connect() as ws:
+        m = await rpc(ws, "ping", id_=7)
+        assert m == {"jsonrpc": "2.0", "id": 7, "result": {}}, m
+        m = await rpc(ws, "ping", id_="abc")
+        assert m["id"] == "abc" and m["result"] == {}, m
+        m = await rpc(ws, "ping", params=[], id_=8)
+        assert m["result"] == {}, m
+        # unknown method, by-position params, extra params
+        m = await rpc(ws, "nosuch", id_=9)
+        assert error_code(m) == -32601 and "nosuch" in m["error"]["message"], m
+        m = await rpc(ws, "ping", params=[1], id_=10)
+        assert error_code(m) == -32602, m
+        m = await rpc(ws, "ping", params={"x": 1}, id_=11)
+        assert error_code(m) == -32602, m
+        m = await rpc(ws, "login", params={}, id_=12)
+        assert error_code(m) == -32602 and "params.user" in m["error"]["message"], m
+        # a notification (no id) is not answered: the next answer is for id 13
+        await ws.send('{"jsonrpc":"2.0","method":"ping"}')
+        m = await rpc(ws, "ping", id_=13)
+        assert m["id"] == 13
+
+
+async def t_invalid_requests(gw):
+    cases = [
+        ('[{"jsonrpc":"2.0","id":1,"method":"ping"}]', None, "batches"),
+        ("[]", None, ""),
+        ("42", None, ""),
+        ('{"id":3,"method":"ping"}', 3, "jsonrpc"),
+        ('{"jsonrpc":"1.0","id":4,"method":"ping"}', 4, "jsonrpc"),
+        ('{"jsonrpc":"2.0","id":5,"method":7}', 5, "method"),
+        ('{"jsonrpc":"2.0","id":[1],"method":"ping"}', None, "id"),
+        ('{"jsonrpc":"2.0","id":6,"method":"ping","params":"x"}', 6, "params"),
+    ]
+    async with gw.connect() as ws:
+        for text, id_, word in cases:
+            await ws.send(text)
+            m = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert error_code(m) == -32600, (text, m)
+            assert m["id"] == id_, (text, m)
+            assert word in m["error"]["message"], (text, m)
+        assert (await rpc(ws, "ping"))["result"] == {}
+
+
+async def t_parse_errors_keep_open(gw):
+    async with gw.connect() as ws:
+        await ws.send('{"jsonrpc": "2.0", "id": 1,')
+        m = json.loads(await ws.recv())
+        assert error_code(m) == -32700 and m["id"] is None, m
+        await ws.send(b'{"jsonrpc":"2.0","id":1,"method":"ping"}')   # binary frame
+        m = json.loads(await ws.recv())
+        assert error_code(m) == -32700 and "binary" in m["error"]["message"], m
+        # invalid UTF-8 in a text frame: the library will not send one, so
+        # write the frame through its frame writer
+        await ws.write_frame(True, Opcode.TEXT, b'{"jsonrpc":"2.0","id":1,"method":"p\xc3\x28"}')
+        m = json.loads(await ws.recv())
+        assert error_code(m) == -32700 and "UTF-8" in m["error"]["message"], m
+        assert (await rpc(ws, "ping", id_=2))["result"] == {}
+
+
+async def t_frame_size_limit(gw):
+    async with gw.connect() as ws:
+        exact = PING + " " * (65536 - len(PING))
+        assert len(exact.encode()) == 65536
+        await ws.send(exact)
+        m = json.loads(await ws.recv())
+        assert m.get("result") == {}, m
+        await ws.send(exact + " ")
+        m = json.loads(await ws.recv())
+        assert error_code(m) == -32700 and "64 KiB" in m["error"]["message"], m
+        # far over the limit, in one frame and fragmented: still answered
+        await ws.send(PING + " " * 300000)
+        m = json.loads(await ws.recv())
+        assert error_code(m) == -32700, m
+        await ws.send([PING] + [" " * 20000] * 4)
+        m = json.loads(await ws.recv())
+        assert error_code(m) == -32700, m
+        assert (await rpc(ws, "ping", id_=2))["result"] == {}
+
+
+async def t_fragmented_message(gw):
+    async with gw.connect() as ws:
+        parts = ['{"jsonrpc":"2.0",', '"id":77,', '"method":"ping"', "}"]
+        await ws.send(parts)        # one message in four WebSocket fragments
+        m = json.loads(await ws.recv())
+        assert m == {"jsonrpc": "2.0", "id": 77, "result": {}}, m
+
+
+async def t_ten_errors_close_1008(gw):
+    async with gw.connect() as ws:
+        for _ in range(9):
+            await ws.send("not json")
+            assert error_code(json.loads(await ws.recv())) == -32700
+        assert (await rpc(ws, "ping"))["result"] == {}   # resets the count
+        for _ in range(9):
+            await ws.send("[]")
+            assert error_code(json.loads(await ws.recv())) == -32600
+        assert ws.open
+        await ws.send('{"jsonrpc":"2.0","id":1,"method":"nosuch"}')
+        assert error_code(json.loads(await ws.recv())) == -32601
+        await expect_closed(ws, 1008)
+
+
+async def t_subprotocol_and_path(gw):
+    for kw, url in ((dict(subprotocols=None), gw.url),
+                    (dict(subprotocols=["other.v1"]), gw.url),
+                    (dict(), gw.url.replace("/ws", "/nope"))):
+        try:
+            async with websockets.connect(url, open_timeout=3, **kw):
+                raise AssertionError("connected with %r %s" % (kw, url))
+        except (websockets.exceptions.InvalidHandshake, websockets.exceptions.InvalidStatusCode,
+                websockets.exceptions.ConnectionClosed, OSError, EOFError):
+            pass
+    async with websockets.connect(gw.url, subprotocols=["other.v1", "tandem.v1"]) as ws:
+        assert ws.subprotocol == "tandem.v1"
+
+
+async def t_methods_without_legs(gw):
+    async with gw.connect() as ws:
+        for i, method in enumerate(["register", "unregister", "call", "answer", "reject",
+                                    "hangup", "candidate", "dtmf", "hold", "resume",
+                                    "transfer", "renegotiate"]):
+            m = await rpc(ws, method, params={}, id_=i)
+            assert error_code(m) == 503, m
+            assert method in m["error"]["message"] and "SIP" in m["error"]["message"], m
+
+
+async def t_login_none(gw):
+    async with gw.connect() as ws:
+        m = await rpc(ws, "login", {"user": "alice"})
+        r = m["result"]
+        assert r["user"] == "alice" and r["expires"] == 3600 and len(r["token"]) == 43, m
+        s = await rpc(ws, "stats", id_=2)
+        assert s["result"]["api"]["logged_in"] >= 1, s
+
+
+async def t_login_users_and_tokens():
+    with Gateway(users_extra()) as gw:
+        async with gw.connect() as ws:
+            assert error_code(await rpc(ws, "stats")) == 401
+            assert error_code(await rpc(ws, "call", {"to": "sip:x@127.0.0.1"})) == 401
+            assert (await rpc(ws, "ping"))["result"] == {}
+            m = await rpc(ws, "login", {"user": "alice", "password": "correct horse"})
+            token = m["result"]["token"]
+            assert m["result"]["user"] == "alice", m
+            assert "api" in (await rpc(ws, "stats"))["result"]
+            assert error_code(await rpc(ws, "call", {})) == 503
+        # the token logs in again on a new connection, for alice only
+        async with gw.connect() as ws:
+            m = await rpc(ws, "login", {"user": "bob", "token": token})
+            assert error_code(m) == 401, m
+            m = await rpc(ws, "login", {"user": "alice", "token": token})
+            assert m["result"]["user"] == "alice" and m["result"]["token"] != token, m
+        assert "correct horse" not in gw.read_log() and token not in gw.read_log()
+
+
+async def t_lockout_429():
+    with Gateway(users_extra()) as gw:
+        async with gw.connect() as ws:
+            for i in range(3):
+                m = await rpc(ws, "login", {"user": "alice", "password": "guess%d" % i}, id_=i)
+                assert error_code(m) == 401, m
+            m = await rpc(ws, "login", {"user": "alice", "password": "correct horse"}, id_=9)
+            assert error_code(m) == 429, m
+        # a new connection from the same address is still locked out
+        async with gw.connect() as ws:
+            m = await rpc(ws, "login", {"user": "alice", "password": "correct horse"})
+            assert error_code(m) == 429, m
+
+
+async def t_unknown_user_same_answer():
+    with Gateway(users_extra()) as gw:
+        async with gw.connect() as ws:
+            a = await rpc(ws, "login", {"user": "alice", "password": "nope"}, id_=1)
+            b = await rpc(ws, "login", {"user": "mallory", "password": "nope"}, id_=1)
+            assert a == b, (a, b)
+
+
+async def t_wss():
+    d = tempfile.mkdtemp(prefix="tandem-cert-")
+    key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    gw = Gateway("[websocket]\ncert = %s\nkey = %s\n" % (cert, key))
+    with gw:
+        assert gw.url.startswith("wss://")
+        async with gw.connect() as ws:
+            assert (await rpc(ws, "ping"))["result"] == {}
+        # plain ws:// to a TLS port does not get a session
+        try:
+            async with websockets.connect(gw.url.replace("wss://", "ws://"),
+                                          subprotocols=["tandem.v1"], open_timeout=3) as ws:
+                raise AssertionError("plain ws accepted on the wss port")
+        except (websockets.exceptions.WebSocketException, OSError, EOFError,
+                asyncio.TimeoutError):
+            pass
+
+
+async def t_connection_limit():
+    with Gateway("[websocket]\nmax_connections = 2\n") as gw:
+        async with gw.connect() as a, gw.connect() as b:
+            try:
+                async with gw.connect():
+                    raise AssertionError("third connection accepted")
+            except (websockets.exceptions.WebSocketException, OSError, EOFError):
+                pass
+            assert (await rpc(a, "ping"))["result"] == {}
+            assert (await rpc(b, "ping"))["result"] == {}
+
+
+def main():
+    shared = Gateway()
+    shared.start()
+
+    def on_shared(f):
+        def run():
+            return f(shared)
+        run.__name__ = f.__name__
+        return run
+
+    tests = [on_shared(t) for t in (t_envelope, t_invalid_requests, t_parse_errors_keep_open,
+                                    t_frame_size_limit, t_fragmented_message,
+                                    t_ten_errors_close_1008, t_subprotocol_and_path,
+                                    t_methods_without_legs, t_login_none)]
+    tests += [t_login_users_and_tokens, t_lockout_429, t_unknown_user_same_answer, t_wss,
+              t_connection_limit]
+    try:
+        tap_main(tests)
+    finally:
+        rc = shared.stop()
+        if rc != 0:
+            print("# shared gateway exited %r" % rc)
+
+
+if __name__ == "__main__":
+    main()
