@@ -157,6 +157,17 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 {
 	if (!ua)
 		return;
+	if (ua->nua && !ua->shut) {
+		/* nua_destroy() asserts that shutdown finished: on an error path
+		 * (another part failed to start) run it here, bounded */
+		GMainContext *ctx = g_source_get_context(ua->source);
+		gint64 until = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+
+		ua->done = NULL;
+		nua_shutdown(ua->nua);
+		while (!ua->shut && g_get_monotonic_time() < until)
+			g_main_context_iteration(ctx, TRUE);
+	}
 	if (ua->nua)
 		nua_destroy(ua->nua);
 	if (ua->root)
