@@ -72,39 +72,26 @@ static uint32_t rol(uint32_t x, int n)
 
 static void sha1_block(uint32_t h[5], const unsigned char *p)
 {
-	uint32_t w[80], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f, k, t;
+	static const uint32_t k[4] = { 0x5a827999, 0x6ed9eba1, 0x8f1bbcdc, 0xca62c1d6 };
+	uint32_t w[80], v[5], f, t;
 
+	memcpy(v, h, sizeof(v));
 	for (int i = 0; i < 16; i++)
 		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
 		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
 	for (int i = 16; i < 80; i++)
 		w[i] = rol(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
 	for (int i = 0; i < 80; i++) {
-		if (i < 20) {
-			f = (b & c) | (~b & d);
-			k = 0x5a827999;
-		} else if (i < 40) {
-			f = b ^ c ^ d;
-			k = 0x6ed9eba1;
-		} else if (i < 60) {
-			f = (b & c) | (b & d) | (c & d);
-			k = 0x8f1bbcdc;
-		} else {
-			f = b ^ c ^ d;
-			k = 0xca62c1d6;
-		}
-		t = rol(a, 5) + f + e + k + w[i];
-		e = d;
-		d = c;
-		c = rol(b, 30);
-		b = a;
-		a = t;
+		f = i < 20 ? (v[1] & v[2]) | (~v[1] & v[3]) :
+		    i >= 40 && i < 60 ? (v[1] & v[2]) | (v[1] & v[3]) | (v[2] & v[3]) :
+		    v[1] ^ v[2] ^ v[3];
+		t = rol(v[0], 5) + f + v[4] + k[i / 20] + w[i];
+		memmove(v + 1, v, 4 * sizeof(v[0]));
+		v[2] = rol(v[2], 30);
+		v[0] = t;
 	}
-	h[0] += a;
-	h[1] += b;
-	h[2] += c;
-	h[3] += d;
-	h[4] += e;
+	for (int i = 0; i < 5; i++)
+		h[i] += v[i];
 }
 
 /* One-shot SHA-1 (FIPS 180-4) of at most 119 bytes, which is all the
