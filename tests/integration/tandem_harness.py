@@ -109,6 +109,12 @@ class Gateway:
             except (OSError, asyncio.TimeoutError,
                     websockets.exceptions.WebSocketException):
                 time.sleep(0.05)
+            except BaseException:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+        self.proc.kill()
+        self.proc.wait()
         raise RuntimeError("tandem did not answer ping in %d s" % timeout)
 
     async def _probe(self):
