@@ -11,6 +11,7 @@
 struct tnd_loop {
 	GMainContext *ctx;   /* owned ref */
 	GMainLoop *main;     /* owned */
+	GThread *thread;     /* owned: a worker's thread, NULL for the signalling loop */
 	char name[32];
 };
 
@@ -39,6 +40,7 @@ void tnd_loop_free(struct tnd_loop *l)
 {
 	if (!l)
 		return;
+	tnd_loop_thread_stop(l);
 	g_main_loop_unref(l->main);
 	g_main_context_unref(l->ctx);
 	free(l);
@@ -98,4 +100,43 @@ int tnd_loop_call(struct tnd_loop *l, tnd_loop_call_h *fn, void *obj)
 	j->obj = tnd_obj_get(obj);
 	g_main_context_invoke_full(l->ctx, G_PRIORITY_DEFAULT, run_job, j, free_job);
 	return 0;
+}
+
+static gpointer thread_main(gpointer data)
+{
+	struct tnd_loop *l = data;
+
+	g_main_context_push_thread_default(l->ctx);
+	g_main_loop_run(l->main);
+	g_main_context_pop_thread_default(l->ctx);
+	return NULL;
+}
+
+int tnd_loop_thread_start(struct tnd_loop *l)
+{
+	if (!l || l->thread || l->ctx == g_main_context_default())
+		return EINVAL;
+	l->thread = g_thread_try_new(l->name, thread_main, l, NULL);
+	return l->thread ? 0 : EAGAIN;
+}
+
+static gboolean quit_cb(gpointer data)
+{
+	g_main_loop_quit(data);
+	return G_SOURCE_REMOVE;
+}
+
+void tnd_loop_thread_stop(struct tnd_loop *l)
+{
+	if (!l || !l->thread)
+		return;
+	/* queued, so work already on the loop runs first */
+	g_main_context_invoke(l->ctx, quit_cb, l->main);
+	g_thread_join(l->thread);
+	l->thread = NULL;
+}
+
+int tnd_loop_is_current(const struct tnd_loop *l)
+{
+	return g_main_context_is_owner(l->ctx);
 }

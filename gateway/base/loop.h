@@ -28,6 +28,14 @@ const char *tnd_loop_name(const struct tnd_loop *l);
 void tnd_loop_run(struct tnd_loop *l);
 void tnd_loop_quit(struct tnd_loop *l);
 
+/* Runs the loop on a thread of its own (a media worker); stop joins it.
+ * Only for loops made with own_context. 0 or an errno. */
+int tnd_loop_thread_start(struct tnd_loop *l);
+void tnd_loop_thread_stop(struct tnd_loop *l);
+
+/* True when called on the thread that runs l. */
+int tnd_loop_is_current(const struct tnd_loop *l);
+
 /* Calls fn(obj) on loop l. Takes a reference on obj (a tnd_obj, or NULL) that
  * is dropped after fn returns, so the object outlives the queueing. */
 int tnd_loop_call(struct tnd_loop *l, tnd_loop_call_h *fn, void *obj);
