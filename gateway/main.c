@@ -154,6 +154,18 @@ static gboolean on_term(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* GLib and libnice (through g_log) report into our log (R6). */
+static void glib_log(const gchar *domain, GLogLevelFlags level, const gchar *msg, gpointer data)
+{
+	(void)data;
+	if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+		TND_LOG_ERR(TND_LOG_LIB, "%s: %s", domain ? domain : "glib", msg);
+	else if (level & G_LOG_LEVEL_WARNING)
+		TND_LOG_WARN(TND_LOG_LIB, "%s: %s", domain ? domain : "glib", msg);
+	else
+		TND_LOG_DEBUG(TND_LOG_LIB, "%s: %s", domain ? domain : "glib", msg);
+}
+
 static int hash_password(void)
 {
 	char line[1024], out[TND_PASSWD_HASH_MAX];
@@ -267,6 +279,7 @@ int main(int argc, char **argv)
 		tnd_conf_free(gw.conf);
 		return 0;
 	}
+	g_log_set_default_handler(glib_log, NULL);
 	/* a peer closing a socket must not kill us; write() reports EPIPE */
 	signal(SIGPIPE, SIG_IGN);
 	if (apply_logging(gw.conf)) {
