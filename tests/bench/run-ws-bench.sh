@@ -130,7 +130,7 @@ stop_gateway()
 
 [ -x "$TANDEM" ] || die "no $TANDEM: run from the build directory (make bench)"
 if [ ! -x "$BENCH" ]; then
-	${MAKE:-make} tests/bench/ws-ping-bench || die "cannot build $BENCH"
+	${MAKE:-make} -C "$builddir" tests/bench/ws-ping-bench || die "cannot build $BENCH"
 fi
 
 trap cleanup EXIT

@@ -5,12 +5,14 @@
  * send the next. One thread on epoll, so with `taskset` the client needs a
  * single core and leaves the other to the gateway. After a warm-up every
  * answer inside the measured window gives one latency sample; the result is
- * one line: clients, requests, rps, p50_us, p99_us, errors.
+ * one line: clients, requests, rps, p50_us, p99_us, errors (wrong answers
+ * and failed connections) and the client's own CPU share.
  *
  * RFC 6455 is implemented here from the RFC, with its own SHA-1 and base64,
  * rather than through libwebsockets, so the bench shares no code (and no
  * bug) with the server it measures and builds with libc alone. Exit status
  * is 1 when a connection fails or any answer is wrong, 2 on bad usage. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -23,11 +25,10 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #define SUBPROTOCOL "tandem.v1"
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  /* RFC 6455 section 1.3 */
@@ -221,16 +222,6 @@ static void send_ping(struct conn *c)
 	flush(c);
 }
 
-static void record(uint64_t ns)
-{
-	requests++;
-	if (nsamples == samples_cap) {
-		lost_samples++;
-		return;
-	}
-	samples[nsamples++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
-}
-
 /* Checks that the text is the answer to the ping in flight: it must carry
  * our id and a result. Not a JSON parser: the gateway's answer to ping has
  * exactly one "id" member and an empty result, nothing for a scan to trip on. */
@@ -258,7 +249,12 @@ static void answer(struct conn *c, const unsigned char *text, size_t len)
 		if (!c->id)
 			return;   /* unasked-for message: keep waiting for ours */
 	} else if (c->sent_ns >= t_measure && now <= t_end) {
-		record(now - c->sent_ns);
+		requests++;
+		if (nsamples < samples_cap)
+			samples[nsamples++] = (uint32_t)(now - c->sent_ns > UINT32_MAX ?
+							 UINT32_MAX : now - c->sent_ns);
+		else
+			lost_samples++;
 	}
 	c->id = 0;
 	if (now < t_end)
@@ -294,14 +290,10 @@ static size_t handshake_done(struct conn *c)
 	char head[4096], val[256];
 	size_t n;
 
-	if (!end) {
-		if (c->in_len >= sizeof(head) - 1)
+	n = end ? (size_t)(end - c->in) + 4 : c->in_len;
+	if (n >= sizeof(head) || !end) {
+		if (n >= sizeof(head))
 			fail(c, "handshake answer too long");
-		return 0;
-	}
-	n = (size_t)(end - c->in) + 4;
-	if (n >= sizeof(head)) {
-		fail(c, "handshake answer too long");
 		return 0;
 	}
 	memcpy(head, c->in, n);
@@ -478,14 +470,17 @@ static int usage(void)
 int main(int argc, char **argv)
 {
 	struct epoll_event evs[256];
+	struct rusage ru;
 	struct conn *conns;
+	uint64_t t_start;
+	double cpu;
 
-	for (int i = 1; i < argc; i++) {
+	if (argc % 2 == 0)
+		return usage();
+	for (int i = 1; i < argc; i += 2) {
 		char *end;
 		double v;
 
-		if (i + 1 >= argc)
-			return usage();
 		v = strtod(argv[i + 1], &end);
 		if (*end || end == argv[i + 1] || v < 0)
 			return usage();
@@ -499,7 +494,6 @@ int main(int argc, char **argv)
 			port = (int)v;
 		else
 			return usage();
-		i++;
 	}
 	if (getrandom(&rng, sizeof(rng), 0) != (ssize_t)sizeof(rng) || !rng)
 		rng = now_ns() | 1;
@@ -520,7 +514,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	t_measure = now_ns() + (uint64_t)(warmup * 1e9);
+	t_start = now_ns();
+	t_measure = t_start + (uint64_t)(warmup * 1e9);
 	t_end = t_measure + (uint64_t)(seconds * 1e9);
 
 	for (uint64_t now = now_ns(); now < t_end && failed < (unsigned long)nclients;
@@ -559,8 +554,14 @@ int main(int argc, char **argv)
 	}
 
 	qsort(samples, nsamples, sizeof(*samples), cmp_u32);
-	printf("clients=%d requests=%lu rps=%.0f p50_us=%lu p99_us=%lu errors=%lu\n", nclients,
-	       requests, (double)requests / seconds, pct_us(50), pct_us(99), errors + failed);
+	/* our own CPU share shows whether the client, not the gateway, was the limit */
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+	printf("clients=%d requests=%lu rps=%.0f p50_us=%lu p99_us=%lu errors=%lu "
+	       "client_cpu_pct=%.0f\n", nclients, requests, (double)requests / seconds,
+	       pct_us(50), pct_us(99), errors + failed,
+	       100 * cpu / ((double)(now_ns() - t_start) / 1e9));
 	if (lost_samples)
 		fprintf(stderr, "ws-ping-bench: %lu answers past the sample array are counted "
 			"but not in the percentiles\n", lost_samples);
