@@ -56,6 +56,56 @@ static int check_readable(const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+static int check_addr_list(const char *v, char *err, size_t errlen)
+{
+	char **parts = g_strsplit(v, ",", 0);
+	int e = 0, n = 0;
+
+	for (char **p = parts; *p && !e; p++, n++)
+		e = check_addr(g_strstrip(*p), err, errlen);
+	g_strfreev(parts);
+	if (!e && (n == 0 || n > 16)) {
+		snprintf(err, errlen, "give 1 to 16 addresses, separated by commas");
+		e = EINVAL;
+	}
+	return e;
+}
+
+/* "IP:port" or "[IPv6]:port", or empty. */
+static int check_hostport(const char *v, char *err, size_t errlen)
+{
+	char host[64];
+	const char *colon;
+	char *end;
+	long port;
+
+	if (!*v)
+		return 0;
+	colon = strrchr(v, ':');
+	if (!colon || (size_t)(colon - v) >= sizeof(host))
+		goto bad;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - v), v);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535 || check_addr(host, err, errlen))
+		goto bad;
+	return 0;
+ bad:
+	snprintf(err, errlen, "'%s' is not IP:port (names are not resolved)", v);
+	return EINVAL;
+}
+
+static int check_sip_uri(const char *v, char *err, size_t errlen)
+{
+	if (!*v || !strncmp(v, "sip:", 4) || !strncmp(v, "sips:", 5))
+		return 0;
+	snprintf(err, errlen, "'%s' is not a sip: or sips: URI", v);
+	return EINVAL;
+}
+
 static const char *const auth_modes[] = { "none", "users", NULL };
 
 static const struct tnd_opt opts[] = {
@@ -103,6 +153,37 @@ static const struct tnd_opt opts[] = {
 	  "Listen for SIP over UDP." },
 	{ "sip", "tcp", TND_OPT_BOOL, "true", 0, 0, NULL, OFF(sip_tcp), NULL,
 	  "Listen for SIP over TCP." },
+	{ "sip", "outbound_proxy", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_outbound_proxy),
+	  check_sip_uri,
+	  "SIP URI every outgoing request is sent through (e.g. sip:127.0.0.1:5070;lr). "
+	  "Empty sends to the request URI's host." },
+
+	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
+	  "Media worker threads. A call's media stays on one worker; give about one per "
+	  "core. Needs a restart to change." },
+	{ "media", "ice_addresses", TND_OPT_STR, "127.0.0.1", 0, 0, NULL,
+	  OFF(media_ice_addresses), check_addr_list,
+	  "Addresses offered to browsers as ICE host candidates, separated by commas "
+	  "(loopback works too: they are added explicitly)." },
+	{ "media", "rtp_address", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(media_rtp_address),
+	  check_addr, "Address of the RTP sockets toward SIP peers, as put in SDP." },
+	{ "media", "port_min", TND_OPT_INT, "20000", 1024, 65534, NULL, OFF(media_port_min),
+	  NULL, "Lowest UDP port for media (ICE and RTP)." },
+	{ "media", "port_max", TND_OPT_INT, "29999", 1025, 65535, NULL, OFF(media_port_max),
+	  NULL, "Highest UDP port for media." },
+	{ "media", "stun_server", TND_OPT_STR, "", 0, 0, NULL, OFF(media_stun_server),
+	  check_hostport, "STUN server (IP:port) for server-reflexive ICE candidates; empty "
+	  "for none." },
+	{ "media", "turn_server", TND_OPT_STR, "", 0, 0, NULL, OFF(media_turn_server),
+	  check_hostport, "TURN server (IP:port, UDP) for relayed ICE candidates; empty for "
+	  "none." },
+	{ "media", "turn_user", TND_OPT_STR, "", 0, 0, NULL, OFF(media_turn_user), NULL,
+	  "TURN user name." },
+	{ "media", "turn_password", TND_OPT_STR, "", 0, 0, NULL, OFF(media_turn_password), NULL,
+	  "TURN password." },
+	{ "media", "max_calls", TND_OPT_INT, "1000", 1, 100000, NULL, OFF(max_calls), NULL,
+	  "Calls at once; further calls get 503 (JSON-RPC) or 503 Service Unavailable "
+	  "(SIP)." },
 };
 
 static int add_user(void *data, const char *key, const char *value, char *err, size_t errlen)
@@ -220,6 +301,14 @@ static int cross_check(const struct tnd_conf *c, const struct tnd_ini *ini, cons
 		section = "auth";
 		key = "mode";
 		why = "mode = users needs at least one user in [users]";
+	} else if (c->media_port_min >= c->media_port_max) {
+		section = "media";
+		key = "port_min";
+		why = "port_min must be below port_max";
+	} else if (*c->media_turn_server && !*c->media_turn_user) {
+		section = "media";
+		key = "turn_user";
+		why = "a TURN server needs turn_user and turn_password";
 	} else if (!c->sip_udp && !c->sip_tcp) {
 		section = "sip";
 		key = "udp";

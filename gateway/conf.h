@@ -48,6 +48,20 @@ struct tnd_conf {
 	bool sip_udp;
 	bool sip_tcp;
 
+	char *sip_outbound_proxy;
+
+	/* [media] */
+	int media_workers;
+	char *media_ice_addresses;   /* comma-separated IP literals */
+	char *media_rtp_address;
+	int media_port_min;
+	int media_port_max;
+	char *media_stun_server;
+	char *media_turn_server;
+	char *media_turn_user;
+	char *media_turn_password;
+	int max_calls;
+
 	/* [users] */
 	struct tnd_conf_user *users; /* owned array */
 	size_t n_users;

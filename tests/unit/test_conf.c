@@ -43,6 +43,8 @@ static int test_embedded_default(void)
 	TEST_ASSERT(c->sip_port == 5060 && c->sip_udp && c->sip_tcp);
 	TEST_ASSERT(c->auth_mode == TND_AUTH_NONE);
 	TEST_ASSERT(!*c->ws_cert && c->n_users == 0);
+	TEST_ASSERT(c->media_workers == 2 && !strcmp(c->media_ice_addresses, "127.0.0.1"));
+	TEST_ASSERT(c->media_port_min == 20000 && c->media_port_max == 29999);
 	tnd_conf_free(c);
 	return 0;
 }
@@ -104,6 +106,14 @@ static int test_bad_values(void)
 	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\npath = ws\n"),
 				 "t.conf:2: [websocket] path:");
 	TEST_ASSERT_STR_CONTAINS(load_err("[log]\nlevel = loud\n"), "t.conf:2: [log] level:");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nice_addresses = 127.0.0.1, nope\n"),
+				 "t.conf:2: [media] ice_addresses: 'nope' is not an IPv4");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nstun_server = stun.example.org:3478\n"),
+				 "t.conf:2: [media] stun_server: 'stun.example.org:3478' is not IP:port");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nstun_server = 127.0.0.1:0\n"),
+				 "is not IP:port");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\noutbound_proxy = 127.0.0.1:5070\n"),
+				 "t.conf:2: [sip] outbound_proxy: '127.0.0.1:5070' is not a sip:");
 	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\ncert = /nonexistent/x.pem\n"),
 				 "t.conf:2: [websocket] cert: cannot read");
 	return 0;
@@ -141,6 +151,10 @@ static int test_cross_checks(void)
 				 "t.conf:2: [auth] mode: mode = users needs at least one user");
 	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\ncert = /etc/hostname\n"),
 				 "t.conf:2: [websocket] cert: cert and key must be set together");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nport_min = 30000\nport_max = 30000\n"),
+				 "t.conf:2: [media] port_min: port_min must be below port_max");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nturn_server = [::1]:3478\n"),
+				 "[media] turn_user (default): a TURN server needs");
 	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\nudp = false\ntcp = false\n"),
 				 "t.conf:2: [sip] udp: enable at least one");
 	return 0;
