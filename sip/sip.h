@@ -1,10 +1,16 @@
 /* The SIP leg: Sofia-SIP's NUA on the signalling thread's GLib context.
  * SDP is an opaque string here; nothing in this module knows WebRTC or the
- * API. Sofia's tag lists stay inside this module (style guide, Traps). */
+ * API. Sofia's tag lists stay inside this module (style guide, Traps).
+ *
+ * Threads: every function here, and every callback it makes, runs on the
+ * signalling thread (the one running the GMainContext given to
+ * tnd_sipua_alloc). Callbacks never run inside the API call that caused
+ * them: Sofia queues its work, so a callback always comes from the loop. */
 #ifndef TND_SIP_SIP_H
 #define TND_SIP_SIP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <glib.h>
 
@@ -27,9 +33,180 @@ struct tnd_sipua;
 /* Binds the configured transports; EADDRINUSE when it cannot. */
 int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_sip_conf *conf);
 
+/* Where our calls go and who they say they are from; call it after
+ * tnd_sipua_alloc and before placing calls (an INVITE already sent keeps
+ * its route). `outbound_proxy` ("sip:host:port"): every request we send
+ * goes there first, request URI unchanged; NULL or "" = none, route by the
+ * request URI (tel: URIs then fail). `public_host`: host part of our From
+ * (sip:user@public_host); NULL or "" = the listen address. A setter rather
+ * than conf fields because callers fill tnd_sip_conf field by field.
+ * EINVAL (nothing changed) for a proxy that is not a sip:/sips: URI or a
+ * host that is not a host name or IP literal; ENOMEM. */
+int tnd_sipua_set_outbound(struct tnd_sipua *ua, const char *outbound_proxy,
+			   const char *public_host);
+
 typedef void (tnd_sipua_done_h)(void *arg);
-/* Ends every dialog and stops; done runs on the loop when Sofia is through. */
+/* Refuses new calls (503 in, EBUSY out), ends every live call (CANCEL, BYE,
+ * or 503 for an unanswered incoming one) and waits for those to finish, at
+ * most 3 s, then stops Sofia. Each call not detached gets its `ended`
+ * (TND_SIPCALL_END_SHUTDOWN unless it had already ended for another reason)
+ * before `done` runs on the loop. */
 void tnd_sipua_shutdown(struct tnd_sipua *ua, tnd_sipua_done_h *done, void *arg);
+/* After shutdown, or on a start-up error path (then calls still live are
+ * cut without callbacks). NULL-safe. */
 void tnd_sipua_free(struct tnd_sipua *ua);
+
+/* Live INVITE dialogs: calls whose Sofia handle still exists, from
+ * tnd_sipcall_invite() or an incoming INVITE until just after `ended`.
+ * For the gateway's leak counter. */
+unsigned tnd_sipua_calls(const struct tnd_sipua *ua);
+
+/* ------------------------------------------------------------ calls */
+
+/* One INVITE dialog, in either direction. Refcounted (tnd_obj first):
+ * tnd_obj_get / tnd_obj_put. The UA holds its own reference while the
+ * dialog lives, so an owner may drop its reference inside any callback.
+ * An owner that is done with a call calls tnd_sipcall_detach() and then
+ * drops its reference: after detach no callback fires (R3, janus#2188). */
+struct tnd_sipcall;
+
+/* Why a call ended; `status` and `phrase` of the ended callback add the SIP
+ * detail. */
+enum tnd_sipcall_end {
+	TND_SIPCALL_END_LOCAL,          /* our hangup/reject/CANCEL finished (a 487
+					 * after our CANCEL is LOCAL) */
+	TND_SIPCALL_END_REJECTED,       /* the peer answered our INVITE 300-699 */
+	TND_SIPCALL_END_REMOTE_BYE,     /* the peer sent BYE */
+	TND_SIPCALL_END_REMOTE_CANCEL,  /* the caller cancelled an incoming call (487) */
+	TND_SIPCALL_END_NETWORK,        /* no answer or transport failure: made locally
+					 * (408 timeout, 503 unreachable), or no ACK
+					 * for our 2xx */
+	TND_SIPCALL_END_SHUTDOWN,       /* the user agent is stopping */
+	TND_SIPCALL_END_ERROR,          /* anything else (Sofia's internal errors, 9xx) */
+};
+
+/* "local", "rejected", ...: for logs and the test driver. */
+const char *tnd_sipcall_end_name(enum tnd_sipcall_end why);
+
+/* A header passed through the gateway: only "X-" headers cross. */
+struct tnd_sip_header {
+	const char *name;   /* "X-Foo": "X-" then 1-64 token characters */
+	const char *value;  /* up to 1,024 bytes, no CR, LF or other control */
+};
+
+#define TND_SIPCALL_MAX_HEADERS 16
+
+/* 1xx to our INVITE: 180, 183... (nua keeps 100 Trying to itself). `sdp`
+ * is the body when the response carries one (early media, usually 183),
+ * else NULL. Responses of different forks all come here (one may ring, the
+ * next bring early SDP). None after tnd_sipcall_hangup(). */
+typedef void (tnd_sipcall_progress_h)(void *arg, struct tnd_sipcall *call, int status,
+				      const char *phrase, const char *sdp);
+/* 2xx to our INVITE (the ACK is sent for us). `sdp` is the answer, NULL
+ * if the peer sent none: the owner should then hang up. Only the first 2xx
+ * is reported; Sofia ACKs a later 2xx from another fork and ends that
+ * dialog with BYE by itself. Not after tnd_sipcall_hangup(). */
+typedef void (tnd_sipcall_answered_h)(void *arg, struct tnd_sipcall *call, int status,
+				      const char *phrase, const char *sdp);
+/* The ACK for our 2xx to an incoming call arrived: the dialog is confirmed. */
+typedef void (tnd_sipcall_ack_h)(void *arg, struct tnd_sipcall *call);
+/* Exactly once per call that is not detached, last of its callbacks. */
+typedef void (tnd_sipcall_ended_h)(void *arg, struct tnd_sipcall *call, int status,
+				   const char *phrase, enum tnd_sipcall_end why);
+
+/* Every pointer may be NULL but `ended`. Borrowed: the table must outlive
+ * the call (a static const table). Strings passed to the callbacks are
+ * borrowed for the duration of the callback. */
+struct tnd_sipcall_handlers {
+	tnd_sipcall_progress_h *progress;
+	tnd_sipcall_answered_h *answered;
+	tnd_sipcall_ack_h *ack;
+	tnd_sipcall_ended_h *ended;
+};
+
+/* Parameters of an outgoing call; all borrowed for the call of
+ * tnd_sipcall_invite() only (they are copied). */
+struct tnd_sipcall_params {
+	/* Request-URI and To: "sip:", "sips:" or "tel:" URI, no headers part
+	 * ("?..."), no spaces or <>"; tel: needs the outbound proxy */
+	const char *to;
+	const char *from_user;      /* From is sip:from_user@public_host; RFC 3261 user chars */
+	const char *from_display;   /* NULL = none; up to 128 bytes, no control characters */
+	const char *sdp;            /* the offer, sent unchanged as application/sdp */
+	const struct tnd_sip_header *headers; /* X- headers only, at most 16 */
+	size_t n_headers;
+};
+
+/* Places a call. On success *callp holds the owner's reference and the
+ * INVITE is queued; events follow on the loop. EINVAL for any bad
+ * parameter (nothing is sent), EBUSY when the UA is shutting down, ENOMEM. */
+int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
+		       const struct tnd_sipcall_params *p,
+		       const struct tnd_sipcall_handlers *h, void *arg);
+
+/* What an incoming INVITE said; every pointer borrowed for the duration of
+ * the incoming handler. Before the handler runs, the UA itself answers an
+ * INVITE without a body 488 (no late offer yet), one with another body
+ * type 415, one with Max-Forwards: 0 483 (the gateway may call out again:
+ * a loop stops here), and every INVITE 503 once shutting down; nua answers
+ * 420 to Require: 100rel (we support no reliable provisionals). */
+struct tnd_sipcall_info {
+	const char *ruri_user;     /* user part of the Request-URI, "" when none */
+	const char *from_uri;
+	const char *from_display;  /* NULL when none; quotes and escapes removed */
+	const char *to_uri;
+	const char *sdp;           /* the offer, never NULL */
+	const struct tnd_sip_header *headers; /* its X- headers, in order, at most 16 */
+	size_t n_headers;
+};
+
+/* Called for each new incoming INVITE with a borrowed call. To take it, the
+ * handler calls tnd_sipcall_set_handlers(), keeps a reference
+ * (tnd_obj_get) and returns 0; it then answers with tnd_sipcall_ringing /
+ * _answer / _reject, now or later. To refuse it, it returns an errno and
+ * the UA answers: ENOENT 404, EAGAIN or EBUSY 480 (user offline), EPERM or
+ * EACCES 403, ENOTSUP 488, EINVAL 400, anything else 500. */
+typedef int (tnd_sipua_incoming_h)(void *arg, struct tnd_sipcall *call,
+				   const struct tnd_sipcall_info *info);
+
+/* Without a handler (or h NULL) every incoming INVITE gets 480. */
+void tnd_sipua_set_incoming(struct tnd_sipua *ua, tnd_sipua_incoming_h *h, void *arg);
+
+/* Sets the event table of a call (the incoming handler uses it to take a
+ * call). EINVAL without h or h->ended, EALREADY on a detached call. */
+int tnd_sipcall_set_handlers(struct tnd_sipcall *call, const struct tnd_sipcall_handlers *h,
+			     void *arg);
+
+/* Incoming, unanswered: 180 Ringing, or 183 Session Progress carrying
+ * `sdp` (early media) when it is not NULL; unreliable (no 100rel). May be
+ * repeated. EINVAL on an outgoing call, EALREADY once answered or ending. */
+int tnd_sipcall_ringing(struct tnd_sipcall *call, const char *sdp);
+/* Incoming, unanswered: 200 OK with `sdp` (also sent again to a later
+ * re-INVITE that repeats the offer, a session refresh; a re-INVITE that
+ * changes the session gets 488 for now and the call stays as it was).
+ * `ack` then `ended` follow. EINVAL on an outgoing call or without sdp,
+ * EALREADY once answered or ending, ENOMEM. */
+int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp);
+/* Incoming, unanswered: a final status 400-699 (not 401/407) with `phrase`
+ * (NULL = the standard one; else up to 60 bytes, no control characters),
+ * e.g. 486 Busy Here, 603 Decline. `ended` follows with
+ * TND_SIPCALL_END_LOCAL and that status. EINVAL, EALREADY as above. */
+int tnd_sipcall_reject(struct tnd_sipcall *call, int status, const char *phrase);
+/* Ends the call in whatever state: CANCEL for an outgoing call without a
+ * final response (Sofia holds it until some 1xx has come, RFC 3261 9.1; a
+ * 2xx that crosses it is ACKed and BYEd, never reported), 480 for an
+ * unanswered incoming call, BYE once answered (for an incoming call only
+ * after the ACK for our 2xx, RFC 3261 section 15). `ended` follows, from
+ * the loop, when that transaction is through: TND_SIPCALL_END_LOCAL with
+ * its status (200 for the BYE, 487 after CANCEL, 480). EALREADY when
+ * already ending or ended. */
+int tnd_sipcall_hangup(struct tnd_sipcall *call);
+/* No callback fires after this returns; a live call is hung up as by
+ * tnd_sipcall_hangup. Then drop the reference. NULL-safe, idempotent. */
+void tnd_sipcall_detach(struct tnd_sipcall *call);
+
+/* The Call-ID, for logs; valid while the reference is held. */
+const char *tnd_sipcall_id(const struct tnd_sipcall *call);
+bool tnd_sipcall_is_outgoing(const struct tnd_sipcall *call);
 
 #endif

@@ -3,31 +3,36 @@
  * su_glib_root_create() gives a Sofia root whose events are a GSource; with
  * su_root_threading(root, 0) nua starts no thread of its own, so every
  * callback arrives on the signalling thread (style guide section 1).
- * OPTIONS is answered by nua itself (RFC 3261 section 11). Until the call
- * legs exist every INVITE gets 480 (nobody reachable), which also means
- * nothing reaches the SIP side through us. */
+ * Sofia's SOA is off (NUTAG_MEDIA_ENABLE(0)): SDP travels as an opaque body.
+ * OPTIONS is answered by nua itself (RFC 3261 section 11); methods other
+ * than INVITE, ACK, BYE, CANCEL and OPTIONS get 405 from nua (Allow).
+ * Events on a call's handle go to call.c; this file keeps the UA, its list
+ * of live calls, and the shutdown order: calls end first (nua drops every
+ * event once nua_shutdown() runs), then nua stops. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sofia-sip/hostdomain.h>
 #include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_glib.h>
 #include <sofia-sip/su_log.h>
 
 #include "gateway/base/log.h"
-#include "sip/sip.h"
+#include "sip/sip_int.h"
 
-struct tnd_sipua {
-	su_root_t *root;          /* owned */
-	GSource *source;          /* borrowed from root, attached to ctx */
-	nua_t *nua;               /* owned */
-	tnd_sipua_done_h *done;
-	void *done_arg;
-	bool shut;
-};
+/* calls get this long to end at shutdown before they are cut (main.c gives
+ * the whole shutdown 5 s) */
+#define STOP_WAIT_MS 3000
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS"
+/* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
+ * require reliable provisionals of us (RFC 3262) */
+#define SUPPORTED "timer"
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -59,44 +64,170 @@ void tnd_sip_deinit(void)
 	su_deinit();
 }
 
+/* ------------------------------------------------------------ calls list */
+
+static void start_nua_shutdown(struct tnd_sipua *ua)
+{
+	if (ua->nua_stopping || ua->shut)
+		return;
+	ua->nua_stopping = true;
+	if (ua->stop_timer) {
+		g_source_destroy(ua->stop_timer);
+		g_source_unref(ua->stop_timer);
+		ua->stop_timer = NULL;
+	}
+	nua_shutdown(ua->nua);
+}
+
+void tnd_sipua_link_call(struct tnd_sipua *ua, struct tnd_sipcall *call)
+{
+	call->prev = NULL;
+	call->next = ua->calls;
+	if (ua->calls)
+		ua->calls->prev = call;
+	ua->calls = call;
+	ua->n_calls++;
+}
+
+void tnd_sipua_unlink_call(struct tnd_sipua *ua, struct tnd_sipcall *call)
+{
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		ua->calls = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	call->next = call->prev = NULL;
+	ua->n_calls--;
+	if (ua->stopping && !ua->calls)
+		start_nua_shutdown(ua);
+}
+
+unsigned tnd_sipua_calls(const struct tnd_sipua *ua)
+{
+	return ua ? ua->n_calls : 0;
+}
+
+void tnd_sipua_set_incoming(struct tnd_sipua *ua, tnd_sipua_incoming_h *h, void *arg)
+{
+	ua->incoming = h;
+	ua->incoming_arg = h ? arg : NULL;
+}
+
+/* Cuts every call still live: report (unless `quiet`), destroy the handle. */
+static void cut_calls(struct tnd_sipua *ua, bool quiet)
+{
+	while (ua->calls) {
+		struct tnd_sipcall *call = ua->calls;
+
+		if (quiet) {
+			call->h = NULL;
+			call->arg = NULL;
+		}
+		tnd_sipcall_set_why(call, TND_SIPCALL_END_SHUTDOWN, 408, "Shutdown");
+		tnd_sipcall_finish(call, 408, "Shutdown");
+	}
+}
+
+/* ------------------------------------------------------------ events */
+
+/* Events on handles nua made for requests outside our calls (OPTIONS, and
+ * whatever passed its Allow check): nua has answered them already; the
+ * handle is ours to destroy (nua_i_options documentation). */
+static void stray_handle(nua_t *nua, nua_event_t event, int status, nua_handle_t *nh)
+{
+	if (!nh)
+		return;
+	if (nua_event_is_incoming_request(event) && status < 200)
+		nua_respond(nh, SIP_501_NOT_IMPLEMENTED, NUTAG_WITH_THIS(nua), TAG_END());
+	nua_handle_destroy(nh);
+}
+
+static void on_shutdown(struct tnd_sipua *ua, int status, const char *phrase)
+{
+	if (status < 200)
+		return;
+	ua->shut = true;
+	TND_LOG_INFO(TND_LOG_SIP, "SIP user agent stopped (%d %s)", status, phrase);
+	if (ua->done) {
+		tnd_sipua_done_h *done = ua->done;
+
+		ua->done = NULL;
+		done(ua->done_arg);
+	}
+}
+
 static void on_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
 		     nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
 		     sip_t const *sip, tagi_t tags[])
 {
 	struct tnd_sipua *ua = (struct tnd_sipua *)magic;
 
-	(void)nua;
-	(void)hmagic;
-	(void)tags;
+	if (hmagic) {
+		tnd_sipcall_event((struct tnd_sipcall *)hmagic, event, status, phrase, nh, sip,
+				  tags);
+		return;
+	}
 	switch (event) {
 	case nua_i_invite:
-		TND_LOG_INFO(TND_LOG_SIP, "INVITE for %s: 480, no WebRTC user is reachable yet",
-			     sip && sip->sip_request ? sip->sip_request->rq_url->url_user : "?");
-		nua_respond(nh, SIP_480_TEMPORARILY_UNAVAILABLE, TAG_END());
-		break;
-	case nua_i_state:
-	case nua_i_terminated:
-		/* handles nua made for requests we refused end here */
-		if (event == nua_i_terminated && nh)
-			nua_handle_destroy(nh);
+		/* status >= 200: nua refused it already (e.g. multipart) */
+		if (nh && status < 200)
+			tnd_sipcall_incoming(ua, nh, sip);
+		else
+			stray_handle(nua, event, status, nh);
 		break;
 	case nua_r_shutdown:
-		if (status < 200)
-			break;
-		ua->shut = true;
-		TND_LOG_INFO(TND_LOG_SIP, "SIP user agent stopped (%d %s)", status, phrase);
-		if (ua->done) {
-			tnd_sipua_done_h *done = ua->done;
-
-			ua->done = NULL;
-			done(ua->done_arg);
-		}
+		on_shutdown(ua, status, phrase);
 		break;
 	default:
 		TND_LOG_DEBUG(TND_LOG_SIP, "nua event %s %d %s", nua_event_name(event), status,
 			      phrase ? phrase : "");
+		stray_handle(nua, event, status, nh);
 		break;
 	}
+}
+
+/* ------------------------------------------------------------ life */
+
+/* "host" or "[v6]" for our From, from a host name or IP literal */
+static int from_host(const char *h, char **out)
+{
+	bool v6 = strchr(h, ':') != NULL && h[0] != '[';
+	size_t n = strlen(h) + 3;
+
+	if (!*h || !(v6 ? host_is_ip6_address(h) : host_is_valid(h)))
+		return EINVAL;
+	*out = malloc(n);
+	if (!*out)
+		return ENOMEM;
+	snprintf(*out, n, "%s%s%s", v6 ? "[" : "", h, v6 ? "]" : "");
+	return 0;
+}
+
+int tnd_sipua_set_outbound(struct tnd_sipua *ua, const char *outbound_proxy,
+			   const char *public_host)
+{
+	const char *proxy = outbound_proxy && *outbound_proxy ? outbound_proxy : NULL;
+	char *host = NULL;
+	int err;
+
+	if (!ua || !ua->nua)
+		return EINVAL;
+	if (proxy && tnd_sipchk_uri(proxy, false))
+		return EINVAL;
+	if (public_host && *public_host) {
+		err = from_host(public_host, &host);
+		if (err)
+			return err;
+		free(ua->from_host);
+		ua->from_host = host;
+	}
+	/* queued ahead of any INVITE sent after this returns */
+	nua_set_params(ua->nua, NUTAG_PROXY(proxy ? URL_STRING_MAKE(proxy) : NULL), TAG_END());
+	ua->has_proxy = proxy != NULL;
+	TND_LOG_NOTICE(TND_LOG_SIP, "SIP outbound proxy %s, From host %s", proxy ? proxy : "none",
+		       ua->from_host);
+	return 0;
 }
 
 int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_sip_conf *conf)
@@ -105,15 +236,22 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	char url[128];
 	const char *transport = "";
 	bool v6;
+	int err;
 
 	if (!uap || !ctx || !conf || !conf->listen || (!conf->udp && !conf->tcp))
 		return EINVAL;
 	ua = calloc(1, sizeof(*ua));
 	if (!ua)
 		return ENOMEM;
+	err = from_host(conf->listen, &ua->from_host);
+	if (err) {
+		free(ua);
+		return err;
+	}
+	ua->ctx = ctx;
 	ua->root = su_glib_root_create(ua);
 	if (!ua->root) {
-		free(ua);
+		tnd_sipua_free(ua);
 		return ENOMEM;
 	}
 	su_root_threading(ua->root, 0);
@@ -127,9 +265,13 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	v6 = strchr(conf->listen, ':') != NULL;
 	snprintf(url, sizeof(url), "sip:%s%s%s:%d%s", v6 ? "[" : "", conf->listen, v6 ? "]" : "",
 		 conf->port, transport);
+	/* SOA off: we carry SDP ourselves; the owner answers, rings and
+	 * alerts; nua ACKs 2xx itself */
 	ua->nua = nua_create(ua->root, on_event, (nua_magic_t *)ua, NUTAG_URL(url),
 			     SIPTAG_USER_AGENT_STR(conf->user_agent),
-			     NUTAG_AUTOANSWER(0), TAG_END());
+			     NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+			     NUTAG_AUTOACK(1), NUTAG_ENABLEINVITE(1), NUTAG_ENABLEMESSAGE(0),
+			     SIPTAG_ALLOW_STR(ALLOW), SIPTAG_SUPPORTED_STR(SUPPORTED), TAG_END());
 	if (!ua->nua) {
 		TND_LOG_ERR(TND_LOG_SIP, "cannot bind SIP on %s", url);
 		tnd_sipua_free(ua);
@@ -141,30 +283,69 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	return 0;
 }
 
+static gboolean stop_wait_over(gpointer data)
+{
+	struct tnd_sipua *ua = data;
+
+	TND_LOG_WARN(TND_LOG_SIP, "%u calls did not end within %d ms: cutting them",
+		     ua->n_calls, STOP_WAIT_MS);
+	g_source_unref(ua->stop_timer);
+	ua->stop_timer = NULL;
+	cut_calls(ua, false);
+	start_nua_shutdown(ua);      /* unless the last unlink did */
+	return G_SOURCE_REMOVE;
+}
+
 void tnd_sipua_shutdown(struct tnd_sipua *ua, tnd_sipua_done_h *done, void *arg)
 {
+	struct tnd_sipcall *call, *next;
+
 	ua->done = done;
 	ua->done_arg = arg;
-	if (ua->nua && !ua->shut)
-		nua_shutdown(ua->nua);
-	else if (done) {
-		ua->done = NULL;
-		done(arg);
+	if (!ua->nua || ua->shut) {
+		if (done) {
+			ua->done = NULL;
+			done(arg);
+		}
+		return;
 	}
+	if (ua->stopping)
+		return;
+	ua->stopping = true;
+	TND_LOG_INFO(TND_LOG_SIP, "stopping: ending %u calls", ua->n_calls);
+	for (call = ua->calls; call; call = next) {
+		next = call->next;
+		tnd_sipcall_end(call, TND_SIPCALL_END_SHUTDOWN);
+	}
+	if (!ua->calls) {
+		start_nua_shutdown(ua);
+		return;
+	}
+	ua->stop_timer = g_timeout_source_new(STOP_WAIT_MS);
+	g_source_set_callback(ua->stop_timer, stop_wait_over, ua, NULL);
+	g_source_attach(ua->stop_timer, ua->ctx);
 }
 
 void tnd_sipua_free(struct tnd_sipua *ua)
 {
 	if (!ua)
 		return;
+	if (ua->stop_timer) {
+		g_source_destroy(ua->stop_timer);
+		g_source_unref(ua->stop_timer);
+		ua->stop_timer = NULL;
+	}
+	ua->done = NULL;
 	if (ua->nua && !ua->shut) {
 		/* nua_destroy() asserts that shutdown finished: on an error path
-		 * (another part failed to start) run it here, bounded */
+		 * (another part failed to start, or shutdown ran out of time) run
+		 * it here, bounded, after cutting the calls without callbacks */
 		GMainContext *ctx = g_source_get_context(ua->source);
 		gint64 until = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
 
-		ua->done = NULL;
-		nua_shutdown(ua->nua);
+		ua->stopping = true;
+		cut_calls(ua, true);
+		start_nua_shutdown(ua);
 		while (!ua->shut && g_get_monotonic_time() < until)
 			g_main_context_iteration(ctx, TRUE);
 	}
@@ -172,5 +353,6 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 		nua_destroy(ua->nua);
 	if (ua->root)
 		su_root_destroy(ua->root);
+	free(ua->from_host);
 	free(ua);
 }

@@ -1,0 +1,144 @@
+/* Outgoing calls: checks the request, builds From, To and the X- headers,
+ * and sends the INVITE with the caller's SDP as an opaque
+ * application/sdp body (Sofia's SOA is off: RFC 3264 offer/answer is the
+ * gateway's business). RFC 3261 section 13.2.1. Signalling thread.
+ * Everything is checked before anything is made, so a bad request fails
+ * with EINVAL and no SIP leaves. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/su_tag.h>
+#include <sofia-sip/url.h>
+
+#include "gateway/base/log.h"
+#include "sip/sip_int.h"
+
+#define SDP_MAX (64 * 1024)
+
+static int check_params(const struct tnd_sipua *ua, const struct tnd_sipcall_params *p)
+{
+	size_t i;
+
+	if (tnd_sipchk_uri(p->to, ua->has_proxy) || tnd_sipchk_user(p->from_user) ||
+	    tnd_sipchk_display(p->from_display))
+		return EINVAL;
+	if (!p->sdp || !*p->sdp || strlen(p->sdp) > SDP_MAX)
+		return EINVAL;
+	if (p->n_headers > TND_SIPCALL_MAX_HEADERS || (p->n_headers && !p->headers))
+		return EINVAL;
+	for (i = 0; i < p->n_headers; i++) {
+		if (tnd_sipchk_header(&p->headers[i]))
+			return EINVAL;
+	}
+	return 0;
+}
+
+/* RFC 3261 8.1.1.4: a Call-ID that is globally unique and unguessable */
+static char *new_call_id(void)
+{
+	unsigned char rnd[16];
+	char *id;
+	size_t i;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return NULL;
+	id = malloc(sizeof(rnd) * 2 + 1);
+	if (!id)
+		return NULL;
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	return id;
+}
+
+/* "X-A: 1" lines in one buffer, their tags in xt (ended by a zero tag) */
+static char *header_tags(const struct tnd_sipcall_params *p, tagi_t *xt)
+{
+	size_t i, len = 1, o = 0;
+	char *buf;
+
+	for (i = 0; i < p->n_headers; i++)
+		len += strlen(p->headers[i].name) + strlen(p->headers[i].value) + 3;
+	buf = malloc(len);
+	if (!buf)
+		return NULL;
+	for (i = 0; i < p->n_headers; i++) {
+		xt[i].t_tag = siptag_header_str;
+		xt[i].t_value = (tag_value_t)(buf + o);
+		o += (size_t)sprintf(buf + o, "%s: %s", p->headers[i].name,
+				     p->headers[i].value) + 1;
+	}
+	xt[i].t_tag = NULL;
+	xt[i].t_value = 0;
+	return buf;
+}
+
+int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
+		       const struct tnd_sipcall_params *p,
+		       const struct tnd_sipcall_handlers *h, void *arg)
+{
+	tagi_t xt[TND_SIPCALL_MAX_HEADERS + 1];
+	char display[2 * 128 + 3] = "";
+	struct tnd_sipcall *call = NULL;
+	char *from = NULL, *to = NULL, *hbuf = NULL;
+	nua_handle_t *nh;
+	size_t n;
+	int err;
+
+	if (!callp || !ua || !p || !h || !h->ended)
+		return EINVAL;
+	err = check_params(ua, p);
+	if (err)
+		return err;
+	if (ua->stopping)
+		return EBUSY;
+	if (p->from_display && *p->from_display &&
+	    tnd_sipchk_quote(display, sizeof(display) - 1, p->from_display))
+		return EINVAL;
+	if (*display)
+		strcat(display, " ");
+
+	err = ENOMEM;
+	n = strlen(display) + strlen(p->from_user) + strlen(ua->from_host) + 8;
+	from = malloc(n);
+	to = malloc(strlen(p->to) + 3);
+	hbuf = header_tags(p, xt);
+	call = tnd_sipcall_new(ua, true);
+	if (!from || !to || !hbuf || !call)
+		goto out;
+	snprintf(from, n, "%s<sip:%s@%s>", display, p->from_user, ua->from_host);
+	sprintf(to, "<%s>", p->to);
+	call->call_id = new_call_id();
+	call->local_sdp = strdup(p->sdp);
+	if (!call->call_id || !call->local_sdp)
+		goto out;
+	call->h = h;
+	call->arg = arg;
+
+	nh = nua_handle(ua->nua, call, NUTAG_URL(URL_STRING_MAKE(p->to)), SIPTAG_TO_STR(to),
+			SIPTAG_FROM_STR(from), TAG_END());
+	if (!nh)
+		goto out;
+	call->nh = nh;
+	tnd_obj_get(call);           /* hmagic's, until tnd_sipcall_finish() */
+	tnd_sipua_link_call(ua, call);
+	nua_invite(nh, SIPTAG_CALL_ID_STR(call->call_id),
+		   SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(xt));
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: INVITE %s from %s (%zu X- headers)", call->call_id,
+		     p->to, from, p->n_headers);
+	err = 0;
+ out:
+	free(from);
+	free(to);
+	free(hbuf);
+	if (err)
+		tnd_obj_put(call);
+	else
+		*callp = call;
+	return err;
+}

@@ -1,0 +1,112 @@
+/* Private to sip/: the user agent and call structures, and the functions
+ * ua.c, call.c, call_in.c, call_out.c and check.c share. Sofia's types
+ * stay here and never reach sip.h. Signalling thread only.
+ *
+ * Lifetime (R3): a call's Sofia handle carries the call as hmagic and holds
+ * one reference on it, taken when the handle is made or bound and dropped
+ * by call_release() right after nua_handle_destroy(), which is the only
+ * place a call handle is destroyed. Sofia delivers nothing for a destroyed
+ * handle (nh_valid is cleared at once), so no event can reach a freed call. */
+#ifndef TND_SIP_SIP_INT_H
+#define TND_SIP_SIP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <glib.h>
+#include <sofia-sip/nua.h>
+#include <sofia-sip/sip.h>
+
+#include "gateway/base/obj.h"
+#include "sip/sip.h"
+
+struct tnd_sipua {
+	su_root_t *root;             /* owned; OWNER: signal */
+	GSource *source;             /* borrowed from root, attached to ctx */
+	GMainContext *ctx;           /* borrowed: the signalling context */
+	nua_t *nua;                  /* owned */
+	char *from_host;             /* owned: host part of our From (IPv6 in []) */
+	bool has_proxy;              /* outbound proxy configured (tel: allowed) */
+	tnd_sipua_incoming_h *incoming;
+	void *incoming_arg;
+	struct tnd_sipcall *calls;   /* borrowed list: each held by its hmagic ref */
+	unsigned n_calls;
+	tnd_sipua_done_h *done;
+	void *done_arg;
+	GSource *stop_timer;         /* owned: bounds the wait for calls to end */
+	bool stopping;               /* tnd_sipua_shutdown() called */
+	bool nua_stopping;           /* nua_shutdown() sent */
+	bool shut;                   /* nua_r_shutdown final arrived */
+};
+
+enum call_state {
+	CS_CALLING,       /* out: INVITE sent, no response yet */
+	CS_PROCEEDING,    /* out: 1xx received */
+	CS_RECEIVED,      /* in: INVITE received, not yet answered */
+	CS_EARLY,         /* in: 18x sent */
+	CS_ANSWERED,      /* in: 2xx sent, ACK awaited */
+	CS_CONFIRMED,     /* dialog established (ACK sent or received) */
+	CS_ENDING,        /* we sent CANCEL, BYE or a final error response */
+	CS_ENDED,         /* ended reported, handle destroyed */
+};
+
+struct tnd_sipcall {
+	struct tnd_obj obj;
+	struct tnd_sipua *ua;        /* borrowed; NULL once released */
+	nua_handle_t *nh;            /* owned (one user reference); NULL once destroyed */
+	struct tnd_sipcall *next;    /* ua->calls list */
+	struct tnd_sipcall *prev;
+	const struct tnd_sipcall_handlers *h; /* borrowed; NULL = detached/none */
+	void *arg;
+	char *call_id;               /* owned */
+	char *local_sdp;             /* owned: what we last sent, for re-INVITEs */
+	char *remote_sdp;            /* owned: the peer's offer or answer */
+	enum call_state state;       /* OWNER: signal */
+	bool outgoing;
+	bool established;            /* a 2xx was sent or received */
+	bool detached;               /* tnd_sipcall_detach() called */
+	bool bye_on_ack;             /* hung up between our 2xx and its ACK */
+	bool why_set;                /* `why`, end_status and end_phrase decided */
+	enum tnd_sipcall_end why;
+	int end_status;
+	char end_phrase[64];
+};
+
+/* ua.c */
+/* ua->calls bookkeeping; call_link takes no reference (hmagic's is used). */
+void tnd_sipua_link_call(struct tnd_sipua *ua, struct tnd_sipcall *call);
+void tnd_sipua_unlink_call(struct tnd_sipua *ua, struct tnd_sipcall *call);
+
+/* call.c */
+/* A zeroed call with one reference (the caller's), or NULL. */
+struct tnd_sipcall *tnd_sipcall_new(struct tnd_sipua *ua, bool outgoing);
+/* Sofia event for a handle whose hmagic is `call`. */
+void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,
+		       const char *phrase, nua_handle_t *nh, const sip_t *sip, tagi_t tags[]);
+/* Reports ended (once, unless detached), then destroys the handle and drops
+ * the hmagic reference. */
+void tnd_sipcall_finish(struct tnd_sipcall *call, int status, const char *phrase);
+/* Records why the call ends unless already decided. */
+void tnd_sipcall_set_why(struct tnd_sipcall *call, enum tnd_sipcall_end why, int status,
+			 const char *phrase);
+/* Hang up with `why` (LOCAL or SHUTDOWN); EALREADY when ending or ended. */
+int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why);
+/* Copy of a message body as a string; NULL when there is none. *err set on
+ * ENOMEM. */
+char *tnd_sipcall_body(const sip_t *sip, int *err);
+
+/* call_in.c */
+/* A new incoming INVITE on a handle nua made (hmagic NULL). */
+void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip);
+/* A re-INVITE inside an established call. */
+void tnd_sipcall_reinvite(struct tnd_sipcall *call, const sip_t *sip);
+
+/* check.c: syntax checks for what we put into SIP messages. 0 or EINVAL. */
+int tnd_sipchk_uri(const char *uri, bool allow_tel);
+int tnd_sipchk_user(const char *user);
+int tnd_sipchk_display(const char *display);
+int tnd_sipchk_header(const struct tnd_sip_header *hdr);
+/* `display` as a quoted-string into buf: 0 or ENOSPC. */
+int tnd_sipchk_quote(char *buf, size_t size, const char *display);
+
+#endif
