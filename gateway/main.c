@@ -19,11 +19,14 @@
 
 #include "config.h"
 #include "gateway/api/api.h"
+#include "gateway/call/call.h"
+#include "gateway/media/media.h"
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
 #include "gateway/conf.h"
 #include "gateway/policy/policy.h"
 #include "sip/sip.h"
+#include "webrtc/webrtc.h"
 
 struct gw {
 	const char *path;            /* borrowed from argv, NULL = embedded */
@@ -32,6 +35,8 @@ struct gw {
 	struct tnd_policy *policy;   /* owned */
 	struct tnd_api *api;         /* owned */
 	struct tnd_sipua *sip;       /* owned */
+	struct tnd_media_pool *media; /* owned */
+	struct tnd_calls *calls;     /* owned */
 	bool stopping;
 	guint stop_timer;
 };
@@ -65,6 +70,7 @@ static int apply_logging(const struct tnd_conf *conf)
 
 static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 {
+	memset(s, 0, sizeof(*s));
 	s->listen = c->sip_listen;
 	s->port = c->sip_port;
 	s->udp = c->sip_udp;
@@ -105,6 +111,7 @@ static gboolean on_hup(gpointer data)
 		TND_LOG_ERR(TND_LOG_CONF, "cannot open log file %s", conf->log_file);
 	tnd_policy_set_conf(gw->policy, conf);
 	tnd_api_set_conf(gw->api, conf);
+	tnd_calls_set_conf(gw->calls, conf);
 	tnd_conf_free(gw->conf);
 	gw->conf = conf;
 	TND_LOG_NOTICE(TND_LOG_CONF, "reloaded %s (%zu users)", gw->path, conf->n_users);
@@ -138,6 +145,27 @@ static void api_closed(void *arg)
 	tnd_sipua_shutdown(gw->sip, stop_loop, gw);
 }
 
+static const struct tnd_api_calls call_ops = {
+	NULL, tnd_calls_start, tnd_calls_answer, tnd_calls_reject, tnd_calls_hangup,
+	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats,
+};
+
+static int start_calls(struct gw *gw)
+{
+	struct tnd_api_calls ops = call_ops;
+	struct tnd_calls_env env = {
+		.conf = gw->conf, .signal = gw->loop, .media = gw->media, .sip = gw->sip,
+		.sink = &tnd_api_call_sink, .lookup = tnd_api_lookup_user, .lookup_arg = gw->api,
+	};
+	int e = tnd_calls_alloc(&gw->calls, &env);
+
+	if (e)
+		return e;
+	ops.calls = gw->calls;
+	tnd_api_set_calls(gw->api, &ops);
+	return 0;
+}
+
 static gboolean on_term(gpointer data)
 {
 	struct gw *gw = data;
@@ -148,7 +176,8 @@ static gboolean on_term(gpointer data)
 		return G_SOURCE_CONTINUE;
 	}
 	gw->stopping = true;
-	TND_LOG_NOTICE(TND_LOG_MAIN, "stopping: closing WebSockets and SIP");
+	TND_LOG_NOTICE(TND_LOG_MAIN, "stopping: hanging up calls, closing WebSockets and SIP");
+	tnd_calls_hangup_all(gw->calls);
 	gw->stop_timer = g_timeout_add_seconds(5, stop_late, gw);
 	tnd_api_shutdown(gw->api, api_closed, gw);
 	return G_SOURCE_CONTINUE;
@@ -208,16 +237,29 @@ static int run(struct gw *gw)
 	struct tnd_sip_conf sc;
 	int e;
 
+	/* every library's global state before any worker thread starts */
 	tnd_sip_init();
+	e = tnd_webrtc_init();
+	if (e) {
+		TND_LOG_ERR(TND_LOG_MAIN, "WebRTC init failed: %s", strerror(e));
+		tnd_sip_deinit();
+		return 1;
+	}
 	e = tnd_loop_alloc(&gw->loop, "signal", 0);
 	if (!e)
 		e = tnd_policy_alloc(&gw->policy, gw->conf);
 	if (!e) {
 		sip_conf(gw->conf, &sc);
 		e = tnd_sipua_alloc(&gw->sip, tnd_loop_context(gw->loop), &sc);
+		if (!e && *gw->conf->sip_outbound_proxy)
+			e = tnd_sipua_set_outbound(gw->sip, gw->conf->sip_outbound_proxy, NULL);
 	}
 	if (!e)
+		e = tnd_media_pool_alloc(&gw->media, (unsigned)gw->conf->media_workers);
+	if (!e)
 		e = tnd_api_alloc(&gw->api, gw->loop, gw->conf, gw->policy, true);
+	if (!e)
+		e = start_calls(gw);
 	if (e) {
 		TND_LOG_ERR(TND_LOG_MAIN, "start-up failed: %s", strerror(e));
 		goto out;
@@ -230,10 +272,16 @@ static int run(struct gw *gw)
 	tnd_loop_run(gw->loop);
 	TND_LOG_NOTICE(TND_LOG_MAIN, "stopped");
  out:
+	if (gw->api)
+		tnd_api_set_calls(gw->api, NULL);
+	tnd_calls_free(gw->calls);
 	tnd_api_free(gw->api);
 	tnd_sipua_free(gw->sip);
+	/* joins the workers after the bridges' queued releases ran */
+	tnd_media_pool_free(gw->media);
 	tnd_policy_free(gw->policy);
 	tnd_loop_free(gw->loop);
+	tnd_webrtc_deinit();
 	tnd_sip_deinit();
 	return e ? 1 : 0;
 }

@@ -63,6 +63,8 @@ void tnd_api_conn_detach(struct tnd_api_conn *conn)
 	if (!conn)
 		return;
 	api = conn->api;
+	if (api && api->calls.calls)
+		api->calls.conn_gone(api->calls.calls, conn);
 	if (api) {
 		GList *link = g_list_find(api->conns, conn);
 
@@ -143,6 +145,28 @@ void tnd_api_free(struct tnd_api *api)
 	if (api->done_timer)
 		g_source_remove(api->done_timer);
 	free(api);
+}
+
+void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops)
+{
+	if (ops)
+		api->calls = *ops;
+	else
+		memset(&api->calls, 0, sizeof(api->calls));
+}
+
+size_t tnd_api_lookup_user(void *arg, const char *user, void **conns, size_t max)
+{
+	struct tnd_api *api = arg;
+	size_t n = 0;
+
+	for (GList *l = api->conns; l && n < max; l = l->next) {
+		struct tnd_api_conn *conn = l->data;
+
+		if (conn->user && !conn->closing && !strcmp(conn->user, user))
+			conns[n++] = conn;
+	}
+	return n;
 }
 
 void tnd_api_set_conf(struct tnd_api *api, const struct tnd_conf *conf)

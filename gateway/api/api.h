@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "gateway/call/call.h"
+
 struct tnd_conf;
 struct tnd_loop;
 struct tnd_policy;
@@ -29,6 +31,31 @@ typedef void (tnd_api_done_h)(void *arg);
 /* Closes every connection with 1001 and stops listening; calls done when the
  * last one has gone or after a second, whichever is first. */
 void tnd_api_shutdown(struct tnd_api *api, tnd_api_done_h *done, void *arg);
+
+/* The call layer as the call methods see it. Function pointers, so that
+ * the API (and its unit tests and fuzzer) link without the call legs;
+ * gateway/main.c fills it with the tnd_calls_* functions. */
+struct tnd_api_calls {
+	struct tnd_calls *calls;     /* borrowed */
+	int (*start)(struct tnd_calls *calls, void *conn, const struct tnd_call_params *p,
+		     tnd_call_done_h *done, void *req, char *msg, size_t msglen);
+	int (*answer)(struct tnd_calls *calls, void *conn, const char *call, const char *sdp,
+		      char *msg, size_t msglen);
+	int (*reject)(struct tnd_calls *calls, void *conn, const char *call, int code,
+		      char *msg, size_t msglen);
+	int (*hangup)(struct tnd_calls *calls, void *conn, const char *call, char *msg,
+		      size_t msglen);
+	int (*candidate)(struct tnd_calls *calls, void *conn, const char *call,
+			 const char *cand, char *msg, size_t msglen);
+	void (*conn_gone)(struct tnd_calls *calls, void *conn);
+	void (*stats)(const struct tnd_calls *calls, struct tnd_calls_stats *st);
+};
+/* Copies ops; NULL (the default) makes the call methods answer 503. */
+void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);
+/* What the call layer needs from the API: its sink table and a lookup of a
+ * user's connections (arg is the tnd_api). */
+extern const struct tnd_call_sink tnd_api_call_sink;
+size_t tnd_api_lookup_user(void *arg, const char *user, void **conns, size_t max);
 
 /* One client connection, whatever carries it. Refcounted (tnd_obj). */
 struct tnd_api_conn;

@@ -28,6 +28,7 @@ struct tnd_api {
 	GList *conns;                    /* ref'd tnd_api_conn, open ones */
 	GThreadPool *hashers;            /* owned: slow password checks */
 	struct tnd_api_ws *ws;           /* owned, NULL when not listening */
+	struct tnd_api_calls calls;      /* calls.calls NULL without call legs */
 	struct tnd_api_stats stats;
 	bool shutting_down;
 	tnd_api_done_h *done;

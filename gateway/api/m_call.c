@@ -1,10 +1,15 @@
-/* Account and call methods (protocol.md "Sessions and accounts", "Calls").
- * Their SIP and WebRTC legs come later; until then each one, after the
- * envelope and login checks, answers 503 naming the missing part, so clients
- * can tell "not yet" from "wrong". */
+/* Account and call methods (protocol.md "Sessions and accounts", "Calls")
+ * and the notifications calls send back (call.state, candidate, incoming).
+ * This file turns JSON into the call layer's typed requests and its events
+ * back into JSON; the calls themselves live in gateway/call. Methods whose
+ * parts are not built yet answer 503 naming what is missing. */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "gateway/api/api_int.h"
+
+#define MAX_HEADERS 16
 
 static int not_yet(struct tnd_api_req *req, const char *needs)
 {
@@ -19,24 +24,254 @@ static int m_registration(struct tnd_api_req *req, json_t *params)
 	return not_yet(req, "SIP registration");
 }
 
-static int m_call_leg(struct tnd_api_req *req, json_t *params)
+static int m_later(struct tnd_api_req *req, json_t *params)
 {
 	(void)params;
+	return not_yet(req, "DTMF, hold, transfer and renegotiation on the SIP and WebRTC legs");
+}
+
+static struct tnd_calls *calls_of(struct tnd_api_req *req)
+{
+	return req->conn->api->calls.calls;
+}
+
+static const struct tnd_api_calls *ops(struct tnd_api_req *req)
+{
+	return &req->conn->api->calls;
+}
+
+static int no_calls(struct tnd_api_req *req)
+{
 	return not_yet(req, "the WebRTC and SIP call legs");
+}
+
+/* ------------------------------------------------------------ call */
+
+static void call_done(void *data, int err, const char *msg, const char *call, const char *sdp)
+{
+	struct tnd_api_req *req = data;
+
+	if (err) {
+		tnd_api_req_msg(req, "%s", msg ? msg : "call failed");
+		tnd_api_reply_error(req, err);
+		return;
+	}
+	tnd_api_reply(req, json_pack("{s:s, s:s}", "call", call, "sdp", sdp));
+}
+
+static int m_call(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "to", "sdp", "from_display", "headers", NULL };
+	const char *names[MAX_HEADERS], *values[MAX_HEADERS];
+	struct tnd_call_params p = { 0 };
+	json_t *hdrs, *v;
+	const char *key;
+	char msg[256];
+	int r;
+
+	if (!calls_of(req))
+		return no_calls(req);
+	if ((r = tnd_api_params_only(req, params, allowed)) ||
+	    (r = tnd_api_param_str(req, params, "to", true, &p.to)) ||
+	    (r = tnd_api_param_str(req, params, "sdp", true, &p.sdp)) ||
+	    (r = tnd_api_param_str(req, params, "from_display", false, &p.from_display)))
+		return r;
+	hdrs = json_object_get(params, "headers");
+	if (hdrs && !json_is_object(hdrs)) {
+		tnd_api_req_msg(req, "params.headers must be an object of header: value");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	json_object_foreach(hdrs, key, v) {
+		if (strncasecmp(key, "X-", 2) || !json_is_string(v)) {
+			tnd_api_req_msg(req, "params.headers.%.64s: only X- headers with string "
+					"values may be sent", key);
+			return EINVAL;
+		}
+		if (p.n_hdrs == MAX_HEADERS) {
+			tnd_api_req_msg(req, "params.headers: at most %d", MAX_HEADERS);
+			return EINVAL;
+		}
+		names[p.n_hdrs] = key;
+		values[p.n_hdrs++] = json_string_value(v);
+	}
+	p.hdr_names = names;
+	p.hdr_values = values;
+	p.from_user = req->conn->user;
+	r = ops(req)->start(calls_of(req), req->conn, &p, call_done, req, msg, sizeof(msg));
+	if (r)
+		tnd_api_req_msg(req, "%s", msg);
+	return r;
+}
+
+/* ------------------------------------------------------------ the rest */
+
+static int m_answer(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "sdp", NULL };
+	const char *call, *sdp;
+	char msg[256];
+	int r;
+
+	if (!calls_of(req))
+		return no_calls(req);
+	if ((r = tnd_api_params_only(req, params, allowed)) ||
+	    (r = tnd_api_param_str(req, params, "call", true, &call)) ||
+	    (r = tnd_api_param_str(req, params, "sdp", true, &sdp)))
+		return r;
+	r = ops(req)->answer(calls_of(req), req->conn, call, sdp, msg, sizeof(msg));
+	if (r) {
+		tnd_api_req_msg(req, "%s", msg);
+		return r;
+	}
+	tnd_api_reply(req, json_object());
+	return 0;
+}
+
+static int m_reject(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "code", NULL };
+	json_t *code = json_object_get(params, "code");
+	const char *call;
+	char msg[256];
+	int r;
+
+	if (!calls_of(req))
+		return no_calls(req);
+	if ((r = tnd_api_params_only(req, params, allowed)) ||
+	    (r = tnd_api_param_str(req, params, "call", true, &call)))
+		return r;
+	if (code && !json_is_integer(code)) {
+		tnd_api_req_msg(req, "params.code must be an integer SIP status");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	r = ops(req)->reject(calls_of(req), req->conn, call,
+			     code ? (int)json_integer_value(code) : 486, msg, sizeof(msg));
+	if (r) {
+		tnd_api_req_msg(req, "%s", msg);
+		return r;
+	}
+	tnd_api_reply(req, json_object());
+	return 0;
+}
+
+static int m_hangup(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", NULL };
+	const char *call;
+	char msg[256];
+	int r;
+
+	if (!calls_of(req))
+		return no_calls(req);
+	if ((r = tnd_api_params_only(req, params, allowed)) ||
+	    (r = tnd_api_param_str(req, params, "call", true, &call)))
+		return r;
+	r = ops(req)->hangup(calls_of(req), req->conn, call, msg, sizeof(msg));
+	if (r) {
+		tnd_api_req_msg(req, "%s", msg);
+		return r;
+	}
+	tnd_api_reply(req, json_object());
+	return 0;
+}
+
+static int m_candidate(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "candidate", "completed", NULL };
+	json_t *cand = json_object_get(params, "candidate");
+	json_t *completed = json_object_get(params, "completed");
+	const char *call, *line = NULL;
+	char msg[256];
+	int r;
+
+	if (!calls_of(req))
+		return no_calls(req);
+	if ((r = tnd_api_params_only(req, params, allowed)) ||
+	    (r = tnd_api_param_str(req, params, "call", true, &call)))
+		return r;
+	if (completed && !json_is_true(completed)) {
+		tnd_api_req_msg(req, "params.completed can only be true");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	if (!completed) {
+		/* RTCIceCandidate.toJSON(): {candidate, sdpMid, sdpMLineIndex,
+		 * usernameFragment}; a bare string is taken too */
+		json_t *c = json_is_object(cand) ? json_object_get(cand, "candidate") : cand;
+
+		if (!json_is_string(c)) {
+			tnd_api_req_msg(req, "params.candidate must be RTCIceCandidate.toJSON() "
+					"or params.completed true");
+			return TND_RPC_INVALID_PARAMS;
+		}
+		line = json_string_value(c);
+		/* browsers signal the end of candidates with an empty one */
+		if (!*line)
+			line = NULL;
+	}
+	r = ops(req)->candidate(calls_of(req), req->conn, call, line, msg, sizeof(msg));
+	if (r) {
+		tnd_api_req_msg(req, "%s", msg);
+		return r;
+	}
+	tnd_api_reply(req, json_object());
+	return 0;
 }
 
 const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "register", m_registration, true },
 	{ "unregister", m_registration, true },
-	{ "call", m_call_leg, true },
-	{ "answer", m_call_leg, true },
-	{ "reject", m_call_leg, true },
-	{ "hangup", m_call_leg, true },
-	{ "candidate", m_call_leg, true },
-	{ "dtmf", m_call_leg, true },
-	{ "hold", m_call_leg, true },
-	{ "resume", m_call_leg, true },
-	{ "transfer", m_call_leg, true },
-	{ "renegotiate", m_call_leg, true },
+	{ "call", m_call, true },
+	{ "answer", m_answer, true },
+	{ "reject", m_reject, true },
+	{ "hangup", m_hangup, true },
+	{ "candidate", m_candidate, true },
+	{ "dtmf", m_later, true },
+	{ "hold", m_later, true },
+	{ "resume", m_later, true },
+	{ "transfer", m_later, true },
+	{ "renegotiate", m_later, true },
 	{ NULL, NULL, false },
 };
+
+/* ------------------------------------------------------------ notifications */
+
+static void sink_state(void *conn, const char *call, const char *state, int code,
+		       const char *reason)
+{
+	json_t *p = json_pack("{s:s, s:s, s:s}", "call", call, "state", state, "reason",
+			      reason ? reason : "");
+
+	if (code)
+		json_object_set_new(p, "code", json_integer(code));
+	tnd_api_notify(conn, "call.state", p);
+}
+
+static void sink_candidate(void *conn, const char *call, const char *cand)
+{
+	if (!cand) {
+		tnd_api_notify(conn, "candidate", json_pack("{s:s, s:b}", "call", call,
+							    "completed", 1));
+		return;
+	}
+	/* the shape of RTCIceCandidateInit, so a browser can pass it as is;
+	 * BUNDLE: everything rides on the first m= line, mid "0" */
+	tnd_api_notify(conn, "candidate", json_pack("{s:s, s:{s:s, s:s, s:i}}", "call", call,
+						    "candidate", "candidate", cand,
+						    "sdpMid", "0", "sdpMLineIndex", 0));
+}
+
+static void sink_incoming(void *conn, const char *call, const char *from,
+			  const char *from_display, const char *to, const char *sdp,
+			  const char *const *names, const char *const *values, size_t n)
+{
+	json_t *hdrs = json_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(hdrs, names[i], json_string(values[i]));
+	tnd_api_notify(conn, "incoming", json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o}", "call",
+						   call, "from", from, "from_display",
+						   from_display, "to", to, "sdp", sdp,
+						   "headers", hdrs));
+}
+
+const struct tnd_call_sink tnd_api_call_sink = { sink_state, sink_candidate, sink_incoming };

@@ -173,18 +173,30 @@ static int m_ping(struct tnd_api_req *req, json_t *params)
 static int m_stats(struct tnd_api_req *req, json_t *params)
 {
 	struct tnd_api_stats st;
+	json_t *r;
 
 	if (params && json_object_size(params)) {
 		tnd_api_req_msg(req, "stats takes no params");
 		return TND_RPC_INVALID_PARAMS;
 	}
 	tnd_api_get_stats(req->conn->api, &st);
-	tnd_api_reply(req, json_pack("{s:{s:I, s:I, s:I, s:I, s:I}}", "api",
-				     "connections", (json_int_t)st.connections,
-				     "connections_total", (json_int_t)st.connections_total,
-				     "logged_in", (json_int_t)st.logged_in,
-				     "requests", (json_int_t)st.requests,
-				     "protocol_errors", (json_int_t)st.protocol_errors));
+	r = json_pack("{s:{s:I, s:I, s:I, s:I, s:I}}", "api",
+		      "connections", (json_int_t)st.connections,
+		      "connections_total", (json_int_t)st.connections_total,
+		      "logged_in", (json_int_t)st.logged_in,
+		      "requests", (json_int_t)st.requests,
+		      "protocol_errors", (json_int_t)st.protocol_errors);
+	if (req->conn->api->calls.calls) {
+		struct tnd_calls_stats cs;
+
+		req->conn->api->calls.stats(req->conn->api->calls.calls, &cs);
+		json_object_set_new(r, "calls", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+			"calls", (json_int_t)cs.calls, "calls_total", (json_int_t)cs.calls_total,
+			"sip_dialogs", (json_int_t)cs.sip_dialogs,
+			"bridges", (json_int_t)cs.bridges, "media_legs", (json_int_t)cs.media_legs,
+			"media_ports", (json_int_t)cs.media_ports));
+	}
+	tnd_api_reply(req, r);
 	return 0;
 }
 

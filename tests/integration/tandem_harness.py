@@ -81,11 +81,19 @@ class Gateway:
         self.write_conf(extra)
 
     def write_conf(self, extra):
+        # a media port block of its own, so gateways of tests running in
+        # parallel do not compete for the same ports
+        if not hasattr(self, "media_base"):
+            import random
+            self.media_base = random.randrange(30000, 60000, 200)
+        media = "" if "port_min" in extra else \
+            "[media]\nport_min = %d\nport_max = %d\n" % (self.media_base,
+                                                         self.media_base + 199)
         with open(self.conf, "w") as f:
             f.write(
                 "[log]\nlevel = %s\nfile = %s\n[websocket]\nport = %d\n"
-                "[sip]\nport = %d\n%s\n" % (self.log_level, self.log, self.ws_port,
-                                             self.sip_port, extra))
+                "[sip]\nport = %d\n%s%s\n" % (self.log_level, self.log, self.ws_port,
+                                               self.sip_port, media, extra))
 
     @property
     def scheme(self):

@@ -1,0 +1,384 @@
+/* The call registry and what both directions share: ids, ending a call,
+ * notifications, media set-up and routing, and the requests that act on an
+ * existing call (hangup, candidate). Signalling thread.
+ *
+ * A call is in the registry from its start until it ends; the registry holds
+ * one reference, a pending request or SIP/bridge callbacks never outlive it
+ * because ending detaches the SIP dialog and closes the bridge first. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/base/log.h"
+#include "gateway/call/call_int.h"
+#include "gateway/conf.h"
+
+/* Our codecs in preference order for pass-through (no transcoding yet):
+ * G.711 first, because the phones and trunks on the SIP side nearly all
+ * have it; a browser that wants Opus end to end offers Opus alone. */
+static const struct tnd_sdp_codec_pref prefs[] = {
+	{ "PCMU", 8000, 1, 0, NULL },
+	{ "PCMA", 8000, 1, 8, NULL },
+	{ "opus", 48000, 2, 111, NULL },
+	{ "telephone-event", 8000, 1, 101, NULL },
+	{ "telephone-event", 48000, 1, 110, NULL },
+};
+
+static void call_destroy(void *data)
+{
+	struct tnd_call *call = data;
+
+	tnd_obj_put(call->owner);
+	for (unsigned i = 0; i < call->n_ringing; i++)
+		tnd_obj_put(call->ringing[i]);
+	tnd_obj_put(call->sip);
+	tnd_obj_put(call->br);
+	tnd_obj_put(call->req);
+	tnd_sdp_free(call->webrtc_offer);
+	tnd_sdp_free(call->webrtc_answer);
+	tnd_sdp_free(call->sip_offer);
+	g_free(call->to);
+	g_free(call->from_user);
+	g_free(call->from_display);
+	g_free(call->from_uri);
+	g_strfreev(call->hdr_names);
+	g_strfreev(call->hdr_values);
+}
+
+int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir dir)
+{
+	struct tnd_calls_stats st;
+	struct tnd_call *call;
+
+	tnd_calls_stats(calls, &st);
+	if (st.calls >= (unsigned long)calls->env.conf->max_calls)
+		return EBUSY;
+	call = tnd_obj_zalloc(sizeof(*call), call_destroy);
+	if (!call)
+		return ENOMEM;
+	call->calls = calls;
+	call->dir = dir;
+	call->sess_id = g_get_real_time();
+	call->sess_version = 1;
+	snprintf(call->id, sizeof(call->id), "c%lx%04x", ++calls->next_id,
+		 g_random_int() & 0xffff);
+	g_hash_table_insert(calls->by_id, call->id, tnd_obj_get(call));
+	calls->total++;
+	*callp = call;
+	return 0;
+}
+
+struct tnd_call *tnd_call_find(struct tnd_calls *calls, const char *id)
+{
+	return id ? g_hash_table_lookup(calls->by_id, id) : NULL;
+}
+
+void tnd_call_notify(struct tnd_call *call, const char *state, int code, const char *reason)
+{
+	const struct tnd_call_sink *sink = call->calls->env.sink;
+
+	if (call->owner) {
+		sink->state(call->owner, call->id, state, code, reason);
+		return;
+	}
+	for (unsigned i = 0; i < call->n_ringing; i++)
+		sink->state(call->ringing[i], call->id, state, code, reason);
+}
+
+void tnd_call_end(struct tnd_call *call, int code, const char *reason)
+{
+	struct tnd_calls *calls = call->calls;
+
+	if (call->phase == CALL_ENDED)
+		return;
+	call->phase = CALL_ENDED;
+	tnd_obj_get(call);
+	TND_LOG_INFO(TND_LOG_MEDIA, "call %s ended: %d %s", call->id, code, reason);
+	if (call->done) {
+		tnd_call_done_h *done = call->done;
+
+		call->done = NULL;
+		done(call->req, code == 486 || code == 600 ? EBUSY : EIO, reason, NULL, NULL);
+		call->req = tnd_obj_put(call->req);
+	} else {
+		tnd_call_notify(call, "ended", code, reason);
+	}
+	if (call->sip) {
+		tnd_sipcall_detach(call->sip);
+		call->sip = tnd_obj_put(call->sip);
+	}
+	if (call->br) {
+		tnd_bridge_close(call->br);
+		call->br = tnd_obj_put(call->br);
+	}
+	if (calls && g_hash_table_remove(calls->by_id, call->id))
+		tnd_obj_put(call);
+	call->calls = NULL;
+	tnd_obj_put(call);
+}
+
+int tnd_call_media(struct tnd_call *call, bool ice_controlling,
+		   const struct tnd_bridge_events *ev)
+{
+	const struct tnd_conf *conf = call->calls->env.conf;
+	char **addrs = g_strsplit(conf->media_ice_addresses, ",", 16);
+	struct tnd_bridge_conf bc = {
+		.ice_addrs = (const char *const *)addrs,
+		.n_ice_addrs = g_strv_length(addrs),
+		.rtp_addr = conf->media_rtp_address,
+		.port_min = (uint16_t)conf->media_port_min,
+		.port_max = (uint16_t)conf->media_port_max,
+		.stun_server = *conf->media_stun_server ? conf->media_stun_server : NULL,
+		.turn_server = *conf->media_turn_server ? conf->media_turn_server : NULL,
+		.turn_user = conf->media_turn_user,
+		.turn_pass = conf->media_turn_password,
+		.ice_controlling = ice_controlling,
+	};
+	int err;
+
+	for (char **a = addrs; *a; a++)
+		g_strstrip(*a);
+	err = tnd_bridge_alloc(&call->br, tnd_media_pool_pick(call->calls->env.media),
+			       call->calls->env.signal, &bc, ev, call);
+	g_strfreev(addrs);
+	return err;
+}
+
+void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool webrtc)
+{
+	const struct tnd_conf *conf = call->calls->env.conf;
+
+	memset(l, 0, sizeof(*l));
+	l->user = "tandem";
+	l->sess_id = call->sess_id;
+	l->sess_version = call->sess_version;
+	l->addr = webrtc ? "0.0.0.0" : conf->media_rtp_address;
+	l->addrtype = strchr(l->addr, ':') ? "IP6" : "IP4";
+	l->codecs = prefs;
+	l->n_codecs = sizeof(prefs) / sizeof(prefs[0]);
+	l->dir = TND_SDP_SENDRECV;
+	if (webrtc) {
+		l->port = 9;
+		l->trickle = true;
+		l->fingerprint = tnd_webrtc_fingerprint();
+		l->rtcp_mux = true;
+		l->rtcp_rsize = true;
+		l->cname = "tandem";
+		l->msid_stream = "tandem";
+		l->msid_track = "audio";
+	} else {
+		l->port = call->rtp_port;
+		l->rtcp_port = call->rtp_port ? (uint16_t)(call->rtp_port + 1) : 0;
+		l->ptime = 20;
+	}
+}
+
+char *tnd_call_sdp_text(const struct tnd_sdp *sdp)
+{
+	char *text = NULL;
+	size_t len;
+
+	if (tnd_sdp_write_alloc(sdp, &text, &len))
+		return NULL;
+	return text;
+}
+
+/* The PT of the same codec on the other leg. */
+static int sip_pt_of(const struct tnd_sdp_media *m, const struct tnd_sdp_codec *c)
+{
+	const struct tnd_sdp_codec *o;
+
+	if (!c)
+		return -1;
+	o = tnd_sdp_media_find_codec(m, c->name, c->clock);
+	return o ? o->pt : -1;
+}
+
+int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
+		   const struct tnd_sdp *sip_answer, const struct tnd_sdp_neg *webrtc,
+		   char *msg, size_t msglen)
+{
+	struct tnd_bridge_pt pts[2];
+	const struct tnd_sdp_conn *conn;
+	const struct tnd_sdp *remote;
+	const struct tnd_sdp_media *rm;
+	struct tnd_sdp_neg sn;
+	unsigned n = 0;
+	int pt, err;
+
+	err = tnd_sdp_negotiated(&sn, sip_offer, sip_answer, msg, msglen);
+	if (err)
+		return err;
+	/* the peer's media address: theirs is the answer when we offered */
+	remote = call->dir == CALL_OUT ? sip_answer : sip_offer;
+	rm = call->dir == CALL_OUT ? sn.answer_m : sn.offer_m;
+	conn = tnd_sdp_media_conn(remote, rm);
+	if (!conn || !conn->addr || !rm->port) {
+		snprintf(msg, msglen, "SIP peer's SDP has no media address");
+		return ENOTSUP;
+	}
+	pt = sip_pt_of(rm, webrtc->codec);
+	if (pt < 0 || strcasecmp(sn.codec->name, webrtc->codec->name) ||
+	    sn.codec->clock != webrtc->codec->clock) {
+		/* pass-through only: both legs must carry the same codec */
+		snprintf(msg, msglen, "SIP peer chose %s/%u, the browser leg has %s/%u",
+			 sn.codec->name, sn.codec->clock, webrtc->codec->name,
+			 webrtc->codec->clock);
+		return ENOTSUP;
+	}
+	pts[n++] = (struct tnd_bridge_pt){ webrtc->codec->pt, (uint8_t)pt };
+	pt = sip_pt_of(rm, webrtc->dtmf);
+	if (pt >= 0)
+		pts[n++] = (struct tnd_bridge_pt){ webrtc->dtmf->pt, (uint8_t)pt };
+	err = tnd_bridge_route(call->br, pts, n);
+	if (!err)
+		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
+	if (!err)
+		call->sip_media_set = true;
+	return err;
+}
+
+/* ------------------------------------------------------------ registry */
+
+int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
+{
+	struct tnd_calls *calls;
+
+	if (!callsp || !env || !env->conf || !env->signal || !env->media || !env->sip ||
+	    !env->sink || !env->lookup)
+		return EINVAL;
+	calls = calloc(1, sizeof(*calls));
+	if (!calls)
+		return ENOMEM;
+	calls->env = *env;
+	calls->by_id = g_hash_table_new(g_str_hash, g_str_equal);
+	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
+	*callsp = calls;
+	return 0;
+}
+
+void tnd_calls_hangup_all(struct tnd_calls *calls)
+{
+	GList *all = g_hash_table_get_values(calls->by_id);
+
+	for (GList *l = all; l; l = l->next)
+		tnd_call_end(l->data, 0, "gateway shutting down");
+	g_list_free(all);
+}
+
+void tnd_calls_free(struct tnd_calls *calls)
+{
+	if (!calls)
+		return;
+	tnd_sipua_set_incoming(calls->env.sip, NULL, NULL);
+	tnd_calls_hangup_all(calls);
+	g_hash_table_destroy(calls->by_id);
+	free(calls);
+}
+
+void tnd_calls_set_conf(struct tnd_calls *calls, const struct tnd_conf *conf)
+{
+	calls->env.conf = conf;
+}
+
+void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st)
+{
+	struct tnd_media_counts mc;
+
+	tnd_media_counts(&mc);
+	st->calls = g_hash_table_size(calls->by_id);
+	st->calls_total = calls->total;
+	st->sip_dialogs = tnd_sipua_calls(calls->env.sip);
+	st->bridges = mc.bridges;
+	st->media_legs = mc.open_legs;
+	st->media_ports = mc.ports;
+}
+
+/* ------------------------------------------------------------ requests */
+
+/* The call `id` as seen by `conn`: its owner, or one it is ringing on. */
+static struct tnd_call *own_call(struct tnd_calls *calls, void *conn, const char *id,
+				 char *msg, size_t msglen)
+{
+	struct tnd_call *call = tnd_call_find(calls, id);
+
+	if (call && call->owner == conn)
+		return call;
+	for (unsigned i = 0; call && !call->owner && i < call->n_ringing; i++)
+		if (call->ringing[i] == conn)
+			return call;
+	snprintf(msg, msglen, "params.call: no call '%.64s' on this connection", id);
+	return NULL;
+}
+
+int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *id, char *msg,
+		     size_t msglen)
+{
+	struct tnd_call *call = own_call(calls, conn, id, msg, msglen);
+
+	if (!call)
+		return ENOENT;
+	if (call->dir == CALL_IN && !call->owner)
+		return tnd_calls_reject(calls, conn, id, 486, msg, msglen);
+	/* the SIP side's answer to our CANCEL or BYE ends the call with its
+	 * status; meanwhile nothing more is sent to the browser */
+	if (call->sip && call->phase != CALL_SETUP) {
+		tnd_sipcall_hangup(call->sip);
+		if (call->br) {
+			tnd_bridge_close(call->br);
+			call->br = tnd_obj_put(call->br);
+		}
+		return 0;
+	}
+	tnd_call_end(call, 0, "hung up");
+	return 0;
+}
+
+int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *id, const char *cand,
+			char *msg, size_t msglen)
+{
+	struct tnd_call *call = own_call(calls, conn, id, msg, msglen);
+
+	if (!call)
+		return ENOENT;
+	if (cand && !strncmp(cand, "a=", 2))
+		cand += 2;
+	if (cand && strncmp(cand, "candidate:", 10)) {
+		snprintf(msg, msglen, "params.candidate.candidate must start with candidate:");
+		return EINVAL;
+	}
+	if (!call->br)
+		return 0;
+	return tnd_bridge_webrtc_candidate(call->br, cand);
+}
+
+void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn)
+{
+	GList *all = g_hash_table_get_values(calls->by_id);
+
+	for (GList *l = all; l; l = l->next) {
+		struct tnd_call *call = l->data;
+
+		if (call->owner == conn) {
+			/* nobody is left to tell: end without notifying */
+			call->owner = tnd_obj_put(call->owner);
+			if (call->done) {
+				call->done = NULL;
+				call->req = tnd_obj_put(call->req);
+			}
+			tnd_call_end(call, 0, "WebSocket closed");
+			continue;
+		}
+		for (unsigned i = 0; i < call->n_ringing; i++) {
+			if (call->ringing[i] != conn)
+				continue;
+			tnd_obj_put(call->ringing[i]);
+			call->ringing[i] = call->ringing[--call->n_ringing];
+			if (!call->n_ringing && !call->owner)
+				tnd_call_end(call, 480, "Temporarily Unavailable");
+			break;
+		}
+	}
+	g_list_free(all);
+}

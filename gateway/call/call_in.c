@@ -1,0 +1,310 @@
+/* Calls from SIP to browsers: an INVITE for sip:alice@gateway rings every
+ * WebSocket alice is logged in on (an `incoming` notification with our
+ * offer); the first `answer` wins and the others get `ended` with "answered
+ * elsewhere"; alice offline gets 480 (protocol.md). One media bridge serves
+ * every alerted browser, since only the one that answers uses it.
+ *
+ * The SIP caller offers; we pick the first of our codecs it offers and
+ * offer the browsers that codec alone (pass-through), at the caller's
+ * payload types. RFC 3261 13 (INVITE), RFC 3264 (offer/answer). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/base/log.h"
+#include "gateway/call/call_int.h"
+#include "gateway/conf.h"
+
+static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
+			 enum tnd_sipcall_end why)
+{
+	struct tnd_call *call = arg;
+
+	(void)sip;
+	tnd_call_end(call, status, phrase ? phrase : tnd_sipcall_end_name(why));
+}
+
+static const struct tnd_sipcall_handlers sip_handlers = { NULL, NULL, NULL, on_sip_ended };
+
+/* The codec the SIP offer and we agree on, from a trial answer. */
+static int pick_codec(struct tnd_call *call, struct tnd_sdp **answerp, struct tnd_sdp_neg *n,
+		      char *msg, size_t msglen)
+{
+	struct tnd_sdp_local l;
+	int err;
+
+	tnd_call_local(call, &l, false);
+	if (!l.port)
+		l.port = 9;   /* trial only: the real port comes with the media */
+	err = tnd_sdp_answer_sip(answerp, call->sip_offer, &l, msg, msglen);
+	if (!err)
+		err = tnd_sdp_negotiated(n, call->sip_offer, *answerp, msg, msglen);
+	return err;
+}
+
+static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
+		     const char *const *cands, bool complete, uint16_t rtp_port)
+{
+	struct tnd_call *call = arg;
+	const struct tnd_call_sink *sink = call->calls->env.sink;
+	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp *trial = NULL;
+	struct tnd_sdp_local l;
+	struct tnd_sdp_neg sn;
+	char msg[CALL_MSG], *offer = NULL;
+	size_t n = 0;
+
+	if (err) {
+		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: media set-up failed: %s", call->id,
+			     strerror(err));
+		tnd_call_end(call, 503, "Service Unavailable");
+		return;
+	}
+	call->rtp_port = rtp_port;
+	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
+	if (err) {
+		tnd_sdp_free(trial);
+		tnd_call_end(call, 488, "Not Acceptable Here");
+		return;
+	}
+	/* the trial answer keeps the caller's payload types (RFC 3264 6.1) */
+	want[n++] = (struct tnd_sdp_codec_pref){ sn.codec->name, sn.codec->clock,
+		sn.codec->channels, sn.codec->pt, sn.codec->fmtp };
+	if (sn.dtmf)
+		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", sn.dtmf->clock, 1,
+			sn.dtmf->pt, sn.dtmf->fmtp };
+	tnd_call_local(call, &l, true);
+	l.codecs = want;
+	l.n_codecs = n;
+	l.ice_ufrag = ufrag;
+	l.ice_pwd = pwd;
+	l.cands = cands;
+	l.n_cands = g_strv_length((char **)cands);
+	l.cands_done = complete;
+	l.ssrc = tnd_bridge_webrtc_ssrc(call->br);
+	err = tnd_sdp_offer_webrtc(&call->webrtc_offer, &l);
+	tnd_sdp_free(trial);
+	offer = err ? NULL : tnd_call_sdp_text(call->webrtc_offer);
+	if (!offer) {
+		tnd_call_end(call, 500, "Server Internal Error");
+		return;
+	}
+	call->phase = CALL_PROGRESS;
+	for (unsigned i = 0; i < call->n_ringing; i++)
+		sink->incoming(call->ringing[i], call->id, call->from_uri, call->from_display,
+			       call->to, offer, (const char *const *)call->hdr_names,
+			       (const char *const *)call->hdr_values,
+			       g_strv_length(call->hdr_names));
+	g_free(offer);
+	if (call->sip)
+		tnd_sipcall_ringing(call->sip, NULL);
+}
+
+static void on_candidate(void *arg, const char *cand)
+{
+	struct tnd_call *call = arg;
+	const struct tnd_call_sink *sink = call->calls->env.sink;
+
+	if (call->phase == CALL_SETUP)
+		return;
+	if (call->owner) {
+		sink->candidate(call->owner, call->id, cand);
+		return;
+	}
+	for (unsigned i = 0; i < call->n_ringing; i++)
+		sink->candidate(call->ringing[i], call->id, cand);
+}
+
+static void on_state(void *arg, enum tnd_bridge_state state, int err)
+{
+	struct tnd_call *call = arg;
+
+	if (state == TND_BRIDGE_CONNECTED) {
+		TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser media connected", call->id);
+		return;
+	}
+	TND_LOG_NOTICE(TND_LOG_MEDIA, "call %s: browser media %s: %s", call->id,
+		       state == TND_BRIDGE_CLOSED ? "closed" : "failed", strerror(err));
+	tnd_call_end(call, 0, state == TND_BRIDGE_CLOSED ? "browser media closed" :
+		     "browser media failed");
+}
+
+static const struct tnd_bridge_events bridge_events = { on_ready, on_candidate, on_state };
+
+int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)
+{
+	struct tnd_calls *calls = arg;
+	void *conns[CALL_MAX_RING];
+	struct tnd_sdp *offer = NULL, *trial = NULL;
+	struct tnd_sdp_neg sn;
+	struct tnd_call *call;
+	char msg[CALL_MSG];
+	size_t n;
+	int err;
+
+	n = calls->env.lookup(calls->env.lookup_arg, info->ruri_user, conns, CALL_MAX_RING);
+	if (!n) {
+		TND_LOG_INFO(TND_LOG_SIP, "INVITE for %s: not logged in (480)", info->ruri_user);
+		return EAGAIN;
+	}
+	err = tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg, sizeof(msg));
+	if (err) {
+		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: bad SDP: %s", info->ruri_user, msg);
+		return err == ENOTSUP ? ENOTSUP : EINVAL;
+	}
+	err = tnd_call_new(&call, calls, CALL_IN);
+	if (err) {
+		tnd_sdp_free(offer);
+		return EBUSY;
+	}
+	call->sip_offer = offer;
+	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
+	tnd_sdp_free(trial);
+	if (err) {
+		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: %s (488)", info->ruri_user, msg);
+		tnd_call_end(call, 488, "Not Acceptable Here");
+		tnd_obj_put(call);
+		return ENOTSUP;
+	}
+	call->sip = tnd_obj_get(sip);
+	tnd_sipcall_set_handlers(sip, &sip_handlers, call);
+	for (size_t i = 0; i < n; i++)
+		call->ringing[call->n_ringing++] = tnd_obj_get(conns[i]);
+	call->from_uri = g_strdup(info->from_uri);
+	call->from_display = g_strdup(info->from_display);
+	call->to = g_strdup(info->to_uri);
+	call->hdr_names = g_new0(char *, info->n_headers + 1);
+	call->hdr_values = g_new0(char *, info->n_headers + 1);
+	for (size_t i = 0; i < info->n_headers; i++) {
+		call->hdr_names[i] = g_strdup(info->headers[i].name);
+		call->hdr_values[i] = g_strdup(info->headers[i].value);
+	}
+	err = tnd_call_media(call, true, &bridge_events);
+	if (err) {
+		/* the dialog is ours now: end it ourselves */
+		tnd_sipcall_reject(sip, 503, NULL);
+		tnd_call_end(call, 503, "Service Unavailable");
+		tnd_obj_put(call);
+		return 0;
+	}
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: %s calls %s on %zu WebSocket(s)", call->id,
+		     info->from_uri, info->ruri_user, n);
+	tnd_obj_put(call);
+	return 0;
+}
+
+/* ------------------------------------------------------------ requests */
+
+static struct tnd_call *ringing_call(struct tnd_calls *calls, void *conn, const char *id,
+				     char *msg, size_t msglen, int *errp)
+{
+	struct tnd_call *call = tnd_call_find(calls, id);
+
+	*errp = ENOENT;
+	if (!call || call->dir != CALL_IN) {
+		snprintf(msg, msglen, "params.call: no incoming call '%.64s'", id);
+		return NULL;
+	}
+	for (unsigned i = 0; i < call->n_ringing; i++) {
+		if (call->ringing[i] != conn)
+			continue;
+		if (call->owner || call->phase != CALL_PROGRESS) {
+			snprintf(msg, msglen, "call %s is not ringing", id);
+			*errp = EALREADY;
+			return NULL;
+		}
+		return call;
+	}
+	snprintf(msg, msglen, call->owner ? "call %s was answered elsewhere" :
+		 "params.call: call %s does not ring here", id);
+	*errp = call->owner ? EALREADY : ENOENT;
+	return NULL;
+}
+
+int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
+		     char *msg, size_t msglen)
+{
+	const struct tnd_call_sink *sink = calls->env.sink;
+	struct tnd_sdp *answer = NULL, *sip_answer = NULL;
+	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_local l;
+	struct tnd_sdp_neg wn;
+	struct tnd_call *call;
+	char why[CALL_MSG], fp[256], *text = NULL;
+	size_t n = 0;
+	int err;
+
+	call = ringing_call(calls, conn, id, msg, msglen, &err);
+	if (!call)
+		return err;
+	err = tnd_sdp_parse(&answer, sdp, strlen(sdp), why, sizeof(why));
+	if (!err)
+		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, answer, why, sizeof(why));
+	if (err) {
+		snprintf(msg, msglen, "params.sdp: %s", why);
+		tnd_sdp_free(answer);
+		return err == EBADMSG ? EINVAL : ENOTSUP;
+	}
+	/* the first answer wins */
+	call->owner = tnd_obj_get(conn);
+	for (unsigned i = 0; i < call->n_ringing; i++) {
+		if (call->ringing[i] != conn)
+			sink->state(call->ringing[i], call->id, "ended", 0, "answered elsewhere");
+		tnd_obj_put(call->ringing[i]);
+	}
+	call->n_ringing = 0;
+	call->webrtc_answer = answer;
+
+	snprintf(fp, sizeof(fp), "%s %s", wn.answer_m->fp.alg, wn.answer_m->fp.value);
+	/* the browser answered: our DTLS role is the opposite of its setup */
+	err = tnd_bridge_webrtc_remote(call->br, wn.answer_m->ice.ufrag, wn.answer_m->ice.pwd,
+				       fp, !wn.answerer_dtls_client);
+	for (unsigned i = 0; !err && i < wn.answer_m->n_cands; i++)
+		err = tnd_bridge_webrtc_candidate(call->br, wn.answer_m->cands[i]);
+	if (!err && wn.answer_m->end_of_cands)
+		err = tnd_bridge_webrtc_candidate(call->br, NULL);
+
+	want[n++] = (struct tnd_sdp_codec_pref){ wn.codec->name, wn.codec->clock,
+		wn.codec->channels, wn.codec->pt, NULL };
+	if (wn.dtmf)
+		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", wn.dtmf->clock, 1,
+			wn.dtmf->pt, NULL };
+	tnd_call_local(call, &l, false);
+	l.codecs = want;
+	l.n_codecs = n;
+	if (!err)
+		err = tnd_sdp_answer_sip(&sip_answer, call->sip_offer, &l, why, sizeof(why));
+	if (!err)
+		err = tnd_call_route(call, call->sip_offer, sip_answer, &wn, why, sizeof(why));
+	if (!err) {
+		text = tnd_call_sdp_text(sip_answer);
+		err = text ? tnd_sipcall_answer(call->sip, text) : ENOMEM;
+	}
+	g_free(text);
+	tnd_sdp_free(sip_answer);
+	if (err) {
+		snprintf(msg, msglen, "cannot answer the SIP caller: %s", why);
+		tnd_sipcall_reject(call->sip, 488, NULL);
+		return ENOTSUP;
+	}
+	call->phase = CALL_ANSWERED;
+	tnd_call_notify(call, "answered", 200, "OK");
+	return 0;
+}
+
+int tnd_calls_reject(struct tnd_calls *calls, void *conn, const char *id, int code,
+		     char *msg, size_t msglen)
+{
+	struct tnd_call *call;
+	int err;
+
+	if (code < 400 || code > 699 || code == 401 || code == 407) {
+		snprintf(msg, msglen, "params.code must be a SIP status 400-699 (not 401/407)");
+		return EINVAL;
+	}
+	call = ringing_call(calls, conn, id, msg, msglen, &err);
+	if (!call)
+		return err;
+	return tnd_sipcall_reject(call->sip, code, NULL);
+}

@@ -1,0 +1,89 @@
+/* Private to gateway/call: the call object shared by the registry (call.c),
+ * calls from the browser (call_out.c) and calls from SIP (call_in.c). */
+#ifndef TND_GATEWAY_CALL_INT_H
+#define TND_GATEWAY_CALL_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "gateway/base/obj.h"
+#include "gateway/call/call.h"
+#include "gateway/media/media.h"
+#include "gateway/sdp/sdp.h"
+#include "sip/sip.h"
+#include "webrtc/webrtc.h"
+
+#define CALL_MAX_RING 16     /* WebSockets alerted for one incoming call */
+#define CALL_MSG 256
+
+struct tnd_calls {
+	struct tnd_calls_env env;            /* borrowed pointers */
+	GHashTable *by_id;                   /* owned: id -> ref'd struct tnd_call */
+	unsigned long next_id;
+	unsigned long total;
+};
+
+enum call_dir {
+	CALL_OUT,        /* browser to SIP */
+	CALL_IN,         /* SIP to browser */
+};
+
+enum call_phase {
+	CALL_SETUP,      /* media legs being made */
+	CALL_PROGRESS,   /* out: INVITE sent; in: browsers alerted */
+	CALL_ANSWERED,
+	CALL_ENDED,
+};
+
+struct tnd_call {
+	struct tnd_obj obj;
+	struct tnd_calls *calls;             /* borrowed; NULL once out of the registry */
+	char id[32];
+	enum call_dir dir;
+	enum call_phase phase;
+	void *owner;                         /* ref: the caller, or who answered */
+	void *ringing[CALL_MAX_RING];        /* refs: connections alerted */
+	unsigned n_ringing;
+	struct tnd_sipcall *sip;             /* ref */
+	struct tnd_bridge *br;               /* ref */
+	struct tnd_sdp *webrtc_offer;        /* owned: browser's (out) or ours (in) */
+	struct tnd_sdp *webrtc_answer;       /* owned */
+	struct tnd_sdp *sip_offer;           /* owned: ours (out) or the peer's (in) */
+	bool sip_media_set;
+	tnd_call_done_h *done;               /* pending `call` request */
+	void *req;                           /* ref, with done */
+	char *to;                            /* owned strings */
+	char *from_user, *from_display, *from_uri;
+	char **hdr_names, **hdr_values;      /* owned strv */
+	uint16_t rtp_port;
+	uint64_t sess_id;
+	uint64_t sess_version;
+};
+
+/* call.c */
+int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir dir);
+/* Ends the call once: tells the owner (and ringing connections) `ended`
+ * with code and reason, closes the media, ends the SIP dialog if it lives,
+ * fails a pending request, and leaves the registry. */
+void tnd_call_end(struct tnd_call *call, int code, const char *reason);
+void tnd_call_notify(struct tnd_call *call, const char *state, int code, const char *reason);
+/* Starts the media bridge for the call on the least loaded worker. */
+int tnd_call_media(struct tnd_call *call, bool ice_controlling,
+		   const struct tnd_bridge_events *ev);
+/* Our codec preferences, and a tnd_sdp_local for a leg. */
+void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool webrtc);
+/* Points the bridge's SIP leg at the peer's media and routes the codecs
+ * agreed on both legs. 0, or an errno with msg. */
+int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
+		   const struct tnd_sdp *sip_answer, const struct tnd_sdp_neg *webrtc,
+		   char *msg, size_t msglen);
+/* Writes an SDP to a new string (g_free). */
+char *tnd_call_sdp_text(const struct tnd_sdp *sdp);
+struct tnd_call *tnd_call_find(struct tnd_calls *calls, const char *id);
+
+/* call_in.c */
+int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);
+
+#endif

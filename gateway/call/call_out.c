@@ -1,0 +1,307 @@
+/* Calls from the browser to SIP (the `call` method).
+ *
+ * The browser offers; we answer it as soon as our media legs are up, with
+ * the first of our codecs it offers (pass-through: the SIP leg is then
+ * offered that codec alone, plus telephone-event at its clock), and send the
+ * INVITE. SIP progress becomes call.state: 100 trying, 180 ringing, 183 with
+ * SDP early (media flows from then on), 2xx answered, failures ended with
+ * their status. RFC 3264 for both offer/answer exchanges; RFC 8829 for the
+ * browser's. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/base/log.h"
+#include "gateway/call/call_int.h"
+#include "gateway/conf.h"
+
+/* ------------------------------------------------------------ SIP events */
+
+static int sip_media(struct tnd_call *call, const char *sdp_text)
+{
+	struct tnd_sdp *answer = NULL;
+	struct tnd_sdp_neg wn;
+	char msg[CALL_MSG];
+	int err;
+
+	err = tnd_sdp_parse(&answer, sdp_text, strlen(sdp_text), msg, sizeof(msg));
+	if (!err)
+		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, call->webrtc_answer, msg,
+					 sizeof(msg));
+	if (!err)
+		err = tnd_call_route(call, call->sip_offer, answer, &wn, msg, sizeof(msg));
+	if (err)
+		TND_LOG_WARN(TND_LOG_SIP, "call %s: unusable SDP answer from SIP: %s", call->id,
+			     msg);
+	tnd_sdp_free(answer);
+	return err;
+}
+
+static void on_progress(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
+			const char *sdp)
+{
+	struct tnd_call *call = arg;
+
+	(void)sip;
+	if (sdp && !sip_media(call, sdp)) {
+		tnd_call_notify(call, "early", status, phrase);
+		return;
+	}
+	if (status == 100)
+		tnd_call_notify(call, "trying", status, phrase);
+	else if (status == 180 || status == 181 || status == 182)
+		tnd_call_notify(call, "ringing", status, phrase);
+	else
+		tnd_call_notify(call, "early", status, phrase);
+}
+
+static void on_answered(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
+			const char *sdp)
+{
+	struct tnd_call *call = arg;
+
+	(void)sip;
+	if (!sdp || sip_media(call, sdp)) {
+		if (!call->sip_media_set) {
+			tnd_call_end(call, 488, "SIP answer has no media we can relay");
+			return;
+		}
+	}
+	call->phase = CALL_ANSWERED;
+	tnd_call_notify(call, "answered", status, phrase);
+}
+
+static void on_ended(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
+		     enum tnd_sipcall_end why)
+{
+	struct tnd_call *call = arg;
+
+	(void)sip;
+	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: SIP ended (%s)", call->id, tnd_sipcall_end_name(why));
+	tnd_call_end(call, status, phrase ? phrase : tnd_sipcall_end_name(why));
+}
+
+static const struct tnd_sipcall_handlers sip_handlers = {
+	on_progress, on_answered, NULL, on_ended,
+};
+
+/* ------------------------------------------------------------ media events */
+
+static void fail_request(struct tnd_call *call, int err, const char *msg)
+{
+	tnd_call_done_h *done = call->done;
+
+	call->done = NULL;
+	if (done)
+		done(call->req, err, msg, NULL, NULL);
+	call->req = tnd_obj_put(call->req);
+	call->owner = tnd_obj_put(call->owner);   /* the caller knows: no `ended` */
+	tnd_call_end(call, 0, msg);
+}
+
+/* Our SIP offer: the browser's codec alone, at the browser's payload types
+ * so the bridge need not remap when the peer keeps them. */
+static int build_sip_offer(struct tnd_call *call, const struct tnd_sdp_neg *wn, char **textp)
+{
+	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_local l;
+	size_t n = 0;
+	int err;
+
+	want[n++] = (struct tnd_sdp_codec_pref){ wn->codec->name, wn->codec->clock,
+		wn->codec->channels, wn->codec->pt, wn->codec->fmtp };
+	if (wn->dtmf)
+		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", wn->dtmf->clock, 1,
+			wn->dtmf->pt, wn->dtmf->fmtp };
+	tnd_call_local(call, &l, false);
+	l.codecs = want;
+	l.n_codecs = n;
+	err = tnd_sdp_offer_sip(&call->sip_offer, &l);
+	if (!err) {
+		*textp = tnd_call_sdp_text(call->sip_offer);
+		err = *textp ? 0 : ENOMEM;
+	}
+	return err;
+}
+
+static int send_invite(struct tnd_call *call, const char *sdp)
+{
+	struct tnd_sip_header hdrs[TND_SIPCALL_MAX_HEADERS];
+	struct tnd_sipcall_params p = {
+		.to = call->to, .from_user = call->from_user ? call->from_user : "anonymous",
+		.from_display = call->from_display, .sdp = sdp, .headers = hdrs,
+	};
+
+	for (size_t i = 0; call->hdr_names && call->hdr_names[i] &&
+	     i < TND_SIPCALL_MAX_HEADERS; i++) {
+		hdrs[i] = (struct tnd_sip_header){ call->hdr_names[i], call->hdr_values[i] };
+		p.n_headers++;
+	}
+	return tnd_sipcall_invite(&call->sip, call->calls->env.sip, &p, &sip_handlers, call);
+}
+
+static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
+		     const char *const *cands, bool complete, uint16_t rtp_port)
+{
+	struct tnd_call *call = arg;
+	const struct tnd_sdp_media *om;
+	struct tnd_sdp_local l;
+	struct tnd_sdp_neg wn;
+	char msg[CALL_MSG] = "", *answer = NULL, *offer = NULL, fp[256];
+	tnd_call_done_h *done;
+
+	if (err) {
+		snprintf(msg, sizeof(msg), "media set-up failed: %s", strerror(err));
+		fail_request(call, EBUSY, msg);
+		return;
+	}
+	call->rtp_port = rtp_port;
+	tnd_call_local(call, &l, true);
+	l.ice_ufrag = ufrag;
+	l.ice_pwd = pwd;
+	l.cands = cands;
+	l.n_cands = g_strv_length((char **)cands);
+	l.cands_done = complete;
+	l.ssrc = tnd_bridge_webrtc_ssrc(call->br);
+	err = tnd_sdp_answer_webrtc(&call->webrtc_answer, call->webrtc_offer, &l, msg,
+				    sizeof(msg));
+	if (!err)
+		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, call->webrtc_answer, msg,
+					 sizeof(msg));
+	if (err) {
+		fail_request(call, err, msg);
+		return;
+	}
+	om = wn.offer_m;
+	snprintf(fp, sizeof(fp), "%s %s", om->fp.alg, om->fp.value);
+	/* we answered: our DTLS role is what our answer's setup says */
+	err = tnd_bridge_webrtc_remote(call->br, om->ice.ufrag, om->ice.pwd, fp,
+				       wn.answerer_dtls_client);
+	for (unsigned i = 0; !err && i < om->n_cands; i++)
+		err = tnd_bridge_webrtc_candidate(call->br, om->cands[i]);
+	if (!err && om->end_of_cands)
+		err = tnd_bridge_webrtc_candidate(call->br, NULL);
+	if (!err)
+		err = build_sip_offer(call, &wn, &offer);
+	if (!err)
+		err = send_invite(call, offer);
+	if (err == EINVAL) {
+		fail_request(call, EINVAL, "params.to: not a SIP or tel: URI the gateway can call");
+		goto out;
+	}
+	answer = tnd_call_sdp_text(call->webrtc_answer);
+	if (err || !answer) {
+		fail_request(call, err ? err : ENOMEM, "cannot place the SIP call");
+		goto out;
+	}
+	call->phase = CALL_PROGRESS;
+	done = call->done;
+	call->done = NULL;
+	done(call->req, 0, NULL, call->id, answer);
+	call->req = tnd_obj_put(call->req);
+ out:
+	g_free(offer);
+	g_free(answer);
+}
+
+static void on_candidate(void *arg, const char *cand)
+{
+	struct tnd_call *call = arg;
+
+	if (call->owner && call->phase != CALL_SETUP)
+		call->calls->env.sink->candidate(call->owner, call->id, cand);
+}
+
+static void on_state(void *arg, enum tnd_bridge_state state, int err)
+{
+	struct tnd_call *call = arg;
+	char reason[96];
+
+	if (state == TND_BRIDGE_CONNECTED) {
+		TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser media connected", call->id);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "browser media %s%s%s",
+		 state == TND_BRIDGE_CLOSED ? "closed" : "failed", err ? ": " : "",
+		 err ? strerror(err) : "");
+	if (call->sip)
+		tnd_sipcall_hangup(call->sip);
+	tnd_call_end(call, 0, reason);
+}
+
+static const struct tnd_bridge_events bridge_events = { on_ready, on_candidate, on_state };
+
+/* ------------------------------------------------------------ request */
+
+static char **strv_copy(const char *const *v, size_t n)
+{
+	char **out = g_new0(char *, n + 1);
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = g_strdup(v[i]);
+	return out;
+}
+
+int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_params *p,
+		    tnd_call_done_h *done, void *req, char *msg, size_t msglen)
+{
+	struct tnd_sdp *offer = NULL, *probe = NULL;
+	struct tnd_sdp_local l;
+	struct tnd_call *call;
+	char why[CALL_MSG];
+	int err;
+
+	if (!calls || !p || !p->to || !p->sdp || !done) {
+		snprintf(msg, msglen, "params.to and params.sdp are required");
+		return EINVAL;
+	}
+	err = tnd_sdp_parse(&offer, p->sdp, strlen(p->sdp), why, sizeof(why));
+	if (err) {
+		snprintf(msg, msglen, "params.sdp: %s", why);
+		return err == ENOTSUP ? ENOTSUP : EINVAL;
+	}
+	err = tnd_call_new(&call, calls, CALL_OUT);
+	if (err) {
+		snprintf(msg, msglen, err == EBUSY ? "the gateway is at its call limit" :
+			 "out of memory");
+		tnd_sdp_free(offer);
+		return err;
+	}
+	call->webrtc_offer = offer;
+	/* answer once with stand-in ICE values: an offer we cannot use gets
+	 * its 488 now, before any port is taken */
+	tnd_call_local(call, &l, true);
+	l.ice_ufrag = "probe";
+	l.ice_pwd = "probeprobeprobeprobepr";
+	err = tnd_sdp_answer_webrtc(&probe, offer, &l, why, sizeof(why));
+	tnd_sdp_free(probe);
+	if (err) {
+		snprintf(msg, msglen, "params.sdp: %s", why);
+		goto fail;
+	}
+	call->owner = tnd_obj_get(conn);
+	call->to = g_strdup(p->to);
+	call->from_user = g_strdup(p->from_user);
+	call->from_display = g_strdup(p->from_display);
+	call->hdr_names = strv_copy(p->hdr_names, p->n_hdrs);
+	call->hdr_values = strv_copy(p->hdr_values, p->n_hdrs);
+	call->done = done;
+	call->req = tnd_obj_get(req);
+	err = tnd_call_media(call, false, &bridge_events);
+	if (err) {
+		snprintf(msg, msglen, "media set-up failed: %s", strerror(err));
+		call->done = NULL;
+		call->req = tnd_obj_put(call->req);
+		goto fail;
+	}
+	TND_LOG_INFO(TND_LOG_MEDIA, "call %s: %s to %s", call->id,
+		     p->from_user ? p->from_user : "anonymous", p->to);
+	tnd_obj_put(call);
+	return 0;
+ fail:
+	call->owner = tnd_obj_put(call->owner);
+	tnd_call_end(call, 0, msg);
+	tnd_obj_put(call);
+	return err;
+}

@@ -1,0 +1,205 @@
+"""Calls through Tandem with python3-aiortc as the browser and baresip (or
+SIPp) as the SIP phone, asserting on what arrived: the dominant frequency of
+the recorded audio on each side (1 kHz sent from the browser side, 440 Hz
+from the SIP side, so a looped-back stream fails), the call.state codes the
+browser side saw, the SIP status the SIP peer saw, and the gateway's own
+counters of calls, dialogs, bridges and media ports back at zero."""
+
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+
+import websockets
+
+from aiortc import RTCSessionDescription
+
+from aiortc_peer import Client, Recorder, ToneTrack, new_pc, prefer
+from peers import Baresip, assert_tone, tones
+from tandem_harness import Gateway, free_port, tap_main
+
+SIPP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sipp")
+MEDIA_SECONDS = 4.5
+
+
+async def connect(gw, user="alice"):
+    ws = await websockets.connect(gw.url, subprotocols=["tandem.v1"], max_size=2 ** 22)
+    c = Client(ws)
+    await c.call("login", {"user": user})
+    return c
+
+
+async def counters_zero(c, timeout=5):
+    """The gateway's leak counters: everything a call held is released."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = (await c.call("stats"))["calls"]
+        if all(s[k] == 0 for k in ("calls", "sip_dialogs", "bridges", "media_legs",
+                                   "media_ports")):
+            return s
+        if time.monotonic() > deadline:
+            raise AssertionError("resources left behind: %s" % s)
+        await asyncio.sleep(0.1)
+
+
+async def browser_calls_phone(codec):
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"),
+                codecs=codec.lower()).start()
+    with Gateway() as gw:
+        c = await connect(gw)
+        pc = new_pc()
+        rec = Recorder()
+        pc.on("track", lambda t: rec.start(t))
+        pc.addTrack(ToneTrack(1000))
+        prefer(pc, codec)
+        await pc.setLocalDescription(await pc.createOffer())
+        r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
+        call = r["call"]
+        await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+        st = await c.wait_state(call, "answered")
+        assert st["code"] == 200, st
+        b.wait_event("CALL_ESTABLISHED")
+        await asyncio.sleep(MEDIA_SECONDS)
+        await c.call("hangup", {"call": call})
+        st = await c.wait_state(call, "ended")
+        b.wait_event("CALL_CLOSED")
+        rec.stop()
+        await pc.close()
+        x, rate = rec.samples()
+        assert_tone(x, rate, 440, 3, "aiortc received")
+        await counters_zero(c)
+        await c.close()
+    b.stop()
+    x, rate = b.received()
+    assert_tone(x, rate, 1000, 3, "baresip received")
+
+
+async def test_aiortc_calls_baresip_pcmu():
+    await browser_calls_phone("PCMU")
+
+
+async def test_aiortc_calls_baresip_opus():
+    await browser_calls_phone("opus")
+
+
+async def test_baresip_calls_aiortc_user():
+    with Gateway() as gw:
+        c = await connect(gw, "alice")
+        b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"),
+                    codecs="pcmu").start()
+        b.dial("sip:alice@127.0.0.1:%d" % gw.sip_port)
+        inc = (await c.wait_note(lambda m: m["method"] == "incoming"))["params"]
+        assert inc["to"].startswith("sip:alice@") and "sip:b@" in inc["from"], inc
+        pc = new_pc()
+        rec = Recorder()
+        pc.on("track", lambda t: rec.start(t))
+        await pc.setRemoteDescription(RTCSessionDescription(inc["sdp"], "offer"))
+        pc.addTrack(ToneTrack(1000))
+        await pc.setLocalDescription(await pc.createAnswer())
+        await c.call("answer", {"call": inc["call"], "sdp": pc.localDescription.sdp})
+        await c.wait_state(inc["call"], "answered")
+        b.wait_event("CALL_ESTABLISHED")
+        await asyncio.sleep(MEDIA_SECONDS)
+        b.hangup()          # BYE from the SIP side
+        st = await c.wait_state(inc["call"], "ended")
+        rec.stop()
+        await pc.close()
+        x, rate = rec.samples()
+        assert_tone(x, rate, 440, 3, "aiortc received")
+        await counters_zero(c)
+        await c.close()
+        b.stop()
+        x, rate = b.received()
+        assert_tone(x, rate, 1000, 3, "baresip received")
+
+
+async def test_offline_user_gets_480():
+    with Gateway() as gw:
+        b = Baresip("b").start()
+        b.dial("sip:nobody@127.0.0.1:%d" % gw.sip_port)
+        e = b.wait_event("CALL_CLOSED")
+        assert "480" in e.get("param", ""), e
+        b.stop()
+
+
+def sipp_uas(scenario, port):
+    cmd = ["sipp", "-sf", os.path.join(SIPP_DIR, scenario), "-p", str(port), "-m", "1",
+           "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+           "-mp", str(free_port(also_udp=True)), "-timeout", "20", "-timeout_error",
+           "-trace_err"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            cwd=tempfile.mkdtemp(prefix="tandem-sipp-"))
+
+
+async def offer_pcmu(c, to):
+    pc = new_pc()
+    pc.addTrack(ToneTrack(1000))
+    prefer(pc, "PCMU")
+    await pc.setLocalDescription(await pc.createOffer())
+    r = await c.call("call", {"to": to, "sdp": pc.localDescription.sdp})
+    await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+    return pc, r["call"]
+
+
+async def test_busy_486():
+    port = free_port(also_udp=True)
+    uas = sipp_uas("uas_busy.xml", port)
+    with Gateway() as gw:
+        c = await connect(gw)
+        pc, call = await offer_pcmu(c, "sip:busy@127.0.0.1:%d" % port)
+        st = await c.wait_state(call, "ended")
+        assert st["code"] == 486, st
+        await pc.close()
+        await counters_zero(c)
+        await c.close()
+    out = uas.communicate(timeout=20)[0]
+    assert uas.returncode == 0, out[-1500:]
+
+
+async def test_cancel_before_answer():
+    port = free_port(also_udp=True)
+    uas = sipp_uas("uas_ring_cancel.xml", port)
+    with Gateway() as gw:
+        c = await connect(gw)
+        pc, call = await offer_pcmu(c, "sip:ring@127.0.0.1:%d" % port)
+        await c.wait_state(call, "ringing")
+        await c.call("hangup", {"call": call})
+        st = await c.wait_state(call, "ended")
+        assert st["code"] == 487, st
+        await pc.close()
+        await counters_zero(c)
+        await c.close()
+    out = uas.communicate(timeout=20)[0]
+    assert uas.returncode == 0, "SIPp did not see CANCEL: " + out.decode()[-1500:]
+
+
+async def test_bad_offers():
+    with Gateway() as gw:
+        c = await connect(gw)
+        m = await c.request("call", {"to": "sip:x@127.0.0.1", "sdp": "v=0\r\nbogus\r\n"})
+        assert m["error"]["code"] == 400 and "sdp" in m["error"]["message"], m
+        pc = new_pc()
+        pc.addTrack(ToneTrack(1000))
+        prefer(pc, "PCMU")
+        await pc.setLocalDescription(await pc.createOffer())
+        sdp = pc.localDescription.sdp
+        nofp = "\r\n".join(l for l in sdp.split("\r\n") if not l.startswith("a=fingerprint"))
+        m = await c.request("call", {"to": "sip:x@127.0.0.1", "sdp": nofp})
+        assert m["error"]["code"] == 488 and "fingerprint" in m["error"]["message"], m
+        g722 = sdp.replace("PCMU/8000", "G722/8000")
+        m = await c.request("call", {"to": "sip:x@127.0.0.1", "sdp": g722})
+        assert m["error"]["code"] == 488, m
+        m = await c.request("call", {"to": "mailto:x@example.com", "sdp": sdp})
+        assert m["error"]["code"] == 400 and "to" in m["error"]["message"], m
+        m = await c.request("hangup", {"call": "nosuch"})
+        assert m["error"]["code"] == 404, m
+        await pc.close()
+        await counters_zero(c)
+        await c.close()
+
+
+if __name__ == "__main__":
+    tap_main([test_aiortc_calls_baresip_pcmu, test_aiortc_calls_baresip_opus,
+              test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
+              test_cancel_before_answer, test_bad_offers])

@@ -1,0 +1,163 @@
+"""Headless Chromium calls through Tandem, inside a private network namespace
+(harness.md section 3): its fake microphone plays 1 kHz, baresip plays
+440 Hz; the browser's AnalyserNode must hear 440 Hz and baresip's recording
+1 kHz, for at least 3 s each, with PCMU and with Opus, trickle ICE on and
+off, hang-up from either side, and calls in both directions."""
+
+import http.server
+import json
+import os
+import queue
+import shutil
+import signal
+import statistics
+import subprocess
+import tempfile
+import threading
+import urllib.parse
+
+import netns
+netns.enter()
+
+from peers import Baresip, assert_tone, tones   # noqa: E402
+from tandem_harness import Gateway, free_port, tap_main   # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = queue.Queue()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open(os.path.join(HERE, "call_page.html"), "rb") as f:
+            body = f.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        RESULTS.put(json.loads(self.rfile.read(n)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+class Browser:
+    def __init__(self, params):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.dir = tempfile.mkdtemp(prefix="tandem-chromium-")
+        url = "http://127.0.0.1:%d/?%s" % (self.server.server_port,
+                                            urllib.parse.urlencode(params))
+        wav = os.path.join(tones(), "tone1k_48k.wav")
+        self.log = open(os.path.join(self.dir, "chromium.log"), "wb")
+        self.proc = subprocess.Popen(
+            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync",
+             "--user-data-dir=" + os.path.join(self.dir, "profile"),
+             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+             "--use-file-for-fake-audio-capture=" + wav,
+             "--allow-loopback-in-peer-connection",
+             "--autoplay-policy=no-user-gesture-required", url],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        while not RESULTS.empty():
+            RESULTS.get_nowait()
+
+    def wait(self, stage, timeout=30):
+        while True:
+            try:
+                r = RESULTS.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError("browser never reached %s; chromium said: %s" % (
+                    stage, open(os.path.join(self.dir, "chromium.log"), "rb").read()
+                    .decode(errors="replace")[-1500:]))
+            if r.get("error"):
+                raise AssertionError("page failed: %s\n%s" % (r["error"],
+                                                             "\n".join(r.get("log", []))))
+            if r.get("stage") == stage:
+                return r
+
+    def close(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.server.shutdown()
+        self.server.server_close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def assert_heard(peaks, hz, what):
+    """Median of the loud peaks within 15 Hz, over at least 3 s of samples."""
+    loud = [f for f, db in peaks if db > -70]
+    assert len(loud) >= 12, "%s: only %d loud samples of %d: %s" % (what, len(loud),
+                                                                   len(peaks), peaks)
+    med = statistics.median(loud)
+    assert abs(med - hz) <= 15, "%s: median peak %.0f Hz, wanted %d" % (what, med, hz)
+
+
+def browser_calls_baresip(codec, trickle, hangup):
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"),
+                codecs=codec.lower()).start()
+    try:
+        with Gateway() as gw:
+            br = Browser({"ws": gw.url, "mode": "outgoing", "codec": codec, "to": b.uri,
+                          "trickle": "1" if trickle else "0", "hangup": hangup, "seconds": 4})
+            try:
+                m = br.wait("measured", 40)
+                assert m["answered"]["code"] == 200, m
+                if hangup == "sip":
+                    b.hangup()
+                done = br.wait("done", 20)
+            finally:
+                br.close()
+            assert_heard(m["peaks"], 440, "browser")
+            assert done["ended"]["state"] == "ended", done
+            if hangup == "sip":
+                assert done["ended"]["code"] == 200, done["ended"]
+            b.wait_event("CALL_CLOSED")
+    finally:
+        b.stop()
+    x, rate = b.received()
+    assert_tone(x, rate, 1000, 3, "baresip received")
+
+
+def test_pcmu_trickle_baresip_hangs_up():
+    browser_calls_baresip("PCMU", True, "sip")
+
+
+def test_opus_no_trickle_browser_hangs_up():
+    browser_calls_baresip("opus", False, "browser")
+
+
+def test_baresip_calls_browser():
+    with Gateway() as gw:
+        br = Browser({"ws": gw.url, "mode": "incoming", "user": "alice", "seconds": 4})
+        b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs="pcmu")
+        try:
+            br.wait("ready", 30)
+            b.start()
+            b.dial("sip:alice@127.0.0.1:%d" % gw.sip_port)
+            inc = br.wait("incoming", 20)["incoming"]
+            assert "sip:b@" in inc["from"], inc
+            m = br.wait("measured", 30)
+            assert m["answered"]["state"] == "answered", m
+            b.hangup()
+            br.wait("done", 20)
+            assert_heard(m["peaks"], 440, "browser")
+        finally:
+            br.close()
+            b.stop()
+        x, rate = b.received()
+        assert_tone(x, rate, 1000, 3, "baresip received")
+
+
+if __name__ == "__main__":
+    tap_main([test_pcmu_trickle_baresip_hangs_up, test_opus_no_trickle_browser_hangs_up,
+              test_baresip_calls_browser])

@@ -1,0 +1,27 @@
+/* webrtc/ unit tests shared between test_webrtc.c (packet helpers, SRTP,
+ * fingerprints; the table and main) and test_webrtc_pc.c (struct tnd_pc and
+ * struct tnd_rtpsock over 127.0.0.1 on worker threads). */
+#ifndef TND_TESTS_TEST_WEBRTC_H
+#define TND_TESTS_TEST_WEBRTC_H
+
+#include <stdbool.h>
+
+#include "gateway/base/loop.h"
+
+/* A step run on a worker: ctx is the test's, str an optional copy. */
+typedef int (tnd_test_step_h)(void *ctx, const char *str);
+/* Runs fn(ctx, NULL) on loop l (a worker on its thread) and returns its
+ * result; -1 after 10 s. */
+int tnd_test_run_on(struct tnd_loop *l, tnd_test_step_h *fn, void *ctx);
+/* Waits up to ms for tnd_obj_live() to come back to `live`. */
+bool tnd_test_wait_live(long live, int ms);
+
+int test_pc_dtls_srtp(void);
+int test_pc_trickle_before_remote(void);
+int test_pc_wrong_fingerprint(void);
+int test_pc_api_errors(void);
+int test_pc_alloc_enomem(void);
+int test_rtpsock_latching(void);
+int test_rtpsock_garbage_and_rtcp(void);
+
+#endif

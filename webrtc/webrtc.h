@@ -1,0 +1,395 @@
+/* webrtc/: the RTP transport for both legs (style guide section 2).
+ *
+ * - Packet helpers: RTP (RFC 3550 5.1), compound RTCP (RFC 3550 6.4, RFC 4585
+ *   6.1), STUN framing (RFC 5389 6, 15) and RFC 7983 demultiplexing. They are
+ *   pure functions over caller buffers: any thread, no allocation, base only,
+ *   so the fuzzers link them alone.
+ * - struct tnd_pc: the browser leg. One BUNDLEd, rtcp-muxed ICE component
+ *   (libnice) carrying DTLS-SRTP (RFC 5763, 5764, 7714) on one media worker.
+ * - struct tnd_rtpsock: the SIP leg's plain RTP/AVP socket, with symmetric
+ *   RTP latching, on one media worker.
+ * Types here take typed parameters, never SDP. Library types (NiceAgent, SSL,
+ * srtp_t) stay behind this header so that it compiles with GLib alone. */
+#ifndef TND_WEBRTC_WEBRTC_H
+#define TND_WEBRTC_WEBRTC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/base/loop.h"
+#include "gateway/base/obj.h"
+
+/* ------------------------------------------------------------ global state */
+
+/* Process-wide set-up, called once from main() before any worker starts:
+ * srtp_init(), one ECDSA P-256 self-signed certificate with its key and the
+ * shared DTLS context, and the certificate's SHA-256 fingerprint. Not thread
+ * safe; 0 or an errno (ENOMEM, EPROTO when OpenSSL or libsrtp2 refuse). */
+int tnd_webrtc_init(void);
+/* Releases what tnd_webrtc_init() made; after every pc is gone. */
+void tnd_webrtc_deinit(void);
+/* "sha-256 AB:CD:..." of our certificate, for a=fingerprint; static storage,
+ * valid between init and deinit; any thread. */
+const char *tnd_webrtc_fingerprint(void);
+
+/* ------------------------------------------------------------ RFC 7983 demux */
+
+enum tnd_demux {
+	TND_DEMUX_DROP,    /* empty, ZRTP, TURN channel or outside every range */
+	TND_DEMUX_STUN,    /* first byte 0..3 */
+	TND_DEMUX_DTLS,    /* 20..63 */
+	TND_DEMUX_RTP,     /* 128..191, second byte not 192..223 */
+	TND_DEMUX_RTCP,    /* 128..191, second byte 192..223 (RFC 5761 section 4) */
+};
+
+/* Classifies a received datagram by its first two bytes only; the packet's
+ * own validator still has to run. */
+static inline enum tnd_demux tnd_demux_classify(const uint8_t *buf, size_t len)
+{
+	if (!buf || len < 1)
+		return TND_DEMUX_DROP;
+	if (buf[0] <= 3)
+		return TND_DEMUX_STUN;
+	if (buf[0] >= 20 && buf[0] <= 63)
+		return TND_DEMUX_DTLS;
+	if (buf[0] >= 128 && buf[0] <= 191) {
+		if (len < 2)
+			return TND_DEMUX_DROP;
+		return buf[1] >= 192 && buf[1] <= 223 ? TND_DEMUX_RTCP : TND_DEMUX_RTP;
+	}
+	return TND_DEMUX_DROP;
+}
+
+/* ------------------------------------------------------------ RTP (RFC 3550) */
+
+#define TND_RTP_HDR_LEN 12
+
+/* What tnd_rtp_parse() found; offsets count from the packet's first byte. */
+struct tnd_rtp_hdr {
+	uint8_t pt;
+	bool marker;
+	uint16_t seq;
+	uint32_t ts;
+	uint32_t ssrc;
+	uint8_t cc;              /* CSRC count */
+	bool ext;                /* header extension present (RFC 3550 5.3.1) */
+	uint16_t ext_profile;    /* its defined-by-profile field, when ext */
+	size_t ext_off, ext_len; /* extension data (after its 4-byte header) */
+	size_t hdr_len;          /* fixed header + CSRCs + extension */
+	size_t payload_off;      /* == hdr_len */
+	size_t payload_len;      /* without padding */
+	uint8_t pad_len;         /* padding octets, including the count octet */
+};
+
+/* Validates an RTP packet: version 2, CSRC list, extension length and
+ * padding within `len`, padding count at least 1. 0 and *h filled, or EBADMSG
+ * (h untouched). Any thread, no allocation. */
+int tnd_rtp_parse(const uint8_t *pkt, size_t len, struct tnd_rtp_hdr *h);
+
+/* Field access in place. The caller has checked len >= TND_RTP_HDR_LEN. */
+static inline uint32_t tnd_rtp_rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline void tnd_rtp_wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint8_t tnd_rtp_pt(const uint8_t *pkt)
+{
+	return pkt[1] & 0x7f;
+}
+
+static inline bool tnd_rtp_marker(const uint8_t *pkt)
+{
+	return pkt[1] & 0x80;
+}
+
+static inline uint16_t tnd_rtp_seq(const uint8_t *pkt)
+{
+	return (uint16_t)(pkt[2] << 8 | pkt[3]);
+}
+
+static inline uint32_t tnd_rtp_ts(const uint8_t *pkt)
+{
+	return tnd_rtp_rd32(pkt + 4);
+}
+
+static inline uint32_t tnd_rtp_ssrc(const uint8_t *pkt)
+{
+	return tnd_rtp_rd32(pkt + 8);
+}
+
+static inline void tnd_rtp_set_pt(uint8_t *pkt, uint8_t pt)
+{
+	pkt[1] = (uint8_t)((pkt[1] & 0x80) | (pt & 0x7f));
+}
+
+static inline void tnd_rtp_set_marker(uint8_t *pkt, bool m)
+{
+	pkt[1] = (uint8_t)((pkt[1] & 0x7f) | (m ? 0x80 : 0));
+}
+
+static inline void tnd_rtp_set_seq(uint8_t *pkt, uint16_t seq)
+{
+	pkt[2] = (uint8_t)(seq >> 8);
+	pkt[3] = (uint8_t)seq;
+}
+
+static inline void tnd_rtp_set_ts(uint8_t *pkt, uint32_t ts)
+{
+	tnd_rtp_wr32(pkt + 4, ts);
+}
+
+static inline void tnd_rtp_set_ssrc(uint8_t *pkt, uint32_t ssrc)
+{
+	tnd_rtp_wr32(pkt + 8, ssrc);
+}
+
+/* ------------------------------------------------------------ RTCP */
+
+#define TND_RTCP_SR    200
+#define TND_RTCP_RR    201
+#define TND_RTCP_SDES  202
+#define TND_RTCP_BYE   203
+#define TND_RTCP_APP   204
+#define TND_RTCP_RTPFB 205   /* RFC 4585 transport-layer feedback */
+#define TND_RTCP_PSFB  206   /* RFC 4585 payload-specific feedback */
+#define TND_RTCP_XR    207   /* RFC 3611 */
+
+/* One packet of a compound; `pkt` points into the caller's buffer. */
+struct tnd_rtcp_pkt {
+	uint8_t pt;
+	uint8_t count;    /* RC, SC or FMT: the header's five low bits */
+	uint8_t *pkt;     /* borrowed: the packet, header included */
+	size_t len;       /* (length + 1) * 4 */
+	uint32_t ssrc;    /* first SSRC after the header (the sender's) */
+};
+
+typedef int (tnd_rtcp_pkt_h)(void *arg, const struct tnd_rtcp_pkt *p);
+
+/* Validates a compound RTCP packet (RFC 3550 6.4, A.2; RFC 4585 6.1; RFC
+ * 5506 reduced size allowed): each packet version 2, its length inside the
+ * buffer and exactly covering it, padding only on the last one, and every
+ * type we rewrite long enough for what its count announces. Then calls h
+ * (may be NULL) for each packet in order; a non-zero return stops the walk
+ * and is returned. 0, EBADMSG (nothing called) or h's value. `buf` is not
+ * const so that h may rewrite in place. */
+int tnd_rtcp_parse(uint8_t *buf, size_t len, tnd_rtcp_pkt_h *h, void *arg);
+
+/* SSRC rewrite for a bridge: a packet's author and the stream it reports on
+ * are both on the other leg afterwards. */
+struct tnd_rtcp_ssrc_map {
+	bool set_sender;
+	uint32_t sender;  /* SR/RR/APP/XR/feedback sender, every SDES chunk and BYE SSRC */
+	bool set_media;
+	uint32_t media;   /* report blocks, feedback media source, FIR/TMMBR/REMB SSRCs */
+};
+
+/* Validates like tnd_rtcp_parse() and rewrites SSRCs in place. A zero media
+ * SSRC in feedback (RFC 4585 6.1: "not used") stays zero. 0 or EBADMSG
+ * (buffer untouched). */
+int tnd_rtcp_rewrite_ssrc(uint8_t *buf, size_t len, const struct tnd_rtcp_ssrc_map *map);
+
+/* ------------------------------------------------------------ STUN */
+
+/* RFC 5389 framing check: at least 20 bytes, first byte 0..3 (RFC 7983's
+ * STUN range), magic cookie, message length a multiple of 4 matching `len`,
+ * attributes (TLV, padded to 4) exactly filling it, MESSAGE-INTEGRITY
+ * followed only by FINGERPRINT, FINGERPRINT last and its CRC-32 right.
+ * 0 or EBADMSG. Any thread. */
+int tnd_stun_check(const uint8_t *buf, size_t len);
+
+/* ------------------------------------------------------------ struct tnd_pc */
+
+/* Room an outgoing packet's buffer needs after the packet for SRTP: the
+ * largest authentication tag (16, AES-GCM) plus the SRTCP index (4), rounded
+ * up. libsrtp2 writes nothing more without MKI. */
+#define TND_PC_SRTP_OVERHEAD 32
+/* Largest datagram a pc accepts from the network. */
+#define TND_PC_MAX_PACKET 1500
+
+enum tnd_pc_state {
+	TND_PC_NEW,        /* made; not reported */
+	TND_PC_CONNECTED,  /* ICE up, DTLS done, SRTP keys installed */
+	TND_PC_FAILED,     /* ICE failed, DTLS failed or fingerprint mismatch; final */
+	TND_PC_CLOSED,     /* the peer sent DTLS close_notify; final */
+};
+
+/* ours: ACTIVE = DTLS client (a=setup:active), PASSIVE = DTLS server */
+enum tnd_dtls_role {
+	TND_DTLS_ACTIVE,
+	TND_DTLS_PASSIVE,
+};
+
+enum tnd_pc_dtls_state {
+	TND_PC_DTLS_NONE,       /* no remote parameters yet */
+	TND_PC_DTLS_WAITING,    /* client: waiting for ICE; server: for a ClientHello */
+	TND_PC_DTLS_HANDSHAKE,
+	TND_PC_DTLS_DONE,
+	TND_PC_DTLS_FAILED,
+	TND_PC_DTLS_CLOSED,
+};
+
+struct tnd_pc_conf {
+	/* IP literals offered as host candidates, added with
+	 * nice_agent_add_local_address (so 127.0.0.1 works). NULL/0: libnice's
+	 * own pick, which skips loopback. Borrowed for tnd_pc_alloc(). */
+	const char *const *local_addrs;
+	size_t n_local_addrs;
+	const char *stun_server;  /* "IP:port" or "[IPv6]:port" literal; NULL for none */
+	const char *turn_server;  /* same form, TURN over UDP; NULL for none */
+	const char *turn_user, *turn_pass;
+	uint16_t port_min, port_max;  /* 0, 0: any port */
+};
+
+typedef void (tnd_pc_candidate_h)(void *arg, const char *cand);
+typedef void (tnd_pc_state_h)(void *arg, enum tnd_pc_state state);
+typedef void (tnd_pc_pkt_h)(void *arg, uint8_t *pkt, size_t len);
+
+/* All run on the pc's worker, possibly from inside a tnd_pc_* call; the pc
+ * holds a reference on itself across each one, so a handler may drop the
+ * owner's reference. */
+struct tnd_pc_handlers {
+	/* "candidate:..." (no "a="), borrowed for the call, for each local
+	 * candidate as gathered; NULL once gathering is done. May be NULL. */
+	tnd_pc_candidate_h *candidate;
+	/* CONNECTED, FAILED or CLOSED; never NULL. */
+	tnd_pc_state_h *state;
+	/* One decrypted RTP or RTCP packet (RTCP as a whole compound). `pkt` is
+	 * the pc's receive buffer, valid during the call; it has room for
+	 * len + TND_PC_SRTP_OVERHEAD bytes, so a handler may rewrite it and pass
+	 * it to tnd_pc_send_rtp() in place. May be NULL (dropped). */
+	tnd_pc_pkt_h *rtp;
+	tnd_pc_pkt_h *rtcp;
+};
+
+/* Refcounted (tnd_obj). Lives on one worker: every tnd_pc_* call, every
+ * handler and the last tnd_obj_put() happen on that worker's thread, because
+ * the NiceAgent is bound to its context. */
+struct tnd_pc;
+
+/* Makes a pc and its ICE agent on `worker` (the calling thread must be
+ * running it). `ice_controlling`: we are the ICE controlling agent (the
+ * offerer). `conf` and `h` are copied; `arg` is passed to the handlers.
+ * 0, EINVAL (bad argument or not on the worker) or ENOMEM. */
+int tnd_pc_alloc(struct tnd_pc **pcp, struct tnd_loop *worker, const struct tnd_pc_conf *conf,
+		 bool ice_controlling, const struct tnd_pc_handlers *h, void *arg);
+
+/* Copies our ICE credentials (libnice makes them at alloc): ufrag 4+ and pwd
+ * 22+ characters. Sizes of 257 are always enough. 0 or ENOSPC. */
+int tnd_pc_local_ice(const struct tnd_pc *pc, char *ufrag, size_t ufrag_size, char *pwd,
+		     size_t pwd_size);
+
+/* Starts gathering; candidates arrive through h->candidate (trickle), the
+ * host ones possibly before this returns. 0, EALREADY or EIO. */
+int tnd_pc_gather(struct tnd_pc *pc);
+
+/* The peer's ICE credentials, certificate fingerprint ("sha-256 AB:..";
+ * sha-1, sha-384 and sha-512 are accepted too) and our DTLS role. Once only.
+ * 0, EINVAL (bad ufrag/pwd), EBADMSG (bad fingerprint), EALREADY, ENOMEM. */
+int tnd_pc_set_remote(struct tnd_pc *pc, const char *ufrag, const char *pwd,
+		      const char *fingerprint, enum tnd_dtls_role role);
+
+/* One remote candidate ("candidate:..." with or without "a="), or NULL for
+ * end-of-candidates. Before tnd_pc_set_remote() and tnd_pc_gather() they are
+ * kept and applied then. 0, EBADMSG (unparsable), ENOTSUP (TCP, mDNS name,
+ * RTCP component: rtcp-mux and BUNDLE only), EALREADY (after end). */
+int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand);
+
+/* SRTP-protects an RTP packet (or a compound RTCP packet) in place and sends
+ * it. `cap` is the buffer's size; it needs len + TND_PC_SRTP_OVERHEAD. No
+ * allocation. 0, ENOTCONN (not CONNECTED), EBADMSG (not RTP/RTCP), ENOSPC,
+ * EPROTO (SRTP refused), EIO (ICE send failed). The buffer's content is
+ * undefined afterwards. */
+int tnd_pc_send_rtp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
+int tnd_pc_send_rtcp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
+
+/* Sends DTLS close_notify (hang-up); media stops. The peer sees CLOSED. */
+void tnd_pc_close(struct tnd_pc *pc);
+
+enum tnd_pc_state tnd_pc_state(const struct tnd_pc *pc);
+/* Why the pc FAILED: ETIMEDOUT (ICE failed or consent lost), EPERM
+ * (fingerprint mismatch), EPROTO (DTLS failed); 0 otherwise. */
+int tnd_pc_error(const struct tnd_pc *pc);
+
+/* Per-pc counters, written on the worker without atomics; read them there. */
+struct tnd_pc_stats {
+	uint64_t rtp_in, rtcp_in, bytes_in;     /* delivered, decrypted bytes */
+	uint64_t rtp_out, rtcp_out, bytes_out;  /* sent, before protection */
+	uint64_t srtp_err_in;      /* unprotect failed (auth, replay) */
+	uint64_t srtp_err_out;     /* protect failed, or no room */
+	uint64_t send_err;         /* libnice refused a datagram */
+	uint64_t drop_early;       /* RTP/RTCP before the SRTP keys */
+	uint64_t drop_stun;        /* STUN libnice passed up (not its own) */
+	uint64_t drop_bad_stun;    /* STUN-range bytes that are not STUN */
+	uint64_t drop_dtls;        /* DTLS we could not use (after failure, app data) */
+	uint64_t drop_bad_rtp;     /* RTP/RTCP malformed after decryption, or too big */
+	uint64_t drop_other;       /* outside every RFC 7983 range */
+	enum tnd_pc_dtls_state dtls_state;
+	const char *srtp_profile;  /* "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80" or "" */
+	/* g_get_monotonic_time() of the milestones, 0 until reached */
+	int64_t t_alloc_us, t_remote_us, t_ice_us, t_connected_us;
+};
+
+void tnd_pc_stats(const struct tnd_pc *pc, struct tnd_pc_stats *st);
+
+/* ------------------------------------------------------------ struct tnd_rtpsock */
+
+struct tnd_rtpsock_conf {
+	const char *addr;            /* local IP literal to bind; borrowed */
+	uint16_t port_min, port_max; /* RTP takes an even port in the range; 0, 0: 16384..32767 */
+	bool rtcp_port;              /* also bind port + 1 for RTCP; else rtcp-mux */
+};
+
+struct tnd_rtpsock_handlers {
+	tnd_pc_pkt_h *rtp;   /* valid RTP; buffer is the socket's, valid during the call */
+	tnd_pc_pkt_h *rtcp;  /* valid compound RTCP */
+};
+
+struct tnd_rtpsock_stats {
+	uint64_t rtp_in, rtcp_in, bytes_in, rtp_out, rtcp_out, bytes_out;
+	uint64_t send_err;
+	uint64_t latches;           /* times the remote moved to a packet's source */
+	uint64_t drop_garbage;      /* not RTP/RTCP (STUN, DTLS, other, malformed) */
+	uint64_t drop_foreign;      /* valid, but from a second source while the first is live */
+	uint64_t drop_no_remote;    /* sends before a remote was set */
+	uint64_t drop_too_big;
+};
+
+/* Refcounted (tnd_obj); pinned to a worker like tnd_pc, which also drops the
+ * last reference. Symmetric RTP (RFC 4961 behaviour towards NATed SIP
+ * peers): the first valid RTP (or RTCP, on its own socket) from a source
+ * other than the remote moves the remote there; later moves need the current
+ * source to have been quiet for TND_RTPSOCK_RELATCH_MS, so a stray packet
+ * cannot steal an active stream. */
+struct tnd_rtpsock;
+
+#define TND_RTPSOCK_RELATCH_MS 1000
+
+/* Binds the sockets on the calling worker. 0, EINVAL, EADDRINUSE (no free
+ * port pair in the range), ENOMEM or a socket errno. */
+int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
+		      const struct tnd_rtpsock_conf *conf, const struct tnd_rtpsock_handlers *h,
+		      void *arg);
+/* Local RTP port (RTCP is port + 1 when conf.rtcp_port). */
+uint16_t tnd_rtpsock_port(const struct tnd_rtpsock *s);
+/* The SDP's address; rtcp_port 0 means port + 1 (or port with rtcp-mux).
+ * Resets latching. 0 or EINVAL. */
+int tnd_rtpsock_set_remote(struct tnd_rtpsock *s, const char *ip, uint16_t port,
+			   uint16_t rtcp_port);
+/* Sends to the current (maybe latched) remote. 0, ENOTCONN (no remote),
+ * EAGAIN (socket full) or a socket errno. */
+int tnd_rtpsock_send_rtp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len);
+int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len);
+/* Current RTP remote as "ip:port" into buf (for logs and tests). */
+void tnd_rtpsock_remote(const struct tnd_rtpsock *s, char *buf, size_t size);
+void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st);
+
+#endif

@@ -1,0 +1,165 @@
+/* Private to webrtc/: the parts of struct tnd_pc that cert.c, dtls.c,
+ * srtp.c, ice.c and pc.c share.
+ *
+ * Everything here runs on the pc's worker except the global set-up in
+ * cert.c (main thread, before workers start) and tnd_webrtc_fp_parse (any
+ * thread). libsrtp2's types stay in srtp.c so that this header compiles with
+ * the system include path alone. */
+#ifndef TND_WEBRTC_INT_H
+#define TND_WEBRTC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nice/agent.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "gateway/base/obj.h"
+#include "webrtc/webrtc.h"
+
+/* ------------------------------------------------------------ cert.c */
+
+/* A certificate fingerprint (RFC 8122 section 5) */
+struct tnd_fp {
+	const EVP_MD *md;           /* static OpenSSL digest, never freed */
+	unsigned len;
+	uint8_t d[EVP_MAX_MD_SIZE];
+};
+
+/* "sha-256 AB:CD:.." (hash names case-insensitive; sha-1, sha-224, sha-256,
+ * sha-384, sha-512). 0 or EBADMSG. */
+int tnd_webrtc_fp_parse(const char *s, struct tnd_fp *fp);
+/* The shared DTLS context (borrowed); SSL_new() on it from any worker. */
+SSL_CTX *tnd_webrtc_ssl_ctx(void);
+
+/* ------------------------------------------------------------ srtp.c */
+
+/* IANA DTLS-SRTP protection profile ids (RFC 5764 4.1.2, RFC 7714 14.2) */
+enum tnd_srtp_profile {
+	TND_SRTP_AES128_CM_SHA1_80 = 0x0001,
+	TND_SRTP_AEAD_AES_128_GCM = 0x0007,
+};
+
+#define TND_SRTP_MAX_KEY_SALT 30   /* 16-byte key + 14-byte salt (CM); GCM: 16 + 12 */
+
+/* Master keys for one SRTP session pair, key then salt in each array. Also
+ * fit for SDES (RFC 4568), which is why it is not DTLS-specific. */
+struct tnd_srtp_keys {
+	enum tnd_srtp_profile profile;
+	size_t key_len, salt_len;
+	uint8_t tx[TND_SRTP_MAX_KEY_SALT];   /* what we protect with */
+	uint8_t rx[TND_SRTP_MAX_KEY_SALT];   /* what the peer protects with */
+};
+
+/* Single owner (the pc): inbound and outbound libsrtp2 sessions. */
+struct tnd_srtp;
+
+/* srtp_init() and the log handler; cert.c calls them. */
+int tnd_srtp_global_init(void);
+void tnd_srtp_global_deinit(void);
+
+int tnd_srtp_alloc(struct tnd_srtp **sp, const struct tnd_srtp_keys *keys);
+void tnd_srtp_free(struct tnd_srtp *s);
+/* In place. protect: 0, ENOSPC (cap - *len below the profile's trailer) or
+ * EPROTO; unprotect: 0, EALREADY (replayed) or EBADMSG (authentication,
+ * framing). */
+int tnd_srtp_protect(struct tnd_srtp *s, uint8_t *pkt, size_t *len, size_t cap, bool rtcp);
+int tnd_srtp_unprotect(struct tnd_srtp *s, uint8_t *pkt, size_t *len, bool rtcp);
+const char *tnd_srtp_profile_name(enum tnd_srtp_profile p);
+
+/* ------------------------------------------------------------ dtls.c */
+
+/* The custom BIO method DTLS records pass through; made by cert.c. */
+int tnd_dtls_global_init(void);
+void tnd_dtls_global_deinit(void);
+
+struct tnd_dtls_handlers {
+	/* one datagram to the peer */
+	void (*send)(void *arg, const uint8_t *buf, size_t len);
+	/* handshake over: err 0 and keys, or EPERM (fingerprint) / EPROTO */
+	void (*done)(void *arg, int err, const struct tnd_srtp_keys *keys);
+	/* the peer's close_notify */
+	void (*closed)(void *arg);
+};
+
+/* Single owner (the pc). Runs OpenSSL's DTLS_method over datagrams handed in
+ * by tnd_dtls_input and out through h->send, with its retransmission timer
+ * on `ctx`. Handlers run from inside tnd_dtls_start/input/close and from the
+ * timer, never after tnd_dtls_free. */
+struct tnd_dtls;
+
+int tnd_dtls_alloc(struct tnd_dtls **dp, GMainContext *ctx, bool client, const struct tnd_fp *fp,
+		   const struct tnd_dtls_handlers *h, void *arg);
+void tnd_dtls_free(struct tnd_dtls *d);
+/* Client: sends the ClientHello. Server: nothing. */
+void tnd_dtls_start(struct tnd_dtls *d);
+/* One received datagram. 0 when DTLS used it, ENOTSUP when it carried
+ * application data (no data channels) or came after the end. */
+int tnd_dtls_input(struct tnd_dtls *d, const uint8_t *buf, size_t len);
+/* Sends close_notify once. */
+void tnd_dtls_close(struct tnd_dtls *d);
+/* SSL_CTX_set_cert_verify_callback(): the peer's leaf certificate against
+ * the SDP fingerprint of the tnd_dtls behind the SSL. 1 accepts. */
+int tnd_dtls_verify_cert(X509_STORE_CTX *x, void *arg);
+
+/* ------------------------------------------------------------ the pc */
+
+#define TND_PC_PENDING_DTLS 8   /* DTLS datagrams kept while a side is not ready */
+
+/* DTLS datagrams held back during set-up only, never media */
+struct tnd_pc_pending {
+	uint8_t *buf[TND_PC_PENDING_DTLS];   /* owned (malloc) */
+	size_t len[TND_PC_PENDING_DTLS];
+	size_t n;
+};
+
+struct tnd_pc {
+	struct tnd_obj obj;            /* first: refcount */
+	/* everything below: OWNER: worker */
+	struct tnd_loop *loop;         /* borrowed: the worker this pc lives on */
+	GMainContext *ctx;             /* borrowed: the worker's context */
+	NiceAgent *agent;              /* owned (GObject ref) */
+	guint stream;
+	bool turn;                     /* a relay was configured: close_async on free */
+	struct tnd_pc_handlers h;
+	void *arg;                     /* borrowed: the owner's */
+
+	enum tnd_pc_state state;
+	int err;                       /* why FAILED */
+	bool gathering, remote_set, ice_up, eoc_in, eoc_applied;
+	enum tnd_dtls_role role;
+	enum tnd_pc_dtls_state dtls_state;
+	struct tnd_fp remote_fp;
+	GSList *pending_cands;         /* owned NiceCandidate (libnice's), until ready */
+	struct tnd_pc_pending dtls_in;   /* arrived before the remote's parameters */
+	struct tnd_pc_pending dtls_out;  /* made before ICE had a pair */
+
+	struct tnd_dtls *dtls;         /* owned */
+	struct tnd_srtp *srtp;         /* owned, once DTLS is done */
+	struct tnd_pc_stats st;
+
+	/* receive buffer: aligned because libsrtp2 reads the header as words */
+	_Alignas(8) uint8_t rx[TND_PC_MAX_PACKET + TND_PC_SRTP_OVERHEAD];
+};
+
+/* ice.c */
+int tnd_pc_ice_create(struct tnd_pc *pc, const struct tnd_pc_conf *conf, bool controlling);
+void tnd_pc_ice_destroy(struct tnd_pc *pc);
+int tnd_pc_ice_set_remote(struct tnd_pc *pc, const char *ufrag, const char *pwd);
+int tnd_pc_ice_send(struct tnd_pc *pc, const uint8_t *buf, size_t len);
+
+/* pc.c, called by ice.c */
+void tnd_pc_input(struct tnd_pc *pc, const uint8_t *buf, size_t len);
+void tnd_pc_ice_up(struct tnd_pc *pc);
+void tnd_pc_fail(struct tnd_pc *pc, int err);
+/* Takes a reference across an owner's handler; the release is deferred to
+ * an idle on the worker when it is the last, so nothing is freed under a
+ * libnice, OpenSSL or GLib callback still on the stack. */
+void tnd_pc_hold(struct tnd_pc *pc);
+void tnd_pc_unhold(struct tnd_pc *pc);
+/* The same for any tnd_obj pinned to `ctx` (rtpsock.c). */
+void tnd_webrtc_put_later(struct tnd_obj *obj, GMainContext *ctx);
+
+#endif
