@@ -24,6 +24,7 @@
 #define DTLS_FIRST_TIMER_US 400000
 #define DTLS_MAX_TIMER_US 3000000
 
+/* Single owner: the pc. OWNER: worker (every field) */
 struct tnd_dtls {
 	SSL *ssl;                  /* owned; owns the BIO */
 	GMainContext *ctx;         /* borrowed: the worker's */

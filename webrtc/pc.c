@@ -1,13 +1,15 @@
 /* struct tnd_pc: ties ICE (ice.c), DTLS (dtls.c) and SRTP (srtp.c) into the
  * browser leg's transport (RFC 8834, RFC 8827).
  *
- * Lives on one worker: libnice delivers datagrams here on that thread, they
- * are demultiplexed by first byte (RFC 7983), and media is unprotected into
- * the pc's own buffer before the owner's handler sees it. Until DTLS is done
- * only STUN and DTLS are handled; RTP and RTCP are dropped and counted. The
- * DTLS client starts once ICE has a working pair; the server just answers.
- * States only move forward: NEW -> CONNECTED -> CLOSED/FAILED. Per packet:
- * no allocation, no lock, logs only through TND_LOG_RL. */
+ * Lives on one worker: libnice delivers datagrams here on that thread (only
+ * from addresses its checks have validated, minus the STUN it handles
+ * itself), they are demultiplexed by first byte (RFC 7983), and media is
+ * unprotected into the pc's own buffer before the owner's handler sees it.
+ * Until DTLS is done only STUN and DTLS are handled; RTP and RTCP are
+ * dropped and counted. The DTLS client starts once ICE has a working pair;
+ * the server just answers. States only move forward: NEW -> CONNECTED ->
+ * CLOSED/FAILED. Per packet: no allocation, no lock, logs only through
+ * TND_LOG_RL. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -17,6 +17,7 @@
 #include "gateway/base/log.h"
 #include "webrtc/webrtc_int.h"
 
+/* Single owner: the pc. OWNER: worker */
 struct tnd_srtp {
 	srtp_t in;       /* owned */
 	srtp_t out;      /* owned */

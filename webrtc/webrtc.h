@@ -193,8 +193,8 @@ struct tnd_rtcp_ssrc_map {
 };
 
 /* Validates like tnd_rtcp_parse() and rewrites SSRCs in place. A zero media
- * SSRC in feedback (RFC 4585 6.1: "not used") stays zero. 0 or EBADMSG
- * (buffer untouched). */
+ * SSRC in feedback (RFC 4585 6.1: "not used") stays zero. 0, EINVAL (no
+ * map) or EBADMSG (buffer untouched). */
 int tnd_rtcp_rewrite_ssrc(uint8_t *buf, size_t len, const struct tnd_rtcp_ssrc_map *map);
 
 /* ------------------------------------------------------------ STUN */
@@ -262,10 +262,11 @@ struct tnd_pc_handlers {
 	tnd_pc_candidate_h *candidate;
 	/* CONNECTED, FAILED or CLOSED; never NULL. */
 	tnd_pc_state_h *state;
-	/* One decrypted RTP or RTCP packet (RTCP as a whole compound). `pkt` is
-	 * the pc's receive buffer, valid during the call; it has room for
-	 * len + TND_PC_SRTP_OVERHEAD bytes, so a handler may rewrite it and pass
-	 * it to tnd_pc_send_rtp() in place. May be NULL (dropped). */
+	/* One decrypted RTP packet (valid per tnd_rtp_parse) or RTCP compound
+	 * (valid per tnd_rtcp_parse). `pkt` is the pc's receive buffer, valid
+	 * during the call; it has room for len + TND_PC_SRTP_OVERHEAD bytes,
+	 * so a handler may rewrite it and pass it to tnd_pc_send_rtp() in
+	 * place. May be NULL (dropped). */
 	tnd_pc_pkt_h *rtp;
 	tnd_pc_pkt_h *rtcp;
 };
@@ -292,15 +293,19 @@ int tnd_pc_local_ice(const struct tnd_pc *pc, char *ufrag, size_t ufrag_size, ch
 int tnd_pc_gather(struct tnd_pc *pc);
 
 /* The peer's ICE credentials, certificate fingerprint ("sha-256 AB:..";
- * sha-1, sha-384 and sha-512 are accepted too) and our DTLS role. Once only.
- * 0, EINVAL (bad ufrag/pwd), EBADMSG (bad fingerprint), EALREADY, ENOMEM. */
+ * sha-1, sha-384 and sha-512 are accepted too) and our DTLS role. Once only,
+ * before or after tnd_pc_gather(); a ClientHello that came earlier is
+ * answered now. 0, EINVAL (bad ufrag/pwd), EBADMSG (bad fingerprint),
+ * EALREADY, ENOMEM. */
 int tnd_pc_set_remote(struct tnd_pc *pc, const char *ufrag, const char *pwd,
 		      const char *fingerprint, enum tnd_dtls_role role);
 
 /* One remote candidate ("candidate:..." with or without "a="), or NULL for
  * end-of-candidates. Before tnd_pc_set_remote() and tnd_pc_gather() they are
- * kept and applied then. 0, EBADMSG (unparsable), ENOTSUP (TCP, mDNS name,
- * RTCP component: rtcp-mux and BUNDLE only), EALREADY (after end). */
+ * kept and applied then. ICE cannot fail before end-of-candidates (trickle),
+ * so the owner needs its own timeout for peers that never send it. 0,
+ * EBADMSG (unparsable), ENOTSUP (TCP, an mDNS name, the RTCP component:
+ * rtcp-mux and BUNDLE only; safe to skip), EALREADY (after the end). */
 int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand);
 
 /* SRTP-protects an RTP packet (or a compound RTCP packet) in place and sends
@@ -311,7 +316,8 @@ int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand);
 int tnd_pc_send_rtp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
 int tnd_pc_send_rtcp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
 
-/* Sends DTLS close_notify (hang-up); media stops. The peer sees CLOSED. */
+/* Sends DTLS close_notify (hang-up) and stops media; our state becomes
+ * CLOSED without a handler call. The peer sees CLOSED. */
 void tnd_pc_close(struct tnd_pc *pc);
 
 enum tnd_pc_state tnd_pc_state(const struct tnd_pc *pc);
@@ -326,7 +332,7 @@ struct tnd_pc_stats {
 	uint64_t srtp_err_in;      /* unprotect failed (auth, replay) */
 	uint64_t srtp_err_out;     /* protect failed, or no room */
 	uint64_t send_err;         /* libnice refused a datagram */
-	uint64_t drop_early;       /* RTP/RTCP before the SRTP keys */
+	uint64_t drop_early;       /* RTP/RTCP before CONNECTED or after the end */
 	uint64_t drop_stun;        /* STUN libnice passed up (not its own) */
 	uint64_t drop_bad_stun;    /* STUN-range bytes that are not STUN */
 	uint64_t drop_dtls;        /* DTLS we could not use (after failure, app data) */
@@ -348,9 +354,11 @@ struct tnd_rtpsock_conf {
 	bool rtcp_port;              /* also bind port + 1 for RTCP; else rtcp-mux */
 };
 
+/* Run on the worker; the buffer is the socket's, valid during the call.
+ * Either may be NULL. */
 struct tnd_rtpsock_handlers {
-	tnd_pc_pkt_h *rtp;   /* valid RTP; buffer is the socket's, valid during the call */
-	tnd_pc_pkt_h *rtcp;  /* valid compound RTCP */
+	tnd_pc_pkt_h *rtp;   /* valid RTP (tnd_rtp_parse) */
+	tnd_pc_pkt_h *rtcp;  /* valid compound RTCP (tnd_rtcp_parse) */
 };
 
 struct tnd_rtpsock_stats {

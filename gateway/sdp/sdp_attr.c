@@ -43,8 +43,9 @@ static int attr_rtcp(struct tnd_sdp_parser *p, const char *v, size_t n)
 
 	if (p->m->rtcp_port)
 		return tnd_sdp_fail(p, EBADMSG, "second a=rtcp in this section");
-	if (!tnd_sdp_field(&c, &f[0], &fn[0]) || !tnd_sdp_number(f[0], fn[0], 65535, &port))
-		return tnd_sdp_fail(p, EBADMSG, "a=rtcp port is not 0-65535");
+	if (!tnd_sdp_field(&c, &f[0], &fn[0]) || !tnd_sdp_number(f[0], fn[0], 65535, &port) ||
+	    !port)
+		return tnd_sdp_fail(p, EBADMSG, "a=rtcp port is not 1-65535");
 	if (tnd_sdp_field(&c, &f[1], &fn[1])) {
 		if (!tnd_sdp_field(&c, &f[2], &fn[2]) || !tnd_sdp_field(&c, &f[3], &fn[3]) ||
 		    tnd_sdp_more(&c) || !tnd_sdp_eq(f[1], fn[1], "IN") ||
@@ -259,7 +260,7 @@ static int attr_rtpmap(struct tnd_sdp_parser *p, const char *v, size_t n)
 		return tnd_sdp_fail(p, EBADMSG, "a=rtpmap clock rate is not 1-4294967295");
 	if (s2 && (!tnd_sdp_number(s2 + 1, (size_t)(end - s2 - 1), 255, &ch) || !ch))
 		return tnd_sdp_fail(p, EBADMSG, "a=rtpmap channels is not 1-255");
-	codec = codec_of(p, v, fn, &pt);
+	codec = codec_of(p, f, fn, &pt);
 	if (!codec)
 		return TND_SDP_KEEP_RAW;   /* names a type the m= line does not list */
 	if (p->rtpmap_seen[pt])

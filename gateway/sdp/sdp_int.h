@@ -113,7 +113,7 @@ struct tnd_sdp_parser {
 	unsigned line;
 	char *err;
 	size_t errlen;
-	bool seen_o, seen_t, seen_s;
+	bool seen_o, seen_s;
 	bool sess_dir_set;
 	enum tnd_sdp_dir sess_dir;
 	bool sess_eoc;                 /* session-level a=end-of-candidates */

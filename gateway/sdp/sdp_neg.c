@@ -291,16 +291,14 @@ int tnd_sdp_neg_add_pick(struct tnd_sdp *ans, struct tnd_sdp_media *am,
 	return err;
 }
 
-/* The payload type for our offer of p (sdp.h, struct tnd_sdp_codec_pref). */
+/* A dynamic payload type for our offer of p, which has no static one and
+ * did not pick its own (sdp.h, struct tnd_sdp_codec_pref); -1 if all the
+ * dynamic types are taken. */
 static int offer_pt(const struct tnd_sdp_codec_pref *p, const bool used[128])
 {
-	int pt = tnd_sdp_static_pt_of(p->name, p->clock, p->channels);
 	size_t n = strlen(p->name);
+	int pt;
 
-	if (pt >= 0)
-		return used[pt] ? -1 : pt;
-	if (p->pt >= 96 && p->pt <= 127 && !used[p->pt])
-		return p->pt;
 	/* the numbers browsers use, so a pass-through call keeps its PTs */
 	if (tnd_sdp_eq(p->name, n, "opus") && !used[111])
 		return 111;
@@ -439,7 +437,8 @@ static const char *crypto_with_tag(const struct tnd_sdp_media *m, const char *li
 	unsigned i;
 
 	for (i = 0; i < m->n_crypto; i++)
-		if (!strncmp(m->crypto[i], line, tag) && strchr(" \t", m->crypto[i][tag]))
+		if (!strncmp(m->crypto[i], line, tag) &&
+		    (m->crypto[i][tag] == ' ' || m->crypto[i][tag] == '\t'))
 			return m->crypto[i];
 	return NULL;
 }

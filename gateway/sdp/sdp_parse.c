@@ -114,7 +114,7 @@ bool tnd_sdp_token_ok(const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c <= ' ' || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", c))
+		if (c <= ' ' || c >= 0x7f || strchr("\"(),/:;<=>?@[\\]", c))
 			return false;
 	}
 	return n > 0;
@@ -188,12 +188,11 @@ static int parse_time(struct tnd_sdp_parser *p, struct tnd_sdp_cur *c)
 
 	if (p->m)
 		return tnd_sdp_fail(p, EBADMSG, "t= belongs before the first m= line");
-	if (!tnd_sdp_field(c, &f[0], &n[0]) || !tnd_sdp_field(c, &f[1], &n[1]) || tnd_sdp_more(c) ||
-	    !tnd_sdp_number(f[0], n[0], UINT64_MAX, &p->sdp->t_start) ||
+	if (!tnd_sdp_field(c, &f[0], &n[0]) || !tnd_sdp_field(c, &f[1], &n[1]) ||
+	    tnd_sdp_more(c) || !tnd_sdp_number(f[0], n[0], UINT64_MAX, &p->sdp->t_start) ||
 	    !tnd_sdp_number(f[1], n[1], UINT64_MAX, &p->sdp->t_stop))
 		return tnd_sdp_fail(p, EBADMSG, "t= needs start and stop times");
-	p->seen_t = true;   /* a second t= (repeat times) replaces the first */
-	return 0;
+	return 0;   /* a second t= (more times) replaces the first */
 }
 
 /* Checks the section just read, before the next m= or the end. */
@@ -271,7 +270,7 @@ static int parse_media(struct tnd_sdp_parser *p, struct tnd_sdp_cur *c)
 		}
 		if (!tnd_sdp_number(f[0], n[0], 127, &pt))
 			return tnd_sdp_fail(p, EBADMSG, "RTP payload type '%.*s' is not 0-127",
-				    (int)(n[0] > 16 ? 16 : n[0]), f[0]);
+					    (int)(n[0] > 16 ? 16 : n[0]), f[0]);
 		if (p->pt_idx[pt] >= 0)
 			return tnd_sdp_fail(p, EBADMSG, "payload type %u listed twice",
 					    (unsigned)pt);
@@ -294,7 +293,7 @@ static int parse_media(struct tnd_sdp_parser *p, struct tnd_sdp_cur *c)
 
 static int parse_line(struct tnd_sdp_parser *p, const char *s, size_t n)
 {
-	struct tnd_sdp_cur c = { s + 2, s + n };
+	struct tnd_sdp_cur c;
 	const char *f;
 	size_t i;
 
@@ -303,6 +302,8 @@ static int parse_line(struct tnd_sdp_parser *p, const char *s, size_t n)
 			return tnd_sdp_fail(p, EBADMSG, "control character in the line");
 	if (n < 2 || s[1] != '=' || s[0] < 'a' || s[0] > 'z')
 		return tnd_sdp_fail(p, EBADMSG, "expected <letter>=<value>");
+	c.p = s + 2;
+	c.end = s + n;
 	switch (s[0]) {
 	case 'o':
 		return parse_origin(p, &c);
@@ -321,9 +322,9 @@ static int parse_line(struct tnd_sdp_parser *p, const char *s, size_t n)
 			return tnd_sdp_fail(p, EBADMSG, "b= needs <bwtype>:<bandwidth>");
 		if (p->m)
 			return tnd_sdp_keep_list(p, p->m->bw, &p->m->n_bw, TND_SDP_MAX_BW, f,
-					    (size_t)(c.end - f));
+						 (size_t)(c.end - f));
 		return tnd_sdp_keep_list(p, p->sdp->bw, &p->sdp->n_bw, TND_SDP_MAX_BW, f,
-				    (size_t)(c.end - f));
+					 (size_t)(c.end - f));
 	case 'm':
 		return parse_media(p, &c);
 	case 'a':

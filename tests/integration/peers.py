@@ -27,6 +27,11 @@ def tones():
         d = tempfile.mkdtemp(prefix="tandem-tones-")
         subprocess.run(["sh", os.path.join(SHARED, "media", "make-tones.sh"), d, "30"],
                        check=True, capture_output=True)
+        # baresip's aufile source must match the codec's channel count, and
+        # Opus is negotiated as opus/48000/2: stereo copies for it
+        for name in ("tone1k_48k", "tone440_48k"):
+            subprocess.run(["sox", os.path.join(d, name + ".wav"), "-c", "2",
+                            os.path.join(d, name + "_stereo.wav")], check=True)
         _TONES = d
     return _TONES
 

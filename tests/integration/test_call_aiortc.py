@@ -44,8 +44,8 @@ async def counters_zero(c, timeout=5):
 
 
 async def browser_calls_phone(codec):
-    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"),
-                codecs=codec.lower()).start()
+    wav = "tone440_48k_stereo.wav" if codec == "opus" else "tone440_48k.wav"
+    b = Baresip("b", source_wav=os.path.join(tones(), wav), codecs=codec.lower()).start()
     with Gateway() as gw:
         c = await connect(gw)
         pc = new_pc()

@@ -103,8 +103,8 @@ def assert_heard(peaks, hz, what):
 
 
 def browser_calls_baresip(codec, trickle, hangup):
-    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"),
-                codecs=codec.lower()).start()
+    wav = "tone440_48k_stereo.wav" if codec == "opus" else "tone440_48k.wav"
+    b = Baresip("b", source_wav=os.path.join(tones(), wav), codecs=codec.lower()).start()
     try:
         with Gateway() as gw:
             br = Browser({"ws": gw.url, "mode": "outgoing", "codec": codec, "to": b.uri,

@@ -20,6 +20,7 @@ int test_pc_dtls_srtp(void);
 int test_pc_trickle_before_remote(void);
 int test_pc_wrong_fingerprint(void);
 int test_pc_api_errors(void);
+int test_pc_garbage_before_dtls(void);
 int test_pc_alloc_enomem(void);
 int test_rtpsock_latching(void);
 int test_rtpsock_garbage_and_rtcp(void);

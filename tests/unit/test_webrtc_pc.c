@@ -18,10 +18,13 @@
 #include "tests/unit/runner.h"
 #include "tests/unit/test_webrtc.h"
 #include "webrtc/webrtc.h"
+#include "webrtc/webrtc_int.h"   /* tnd_pc_input */
 
 #define WAIT_MS 10000
 #define NPKT 12
 #define NRX 16
+#define PWD "pwdpwdpwdpwdpwdpwdpwdpwd"
+#define HOST9 "candidate:1 1 udp 1 127.0.0.1 9 typ host"
 
 static GMutex mu;
 static GCond cond;
@@ -563,8 +566,6 @@ int test_pc_wrong_fingerprint(void)
 	return 0;
 }
 
-#define PWD "pwdpwdpwdpwdpwdpwdpwdpwd"
-#define HOST9 "candidate:1 1 udp 1 127.0.0.1 9 typ host"
 
 /* Argument checks of tnd_pc_alloc, on the worker. */
 static int api_alloc(struct side *s)
@@ -648,6 +649,64 @@ static int do_api(void *ctx, const char *unused)
 		return 12;
 	s->pc = tnd_obj_put(s->pc);
 	return 0;
+}
+
+/* What reaches a pc before DTLS is done: RTP and RTCP dropped and counted,
+ * other bytes counted by RFC 7983 class. libnice passes data up only on a
+ * working pair, so the datagrams go in where libnice would hand them over. */
+static int do_inject(void *ctx, const char *unused)
+{
+	static const uint8_t rtp[20] = { 0x80, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+	static const uint8_t rtcp[8] = { 0x80, TND_RTCP_RR, 0, 1, 0, 0, 0, 1 };
+	static const uint8_t not_stun[24] = { 0x01, 0x01, 0x00, 0x04, 1, 2, 3, 4 };
+	static const uint8_t other[4] = { 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t stun[20] = { 0x00, 0x11, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 };
+	/* DTLS before the remote's parameters: kept for later, not counted */
+	static const uint8_t dtls[13] = { 22, 0xfe, 0xfd };
+	struct side *s = ctx;
+
+	(void)unused;
+	tnd_pc_input(s->pc, rtp, sizeof(rtp));
+	tnd_pc_input(s->pc, rtcp, sizeof(rtcp));
+	tnd_pc_input(s->pc, not_stun, sizeof(not_stun));
+	tnd_pc_input(s->pc, stun, sizeof(stun));
+	tnd_pc_input(s->pc, other, sizeof(other));
+	tnd_pc_input(s->pc, other, 0);
+	tnd_pc_input(s->pc, dtls, sizeof(dtls));
+	tnd_pc_stats(s->pc, &s->st);
+	return 0;
+}
+
+int test_pc_garbage_before_dtls(void)
+{
+	long live = tnd_obj_live();
+	struct side *s = calloc(1, sizeof(*s)), *peer = calloc(1, sizeof(*peer));
+	int rc = 1;
+
+	if (!s || !peer)
+		goto out;
+	pair_init(s, peer);
+	if (tnd_loop_alloc(&s->loop, "w0", 1) || tnd_loop_thread_start(s->loop))
+		goto stop;
+	if (tnd_test_run_on(s->loop, do_alloc, s) || tnd_test_run_on(s->loop, do_gather, s))
+		goto stop;
+	if (tnd_test_run_on(s->loop, do_inject, s) == 0) {
+		printf("# early %llu, other %llu, stun %llu, bad stun %llu, dtls %llu\n",
+		       (unsigned long long)s->st.drop_early, (unsigned long long)s->st.drop_other,
+		       (unsigned long long)s->st.drop_stun, (unsigned long long)s->st.drop_bad_stun,
+		       (unsigned long long)s->st.drop_dtls);
+		rc = !(s->st.drop_early == 2 && s->st.drop_other == 2 && s->st.drop_stun == 1 &&
+		       s->st.drop_bad_stun == 1 && s->st.drop_dtls == 0 && s->st.rtp_in == 0 &&
+		       s->n_rtp == 0);
+	}
+	tnd_test_run_on(s->loop, do_release, s);
+ stop:
+	tnd_test_wait_live(live, 2000);
+	tnd_loop_free(s->loop);
+ out:
+	free(s);
+	free(peer);
+	return rc;
 }
 
 int test_pc_api_errors(void)
