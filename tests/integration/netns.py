@@ -9,6 +9,48 @@ import sys
 NETNS_ENV = "TANDEM_IN_NETNS"
 
 
+# Two hosts across a veth pair: this namespace (the gateway's) has 127.0.0.2
+# on v0, a named namespace BROWSER_NS has 127.0.0.3 on v1. Loopback-range
+# addresses keep the test inside the rules for test traffic; to route them
+# over a veth, lo keeps only 127.0.0.1/32 (not the whole 127/8 as local) and
+# route_localnet lets 127.x cross a real interface.
+BROWSER_NS = "tndbr%d" % os.getpid()
+TWO_HOSTS = """
+set -e
+mount --make-rprivate /
+ip link set lo up
+ip addr del 127.0.0.1/8 dev lo && ip addr add 127.0.0.1/32 dev lo
+ip netns add $NS
+ip link add v0 type veth peer name v1 netns $NS
+ip addr add 127.0.0.2/32 dev v0 && ip link set v0 up
+for k in all.route_localnet v0.route_localnet; do sysctl -qw net.ipv4.conf.$k=1; done
+for k in all.rp_filter v0.rp_filter; do sysctl -qw net.ipv4.conf.$k=0; done
+ip route add 127.0.0.3/32 dev v0 src 127.0.0.2
+ip netns exec $NS sh -c 'set -e; ip link set lo up
+  ip addr del 127.0.0.1/8 dev lo && ip addr add 127.0.0.1/32 dev lo
+  ip addr add 127.0.0.3/32 dev v1 && ip link set v1 up
+  for k in all.route_localnet v1.route_localnet; do sysctl -qw net.ipv4.conf.$k=1; done
+  for k in all.rp_filter v1.rp_filter; do sysctl -qw net.ipv4.conf.$k=0; done
+  ip route add 127.0.0.2/32 dev v1 src 127.0.0.3'
+"$@"; rc=$?
+ip netns del $NS
+exit $rc
+"""
+
+
+def enter_two_hosts():
+    """Re-executes this script in a new network and mount namespace wired to
+    a second network namespace (BROWSER_NS) over a veth pair."""
+    if os.environ.get(NETNS_ENV):
+        return
+    os.environ[NETNS_ENV] = "2"
+    os.environ["TANDEM_BROWSER_NS"] = BROWSER_NS
+    os.environ["NS"] = BROWSER_NS
+    sys.stdout.flush()
+    os.execvp("unshare", ["unshare", "-n", "-m", "--", "sh", "-c", TWO_HOSTS, "sh",
+                          sys.executable] + sys.argv)
+
+
 def enter():
     """Re-executes this script inside a new network namespace, once."""
     if os.environ.get(NETNS_ENV):

@@ -69,7 +69,9 @@ def free_port(kind=socket.SOCK_STREAM, also_udp=False):
 class Gateway:
     """A tandem process with its own config file, ports and log file."""
 
-    def __init__(self, extra="", ws_port=None, sip_port=None, log_level="debug"):
+    def __init__(self, extra="", ws_port=None, sip_port=None, log_level="debug",
+                 host="127.0.0.1"):
+        self.host = host
         self.dir = tempfile.mkdtemp(prefix="tandem-it-")
         self.ws_port = ws_port or free_port()
         self.sip_port = sip_port or free_port(also_udp=True)
@@ -101,7 +103,7 @@ class Gateway:
 
     @property
     def url(self):
-        return "%s://127.0.0.1:%d/ws" % (self.scheme, self.ws_port)
+        return "%s://%s:%d/ws" % (self.scheme, self.host, self.ws_port)
 
     def start(self, timeout=10):
         self.proc = subprocess.Popen([TANDEM, "--config", self.conf],

@@ -17,7 +17,8 @@ import threading
 import urllib.parse
 
 import netns
-netns.enter()
+if __name__ == "__main__":
+    netns.enter()
 
 from peers import Baresip, assert_tone, tones   # noqa: E402
 from tandem_harness import Gateway, free_port, tap_main   # noqa: E402
@@ -47,16 +48,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Browser:
-    def __init__(self, params):
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def __init__(self, params, host="127.0.0.1", netns=None):
+        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.dir = tempfile.mkdtemp(prefix="tandem-chromium-")
-        url = "http://127.0.0.1:%d/?%s" % (self.server.server_port,
-                                            urllib.parse.urlencode(params))
+        url = "http://%s:%d/?%s" % (host, self.server.server_port,
+                                     urllib.parse.urlencode(params))
         wav = os.path.join(tones(), "tone1k_48k.wav")
         self.log = open(os.path.join(self.dir, "chromium.log"), "wb")
+        prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
-            ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            prefix + ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--disable-background-networking",
              "--disable-component-update", "--disable-sync",
              "--user-data-dir=" + os.path.join(self.dir, "profile"),
