@@ -181,6 +181,9 @@ static const struct tnd_opt opts[] = {
 	  "TURN user name." },
 	{ "media", "turn_password", TND_OPT_STR, "", 0, 0, NULL, OFF(media_turn_password), NULL,
 	  "TURN password." },
+	{ "media", "turn_only", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(media_turn_only), NULL,
+	  "Offer browsers only TURN relayed candidates and send all their media through the "
+	  "TURN server: hides the gateway's addresses. Needs turn_server." },
 	{ "media", "max_calls", TND_OPT_INT, "1000", 1, 100000, NULL, OFF(max_calls), NULL,
 	  "Calls at once; further calls get 503 (JSON-RPC) or 503 Service Unavailable "
 	  "(SIP)." },
@@ -305,6 +308,10 @@ static int cross_check(const struct tnd_conf *c, const struct tnd_ini *ini, cons
 		section = "media";
 		key = "port_min";
 		why = "port_min must be below port_max";
+	} else if (c->media_turn_only && !*c->media_turn_server) {
+		section = "media";
+		key = "turn_only";
+		why = "turn_only needs turn_server";
 	} else if (*c->media_turn_server && !*c->media_turn_user) {
 		section = "media";
 		key = "turn_user";

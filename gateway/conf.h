@@ -60,6 +60,7 @@ struct tnd_conf {
 	char *media_turn_server;
 	char *media_turn_user;
 	char *media_turn_password;
+	bool media_turn_only;
 	int max_calls;
 
 	/* [users] */

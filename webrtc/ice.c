@@ -162,6 +162,8 @@ int tnd_pc_ice_create(struct tnd_pc *pc, const struct tnd_pc_conf *conf, bool co
 					       NICE_RELAY_TYPE_TURN_UDP))
 			return EINVAL;
 		pc->turn = true;
+		if (conf->relay_only)
+			g_object_set(pc->agent, "force-relay", TRUE, NULL);
 	}
 	for (size_t i = 0; i < conf->n_local_addrs; i++) {
 		NiceAddress a;

@@ -247,6 +247,9 @@ struct tnd_pc_conf {
 	const char *turn_server;  /* same form, TURN over UDP; NULL for none */
 	const char *turn_user, *turn_pass;
 	uint16_t port_min, port_max;  /* 0, 0: any port */
+	/* with a TURN server: offer and use relayed candidates only (libnice's
+	 * force-relay), so every packet goes through the relay */
+	bool relay_only;
 };
 
 typedef void (tnd_pc_candidate_h)(void *arg, const char *cand);

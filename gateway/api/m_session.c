@@ -190,11 +190,12 @@ static int m_stats(struct tnd_api_req *req, json_t *params)
 		struct tnd_calls_stats cs;
 
 		req->conn->api->calls.stats(req->conn->api->calls.calls, &cs);
-		json_object_set_new(r, "calls", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+		json_object_set_new(r, "calls", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"calls", (json_int_t)cs.calls, "calls_total", (json_int_t)cs.calls_total,
 			"sip_dialogs", (json_int_t)cs.sip_dialogs,
 			"bridges", (json_int_t)cs.bridges, "media_legs", (json_int_t)cs.media_legs,
-			"media_ports", (json_int_t)cs.media_ports));
+			"media_ports", (json_int_t)cs.media_ports,
+			"media_dropped", (json_int_t)cs.media_dropped));
 	}
 	tnd_api_reply(req, r);
 	return 0;

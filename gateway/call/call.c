@@ -133,6 +133,7 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		.turn_server = *conf->media_turn_server ? conf->media_turn_server : NULL,
 		.turn_user = conf->media_turn_user,
 		.turn_pass = conf->media_turn_password,
+		.turn_only = conf->media_turn_only,
 		.ice_controlling = ice_controlling,
 	};
 	int err;
@@ -293,6 +294,7 @@ void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st)
 	st->bridges = mc.bridges;
 	st->media_legs = mc.open_legs;
 	st->media_ports = mc.ports;
+	st->media_dropped = mc.dropped;
 }
 
 /* ------------------------------------------------------------ requests */

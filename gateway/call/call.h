@@ -103,6 +103,7 @@ struct tnd_calls_stats {
 	long bridges;
 	long media_legs;
 	long media_ports;
+	long media_dropped;           /* garbage dropped by ended calls' media legs */
 };
 void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st);
 

@@ -21,13 +21,41 @@
  * this bounds a slow STUN or TURN server. */
 #define READY_WAIT_MS 1500
 
-static atomic_long live_bridges, live_legs, live_ports;
+static atomic_long live_bridges, live_legs, live_ports, dropped_total;
 
 void tnd_media_counts(struct tnd_media_counts *c)
 {
 	c->bridges = atomic_load(&live_bridges);
 	c->open_legs = atomic_load(&live_legs);
 	c->ports = atomic_load(&live_ports);
+	c->dropped = atomic_load(&dropped_total);
+}
+
+/* Adds a closing call's drop counters to the process total: read once per
+ * call, so the per-packet counters stay plain per-leg integers (R7). */
+static void count_drops(struct tnd_bridge *br)
+{
+	long n = (long)(br->st.drop_pt);
+
+	if (br->pc) {
+		struct tnd_pc_stats ps;
+
+		tnd_pc_stats(br->pc, &ps);
+		n += (long)(ps.srtp_err_in + ps.drop_stun + ps.drop_bad_stun + ps.drop_dtls +
+			    ps.drop_bad_rtp + ps.drop_other);
+	}
+	if (br->sock) {
+		struct tnd_rtpsock_stats ss;
+
+		tnd_rtpsock_stats(br->sock, &ss);
+		n += (long)(ss.drop_garbage + ss.drop_too_big);
+		TND_LOG_DEBUG(TND_LOG_MEDIA, "sip leg: rtp in %llu out %llu, rtcp in %llu out %llu, "
+			      "garbage %llu, latches %llu", (unsigned long long)ss.rtp_in,
+			      (unsigned long long)ss.rtp_out, (unsigned long long)ss.rtcp_in,
+			      (unsigned long long)ss.rtcp_out, (unsigned long long)ss.drop_garbage,
+			      (unsigned long long)ss.latches);
+	}
+	atomic_fetch_add(&dropped_total, n);
 }
 
 /* ------------------------------------------------------------ events */
@@ -238,6 +266,7 @@ static void setup_legs(struct tnd_bridge *br)
 		.stun_server = br->stun, .turn_server = br->turn,
 		.turn_user = br->turn_user, .turn_pass = br->turn_pass,
 		.port_min = br->port_min, .port_max = br->port_max,
+		.relay_only = br->turn_only,
 	};
 	struct tnd_rtpsock_conf sc = {
 		.addr = br->rtp_addr, .port_min = br->port_min, .port_max = br->port_max,
@@ -299,13 +328,17 @@ static void cmd_run(void *data)
 		break;
 	case CMD_CLOSE:
 		br->closed = true;
+		count_drops(br);
 		release_legs(br);
 		atomic_fetch_sub(&live_legs, 1);
 		tnd_media_worker_load(br->worker, -1);
 		TND_LOG_DEBUG(TND_LOG_MEDIA, "bridge closed: rtp to sip %llu, to webrtc %llu, "
+			      "rtcp to sip %llu, to webrtc %llu, "
 			      "dropped pt %llu, not ready %llu, send errors %llu",
 			      (unsigned long long)br->st.to_sip,
 			      (unsigned long long)br->st.to_webrtc,
+			      (unsigned long long)br->st.rtcp_to_sip,
+			      (unsigned long long)br->st.rtcp_to_webrtc,
 			      (unsigned long long)br->st.drop_pt,
 			      (unsigned long long)br->st.drop_not_ready,
 			      (unsigned long long)br->st.send_err);
@@ -473,6 +506,7 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->port_min = conf->port_min;
 	br->port_max = conf->port_max;
 	br->controlling = conf->ice_controlling;
+	br->turn_only = conf->turn_only;
 	br->webrtc_ssrc = random_ssrc();
 	br->sip_ssrc = random_ssrc();
 	for (int i = 0; i < 128; i++)

@@ -38,6 +38,7 @@ struct tnd_bridge {
 	char *rtp_addr, *stun, *turn, *turn_user, *turn_pass;
 	uint16_t port_min, port_max;
 	bool controlling;
+	bool turn_only;
 
 	/* OWNER: worker */
 	struct tnd_pc *pc;                       /* ref */

@@ -39,6 +39,7 @@ struct tnd_bridge_conf {
 	uint16_t port_min, port_max;
 	const char *stun_server;        /* "IP:port" or NULL */
 	const char *turn_server, *turn_user, *turn_pass;
+	bool turn_only;                 /* relayed candidates only */
 	bool ice_controlling;           /* we offered to the browser */
 };
 
@@ -96,6 +97,9 @@ struct tnd_media_counts {
 	long bridges;
 	long open_legs;     /* bridges whose pc and socket are not yet released */
 	long ports;         /* UDP ports held by RTP sockets */
+	long dropped;       /* packets dropped as garbage or unusable by closed calls'
+			     * legs (bad STUN/DTLS/RTP/RTCP, SRTP failures, unknown
+			     * payload types) */
 };
 void tnd_media_counts(struct tnd_media_counts *c);
 

@@ -24,7 +24,7 @@ static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_s
 		tnd_sdp_neg_fail(why, whylen, "audio m= line %u is rejected in the offer", i + 1);
 	else if (!is_savpf(om->proto))
 		tnd_sdp_neg_fail(why, whylen, "audio m= line %u is %s, not UDP/TLS/RTP/SAVPF",
-			    i + 1, om->proto);
+				 i + 1, om->proto);
 	else if (!om->ice.ufrag || !om->ice.pwd)
 		tnd_sdp_neg_fail(why, whylen, "the offer has no ICE credentials");
 	else if (!om->fp.alg)

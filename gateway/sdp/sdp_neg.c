@@ -14,8 +14,8 @@
 #include "gateway/sdp/sdp_int.h"
 
 void tnd_sdp_neg_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
+		      {
+		      va_list ap;
 
 	if (err && errlen) {
 		va_start(ap, fmt);
@@ -83,7 +83,7 @@ static int check_webrtc(const struct tnd_sdp_local *l, char *err, size_t errlen)
 	if (!l->ice_ufrag || !tnd_sdp_ice_chars_ok(l->ice_ufrag, strlen(l->ice_ufrag), 4) ||
 	    !l->ice_pwd || !tnd_sdp_ice_chars_ok(l->ice_pwd, strlen(l->ice_pwd), 22)) {
 		tnd_sdp_neg_fail(err, errlen, "local: ICE ufrag and pwd must be 4 and 22 to 256 "
-			    "ice-chars");
+				 "ice-chars");
 		return EINVAL;
 	}
 	sp = l->fingerprint ? strchr(l->fingerprint, ' ') : NULL;
@@ -101,7 +101,7 @@ static int check_webrtc(const struct tnd_sdp_local *l, char *err, size_t errlen)
 				    "is NULL";
 		if (why || strpbrk(l->cands[i], "\r\n")) {
 			tnd_sdp_neg_fail(err, errlen, "local: candidate %zu: %s", i,
-				    why ? why : "holds a line break");
+					 why ? why : "holds a line break");
 			return EINVAL;
 		}
 	}
@@ -127,7 +127,7 @@ int tnd_sdp_neg_check_local(const struct tnd_sdp_local *l, bool webrtc, char *er
 	if (!list_safe(l->fb, l->n_fb, true) || !list_safe(l->extmaps, l->n_extmaps, false) ||
 	    !list_safe(l->crypto, l->n_crypto, true)) {
 		tnd_sdp_neg_fail(err, errlen, "local: an rtcp-fb, extmap or crypto entry is empty "
-			    "or holds a line break");
+				 "or holds a line break");
 		return EINVAL;
 	}
 	for (i = 0; i < l->n_crypto; i++) {
@@ -237,7 +237,7 @@ int tnd_sdp_neg_pick(const struct tnd_sdp_media *om, const struct tnd_sdp_local 
 		codec_names(theirs, sizeof(theirs), om, l);
 		codec_names(ours, sizeof(ours), NULL, l);
 		tnd_sdp_neg_fail(why, whylen, "no common audio codec: offer has %s; we take %s",
-			    theirs, ours);
+				 theirs, ours);
 		return ENOTSUP;
 	}
 	/* RFC 4733 2.5.1: events at the clock of the audio they go with */
@@ -461,7 +461,7 @@ static int read_section(struct tnd_sdp_neg *neg, const struct tnd_sdp_media *om,
 	}
 	if (!offered(om, neg->codec)) {
 		tnd_sdp_neg_fail(err, errlen, "m= line %u: the answer's %s/%" PRIu32
-			    " was not offered", i + 1, neg->codec->name, neg->codec->clock);
+				 " was not offered", i + 1, neg->codec->name, neg->codec->clock);
 		return EPROTO;
 	}
 	for (j = 0; j < am->n_codecs && !neg->dtmf; j++)
@@ -474,7 +474,7 @@ static int read_section(struct tnd_sdp_neg *neg, const struct tnd_sdp_media *om,
 		/* RFC 4145 4: no a=setup means active */
 		if (am->setup == TND_SDP_SETUP_ACTPASS || am->setup == TND_SDP_SETUP_HOLDCONN) {
 			tnd_sdp_neg_fail(err, errlen, "m= line %u: an answer's a=setup must be "
-				    "active or passive", i + 1);
+					 "active or passive", i + 1);
 			return EPROTO;
 		}
 		neg->answerer_dtls_client = am->setup != TND_SDP_SETUP_PASSIVE;
@@ -484,12 +484,12 @@ static int read_section(struct tnd_sdp_neg *neg, const struct tnd_sdp_media *om,
 		neg->offer_crypto = crypto_with_tag(om, am->crypto[0]);
 		if (!neg->offer_crypto) {
 			tnd_sdp_neg_fail(err, errlen, "m= line %u: the answer's crypto tag was not "
-				    "offered", i + 1);
+					 "offered", i + 1);
 			return EPROTO;
 		}
 	} else if (om->n_crypto && am->proto && strstr(am->proto, "SAVP") && !am->fp.alg) {
 		tnd_sdp_neg_fail(err, errlen, "m= line %u: SDES offered and the answer has no "
-			    "a=crypto", i + 1);
+				 "a=crypto", i + 1);
 		return EPROTO;
 	}
 	return 0;
@@ -504,7 +504,7 @@ int tnd_sdp_negotiated(struct tnd_sdp_neg *neg, const struct tnd_sdp *offer,
 		return EINVAL;
 	if (offer->n_media != answer->n_media) {
 		tnd_sdp_neg_fail(err, errlen, "the answer has %u m= lines, the offer %u",
-			    answer->n_media, offer->n_media);
+				 answer->n_media, offer->n_media);
 		return EPROTO;
 	}
 	for (i = 0; i < answer->n_media; i++) {
@@ -512,7 +512,7 @@ int tnd_sdp_negotiated(struct tnd_sdp_neg *neg, const struct tnd_sdp *offer,
 
 		if (om->type != am->type) {
 			tnd_sdp_neg_fail(err, errlen, "m= line %u: the answer's media type differs",
-				    i + 1);
+					 i + 1);
 			return EPROTO;
 		}
 		if (am->type == TND_SDP_MEDIA_AUDIO && am->rtp && (am->port || am->bundle_only)) {

@@ -136,7 +136,7 @@ static int parse_origin(struct tnd_sdp_parser *p, struct tnd_sdp_cur *c)
 	for (i = 0; i < 6; i++)
 		if (!tnd_sdp_field(c, &f[i], &n[i]))
 			return tnd_sdp_fail(p, EBADMSG, "o= needs username, sess-id, sess-version, "
-					     "nettype, addrtype and address");
+					    "nettype, addrtype and address");
 	if (tnd_sdp_more(c))
 		return tnd_sdp_fail(p, EBADMSG, "o= has more than six fields");
 	if (!tnd_sdp_number(f[2], n[2], UINT64_MAX, &v))
@@ -456,7 +456,7 @@ int tnd_sdp_parse(struct tnd_sdp **sdpp, const char *text, size_t len, char *err
 	if (len > TND_SDP_MAX_LEN) {
 		p.line = 1;
 		return tnd_sdp_fail(&p, ENOTSUP, "SDP of %zu bytes is longer than %d", len,
-			    TND_SDP_MAX_LEN);
+				    TND_SDP_MAX_LEN);
 	}
 	/* rejects NUL bytes too: nothing we write back may hold one */
 	if (len && !g_utf8_validate(text, (gssize)len, &bad)) {

@@ -68,11 +68,11 @@ static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_s
 		tnd_sdp_neg_fail(why, whylen, "audio m= line %u is rejected in the offer", i + 1);
 	else if (!sip_proto(om->proto, &srtp))
 		tnd_sdp_neg_fail(why, whylen, "audio m= line %u is %s; we take RTP/AVP and "
-			    "RTP/SAVP", i + 1, om->proto);
+				 "RTP/SAVP", i + 1, om->proto);
 	else if (srtp && !pick_crypto(om, l, &pick->their_crypto, &pick->our_crypto))
 		tnd_sdp_neg_fail(why, whylen, l->n_crypto ? "audio m= line %u wants SDES-SRTP "
-			    "with suites we lack" : "audio m= line %u wants SDES-SRTP and we "
-			    "have no keys", i + 1);
+				 "with suites we lack" : "audio m= line %u wants SDES-SRTP and we "
+				 "have no keys", i + 1);
 	else
 		return tnd_sdp_neg_pick(om, l, &pick->codecs, why, whylen);
 	return ENOTSUP;

@@ -7,6 +7,7 @@ counters of calls, dialogs, bridges and media ports back at zero."""
 
 import asyncio
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -43,9 +44,42 @@ async def counters_zero(c, timeout=5):
         await asyncio.sleep(0.1)
 
 
-async def browser_calls_phone(codec):
+def garbage_packets():
+    """Things that are not our peers' media: empty and tiny datagrams, STUN
+    with a bad length, DTLS-looking records, RTP with a bad version or
+    truncated, RTCP with a length past the end, and bytes in no RFC 7983
+    range."""
+    return [b"", b"\x00", b"\x00\x01\x00\x08\x21\x12\xa4\x42" + b"\x00" * 12,
+            b"\x16\xfe\xfd" + os.urandom(40), b"\x40\x00" + os.urandom(30),
+            b"\x80\x00\x00", b"\x80\xc8\x00\xff" + os.urandom(8),
+            b"\xff" * 100, os.urandom(1400)]
+
+
+async def blast_garbage(gw):
+    """Sends garbage at every port of the gateway's media range, from a
+    source that is neither peer."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for port in range(gw.media_base, gw.media_base + 200):
+        for p in garbage_packets():
+            try:
+                s.sendto(p, ("127.0.0.1", port))
+            except OSError:
+                pass
+    s.close()
+
+
+async def browser_calls_phone(codec, garbage=False):
     wav = "tone440_48k_stereo.wav" if codec == "opus" else "tone440_48k.wav"
     b = Baresip("b", source_wav=os.path.join(tones(), wav), codecs=codec.lower()).start()
+    try:
+        await phone_call(b, codec, garbage)
+    finally:
+        b.stop()
+    x, rate = b.received()
+    assert_tone(x, rate, 1000, 3, "baresip received")
+
+
+async def phone_call(b, codec, garbage):
     with Gateway() as gw:
         c = await connect(gw)
         pc = new_pc()
@@ -61,6 +95,23 @@ async def browser_calls_phone(codec):
         assert st["code"] == 200, st
         b.wait_event("CALL_ESTABLISHED")
         await asyncio.sleep(MEDIA_SECONDS)
+        if garbage:
+            await blast_garbage(gw)
+            await asyncio.sleep(1.5)
+        if garbage:
+            # RTCP crossed the gateway: aiortc matched baresip's reports
+            # (SSRCs rewritten by the bridge) to the stream it sends.
+            # baresip reports every 5 s.
+            deadline = time.monotonic() + 12
+            while True:
+                remote = [s for s in (await pc.getStats()).values()
+                          if s.type == "remote-inbound-rtp"]
+                if remote or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.5)
+            assert remote and remote[0].packetsLost is not None, \
+                "no RTCP receiver report reached the browser side"
+            assert remote[0].packetsLost < 20, remote[0]
         await c.call("hangup", {"call": call})
         st = await c.wait_state(call, "ended")
         b.wait_event("CALL_CLOSED")
@@ -68,11 +119,11 @@ async def browser_calls_phone(codec):
         await pc.close()
         x, rate = rec.samples()
         assert_tone(x, rate, 440, 3, "aiortc received")
-        await counters_zero(c)
+        s = await counters_zero(c)
+        if garbage:
+            assert s["media_dropped"] > 0, s
+        assert (await c.call("ping")) == {}
         await c.close()
-    b.stop()
-    x, rate = b.received()
-    assert_tone(x, rate, 1000, 3, "baresip received")
 
 
 async def test_aiortc_calls_baresip_pcmu():
@@ -83,44 +134,58 @@ async def test_aiortc_calls_baresip_opus():
     await browser_calls_phone("opus")
 
 
+async def test_garbage_on_media_ports():
+    """Garbage on every media port mid-call: dropped and counted, the call
+    goes on with the right tones both ways, nothing crashes."""
+    await browser_calls_phone("PCMU", garbage=True)
+
+
 async def test_baresip_calls_aiortc_user():
     with Gateway() as gw:
         c = await connect(gw, "alice")
         b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"),
                     codecs="pcmu").start()
-        b.dial("sip:alice@127.0.0.1:%d" % gw.sip_port)
-        inc = (await c.wait_note(lambda m: m["method"] == "incoming"))["params"]
-        assert inc["to"].startswith("sip:alice@") and "sip:b@" in inc["from"], inc
-        pc = new_pc()
-        rec = Recorder()
-        pc.on("track", lambda t: rec.start(t))
-        await pc.setRemoteDescription(RTCSessionDescription(inc["sdp"], "offer"))
-        pc.addTrack(ToneTrack(1000))
-        await pc.setLocalDescription(await pc.createAnswer())
-        await c.call("answer", {"call": inc["call"], "sdp": pc.localDescription.sdp})
-        await c.wait_state(inc["call"], "answered")
-        b.wait_event("CALL_ESTABLISHED")
-        await asyncio.sleep(MEDIA_SECONDS)
-        b.hangup()          # BYE from the SIP side
-        st = await c.wait_state(inc["call"], "ended")
-        rec.stop()
-        await pc.close()
-        x, rate = rec.samples()
-        assert_tone(x, rate, 440, 3, "aiortc received")
-        await counters_zero(c)
-        await c.close()
-        b.stop()
+        try:
+            await answer_baresip(gw, c, b)
+        finally:
+            b.stop()
         x, rate = b.received()
         assert_tone(x, rate, 1000, 3, "baresip received")
+
+
+async def answer_baresip(gw, c, b):
+    b.dial("sip:alice@127.0.0.1:%d" % gw.sip_port)
+    inc = (await c.wait_note(lambda m: m["method"] == "incoming"))["params"]
+    assert inc["to"].startswith("sip:alice@") and "sip:b@" in inc["from"], inc
+    pc = new_pc()
+    rec = Recorder()
+    pc.on("track", lambda t: rec.start(t))
+    await pc.setRemoteDescription(RTCSessionDescription(inc["sdp"], "offer"))
+    pc.addTrack(ToneTrack(1000))
+    await pc.setLocalDescription(await pc.createAnswer())
+    await c.call("answer", {"call": inc["call"], "sdp": pc.localDescription.sdp})
+    await c.wait_state(inc["call"], "answered")
+    b.wait_event("CALL_ESTABLISHED")
+    await asyncio.sleep(MEDIA_SECONDS)
+    b.hangup()          # BYE from the SIP side
+    st = await c.wait_state(inc["call"], "ended")
+    rec.stop()
+    await pc.close()
+    x, rate = rec.samples()
+    assert_tone(x, rate, 440, 3, "aiortc received")
+    await counters_zero(c)
+    await c.close()
 
 
 async def test_offline_user_gets_480():
     with Gateway() as gw:
         b = Baresip("b").start()
-        b.dial("sip:nobody@127.0.0.1:%d" % gw.sip_port)
-        e = b.wait_event("CALL_CLOSED")
-        assert "480" in e.get("param", ""), e
-        b.stop()
+        try:
+            b.dial("sip:nobody@127.0.0.1:%d" % gw.sip_port)
+            e = b.wait_event("CALL_CLOSED")
+            assert "480" in e.get("param", ""), e
+        finally:
+            b.stop()
 
 
 def sipp_uas(scenario, port):
@@ -201,5 +266,6 @@ async def test_bad_offers():
 
 if __name__ == "__main__":
     tap_main([test_aiortc_calls_baresip_pcmu, test_aiortc_calls_baresip_opus,
+              test_garbage_on_media_ports,
               test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
               test_cancel_before_answer, test_bad_offers])

@@ -198,6 +198,7 @@ const checks = {
       call: await c.rpc(10, "call", {to: "sip:bob@127.0.0.1", sdp: "v=0\r\n"}),
       register: await c.rpc(11, "register", {account: "office"}),
       hangup: await c.rpc(12, "hangup", {call: "c1"}),
+      dtmf: await c.rpc(13, "dtmf", {call: "c1", digits: "1"}),
     };
     r.state = c.state();
     c.shut(); return r;
@@ -534,13 +535,18 @@ def test_stats_auth_none_without_login():
     assert isinstance(r["reply"]["result"].get("api"), dict), r["reply"]
 
 
-def test_call_methods_503_not_available():
+def test_call_methods_errors():
+    """Methods whose parts are not built yet say so (503); the call methods
+    that are built reject what is wrong with the request itself."""
     r = check("not_available_503")
-    for method, id_ in (("call", 10), ("register", 11), ("hangup", 12)):
+    for method, id_ in (("register", 11), ("dtmf", 13)):
         assert_error(r[method], 503, id_)
         msg = r[method]["error"]["message"]
         assert msg.startswith(method + " ") and "not available" in msg and "SIP" in msg \
             and "yet" in msg, "%s: message does not say why: %r" % (method, msg)
+    assert_error(r["call"], 400, 10)
+    assert "sdp" in r["call"]["error"]["message"], r["call"]
+    assert_error(r["hangup"], 404, 12)
     assert r["state"] == "OPEN", r["state"]
 
 
@@ -635,7 +641,7 @@ if __name__ == "__main__":
         test_ping_with_params_32602,
         test_login_auth_none,
         test_stats_auth_none_without_login,
-        test_call_methods_503_not_available,
+        test_call_methods_errors,
         test_ten_protocol_errors_close_1008,
         test_nine_errors_ping_nine_stays_open,
         test_no_subprotocol_refused,

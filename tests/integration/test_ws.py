@@ -161,12 +161,28 @@ async def t_subprotocol_and_path(gw):
 
 async def t_methods_without_legs(gw):
     async with gw.connect() as ws:
-        for i, method in enumerate(["register", "unregister", "call", "answer", "reject",
-                                    "hangup", "candidate", "dtmf", "hold", "resume",
+        for i, method in enumerate(["register", "unregister", "dtmf", "hold", "resume",
                                     "transfer", "renegotiate"]):
             m = await rpc(ws, method, params={}, id_=i)
             assert error_code(m) == 503, m
             assert method in m["error"]["message"] and "SIP" in m["error"]["message"], m
+        # the call methods exist: they check their params and the call id
+        for i, method in enumerate(["call", "answer", "reject", "hangup", "candidate"]):
+            m = await rpc(ws, method, params={}, id_=20 + i)
+            assert error_code(m) == -32602, m
+        for i, (method, p) in enumerate([("answer", {"call": "nope", "sdp": "v=0"}),
+                                         ("reject", {"call": "nope"}),
+                                         ("hangup", {"call": "nope"}),
+                                         ("candidate", {"call": "nope", "completed": True})]):
+            m = await rpc(ws, method, params=p, id_=30 + i)
+            assert error_code(m) == 404 and "nope" in m["error"]["message"], m
+        m = await rpc(ws, "call", {"to": "sip:x@127.0.0.1", "sdp": "v=0\r\nx\r\n"}, id_=40)
+        assert error_code(m) == 400 and "sdp" in m["error"]["message"], m
+        m = await rpc(ws, "reject", {"call": "nope", "code": 200}, id_=41)
+        assert error_code(m) == 400 and "code" in m["error"]["message"], m
+        m = await rpc(ws, "call", {"to": "sip:x@127.0.0.1", "sdp": "v=0",
+                                   "headers": {"Route": "x"}}, id_=42)
+        assert error_code(m) == 400 and "X-" in m["error"]["message"], m
 
 
 async def t_login_none(gw):
@@ -188,7 +204,7 @@ async def t_login_users_and_tokens():
             token = m["result"]["token"]
             assert m["result"]["user"] == "alice", m
             assert "api" in (await rpc(ws, "stats"))["result"]
-            assert error_code(await rpc(ws, "call", {})) == 503
+            assert error_code(await rpc(ws, "call", {})) == -32602
         # the token logs in again on a new connection, for alice only
         async with gw.connect() as ws:
             m = await rpc(ws, "login", {"user": "bob", "token": token})

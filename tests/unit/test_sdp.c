@@ -549,7 +549,7 @@ static int test_tolerant(void)
 		L("v=0") L("o=- 1 1 IN IP6 2001:db8::1") L("s=call") L("i=title") L("u=http://x")
 		L("e=a@example.com") L("p=+1 555") L("c=IN IP6 2001:db8::1") L("b=AS:256")
 		L("t=3900000000 0") L("r=7d 1h 0 25h") L("a=ice-lite") L("a=setup:holdconn")
-		L("m=message 5006 TCP/MSRP *") L("a=path:msrp://x")
+		L("m=message 5006 TCP/MSRP *") L("a=path:msrp://x") L("a=mid:{7e3b}~a")
 		L("m=audio 5008/2 RTP/AVP 0") L("i=audio") L("a=maxptime:40") L("a=bundle-only");
 	TEST_ASSERT(!roundtrip(more));
 	s = parse_ok(more);
@@ -558,6 +558,8 @@ static int test_tolerant(void)
 	TEST_ASSERT(s->media[1]->n_ports == 2 && s->media[1]->maxptime == 40);
 	TEST_ASSERT(s->media[1]->bundle_only && s->media[1]->setup == TND_SDP_SETUP_HOLDCONN);
 	TEST_ASSERT(!strcmp(s->origin.addrtype, "IP6"));
+	/* braces and tildes are RFC 8866 token characters */
+	TEST_ASSERT(tnd_sdp_find_mid(s, "{7e3b}~a") == s->media[0]);
 	tnd_sdp_free(s);
 	return 0;
 }

@@ -1,0 +1,231 @@
+/* media-bench: the calls' media. Every call that is up sends one RTP packet
+ * each way every 20 ms: the browser's through its pc (SRTP), the phone's
+ * through its rtpsock (plain RTP), both PCMU, 160 bytes of payload. Calls
+ * are spread over TND_MB_SLOTS send phases 1 ms apart (call i in phase
+ * i % 20), so the relay sees a steady stream, not one burst per 20 ms.
+ *
+ * The payload's first 12 bytes carry the send time (CLOCK_MONOTONIC, us)
+ * and the call's index, so the receiving end of the same driver knows the
+ * one-way delay of every packet. Interarrival jitter is RFC 3550 A.8's
+ * estimator, J += (|D| - J) / 16, with D taken from those send times rather
+ * than the RTP timestamps: the driver's own pacing error (a late tick) then
+ * does not count as the relay's jitter. Loss counts, per direction, packets
+ * sent inside the measuring window that never came back, with a drain
+ * after the window for those in flight. Main thread; per packet nothing is
+ * allocated. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/bench/media_bench.h"
+
+/* A tick that finds its phase further behind than this skips ahead rather
+ * than sending the backlog in one burst; the skip shows as lateness. */
+#define MAX_BACKLOG_US 200000
+
+static uint8_t tmpl[TND_MB_PKT];   /* header and payload before the per-packet fields */
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+	tnd_rtp_wr32(p, (uint32_t)(v >> 32));
+	tnd_rtp_wr32(p + 4, (uint32_t)v);
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+	return (uint64_t)tnd_rtp_rd32(p) << 32 | tnd_rtp_rd32(p + 4);
+}
+
+static void hist_add(struct tnd_mb_hist *h, int64_t us)
+{
+	uint64_t v = us < 0 ? 0 : (uint64_t)us;
+	uint64_t b = v / TND_MB_HIST_US;
+
+	h->b[b > TND_MB_HIST_N ? TND_MB_HIST_N : b]++;
+	h->n++;
+	if (v > h->max_us)
+		h->max_us = v;
+}
+
+uint64_t tnd_mb_hist_pct(const struct tnd_mb_hist *h, double pct)
+{
+	uint64_t rank, seen = 0;
+
+	if (!h->n)
+		return 0;
+	rank = (uint64_t)(pct / 100 * (double)h->n + 0.999999);
+	if (!rank)
+		rank = 1;
+	for (size_t i = 0; i <= TND_MB_HIST_N; i++) {
+		seen += h->b[i];
+		if (seen >= rank)
+			return i == TND_MB_HIST_N ? h->max_us : (uint64_t)(i + 1) * TND_MB_HIST_US;
+	}
+	return h->max_us;
+}
+
+/* Fills the per-packet fields of `p` (a copy of tmpl) for stream s. */
+static void stamp(uint8_t *p, struct tnd_mb_stream *s, unsigned idx, int64_t now)
+{
+	tnd_rtp_set_seq(p, s->seq++);
+	tnd_rtp_set_ts(p, s->ts);
+	s->ts += TND_MB_PAYLOAD;
+	tnd_rtp_set_ssrc(p, s->ssrc);
+	wr64(p + TND_RTP_HDR_LEN, (uint64_t)now);
+	tnd_rtp_wr32(p + TND_RTP_HDR_LEN + 8, idx);
+}
+
+static void send_call(struct tnd_mb *mb, struct tnd_mb_call *c, int64_t now)
+{
+	uint8_t buf[TND_MB_PKT + TND_PC_SRTP_OVERHEAD];
+	bool in_win = mb->window && now >= mb->win0 && now < mb->win1;
+
+	/* the pc protects in place: each packet starts from the template */
+	memcpy(buf, tmpl, TND_MB_PKT);
+	stamp(buf, &c->s[TND_MB_B2P], c->idx, now);
+	if (tnd_pc_send_rtp(c->pc, buf, TND_MB_PKT, sizeof(buf)))
+		mb->send_err[TND_MB_B2P]++;
+	if (in_win)
+		c->s[TND_MB_B2P].sent_win++;
+
+	memcpy(buf, tmpl, TND_MB_PKT);
+	stamp(buf, &c->s[TND_MB_P2B], c->idx, now);
+	if (tnd_rtpsock_send_rtp(c->sock, buf, TND_MB_PKT))
+		mb->send_err[TND_MB_P2B]++;
+	if (in_win)
+		c->s[TND_MB_P2B].sent_win++;
+}
+
+static gboolean on_tick(gpointer data)
+{
+	struct tnd_mb *mb = data;
+	int64_t now = g_get_monotonic_time();
+
+	for (unsigned k = 0; k < TND_MB_SLOTS; k++) {
+		while (mb->due[k] <= now) {
+			if (mb->window && now >= mb->win0 && now < mb->win1)
+				hist_add(&mb->late, now - mb->due[k]);
+			if (now - mb->due[k] > MAX_BACKLOG_US) {
+				mb->due[k] += (now - mb->due[k]) / TND_MB_PTIME_US * TND_MB_PTIME_US;
+				continue;
+			}
+			for (unsigned i = k; i < mb->n_calls; i += TND_MB_SLOTS)
+				if (mb->calls[i].state == TND_MB_C_UP)
+					send_call(mb, &mb->calls[i], now);
+			mb->due[k] += TND_MB_PTIME_US;
+		}
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+int tnd_mb_media_start(struct tnd_mb *mb)
+{
+	int64_t t0 = g_get_monotonic_time();
+
+	memset(tmpl, 0xff, sizeof(tmpl));   /* PCMU silence */
+	tmpl[0] = 0x80;                      /* V=2, no padding, extension or CSRC */
+	tmpl[1] = 0;                         /* PT 0: PCMU */
+	for (unsigned k = 0; k < TND_MB_SLOTS; k++)
+		mb->due[k] = t0 + (int64_t)k * (TND_MB_PTIME_US / TND_MB_SLOTS);
+	/* GLib's timeouts have 1 ms resolution, the phases' spacing */
+	return g_timeout_add(1, on_tick, mb) ? 0 : ENOMEM;
+}
+
+void tnd_mb_media_call_init(struct tnd_mb_call *c)
+{
+	for (int d = 0; d < TND_MB_NDIR; d++) {
+		struct tnd_mb_stream *s = &c->s[d];
+
+		s->ssrc = g_random_int() | 1;
+		s->seq = (uint16_t)g_random_int();
+		s->ts = g_random_int();
+		s->last_transit = INT64_MIN;
+	}
+}
+
+void tnd_mb_media_rx(struct tnd_mb_call *c, enum tnd_mb_dir d, const uint8_t *pkt, size_t len)
+{
+	struct tnd_mb *mb = c->mb;
+	struct tnd_mb_stream *s = &c->s[d];
+	struct tnd_rtp_hdr h;
+	int64_t now, sent, transit;
+
+	if (tnd_rtp_parse(pkt, len, &h) || h.payload_len < 12 ||
+	    tnd_rtp_rd32(pkt + h.payload_off + 8) != c->idx) {
+		s->bad++;
+		return;
+	}
+	now = g_get_monotonic_time();
+	sent = (int64_t)rd64(pkt + h.payload_off);
+	transit = now - sent;
+	s->recv_total++;
+	if (s->last_transit != INT64_MIN) {
+		double dd = (double)(transit - s->last_transit);
+
+		s->jitter += ((dd < 0 ? -dd : dd) - s->jitter) / 16;   /* RFC 3550 A.8 */
+	}
+	s->last_transit = transit;
+	if (!mb->window || sent < mb->win0 || sent >= mb->win1)
+		return;
+	s->recv_win++;
+	hist_add(&mb->lat[d], transit);
+	hist_add(&mb->jit[d], (int64_t)s->jitter);
+	if (s->jitter > s->jitter_max)
+		s->jitter_max = s->jitter;
+}
+
+void tnd_mb_media_window(struct tnd_mb *mb, double seconds)
+{
+	for (unsigned i = 0; i < mb->n_calls; i++) {
+		for (int d = 0; d < TND_MB_NDIR; d++) {
+			mb->calls[i].s[d].sent_win = 0;
+			mb->calls[i].s[d].recv_win = 0;
+			mb->calls[i].s[d].jitter_max = 0;
+		}
+	}
+	for (int d = 0; d < TND_MB_NDIR; d++) {
+		memset(&mb->lat[d], 0, sizeof(mb->lat[d]));
+		memset(&mb->jit[d], 0, sizeof(mb->jit[d]));
+		mb->send_err[d] = 0;
+	}
+	memset(&mb->late, 0, sizeof(mb->late));
+	mb->win0 = g_get_monotonic_time();
+	mb->win1 = mb->win0 + (int64_t)(seconds * 1e6);
+	mb->window = true;
+}
+
+/* Closes the window (late arrivals no longer count) and sums it up. */
+void tnd_mb_media_tally(struct tnd_mb *mb, struct tnd_mb_tally *t)
+{
+	double jsum[TND_MB_NDIR] = { 0 };
+
+	memset(t, 0, sizeof(*t));
+	mb->window = false;
+	for (unsigned i = 0; i < mb->n_calls; i++) {
+		const struct tnd_mb_call *c = &mb->calls[i];
+
+		if (!c->s[TND_MB_B2P].sent_win && !c->s[TND_MB_P2B].sent_win)
+			continue;
+		t->calls++;
+		for (int d = 0; d < TND_MB_NDIR; d++) {
+			const struct tnd_mb_stream *s = &c->s[d];
+			double loss = s->sent_win ? 100.0 * (double)(s->sent_win > s->recv_win ?
+					s->sent_win - s->recv_win : 0) / (double)s->sent_win : 0;
+
+			t->sent[d] += s->sent_win;
+			t->recv[d] += s->recv_win;
+			jsum[d] += s->jitter;
+			if (loss > t->worst_loss_pct[d]) {
+				t->worst_loss_pct[d] = loss;
+				t->worst_loss_call[d] = c->idx;
+			}
+			if (s->jitter_max > t->worst_jitter_us[d]) {
+				t->worst_jitter_us[d] = s->jitter_max;
+				t->worst_jitter_call[d] = c->idx;
+			}
+		}
+	}
+	for (int d = 0; d < TND_MB_NDIR; d++)
+		t->mean_jitter_us[d] = t->calls ? jsum[d] / t->calls : 0;
+}

@@ -1,0 +1,271 @@
+#!/bin/sh
+# Media relay benchmark (docs/benchmarks.md, "Media relay"): relayed
+# SRTP <-> RTP calls per core, memory per call and call set-ups per second,
+# for ./tandem and for rtpengine on the same ramp in the same run.
+#
+# Each relay runs alone on CPU 0 (taskset), with one media worker for
+# Tandem; the driver, tests/bench/media-bench, runs on CPU 1 and plays the
+# browsers (ICE + DTLS-SRTP through webrtc/'s tnd_pc) and the SIP phones
+# (plain RTP). Tandem's calls are set up through its real signalling
+# (WebSocket JSON-RPC, then SIP to the driver's own user agent); rtpengine's
+# through its ng control protocol. Everything is on loopback, on ports
+# picked free at start. The ramp stops at the first step over a threshold.
+#
+# Run from the build directory: `make media-bench`, or
+# sh tests/bench/run-media-bench.sh. Environment: MB_STEPS (default
+# "500 1000 1500 2000 2500 3000 4000"), MB_WARMUP (2), MB_SECONDS (5),
+# MB_CONCURRENCY (50), MB_MAX_LOSS_PCT (0.1), MB_MAX_JITTER_MS (5),
+# MB_TARGETS ("tandem rtpengine"), MB_BUDGET (seconds per relay, 120),
+# RTPENGINE (path, default rtpengine). Takes about 4 minutes.
+# Exit status: 0, or 1 when a relay or the driver failed to run. Missed
+# targets are reported, not failed: numbers from a shared machine are not a
+# test verdict.
+set -u
+
+builddir=${top_builddir:-.}
+TANDEM=$builddir/tandem
+BENCH=$builddir/tests/bench/media-bench
+STEPS=${MB_STEPS:-"500 1000 1500 2000 2500 3000 4000"}
+WARMUP=${MB_WARMUP:-2}
+SECS=${MB_SECONDS:-5}
+CONC=${MB_CONCURRENCY:-50}
+MAX_LOSS=${MB_MAX_LOSS_PCT:-0.1}
+MAX_JIT=${MB_MAX_JITTER_MS:-5}
+TARGETS=${MB_TARGETS:-"tandem rtpengine"}
+BUDGET=${MB_BUDGET:-120}
+RTPENGINE=${RTPENGINE:-rtpengine}
+# the issue's targets
+T_CALLS=1500
+T_KIB=64
+T_SETUPS=200
+# media ports: the relay's range and the driver's two never overlap
+RELAY_PORTS="10000 29999"
+DRV_PC_PORTS=40000-49999
+DRV_RTP_PORTS=50000-59999
+
+tmp=
+relay=
+status=0
+
+die()
+{
+	echo "run-media-bench: $*" >&2
+	exit 1
+}
+
+# A zombie still answers kill -0, so look at the state in /proc instead.
+alive()
+{
+	[ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //; s/ .*//' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+cleanup()
+{
+	if [ -n "$relay" ] && alive "$relay"; then
+		kill -KILL "$relay" 2>/dev/null
+	fi
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+
+port_free()
+{
+	command -v ss >/dev/null 2>&1 || return 0
+	[ -z "$(ss -Htuan "sport = :$1" 2>/dev/null)" ]
+}
+
+# Free ports outside every media range (10000-29999, 40000-59999).
+pick_port()
+{
+	while :; do
+		p=$(( $(od -An -N2 -tu2 /dev/urandom) % 9000 + 31000 ))
+		if port_free "$p"; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# Stops the relay with SIGTERM (SIGKILL after 10 s); $1 names it.
+stop_relay()
+{
+	kill -TERM "$relay" 2>/dev/null
+	i=0
+	while alive "$relay" && [ "$i" -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if alive "$relay"; then
+		echo "# $1 still running 10 s after SIGTERM: killed" >&2
+		kill -KILL "$relay" 2>/dev/null
+	fi
+	wait "$relay" 2>/dev/null
+	relay=
+}
+
+# Busy share of CPU 0 and 1 over one second, everything included: others'
+# work on the machine skews every number here, so it is printed.
+idle_check()
+{
+	a=$(sed -n 's/^cpu\([01]\) //p' /proc/stat)
+	sleep 1
+	b=$(sed -n 's/^cpu\([01]\) //p' /proc/stat)
+	printf '%s\n%s\n' "$a" "$b" | awk -v hz="$(getconf CLK_TCK)" '
+		{ busy = $1 + $2 + $3 + $6 + $7 + $8; v[NR] = busy }
+		END { printf "cpu0 %.0f%%, cpu1 %.0f%%", 100 * (v[3] - v[1]) / hz,
+		      100 * (v[4] - v[2]) / hz }'
+}
+
+# $1: target, then the driver's own arguments.
+run_driver()
+{
+	t=$1
+	shift
+	steps=$(echo "$STEPS" | tr ' ' ',')
+	# the budget bounds the ramp; timeout bounds a driver that hangs
+	timeout -s KILL $((BUDGET + 60)) taskset -c 1 "$BENCH" --target "$t" \
+		--steps "$steps" --warmup "$WARMUP" --seconds "$SECS" --concurrency "$CONC" \
+		--max-loss-pct "$MAX_LOSS" --max-jitter-ms "$MAX_JIT" --max-driver-cpu 101 \
+		--max-seconds "$BUDGET" --pc-ports "$DRV_PC_PORTS" --rtp-ports "$DRV_RTP_PORTS" \
+		"$@" > "$tmp/$t.out" 2> "$tmp/$t.err"
+	rc=$?
+	cat "$tmp/$t.out"
+	if [ "$rc" -ne 0 ] || ! grep -q '^RESULT' "$tmp/$t.out"; then
+		echo "run-media-bench: the driver failed against $t (status $rc):" >&2
+		tail -5 "$tmp/$t.err" >&2
+		status=1
+	fi
+}
+
+bench_tandem()
+{
+	ws_port=$(pick_port)
+	sip_port=$(pick_port)
+	drv_sip=$(pick_port)
+	set -- $RELAY_PORTS
+	printf '[websocket]\nport = %s\nmax_connections = 16\n\n[sip]\nport = %s\ntcp = false\n\n' \
+		"$ws_port" "$sip_port" > "$tmp/tandem.conf"
+	printf '[media]\nworkers = 1\nport_min = %s\nport_max = %s\nmax_calls = 100000\n\n' \
+		"$1" "$2" >> "$tmp/tandem.conf"
+	printf '[log]\nlevel = warn\n' >> "$tmp/tandem.conf"
+	taskset -c 0 "$TANDEM" --config "$tmp/tandem.conf" 2> "$tmp/tandem.log" &
+	relay=$!
+	# the driver retries the WebSocket for 10 s while the gateway starts
+	run_driver tandem --ws-port "$ws_port" --sip-port "$drv_sip" --peer-pid "$relay"
+	alive "$relay" || { echo "run-media-bench: tandem died during the run" >&2; status=1; }
+	stop_relay tandem
+	if [ -s "$tmp/tandem.log" ]; then
+		echo "# tandem log (level warn), first lines:"
+		head -n 5 "$tmp/tandem.log" | sed 's/^/#   /'
+	fi
+}
+
+bench_rtpengine()
+{
+	ng_port=$(pick_port)
+	set -- $RELAY_PORTS
+	# userspace forwarding (--table=-1), its default threads, log at warning
+	taskset -c 0 "$RTPENGINE" --config-file=none --table=-1 --interface=127.0.0.1 \
+		--listen-ng="127.0.0.1:$ng_port" --foreground --log-stderr --log-level=4 \
+		--port-min="$1" --port-max="$2" 2> "$tmp/rtpengine.log" &
+	relay=$!
+	# the driver pings the ng port for 10 s while rtpengine starts
+	run_driver rtpengine --ng-port "$ng_port" --peer-pid "$relay"
+	alive "$relay" || { echo "run-media-bench: rtpengine died during the run" >&2; status=1; }
+	stop_relay rtpengine
+}
+
+# One table row per relay and step, from the driver's SETUP/STEP lines.
+summary()
+{
+	echo
+	echo "# Summary (one core for the relay; loss and jitter: worse direction; jitter p99"
+	echo "# over every packet's RFC 3550 estimate; latency p99: one way, driver to driver)"
+	printf '%-9s %6s %6s %8s %8s %8s %8s %7s %7s %8s\n' relay calls up "loss%" "jit99ms" \
+		"lat99ms" "late99" "relay%" "driver%" "KiB/call"
+	for t in $TARGETS; do
+		[ -s "$tmp/$t.out" ] || continue
+		awk -v t="$t" '
+		function v(k,   i, n, a) {
+			n = split($0, a, " ")
+			for (i = 1; i <= n; i++)
+				if (index(a[i], k "=") == 1)
+					return substr(a[i], length(k) + 2)
+			return ""
+		}
+		function max(a, b) { return a + 0 > b + 0 ? a : b }
+		/^STEP/ {
+			printf "%-9s %6s %6s %8.4f %8.3f %8.3f %8.3f %7s %7s %8s\n", t, v("calls"),
+			       v("up"), max(v("b2p_loss_pct"), v("p2b_loss_pct")),
+			       max(v("b2p_jit_p99_ms"), v("p2b_jit_p99_ms")),
+			       max(v("b2p_lat_p99_ms"), v("p2b_lat_p99_ms")),
+			       v("send_late_p99_ms"), v("peer_cpu_pct"), v("driver_cpu_pct"),
+			       v("per_call_kib")
+		}' "$tmp/$t.out"
+	done
+	echo
+	for t in $TARGETS; do
+		[ -s "$tmp/$t.out" ] || continue
+		awk -v t="$t" -v tc="$T_CALLS" -v tk="$T_KIB" -v ts="$T_SETUPS" '
+		function v(k,   i, n, a) {
+			n = split($0, a, " ")
+			for (i = 1; i <= n; i++)
+				if (index(a[i], k "=") == 1)
+					return substr(a[i], length(k) + 2)
+			return ""
+		}
+		/^SETUP/ && !seen++ { rate = v("setups_per_s"); srtp = v("srtp")
+			first = v("calls"); p99 = v("setup_p99_ms") }
+		/^RESULT/ { calls = v("max_calls_ok"); kib = v("per_call_kib_at_max")
+			limit = $0; sub(/.*limit="/, "", limit); sub(/".*/, "", limit) }
+		END {
+			printf "%s: %s calls within the limits on one core (stopped: %s)\n", t,
+			       calls + 0, limit
+			printf "%s: %.1f KiB of relay RSS per call at %s calls; %s set-ups/s " \
+			       "(first %s calls, p99 %s ms, SRTP %s)\n", t, kib, calls + 0, rate,
+			       first, p99, srtp
+			if (t != "tandem")
+				exit
+			c_ok = calls + 0 >= tc ? "met" : "MISSED"
+			k_ok = kib + 0 <= tk && calls + 0 > 0 ? "met" : "MISSED"
+			s_ok = rate + 0 >= ts ? "met" : "MISSED"
+			printf("tandem targets: >= %d calls/core %s, <= %d KiB/call %s, " \
+			       ">= %d set-ups/s %s\n", tc, c_ok, tk, k_ok, ts, s_ok)
+		}' "$tmp/$t.out"
+	done
+}
+
+[ -x "$TANDEM" ] || die "no $TANDEM: run from the build directory (make media-bench)"
+if [ ! -x "$BENCH" ]; then
+	${MAKE:-make} -C "$builddir" tests/bench/media-bench || die "cannot build $BENCH"
+fi
+case " $TARGETS " in
+*" rtpengine "*)
+	command -v "$RTPENGINE" >/dev/null 2>&1 ||
+		die "no $RTPENGINE (Debian: rtpengine-daemon); MB_TARGETS=tandem runs Tandem alone"
+	;;
+esac
+[ "$(nproc 2>/dev/null || echo 1)" -ge 2 ] && command -v taskset >/dev/null 2>&1 ||
+	die "needs 2 CPUs and taskset: the relay and the driver each get one"
+
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tandem-media-bench.XXXXXX") || die "mktemp failed"
+# thousands of sockets per side: the driver holds 3 per call, Tandem 4
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+echo "# tandem media bench: $(nproc) CPUs (${model:-unknown}), $(uname -r);" \
+	"relay on CPU 0, driver on CPU 1"
+echo "# steps: $STEPS calls; ${WARMUP} s warm-up + ${SECS} s measured per step;" \
+	"limits: loss ${MAX_LOSS}%, jitter p99 ${MAX_JIT} ms"
+echo "# CPU busy before the run (others' load skews every number): $(idle_check)"
+for t in $TARGETS; do
+	case $t in
+	tandem) bench_tandem ;;
+	rtpengine) bench_rtpengine ;;
+	*) die "unknown target $t" ;;
+	esac
+done
+echo "# CPU busy after the run: $(idle_check)"
+summary
+exit "$status"
