@@ -19,7 +19,7 @@
 /* How long set-up waits for gathering to finish before answering with the
  * candidates it has (the rest trickle). Host candidates take milliseconds;
  * this bounds a slow STUN or TURN server. */
-#define READY_WAIT_MS 1500
+#define READY_WAIT_MS 500
 
 static atomic_long live_bridges, live_legs, live_ports, dropped_total;
 

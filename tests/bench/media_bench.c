@@ -33,11 +33,12 @@ struct sample {
 	double self_cpu_s;       /* this driver */
 	double peer_cpu_s;       /* the relay, every thread */
 	long peer_rss_kib;
+	long self_rss_kib;
 	double busy_s[2];        /* CPU 0 and 1, every process: others' load shows here */
 };
 
 static struct tnd_mb *g_mb;   /* the one bench; for the signal handler only */
-static struct sample s_base, s_win0, s_win1;
+static struct sample s_base, s_setup0, s_win0, s_win1;
 static int64_t t_step0;
 static unsigned step_first_idx, step_failed0;
 static struct {
@@ -119,6 +120,7 @@ static void sample(const struct tnd_mb *mb, struct sample *s)
 			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	s->peer_cpu_s = mb->o.peer_pid ? peer_cpu_s(mb->o.peer_pid) : 0;
 	s->peer_rss_kib = mb->o.peer_pid ? peer_rss_kib(mb->o.peer_pid) : 0;
+	s->self_rss_kib = peer_rss_kib(getpid());
 	cpu_busy(s->busy_s);
 }
 
@@ -196,11 +198,12 @@ static void report(struct tnd_mb *mb)
 			printf(" %s_send_err=%" PRIu64, dn[d], mb->send_err[d]);
 	}
 	printf(" send_late_p99_ms=%.3f driver_cpu_pct=%.0f peer_cpu_pct=%.0f cpu0_busy_pct=%.0f "
-	       "cpu1_busy_pct=%.0f peer_rss_kib=%ld per_call_kib=%.1f\n",
+	       "cpu1_busy_pct=%.0f peer_rss_kib=%ld per_call_kib=%.1f driver_per_call_kib=%.1f\n",
 	       tnd_mb_hist_pct(&mb->late, 99) / 1000.0, drv, peer,
 	       pct(s_win0.busy_s[0], s_win1.busy_s[0], &s_win0, &s_win1),
 	       pct(s_win0.busy_s[1], s_win1.busy_s[1], &s_win0, &s_win1), s_win1.peer_rss_kib,
-	       mb->n_up ? (double)rss / mb->n_up : 0);
+	       mb->n_up ? (double)rss / mb->n_up : 0,
+	       mb->n_up ? (double)(s_win1.self_rss_kib - s_base.self_rss_kib) / mb->n_up : 0);
 	fflush(stdout);
 
 	if (loss[0] > o->max_loss_pct || loss[1] > o->max_loss_pct)
@@ -269,6 +272,7 @@ static void setup_done(struct tnd_mb *mb)
 	double secs = (double)(g_get_monotonic_time() - t_step0) / 1e6;
 	uint32_t *v = mb->setup_us;
 	const char *profile = "none";
+	struct sample now;
 
 	for (unsigned i = step_first_idx; i < mb->n_calls; i++) {
 		struct tnd_mb_call *c = &mb->calls[i];
@@ -283,11 +287,14 @@ static void setup_done(struct tnd_mb *mb)
 		}
 	}
 	qsort(v, ok, sizeof(*v), cmp_u32);
+	sample(mb, &now);
 	printf("SETUP target=%s calls=%u new=%u ok=%u failed=%u seconds=%.2f setups_per_s=%.0f "
-	       "media_running=%s setup_p50_ms=%.1f setup_p99_ms=%.1f srtp=%s\n", mb->o.label,
-	       mb->n_calls, n, ok, n - ok, secs, secs > 0 ? ok / secs : 0,
-	       step_first_idx ? "yes" : "no", ok ? v[(ok - 1) / 2] / 1000.0 : 0,
-	       ok ? v[(size_t)((ok - 1) * 0.99)] / 1000.0 : 0, profile);
+	       "media_running=%s setup_p50_ms=%.1f setup_p99_ms=%.1f srtp=%s driver_cpu_pct=%.0f "
+	       "peer_cpu_pct=%.0f\n", mb->o.label, mb->n_calls, n, ok, n - ok, secs,
+	       secs > 0 ? ok / secs : 0, step_first_idx ? "yes" : "no",
+	       ok ? v[(ok - 1) / 2] / 1000.0 : 0, ok ? v[(size_t)((ok - 1) * 0.99)] / 1000.0 : 0,
+	       profile, pct(s_setup0.self_cpu_s, now.self_cpu_s, &s_setup0, &now),
+	       pct(s_setup0.peer_cpu_s, now.peer_cpu_s, &s_setup0, &now));
 	if (n - ok)
 		printf("# first set-up failure: %s\n", mb->why_failed);
 	fflush(stdout);
@@ -341,6 +348,7 @@ static void step_begin(struct tnd_mb *mb)
 		return;
 	}
 	t_step0 = g_get_monotonic_time();
+	sample(mb, &s_setup0);
 	step_first_idx = mb->n_calls;
 	step_failed0 = mb->n_failed;
 	launch(mb);
@@ -463,7 +471,7 @@ static int usage(void)
 		"       [--ng-port P] [--peer-pid PID] [--steps 500,1000,...] [--concurrency N]\n"
 		"       [--warmup S] [--seconds S] [--max-loss-pct X] [--max-jitter-ms X]\n"
 		"       [--max-driver-cpu PCT] [--max-seconds S] [--pc-ports LO-HI]\n"
-		"       [--rtp-ports LO-HI]\n");
+		"       [--rtp-ports LO-HI] [--glib-block 0|1]\n");
 	return 2;
 }
 
@@ -539,6 +547,8 @@ static int parse_args(int argc, char **argv, struct tnd_mb_opts *o)
 		else if (!strcmp(k, "--rtp-ports") && parse_range(v, &o->rtp_port_min,
 								   &o->rtp_port_max))
 			;
+		else if (!strcmp(k, "--glib-block") && (!strcmp(v, "0") || !strcmp(v, "1")))
+			o->glib_block = *v == '1';
 		else
 			return usage();
 	}

@@ -108,6 +108,7 @@ struct tnd_mb_opts {
 	double max_loss_pct, max_jitter_ms, max_driver_cpu;
 	double max_seconds;           /* whole run, set-ups included */
 	uint16_t pc_port_min, pc_port_max, rtp_port_min, rtp_port_max;
+	bool glib_block;              /* leave GLib's per-dispatch poll updates on */
 };
 
 struct tnd_mb_ws;
@@ -133,6 +134,7 @@ struct tnd_mb {
 	struct tnd_mb_call *calls;    /* owned: the largest step's worth */
 	unsigned n_calls;             /* started */
 	unsigned n_up, n_inflight, n_failed, n_dropped;
+	guint scan_id;                /* sources up to this id were made recursive */
 	GHashTable *by_id;            /* owned: the gateway's call id -> call (borrowed) */
 	uint32_t *setup_us;           /* owned: set-up time of each call that came up */
 	unsigned step;                /* index into o.steps */
@@ -163,6 +165,9 @@ void tnd_mb_call_rpc_result(struct tnd_mb_call *c, json_t *result, json_t *error
 void tnd_mb_call_notify(struct tnd_mb *mb, const char *method, json_t *params);
 /* The phone side of Tandem's calls: takes INVITEs for sip:b<idx>@. */
 int tnd_mb_phone_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *in);
+
+/* Makes every source attached since the last call recursive (see mb_call.c). */
+void tnd_mb_sources_recurse(struct tnd_mb *mb);
 
 /* ---- media_bench.c: the ramp */
 

@@ -264,8 +264,89 @@ async def test_bad_offers():
         await c.close()
 
 
+async def test_forking_first_answer_wins():
+    """alice on two WebSockets: both ring, the first answer wins, the other
+    socket hears "answered elsewhere", and its late answer gets 409."""
+    with Gateway() as gw:
+        c1 = await connect(gw, "alice")
+        c2 = await connect(gw, "alice")
+        b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"),
+                    codecs="pcmu").start()
+        try:
+            b.dial("sip:alice@127.0.0.1:%d" % gw.sip_port)
+            i1 = (await c1.wait_note(lambda m: m["method"] == "incoming"))["params"]
+            i2 = (await c2.wait_note(lambda m: m["method"] == "incoming"))["params"]
+            assert i1["call"] == i2["call"], (i1, i2)
+            pc = new_pc()
+            rec = Recorder()
+            pc.on("track", lambda t: rec.start(t))
+            await pc.setRemoteDescription(RTCSessionDescription(i2["sdp"], "offer"))
+            pc.addTrack(ToneTrack(1000))
+            await pc.setLocalDescription(await pc.createAnswer())
+            await c2.call("answer", {"call": i2["call"], "sdp": pc.localDescription.sdp})
+            st = await c1.wait_state(i1["call"], "ended")
+            assert st["reason"] == "answered elsewhere", st
+            late = await c1.request("answer", {"call": i1["call"],
+                                               "sdp": pc.localDescription.sdp})
+            assert late["error"]["code"] == 409, late
+            await c2.wait_state(i2["call"], "answered")
+            b.wait_event("CALL_ESTABLISHED")
+            await asyncio.sleep(3.5)
+            await c2.call("hangup", {"call": i2["call"]})
+            await c2.wait_state(i2["call"], "ended")
+            b.wait_event("CALL_CLOSED")
+            rec.stop()
+            await pc.close()
+            x, rate = rec.samples()
+            assert_tone(x, rate, 440, 2.5, "answering socket received")
+            await counters_zero(c1)
+        finally:
+            b.stop()
+        await c1.close()
+        await c2.close()
+
+
+async def test_gateway_trickles_late_candidates():
+    """A STUN server that never answers keeps the gateway gathering: it
+    answers with the candidates it has and no end-of-candidates, then
+    trickles `completed` in a candidate notification; the call works."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    conf = "[media]\nstun_server = 127.0.0.1:%d\n" % silent.getsockname()[1]
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs="pcmu").start()
+    try:
+        with Gateway(conf) as gw:
+            c = await connect(gw)
+            pc = new_pc()
+            rec = Recorder()
+            pc.on("track", lambda t: rec.start(t))
+            pc.addTrack(ToneTrack(1000))
+            prefer(pc, "PCMU")
+            await pc.setLocalDescription(await pc.createOffer())
+            r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
+            assert "a=candidate:" in r["sdp"] and "a=end-of-candidates" not in r["sdp"], r["sdp"]
+            await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+            await c.wait_state(r["call"], "answered")
+            done = await c.wait_note(lambda m: m["method"] == "candidate" and
+                                     m["params"].get("completed"), timeout=30)
+            assert done["params"]["call"] == r["call"], done
+            await asyncio.sleep(3.5)
+            await c.call("hangup", {"call": r["call"]})
+            await c.wait_state(r["call"], "ended")
+            rec.stop()
+            await pc.close()
+            x, rate = rec.samples()
+            assert_tone(x, rate, 440, 3, "aiortc received")
+            await counters_zero(c)
+            await c.close()
+    finally:
+        b.stop()
+        silent.close()
+
+
 if __name__ == "__main__":
     tap_main([test_aiortc_calls_baresip_pcmu, test_aiortc_calls_baresip_opus,
               test_garbage_on_media_ports,
               test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
-              test_cancel_before_answer, test_bad_offers])
+              test_cancel_before_answer, test_bad_offers, test_forking_first_answer_wins,
+              test_gateway_trickles_late_candidates])
