@@ -222,6 +222,46 @@ async def test_busy_486():
     assert uas.returncode == 0, out[-1500:]
 
 
+async def test_early_media_then_answer():
+    """183 with SDP becomes call.state early (media may flow from then), the
+    200 answered; our hangup is a BYE the SIP side must see."""
+    port = free_port(also_udp=True)
+    uas = sipp_uas("uas_answer_bye.xml", port)
+    with Gateway() as gw:
+        c = await connect(gw)
+        pc, call = await offer_pcmu(c, "sip:early@127.0.0.1:%d" % port)
+        st = await c.wait_state(call, "early")
+        assert st["code"] == 183, st
+        st = await c.wait_state(call, "answered")
+        assert st["code"] == 200, st
+        await c.call("hangup", {"call": call})
+        st = await c.wait_state(call, "ended")
+        await pc.close()
+        await counters_zero(c)
+        await c.close()
+    out = uas.communicate(timeout=20)[0]
+    assert uas.returncode == 0, "SIPp did not see our BYE: " + out.decode()[-1500:]
+
+
+async def test_outbound_proxy():
+    """With [sip] outbound_proxy set, the INVITE goes to the proxy whatever
+    the request URI says: the URI names a port nobody listens on, the busy
+    SIPp behind the proxy answers 486."""
+    port = free_port(also_udp=True)
+    dead = free_port(also_udp=True)
+    uas = sipp_uas("uas_busy.xml", port)
+    with Gateway("[sip]\noutbound_proxy = sip:127.0.0.1:%d;lr\n" % port) as gw:
+        c = await connect(gw)
+        pc, call = await offer_pcmu(c, "sip:far@127.0.0.1:%d" % dead)
+        st = await c.wait_state(call, "ended")
+        assert st["code"] == 486, st
+        await pc.close()
+        await counters_zero(c)
+        await c.close()
+    out = uas.communicate(timeout=20)[0]
+    assert uas.returncode == 0, out.decode()[-1500:]
+
+
 async def test_cancel_before_answer():
     port = free_port(also_udp=True)
     uas = sipp_uas("uas_ring_cancel.xml", port)
@@ -348,5 +388,5 @@ if __name__ == "__main__":
     tap_main([test_aiortc_calls_baresip_pcmu, test_aiortc_calls_baresip_opus,
               test_garbage_on_media_ports,
               test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
-              test_cancel_before_answer, test_bad_offers, test_forking_first_answer_wins,
+              test_cancel_before_answer, test_early_media_then_answer, test_outbound_proxy, test_bad_offers, test_forking_first_answer_wins,
               test_gateway_trickles_late_candidates])
