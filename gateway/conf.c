@@ -106,6 +106,30 @@ static int check_sip_uri(const char *v, char *err, size_t errlen)
 	return EINVAL;
 }
 
+static int check_patterns(const char *v, char *err, size_t errlen)
+{
+	char **parts = g_strsplit(v, ",", 0);
+	int e = 0, n = 0;
+
+	for (char **p = parts; *p; p++) {
+		const char *s = g_strstrip(*p);
+
+		if (!*s || strlen(s) > 256 || strpbrk(s, " \t")) {
+			snprintf(err, errlen, "patterns are comma-separated globs without spaces, "
+				 "e.g. sip:*@pbx.example, tel:+4930*");
+			e = EINVAL;
+			break;
+		}
+		n++;
+	}
+	g_strfreev(parts);
+	if (!e && n > 64) {
+		snprintf(err, errlen, "at most 64 patterns");
+		e = EINVAL;
+	}
+	return e;
+}
+
 static const char *const auth_modes[] = { "none", "users", NULL };
 
 static const struct tnd_opt opts[] = {
@@ -187,6 +211,11 @@ static const struct tnd_opt opts[] = {
 	{ "media", "max_calls", TND_OPT_INT, "1000", 1, 100000, NULL, OFF(max_calls), NULL,
 	  "Calls at once; further calls get 503 (JSON-RPC) or 503 Service Unavailable "
 	  "(SIP)." },
+
+	{ "calls", "allow", TND_OPT_STR, "*", 0, 0, NULL, OFF(calls_allow), check_patterns,
+	  "Who browsers may call: comma-separated glob patterns (* and ?) matched against "
+	  "the whole `to` URI, e.g. \"sip:*@pbx.example, tel:+4930*\". A call to anything "
+	  "else gets 403. Empty allows nothing. Reloaded on SIGHUP." },
 };
 
 static int add_user(void *data, const char *key, const char *value, char *err, size_t errlen)

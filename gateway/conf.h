@@ -61,6 +61,9 @@ struct tnd_conf {
 	char *media_turn_user;
 	char *media_turn_password;
 	bool media_turn_only;
+
+	/* [calls] */
+	char *calls_allow;           /* comma-separated glob patterns on `to` */
 	int max_calls;
 
 	/* [users] */

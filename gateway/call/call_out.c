@@ -15,6 +15,7 @@
 #include "gateway/base/log.h"
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
+#include "gateway/policy/policy.h"
 
 /* ------------------------------------------------------------ SIP events */
 
@@ -255,6 +256,11 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	if (!calls || !p || !p->to || !p->sdp || !done) {
 		snprintf(msg, msglen, "params.to and params.sdp are required");
 		return EINVAL;
+	}
+	if (tnd_policy_call_allowed(calls->env.conf, p->to)) {
+		snprintf(msg, msglen, "params.to: the dial plan does not allow calls to %.128s",
+			 p->to);
+		return EPERM;
 	}
 	err = tnd_sdp_parse(&offer, p->sdp, strlen(p->sdp), why, sizeof(why));
 	if (err) {

@@ -199,3 +199,23 @@ int tnd_policy_token_check(struct tnd_policy *p, const char *user, const char *t
 	g_free(digest);
 	return e;
 }
+
+int tnd_policy_call_allowed(const struct tnd_conf *conf, const char *to)
+{
+	char **pats;
+	int e = EPERM;
+
+	if (!conf || !to)
+		return EINVAL;
+	/* the whole URI, so "sip:*@pbx.example" cannot be satisfied by a
+	 * user part that merely contains "@pbx.example" before another host */
+	pats = g_strsplit(conf->calls_allow, ",", 0);
+	for (char **p = pats; *p && e; p++) {
+		const char *pat = g_strstrip(*p);
+
+		if (*pat && g_pattern_match_simple(pat, to))
+			e = 0;
+	}
+	g_strfreev(pats);
+	return e;
+}

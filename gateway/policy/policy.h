@@ -23,6 +23,10 @@ int tnd_passwd_check_format(const char *hash);
  * design (tens of ms): call it off the signalling thread. */
 int tnd_passwd_verify(const char *hash, const char *password);
 
+/* The dial plan ([calls] allow): 0 when a browser may call `to`, else
+ * EPERM. Pure function of the configuration; any thread. */
+int tnd_policy_call_allowed(const struct tnd_conf *conf, const char *to);
+
 /* Single owner: tnd_policy_alloc / tnd_policy_free. Holds live tokens and
  * per-address failure counts; the configuration is borrowed and swapped on
  * reload with tnd_policy_set_conf. */

@@ -262,6 +262,40 @@ async def test_outbound_proxy():
     assert uas.returncode == 0, out.decode()[-1500:]
 
 
+async def test_dial_plan_403():
+    """[calls] allow: a destination outside it gets 403 and no INVITE leaves
+    (a UDP socket at that destination hears nothing); one inside rings."""
+    trap = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    trap.bind(("127.0.0.1", 0))
+    trap.settimeout(1.0)
+    port = free_port(also_udp=True)
+    uas = sipp_uas("uas_busy.xml", port)
+    with Gateway("[calls]\nallow = sip:*@127.0.0.1:%d\n" % port) as gw:
+        c = await connect(gw)
+        pc = new_pc()
+        pc.addTrack(ToneTrack(1000))
+        prefer(pc, "PCMU")
+        await pc.setLocalDescription(await pc.createOffer())
+        m = await c.request("call", {"to": "sip:premium@127.0.0.1:%d" % trap.getsockname()[1],
+                                     "sdp": pc.localDescription.sdp})
+        assert m["error"]["code"] == 403 and "dial plan" in m["error"]["message"], m
+        try:
+            trap.recv(2048)
+            raise AssertionError("an INVITE left for a forbidden destination")
+        except socket.timeout:
+            pass
+        r = await c.call("call", {"to": "sip:ok@127.0.0.1:%d" % port,
+                                  "sdp": pc.localDescription.sdp})
+        st = await c.wait_state(r["call"], "ended")
+        assert st["code"] == 486, st
+        await pc.close()
+        await counters_zero(c)
+        await c.close()
+    trap.close()
+    out = uas.communicate(timeout=20)[0]
+    assert uas.returncode == 0, out.decode()[-1500:]
+
+
 async def test_cancel_before_answer():
     port = free_port(also_udp=True)
     uas = sipp_uas("uas_ring_cancel.xml", port)
@@ -388,5 +422,6 @@ if __name__ == "__main__":
     tap_main([test_aiortc_calls_baresip_pcmu, test_aiortc_calls_baresip_opus,
               test_garbage_on_media_ports,
               test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
-              test_cancel_before_answer, test_early_media_then_answer, test_outbound_proxy, test_bad_offers, test_forking_first_answer_wins,
+              test_cancel_before_answer, test_early_media_then_answer, test_outbound_proxy,
+              test_dial_plan_403, test_bad_offers, test_forking_first_answer_wins,
               test_gateway_trickles_late_candidates])

@@ -252,6 +252,26 @@ static int test_policy_lockout(void)
 	return 0;
 }
 
+static int test_dial_plan(void)
+{
+	struct tnd_conf *c;
+
+	TEST_ASSERT(load(&c, "[calls]\nallow = sip:*@pbx.example, tel:+4930*\n") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+49301234") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+1900555") == EPERM);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example.evil") == EPERM);
+	tnd_conf_free(c);
+	TEST_ASSERT(load(&c, "[calls]\nallow =\n") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example") == EPERM);
+	tnd_conf_free(c);
+	TEST_ASSERT(load(&c, "") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:anyone@anywhere") == 0);
+	tnd_conf_free(c);
+	TEST_ASSERT_STR_CONTAINS(load_err("[calls]\nallow = sip:a b\n"), "t.conf:2: [calls] allow:");
+	return 0;
+}
+
 static int test_ini_direct(void)
 {
 	struct tnd_ini *ini;
@@ -299,6 +319,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_passwd),
 		TND_TEST(test_policy_tokens),
 		TND_TEST(test_policy_lockout),
+		TND_TEST(test_dial_plan),
 		TND_TEST(test_ini_direct),
 		TND_TEST(test_load_file),
 	};
