@@ -7,6 +7,7 @@ counters of calls, dialogs, bridges and media ports back at zero."""
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -296,6 +297,28 @@ async def test_dial_plan_403():
     assert uas.returncode == 0, out.decode()[-1500:]
 
 
+async def test_sigterm_hangs_up_calls():
+    """SIGTERM in mid-call: the browser hears call.state ended and a 1001
+    close, the SIP phone a BYE, and the gateway exits 0."""
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs="pcmu").start()
+    try:
+        gw = Gateway().start()
+        c = await connect(gw)
+        pc, call = await offer_pcmu(c, b.uri)
+        await c.wait_state(call, "answered")
+        b.wait_event("CALL_ESTABLISHED")
+        gw.signal(signal.SIGTERM)
+        st = await c.wait_state(call, "ended")
+        assert "shutting down" in st["reason"], st
+        await asyncio.wait_for(c.ws.wait_closed(), 5)
+        assert c.ws.close_code == 1001, c.ws.close_code
+        e = b.wait_event("CALL_CLOSED")
+        assert gw.proc.wait(10) == 0
+        await pc.close()
+    finally:
+        b.stop()
+
+
 async def test_cancel_before_answer():
     port = free_port(also_udp=True)
     uas = sipp_uas("uas_ring_cancel.xml", port)
@@ -423,5 +446,5 @@ if __name__ == "__main__":
               test_garbage_on_media_ports,
               test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
               test_cancel_before_answer, test_early_media_then_answer, test_outbound_proxy,
-              test_dial_plan_403, test_bad_offers, test_forking_first_answer_wins,
+              test_dial_plan_403, test_sigterm_hangs_up_calls, test_bad_offers, test_forking_first_answer_wins,
               test_gateway_trickles_late_candidates])
