@@ -335,36 +335,6 @@ static void on_sock_rtp(void *arg, uint8_t *pkt, size_t len)
 		tnd_mb_media_rx(c, TND_MB_B2P, pkt, len);
 }
 
-/* GLib 2.74 takes a source that may not recurse out of the poll set for
- * the length of each dispatch and puts it back after (block_source() and
- * unblock_source() in gmain.c): each is a walk of a list of every
- * descriptor in the context plus an eventfd write. With a few thousand
- * sockets that is the biggest cost per packet, for the relay as for the
- * driver. The driver is measuring equipment and must stay lighter than the
- * relay, and it never runs a nested main loop, so it marks every source of
- * its context recursive (libnice's socket sources are private, but source
- * ids are sequential, and a lookup by id is a hash lookup). */
-void tnd_mb_sources_recurse(struct tnd_mb *mb)
-{
-	GMainContext *ctx = tnd_loop_context(mb->loop);
-	GSource *probe;
-	guint top;
-
-	if (mb->o.glib_block)
-		return;
-	probe = g_idle_source_new();
-	top = g_source_attach(probe, ctx);
-	g_source_destroy(probe);
-	g_source_unref(probe);
-	for (guint id = mb->scan_id + 1; id < top; id++) {
-		GSource *s = g_main_context_find_source_by_id(ctx, id);
-
-		if (s)
-			g_source_set_can_recurse(s, TRUE);
-	}
-	mb->scan_id = top;
-}
-
 int tnd_mb_call_start(struct tnd_mb_call *c)
 {
 	static const char *const addrs[] = { "127.0.0.1" };

@@ -35,6 +35,7 @@ struct sample {
 	long peer_rss_kib;
 	long self_rss_kib;
 	double busy_s[2];        /* CPU 0 and 1, every process: others' load shows here */
+	uint64_t iterations;     /* of the driver's main loop */
 };
 
 static struct tnd_mb *g_mb;   /* the one bench; for the signal handler only */
@@ -121,6 +122,7 @@ static void sample(const struct tnd_mb *mb, struct sample *s)
 	s->peer_cpu_s = mb->o.peer_pid ? peer_cpu_s(mb->o.peer_pid) : 0;
 	s->peer_rss_kib = mb->o.peer_pid ? peer_rss_kib(mb->o.peer_pid) : 0;
 	s->self_rss_kib = peer_rss_kib(getpid());
+	s->iterations = tnd_mb_loop_iterations();
 	cpu_busy(s->busy_s);
 }
 
@@ -201,6 +203,8 @@ static void report(struct tnd_mb *mb)
 	busy1 = pct(s_win0.busy_s[1], s_win1.busy_s[1], &s_win0, &s_win1);
 	/* softirq work of loopback sends lands here too, a few percent */
 	other = busy0 + busy1 - drv - peer;
+	printf(" driver_loops_per_s=%.0f", pct((double)s_win0.iterations,
+		(double)s_win1.iterations, &s_win0, &s_win1) / 100);
 	printf(" send_late_p99_ms=%.3f driver_cpu_pct=%.0f peer_cpu_pct=%.0f cpu0_busy_pct=%.0f "
 	       "cpu1_busy_pct=%.0f other_cpu_pct=%.0f peer_rss_kib=%ld per_call_kib=%.1f "
 	       "driver_per_call_kib=%.1f\n", tnd_mb_hist_pct(&mb->late, 99) / 1000.0, drv, peer,
@@ -598,7 +602,7 @@ int main(int argc, char **argv)
 	mb->setup_us = g_new0(uint32_t, max);
 	mb->by_id = g_hash_table_new(g_str_hash, g_str_equal);
 	mb->t_run0 = g_get_monotonic_time();
-	if (tnd_webrtc_init() || tnd_loop_alloc(&mb->loop, "bench", 0)) {
+	if (tnd_webrtc_init() || tnd_loop_alloc(&mb->loop, "bench", 0) || tnd_mb_loop_tune(mb)) {
 		fprintf(stderr, "media-bench: cannot initialise WebRTC\n");
 		return 1;
 	}

@@ -166,8 +166,14 @@ void tnd_mb_call_notify(struct tnd_mb *mb, const char *method, json_t *params);
 /* The phone side of Tandem's calls: takes INVITEs for sip:b<idx>@. */
 int tnd_mb_phone_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *in);
 
-/* Makes every source attached since the last call recursive (see mb_call.c). */
+/* ---- mb_loop.c: the driver's main loop kept cheap (unless --glib-block 1) */
+
+/* Installs the poll function on the driver's context. 0 or an errno. */
+int tnd_mb_loop_tune(struct tnd_mb *mb);
+/* Makes every source attached since the last call recursive. */
 void tnd_mb_sources_recurse(struct tnd_mb *mb);
+/* Main loop iterations so far (polls). */
+uint64_t tnd_mb_loop_iterations(void);
 
 /* ---- media_bench.c: the ramp */
 

@@ -81,6 +81,7 @@ class Client:
 
     def __init__(self, ws):
         self.ws, self.next_id, self.pending, self.notes = ws, 1, {}, asyncio.Queue()
+        self.backlog = []
         self.reader = asyncio.ensure_future(self._read())
 
     async def _read(self):
@@ -110,15 +111,23 @@ class Client:
         return m["result"]
 
     async def wait_note(self, pred, timeout=15):
-        """The first notification matching pred; others are kept in `seen`."""
+        """The first notification matching pred, in arrival order; the ones
+        that do not match stay for later waits (nothing is lost to a race)."""
+        for i, m in enumerate(self.backlog):
+            if pred(m):
+                return self.backlog.pop(i)
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("no matching notification")
-            m = await asyncio.wait_for(self.notes.get(), left)
+            try:
+                m = await asyncio.wait_for(self.notes.get(), left)
+            except asyncio.TimeoutError:
+                raise AssertionError("no matching notification")
             if pred(m):
                 return m
+            self.backlog.append(m)
 
     async def wait_state(self, call, states, timeout=15):
         if isinstance(states, str):
