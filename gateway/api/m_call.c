@@ -105,6 +105,17 @@ static int m_call(struct tnd_api_req *req, json_t *params)
 
 /* ------------------------------------------------------------ the rest */
 
+/* Answers {} on success, else the call layer's errno and message. */
+static int finish(struct tnd_api_req *req, int r, const char *msg)
+{
+	if (r) {
+		tnd_api_req_msg(req, "%s", msg);
+		return r;
+	}
+	tnd_api_reply(req, json_object());
+	return 0;
+}
+
 static int m_answer(struct tnd_api_req *req, json_t *params)
 {
 	static const char *const allowed[] = { "call", "sdp", NULL };
@@ -119,12 +130,7 @@ static int m_answer(struct tnd_api_req *req, json_t *params)
 	    (r = tnd_api_param_str(req, params, "sdp", true, &sdp)))
 		return r;
 	r = ops(req)->answer(calls_of(req), req->conn, call, sdp, msg, sizeof(msg));
-	if (r) {
-		tnd_api_req_msg(req, "%s", msg);
-		return r;
-	}
-	tnd_api_reply(req, json_object());
-	return 0;
+	return finish(req, r, msg);
 }
 
 static int m_reject(struct tnd_api_req *req, json_t *params)
@@ -146,12 +152,7 @@ static int m_reject(struct tnd_api_req *req, json_t *params)
 	}
 	r = ops(req)->reject(calls_of(req), req->conn, call,
 			     code ? (int)json_integer_value(code) : 486, msg, sizeof(msg));
-	if (r) {
-		tnd_api_req_msg(req, "%s", msg);
-		return r;
-	}
-	tnd_api_reply(req, json_object());
-	return 0;
+	return finish(req, r, msg);
 }
 
 static int m_hangup(struct tnd_api_req *req, json_t *params)
@@ -167,12 +168,7 @@ static int m_hangup(struct tnd_api_req *req, json_t *params)
 	    (r = tnd_api_param_str(req, params, "call", true, &call)))
 		return r;
 	r = ops(req)->hangup(calls_of(req), req->conn, call, msg, sizeof(msg));
-	if (r) {
-		tnd_api_req_msg(req, "%s", msg);
-		return r;
-	}
-	tnd_api_reply(req, json_object());
-	return 0;
+	return finish(req, r, msg);
 }
 
 static int m_candidate(struct tnd_api_req *req, json_t *params)
@@ -209,12 +205,7 @@ static int m_candidate(struct tnd_api_req *req, json_t *params)
 			line = NULL;
 	}
 	r = ops(req)->candidate(calls_of(req), req->conn, call, line, msg, sizeof(msg));
-	if (r) {
-		tnd_api_req_msg(req, "%s", msg);
-		return r;
-	}
-	tnd_api_reply(req, json_object());
-	return 0;
+	return finish(req, r, msg);
 }
 
 const struct tnd_api_method tnd_api_call_methods[] = {
