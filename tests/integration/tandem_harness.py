@@ -21,7 +21,8 @@ import websockets
 
 TOP_BUILDDIR = os.path.abspath(os.environ.get("top_builddir", "."))
 TOP_SRCDIR = os.path.abspath(os.environ.get("top_srcdir", "."))
-TANDEM = os.path.join(TOP_BUILDDIR, "tandem")
+# TANDEM_BIN: another build of the gateway (the ASan one) under the same tests
+TANDEM = os.environ.get("TANDEM_BIN") or os.path.join(TOP_BUILDDIR, "tandem")
 SUBPROTOCOL = "tandem.v1"
 
 
