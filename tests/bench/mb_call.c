@@ -10,9 +10,9 @@
  * Tandem: the offer goes in a JSON-RPC `call` to sip:b<idx>@ the driver's
  * own SIP user agent; the gateway answers the browser (the `call` result,
  * then trickled candidates) and INVITEs the phone, which answers 200 at
- * once. rtpengine: the offer goes to ng `offer`, which returns the phone's
- * plain SDP; the phone's answer goes to ng `answer`, which returns the
- * browser's answer. A call is up when the pc is CONNECTED (ICE and DTLS
+ * once (mb_phone.c). rtpengine: the offer goes to ng `offer`, which returns
+ * the phone's plain SDP; the phone's answer goes to ng `answer`, which
+ * returns the browser's answer. A call is up when the pc is CONNECTED (ICE and DTLS
  * done, SRTP keyed) and the phone's side is set (Tandem: the ACK for its
  * 200). The SDP reading here is a line scan for the bench only:
  * gateway/sdp owns real SDP. Main thread. */
@@ -26,11 +26,10 @@
 
 #define ANSWER_CANDS 16
 
-/* What the bench reads from an SDP: ICE and DTLS of the browser's answer,
- * or the address of a plain one. */
+/* What the bench reads from the relay's answer to the browser: ICE, DTLS
+ * and candidates (mb_phone.c reads the plain side's address). */
 struct sdp_info {
-	char ufrag[257], pwd[257], fp[256], setup[32], ip[64];
-	int port;
+	char ufrag[257], pwd[257], fp[256], setup[32];
 	char *cands[ANSWER_CANDS];   /* g_malloc'd */
 	unsigned n_cands;
 	bool end;
@@ -70,10 +69,6 @@ static void sdp_read(const char *sdp, struct sdp_info *s)
 			copy_val(s->fp, sizeof(s->fp), l, len, 14);
 		else if (starts(l, len, "a=setup:"))
 			copy_val(s->setup, sizeof(s->setup), l, len, 8);
-		else if (starts(l, len, "c=IN IP4 "))
-			copy_val(s->ip, sizeof(s->ip), l, len, 9);
-		else if (starts(l, len, "m=audio ") && !s->port)
-			s->port = atoi(l + 8);
 		else if (starts(l, len, "a=end-of-candidates"))
 			s->end = true;
 		else if (starts(l, len, "a=candidate:") && s->n_cands < ANSWER_CANDS)
@@ -83,17 +78,17 @@ static void sdp_read(const char *sdp, struct sdp_info *s)
 	}
 }
 
+/* Ends a call's media and its SIP dialog. The pc and the rtpsock stay
+ * allocated (a handful of failed calls at most) so that no socket closes
+ * while the driver runs: the next socket() would reuse its number, and
+ * mb_loop.c's epoll set, which dropped the old socket by itself when it
+ * closed, could not tell the new one apart. */
 static void release(struct tnd_mb_call *c)
 {
-	if (c->pc) {
+	if (c->pc)
 		tnd_pc_close(c->pc);
-		c->pc = tnd_obj_put(c->pc);
-	}
-	c->sock = tnd_obj_put(c->sock);
-	if (c->sip) {
-		tnd_sipcall_detach(c->sip);
-		c->sip = tnd_obj_put(c->sip);
-	}
+	if (c->mb->o.target == TND_MB_TANDEM)
+		tnd_mb_phone_hangup(c->idx);
 }
 
 void tnd_mb_call_fail(struct tnd_mb_call *c, const char *why)
@@ -134,6 +129,18 @@ static void check_up(struct tnd_mb_call *c)
 		return;
 	c->state = TND_MB_C_UP;
 	c->t_up = g_get_monotonic_time();
+	if (getenv("MB_SLOW") && c->t_up - c->t_start > atoi(getenv("MB_SLOW")) * 1000) {
+		struct tnd_pc_stats st;
+
+		tnd_pc_stats(c->pc, &st);
+		fprintf(stderr, "slow call %u: %lld ms: offer +%lld answer +%lld invite +%lld "
+			"ice +%lld dtls +%lld\n", c->idx, (long long)(c->t_up - c->t_start) / 1000,
+			(long long)(c->t_offer - c->t_start) / 1000,
+			(long long)(c->t_answer - c->t_start) / 1000,
+			(long long)(c->t_invite - c->t_start) / 1000,
+			(long long)(st.t_ice_us - c->t_start) / 1000,
+			(long long)(st.t_connected_us - c->t_start) / 1000);
+	}
 	tnd_mb_call_settled(c);
 }
 
@@ -198,25 +205,29 @@ static char *offer_sdp(struct tnd_mb_call *c)
 	return g_string_free(s, FALSE);
 }
 
-static char *phone_sdp(const struct tnd_mb_call *c)
-{
-	return g_strdup_printf("v=0\r\no=- %u 1 IN IP4 127.0.0.1\r\ns=media-bench\r\n"
-			       "c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %u RTP/AVP 0\r\n"
-			       "a=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n", c->idx + 1,
-			       tnd_rtpsock_port(c->sock));
-}
-
 /* The phone learns where to send from the plain SDP it is offered. */
 static int phone_remote(struct tnd_mb_call *c, const char *sdp)
 {
-	struct sdp_info p;
-	int err;
+	char ip[64];
+	uint16_t port;
 
-	sdp_read(sdp, &p);
-	err = p.port > 0 && p.port < 65536 && *p.ip ?
-		tnd_rtpsock_set_remote(c->sock, p.ip, (uint16_t)p.port, 0) : EBADMSG;
-	sdp_info_clear(&p);
-	return err;
+	return tnd_mb_plain_addr(sdp, ip, sizeof(ip), &port) ? EBADMSG :
+		tnd_rtpsock_set_remote(c->sock, ip, port, 0);
+}
+
+void tnd_mb_call_phone_remote(struct tnd_mb_call *c, const char *ip, uint16_t port, int64_t t)
+{
+	if (c->state != TND_MB_C_SETUP)
+		return;
+	c->t_invite = t;
+	if (tnd_rtpsock_set_remote(c->sock, ip, port, 0))
+		tnd_mb_call_fail(c, "unusable address in the INVITE's SDP");
+}
+
+void tnd_mb_call_phone_up(struct tnd_mb_call *c)
+{
+	c->phone_up = true;
+	check_up(c);
 }
 
 static void on_ng_answer(void *arg, const char *sdp, const char *error)
@@ -252,7 +263,7 @@ static void on_ng_offer(void *arg, const char *sdp, const char *error)
 	snprintf(call_id, sizeof(call_id), "mb-%d-%u", (int)getpid(), c->idx);
 	snprintf(from, sizeof(from), "f%u", c->idx);
 	snprintf(to, sizeof(to), "t%u", c->idx);
-	answer = phone_sdp(c);
+	answer = tnd_mb_phone_sdp(c->idx, tnd_rtpsock_port(c->sock));
 	err = tnd_mb_ng_request(c->mb->ng, "answer", call_id, from, to, answer, on_ng_answer, c);
 	g_free(answer);
 	if (err)
@@ -270,6 +281,8 @@ static void send_offer(struct tnd_mb_call *c)
 		return;
 	}
 	c->offered = true;
+	c->t_offer = g_get_monotonic_time();
+	tnd_mb_phone_expect(c->idx, tnd_rtpsock_port(c->sock));
 	if (mb->o.target == TND_MB_TANDEM) {
 		char to[64];
 
@@ -384,6 +397,7 @@ void tnd_mb_call_rpc_result(struct tnd_mb_call *c, json_t *result, json_t *error
 		tnd_mb_call_fail(c, why);
 		return;
 	}
+	c->t_answer = g_get_monotonic_time();
 	c->relay_id = g_strdup(id);
 	g_hash_table_insert(c->mb->by_id, c->relay_id, c);
 	browser_answer(c, sdp, true);
@@ -394,7 +408,7 @@ void tnd_mb_call_notify(struct tnd_mb *mb, const char *method, json_t *params)
 	const char *id = json_string_value(json_object_get(params, "call"));
 	struct tnd_mb_call *c = id ? g_hash_table_lookup(mb->by_id, id) : NULL;
 
-	if (!c || !c->pc)
+	if (!c || !c->pc || c->state == TND_MB_C_FAILED || c->state == TND_MB_C_ENDED)
 		return;
 	if (!strcmp(method, "candidate")) {
 		json_t *cand = json_object_get(params, "candidate");
@@ -420,59 +434,4 @@ void tnd_mb_call_notify(struct tnd_mb *mb, const char *method, json_t *params)
 			 reason ? reason : "");
 		tnd_mb_call_lost(c, why);
 	}
-}
-
-/* ------------------------------------------------------------ the phone (Tandem) */
-
-static void on_phone_ack(void *arg, struct tnd_sipcall *sip)
-{
-	struct tnd_mb_call *c = arg;
-
-	(void)sip;
-	c->phone_up = true;
-	check_up(c);
-}
-
-static void on_phone_ended(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
-			   enum tnd_sipcall_end why)
-{
-	struct tnd_mb_call *c = arg;
-	char text[160];
-
-	(void)sip;
-	snprintf(text, sizeof(text), "SIP leg ended (%s, %d %s)", tnd_sipcall_end_name(why),
-		 status, phrase ? phrase : "");
-	tnd_mb_call_lost(c, text);
-}
-
-static const struct tnd_sipcall_handlers phone_handlers = {
-	NULL, NULL, on_phone_ack, on_phone_ended,
-};
-
-int tnd_mb_phone_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *in)
-{
-	struct tnd_mb *mb = arg;
-	struct tnd_mb_call *c;
-	unsigned idx;
-	char *answer, tail;
-	int err;
-
-	if (sscanf(in->ruri_user, "b%u%c", &idx, &tail) != 1 || idx >= mb->n_calls)
-		return ENOENT;
-	c = &mb->calls[idx];
-	if (c->state != TND_MB_C_SETUP || c->sip)
-		return EBUSY;
-	err = phone_remote(c, in->sdp);
-	if (err)
-		return ENOTSUP;
-	err = tnd_sipcall_set_handlers(sip, &phone_handlers, c);
-	if (err)
-		return err;
-	c->sip = tnd_obj_get(sip);
-	answer = phone_sdp(c);
-	err = tnd_sipcall_answer(sip, answer);
-	g_free(answer);
-	if (err)
-		tnd_mb_call_fail(c, "cannot answer the INVITE");
-	return 0;
 }

@@ -16,6 +16,10 @@
  * - Polling: poll(2) of every descriptor on every iteration. A poll
  *   function backed by epoll keeps a registered set, updated from the
  *   array GLib passes only where it changed, and waits in epoll_wait(2).
+ *   epoll forgets a socket when it closes; a new socket that got the same
+ *   number before the next poll would look registered and never report.
+ *   The driver closes no media socket while it runs (mb_call.c), and the
+ *   others live for the whole run.
  *
  * --glib-block 1 turns both off (GLib as the relay runs it), to compare.
  * Main thread. */

@@ -107,7 +107,8 @@ static gboolean on_tick(gpointer data)
 			if (mb->window && now >= mb->win0 && now < mb->win1)
 				hist_add(&mb->late, now - mb->due[k]);
 			if (now - mb->due[k] > MAX_BACKLOG_US) {
-				mb->due[k] += (now - mb->due[k]) / TND_MB_PTIME_US * TND_MB_PTIME_US;
+				mb->due[k] += (now - mb->due[k]) / TND_MB_PTIME_US *
+					      TND_MB_PTIME_US;
 				continue;
 			}
 			for (unsigned i = k; i < mb->n_calls; i += TND_MB_SLOTS)

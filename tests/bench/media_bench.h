@@ -8,11 +8,13 @@
  * each way; the driver measures loss, one-way delay and RFC 3550 A.8
  * interarrival jitter per direction, for a ramp of call counts.
  *
- * Threads: one. Everything (Sofia, libnice agents, sockets, the pacing
- * timer, the WebSocket and ng clients) runs on GLib's default main context
- * on the main thread, so no field needs a lock. The driver is pinned to one
- * core by the runner; its own CPU share is printed with every result, since
- * a saturated driver would make the relay look worse than it is. */
+ * Threads: the main thread runs everything but SIP (libnice agents,
+ * sockets, the pacing timer, the WebSocket and ng clients) on GLib's default
+ * main context; the phones' SIP user agent has a thread of its own
+ * (mb_phone.c says why), and the two meet only through tnd_loop_call(). The
+ * driver, both threads, is pinned to one core by the runner; its own CPU
+ * share is printed with every result, since a saturated driver would make
+ * the relay look worse than it is. */
 #ifndef TND_BENCH_MEDIA_BENCH_H
 #define TND_BENCH_MEDIA_BENCH_H
 
@@ -23,7 +25,6 @@
 #include <jansson.h>
 
 #include "gateway/base/loop.h"
-#include "sip/sip.h"
 #include "webrtc/webrtc.h"
 
 #define TND_MB_PTIME_US 20000     /* 50 packets/s: one PCMU frame of 20 ms */
@@ -85,12 +86,12 @@ struct tnd_mb_call {
 	enum tnd_mb_cstate state;
 	struct tnd_pc *pc;            /* ref: the browser's side */
 	struct tnd_rtpsock *sock;     /* ref: the phone's side */
-	struct tnd_sipcall *sip;      /* ref: the phone's dialog (Tandem only) */
 	char *relay_id;               /* g_malloc'd: the gateway's call id */
 	char *cands[TND_MB_MAX_CANDS];   /* g_malloc'd: our local candidates */
 	unsigned n_cands;
 	bool gathered, offered, pc_up, phone_up, cands_done;
 	int64_t t_start, t_up;        /* g_get_monotonic_time() */
+	int64_t t_offer, t_answer, t_invite;   /* offer sent, answer and INVITE in */
 	struct tnd_mb_stream s[TND_MB_NDIR];
 };
 
@@ -107,8 +108,11 @@ struct tnd_mb_opts {
 	double warm_s, measure_s;
 	double max_loss_pct, max_jitter_ms, max_driver_cpu;
 	double max_seconds;           /* whole run, set-ups included */
+	double max_other_cpu;         /* others' share of both CPUs that voids a window */
+	unsigned retries;             /* windows measured again when voided, per step */
 	uint16_t pc_port_min, pc_port_max, rtp_port_min, rtp_port_max;
 	bool glib_block;              /* leave GLib's per-dispatch poll updates on */
+	bool setup_only;              /* stop after the first step's set-ups */
 };
 
 struct tnd_mb_ws;
@@ -128,7 +132,6 @@ struct tnd_mb_tally {
 struct tnd_mb {
 	struct tnd_mb_opts o;
 	struct tnd_loop *loop;        /* owned: the default context, this thread */
-	struct tnd_sipua *ua;         /* owned: the phones' user agent (Tandem) */
 	struct tnd_mb_ws *ws;         /* owned: the browsers' WebSocket (Tandem) */
 	struct tnd_mb_ng *ng;         /* owned: rtpengine's control (rtpengine) */
 	struct tnd_mb_call *calls;    /* owned: the largest step's worth */
@@ -163,8 +166,23 @@ void tnd_mb_call_lost(struct tnd_mb_call *c, const char *why);
 /* Tandem's JSON-RPC answer to `call` (result or error) and notifications. */
 void tnd_mb_call_rpc_result(struct tnd_mb_call *c, json_t *result, json_t *error);
 void tnd_mb_call_notify(struct tnd_mb *mb, const char *method, json_t *params);
-/* The phone side of Tandem's calls: takes INVITEs for sip:b<idx>@. */
-int tnd_mb_phone_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *in);
+/* The phone's side of Tandem's calls, from mb_phone.c: the gateway's RTP
+ * address (and when its INVITE came), then the ACK. */
+void tnd_mb_call_phone_remote(struct tnd_mb_call *c, const char *ip, uint16_t port, int64_t t);
+void tnd_mb_call_phone_up(struct tnd_mb_call *c);
+
+/* ---- mb_phone.c: the phones' SIP user agent (Tandem), on its own thread */
+
+/* Starts the thread and the user agent on o.sip_port; calls b0..b<max-1>. */
+int tnd_mb_phone_start(struct tnd_mb *mb, unsigned max_calls);
+/* Main thread: call idx's phone is RTP port `port`; before its offer leaves. */
+void tnd_mb_phone_expect(unsigned idx, uint16_t port);
+/* Main thread: ends call idx's dialog, if any. */
+void tnd_mb_phone_hangup(unsigned idx);
+/* Any thread: the phone's plain SDP (g_malloc'd), and the c= address and
+ * m= port of a plain SDP (0 or EBADMSG). */
+char *tnd_mb_phone_sdp(unsigned idx, uint16_t port);
+int tnd_mb_plain_addr(const char *sdp, char *ip, size_t size, uint16_t *port);
 
 /* ---- mb_loop.c: the driver's main loop kept cheap (unless --glib-block 1) */
 
