@@ -328,6 +328,9 @@ int tnd_dtls_alloc(struct tnd_dtls **dp, GMainContext *ctx, bool client, const s
 	}
 	BIO_set_data(bio, d);
 	SSL_set_bio(d->ssl, bio, bio);
+	/* after the handshake only the keys matter (SRTP runs in libsrtp2):
+	 * give the ~34 KiB of record buffers back while idle */
+	SSL_set_mode(d->ssl, SSL_MODE_RELEASE_BUFFERS);
 	SSL_set_app_data(d->ssl, d);
 	SSL_set_mtu(d->ssl, DTLS_MTU);
 	DTLS_set_timer_cb(d->ssl, timer_cb);

@@ -322,6 +322,11 @@ int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
 			continue;
 		s->src[k] = g_unix_fd_source_new(s->fd[k], G_IO_IN);
 		g_source_set_callback(s->src[k], G_SOURCE_FUNC(on_readable), s, NULL);
+		/* a source that may not recurse is taken out of the context's poll
+		 * set around every dispatch and put back after: a walk of every
+		 * descriptor of the worker plus an eventfd write per packet burst
+		 * (GLib 2.74 gmain.c). Nothing here runs a nested loop. */
+		g_source_set_can_recurse(s->src[k], TRUE);
 		g_source_attach(s->src[k], s->ctx);
 	}
  out:

@@ -69,6 +69,19 @@ int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir
 	return 0;
 }
 
+void tnd_call_answered(struct tnd_call *call)
+{
+	call->phase = CALL_ANSWERED;
+	/* negotiation is over: the parsed SDPs are ~14 KiB per m= line each
+	 * (fixed arrays), dead weight for the rest of the call */
+	tnd_sdp_free(call->webrtc_offer);
+	tnd_sdp_free(call->webrtc_answer);
+	tnd_sdp_free(call->sip_offer);
+	call->webrtc_offer = NULL;
+	call->webrtc_answer = NULL;
+	call->sip_offer = NULL;
+}
+
 struct tnd_call *tnd_call_find(struct tnd_calls *calls, const char *id)
 {
 	return id ? g_hash_table_lookup(calls->by_id, id) : NULL;

@@ -288,7 +288,7 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		tnd_sipcall_reject(call->sip, 488, NULL);
 		return ENOTSUP;
 	}
-	call->phase = CALL_ANSWERED;
+	tnd_call_answered(call);
 	tnd_call_notify(call, "answered", 200, "OK");
 	return 0;
 }

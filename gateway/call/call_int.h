@@ -68,6 +68,8 @@ int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir
  * with code and reason, closes the media, ends the SIP dialog if it lives,
  * fails a pending request, and leaves the registry. */
 void tnd_call_end(struct tnd_call *call, int code, const char *reason);
+/* The call is answered: marks it so and frees what only negotiation needed. */
+void tnd_call_answered(struct tnd_call *call);
 void tnd_call_notify(struct tnd_call *call, const char *state, int code, const char *reason);
 /* Starts the media bridge for the call on the least loaded worker. */
 int tnd_call_media(struct tnd_call *call, bool ice_controlling,

@@ -69,7 +69,7 @@ static void on_answered(void *arg, struct tnd_sipcall *sip, int status, const ch
 			return;
 		}
 	}
-	call->phase = CALL_ANSWERED;
+	tnd_call_answered(call);
 	tnd_call_notify(call, "answered", status, phrase);
 }
 
