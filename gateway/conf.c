@@ -213,9 +213,11 @@ static const struct tnd_opt opts[] = {
 	  "(SIP)." },
 
 	{ "calls", "allow", TND_OPT_STR, "*", 0, 0, NULL, OFF(calls_allow), check_patterns,
-	  "Who browsers may call: comma-separated glob patterns (* and ?) matched against "
-	  "the whole `to` URI, e.g. \"sip:*@pbx.example, tel:+4930*\". A call to anything "
-	  "else gets 403. Empty allows nothing. Reloaded on SIGHUP." },
+	  "Who browsers may call: comma-separated glob patterns matched against the whole "
+	  "`to` URI, e.g. \"sip:*@pbx.example, tel:+4930*\". * and ? never match @ ; ? : "
+	  "< > \" or space, so a host cannot be smuggled in (write sip:*@pbx.example:* to "
+	  "allow any port); * alone allows everything. A call to anything else gets 403. "
+	  "Empty allows nothing. Reloaded on SIGHUP." },
 };
 
 static int add_user(void *data, const char *key, const char *value, char *err, size_t errlen)

@@ -200,6 +200,40 @@ int tnd_policy_token_check(struct tnd_policy *p, const char *user, const char *t
 	return e;
 }
 
+/* Glob match where * and ? never cross URI structure: they match no '@',
+ * ';', '?', ':', '<', '>', '"' or space. So "sip:*@pbx.example" cannot be met
+ * by "sip:x@evil.example;p=@pbx.example" or a second '@'. Bounded
+ * backtracking: patterns and URIs are short, and each '*' restarts only
+ * from its own last try. */
+static bool structural(char c)
+{
+	return c == '@' || c == ';' || c == '?' || c == ':' || c == '<' || c == '>' ||
+	       c == '"' || c == ' ';
+}
+
+static bool glob_uri(const char *pat, const char *s)
+{
+	const char *star = NULL, *mark = NULL;
+
+	while (*s) {
+		if (*pat == '*') {
+			star = pat++;
+			mark = s;
+		} else if (*pat == *s || (*pat == '?' && !structural(*s))) {
+			pat++;
+			s++;
+		} else if (star && !structural(*mark)) {
+			pat = star + 1;
+			s = ++mark;
+		} else {
+			return false;
+		}
+	}
+	while (*pat == '*')
+		pat++;
+	return !*pat;
+}
+
 int tnd_policy_call_allowed(const struct tnd_conf *conf, const char *to)
 {
 	char **pats;
@@ -207,13 +241,12 @@ int tnd_policy_call_allowed(const struct tnd_conf *conf, const char *to)
 
 	if (!conf || !to)
 		return EINVAL;
-	/* the whole URI, so "sip:*@pbx.example" cannot be satisfied by a
-	 * user part that merely contains "@pbx.example" before another host */
 	pats = g_strsplit(conf->calls_allow, ",", 0);
 	for (char **p = pats; *p && e; p++) {
 		const char *pat = g_strstrip(*p);
 
-		if (*pat && g_pattern_match_simple(pat, to))
+		/* "*" alone is the documented "anything" (the default) */
+		if (!strcmp(pat, "*") || (*pat && glob_uri(pat, to)))
 			e = 0;
 	}
 	g_strfreev(pats);

@@ -261,6 +261,18 @@ static int test_dial_plan(void)
 	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+49301234") == 0);
 	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+1900555") == EPERM);
 	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example.evil") == EPERM);
+	/* wildcards do not cross URI structure: no smuggled host */
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:x@evil.example;p=@pbx.example") == EPERM);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:x@evil.example@pbx.example") == EPERM);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:x@evil.example?h=@pbx.example") == EPERM);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+4930123;phone-context=evil") == EPERM);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:@pbx.example") == 0);
+	tnd_conf_free(c);
+	TEST_ASSERT(load(&c, "[calls]\nallow = sip:1??@pbx.example;transport=tcp, sip:*\n") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:123@pbx.example;transport=tcp") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:12@pbx.example;transport=tcp") == EPERM);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:anything") == 0);
+	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:a@b") == EPERM);
 	tnd_conf_free(c);
 	TEST_ASSERT(load(&c, "[calls]\nallow =\n") == 0);
 	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example") == EPERM);
