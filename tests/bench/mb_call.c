@@ -42,10 +42,10 @@ static void sdp_info_clear(struct sdp_info *s)
 	s->n_cands = 0;
 }
 
-static void copy_val(char *dst, size_t size, const char *line, size_t len, size_t skip)
+static void copy_val(char *dst, size_t size, const char *line, size_t len, size_t drop)
 {
 	if (!*dst)
-		snprintf(dst, size, "%.*s", (int)(len - skip), line + skip);
+		snprintf(dst, size, "%.*s", (int)(len - drop), line + drop);
 }
 
 static bool starts(const char *line, size_t len, const char *prefix)

@@ -10,7 +10,7 @@
  *   for the length of its dispatch and put back after (block_source() and
  *   unblock_source() in gmain.c): each a walk of the list of every
  *   descriptor of the context, plus an eventfd write, per packet burst.
- *   Sources made recursive skip both; the driver never runs a nested loop.
+ *   Sources made recursive avoid both; the driver never runs a nested loop.
  *   libnice's socket sources are private, but source ids are sequential and
  *   a lookup by id is a hash lookup, so every new id is visited.
  * - Polling: poll(2) of every descriptor on every iteration. A poll

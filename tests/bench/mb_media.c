@@ -20,8 +20,8 @@
 
 #include "tests/bench/media_bench.h"
 
-/* A tick that finds its phase further behind than this skips ahead rather
- * than sending the backlog in one burst; the skip shows as lateness. */
+/* A tick that finds its phase further behind than this jumps ahead rather
+ * than sending the backlog in one burst; the jump shows as lateness. */
 #define MAX_BACKLOG_US 200000
 
 static uint8_t tmpl[TND_MB_PKT];   /* header and payload before the per-packet fields */

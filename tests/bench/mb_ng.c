@@ -57,8 +57,8 @@ static void put_kv(GString *s, const char *k, const char *v)
 	put_str(s, v);
 }
 
-/* Skips one bencoded value at *p (before end); false when malformed. */
-static bool skip(const char **p, const char *end, int depth)
+/* Steps over one bencoded value at *p (before end); false when malformed. */
+static bool step_over(const char **p, const char *end, int depth)
 {
 	const char *s = *p;
 
@@ -73,7 +73,7 @@ static bool skip(const char **p, const char *end, int depth)
 	}
 	if (*s == 'l' || *s == 'd') {
 		for (s++; s < end && *s != 'e';)
-			if (!skip(&s, end, depth + 1))
+			if (!step_over(&s, end, depth + 1))
 				return false;
 		if (s >= end)
 			return false;
@@ -106,13 +106,13 @@ static char *dict_get(const char *d, const char *end, const char *key)
 		const char *k = s, *v;
 		size_t n = 0;
 
-		if (!skip(&s, end, 0))
+		if (!step_over(&s, end, 0))
 			return NULL;
 		v = s;
-		if (!skip(&s, end, 0))
+		if (!step_over(&s, end, 0))
 			return NULL;
 		if (*k < '0' || *k > '9')
-			continue;   /* not a string key: skip() checked only its shape */
+			continue;   /* not a string key: step_over() checked only its shape */
 		for (; *k != ':'; k++)
 			n = n * 10 + (size_t)(*k - '0');
 		if (n != kl || memcmp(k + 1, key, kl) || *v < '0' || *v > '9')

@@ -15,7 +15,7 @@ from aiortc import (RTCConfiguration, RTCPeerConnection, RTCRtpSender,
                     RTCSessionDescription)
 from aiortc.mediastreams import MediaStreamTrack
 
-# aioice skips loopback unless told (harness.md section 5)
+# aioice leaves loopback out unless told (harness.md section 5)
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 

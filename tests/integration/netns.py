@@ -1,6 +1,6 @@
 """Runs the calling test inside a private network namespace (harness.md
 section 3): lo up, plus a veth pair whose v0 end carries 127.0.0.2, so ICE
-stacks that skip loopback interfaces still find an address, and nothing the
+stacks that ignore loopback interfaces still find an address, and nothing the
 test sends can leave the namespace. Needs root; takes milliseconds."""
 
 import os

@@ -48,9 +48,9 @@ def read_wav(path):
     return x, rate
 
 
-def dominant(pcm, rate, skip_s=0.5):
+def dominant(pcm, rate, lead_s=0.5):
     """(peak frequency above 50 Hz, RMS, seconds analysed): harness.md s. 2."""
-    pcm = np.asarray(pcm, dtype=np.float64)[int(rate * skip_s):]
+    pcm = np.asarray(pcm, dtype=np.float64)[int(rate * lead_s):]
     if len(pcm) < rate // 10:
         return 0.0, 0.0, len(pcm) / rate
     x = pcm * np.hanning(len(pcm))
@@ -70,7 +70,7 @@ def assert_tone(pcm, rate, hz, min_seconds=3.0, what="audio"):
     start = int(rate * 0.5)
     for i in range(int(min_seconds)):
         seg = pcm[start + i * rate: start + (i + 1) * rate]
-        pk, r, _ = dominant(seg, rate, skip_s=0)
+        pk, r, _ = dominant(seg, rate, lead_s=0)
         assert abs(pk - hz) <= 20 and r > 0.01, \
             "%s: second %d has %.0f Hz at RMS %.4f" % (what, i, pk, r)
 

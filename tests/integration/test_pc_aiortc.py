@@ -19,7 +19,7 @@ import aioice.ice
 import numpy as np
 from av import AudioFrame
 
-# aioice skips loopback; harness.md section 5
+# aioice leaves loopback out; harness.md section 5
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
 
 from aiortc import (MediaStreamTrack, RTCConfiguration,  # noqa: E402

@@ -545,7 +545,7 @@ static int test_tolerant(void)
 	TEST_ASSERT(s->media[1]->dir == TND_SDP_INACTIVE && s->media[2]->dir == TND_SDP_SENDONLY);
 	tnd_sdp_free(s);
 
-	/* lines we skip, session bandwidth, ice-lite, other media, port counts */
+	/* lines we pass over, session bandwidth, ice-lite, other media, port counts */
 	more =
 		L("v=0") L("o=- 1 1 IN IP6 2001:db8::1") L("s=call") L("i=title") L("u=http://x")
 		L("e=a@example.com") L("p=+1 555") L("c=IN IP6 2001:db8::1") L("b=AS:256")
