@@ -78,6 +78,16 @@ void tnd_sdp_neg_fail(char *err, size_t errlen, const char *fmt, ...);
 /* Checks the local parameters a builder uses; EINVAL with a message. */
 int tnd_sdp_neg_check_local(const struct tnd_sdp_local *l, bool webrtc, char *err,
 			    size_t errlen);
+/* Whether an offered audio section can be taken: 0 and the choice in
+ * pick, or ENOTSUP with the reason in why. */
+typedef int (tnd_sdp_usable_h)(const struct tnd_sdp_media *om, unsigned i,
+			       const struct tnd_sdp_local *l, void *pick, char *why, size_t whylen);
+/* The first audio section of offer that usable() takes: 0 with its index in
+ * *take, or ENOTSUP with the first audio section's reason (RFC 3264 6: we
+ * answer one audio stream and reject the rest in place). */
+int tnd_sdp_neg_find_audio(const struct tnd_sdp *offer, const struct tnd_sdp_local *l,
+			   tnd_sdp_usable_h *usable, void *pick, unsigned *take, char *err,
+			   size_t errlen);
 /* A new session carrying l's o= line. */
 int tnd_sdp_neg_session(struct tnd_sdp **sdpp, const struct tnd_sdp_local *l);
 /* Our first codec the section offers, and telephone-event at its clock:

@@ -18,8 +18,10 @@ static bool is_savpf(const char *proto)
 
 /* 0 when we can take om, else ENOTSUP with the reason. */
 static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_sdp_local *l,
-		  struct tnd_sdp_pick *pick, char *why, size_t whylen)
+		  void *arg, char *why, size_t whylen)
 {
+	struct tnd_sdp_pick *pick = arg;
+
 	if (!om->port && !om->bundle_only)
 		tnd_sdp_neg_fail(why, whylen, "audio m= line %u is rejected in the offer", i + 1);
 	else if (!is_savpf(om->proto))
@@ -120,8 +122,6 @@ int tnd_sdp_answer_webrtc(struct tnd_sdp **answerp, const struct tnd_sdp *offer,
 {
 	struct tnd_sdp *ans = NULL;
 	struct tnd_sdp_pick pick;
-	char why[320] = "the offer has no audio m= line";
-	bool found = false, have_why = false;
 	unsigned i, take = 0;
 	int e;
 
@@ -130,25 +130,9 @@ int tnd_sdp_answer_webrtc(struct tnd_sdp **answerp, const struct tnd_sdp *offer,
 	e = tnd_sdp_neg_check_local(l, true, err, errlen);
 	if (e)
 		return e;
-	for (i = 0; i < offer->n_media && !found; i++) {
-		const struct tnd_sdp_media *om = offer->media[i];
-		char reason[sizeof(why)];
-
-		if (om->type != TND_SDP_MEDIA_AUDIO || !om->rtp)
-			continue;
-		if (!usable(om, i, l, &pick, reason, sizeof(reason))) {
-			found = true;
-			take = i;
-		} else if (!have_why) {
-			/* the first audio section's reason is the one to report */
-			memcpy(why, reason, sizeof(why));
-			have_why = true;
-		}
-	}
-	if (!found) {
-		tnd_sdp_neg_fail(err, errlen, "%s", why);
-		return ENOTSUP;
-	}
+	e = tnd_sdp_neg_find_audio(offer, l, usable, &pick, &take, err, errlen);
+	if (e)
+		return e;
 	e = tnd_sdp_neg_session(&ans, l);
 	if (e)
 		return e;

@@ -14,14 +14,41 @@
 #include "gateway/sdp/sdp_int.h"
 
 void tnd_sdp_neg_fail(char *err, size_t errlen, const char *fmt, ...)
-		      {
-		      va_list ap;
+{
+	va_list ap;
 
 	if (err && errlen) {
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
 	}
+}
+
+int tnd_sdp_neg_find_audio(const struct tnd_sdp *offer, const struct tnd_sdp_local *l,
+			   tnd_sdp_usable_h *usable, void *pick, unsigned *take, char *err,
+			   size_t errlen)
+{
+	char why[320] = "the offer has no audio m= line";
+	bool have_why = false;
+
+	for (unsigned i = 0; i < offer->n_media; i++) {
+		const struct tnd_sdp_media *om = offer->media[i];
+		char reason[sizeof(why)];
+
+		if (om->type != TND_SDP_MEDIA_AUDIO || !om->rtp)
+			continue;
+		if (!usable(om, i, l, pick, reason, sizeof(reason))) {
+			*take = i;
+			return 0;
+		}
+		/* the first audio section's reason is the one to report */
+		if (!have_why) {
+			memcpy(why, reason, sizeof(why));
+			have_why = true;
+		}
+	}
+	tnd_sdp_neg_fail(err, errlen, "%s", why);
+	return ENOTSUP;
 }
 
 /* A string we write into a line: no CR/LF, and no blank where the line

@@ -59,8 +59,9 @@ struct sip_pick {
 };
 
 static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_sdp_local *l,
-		  struct sip_pick *pick, char *why, size_t whylen)
+		  void *arg, char *why, size_t whylen)
 {
+	struct sip_pick *pick = arg;
 	bool srtp;
 
 	memset(pick, 0, sizeof(*pick));
@@ -111,8 +112,6 @@ int tnd_sdp_answer_sip(struct tnd_sdp **answerp, const struct tnd_sdp *offer,
 {
 	struct tnd_sdp *ans = NULL;
 	struct sip_pick pick;
-	char why[320] = "the offer has no audio m= line";
-	bool found = false, have_why = false;
 	unsigned i, take = 0;
 	int e;
 
@@ -121,24 +120,9 @@ int tnd_sdp_answer_sip(struct tnd_sdp **answerp, const struct tnd_sdp *offer,
 	e = tnd_sdp_neg_check_local(l, false, err, errlen);
 	if (e)
 		return e;
-	for (i = 0; i < offer->n_media && !found; i++) {
-		const struct tnd_sdp_media *om = offer->media[i];
-		char reason[sizeof(why)];
-
-		if (om->type != TND_SDP_MEDIA_AUDIO || !om->rtp)
-			continue;
-		if (!usable(om, i, l, &pick, reason, sizeof(reason))) {
-			found = true;
-			take = i;
-		} else if (!have_why) {
-			memcpy(why, reason, sizeof(why));
-			have_why = true;
-		}
-	}
-	if (!found) {
-		tnd_sdp_neg_fail(err, errlen, "%s", why);
-		return ENOTSUP;
-	}
+	e = tnd_sdp_neg_find_audio(offer, l, usable, &pick, &take, err, errlen);
+	if (e)
+		return e;
 	e = tnd_sdp_neg_session(&ans, l);
 	if (!e)
 		e = tnd_sdp_neg_conn(ans, &ans->conn, l);
