@@ -105,6 +105,20 @@ static int m_call(struct tnd_api_req *req, json_t *params)
 
 /* ------------------------------------------------------------ the rest */
 
+/* What every per-call method checks first: the call legs exist, params
+ * hold only `allowed`, and params.call is a string. 0 or the error. */
+static int call_params(struct tnd_api_req *req, json_t *params, const char *const *allowed,
+		       const char **call)
+{
+	int r;
+
+	if (!calls_of(req))
+		return no_calls(req);
+	if ((r = tnd_api_params_only(req, params, allowed)))
+		return r;
+	return tnd_api_param_str(req, params, "call", true, call);
+}
+
 /* Answers {} on success, else the call layer's errno and message. */
 static int finish(struct tnd_api_req *req, int r, const char *msg)
 {
@@ -123,10 +137,7 @@ static int m_answer(struct tnd_api_req *req, json_t *params)
 	char msg[256];
 	int r;
 
-	if (!calls_of(req))
-		return no_calls(req);
-	if ((r = tnd_api_params_only(req, params, allowed)) ||
-	    (r = tnd_api_param_str(req, params, "call", true, &call)) ||
+	if ((r = call_params(req, params, allowed, &call)) ||
 	    (r = tnd_api_param_str(req, params, "sdp", true, &sdp)))
 		return r;
 	r = ops(req)->answer(calls_of(req), req->conn, call, sdp, msg, sizeof(msg));
@@ -141,10 +152,7 @@ static int m_reject(struct tnd_api_req *req, json_t *params)
 	char msg[256];
 	int r;
 
-	if (!calls_of(req))
-		return no_calls(req);
-	if ((r = tnd_api_params_only(req, params, allowed)) ||
-	    (r = tnd_api_param_str(req, params, "call", true, &call)))
+	if ((r = call_params(req, params, allowed, &call)))
 		return r;
 	if (code && !json_is_integer(code)) {
 		tnd_api_req_msg(req, "params.code must be an integer SIP status");
@@ -162,10 +170,7 @@ static int m_hangup(struct tnd_api_req *req, json_t *params)
 	char msg[256];
 	int r;
 
-	if (!calls_of(req))
-		return no_calls(req);
-	if ((r = tnd_api_params_only(req, params, allowed)) ||
-	    (r = tnd_api_param_str(req, params, "call", true, &call)))
+	if ((r = call_params(req, params, allowed, &call)))
 		return r;
 	r = ops(req)->hangup(calls_of(req), req->conn, call, msg, sizeof(msg));
 	return finish(req, r, msg);
@@ -180,10 +185,7 @@ static int m_candidate(struct tnd_api_req *req, json_t *params)
 	char msg[256];
 	int r;
 
-	if (!calls_of(req))
-		return no_calls(req);
-	if ((r = tnd_api_params_only(req, params, allowed)) ||
-	    (r = tnd_api_param_str(req, params, "call", true, &call)))
+	if ((r = call_params(req, params, allowed, &call)))
 		return r;
 	if (completed && !json_is_true(completed)) {
 		tnd_api_req_msg(req, "params.completed can only be true");

@@ -188,6 +188,31 @@ void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool w
 	}
 }
 
+void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
+			   const struct tnd_call_ice *ice)
+{
+	tnd_call_local(call, l, true);
+	l->ice_ufrag = ice->ufrag;
+	l->ice_pwd = ice->pwd;
+	l->cands = ice->cands;
+	l->n_cands = g_strv_length((char **)ice->cands);
+	l->cands_done = ice->complete;
+	l->ssrc = tnd_bridge_webrtc_ssrc(call->br);
+}
+
+size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
+		      const struct tnd_sdp_codec *dtmf, bool fmtp)
+{
+	size_t n = 0;
+
+	want[n++] = (struct tnd_sdp_codec_pref){ codec->name, codec->clock, codec->channels,
+		codec->pt, fmtp ? codec->fmtp : NULL };
+	if (dtmf)
+		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", dtmf->clock, 1,
+			dtmf->pt, fmtp ? dtmf->fmtp : NULL };
+	return n;
+}
+
 char *tnd_call_sdp_text(const struct tnd_sdp *sdp)
 {
 	char *text = NULL;

@@ -53,7 +53,6 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	struct tnd_sdp_local l;
 	struct tnd_sdp_neg sn;
 	char msg[CALL_MSG], *offer = NULL;
-	size_t n = 0;
 
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: media set-up failed: %s", call->id,
@@ -68,21 +67,10 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		tnd_call_end(call, 488, "Not Acceptable Here");
 		return;
 	}
+	tnd_call_local_webrtc(call, &l, &(struct tnd_call_ice){ ufrag, pwd, cands, complete });
 	/* the trial answer keeps the caller's payload types (RFC 3264 6.1) */
-	want[n++] = (struct tnd_sdp_codec_pref){ sn.codec->name, sn.codec->clock,
-		sn.codec->channels, sn.codec->pt, sn.codec->fmtp };
-	if (sn.dtmf)
-		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", sn.dtmf->clock, 1,
-			sn.dtmf->pt, sn.dtmf->fmtp };
-	tnd_call_local(call, &l, true);
 	l.codecs = want;
-	l.n_codecs = n;
-	l.ice_ufrag = ufrag;
-	l.ice_pwd = pwd;
-	l.cands = cands;
-	l.n_cands = g_strv_length((char **)cands);
-	l.cands_done = complete;
-	l.ssrc = tnd_bridge_webrtc_ssrc(call->br);
+	l.n_codecs = tnd_call_prefs(want, sn.codec, sn.dtmf, true);
 	err = tnd_sdp_offer_webrtc(&call->webrtc_offer, &l);
 	tnd_sdp_free(trial);
 	offer = err ? NULL : tnd_call_sdp_text(call->webrtc_offer);
@@ -232,7 +220,6 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	struct tnd_sdp_neg wn;
 	struct tnd_call *call;
 	char why[CALL_MSG], fp[256], *text = NULL;
-	size_t n = 0;
 	int err;
 
 	call = ringing_call(calls, conn, id, msg, msglen, &err);
@@ -265,14 +252,9 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	if (!err && wn.answer_m->end_of_cands)
 		err = tnd_bridge_webrtc_candidate(call->br, NULL);
 
-	want[n++] = (struct tnd_sdp_codec_pref){ wn.codec->name, wn.codec->clock,
-		wn.codec->channels, wn.codec->pt, NULL };
-	if (wn.dtmf)
-		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", wn.dtmf->clock, 1,
-			wn.dtmf->pt, NULL };
 	tnd_call_local(call, &l, false);
 	l.codecs = want;
-	l.n_codecs = n;
+	l.n_codecs = tnd_call_prefs(want, wn.codec, wn.dtmf, false);
 	if (!err)
 		err = tnd_sdp_answer_sip(&sip_answer, call->sip_offer, &l, why, sizeof(why));
 	if (!err)

@@ -76,6 +76,21 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		   const struct tnd_bridge_events *ev);
 /* Our codec preferences, and a tnd_sdp_local for a leg. */
 void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool webrtc);
+/* Our ICE side of a WebRTC leg, as the bridge's ready event gave it. */
+struct tnd_call_ice {
+	const char *ufrag, *pwd;
+	const char *const *cands;    /* NULL-terminated */
+	bool complete;
+};
+/* tnd_call_local for the WebRTC leg, with our ICE values and send SSRC. */
+void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
+			   const struct tnd_call_ice *ice);
+/* Pass-through: one leg is offered (or answered) exactly the codec the
+ * other leg agreed on, at its payload types, plus telephone-event at its
+ * clock. fmtp false leaves the fmtp to copy from the offer (answers).
+ * Returns how many of want[] it filled. */
+size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
+		      const struct tnd_sdp_codec *dtmf, bool fmtp);
 /* Points the bridge's SIP leg at the peer's media and routes the codecs
  * agreed on both legs. 0, or an errno with msg. */
 int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,

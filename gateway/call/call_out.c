@@ -107,17 +107,11 @@ static int build_sip_offer(struct tnd_call *call, const struct tnd_sdp_neg *wn, 
 {
 	struct tnd_sdp_codec_pref want[2];
 	struct tnd_sdp_local l;
-	size_t n = 0;
 	int err;
 
-	want[n++] = (struct tnd_sdp_codec_pref){ wn->codec->name, wn->codec->clock,
-		wn->codec->channels, wn->codec->pt, wn->codec->fmtp };
-	if (wn->dtmf)
-		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", wn->dtmf->clock, 1,
-			wn->dtmf->pt, wn->dtmf->fmtp };
 	tnd_call_local(call, &l, false);
 	l.codecs = want;
-	l.n_codecs = n;
+	l.n_codecs = tnd_call_prefs(want, wn->codec, wn->dtmf, true);
 	err = tnd_sdp_offer_sip(&call->sip_offer, &l);
 	if (!err) {
 		*textp = tnd_call_sdp_text(call->sip_offer);
@@ -158,13 +152,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		return;
 	}
 	call->rtp_port = rtp_port;
-	tnd_call_local(call, &l, true);
-	l.ice_ufrag = ufrag;
-	l.ice_pwd = pwd;
-	l.cands = cands;
-	l.n_cands = g_strv_length((char **)cands);
-	l.cands_done = complete;
-	l.ssrc = tnd_bridge_webrtc_ssrc(call->br);
+	tnd_call_local_webrtc(call, &l, &(struct tnd_call_ice){ ufrag, pwd, cands, complete });
 	err = tnd_sdp_answer_webrtc(&call->webrtc_answer, call->webrtc_offer, &l, msg,
 				    sizeof(msg));
 	if (!err)
