@@ -81,7 +81,10 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
 	struct tnd_pc *pc = data;
 
 	(void)agent;
-	if (stream != pc->stream || !pc->h.candidate)
+	if (stream != pc->stream)
+		return;
+	pc->gathered = true;
+	if (!pc->h.candidate)
 		return;
 	tnd_pc_hold(pc);
 	pc->h.candidate(pc->arg, NULL);
@@ -98,6 +101,10 @@ static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gp
 	TND_LOG_DEBUG(TND_LOG_WEBRTC, "ICE %s", nice_component_state_to_string(state));
 	if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY)
 		tnd_pc_ice_up(pc);
+	if (state == NICE_COMPONENT_STATE_READY) {
+		pc->ice_ready = true;
+		tnd_pc_direct_maybe(pc);
+	}
 	else if (state == NICE_COMPONENT_STATE_FAILED)
 		tnd_pc_fail(pc, ETIMEDOUT);
 }
@@ -230,6 +237,8 @@ int tnd_pc_local_ice(const struct tnd_pc *pc, char *ufrag, size_t ufrag_size, ch
 
 	if (!pc || !ufrag || !pwd)
 		return EINVAL;
+	if (!pc->agent)
+		return EALREADY;
 	if (!nice_agent_get_local_credentials(pc->agent, pc->stream, &u, &p))
 		return EIO;
 	if (strlen(u) >= ufrag_size || strlen(p) >= pwd_size)
@@ -247,7 +256,7 @@ int tnd_pc_gather(struct tnd_pc *pc)
 {
 	if (!pc)
 		return EINVAL;
-	if (pc->gathering)
+	if (pc->gathering || !pc->agent)
 		return EALREADY;
 	pc->gathering = true;
 	tnd_pc_hold(pc);   /* candidates may be handed out from in here */
@@ -318,6 +327,9 @@ int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand)
 		return EINVAL;
 	if (pc->eoc_in)
 		return EALREADY;
+	/* ICE is over and libnice gone: a late candidate changes nothing */
+	if (!pc->agent)
+		return 0;
 	if (!cand) {
 		pc->eoc_in = true;
 		return flush_remote(pc);
@@ -354,7 +366,12 @@ int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand)
 
 int tnd_pc_ice_send(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 {
-	gint n = nice_agent_send(pc->agent, pc->stream, COMPONENT, (guint)len, (const gchar *)buf);
+	gint n;
 
+	if (pc->direct)
+		return tnd_pc_direct_send(pc, buf, len);
+	if (!pc->agent)
+		return EIO;
+	n = nice_agent_send(pc->agent, pc->stream, COMPONENT, (guint)len, (const gchar *)buf);
 	return n == (gint)len ? 0 : EIO;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "gateway/base/log.h"
+#include "gateway/base/poll.h"
 #include "webrtc/webrtc_int.h"
 
 static gboolean release_idle(gpointer data)
@@ -162,6 +163,7 @@ static void dtls_done(void *arg, int err, const struct tnd_srtp_keys *keys)
 	}
 	pc->dtls_state = TND_PC_DTLS_DONE;
 	pc->st.srtp_profile = tnd_srtp_profile_name(keys->profile);
+	tnd_pc_direct_maybe(pc);
 	pc->st.t_connected_us = g_get_monotonic_time();
 	if (final(pc))
 		return;
@@ -207,10 +209,11 @@ static void input_dtls(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 		pc->st.drop_dtls++;
 }
 
-static void input_media(struct tnd_pc *pc, const uint8_t *buf, size_t len, bool rtcp)
+static void input_media(struct tnd_pc *pc, uint8_t *buf, size_t len, bool rtcp, bool in_place)
 {
 	struct tnd_rtp_hdr hdr;
 	size_t n = len;
+	uint8_t *rx = buf;
 	int err;
 
 	if (pc->state != TND_PC_CONNECTED) {
@@ -221,8 +224,12 @@ static void input_media(struct tnd_pc *pc, const uint8_t *buf, size_t len, bool 
 		pc->st.drop_bad_rtp++;
 		return;
 	}
-	memcpy(pc->rx, buf, len);
-	err = tnd_srtp_unprotect(pc->srtp, pc->rx, &n, rtcp);
+	/* libnice's buffer is its own: decrypt into the worker's */
+	if (!in_place) {
+		rx = tnd_poller_rx_buf(tnd_loop_poller(pc->loop));
+		memcpy(rx, buf, len);
+	}
+	err = tnd_srtp_unprotect(pc->srtp, rx, &n, rtcp);
 	if (err) {
 		pc->st.srtp_err_in++;
 		/* a replay is a duplicate on the path, not worth a line */
@@ -231,8 +238,8 @@ static void input_media(struct tnd_pc *pc, const uint8_t *buf, size_t len, bool 
 				   rtcp ? "C" : "", len);
 		return;
 	}
-	if (rtcp ? tnd_rtcp_parse(pc->rx, n, NULL, NULL) != 0 :
-		   tnd_rtp_parse(pc->rx, n, &hdr) != 0) {
+	if (rtcp ? tnd_rtcp_parse(rx, n, NULL, NULL) != 0 :
+		   tnd_rtp_parse(rx, n, &hdr) != 0) {
 		pc->st.drop_bad_rtp++;
 		TND_LOG_RL(TND_LOG_WEBRTC, WARN, "malformed RT%sP after decryption (%zu bytes)",
 			   rtcp ? "C" : "", n);
@@ -242,11 +249,30 @@ static void input_media(struct tnd_pc *pc, const uint8_t *buf, size_t len, bool 
 	if (rtcp) {
 		pc->st.rtcp_in++;
 		if (pc->h.rtcp)
-			pc->h.rtcp(pc->arg, pc->rx, n);
+			pc->h.rtcp(pc->arg, rx, n);
 	} else {
 		pc->st.rtp_in++;
 		if (pc->h.rtp)
-			pc->h.rtp(pc->arg, pc->rx, n);
+			pc->h.rtp(pc->arg, rx, n);
+	}
+}
+
+void tnd_pc_input_nostun(struct tnd_pc *pc, uint8_t *buf, size_t len, bool in_place)
+{
+	switch (tnd_demux_classify(buf, len)) {
+	case TND_DEMUX_DTLS:
+		input_dtls(pc, buf, len);
+		break;
+	case TND_DEMUX_RTP:
+		input_media(pc, buf, len, false, in_place);
+		break;
+	case TND_DEMUX_RTCP:
+		input_media(pc, buf, len, true, in_place);
+		break;
+	default:
+		pc->st.drop_other++;
+		TND_LOG_RL(TND_LOG_WEBRTC, DEBUG, "%zu bytes outside RFC 7983's ranges", len);
+		break;
 	}
 }
 
@@ -265,18 +291,8 @@ void tnd_pc_input(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 			pc->st.drop_stun++;
 		}
 		break;
-	case TND_DEMUX_DTLS:
-		input_dtls(pc, buf, len);
-		break;
-	case TND_DEMUX_RTP:
-		input_media(pc, buf, len, false);
-		break;
-	case TND_DEMUX_RTCP:
-		input_media(pc, buf, len, true);
-		break;
-	case TND_DEMUX_DROP:
-		pc->st.drop_other++;
-		TND_LOG_RL(TND_LOG_WEBRTC, DEBUG, "%zu bytes outside RFC 7983's ranges", len);
+	default:
+		tnd_pc_input_nostun(pc, (uint8_t *)buf, len, false);
 		break;
 	}
 	tnd_pc_unhold(pc);
@@ -288,7 +304,10 @@ static void pc_destroy(void *data)
 {
 	struct tnd_pc *pc = data;
 
+	tnd_pc_direct_free(pc);
 	tnd_pc_ice_destroy(pc);
+	g_free(pc->remote_ufrag);
+	g_free(pc->remote_pwd);
 	tnd_dtls_free(pc->dtls);
 	tnd_srtp_free(pc->srtp);
 	pending_clear(&pc->dtls_in);
@@ -355,6 +374,8 @@ int tnd_pc_set_remote(struct tnd_pc *pc, const char *ufrag, const char *pwd,
 	if (err)
 		return err;
 	pc->remote_fp = fp;
+	pc->remote_ufrag = g_strdup(ufrag);
+	pc->remote_pwd = g_strdup(pwd);
 	pc->role = role;
 	pc->remote_set = true;
 	pc->dtls_state = TND_PC_DTLS_WAITING;

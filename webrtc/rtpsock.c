@@ -2,22 +2,23 @@
  * symmetric RTP latching (RFC 4961 behaviour, for peers behind NAT).
  *
  * One UDP socket on an even port, plus port + 1 for RTCP unless rtcp-mux
- * (RFC 5761). Receiving runs from a GSource on the worker's context into a
- * buffer inside the object: no allocation per packet. Only valid RTP moves
+ * (RFC 5761). Receiving runs from the worker's epoll set (poll.h) into the
+ * worker's receive buffer: no allocation per packet, no memory per socket. Only valid RTP moves
  * the RTP remote and only valid RTCP the RTCP remote; after the first move a
  * second source needs the current one to have gone quiet for
  * TND_RTPSOCK_RELATCH_MS. Worker thread only. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <glib-unix.h>
-
 #include "gateway/base/log.h"
+#include "gateway/base/loop.h"
+#include "gateway/base/poll.h"
 #include "webrtc/webrtc_int.h"
 
 #define RX_BURST 32   /* datagrams per wake-up, so one socket cannot starve a worker */
@@ -35,8 +36,9 @@ struct tnd_rtpsock {
 	/* everything below: OWNER: worker */
 	struct tnd_loop *loop;     /* borrowed */
 	GMainContext *ctx;         /* borrowed: the worker's */
+	struct tnd_poller *poller; /* borrowed: the worker's */
 	int fd[2];                 /* owned: RTP, RTCP (-1 with rtcp-mux) */
-	GSource *src[2];           /* owned */
+	struct tnd_poll_reg reg[2];
 	int family;
 	uint16_t port;
 	struct peer remote[2];     /* RTP, RTCP */
@@ -44,7 +46,6 @@ struct tnd_rtpsock {
 	struct tnd_rtpsock_handlers h;
 	void *arg;                 /* borrowed: the owner's */
 	struct tnd_rtpsock_stats st;
-	_Alignas(8) uint8_t rx[TND_PC_MAX_PACKET + TND_PC_SRTP_OVERHEAD];
 };
 
 static int parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -155,21 +156,21 @@ static bool latch(struct tnd_rtpsock *s, int i, const struct sockaddr_storage *f
 	return true;
 }
 
-static void handle(struct tnd_rtpsock *s, int k, size_t n, const struct sockaddr_storage *from,
-		   socklen_t len)
+static void handle(struct tnd_rtpsock *s, int k, uint8_t *rx, size_t n,
+		   const struct sockaddr_storage *from, socklen_t len)
 {
 	struct tnd_rtp_hdr hdr;
-	enum tnd_demux d = tnd_demux_classify(s->rx, n);
+	enum tnd_demux d = tnd_demux_classify(rx, n);
 	bool rtcp;
 
-	if (d == TND_DEMUX_RTP && k == 0 && !tnd_rtp_parse(s->rx, n, &hdr))
+	if (d == TND_DEMUX_RTP && k == 0 && !tnd_rtp_parse(rx, n, &hdr))
 		rtcp = false;
-	else if (d == TND_DEMUX_RTCP && !tnd_rtcp_parse(s->rx, n, NULL, NULL))
+	else if (d == TND_DEMUX_RTCP && !tnd_rtcp_parse(rx, n, NULL, NULL))
 		rtcp = true;
 	else {
 		s->st.drop_garbage++;
 		TND_LOG_RL(TND_LOG_WEBRTC, DEBUG, "%zu bytes of %s on RT%sP port %u", n,
-			   d == TND_DEMUX_STUN ? (tnd_stun_check(s->rx, n) ? "bad STUN" : "STUN") :
+			   d == TND_DEMUX_STUN ? (tnd_stun_check(rx, n) ? "bad STUN" : "STUN") :
 			   d == TND_DEMUX_DTLS ? "DTLS" : "non-RTP", k ? "C" : "", s->port + k);
 		return;
 	}
@@ -183,25 +184,24 @@ static void handle(struct tnd_rtpsock *s, int k, size_t n, const struct sockaddr
 	if (rtcp) {
 		s->st.rtcp_in++;
 		if (s->h.rtcp)
-			s->h.rtcp(s->arg, s->rx, n);
+			s->h.rtcp(s->arg, rx, n);
 	} else {
 		s->st.rtp_in++;
 		if (s->h.rtp)
-			s->h.rtp(s->arg, s->rx, n);
+			s->h.rtp(s->arg, rx, n);
 	}
 }
 
-static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+static void read_burst(struct tnd_rtpsock *s, int k)
 {
-	struct tnd_rtpsock *s = data;
-	int k = fd == s->fd[0] ? 0 : 1;
+	uint8_t *rx;
 
-	(void)cond;
+	rx = tnd_poller_rx_buf(s->poller);
 	tnd_obj_get(s);   /* a handler may drop the owner's reference */
 	for (int i = 0; i < RX_BURST && s->fd[k] >= 0; i++) {
 		struct sockaddr_storage from;
 		socklen_t len = sizeof(from);
-		ssize_t n = recvfrom(fd, s->rx, sizeof(s->rx), MSG_TRUNC,
+		ssize_t n = recvfrom(s->fd[k], rx, TND_POLL_BUF_SIZE, MSG_TRUNC,
 				     (struct sockaddr *)&from, &len);
 
 		if (n < 0) {
@@ -215,10 +215,22 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 			s->st.drop_too_big++;
 			continue;
 		}
-		handle(s, k, (size_t)n, &from, len);
+		handle(s, k, rx, (size_t)n, &from, len);
 	}
 	tnd_webrtc_put_later(&s->obj, s->ctx);
-	return G_SOURCE_CONTINUE;
+}
+
+/* the owner from the registration embedded in it */
+static void on_rtp(struct tnd_poll_reg *reg, uint32_t events)
+{
+	(void)events;
+	read_burst((struct tnd_rtpsock *)((char *)reg - offsetof(struct tnd_rtpsock, reg[0])), 0);
+}
+
+static void on_rtcp(struct tnd_poll_reg *reg, uint32_t events)
+{
+	(void)events;
+	read_burst((struct tnd_rtpsock *)((char *)reg - offsetof(struct tnd_rtpsock, reg[1])), 1);
 }
 
 static void rtpsock_destroy(void *data)
@@ -226,10 +238,7 @@ static void rtpsock_destroy(void *data)
 	struct tnd_rtpsock *s = data;
 
 	for (int k = 0; k < 2; k++) {
-		if (s->src[k]) {
-			g_source_destroy(s->src[k]);
-			g_source_unref(s->src[k]);
-		}
+		tnd_poller_del(s->poller, &s->reg[k]);
 		if (s->fd[k] >= 0)
 			close(s->fd[k]);
 	}
@@ -310,7 +319,9 @@ int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
 	if (!s)
 		return ENOMEM;
 	s->fd[0] = s->fd[1] = -1;
+	s->reg[0].fd = s->reg[1].fd = -1;
 	s->loop = worker;
+	s->poller = tnd_loop_poller(worker);
 	s->ctx = tnd_loop_context(worker);
 	s->h = *h;
 	s->arg = arg;
@@ -320,14 +331,9 @@ int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
 	for (int k = 0; k < 2; k++) {
 		if (s->fd[k] < 0)
 			continue;
-		s->src[k] = g_unix_fd_source_new(s->fd[k], G_IO_IN);
-		g_source_set_callback(s->src[k], G_SOURCE_FUNC(on_readable), s, NULL);
-		/* a source that may not recurse is taken out of the context's poll
-		 * set around every dispatch and put back after: a walk of every
-		 * descriptor of the worker plus an eventfd write per packet burst
-		 * (GLib 2.74 gmain.c). Nothing here runs a nested loop. */
-		g_source_set_can_recurse(s->src[k], TRUE);
-		g_source_attach(s->src[k], s->ctx);
+		err = tnd_poller_add(s->poller, &s->reg[k], s->fd[k], k ? on_rtcp : on_rtp);
+		if (err)
+			goto out;
 	}
  out:
 	if (err)

@@ -15,8 +15,14 @@
 #define STUN_MESSAGE_INTEGRITY_SHA256 0x001C
 #define STUN_FINGERPRINT 0x8028
 #define STUN_FINGERPRINT_XOR 0x5354554eu
+#define STUN_USERNAME 0x0006
+#define STUN_ERROR_CODE 0x0009
+#define STUN_PRIORITY 0x0024
+#define STUN_USE_CANDIDATE 0x0025
+#define STUN_ICE_CONTROLLED 0x8029
+#define STUN_ICE_CONTROLLING 0x802A
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n)
+uint32_t tnd_stun_crc32(const uint8_t *p, size_t n)
 {
 	uint32_t c = 0xffffffffu;
 
@@ -59,7 +65,7 @@ int tnd_stun_check(const uint8_t *buf, size_t len)
 			/* last attribute; CRC over everything before it (15.5) */
 			if (alen != 4 || off + 4 != len)
 				return EBADMSG;
-			if ((crc32_ieee(buf, off - 4) ^ STUN_FINGERPRINT_XOR) !=
+			if ((tnd_stun_crc32(buf, off - 4) ^ STUN_FINGERPRINT_XOR) !=
 			    tnd_rtp_rd32(buf + off))
 				return EBADMSG;
 		} else if (integrity && type != STUN_MESSAGE_INTEGRITY_SHA256) {
@@ -71,5 +77,71 @@ int tnd_stun_check(const uint8_t *buf, size_t len)
 			integrity = true;
 		off += (alen + 3) & ~(size_t)3;
 	}
+	return 0;
+}
+
+int tnd_stun_parse_binding(const uint8_t *buf, size_t len, struct tnd_stun_binding *b)
+{
+	size_t off = STUN_HDR_LEN;
+	struct tnd_stun_binding r = { 0 };
+
+	if (!b || tnd_stun_check(buf, len))
+		return EBADMSG;
+	r.type = (uint16_t)(buf[0] << 8 | buf[1]);
+	if (r.type != TND_STUN_BINDING_REQUEST && r.type != TND_STUN_BINDING_SUCCESS &&
+	    r.type != TND_STUN_BINDING_ERROR && r.type != TND_STUN_BINDING_INDICATION)
+		return ENOTSUP;
+	r.txid = buf + 8;
+	/* tnd_stun_check() proved every TLV fits */
+	while (off < len) {
+		uint16_t type = (uint16_t)(buf[off] << 8 | buf[off + 1]);
+		size_t alen = (size_t)(buf[off + 2] << 8 | buf[off + 3]);
+		const uint8_t *v = buf + off + 4;
+
+		switch (type) {
+		case STUN_USERNAME:
+			/* RFC 8489 14.3: under 509 bytes */
+			if (alen == 0 || alen > 508)
+				return EBADMSG;
+			r.user = (const char *)v;
+			r.user_len = alen;
+			break;
+		case STUN_MESSAGE_INTEGRITY:
+			if (alen != 20)
+				return EBADMSG;
+			r.integrity_off = off;
+			break;
+		case STUN_PRIORITY:
+			if (alen != 4)
+				return EBADMSG;
+			r.priority = tnd_rtp_rd32(v);
+			break;
+		case STUN_USE_CANDIDATE:
+			if (alen != 0)
+				return EBADMSG;
+			r.use_candidate = true;
+			break;
+		case STUN_ICE_CONTROLLING:
+		case STUN_ICE_CONTROLLED:
+			if (alen != 8)
+				return EBADMSG;
+			if (type == STUN_ICE_CONTROLLING)
+				r.controlling = true;
+			else
+				r.controlled = true;
+			break;
+		case STUN_ERROR_CODE:
+			if (alen < 4)
+				return EBADMSG;
+			r.error = (uint16_t)((v[2] & 7) * 100 + (v[3] % 100));
+			break;
+		default:
+			break;
+		}
+		/* attributes after MESSAGE-INTEGRITY are not covered by it:
+		 * only FINGERPRINT may follow, and tnd_stun_check() saw to it */
+		off += 4 + ((alen + 3) & ~(size_t)3);
+	}
+	*b = r;
 	return 0;
 }

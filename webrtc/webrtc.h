@@ -206,6 +206,32 @@ int tnd_rtcp_rewrite_ssrc(uint8_t *buf, size_t len, const struct tnd_rtcp_ssrc_m
  * 0 or EBADMSG. Any thread. */
 int tnd_stun_check(const uint8_t *buf, size_t len);
 
+/* STUN message classes and the one method ICE uses (RFC 5389 6) */
+#define TND_STUN_BINDING_REQUEST 0x0001
+#define TND_STUN_BINDING_INDICATION 0x0011
+#define TND_STUN_BINDING_SUCCESS 0x0101
+#define TND_STUN_BINDING_ERROR 0x0111
+
+/* What ICE needs of a Binding message (RFC 8445 7.1, RFC 7675). Pointers
+ * point into the message. */
+struct tnd_stun_binding {
+	uint16_t type;
+	const uint8_t *txid;           /* 12 bytes */
+	const char *user;              /* USERNAME, not terminated; NULL if absent */
+	size_t user_len;
+	size_t integrity_off;          /* MESSAGE-INTEGRITY's header; 0 if absent */
+	bool use_candidate;
+	bool controlling, controlled;  /* ICE-CONTROLLING / ICE-CONTROLLED present */
+	uint32_t priority;             /* 0 if absent */
+	uint16_t error;                /* ERROR-CODE class * 100 + number; 0 if absent */
+};
+
+/* tnd_stun_check() plus the attributes above. 0, EBADMSG (framing or a
+ * known attribute of the wrong size) or ENOTSUP (not a Binding). */
+int tnd_stun_parse_binding(const uint8_t *buf, size_t len, struct tnd_stun_binding *b);
+/* CRC-32 (ISO-HDLC) as FINGERPRINT uses it, before its XOR */
+uint32_t tnd_stun_crc32(const uint8_t *p, size_t n);
+
 /* ------------------------------------------------------------ struct tnd_pc */
 
 /* Room an outgoing packet's buffer needs after the packet for SRTP: the
@@ -341,6 +367,13 @@ struct tnd_pc_stats {
 	uint64_t drop_dtls;        /* DTLS we could not use (after failure, app data) */
 	uint64_t drop_bad_rtp;     /* RTP/RTCP malformed after decryption, or too big */
 	uint64_t drop_other;       /* outside every RFC 7983 range */
+	/* once ICE is done on a UDP pair without a relay, the pc reads and
+	 * sends on the pair's socket itself and libnice is let go (direct.c) */
+	bool direct;
+	uint64_t drop_foreign;     /* not STUN, from an address off the selected pair */
+	uint64_t stun_answered;    /* the peer's checks we answered (direct) */
+	uint64_t stun_refused;     /* Binding requests with wrong credentials (direct) */
+	uint64_t consent_sent, consent_ok;   /* our consent checks (RFC 7675) */
 	enum tnd_pc_dtls_state dtls_state;
 	const char *srtp_profile;  /* "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80" or "" */
 	/* g_get_monotonic_time() of the milestones, 0 until reached */

@@ -15,6 +15,7 @@
 #include <nice/agent.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include "gateway/base/obj.h"
 #include "webrtc/webrtc.h"
@@ -104,6 +105,22 @@ void tnd_dtls_close(struct tnd_dtls *d);
  * the SDP fingerprint of the tnd_dtls behind the SSL. 1 accepts. */
 int tnd_dtls_verify_cert(X509_STORE_CTX *x, void *arg);
 
+/* ------------------------------------------------------------ stun_auth.c */
+
+/* A Binding request with USERNAME, PRIORITY, ICE-CONTROLLING or -CONTROLLED,
+ * MESSAGE-INTEGRITY (key `pwd`) and FINGERPRINT; its length, 0 when `cap`
+ * is too small. */
+size_t tnd_stun_build_request(uint8_t *buf, size_t cap, const uint8_t txid[12],
+			      const char *user, const char *pwd, uint32_t priority,
+			      bool controlling, uint64_t tiebreaker);
+/* A Binding success response with XOR-MAPPED-ADDRESS `from`,
+ * MESSAGE-INTEGRITY (key `pwd`) and FINGERPRINT; its length or 0. */
+size_t tnd_stun_build_success(uint8_t *buf, size_t cap, const uint8_t txid[12],
+			      const struct sockaddr_storage *from, const char *pwd);
+/* MESSAGE-INTEGRITY at `integrity_off` (tnd_stun_parse_binding) against
+ * `pwd`. The header is changed and restored. 0 or EACCES. */
+int tnd_stun_verify(uint8_t *buf, size_t len, size_t integrity_off, const char *pwd);
+
 /* ------------------------------------------------------------ the pc */
 
 #define TND_PC_PENDING_DTLS 8   /* DTLS datagrams kept while a side is not ready */
@@ -136,12 +153,16 @@ struct tnd_pc {
 	struct tnd_pc_pending dtls_in;   /* arrived before the remote's parameters */
 	struct tnd_pc_pending dtls_out;  /* made before ICE had a pair */
 
+	char *remote_ufrag, *remote_pwd;   /* owned: for consent once libnice is gone */
+	bool ice_ready;                /* libnice's READY: checks over, pair nominated */
+	bool gathered;                 /* end-of-candidates handed out */
+	bool takeover_queued;
+	struct tnd_pc_direct *direct;  /* owned, once the socket is ours (direct.c) */
+
 	struct tnd_dtls *dtls;         /* owned */
 	struct tnd_srtp *srtp;         /* owned, once DTLS is done */
 	struct tnd_pc_stats st;
 
-	/* receive buffer: aligned because libsrtp2 reads the header as words */
-	_Alignas(8) uint8_t rx[TND_PC_MAX_PACKET + TND_PC_SRTP_OVERHEAD];
 };
 
 /* ice.c */
@@ -150,8 +171,22 @@ void tnd_pc_ice_destroy(struct tnd_pc *pc);
 int tnd_pc_ice_set_remote(struct tnd_pc *pc, const char *ufrag, const char *pwd);
 int tnd_pc_ice_send(struct tnd_pc *pc, const uint8_t *buf, size_t len);
 
+/* direct.c: ICE after libnice. Once DTLS is done and libnice's checks are
+ * over, the pc dups the selected pair's socket, lets the agent go and from
+ * then on reads that socket from the worker's epoll set, answers the
+ * peer's checks and keeps consent itself (RFC 7675). */
+struct tnd_pc_direct;
+/* Queues the hand-over when both conditions hold (safe inside libnice's
+ * and OpenSSL's callbacks). */
+void tnd_pc_direct_maybe(struct tnd_pc *pc);
+void tnd_pc_direct_free(struct tnd_pc *pc);
+int tnd_pc_direct_send(struct tnd_pc *pc, const uint8_t *buf, size_t len);
+
 /* pc.c, called by ice.c */
 void tnd_pc_input(struct tnd_pc *pc, const uint8_t *buf, size_t len);
+/* DTLS, RTP and RTCP only (direct.c did STUN); `buf` may be the worker's
+ * receive buffer, and media is decrypted in place. */
+void tnd_pc_input_nostun(struct tnd_pc *pc, uint8_t *buf, size_t len, bool in_place);
 void tnd_pc_ice_up(struct tnd_pc *pc);
 void tnd_pc_fail(struct tnd_pc *pc, int err);
 /* Takes a reference across an owner's handler; the release is deferred to

@@ -7,11 +7,13 @@
 
 #include "gateway/base/loop.h"
 #include "gateway/base/obj.h"
+#include "gateway/base/poll.h"
 
 struct tnd_loop {
 	GMainContext *ctx;   /* owned ref */
 	GMainLoop *main;     /* owned */
 	GThread *thread;     /* owned: a worker's thread, NULL for the signalling loop */
+	struct tnd_poller *poller;   /* owned */
 	char name[32];
 };
 
@@ -31,6 +33,12 @@ int tnd_loop_alloc(struct tnd_loop **lp, const char *name, int own_context)
 		return ENOMEM;
 	l->ctx = own_context ? g_main_context_new() : g_main_context_ref(g_main_context_default());
 	l->main = g_main_loop_new(l->ctx, FALSE);
+	if (tnd_poller_alloc(&l->poller, l->ctx)) {
+		g_main_loop_unref(l->main);
+		g_main_context_unref(l->ctx);
+		free(l);
+		return ENOMEM;
+	}
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	*lp = l;
 	return 0;
@@ -41,6 +49,7 @@ void tnd_loop_free(struct tnd_loop *l)
 	if (!l)
 		return;
 	tnd_loop_thread_stop(l);
+	tnd_poller_free(l->poller);
 	g_main_loop_unref(l->main);
 	g_main_context_unref(l->ctx);
 	free(l);
@@ -49,6 +58,11 @@ void tnd_loop_free(struct tnd_loop *l)
 GMainContext *tnd_loop_context(const struct tnd_loop *l)
 {
 	return l->ctx;
+}
+
+struct tnd_poller *tnd_loop_poller(const struct tnd_loop *l)
+{
+	return l->poller;
 }
 
 GMainLoop *tnd_loop_gmain(const struct tnd_loop *l)

@@ -10,6 +10,8 @@
 
 #include <glib.h>
 
+struct tnd_poller;
+
 /* Single owner: tnd_loop_alloc / tnd_loop_free. */
 struct tnd_loop;
 
@@ -22,6 +24,8 @@ void tnd_loop_free(struct tnd_loop *l);
 
 GMainContext *tnd_loop_context(const struct tnd_loop *l);   /* borrowed */
 GMainLoop *tnd_loop_gmain(const struct tnd_loop *l);         /* borrowed */
+/* The loop's epoll set (poll.h), for sockets that are read often */
+struct tnd_poller *tnd_loop_poller(const struct tnd_loop *l);  /* borrowed */
 const char *tnd_loop_name(const struct tnd_loop *l);
 
 /* Runs until tnd_loop_quit(). */

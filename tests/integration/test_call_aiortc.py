@@ -427,7 +427,7 @@ async def test_gateway_trickles_late_candidates():
             done = await c.wait_note(lambda m: m["method"] == "candidate" and
                                      m["params"].get("completed"), timeout=30)
             assert done["params"]["call"] == r["call"], done
-            await asyncio.sleep(3.5)
+            await asyncio.sleep(4.5)
             await c.call("hangup", {"call": r["call"]})
             await c.wait_state(r["call"], "ended")
             rec.stop()
