@@ -32,9 +32,6 @@
 
 #define COMPONENT 1
 #define RX_BURST 16
-#define CONSENT_MIN_US 4000000     /* RFC 7675 5.1: every 5 s +- 20 % */
-#define CONSENT_SPREAD_US 2000000
-#define CONSENT_EXPIRY_US 30000000 /* 5.1: 30 s without a response */
 #define MSG_MAX 600
 
 struct tnd_pc_direct {
@@ -109,6 +106,15 @@ int tnd_pc_direct_send(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 
 /* ------------------------------------------------------------ consent */
 
+/* RFC 7675 5.1: the interval +- 20 %, so that calls set up together do not
+ * check together */
+static int64_t next_check(const struct tnd_pc *pc, int64_t now)
+{
+	int64_t i = pc->consent_interval_us;
+
+	return now + i * 8 / 10 + (int64_t)g_random_double_range(0, (double)i * 4 / 10);
+}
+
 static void send_check(struct tnd_pc_direct *d, int64_t now)
 {
 	uint8_t msg[MSG_MAX];
@@ -124,7 +130,7 @@ static void send_check(struct tnd_pc_direct *d, int64_t now)
 				   d->priority, d->controlling, d->tiebreaker);
 	if (n && !send_to(d, msg, n, &d->remote, d->remote_len))
 		d->pc->st.consent_sent++;
-	d->next_us = now + CONSENT_MIN_US + g_random_int_range(0, CONSENT_SPREAD_US);
+	d->next_us = next_check(d->pc, now);
 }
 
 static void on_tick(struct tnd_poll_tick *t, int64_t now)
@@ -135,10 +141,10 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now)
 
 	if (pc->state != TND_PC_CONNECTED)
 		return;
-	if (now - d->consent_us > CONSENT_EXPIRY_US) {
+	if (now - d->consent_us > pc->consent_timeout_us) {
 		/* 5.1: stop sending; the owner ends the call */
-		TND_LOG_WARN(TND_LOG_WEBRTC, "ICE consent lost: no answer to our checks for %d s",
-			     CONSENT_EXPIRY_US / 1000000);
+		TND_LOG_WARN(TND_LOG_WEBRTC, "ICE consent lost: no answer to our checks for %lld ms",
+			     (long long)pc->consent_timeout_us / 1000);
 		tnd_poller_tick_del(d->poller, &d->tick);
 		tnd_pc_hold(pc);
 		tnd_pc_fail(pc, ETIMEDOUT);
@@ -308,7 +314,7 @@ static int take(struct tnd_pc *pc)
 	d->user_in = g_strdup_printf("%s:", ufrag);
 	d->local_pwd = g_strdup(pwd);
 	d->consent_us = g_get_monotonic_time();
-	d->next_us = d->consent_us + CONSENT_MIN_US + g_random_int_range(0, CONSENT_SPREAD_US);
+	d->next_us = next_check(pc, d->consent_us);
 	err = tnd_poller_add(d->poller, &d->reg, d->fd, on_readable);
  out:
 	g_free(ufrag);

@@ -336,6 +336,10 @@ int tnd_pc_alloc(struct tnd_pc **pcp, struct tnd_loop *worker, const struct tnd_
 	pc->state = TND_PC_NEW;
 	pc->st.srtp_profile = "";
 	pc->st.t_alloc_us = g_get_monotonic_time();
+	pc->consent_interval_us = conf->consent_interval_ms ? conf->consent_interval_ms * 1000LL :
+							      5000000;
+	pc->consent_timeout_us = conf->consent_timeout_ms ? conf->consent_timeout_ms * 1000LL :
+							    30000000;
 	err = tnd_pc_ice_create(pc, conf, ice_controlling);
 	if (err)
 		tnd_obj_put(pc);

@@ -276,6 +276,10 @@ struct tnd_pc_conf {
 	/* with a TURN server: offer and use relayed candidates only (libnice's
 	 * force-relay), so every packet goes through the relay */
 	bool relay_only;
+	/* ICE consent (RFC 7675) once the pc owns its socket: a check every
+	 * interval +- 20 %, FAILED (ETIMEDOUT) after `timeout` without an
+	 * answer. 0: RFC 7675's 5 s and 30 s. */
+	unsigned consent_interval_ms, consent_timeout_ms;
 };
 
 typedef void (tnd_pc_candidate_h)(void *arg, const char *cand);

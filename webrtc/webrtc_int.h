@@ -154,6 +154,7 @@ struct tnd_pc {
 	struct tnd_pc_pending dtls_out;  /* made before ICE had a pair */
 
 	char *remote_ufrag, *remote_pwd;   /* owned: for consent once libnice is gone */
+	int64_t consent_interval_us, consent_timeout_us;
 	bool ice_ready;                /* libnice's READY: checks over, pair nominated */
 	bool gathered;                 /* end-of-candidates handed out */
 	bool takeover_queued;

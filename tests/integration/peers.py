@@ -17,23 +17,23 @@ import numpy as np
 from tandem_harness import TOP_SRCDIR, free_port
 
 SHARED = os.environ.get("TANDEM_SHARED") or os.path.join(TOP_SRCDIR, "..", "shared")
-_TONES = None
+_TONES = {}
 
 
-def tones():
-    """Directory with tone1k_8k.wav, tone1k_48k.wav, tone440_*.wav, dtmf_8k.wav."""
-    global _TONES
-    if _TONES is None:
+def tones(seconds=30):
+    """Directory with tone1k_8k.wav, tone1k_48k.wav, tone440_*.wav, dtmf_8k.wav,
+    each `seconds` long (baresip hangs up when its aufile source ends)."""
+    if seconds not in _TONES:
         d = tempfile.mkdtemp(prefix="tandem-tones-")
-        subprocess.run(["sh", os.path.join(SHARED, "media", "make-tones.sh"), d, "30"],
-                       check=True, capture_output=True)
+        subprocess.run(["sh", os.path.join(SHARED, "media", "make-tones.sh"), d,
+                        str(seconds)], check=True, capture_output=True)
         # baresip's aufile source must match the codec's channel count, and
         # Opus is negotiated as opus/48000/2: stereo copies for it
         for name in ("tone1k_48k", "tone440_48k"):
             subprocess.run(["sox", os.path.join(d, name + ".wav"), "-c", "2",
                             os.path.join(d, name + "_stereo.wav")], check=True)
-        _TONES = d
-    return _TONES
+        _TONES[seconds] = d
+    return _TONES[seconds]
 
 
 def read_wav(path):

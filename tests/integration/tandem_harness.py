@@ -8,6 +8,7 @@ Debian's dist-packages."""
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,6 +173,12 @@ class Gateway:
 
     def __exit__(self, *exc):
         self.stop()
+        # TANDEM_KEEP_LOGS=dir: keep each gateway's log for a post-mortem
+        keep = os.environ.get("TANDEM_KEEP_LOGS")
+        if keep and os.path.exists(self.log):
+            os.makedirs(keep, exist_ok=True)
+            shutil.copy(self.log, os.path.join(keep, "tandem-%d-%d.log" %
+                                               (os.getpid(), self.ws_port)))
 
 
 async def rpc(ws, method, params=None, id_=1, timeout=10):

@@ -441,10 +441,57 @@ async def test_gateway_trickles_late_candidates():
         silent.close()
 
 
+LONG_CALL_SECONDS = 40
+
+
+async def test_long_call_keeps_ice_consent():
+    """Past libnice: once ICE and DTLS are done the gateway reads the
+    selected pair's socket itself, answers the peer's checks and asks for
+    consent (RFC 7675). aioice asks every 4-6 s and closes the connection
+    after six unanswered requests (30 s); the gateway ends the call 30 s
+    after its own last answered request. 40 s in, audio still flows both
+    ways and the call is still up."""
+    wav = os.path.join(tones(LONG_CALL_SECONDS + 20), "tone440_48k.wav")
+    b = Baresip("b", source_wav=wav, codecs="pcmu").start()
+    try:
+        with Gateway() as gw:
+            c = await connect(gw)
+            pc = new_pc()
+            rec = Recorder()
+            pc.on("track", lambda t: rec.start(t))
+            pc.addTrack(ToneTrack(1000))
+            prefer(pc, "PCMU")
+            await pc.setLocalDescription(await pc.createOffer())
+            r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
+            call = r["call"]
+            await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+            await c.wait_state(call, "answered")
+            b.wait_event("CALL_ESTABLISHED")
+            await asyncio.sleep(LONG_CALL_SECONDS - 5)
+            n0 = len(rec.samples()[0])
+            await asyncio.sleep(5)
+            assert pc.iceConnectionState in ("completed", "connected"), pc.iceConnectionState
+            # an error here if the gateway had ended the call itself
+            await c.call("hangup", {"call": call})
+            await c.wait_state(call, "ended")
+            b.wait_event("CALL_CLOSED")
+            rec.stop()
+            await pc.close()
+            x, rate = rec.samples()
+            assert_tone(x[n0:], rate, 440, 4, "aiortc received in the last 5 s")
+            await counters_zero(c)
+            await c.close()
+    finally:
+        b.stop()
+    x, rate = b.received()
+    assert len(x) / rate >= LONG_CALL_SECONDS - 2, "baresip got %.1f s" % (len(x) / rate)
+    assert_tone(x[-5 * rate:], rate, 1000, 4, "baresip received at the end")
+
+
 if __name__ == "__main__":
     tap_main([test_aiortc_calls_baresip_pcmu, test_aiortc_calls_baresip_opus,
               test_garbage_on_media_ports,
               test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
               test_cancel_before_answer, test_early_media_then_answer, test_outbound_proxy,
               test_dial_plan_403, test_sigterm_hangs_up_calls, test_bad_offers, test_forking_first_answer_wins,
-              test_gateway_trickles_late_candidates])
+              test_gateway_trickles_late_candidates, test_long_call_keeps_ice_consent])

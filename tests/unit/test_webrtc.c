@@ -625,6 +625,10 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pc_dtls_srtp),
 	TND_TEST(test_pc_trickle_before_remote),
 	TND_TEST(test_pc_wrong_fingerprint),
+	TND_TEST(test_pc_direct_consent),
+	TND_TEST(test_stun_request_accepted_by_libnice),
+	TND_TEST(test_stun_libnice_check_verified),
+	TND_TEST(test_stun_success_accepted_by_libnice),
 	TND_TEST(test_rtpsock_latching),
 	TND_TEST(test_rtpsock_garbage_and_rtcp),
 };

@@ -24,5 +24,9 @@ int test_pc_garbage_before_dtls(void);
 int test_pc_alloc_enomem(void);
 int test_rtpsock_latching(void);
 int test_rtpsock_garbage_and_rtcp(void);
+int test_pc_direct_consent(void);
+int test_stun_request_accepted_by_libnice(void);
+int test_stun_libnice_check_verified(void);
+int test_stun_success_accepted_by_libnice(void);
 
 #endif

@@ -37,6 +37,7 @@ struct side {
 	bool controlling;
 	enum tnd_dtls_role role;
 	uint16_t port_min, port_max; /* ICE port range, 0 for any */
+	unsigned consent_ms, consent_timeout_ms;
 	char fp[200];                /* the peer's fingerprint as this side is told */
 	char ufrag[257], pwd[257];   /* written on alloc, read after */
 	struct tnd_pc_stats st;      /* copied by do_stats */
@@ -212,6 +213,7 @@ static int do_alloc(void *ctx, const char *unused)
 	const struct tnd_pc_conf conf = {
 		.local_addrs = addrs, .n_local_addrs = 1,
 		.port_min = s->port_min, .port_max = s->port_max,
+		.consent_interval_ms = s->consent_ms, .consent_timeout_ms = s->consent_timeout_ms,
 	};
 	const struct tnd_pc_handlers h = {
 		.candidate = on_cand, .state = on_state, .rtp = on_rtp, .rtcp = on_rtcp,
@@ -264,6 +266,9 @@ static int do_close(void *ctx, const char *unused)
 	return 0;
 }
 
+/* Sequence numbers of the next exchange start here (SRTP refuses replays) */
+static uint16_t seq_base = 1000;
+
 /* Packet i from a side: sizes, CSRCs, extensions and padding vary. */
 static size_t make_pkt(uint8_t *b, int i, uint32_t ssrc)
 {
@@ -271,7 +276,7 @@ static size_t make_pkt(uint8_t *b, int i, uint32_t ssrc)
 
 	b[0] = 0x80;
 	b[1] = (uint8_t)(i == 0 ? 0x80 | 111 : 111);
-	tnd_rtp_set_seq(b, (uint16_t)(1000 + i));
+	tnd_rtp_set_seq(b, (uint16_t)(seq_base + i));
 	tnd_rtp_set_ts(b, 960u * (unsigned)i);
 	tnd_rtp_set_ssrc(b, ssrc);
 	if (i % 3 == 1) {            /* two CSRCs */
@@ -520,6 +525,97 @@ int test_pc_trickle_before_remote(void)
 		goto stop;
 	rc = exchange(a, b);
  stop:
+	pair_stop(a, b, live);
+ out:
+	free(a);
+	free(b);
+	return rc;
+}
+
+static bool a_failed(struct side *a, struct side *b)
+{
+	(void)b;
+	return a->state == TND_PC_FAILED;
+}
+
+/* Both sides' stats until both own their sockets (libnice let go). */
+static bool wait_direct(struct side *a, struct side *b)
+{
+	for (int i = 0; i < 250; i++) {
+		if (tnd_test_run_on(a->loop, do_stats, a) || tnd_test_run_on(b->loop, do_stats, b))
+			return false;
+		if (a->st.direct && b->st.direct)
+			return true;
+		g_usleep(20000);
+	}
+	return false;
+}
+
+/* After ICE and DTLS both pcs take the selected socket from libnice: media
+ * keeps flowing, each answers the other's consent checks, and a peer that
+ * vanishes (freed without close_notify, its socket closed) fails the other
+ * side with ETIMEDOUT once consent runs out. */
+int test_pc_direct_consent(void)
+{
+	long live = tnd_obj_live();
+	struct side *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	int64_t t0;
+	int rc = 1;
+
+	if (!a || !b)
+		goto out;
+	pair_init(a, b);
+	a->consent_ms = b->consent_ms = 150;
+	a->consent_timeout_ms = b->consent_timeout_ms = 1200;
+	if (pair_start(a, b) || connect_pair(a, b, true) || exchange(a, b))
+		goto stop;
+	if (!wait_direct(a, b)) {
+		printf("# no hand-over from libnice\n");
+		goto stop;
+	}
+	g_mutex_lock(&mu);
+	a->n_rtp = a->n_rtcp = b->n_rtp = b->n_rtcp = 0;
+	g_mutex_unlock(&mu);
+	seq_base = 2000;
+	/* on the taken-over sockets, byte for byte */
+	if (exchange(a, b)) {
+		tnd_test_run_on(a->loop, do_stats, a);
+		tnd_test_run_on(b->loop, do_stats, b);
+		printf("# a: out %llu in %llu foreign %llu srtp %llu early %llu; b: out %llu in %llu foreign %llu srtp %llu\n",
+		       (unsigned long long)a->st.rtp_out, (unsigned long long)a->st.rtp_in,
+		       (unsigned long long)a->st.drop_foreign, (unsigned long long)a->st.srtp_err_in,
+		       (unsigned long long)a->st.drop_early,
+		       (unsigned long long)b->st.rtp_out, (unsigned long long)b->st.rtp_in,
+		       (unsigned long long)b->st.drop_foreign, (unsigned long long)b->st.srtp_err_in);
+		goto stop;
+	}
+	/* longer than the timeout: consent kept by the answers */
+	g_usleep(1500000);
+	if (tnd_test_run_on(a->loop, do_stats, a) || tnd_test_run_on(b->loop, do_stats, b))
+		goto stop;
+	printf("# a: consent sent %llu ok %llu, answered %llu; b: sent %llu ok %llu, answered %llu\n",
+	       (unsigned long long)a->st.consent_sent, (unsigned long long)a->st.consent_ok,
+	       (unsigned long long)a->st.stun_answered, (unsigned long long)b->st.consent_sent,
+	       (unsigned long long)b->st.consent_ok, (unsigned long long)b->st.stun_answered);
+	if (a->state != TND_PC_CONNECTED || b->state != TND_PC_CONNECTED ||
+	    a->st.consent_ok < 5 || b->st.consent_ok < 5 || a->st.stun_answered < 5 ||
+	    b->st.stun_answered < 5 || a->st.stun_refused || b->st.stun_refused ||
+	    a->st.drop_foreign || b->st.drop_foreign) {
+		printf("# unexpected consent counters\n");
+		goto stop;
+	}
+	/* b vanishes */
+	t0 = g_get_monotonic_time();
+	if (tnd_test_run_on(b->loop, do_release, b) || !wait_until(a_failed, a, b, 5000))
+		goto stop;
+	printf("# consent lost after %.1f s\n", (double)(g_get_monotonic_time() - t0) / 1e6);
+	if (a->err != ETIMEDOUT || g_get_monotonic_time() - t0 < 900000) {
+		printf("# failed too early or for the wrong reason (%d)\n", a->err);
+		goto stop;
+	}
+	rc = 0;
+ stop:
+	seq_base = 1000;
 	pair_stop(a, b, live);
  out:
 	free(a);
