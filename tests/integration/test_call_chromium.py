@@ -48,13 +48,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 class Browser:
-    def __init__(self, params, host="127.0.0.1", netns=None):
+    def __init__(self, params, host="127.0.0.1", netns=None, wav_seconds=30):
         self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.dir = tempfile.mkdtemp(prefix="tandem-chromium-")
         url = "http://%s:%d/?%s" % (host, self.server.server_port,
                                      urllib.parse.urlencode(params))
-        wav = os.path.join(tones(), "tone1k_48k.wav")
+        wav = os.path.join(tones(wav_seconds), "tone1k_48k.wav")
         self.log = open(os.path.join(self.dir, "chromium.log"), "wb")
         prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
@@ -160,6 +160,49 @@ def test_baresip_calls_browser():
         assert_tone(x, rate, 1000, 3, "baresip received")
 
 
+LONG_WAIT = 36
+
+
+def test_long_call_keeps_ice_consent():
+    """Once ICE and DTLS are done the gateway reads the selected socket
+    itself (libnice let go) and keeps ICE consent on its own (RFC 7675).
+    Chromium's checks must keep being answered or it takes the connection
+    down; the gateway ends a call 30 s after its own last answered check.
+    After 36 s the browser still hears baresip, its selected pair counts
+    answers to its checks and checks it answered, and baresip still hears
+    the browser."""
+    wav = os.path.join(tones(LONG_WAIT + 30), "tone440_48k.wav")
+    b = Baresip("b", source_wav=wav, codecs="pcmu").start()
+    try:
+        with Gateway() as gw:
+            br = Browser({"ws": gw.url, "mode": "outgoing", "codec": "PCMU", "to": b.uri,
+                          "trickle": "1", "hangup": "browser", "seconds": 4,
+                          "wait": LONG_WAIT}, wav_seconds=LONG_WAIT + 30)
+            try:
+                m = br.wait("measured", LONG_WAIT + 40)
+                done = br.wait("done", 20)
+            finally:
+                br.close()
+            assert_heard(m["peaks"], 440, "browser after %d s" % LONG_WAIT)
+            ice = [s for s in m["stats"] if s["type"] == "ice"][0]
+            assert ice["state"] in ("connected", "completed"), ice
+            pair = [s for s in m["stats"] if s["type"] == "pair"]
+            assert pair, m["stats"]
+            print("# selected pair after %d s: %s" % (LONG_WAIT, pair[0]))
+            # Chromium checks every few seconds; ours come every 4-6 s
+            assert pair[0]["responsesReceived"] >= 8, pair
+            assert pair[0]["requestsReceived"] >= 6, pair
+            assert pair[0]["responsesSent"] >= 6, pair
+            # the browser hung up: the call had not ended before
+            assert done["ended"]["state"] == "ended", done
+            b.wait_event("CALL_CLOSED")
+    finally:
+        b.stop()
+    x, rate = b.received()
+    assert len(x) / rate >= LONG_WAIT, "baresip got %.1f s" % (len(x) / rate)
+    assert_tone(x[-4 * rate:], rate, 1000, 3, "baresip received at the end")
+
+
 if __name__ == "__main__":
     tap_main([test_pcmu_trickle_baresip_hangs_up, test_opus_no_trickle_browser_hangs_up,
-              test_baresip_calls_browser])
+              test_baresip_calls_browser, test_long_call_keeps_ice_consent])
