@@ -8,6 +8,7 @@
  * does not validate is logged and the running configuration stays. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,14 @@ int main(int argc, char **argv)
 	bool check = false;
 	char err[768];
 	int c, rc;
+
+	/* libnice gives every call two 64 KiB buffers that live only until the
+	 * pc takes its socket over (webrtc/direct.c). glibc's sliding mmap
+	 * threshold would soon put them on the heap, where the call's longer-
+	 * lived allocations pin the holes they leave: a fixed threshold keeps
+	 * them mapped, so their pages go back when the agent does
+	 * (docs/benchmarks.md, memory per call). */
+	mallopt(M_MMAP_THRESHOLD, 48 * 1024);
 
 	while ((c = getopt_long(argc, argv, "c:tVh", longopts, NULL)) != -1) {
 		switch (c) {

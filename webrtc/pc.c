@@ -192,7 +192,7 @@ static const struct tnd_dtls_handlers dtls_handlers = {
 
 static void input_dtls(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 {
-	if (final(pc)) {
+	if (final(pc) || pc->dtls_released) {
 		pc->st.drop_dtls++;
 		return;
 	}
@@ -244,6 +244,17 @@ static void input_media(struct tnd_pc *pc, uint8_t *buf, size_t len, bool rtcp, 
 		TND_LOG_RL(TND_LOG_WEBRTC, WARN, "malformed RT%sP after decryption (%zu bytes)",
 			   rtcp ? "C" : "", n);
 		return;
+	}
+	/* Media the peer protected proves its handshake finished: it can no
+	 * longer need a flight of ours again. The DTLS state - some 60 KiB of
+	 * OpenSSL per call, most of a relayed call's memory - goes; the peer's
+	 * later DTLS (close_notify, alerts) is dropped, and the end of a call
+	 * comes from signalling or ICE consent instead. */
+	if (pc->dtls && pc->dtls_state == TND_PC_DTLS_DONE) {
+		tnd_dtls_free(pc->dtls);
+		pc->dtls = NULL;
+		pc->dtls_released = true;
+		pc->st.dtls_released = true;
 	}
 	pc->st.bytes_in += n;
 	if (rtcp) {

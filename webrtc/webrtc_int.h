@@ -157,6 +157,7 @@ struct tnd_pc {
 	int64_t consent_interval_us, consent_timeout_us;
 	bool ice_ready;                /* libnice's READY: checks over, pair nominated */
 	bool gathered;                 /* end-of-candidates handed out */
+	bool dtls_released;            /* DTLS state freed after the peer's first SRTP */
 	bool takeover_queued;
 	struct tnd_pc_direct *direct;  /* owned, once the socket is ours (direct.c) */
 

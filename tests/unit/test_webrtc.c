@@ -626,6 +626,7 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pc_trickle_before_remote),
 	TND_TEST(test_pc_wrong_fingerprint),
 	TND_TEST(test_pc_direct_consent),
+	TND_TEST(test_pc_close_notify_before_media),
 	TND_TEST(test_stun_request_accepted_by_libnice),
 	TND_TEST(test_stun_libnice_check_verified),
 	TND_TEST(test_stun_success_accepted_by_libnice),
