@@ -42,7 +42,17 @@ static void count_drops(struct tnd_bridge *br)
 
 		tnd_pc_stats(br->pc, &ps);
 		n += (long)(ps.srtp_err_in + ps.drop_stun + ps.drop_bad_stun + ps.drop_dtls +
-			    ps.drop_bad_rtp + ps.drop_other);
+			    ps.drop_bad_rtp + ps.drop_other + ps.drop_foreign + ps.stun_refused);
+		TND_LOG_DEBUG(TND_LOG_MEDIA, "webrtc leg: rtp in %llu out %llu, srtp errors %llu, "
+			      "socket %s, DTLS state %s, consent checks %llu answered %llu, "
+			      "peer checks answered %llu refused %llu",
+			      (unsigned long long)ps.rtp_in, (unsigned long long)ps.rtp_out,
+			      (unsigned long long)ps.srtp_err_in,
+			      ps.direct ? "ours" : "libnice's", ps.dtls_released ? "freed" : "kept",
+			      (unsigned long long)ps.consent_sent,
+			      (unsigned long long)ps.consent_ok,
+			      (unsigned long long)ps.stun_answered,
+			      (unsigned long long)ps.stun_refused);
 	}
 	if (br->sock) {
 		struct tnd_rtpsock_stats ss;

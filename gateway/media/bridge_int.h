@@ -52,7 +52,6 @@ struct tnd_bridge {
 	int16_t to_sip[128], to_webrtc[128];     /* payload type maps; -1 drops */
 	uint32_t browser_ssrc, sip_peer_ssrc;    /* learned from their RTP */
 	struct fwd_stats st;
-	uint8_t out[TND_PC_MAX_PACKET + TND_PC_SRTP_OVERHEAD];
 };
 
 /* fwd.c: the handlers the legs call for each packet (worker). */

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "gateway/base/log.h"
+#include "gateway/base/loop.h"
+#include "gateway/base/poll.h"
 #include "gateway/media/bridge_int.h"
 
 void tnd_bridge_from_webrtc_rtp(void *arg, uint8_t *pkt, size_t len)
@@ -46,6 +48,7 @@ void tnd_bridge_from_webrtc_rtp(void *arg, uint8_t *pkt, size_t len)
 void tnd_bridge_from_sip_rtp(void *arg, uint8_t *pkt, size_t len)
 {
 	struct tnd_bridge *br = arg;
+	uint8_t *out = tnd_poller_tx_buf(tnd_loop_poller(br->worker));
 	int16_t pt;
 	int err;
 
@@ -61,11 +64,13 @@ void tnd_bridge_from_sip_rtp(void *arg, uint8_t *pkt, size_t len)
 		return;
 	}
 	br->sip_peer_ssrc = tnd_rtp_ssrc(pkt);
-	/* the socket's buffer has no room for the SRTP tag: protect a copy */
-	memcpy(br->out, pkt, len);
-	tnd_rtp_set_pt(br->out, (uint8_t)pt);
-	tnd_rtp_set_ssrc(br->out, br->webrtc_ssrc);
-	err = tnd_pc_send_rtp(br->pc, br->out, len, sizeof(br->out));
+	/* the packet sits in the worker's receive buffer, which another read
+	 * may not touch before we return but the SRTP tag must not spill
+	 * into: protect a copy in the worker's send buffer */
+	memcpy(out, pkt, len);
+	tnd_rtp_set_pt(out, (uint8_t)pt);
+	tnd_rtp_set_ssrc(out, br->webrtc_ssrc);
+	err = tnd_pc_send_rtp(br->pc, out, len, TND_POLL_BUF_SIZE);
 	if (err) {
 		br->st.send_err++;
 		return;
@@ -90,6 +95,7 @@ void tnd_bridge_from_webrtc_rtcp(void *arg, uint8_t *pkt, size_t len)
 void tnd_bridge_from_sip_rtcp(void *arg, uint8_t *pkt, size_t len)
 {
 	struct tnd_bridge *br = arg;
+	uint8_t *out = tnd_poller_tx_buf(tnd_loop_poller(br->worker));
 	struct tnd_rtcp_ssrc_map map = {
 		.set_sender = true, .sender = br->webrtc_ssrc,
 		.set_media = br->browser_ssrc != 0, .media = br->browser_ssrc,
@@ -97,9 +103,9 @@ void tnd_bridge_from_sip_rtcp(void *arg, uint8_t *pkt, size_t len)
 
 	if (len > TND_PC_MAX_PACKET || !br->pc || tnd_pc_state(br->pc) != TND_PC_CONNECTED)
 		return;
-	memcpy(br->out, pkt, len);
-	if (tnd_rtcp_rewrite_ssrc(br->out, len, &map))
+	memcpy(out, pkt, len);
+	if (tnd_rtcp_rewrite_ssrc(out, len, &map))
 		return;
-	if (tnd_pc_send_rtcp(br->pc, br->out, len, sizeof(br->out)) == 0)
+	if (tnd_pc_send_rtcp(br->pc, out, len, TND_POLL_BUF_SIZE) == 0)
 		br->st.rtcp_to_webrtc++;
 }

@@ -17,7 +17,8 @@
 # (calls of the set-up rate run, 500), MB_WARMUP (2), MB_SECONDS (5),
 # MB_CONCURRENCY (50), MB_MAX_LOSS_PCT (0.1), MB_MAX_JITTER_MS (5),
 # MB_TARGETS ("tandem rtpengine"), MB_BUDGET (seconds per relay, 120),
-# RTPENGINE (path, default rtpengine). Takes about 4 minutes.
+# MB_FLOOR_STEPS (udp-floor steps, "300 600 900 1200 1500"; empty skips it),
+# RTPENGINE (path, default rtpengine). Takes about 5 minutes.
 # Exit status: 0, or 1 when a relay or the driver failed to run. Missed
 # targets are reported, not failed: numbers from a shared machine are not a
 # test verdict.
@@ -26,6 +27,8 @@ set -u
 builddir=${top_builddir:-.}
 TANDEM=$builddir/tandem
 BENCH=$builddir/tests/bench/media-bench
+FLOOR=$builddir/tests/bench/udp-floor
+FLOOR_STEPS=${MB_FLOOR_STEPS:-"300 600 900 1200 1500"}
 STEPS=${MB_STEPS:-"100 150 200 250 300 350 400 500 600 800 1000 1500 2000"}
 SETUP_CALLS=${MB_SETUP_CALLS:-500}
 WARMUP=${MB_WARMUP:-2}
@@ -231,6 +234,21 @@ summary()
 		}' "$tmp/$t.ramp"
 	done
 	echo
+	if [ -s "$tmp/floor" ]; then
+		awk -v ml="$MAX_LOSS" "$AWK_V"'
+		/^FLOOR/ && v("lost_pct") + 0 <= ml + 0 && v("driver_late_ms") + 0 < 5 {
+			ok = v("calls"); cpu = v("relay_cpu_pct"); us = v("us_per_packet")
+			cpc = v("calls_per_core") }
+		/^FLOOR/ && (v("lost_pct") + 0 > ml + 0) && !first_bad { first_bad = v("calls") }
+		END {
+			printf "floor: a relay that only moves datagrams (epoll, recvfrom, sendto; no " \
+			       "SRTP) carried %d calls on one core at %s%% CPU, %s us per packet: " \
+			       "about %d calls/core when full", ok, cpu, us, cpc
+			if (first_bad)
+				printf "; it lost packets at %d calls", first_bad
+			printf "\n"
+		}' "$tmp/floor"
+	fi
 	for t in $TARGETS; do
 		[ -s "$tmp/$t.ramp" ] || continue
 		cat "$tmp/$t.setup" "$tmp/$t.ramp" 2>/dev/null | awk -v t="$t" -v tc="$T_CALLS" \
@@ -265,8 +283,9 @@ summary()
 }
 
 [ -x "$TANDEM" ] || die "no $TANDEM: run from the build directory (make media-bench)"
-if [ ! -x "$BENCH" ]; then
-	${MAKE:-make} -C "$builddir" tests/bench/media-bench || die "cannot build $BENCH"
+if [ ! -x "$BENCH" ] || [ ! -x "$FLOOR" ]; then
+	${MAKE:-make} -C "$builddir" tests/bench/media-bench tests/bench/udp-floor ||
+		die "cannot build $BENCH"
 fi
 case " $TARGETS " in
 *" rtpengine "*)
@@ -289,6 +308,11 @@ echo "# tandem media bench: $(nproc) CPUs (${model:-unknown}), $(uname -r);" \
 echo "# steps: $STEPS calls; ${WARMUP} s warm-up + ${SECS} s measured per step;" \
 	"limits: loss ${MAX_LOSS}%, jitter p99 ${MAX_JIT} ms"
 echo "# CPU busy before the run (others' load skews every number): $(idle_check)"
+# the kernel's share first: a relay that only moves datagrams
+if [ -n "$FLOOR_STEPS" ]; then
+	"$FLOOR" "$SECS" $FLOOR_STEPS > "$tmp/floor" || status=1
+	cat "$tmp/floor"
+fi
 for t in $TARGETS; do
 	case $t in
 	tandem | rtpengine) bench "$t" ;;
