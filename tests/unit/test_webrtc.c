@@ -625,6 +625,8 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pc_dtls_srtp),
 	TND_TEST(test_pc_trickle_before_remote),
 	TND_TEST(test_pc_wrong_fingerprint),
+	TND_TEST(test_poll_delete_in_batch),
+	TND_TEST(test_poll_ticks),
 	TND_TEST(test_pc_direct_consent),
 	TND_TEST(test_pc_close_notify_before_media),
 	TND_TEST(test_stun_request_accepted_by_libnice),

@@ -25,6 +25,8 @@ int test_pc_alloc_enomem(void);
 int test_rtpsock_latching(void);
 int test_rtpsock_garbage_and_rtcp(void);
 int test_pc_direct_consent(void);
+int test_poll_delete_in_batch(void);
+int test_poll_ticks(void);
 int test_pc_close_notify_before_media(void);
 int test_stun_request_accepted_by_libnice(void);
 int test_stun_libnice_check_verified(void);
