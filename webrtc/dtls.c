@@ -351,6 +351,13 @@ void tnd_dtls_free(struct tnd_dtls *d)
 	free(d);
 }
 
+int tnd_dtls_export_end(struct tnd_dtls *d, struct tnd_dtls_end **out)
+{
+	if (!d || !d->done || d->ended)
+		return EALREADY;
+	return tnd_dtls_end_derive(d->ssl, d->client, out);
+}
+
 void tnd_dtls_start(struct tnd_dtls *d)
 {
 	if (!d->client || d->started || d->ended)

@@ -192,8 +192,16 @@ static const struct tnd_dtls_handlers dtls_handlers = {
 
 static void input_dtls(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 {
-	if (final(pc) || pc->dtls_released) {
+	if (final(pc)) {
 		pc->st.drop_dtls++;
+		return;
+	}
+	if (pc->dtls_end) {
+		/* after the hand-over only an alert can mean anything */
+		if (!tnd_dtls_end_input(pc->dtls_end, buf, len))
+			dtls_closed(pc);
+		else
+			pc->st.drop_dtls++;
 		return;
 	}
 	if (!pc->dtls) {
@@ -246,15 +254,16 @@ static void input_media(struct tnd_pc *pc, uint8_t *buf, size_t len, bool rtcp, 
 		return;
 	}
 	/* Media the peer protected proves its handshake finished: it can no
-	 * longer need a flight of ours again. The DTLS state - some 60 KiB of
-	 * OpenSSL per call, most of a relayed call's memory - goes; the peer's
-	 * later DTLS (close_notify, alerts) is dropped, and the end of a call
-	 * comes from signalling or ICE consent instead. */
-	if (pc->dtls && pc->dtls_state == TND_PC_DTLS_DONE) {
-		tnd_dtls_free(pc->dtls);
-		pc->dtls = NULL;
+	 * longer need a flight of ours again. OpenSSL's state - some 60 KiB a
+	 * call, most of a relayed call's memory - goes; the record keys stay
+	 * for the association's end (dtls_end.c). */
+	if (pc->dtls && pc->dtls_state == TND_PC_DTLS_DONE && !pc->dtls_released) {
 		pc->dtls_released = true;
-		pc->st.dtls_released = true;
+		if (!tnd_dtls_export_end(pc->dtls, &pc->dtls_end)) {
+			tnd_dtls_free(pc->dtls);
+			pc->dtls = NULL;
+			pc->st.dtls_released = true;
+		}
 	}
 	pc->st.bytes_in += n;
 	if (rtcp) {
@@ -320,6 +329,7 @@ static void pc_destroy(void *data)
 	g_free(pc->remote_ufrag);
 	g_free(pc->remote_pwd);
 	tnd_dtls_free(pc->dtls);
+	tnd_dtls_end_free(pc->dtls_end);
 	tnd_srtp_free(pc->srtp);
 	pending_clear(&pc->dtls_in);
 	pending_clear(&pc->dtls_out);
@@ -461,6 +471,13 @@ void tnd_pc_close(struct tnd_pc *pc)
 	if (!pc || final(pc))
 		return;
 	tnd_dtls_close(pc->dtls);
+	if (pc->dtls_end) {
+		uint8_t msg[64];
+		size_t n = tnd_dtls_end_close_notify(pc->dtls_end, msg, sizeof(msg));
+
+		if (n)
+			tnd_pc_ice_send(pc, msg, n);
+	}
 	pc->state = TND_PC_CLOSED;
 	pc->dtls_state = TND_PC_DTLS_CLOSED;
 }

@@ -245,7 +245,7 @@ enum tnd_pc_state {
 	TND_PC_NEW,        /* made; not reported */
 	TND_PC_CONNECTED,  /* ICE up, DTLS done, SRTP keys installed */
 	TND_PC_FAILED,     /* ICE failed, DTLS failed or fingerprint mismatch; final */
-	TND_PC_CLOSED,     /* the peer sent DTLS close_notify (before its first SRTP); final */
+	TND_PC_CLOSED,     /* the peer sent DTLS close_notify; final */
 };
 
 /* ours: ACTIVE = DTLS client (a=setup:active), PASSIVE = DTLS server */
@@ -349,10 +349,8 @@ int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand);
 int tnd_pc_send_rtp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
 int tnd_pc_send_rtcp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
 
-/* Stops media; our state becomes CLOSED without a handler call. Sends DTLS
- * close_notify (the peer sees CLOSED) while the DTLS state is kept, which is
- * until the peer's first authenticated SRTP or SRTCP packet; after that the
- * end of a call travels by signalling (and ICE consent). */
+/* Sends DTLS close_notify (the peer sees CLOSED) and stops media; our state
+ * becomes CLOSED without a handler call. */
 void tnd_pc_close(struct tnd_pc *pc);
 
 enum tnd_pc_state tnd_pc_state(const struct tnd_pc *pc);
@@ -376,7 +374,8 @@ struct tnd_pc_stats {
 	/* once ICE is done on a UDP pair without a relay, the pc reads and
 	 * sends on the pair's socket itself and libnice is let go (direct.c) */
 	bool direct;
-	/* DTLS state freed once the peer's first SRTP proved its handshake done */
+	/* OpenSSL's state freed once the peer's first SRTP proved its handshake
+	 * done; the record keys stay for close_notify (AES-GCM suites) */
 	bool dtls_released;
 	uint64_t drop_foreign;     /* not STUN, from an address off the selected pair */
 	uint64_t stun_answered;    /* the peer's checks we answered (direct) */

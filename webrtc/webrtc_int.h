@@ -99,6 +99,11 @@ void tnd_dtls_start(struct tnd_dtls *d);
 /* One received datagram. 0 when DTLS used it, ENOTSUP when it carried
  * application data (no data channels) or came after the end. */
 int tnd_dtls_input(struct tnd_dtls *d, const uint8_t *buf, size_t len);
+/* The record keys for the association's end (dtls_end.c), once the
+ * handshake is done and nothing was closed; ENOTSUP for a suite other than
+ * AES-GCM, EALREADY before the end of the handshake or after close. */
+struct tnd_dtls_end;
+int tnd_dtls_export_end(struct tnd_dtls *d, struct tnd_dtls_end **out);
 /* Sends close_notify once. */
 void tnd_dtls_close(struct tnd_dtls *d);
 /* SSL_CTX_set_cert_verify_callback(): the peer's leaf certificate against
@@ -120,6 +125,18 @@ size_t tnd_stun_build_success(uint8_t *buf, size_t cap, const uint8_t txid[12],
 /* MESSAGE-INTEGRITY at `integrity_off` (tnd_stun_parse_binding) against
  * `pwd`. The header is changed and restored. 0 or EACCES. */
 int tnd_stun_verify(uint8_t *buf, size_t len, size_t integrity_off, const char *pwd);
+
+/* ------------------------------------------------------------ dtls_end.c */
+
+/* Single owner (the pc). From a live SSL after its handshake: 0, ENOTSUP
+ * (not DTLS 1.2 with AES-GCM), ENOMEM or EPROTO. */
+int tnd_dtls_end_derive(SSL *ssl, bool client, struct tnd_dtls_end **out);
+void tnd_dtls_end_free(struct tnd_dtls_end *e);
+/* 0 when the datagram holds an authentic close_notify or fatal alert of
+ * epoch 1 from the peer, else EBADMSG. */
+int tnd_dtls_end_input(const struct tnd_dtls_end *e, const uint8_t *buf, size_t len);
+/* Our close_notify, once: its length in buf, or 0. */
+size_t tnd_dtls_end_close_notify(struct tnd_dtls_end *e, uint8_t *buf, size_t cap);
 
 /* ------------------------------------------------------------ the pc */
 
@@ -157,7 +174,8 @@ struct tnd_pc {
 	int64_t consent_interval_us, consent_timeout_us;
 	bool ice_ready;                /* libnice's READY: checks over, pair nominated */
 	bool gathered;                 /* end-of-candidates handed out */
-	bool dtls_released;            /* DTLS state freed after the peer's first SRTP */
+	bool dtls_released;            /* tried to free the DTLS state (peer's first SRTP) */
+	struct tnd_dtls_end *dtls_end; /* owned, once OpenSSL's state is gone */
 	bool takeover_queued;
 	struct tnd_pc_direct *direct;  /* owned, once the socket is ours (direct.c) */
 

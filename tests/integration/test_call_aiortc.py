@@ -448,6 +448,57 @@ async def test_gateway_trickles_late_candidates():
         silent.close()
 
 
+async def outgoing_call_up(c, b):
+    """An aiortc call to baresip, answered, with media flowing both ways
+    long enough for the gateway to have let OpenSSL's state go."""
+    pc = new_pc()
+    pc.addTrack(ToneTrack(1000))
+    prefer(pc, "PCMU")
+    await pc.setLocalDescription(await pc.createOffer())
+    r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
+    await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+    await c.wait_state(r["call"], "answered")
+    b.wait_event("CALL_ESTABLISHED")
+    await asyncio.sleep(2)
+    return pc, r["call"]
+
+
+async def test_dtls_close_notify_both_ways():
+    """The gateway frees OpenSSL's state once the browser's SRTP arrives and
+    keeps only the DTLS record keys. They must still end the association
+    both ways: the gateway's hang-up reaches aiortc as an authenticated
+    close_notify (pyOpenSSL closes the DTLS transport only for one it
+    verifies), and aiortc's pc.close() without any hang-up ends the call at
+    once (reason 'browser media closed'), the SIP side getting its BYE."""
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs="pcmu").start()
+    try:
+        with Gateway() as gw:
+            c = await connect(gw)
+            pc, call = await outgoing_call_up(c, b)
+            dtls = pc.getTransceivers()[0].sender.transport
+            assert dtls.state == "connected", dtls.state
+            await c.call("hangup", {"call": call})
+            await c.wait_state(call, "ended")
+            deadline = time.monotonic() + 3
+            while dtls.state != "closed" and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert dtls.state == "closed", "aiortc's DTLS: %s" % dtls.state
+            b.wait_event("CALL_CLOSED")
+            await pc.close()
+
+            pc, call = await outgoing_call_up(c, b)
+            t0 = time.monotonic()
+            await pc.close()       # close_notify from aiortc, no hang-up
+            st = await c.wait_state(call, "ended", timeout=5)
+            assert time.monotonic() - t0 < 3, "ended after %.1f s" % (time.monotonic() - t0)
+            assert "closed" in st.get("reason", ""), st
+            b.wait_event("CALL_CLOSED")
+            await counters_zero(c)
+            await c.close()
+    finally:
+        b.stop()
+
+
 LONG_CALL_SECONDS = 40
 
 
@@ -479,4 +530,5 @@ if __name__ == "__main__":
               test_baresip_calls_aiortc_user, test_offline_user_gets_480, test_busy_486,
               test_cancel_before_answer, test_early_media_then_answer, test_outbound_proxy,
               test_dial_plan_403, test_sigterm_hangs_up_calls, test_bad_offers, test_forking_first_answer_wins,
-              test_gateway_trickles_late_candidates, test_long_call_keeps_ice_consent])
+              test_gateway_trickles_late_candidates, test_dtls_close_notify_both_ways,
+              test_long_call_keeps_ice_consent])

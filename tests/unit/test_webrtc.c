@@ -627,6 +627,7 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pc_wrong_fingerprint),
 	TND_TEST(test_poll_delete_in_batch),
 	TND_TEST(test_poll_ticks),
+	TND_TEST(test_dtls_end_against_openssl),
 	TND_TEST(test_pc_direct_consent),
 	TND_TEST(test_pc_close_notify_before_media),
 	TND_TEST(test_stun_request_accepted_by_libnice),

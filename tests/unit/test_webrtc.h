@@ -27,6 +27,7 @@ int test_rtpsock_garbage_and_rtcp(void);
 int test_pc_direct_consent(void);
 int test_poll_delete_in_batch(void);
 int test_poll_ticks(void);
+int test_dtls_end_against_openssl(void);
 int test_pc_close_notify_before_media(void);
 int test_stun_request_accepted_by_libnice(void);
 int test_stun_libnice_check_verified(void);

@@ -500,8 +500,15 @@ int test_pc_dtls_srtp(void)
 		printf("# DTLS state kept after the peer's SRTP\n");
 		goto stop;
 	}
-	/* hang-up: a sends no more; without DTLS b hears of it by signalling */
-	if (tnd_test_run_on(a->loop, do_close, a) || tnd_test_run_on(a->loop, do_send, a) != ENOTCONN)
+	/* hang-up: close_notify, made from the kept record keys, reaches b as
+	 * CLOSED; a sends no more */
+	if (tnd_test_run_on(a->loop, do_close, a) || !wait_until(b_closed, a, b, WAIT_MS)) {
+		tnd_test_run_on(b->loop, do_stats, b);
+		printf("# b not CLOSED: state %d, dtls drops %llu, direct %d\n", b->state,
+		       (unsigned long long)b->st.drop_dtls, b->st.direct);
+		goto stop;
+	}
+	if (tnd_test_run_on(a->loop, do_send, a) != ENOTCONN)
 		goto stop;
 	rc = 0;
  stop:
