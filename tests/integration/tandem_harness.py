@@ -77,6 +77,10 @@ class Gateway:
         self.dir = tempfile.mkdtemp(prefix="tandem-it-")
         self.ws_port = ws_port or free_port()
         self.sip_port = sip_port or free_port(also_udp=True)
+        # two probes can hand out the same free port, and then the second
+        # listener fails to start
+        while not sip_port and self.sip_port == self.ws_port:
+            self.sip_port = free_port(also_udp=True)
         self.conf = os.path.join(self.dir, "tandem.conf")
         self.log = os.path.join(self.dir, "tandem.log")
         self.extra = extra
