@@ -298,7 +298,6 @@ static int take(struct tnd_pc *pc)
 		err = errno;
 		goto out;
 	}
-	d->remote_len = (socklen_t)sizeof(d->remote);
 	nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)&d->remote);
 	d->remote_len = d->remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 							  sizeof(struct sockaddr_in);
