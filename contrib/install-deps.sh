@@ -18,7 +18,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
  libssl-dev libwebsockets-dev libwebsockets-evlib-glib libjansson-dev
  libopus-dev libspandsp-dev clang libclang-rt-14-dev llvm"
 TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av
- chromium chromium-driver sox iproute2 util-linux procps psmisc
+ chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn"
 
 if [ "$(id -u)" -ne 0 ]; then

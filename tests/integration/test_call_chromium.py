@@ -47,26 +47,62 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+FIREFOX_PREFS = {
+    # fake devices (a 1 kHz tone) without a permission prompt
+    "media.navigator.streams.fake": True,
+    "media.navigator.permission.disabled": True,
+    # host candidates on loopback, as IP addresses rather than mDNS names
+    "media.peerconnection.ice.loopback": True,
+    "media.peerconnection.ice.obfuscate_host_addresses": False,
+    # let the page's AudioContext run without a user gesture
+    "media.autoplay.default": 0,
+    "media.autoplay.blocking_policy": 0,
+    "media.autoplay.block-webaudio": False,
+    "media.autoplay.enabled.user-gestures-needed": False,
+    # no sound card here: a null audio backend still drives the audio graph
+    "media.cubeb.force_null_context": True,
+    # nothing that reaches for the network on its own
+    "app.update.enabled": False,
+    "browser.shell.checkDefaultBrowser": False,
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "toolkit.telemetry.reportingpolicy.firstRun": False,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+}
+
+
 class Browser:
-    def __init__(self, params, host="127.0.0.1", netns=None, wav_seconds=30):
+    """Headless Chromium (default) or Firefox ESR on the call page."""
+
+    def __init__(self, params, host="127.0.0.1", netns=None, wav_seconds=30, kind="chromium"):
         self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.dir = tempfile.mkdtemp(prefix="tandem-chromium-")
+        self.dir = tempfile.mkdtemp(prefix="tandem-%s-" % kind)
         url = "http://%s:%d/?%s" % (host, self.server.server_port,
                                      urllib.parse.urlencode(params))
         wav = os.path.join(tones(wav_seconds), "tone1k_48k.wav")
-        self.log = open(os.path.join(self.dir, "chromium.log"), "wb")
+        self.log = open(os.path.join(self.dir, "browser.log"), "wb")
         prefix = ["ip", "netns", "exec", netns] if netns else []
-        self.proc = subprocess.Popen(
-            prefix + ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-             "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync",
-             "--user-data-dir=" + os.path.join(self.dir, "profile"),
-             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-             "--use-file-for-fake-audio-capture=" + wav,
-             "--allow-loopback-in-peer-connection",
-             "--autoplay-policy=no-user-gesture-required", url],
-            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        profile = os.path.join(self.dir, "profile")
+        if kind == "firefox":
+            os.makedirs(profile)
+            with open(os.path.join(profile, "user.js"), "w") as f:
+                for k, v in FIREFOX_PREFS.items():
+                    f.write("user_pref(%s, %s);\n" % (json.dumps(k), json.dumps(v)))
+            cmd = ["firefox-esr", "--headless", "--no-remote", "--profile", profile, url]
+        else:
+            cmd = ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                   "--no-first-run", "--disable-background-networking",
+                   "--disable-component-update", "--disable-sync",
+                   "--user-data-dir=" + profile,
+                   "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                   "--use-file-for-fake-audio-capture=" + wav,
+                   "--allow-loopback-in-peer-connection",
+                   "--autoplay-policy=no-user-gesture-required", url]
+        env = dict(os.environ, MOZ_HEADLESS="1") if kind == "firefox" else None
+        self.proc = subprocess.Popen(prefix + cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env=env)
         while not RESULTS.empty():
             RESULTS.get_nowait()
 
@@ -76,7 +112,7 @@ class Browser:
                 r = RESULTS.get(timeout=timeout)
             except queue.Empty:
                 raise AssertionError("browser never reached %s; chromium said: %s" % (
-                    stage, open(os.path.join(self.dir, "chromium.log"), "rb").read()
+                    stage, open(os.path.join(self.dir, "browser.log"), "rb").read()
                     .decode(errors="replace")[-1500:]))
             if r.get("error"):
                 raise AssertionError("page failed: %s\n%s" % (r["error"],
@@ -92,7 +128,10 @@ class Browser:
         self.proc.wait()
         self.server.shutdown()
         self.server.server_close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if os.environ.get("TANDEM_KEEP_BROWSER"):
+            print("# browser dir " + self.dir)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def assert_heard(peaks, hz, what):
