@@ -462,27 +462,42 @@ static bool port_in(const char *cand, int lo, int hi)
 	return port >= lo && port <= hi;
 }
 
-int test_pc_dtls_srtp(void)
+typedef int (pair_body_h)(struct side *a, struct side *b);
+
+/* Runs `body` on a fresh pair (pair_init done; the body starts it and
+ * returns 0 on success), then stops the pair and waits for every object to
+ * be gone, whatever the body returned. */
+static int with_pair(pair_body_h *body)
 {
 	long live = tnd_obj_live();
 	struct side *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	int rc = 1;
 
-	if (!a || !b)
-		goto out;
-	pair_init(a, b);
+	if (a && b) {
+		pair_init(a, b);
+		rc = body(a, b);
+		seq_base = 1000;
+		pair_stop(a, b, live);
+	}
+	free(a);
+	free(b);
+	return rc;
+}
+
+static int dtls_srtp(struct side *a, struct side *b)
+{
 	a->port_min = 42000;
 	a->port_max = 42009;
 	if (pair_start(a, b) || connect_pair(a, b, true))
-		goto stop;
+		return 1;
 	if (exchange(a, b))
-		goto stop;
+		return 1;
 	if (!port_in(a->first_cand, 42000, 42009)) {
 		printf("# candidate outside the port range: %s\n", a->first_cand);
-		goto stop;
+		return 1;
 	}
 	if (tnd_test_run_on(a->loop, do_stats, a) || tnd_test_run_on(b->loop, do_stats, b))
-		goto stop;
+		return 1;
 	printf("# CONNECTED %.1f ms after set_remote (ICE %.1f ms), %s\n",
 	       (double)(a->st.t_connected_us - a->st.t_remote_us) / 1000,
 	       (double)(a->st.t_ice_us - a->st.t_remote_us) / 1000, a->st.srtp_profile);
@@ -491,14 +506,14 @@ int test_pc_dtls_srtp(void)
 	    a->st.srtp_err_in || b->st.srtp_err_in || a->st.drop_early || b->st.drop_bad_rtp ||
 	    a->st.dtls_state != TND_PC_DTLS_DONE || a->n_cands < 1 || !a->gathered) {
 		printf("# unexpected counters\n");
-		goto stop;
+		return 1;
 	}
 	if (tnd_test_run_on(a->loop, do_send_errors, a) != 0)
-		goto stop;
+		return 1;
 	/* both heard the other's SRTP: the DTLS state is gone on both sides */
 	if (!a->st.dtls_released || !b->st.dtls_released) {
 		printf("# DTLS state kept after the peer's SRTP\n");
-		goto stop;
+		return 1;
 	}
 	/* hang-up: close_notify, made from the kept record keys, reaches b as
 	 * CLOSED; a sends no more */
@@ -506,40 +521,31 @@ int test_pc_dtls_srtp(void)
 		tnd_test_run_on(b->loop, do_stats, b);
 		printf("# b not CLOSED: state %d, dtls drops %llu, direct %d\n", b->state,
 		       (unsigned long long)b->st.drop_dtls, b->st.direct);
-		goto stop;
+		return 1;
 	}
 	if (tnd_test_run_on(a->loop, do_send, a) != ENOTCONN)
-		goto stop;
-	rc = 0;
- stop:
-	pair_stop(a, b, live);
- out:
-	free(a);
-	free(b);
-	return rc;
+		return 1;
+	return 0;
 }
 
-int test_pc_trickle_before_remote(void)
+int test_pc_dtls_srtp(void)
 {
-	long live = tnd_obj_live();
-	struct side *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	int rc = 1;
+	return with_pair(dtls_srtp);
+}
 
-	if (!a || !b)
-		goto out;
-	pair_init(a, b);
+static int trickle_before_remote(struct side *a, struct side *b)
+{
 	/* the controlling side is the DTLS server this time */
 	a->role = TND_DTLS_PASSIVE;
 	b->role = TND_DTLS_ACTIVE;
 	if (pair_start(a, b) || connect_pair(a, b, false))
-		goto stop;
-	rc = exchange(a, b);
- stop:
-	pair_stop(a, b, live);
- out:
-	free(a);
-	free(b);
-	return rc;
+		return 1;
+	return exchange(a, b);
+}
+
+int test_pc_trickle_before_remote(void)
+{
+	return with_pair(trickle_before_remote);
 }
 
 static bool a_failed(struct side *a, struct side *b)
@@ -565,23 +571,17 @@ static bool wait_direct(struct side *a, struct side *b)
  * keeps flowing, each answers the other's consent checks, and a peer that
  * vanishes (freed without close_notify, its socket closed) fails the other
  * side with ETIMEDOUT once consent runs out. */
-int test_pc_direct_consent(void)
+static int direct_consent(struct side *a, struct side *b)
 {
-	long live = tnd_obj_live();
-	struct side *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
 	int64_t t0;
-	int rc = 1;
 
-	if (!a || !b)
-		goto out;
-	pair_init(a, b);
 	a->consent_ms = b->consent_ms = 150;
 	a->consent_timeout_ms = b->consent_timeout_ms = 1200;
 	if (pair_start(a, b) || connect_pair(a, b, true) || exchange(a, b))
-		goto stop;
+		return 1;
 	if (!wait_direct(a, b)) {
 		printf("# no hand-over from libnice\n");
-		goto stop;
+		return 1;
 	}
 	g_mutex_lock(&mu);
 	a->n_rtp = a->n_rtcp = b->n_rtp = b->n_rtcp = 0;
@@ -597,12 +597,12 @@ int test_pc_direct_consent(void)
 		       (unsigned long long)a->st.drop_early,
 		       (unsigned long long)b->st.rtp_out, (unsigned long long)b->st.rtp_in,
 		       (unsigned long long)b->st.drop_foreign, (unsigned long long)b->st.srtp_err_in);
-		goto stop;
+		return 1;
 	}
 	/* longer than the timeout: consent kept by the answers */
 	g_usleep(1500000);
 	if (tnd_test_run_on(a->loop, do_stats, a) || tnd_test_run_on(b->loop, do_stats, b))
-		goto stop;
+		return 1;
 	printf("# a: consent sent %llu ok %llu, answered %llu; b: sent %llu ok %llu, answered %llu\n",
 	       (unsigned long long)a->st.consent_sent, (unsigned long long)a->st.consent_ok,
 	       (unsigned long long)a->st.stun_answered, (unsigned long long)b->st.consent_sent,
@@ -612,81 +612,65 @@ int test_pc_direct_consent(void)
 	    b->st.stun_answered < 5 || a->st.stun_refused || b->st.stun_refused ||
 	    a->st.drop_foreign || b->st.drop_foreign) {
 		printf("# unexpected consent counters\n");
-		goto stop;
+		return 1;
 	}
 	/* b vanishes */
 	t0 = g_get_monotonic_time();
 	if (tnd_test_run_on(b->loop, do_release, b) || !wait_until(a_failed, a, b, 5000))
-		goto stop;
+		return 1;
 	printf("# consent lost after %.1f s\n", (double)(g_get_monotonic_time() - t0) / 1e6);
 	if (a->err != ETIMEDOUT || g_get_monotonic_time() - t0 < 900000) {
 		printf("# failed too early or for the wrong reason (%d)\n", a->err);
-		goto stop;
+		return 1;
 	}
-	rc = 0;
- stop:
-	seq_base = 1000;
-	pair_stop(a, b, live);
- out:
-	free(a);
-	free(b);
-	return rc;
+	return 0;
+}
+
+int test_pc_direct_consent(void)
+{
+	return with_pair(direct_consent);
 }
 
 /* Before any media the DTLS state is still there: a's hang-up reaches b as
  * close_notify, and b becomes CLOSED. */
+static int close_notify_before_media(struct side *a, struct side *b)
+{
+	if (pair_start(a, b) || connect_pair(a, b, true))
+		return 1;
+	return wait_until(both_connected, a, b, WAIT_MS) && !tnd_test_run_on(a->loop, do_close, a) &&
+	       wait_until(b_closed, a, b, WAIT_MS) ? 0 : 1;
+}
+
 int test_pc_close_notify_before_media(void)
 {
-	long live = tnd_obj_live();
-	struct side *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	int rc = 1;
-
-	if (!a || !b)
-		goto out;
-	pair_init(a, b);
-	if (pair_start(a, b) || connect_pair(a, b, true))
-		goto stop;
-	if (wait_until(both_connected, a, b, WAIT_MS) && !tnd_test_run_on(a->loop, do_close, a) &&
-	    wait_until(b_closed, a, b, WAIT_MS))
-		rc = 0;
- stop:
-	pair_stop(a, b, live);
- out:
-	free(a);
-	free(b);
-	return rc;
+	return with_pair(close_notify_before_media);
 }
 
 /* One side is told a fingerprint off by one bit. */
-static int mismatch(bool server_checks)
-{
-	long live = tnd_obj_live();
-	struct side *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
-	struct side *wrong;
-	int rc = 1;
+static bool server_checks_arg;
 
-	if (!a || !b)
-		goto out;
-	pair_init(a, b);
-	wrong = server_checks ? b : a;
+static int mismatch_body(struct side *a, struct side *b)
+{
+	struct side *wrong = server_checks_arg ? b : a;
+
 	wrong->fp[8] = wrong->fp[8] == '0' ? '1' : '0';
 	if (pair_start(a, b) || connect_pair(a, b, true))
-		goto stop;
+		return 1;
 	if (!wait_until(both_failed, a, b, WAIT_MS)) {
 		printf("# states %d %d\n", a->state, b->state);
-		goto stop;
+		return 1;
 	}
 	if (wrong->err != EPERM || wrong->peer->err != EPROTO) {
 		printf("# errors %d %d\n", wrong->err, wrong->peer->err);
-		goto stop;
+		return 1;
 	}
-	rc = a->n_rtp || b->n_rtp;
- stop:
-	pair_stop(a, b, live);
- out:
-	free(a);
-	free(b);
-	return rc;
+	return a->n_rtp || b->n_rtp;
+}
+
+static int mismatch(bool server_checks)
+{
+	server_checks_arg = server_checks;
+	return with_pair(mismatch_body);
 }
 
 int test_pc_wrong_fingerprint(void)
