@@ -90,6 +90,16 @@ int tnd_sdp_neg_find_audio(const struct tnd_sdp *offer, const struct tnd_sdp_loc
 			   size_t errlen);
 /* A new session carrying l's o= line. */
 int tnd_sdp_neg_session(struct tnd_sdp **sdpp, const struct tnd_sdp_local *l);
+/* Fills the answer's section for the offered section usable() took. */
+typedef int (tnd_sdp_accept_h)(struct tnd_sdp *ans, const struct tnd_sdp_media *om,
+			       const void *pick, const struct tnd_sdp_local *l);
+/* Both legs' answer skeleton: checks l, finds the audio section to take
+ * (index in *take), makes the session, accepts that section and rejects
+ * every other in place. 0 with *ansp, or an errno (err says why). */
+int tnd_sdp_neg_answer(struct tnd_sdp **ansp, const struct tnd_sdp *offer,
+		       const struct tnd_sdp_local *l, bool webrtc, tnd_sdp_usable_h *usable,
+		       tnd_sdp_accept_h *accept, void *pick, unsigned *take, char *err,
+		       size_t errlen);
 /* Our first codec the section offers, and telephone-event at its clock:
  * 0, or ENOTSUP with the reason in why. */
 int tnd_sdp_neg_pick(const struct tnd_sdp_media *om, const struct tnd_sdp_local *l,

@@ -88,8 +88,9 @@ static int set_stream(struct tnd_sdp *sdp, struct tnd_sdp_media *m,
 }
 
 static int accept_audio(struct tnd_sdp *ans, const struct tnd_sdp_media *om,
-			const struct tnd_sdp_pick *pick, const struct tnd_sdp_local *l)
+			const void *choice, const struct tnd_sdp_local *l)
 {
+	const struct tnd_sdp_pick *pick = choice;
 	struct tnd_sdp_media *am;
 	int err;
 
@@ -127,21 +128,11 @@ int tnd_sdp_answer_webrtc(struct tnd_sdp **answerp, const struct tnd_sdp *offer,
 
 	if (!answerp || !offer || !l)
 		return EINVAL;
-	e = tnd_sdp_neg_check_local(l, true, err, errlen);
-	if (e)
-		return e;
-	e = tnd_sdp_neg_find_audio(offer, l, usable, &pick, &take, err, errlen);
-	if (e)
-		return e;
-	e = tnd_sdp_neg_session(&ans, l);
+	e = tnd_sdp_neg_answer(&ans, offer, l, true, usable, accept_audio, &pick, &take, err,
+			       errlen);
 	if (e)
 		return e;
 	ans->ice_lite = l->ice_lite;
-	for (i = 0; i < offer->n_media && !e; i++)
-		e = i == take ? accept_audio(ans, offer->media[i], &pick, l) :
-			tnd_sdp_neg_reject(ans, offer->media[i], true);
-	if (e)
-		goto out;
 	/* RFC 8843 7.3: the group holds what we accept of what was bundled */
 	for (i = 0; i < offer->n_bundle && offer->media[take]->mid; i++) {
 		if (!strcmp(offer->bundle_mids[i], offer->media[take]->mid)) {
@@ -153,7 +144,6 @@ int tnd_sdp_answer_webrtc(struct tnd_sdp **answerp, const struct tnd_sdp *offer,
 	}
 	if (!e && l->msid_stream)
 		e = tnd_sdp_setf(ans, &ans->msid_semantic, "WMS %s", l->msid_stream);
- out:
 	if (e)
 		tnd_sdp_free(ans);
 	else

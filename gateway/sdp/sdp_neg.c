@@ -51,6 +51,28 @@ int tnd_sdp_neg_find_audio(const struct tnd_sdp *offer, const struct tnd_sdp_loc
 	return ENOTSUP;
 }
 
+int tnd_sdp_neg_answer(struct tnd_sdp **ansp, const struct tnd_sdp *offer,
+		       const struct tnd_sdp_local *l, bool webrtc, tnd_sdp_usable_h *usable,
+		       tnd_sdp_accept_h *accept, void *pick, unsigned *take, char *err,
+		       size_t errlen)
+{
+	struct tnd_sdp *ans = NULL;
+	int e = tnd_sdp_neg_check_local(l, webrtc, err, errlen);
+
+	if (!e)
+		e = tnd_sdp_neg_find_audio(offer, l, usable, pick, take, err, errlen);
+	if (!e)
+		e = tnd_sdp_neg_session(&ans, l);
+	for (unsigned i = 0; i < offer->n_media && !e; i++)
+		e = i == *take ? accept(ans, offer->media[i], pick, l) :
+			tnd_sdp_neg_reject(ans, offer->media[i], webrtc);
+	if (e)
+		tnd_sdp_free(ans);
+	else
+		*ansp = ans;
+	return e;
+}
+
 /* A string we write into a line: no CR/LF, and no blank where the line
  * separates fields with them. */
 static bool line_safe(const char *s, bool blanks_ok)

@@ -80,8 +80,9 @@ static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_s
 }
 
 static int accept_audio(struct tnd_sdp *ans, const struct tnd_sdp_media *om,
-			const struct sip_pick *pick, const struct tnd_sdp_local *l)
+			const void *choice, const struct tnd_sdp_local *l)
 {
+	const struct sip_pick *pick = choice;
 	struct tnd_sdp_media *am;
 	int err;
 
@@ -112,23 +113,16 @@ int tnd_sdp_answer_sip(struct tnd_sdp **answerp, const struct tnd_sdp *offer,
 {
 	struct tnd_sdp *ans = NULL;
 	struct sip_pick pick;
-	unsigned i, take = 0;
+	unsigned take = 0;
 	int e;
 
 	if (!answerp || !offer || !l)
 		return EINVAL;
-	e = tnd_sdp_neg_check_local(l, false, err, errlen);
+	e = tnd_sdp_neg_answer(&ans, offer, l, false, usable, accept_audio, &pick, &take, err,
+			       errlen);
 	if (e)
 		return e;
-	e = tnd_sdp_neg_find_audio(offer, l, usable, &pick, &take, err, errlen);
-	if (e)
-		return e;
-	e = tnd_sdp_neg_session(&ans, l);
-	if (!e)
-		e = tnd_sdp_neg_conn(ans, &ans->conn, l);
-	for (i = 0; i < offer->n_media && !e; i++)
-		e = i == take ? accept_audio(ans, offer->media[i], &pick, l) :
-			tnd_sdp_neg_reject(ans, offer->media[i], false);
+	e = tnd_sdp_neg_conn(ans, &ans->conn, l);
 	if (e)
 		tnd_sdp_free(ans);
 	else

@@ -17,7 +17,7 @@
 # (calls of the set-up rate run, 500), MB_WARMUP (2), MB_SECONDS (5),
 # MB_CONCURRENCY (50), MB_MAX_LOSS_PCT (0.1), MB_MAX_JITTER_MS (5),
 # MB_TARGETS ("tandem rtpengine"), MB_BUDGET (seconds per relay, 120),
-# MB_FLOOR_STEPS (udp-floor steps, "300 600 900 1200 1500"; empty skips it),
+# MB_FLOOR_STEPS (udp-floor steps, "300 600 900 1200 1500"; empty: no floor run),
 # RTPENGINE (path, default rtpengine). Takes about 5 minutes.
 # Exit status: 0, or 1 when a relay or the driver failed to run. Missed
 # targets are reported, not failed: numbers from a shared machine are not a
