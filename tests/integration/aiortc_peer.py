@@ -161,3 +161,17 @@ def prefer(pc, codec):
 
 def new_pc():
     return RTCPeerConnection(RTCConfiguration(iceServers=[]))
+
+
+async def offering_pc(codec="PCMU", record=False):
+    """A pc sending a 1 kHz tone with only `codec` (and telephone-event)
+    offered, its offer set as local description; with record, also a
+    Recorder started on the remote track (else None)."""
+    pc, rec = new_pc(), None
+    if record:
+        rec = Recorder()
+        pc.on("track", lambda t: rec.start(t))
+    pc.addTrack(ToneTrack(1000))
+    prefer(pc, codec)
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, rec

@@ -17,7 +17,7 @@ import websockets
 
 from aiortc import RTCSessionDescription
 
-from aiortc_peer import Client, Recorder, ToneTrack, new_pc, prefer
+from aiortc_peer import Client, Recorder, ToneTrack, new_pc, offering_pc
 from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
 
@@ -83,12 +83,7 @@ async def browser_calls_phone(codec, garbage=False):
 async def phone_call(b, codec, garbage):
     with Gateway() as gw:
         c = await connect(gw)
-        pc = new_pc()
-        rec = Recorder()
-        pc.on("track", lambda t: rec.start(t))
-        pc.addTrack(ToneTrack(1000))
-        prefer(pc, codec)
-        await pc.setLocalDescription(await pc.createOffer())
+        pc, rec = await offering_pc(codec, record=True)
         r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
         call = r["call"]
         await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
@@ -206,10 +201,7 @@ def sipp_uas(scenario, port):
 
 
 async def offer_pcmu(c, to):
-    pc = new_pc()
-    pc.addTrack(ToneTrack(1000))
-    prefer(pc, "PCMU")
-    await pc.setLocalDescription(await pc.createOffer())
+    pc, _ = await offering_pc()
     r = await c.call("call", {"to": to, "sdp": pc.localDescription.sdp})
     await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
     return pc, r["call"]
@@ -280,10 +272,7 @@ async def test_dial_plan_403():
     uas = sipp_uas("uas_busy.xml", port)
     with Gateway("[calls]\nallow = sip:*@127.0.0.1:%d\n" % port) as gw:
         c = await connect(gw)
-        pc = new_pc()
-        pc.addTrack(ToneTrack(1000))
-        prefer(pc, "PCMU")
-        await pc.setLocalDescription(await pc.createOffer())
+        pc, _ = await offering_pc()
         m = await c.request("call", {"to": "sip:premium@127.0.0.1:%d" % trap.getsockname()[1],
                                      "sdp": pc.localDescription.sdp})
         assert m["error"]["code"] == 403 and "dial plan" in m["error"]["message"], m
@@ -348,10 +337,7 @@ async def test_bad_offers():
         c = await connect(gw)
         m = await c.request("call", {"to": "sip:x@127.0.0.1", "sdp": "v=0\r\nbogus\r\n"})
         assert m["error"]["code"] == 400 and "sdp" in m["error"]["message"], m
-        pc = new_pc()
-        pc.addTrack(ToneTrack(1000))
-        prefer(pc, "PCMU")
-        await pc.setLocalDescription(await pc.createOffer())
+        pc, _ = await offering_pc()
         sdp = pc.localDescription.sdp
         nofp = "\r\n".join(l for l in sdp.split("\r\n") if not l.startswith("a=fingerprint"))
         m = await c.request("call", {"to": "sip:x@127.0.0.1", "sdp": nofp})
@@ -421,12 +407,7 @@ async def test_gateway_trickles_late_candidates():
     try:
         with Gateway(conf) as gw:
             c = await connect(gw)
-            pc = new_pc()
-            rec = Recorder()
-            pc.on("track", lambda t: rec.start(t))
-            pc.addTrack(ToneTrack(1000))
-            prefer(pc, "PCMU")
-            await pc.setLocalDescription(await pc.createOffer())
+            pc, rec = await offering_pc("PCMU", record=True)
             r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
             assert "a=candidate:" in r["sdp"] and "a=end-of-candidates" not in r["sdp"], r["sdp"]
             await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
@@ -451,16 +432,11 @@ async def test_gateway_trickles_late_candidates():
 async def outgoing_call_up(c, b):
     """An aiortc call to baresip, answered, with media flowing both ways
     long enough for the gateway to have let OpenSSL's state go."""
-    pc = new_pc()
-    pc.addTrack(ToneTrack(1000))
-    prefer(pc, "PCMU")
-    await pc.setLocalDescription(await pc.createOffer())
-    r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
-    await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
-    await c.wait_state(r["call"], "answered")
+    pc, call = await offer_pcmu(c, b.uri)
+    await c.wait_state(call, "answered")
     b.wait_event("CALL_ESTABLISHED")
     await asyncio.sleep(2)
-    return pc, r["call"]
+    return pc, call
 
 
 async def test_dtls_close_notify_both_ways():

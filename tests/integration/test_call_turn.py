@@ -12,7 +12,7 @@ import time
 
 from aiortc import RTCSessionDescription
 
-from aiortc_peer import Recorder, ToneTrack, new_pc, prefer
+from aiortc_peer import offering_pc
 from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
 from test_call_aiortc import connect, counters_zero
@@ -57,12 +57,7 @@ async def test_call_through_turn_relay():
                 "turn_user = tnd\nturn_password = secret\nturn_only = true\n" % (port, port))
         with Gateway(conf) as gw:
             c = await connect(gw)
-            pc = new_pc()
-            rec = Recorder()
-            pc.on("track", lambda t: rec.start(t))
-            pc.addTrack(ToneTrack(1000))
-            prefer(pc, "PCMU")
-            await pc.setLocalDescription(await pc.createOffer())
+            pc, rec = await offering_pc("PCMU", record=True)
             r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
             lines = r["sdp"].split("\r\n")
             cands = [l for l in lines if l.startswith("a=candidate")]
