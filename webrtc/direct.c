@@ -21,7 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
 #include <gio/gio.h>
 #include <netinet/in.h>
 
@@ -52,39 +51,6 @@ struct tnd_pc_direct {
 	int64_t next_us;                /* next check */
 	struct tnd_poll_tick tick;
 };
-
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return false;
-}
-
-static void addr_str(const struct sockaddr_storage *ss, char *buf, size_t size)
-{
-	char ip[INET6_ADDRSTRLEN] = "?";
-	unsigned port = 0;
-
-	if (ss->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	} else if (ss->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-		port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-	}
-	g_snprintf(buf, size, "%s:%u", ip, port);
-}
 
 static int send_to(struct tnd_pc_direct *d, const uint8_t *buf, size_t len,
 		   const struct sockaddr_storage *to, socklen_t to_len)
@@ -181,11 +147,11 @@ static void stun_in(struct tnd_pc_direct *d, uint8_t *buf, size_t len,
 		if (n && !send_to(d, msg, n, from, from_len))
 			pc->st.stun_answered++;
 		/* 7.3.1.5: the controlling agent nominated another pair of ours */
-		if (!same_addr(from, &d->remote) && !d->controlling && b.use_candidate) {
+		if (!tnd_webrtc_sa_equal(from, &d->remote) && !d->controlling && b.use_candidate) {
 			char was[64], to[64];
 
-			addr_str(&d->remote, was, sizeof(was));
-			addr_str(from, to, sizeof(to));
+			tnd_webrtc_sa_str(&d->remote, was, sizeof(was));
+			tnd_webrtc_sa_str(from, to, sizeof(to));
 			TND_LOG_RL(TND_LOG_WEBRTC, NOTICE, "ICE: peer nominated %s (was %s)", to,
 				   was);
 			memcpy(&d->remote, from, from_len);
@@ -193,7 +159,7 @@ static void stun_in(struct tnd_pc_direct *d, uint8_t *buf, size_t len,
 		}
 		break;
 	case TND_STUN_BINDING_SUCCESS:
-		if (!same_addr(from, &d->remote) ||
+		if (!tnd_webrtc_sa_equal(from, &d->remote) ||
 		    (memcmp(b.txid, d->txid[0], 12) && memcmp(b.txid, d->txid[1], 12)) ||
 		    tnd_stun_verify(buf, len, b.integrity_off, pc->remote_pwd)) {
 			pc->st.drop_stun++;
@@ -241,7 +207,7 @@ static void on_readable(struct tnd_poll_reg *reg, uint32_t events)
 		else if (tnd_demux_classify(rx, (size_t)n) == TND_DEMUX_STUN)
 			stun_in(d, rx, (size_t)n, &from, from_len);
 		/* as libnice did: only the selected pair's peer is heard */
-		else if (!same_addr(&from, &d->remote))
+		else if (!tnd_webrtc_sa_equal(&from, &d->remote))
 			pc->st.drop_foreign++;
 		else
 			tnd_pc_input_nostun(pc, rx, (size_t)n, true);
@@ -354,7 +320,7 @@ static gboolean take_idle(gpointer data)
 			tnd_pc_unhold(pc);
 		}
 	}
-	addr_str(&pc->direct->remote, to, sizeof(to));
+	tnd_webrtc_sa_str(&pc->direct->remote, to, sizeof(to));
 	TND_LOG_DEBUG(TND_LOG_WEBRTC, "ICE done: socket taken over from libnice, peer %s", to);
 	return G_SOURCE_REMOVE;
 }

@@ -84,7 +84,7 @@ static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
-static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+bool tnd_webrtc_sa_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family || sa_port(a) != sa_port(b))
 		return false;
@@ -95,7 +95,7 @@ static bool sa_equal(const struct sockaddr_storage *a, const struct sockaddr_sto
 		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
 }
 
-static void sa_str(const struct sockaddr_storage *ss, char *buf, size_t size)
+void tnd_webrtc_sa_str(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN] = "?";
 	const void *a = ss->ss_family == AF_INET ?
@@ -119,7 +119,7 @@ static bool latch(struct tnd_rtpsock *s, int i, const struct sockaddr_storage *f
 	int64_t now = g_get_monotonic_time();
 	char was[64], to[64];
 
-	if (p->set && sa_equal(&p->sa, from)) {
+	if (p->set && tnd_webrtc_sa_equal(&p->sa, from)) {
 		p->latched = true;
 		p->last_us = now;
 		return true;
@@ -127,10 +127,10 @@ static bool latch(struct tnd_rtpsock *s, int i, const struct sockaddr_storage *f
 	if (p->set && p->latched && now - p->last_us < TND_RTPSOCK_RELATCH_MS * 1000LL)
 		return false;
 	if (p->set)
-		sa_str(&p->sa, was, sizeof(was));
+		tnd_webrtc_sa_str(&p->sa, was, sizeof(was));
 	else
 		snprintf(was, sizeof(was), "none");
-	sa_str(from, to, sizeof(to));
+	tnd_webrtc_sa_str(from, to, sizeof(to));
 	if (!s->latch_logged) {
 		s->latch_logged = true;
 		TND_LOG_NOTICE(TND_LOG_WEBRTC, "RT%sP from %s: sending there (was %s)",
@@ -410,7 +410,7 @@ int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 void tnd_rtpsock_remote(const struct tnd_rtpsock *s, char *buf, size_t size)
 {
 	if (s->remote[0].set)
-		sa_str(&s->remote[0].sa, buf, size);
+		tnd_webrtc_sa_str(&s->remote[0].sa, buf, size);
 	else
 		snprintf(buf, size, "none");
 }

@@ -110,6 +110,13 @@ void tnd_dtls_close(struct tnd_dtls *d);
  * the SDP fingerprint of the tnd_dtls behind the SSL. 1 accepts. */
 int tnd_dtls_verify_cert(X509_STORE_CTX *x, void *arg);
 
+/* ------------------------------------------------------------ addresses */
+
+/* rtpsock.c, shared with direct.c: same family, address and port; and
+ * "ip:port" ("[ip]:port" for IPv6) for logs. */
+bool tnd_webrtc_sa_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+void tnd_webrtc_sa_str(const struct sockaddr_storage *ss, char *buf, size_t size);
+
 /* ------------------------------------------------------------ stun_auth.c */
 
 /* A Binding request with USERNAME, PRIORITY, ICE-CONTROLLING or -CONTROLLED,
