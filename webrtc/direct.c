@@ -194,6 +194,7 @@ static void on_readable(struct tnd_poll_reg *reg, uint32_t events)
 		socklen_t from_len = sizeof(from);
 		ssize_t n = recvfrom(d->fd, rx, TND_POLL_BUF_SIZE, MSG_TRUNC,
 				     (struct sockaddr *)&from, &from_len);
+		enum tnd_demux kind;
 
 		if (n < 0) {
 			if (errno == EINTR || errno == ECONNREFUSED)
@@ -202,15 +203,16 @@ static void on_readable(struct tnd_poll_reg *reg, uint32_t events)
 				TND_LOG_RL(TND_LOG_WEBRTC, WARN, "recvfrom: %s", g_strerror(errno));
 			break;
 		}
+		kind = tnd_demux_classify(rx, (size_t)n);
 		if ((size_t)n > TND_PC_MAX_PACKET)
 			pc->st.drop_bad_rtp++;
-		else if (tnd_demux_classify(rx, (size_t)n) == TND_DEMUX_STUN)
+		else if (kind == TND_DEMUX_STUN)
 			stun_in(d, rx, (size_t)n, &from, from_len);
 		/* as libnice did: only the selected pair's peer is heard */
 		else if (!tnd_webrtc_sa_equal(&from, &d->remote))
 			pc->st.drop_foreign++;
 		else
-			tnd_pc_input_nostun(pc, rx, (size_t)n, true);
+			tnd_pc_input_nostun(pc, kind, rx, (size_t)n, true);
 		break;
 	}
 	tnd_pc_unhold(pc);

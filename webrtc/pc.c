@@ -277,9 +277,10 @@ static void input_media(struct tnd_pc *pc, uint8_t *buf, size_t len, bool rtcp, 
 	}
 }
 
-void tnd_pc_input_nostun(struct tnd_pc *pc, uint8_t *buf, size_t len, bool in_place)
+void tnd_pc_input_nostun(struct tnd_pc *pc, enum tnd_demux kind, uint8_t *buf, size_t len,
+			 bool in_place)
 {
-	switch (tnd_demux_classify(buf, len)) {
+	switch (kind) {
 	case TND_DEMUX_DTLS:
 		input_dtls(pc, buf, len);
 		break;
@@ -298,8 +299,10 @@ void tnd_pc_input_nostun(struct tnd_pc *pc, uint8_t *buf, size_t len, bool in_pl
 
 void tnd_pc_input(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 {
+	enum tnd_demux kind = tnd_demux_classify(buf, len);
+
 	tnd_pc_hold(pc);
-	switch (tnd_demux_classify(buf, len)) {
+	switch (kind) {
 	case TND_DEMUX_STUN:
 		/* libnice keeps the STUN it understands; what reaches us is
 		 * either a stray valid message or garbage in STUN's range */
@@ -312,7 +315,7 @@ void tnd_pc_input(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 		}
 		break;
 	default:
-		tnd_pc_input_nostun(pc, (uint8_t *)buf, len, false);
+		tnd_pc_input_nostun(pc, kind, (uint8_t *)buf, len, false);
 		break;
 	}
 	tnd_pc_unhold(pc);

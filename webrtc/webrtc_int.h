@@ -211,9 +211,11 @@ int tnd_pc_direct_send(struct tnd_pc *pc, const uint8_t *buf, size_t len);
 
 /* pc.c, called by ice.c */
 void tnd_pc_input(struct tnd_pc *pc, const uint8_t *buf, size_t len);
-/* DTLS, RTP and RTCP only (direct.c did STUN); `buf` may be the worker's
- * receive buffer, and media is decrypted in place. */
-void tnd_pc_input_nostun(struct tnd_pc *pc, uint8_t *buf, size_t len, bool in_place);
+/* DTLS, RTP and RTCP only (direct.c did STUN), classified by the caller
+ * (tnd_demux_classify); with in_place media is decrypted in `buf` (the
+ * worker's receive buffer), else in a copy there. */
+void tnd_pc_input_nostun(struct tnd_pc *pc, enum tnd_demux kind, uint8_t *buf, size_t len,
+			 bool in_place);
 void tnd_pc_ice_up(struct tnd_pc *pc);
 void tnd_pc_fail(struct tnd_pc *pc, int err);
 /* Takes a reference across an owner's handler; the release is deferred to
