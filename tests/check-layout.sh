@@ -13,7 +13,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { if [ -z "$2" ]; then ok "$1"; else notok "$1"; echo "$2" | sed 's/^/# /'; fi; }
 
-echo "1..6"
+echo "1..7"
 
 # 1. module boundaries
 bad=$(grep -rnE '#include *"(gateway|sip)/' webrtc codecs 2>/dev/null | grep -v 'gateway/base/')
@@ -61,5 +61,20 @@ for lib in "$build"/libtnd*.a; do
 		grep -vE '^(tnd_|main$)' | sed "s|^|$lib: |")"
 done
 check "external symbols start with tnd_" "$bad"
+
+# 7. only sources are committed: no editor backups, profiler dumps or
+# binaries (a stray redirect once committed a file named "0")
+bad=""
+if git -C . rev-parse --git-dir >/dev/null 2>&1; then
+	for f in $(git -C . ls-files); do
+		case "$f" in
+		*~|*.o|*.a|*.orig|*.rej|0|[0-9]) bad="$bad$f
+" ; continue ;;
+		esac
+		[ -f "$f" ] && head -c 4 "$f" | grep -q "$(printf '\177ELF')" && bad="$bad$f (ELF)
+"
+	done
+fi
+check "no backups, dumps or binaries under version control" "$bad"
 
 [ "$fails" -eq 0 ]

@@ -122,7 +122,7 @@ static int m_login(struct tnd_api_req *req, json_t *params)
 		tnd_api_req_msg(req, "give params.password or params.token, not both");
 		return TND_RPC_INVALID_PARAMS;
 	}
-	if (tnd_policy_login_allowed(api->policy, conn->peer)) {
+	if (tnd_policy_check_login(api->policy, conn->peer)) {
 		tnd_api_req_msg(req, "too many failed logins from %s: retry in %d s", conn->peer,
 				api->conf->login_lockout);
 		return EAGAIN;

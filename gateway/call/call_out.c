@@ -245,7 +245,7 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 		snprintf(msg, msglen, "params.to and params.sdp are required");
 		return EINVAL;
 	}
-	if (tnd_policy_call_allowed(calls->env.conf, p->to)) {
+	if (tnd_policy_check_call(calls->env.conf, p->to)) {
 		snprintf(msg, msglen, "params.to: the dial plan does not allow calls to %.128s",
 			 p->to);
 		return EPERM;

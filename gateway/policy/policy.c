@@ -80,7 +80,7 @@ static gboolean fail_expired(gpointer key, gpointer value, gpointer data)
 	return f->since_us < *cutoff;
 }
 
-int tnd_policy_login_allowed(struct tnd_policy *p, const char *addr)
+int tnd_policy_check_login(struct tnd_policy *p, const char *addr)
 {
 	struct failures *f = g_hash_table_lookup(p->fails, addr);
 	gint64 now = g_get_monotonic_time();
@@ -234,7 +234,7 @@ static bool glob_uri(const char *pat, const char *s)
 	return !*pat;
 }
 
-int tnd_policy_call_allowed(const struct tnd_conf *conf, const char *to)
+int tnd_policy_check_call(const struct tnd_conf *conf, const char *to)
 {
 	char **pats;
 	int e = EPERM;

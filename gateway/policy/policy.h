@@ -25,7 +25,7 @@ int tnd_passwd_verify(const char *hash, const char *password);
 
 /* The dial plan ([calls] allow): 0 when a browser may call `to`, else
  * EPERM. Pure function of the configuration; any thread. */
-int tnd_policy_call_allowed(const struct tnd_conf *conf, const char *to);
+int tnd_policy_check_call(const struct tnd_conf *conf, const char *to);
 
 /* Single owner: tnd_policy_alloc / tnd_policy_free. Holds live tokens and
  * per-address failure counts; the configuration is borrowed and swapped on
@@ -37,7 +37,7 @@ void tnd_policy_free(struct tnd_policy *p);
 void tnd_policy_set_conf(struct tnd_policy *p, const struct tnd_conf *conf);
 
 /* EAGAIN while `addr` is locked out after too many failures, else 0. */
-int tnd_policy_login_allowed(struct tnd_policy *p, const char *addr);
+int tnd_policy_check_login(struct tnd_policy *p, const char *addr);
 /* Records the outcome of a login attempt from addr. */
 void tnd_policy_login_result(struct tnd_policy *p, const char *addr, bool ok);
 

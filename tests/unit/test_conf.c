@@ -242,11 +242,11 @@ static int test_policy_lockout(void)
 	TEST_ASSERT(load(&c, "[auth]\nmax_failures = 3\nlockout = 60\n") == 0);
 	TEST_ASSERT(tnd_policy_alloc(&p, c) == 0);
 	for (int i = 0; i < 3; i++) {
-		TEST_ASSERT(tnd_policy_login_allowed(p, "127.0.0.9") == 0);
+		TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.9") == 0);
 		tnd_policy_login_result(p, "127.0.0.9", false);
 	}
-	TEST_ASSERT(tnd_policy_login_allowed(p, "127.0.0.9") == EAGAIN);
-	TEST_ASSERT(tnd_policy_login_allowed(p, "127.0.0.10") == 0);
+	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.9") == EAGAIN);
+	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.10") == 0);
 	tnd_policy_free(p);
 	tnd_conf_free(c);
 	return 0;
@@ -257,28 +257,28 @@ static int test_dial_plan(void)
 	struct tnd_conf *c;
 
 	TEST_ASSERT(load(&c, "[calls]\nallow = sip:*@pbx.example, tel:+4930*\n") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+49301234") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+1900555") == EPERM);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example.evil") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:bob@pbx.example") == 0);
+	TEST_ASSERT(tnd_policy_check_call(c, "tel:+49301234") == 0);
+	TEST_ASSERT(tnd_policy_check_call(c, "tel:+1900555") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:bob@pbx.example.evil") == EPERM);
 	/* wildcards do not cross URI structure: no smuggled host */
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:x@evil.example;p=@pbx.example") == EPERM);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:x@evil.example@pbx.example") == EPERM);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:x@evil.example?h=@pbx.example") == EPERM);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "tel:+4930123;phone-context=evil") == EPERM);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:@pbx.example") == 0);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:x@evil.example;p=@pbx.example") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:x@evil.example@pbx.example") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:x@evil.example?h=@pbx.example") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "tel:+4930123;phone-context=evil") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:@pbx.example") == 0);
 	tnd_conf_free(c);
 	TEST_ASSERT(load(&c, "[calls]\nallow = sip:1??@pbx.example;transport=tcp, sip:*\n") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:123@pbx.example;transport=tcp") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:12@pbx.example;transport=tcp") == EPERM);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:anything") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:a@b") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:123@pbx.example;transport=tcp") == 0);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:12@pbx.example;transport=tcp") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:anything") == 0);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:a@b") == EPERM);
 	tnd_conf_free(c);
 	TEST_ASSERT(load(&c, "[calls]\nallow =\n") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:bob@pbx.example") == EPERM);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:bob@pbx.example") == EPERM);
 	tnd_conf_free(c);
 	TEST_ASSERT(load(&c, "") == 0);
-	TEST_ASSERT(tnd_policy_call_allowed(c, "sip:anyone@anywhere") == 0);
+	TEST_ASSERT(tnd_policy_check_call(c, "sip:anyone@anywhere") == 0);
 	tnd_conf_free(c);
 	TEST_ASSERT_STR_CONTAINS(load_err("[calls]\nallow = sip:a b\n"), "t.conf:2: [calls] allow:");
 	return 0;
