@@ -71,6 +71,40 @@ static int check_addr_list(const char *v, char *err, size_t errlen)
 	return e;
 }
 
+/* "IP/len" prefixes separated by commas (IPv4 or IPv6), or empty. */
+static int check_cidr_list(const char *v, char *err, size_t errlen)
+{
+	char **parts = g_strsplit(v, ",", 0);
+	int e = 0, n = 0;
+
+	for (char **p = parts; *v && *p && !e; p++, n++) {
+		char *slash, *end;
+		long len;
+		int max;
+
+		g_strstrip(*p);
+		slash = strchr(*p, '/');
+		if (slash)
+			*slash = '\0';
+		e = check_addr(*p, err, errlen);
+		if (e)
+			break;
+		max = strchr(*p, ':') ? 128 : 32;
+		len = slash ? strtol(slash + 1, &end, 10) : max;
+		if (slash && (!slash[1] || *end || len < 0 || len > max)) {
+			snprintf(err, errlen, "'%s/%s': prefix length must be 0..%d", *p,
+				 slash + 1, max);
+			e = EINVAL;
+		}
+	}
+	g_strfreev(parts);
+	if (!e && n > 64) {
+		snprintf(err, errlen, "at most 64 prefixes");
+		e = EINVAL;
+	}
+	return e;
+}
+
 /* "IP:port" or "[IPv6]:port", or empty. */
 static int check_hostport(const char *v, char *err, size_t errlen)
 {
@@ -208,6 +242,24 @@ static const struct tnd_opt opts[] = {
 	{ "media", "turn_only", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(media_turn_only), NULL,
 	  "Offer browsers only TURN relayed candidates and send all their media through the "
 	  "TURN server: hides the gateway's addresses. Needs turn_server." },
+	{ "media", "timeout", TND_OPT_INT, "30", 0, 3600, NULL, OFF(media_timeout), NULL,
+	  "Seconds without any RTP or RTCP from a leg (the SIP peer or the browser) after "
+	  "which the call ends: BYE to the SIP side, and `ended` with the reason to the "
+	  "browser. 0 never ends a call for silence." },
+	{ "media", "strict_source", TND_OPT_BOOL, "false", 0, 0, NULL,
+	  OFF(media_strict_source), NULL,
+	  "Accept SIP-side RTP only from the address in the peer's SDP (and port changes "
+	  "from that IP). Off: a source is also learned from another address early in "
+	  "the call, after probation, for peers behind NAT." },
+	{ "media", "candidate_deny", TND_OPT_STR,
+	  "0.0.0.0/8,169.254.0.0/16,224.0.0.0/3,fe80::/10,ff00::/8", 0, 0, NULL,
+	  OFF(media_candidate_deny), check_cidr_list,
+	  "Address prefixes (IP/len, separated by commas) that browsers' ICE candidates may "
+	  "not point at: the gateway never sends ICE checks there. Add your internal "
+	  "networks (e.g. 10.0.0.0/8) when browsers are not on them." },
+	{ "media", "max_load", TND_OPT_INT, "90", 0, 100, NULL, OFF(media_max_load), NULL,
+	  "Percent of a core a media worker may be busy before it takes no new call; new "
+	  "calls get 503 when every worker is past it. 0: no limit." },
 	{ "media", "max_calls", TND_OPT_INT, "1000", 1, 100000, NULL, OFF(max_calls), NULL,
 	  "Calls at once; further calls get 503 (JSON-RPC) or 503 Service Unavailable "
 	  "(SIP)." },

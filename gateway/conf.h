@@ -61,6 +61,10 @@ struct tnd_conf {
 	char *media_turn_user;
 	char *media_turn_password;
 	bool media_turn_only;
+	int media_timeout;           /* seconds; 0 off */
+	bool media_strict_source;
+	char *media_candidate_deny;  /* comma-separated prefixes */
+	int media_max_load;          /* percent; 0 off */
 
 	/* [calls] */
 	char *calls_allow;           /* comma-separated glob patterns on `to` */

@@ -113,6 +113,7 @@ static gboolean on_hup(gpointer data)
 	tnd_policy_set_conf(gw->policy, conf);
 	tnd_api_set_conf(gw->api, conf);
 	tnd_calls_set_conf(gw->calls, conf);
+	tnd_media_pool_set_max_load(gw->media, (unsigned)conf->media_max_load);
 	tnd_conf_free(gw->conf);
 	gw->conf = conf;
 	TND_LOG_NOTICE(TND_LOG_CONF, "reloaded %s (%zu users)", gw->path, conf->n_users);
@@ -257,6 +258,8 @@ static int run(struct gw *gw)
 	}
 	if (!e)
 		e = tnd_media_pool_alloc(&gw->media, (unsigned)gw->conf->media_workers);
+	if (!e)
+		tnd_media_pool_set_max_load(gw->media, (unsigned)gw->conf->media_max_load);
 	if (!e)
 		e = tnd_api_alloc(&gw->api, gw->loop, gw->conf, gw->policy, true);
 	if (!e)

@@ -485,6 +485,20 @@ void tnd_pc_close(struct tnd_pc *pc)
 	pc->dtls_state = TND_PC_DTLS_CLOSED;
 }
 
+static void detached_state(void *arg, enum tnd_pc_state state)
+{
+	(void)arg;
+	(void)state;
+}
+
+void tnd_pc_detach(struct tnd_pc *pc)
+{
+	if (!pc)
+		return;
+	pc->h = (struct tnd_pc_handlers){ .state = detached_state };
+	pc->arg = NULL;
+}
+
 enum tnd_pc_state tnd_pc_state(const struct tnd_pc *pc)
 {
 	return pc->state;

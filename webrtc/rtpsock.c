@@ -419,3 +419,14 @@ void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st
 {
 	*st = s->st;
 }
+
+bool tnd_rtpsock_has_remote(const struct tnd_rtpsock *s)
+{
+	return s->remote[0].set;
+}
+
+void tnd_rtpsock_detach(struct tnd_rtpsock *s)
+{
+	s->h = (struct tnd_rtpsock_handlers){ NULL, NULL };
+	s->arg = NULL;
+}

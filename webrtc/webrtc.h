@@ -352,6 +352,9 @@ int tnd_pc_send_rtcp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
 /* Sends DTLS close_notify (the peer sees CLOSED) and stops media; our state
  * becomes CLOSED without a handler call. */
 void tnd_pc_close(struct tnd_pc *pc);
+/* The owner lets go (review H3): no handler of the owner's runs after this,
+ * whatever libnice still reports. Call it before dropping the reference. */
+void tnd_pc_detach(struct tnd_pc *pc);
 
 enum tnd_pc_state tnd_pc_state(const struct tnd_pc *pc);
 /* Why the pc FAILED: ETIMEDOUT (ICE failed or consent lost), EPERM
@@ -442,5 +445,10 @@ int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 /* Current RTP remote as "ip:port" into buf (for logs and tests). */
 void tnd_rtpsock_remote(const struct tnd_rtpsock *s, char *buf, size_t size);
 void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st);
+/* True once tnd_rtpsock_set_remote() gave a remote. */
+bool tnd_rtpsock_has_remote(const struct tnd_rtpsock *s);
+/* The owner lets go: no handler runs after this (its reference may still
+ * be dropped later, on the worker). */
+void tnd_rtpsock_detach(struct tnd_rtpsock *s);
 
 #endif

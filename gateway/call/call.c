@@ -131,6 +131,17 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 	tnd_obj_put(call);
 }
 
+void tnd_call_media_silent(struct tnd_call *call, bool sip_side)
+{
+	char reason[96];
+
+	snprintf(reason, sizeof(reason), "no media from the %s for %d s",
+		 sip_side ? "SIP side" : "browser", call->calls->env.conf->media_timeout);
+	TND_LOG_NOTICE(TND_LOG_MEDIA, "call %s: %s", call->id, reason);
+	/* ending detaches the SIP dialog, which sends BYE (or CANCEL) */
+	tnd_call_end(call, 408, reason);
+}
+
 int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		   const struct tnd_bridge_events *ev)
 {
@@ -148,14 +159,28 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		.turn_pass = conf->media_turn_password,
 		.turn_only = conf->media_turn_only,
 		.ice_controlling = ice_controlling,
+		.strict_source = conf->media_strict_source,
+		.timeout_ms = (unsigned)conf->media_timeout * 1000u,
 	};
+	struct tnd_loop *worker = tnd_media_pool_pick(call->calls->env.media);
+	char **deny = g_strsplit(conf->media_candidate_deny, ",", 64);
 	int err;
 
 	for (char **a = addrs; *a; a++)
 		g_strstrip(*a);
-	err = tnd_bridge_alloc(&call->br, tnd_media_pool_pick(call->calls->env.media),
-			       call->calls->env.signal, &bc, ev, call);
+	for (char **a = deny; *a; a++)
+		g_strstrip(*a);
+	bc.cand_deny = (const char *const *)deny;
+	bc.n_cand_deny = *conf->media_candidate_deny ? g_strv_length(deny) : 0;
+	/* every worker past [media] max_load: refuse rather than degrade the
+	 * calls already up (the caller gets 503) */
+	err = worker ? tnd_bridge_alloc(&call->br, worker, call->calls->env.signal, &bc, ev, call)
+		     : EBUSY;
+	if (!worker)
+		TND_LOG_WARN(TND_LOG_MEDIA, "call %s refused: every media worker is past "
+			     "max_load (%d %%)", call->id, conf->media_max_load);
 	g_strfreev(addrs);
+	g_strfreev(deny);
 	return err;
 }
 
@@ -266,10 +291,11 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 			 webrtc->codec->clock);
 		return ENOTSUP;
 	}
-	pts[n++] = (struct tnd_bridge_pt){ webrtc->codec->pt, (uint8_t)pt };
+	pts[n++] = (struct tnd_bridge_pt){ webrtc->codec->pt, (uint8_t)pt, webrtc->codec->clock };
 	pt = sip_pt_of(rm, webrtc->dtmf);
 	if (pt >= 0)
-		pts[n++] = (struct tnd_bridge_pt){ webrtc->dtmf->pt, (uint8_t)pt };
+		pts[n++] = (struct tnd_bridge_pt){ webrtc->dtmf->pt, (uint8_t)pt,
+						   webrtc->dtmf->clock };
 	err = tnd_bridge_route(call->br, pts, n);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);

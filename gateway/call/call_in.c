@@ -112,6 +112,10 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 		TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser media connected", call->id);
 		return;
 	}
+	if (state == TND_BRIDGE_SIP_SILENT || state == TND_BRIDGE_WEBRTC_SILENT) {
+		tnd_call_media_silent(call, state == TND_BRIDGE_SIP_SILENT);
+		return;
+	}
 	TND_LOG_NOTICE(TND_LOG_MEDIA, "call %s: browser media %s: %s", call->id,
 		       state == TND_BRIDGE_CLOSED ? "closed" : "failed", strerror(err));
 	tnd_call_end(call, 0, state == TND_BRIDGE_CLOSED ? "browser media closed" :

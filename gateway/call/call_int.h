@@ -71,6 +71,9 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason);
 /* The call is answered: marks it so and frees what only negotiation needed. */
 void tnd_call_answered(struct tnd_call *call);
 void tnd_call_notify(struct tnd_call *call, const char *state, int code, const char *reason);
+/* A leg of the call's media went silent past [media] timeout: ends the
+ * call, BYE to the SIP side and `ended` with the reason to the browser. */
+void tnd_call_media_silent(struct tnd_call *call, bool sip_side);
 /* Starts the media bridge for the call on the least loaded worker. */
 int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		   const struct tnd_bridge_events *ev);

@@ -211,6 +211,10 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 		TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser media connected", call->id);
 		return;
 	}
+	if (state == TND_BRIDGE_SIP_SILENT || state == TND_BRIDGE_WEBRTC_SILENT) {
+		tnd_call_media_silent(call, state == TND_BRIDGE_SIP_SILENT);
+		return;
+	}
 	snprintf(reason, sizeof(reason), "browser media %s%s%s",
 		 state == TND_BRIDGE_CLOSED ? "closed" : "failed", err ? ": " : "",
 		 err ? strerror(err) : "");

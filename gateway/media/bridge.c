@@ -4,8 +4,15 @@
  * set-up, packets and release on the worker (the NiceAgent and sockets are
  * bound to the worker's context). A command or event is a small refcounted
  * object carrying its strings; they travel only at call set-up and tear-down,
- * never per packet. After tnd_bridge_close() no event reaches the owner. */
+ * never per packet. After tnd_bridge_close() no event reaches the owner.
+ *
+ * Lifetime: from set-up until CMD_CLOSE has released the legs, the worker
+ * holds a reference of its own on the bridge (held_by_worker), because the
+ * legs' handlers point into it; so no command failing to queue, and no
+ * order of puts on the signalling thread, can leave a leg calling into a
+ * freed bridge (review L6). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +42,14 @@ void tnd_media_counts(struct tnd_media_counts *c)
  * call, so the per-packet counters stay plain per-leg integers (R7). */
 static void count_drops(struct tnd_bridge *br)
 {
-	long n = (long)(br->st.drop_pt);
+	long n = (long)(br->dir[0].st.drop_pt + br->dir[1].st.drop_pt);
+	struct tnd_pc *pc = tnd_leg_pc(&br->leg[0]);
+	struct tnd_rtpsock *sock = tnd_leg_sock(&br->leg[1]);
 
-	if (br->pc) {
+	if (pc) {
 		struct tnd_pc_stats ps;
 
-		tnd_pc_stats(br->pc, &ps);
+		tnd_pc_stats(pc, &ps);
 		n += (long)(ps.srtp_err_in + ps.drop_stun + ps.drop_bad_stun + ps.drop_dtls +
 			    ps.drop_bad_rtp + ps.drop_other + ps.drop_foreign + ps.stun_refused);
 		TND_LOG_DEBUG(TND_LOG_MEDIA, "webrtc leg: rtp in %llu out %llu, srtp errors %llu, "
@@ -54,10 +63,10 @@ static void count_drops(struct tnd_bridge *br)
 			      (unsigned long long)ps.stun_answered,
 			      (unsigned long long)ps.stun_refused);
 	}
-	if (br->sock) {
+	if (sock) {
 		struct tnd_rtpsock_stats ss;
 
-		tnd_rtpsock_stats(br->sock, &ss);
+		tnd_rtpsock_stats(sock, &ss);
 		n += (long)(ss.drop_garbage + ss.drop_too_big);
 		TND_LOG_DEBUG(TND_LOG_MEDIA, "sip leg: rtp in %llu out %llu, rtcp in %llu out %llu, "
 			      "garbage %llu, latches %llu", (unsigned long long)ss.rtp_in,
@@ -147,6 +156,7 @@ static void stop_timer(struct tnd_bridge *br)
 
 static void send_ready(struct tnd_bridge *br, int err)
 {
+	struct tnd_pc *pc = tnd_leg_pc(&br->leg[0]);
 	struct event *e;
 	char ufrag[257] = "", pwd[257] = "";
 
@@ -157,8 +167,8 @@ static void send_ready(struct tnd_bridge *br, int err)
 	e = event_new(EV_READY);
 	if (!e)
 		return;
-	if (!err && br->pc)
-		err = tnd_pc_local_ice(br->pc, ufrag, sizeof(ufrag), pwd, sizeof(pwd));
+	if (!err && pc)
+		err = tnd_pc_local_ice(pc, ufrag, sizeof(ufrag), pwd, sizeof(pwd));
 	e->err = err;
 	e->ufrag = g_strdup(ufrag);
 	e->pwd = g_strdup(pwd);
@@ -166,7 +176,7 @@ static void send_ready(struct tnd_bridge *br, int err)
 	for (unsigned i = 0; i < br->n_cands; i++)
 		e->cands[i] = g_strdup(br->cands[i]);
 	e->complete = br->gathered;
-	e->port = br->sock ? tnd_rtpsock_port(br->sock) : 0;
+	e->port = br->leg[1].port;
 	post(br, e);
 }
 
@@ -180,21 +190,29 @@ static gboolean ready_timeout(gpointer data)
 
 /* ------------------------------------------------------------ leg handlers */
 
-static void on_candidate(void *arg, const char *cand)
+/* The pc's handlers get the leg (leg.c); the bridge is its owner. */
+void tnd_bridge_on_candidate(void *arg, const char *cand)
 {
-	struct tnd_bridge *br = arg;
+	struct tnd_leg *leg = arg;
+	struct tnd_bridge *br = leg->br;
 	struct event *e;
 
-	if (br->closed)
+	if (!br || br->closed)
 		return;
 	if (!cand)
 		br->gathered = true;
 	if (!br->ready_sent) {
-		if (cand && br->n_cands < BRIDGE_MAX_CANDS)
-			br->cands[br->n_cands++] = g_strdup(cand);
-		if (!cand)
+		if (!cand) {
 			send_ready(br, 0);
-		return;
+			return;
+		}
+		if (br->n_cands < BRIDGE_MAX_CANDS) {
+			br->cands[br->n_cands++] = g_strdup(cand);
+			return;
+		}
+		/* no room left: answer with what we have, the rest trickle
+		 * instead of being lost (review L10) */
+		send_ready(br, 0);
 	}
 	e = event_new(EV_CANDIDATE);
 	if (!e)
@@ -206,33 +224,64 @@ static void on_candidate(void *arg, const char *cand)
 	post(br, e);
 }
 
-static void on_pc_state(void *arg, enum tnd_pc_state state)
+void tnd_bridge_on_pc_state(void *arg, enum tnd_pc_state state)
 {
-	struct tnd_bridge *br = arg;
+	struct tnd_leg *leg = arg;
+	struct tnd_bridge *br = leg->br;
 	struct event *e;
 
-	if (br->closed || state == TND_PC_NEW)
+	if (!br || br->closed || state == TND_PC_NEW)
 		return;
 	e = event_new(EV_STATE);
 	if (!e)
 		return;
 	e->state = state == TND_PC_CONNECTED ? TND_BRIDGE_CONNECTED :
 		   state == TND_PC_CLOSED ? TND_BRIDGE_CLOSED : TND_BRIDGE_FAILED;
-	e->err = tnd_pc_error(br->pc);
+	e->err = tnd_pc_error(leg->obj);
 	post(br, e);
+}
+
+/* The bridge's tick (100 ms): each leg's reports once a second is plenty
+ * to check, staggered by the bridge's SSRC so bridges spread over ticks. */
+static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
+{
+	struct tnd_bridge *br = (struct tnd_bridge *)((char *)t - offsetof(struct tnd_bridge, tick));
+
+	if (br->closed || (++br->tick_count + br->ssrc[0]) % 10)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		struct event *e;
+
+		if (!tnd_bridge_rtcp_tick(&br->leg[i], now_us))
+			continue;
+		TND_LOG_NOTICE(TND_LOG_MEDIA, "%s leg sent nothing for %u ms",
+			       i ? "SIP" : "browser", br->timeout_ms);
+		e = event_new(EV_STATE);
+		if (!e)
+			return;
+		e->state = i ? TND_BRIDGE_SIP_SILENT : TND_BRIDGE_WEBRTC_SILENT;
+		e->err = ETIMEDOUT;
+		post(br, e);
+		return;
+	}
 }
 
 /* ------------------------------------------------------------ commands */
 
-enum cmd_kind { CMD_SETUP, CMD_REMOTE, CMD_CANDIDATE, CMD_SIP_REMOTE, CMD_ROUTE, CMD_CLOSE };
+enum cmd_kind {
+	CMD_SETUP, CMD_REMOTE, CMD_CANDIDATE, CMD_RTP_REMOTE, CMD_ROUTE, CMD_SWAP, CMD_CLOSE
+};
 
 struct cmd {
 	struct tnd_obj obj;
 	struct tnd_bridge *br;     /* ref */
 	enum cmd_kind kind;
-	char *a, *b, *c;           /* owned strings */
-	int x, y, z;
-	struct tnd_bridge_pt pts[16];
+	char *ufrag, *pwd, *fp;    /* CMD_REMOTE; owned */
+	char *str;                 /* candidate or IP; owned */
+	bool active;               /* CMD_REMOTE: our DTLS role */
+	unsigned side;             /* CMD_RTP_REMOTE */
+	uint16_t port, rtcp_port;
+	struct tnd_bridge_pt pts[TND_MDIR_MAX_PT];
 	unsigned n_pts;
 };
 
@@ -240,36 +289,44 @@ static void cmd_destroy(void *data)
 {
 	struct cmd *c = data;
 
-	g_free(c->a);
-	g_free(c->b);
-	g_free(c->c);
+	g_free(c->ufrag);
+	if (c->pwd)
+		memset(c->pwd, 0, strlen(c->pwd));
+	g_free(c->pwd);
+	g_free(c->fp);
+	g_free(c->str);
 	tnd_obj_put(c->br);
 }
 
 static void release_legs(struct tnd_bridge *br)
 {
 	stop_timer(br);
-	if (br->pc) {
-		tnd_pc_close(br->pc);
-		br->pc = tnd_obj_put(br->pc);
-	}
-	if (br->sock) {
-		br->sock = tnd_obj_put(br->sock);
-		atomic_fetch_sub(&live_ports, 1);
+	tnd_poller_tick_del(tnd_loop_poller(br->worker), &br->tick);
+	for (unsigned i = 0; i < 2; i++) {
+		if (tnd_leg_sock(&br->leg[i]))
+			atomic_fetch_sub(&live_ports, 1);
+		tnd_leg_release(&br->leg[i]);
 	}
 	for (unsigned i = 0; i < br->n_cands; i++)
 		g_free(br->cands[i]);
 	br->n_cands = 0;
 }
 
+static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
+{
+	struct tnd_rtpsock_conf sc = {
+		.addr = br->rtp_addr, .port_min = br->port_min, .port_max = br->port_max,
+		.rtcp_port = true,
+	};
+	int err = tnd_leg_rtp(&br->leg[side], br, &sc);
+
+	if (!err)
+		atomic_fetch_add(&live_ports, 1);
+	return err;
+}
+
 static void setup_legs(struct tnd_bridge *br)
 {
-	static const struct tnd_pc_handlers pch = {
-		on_candidate, on_pc_state, tnd_bridge_from_webrtc_rtp, tnd_bridge_from_webrtc_rtcp,
-	};
-	static const struct tnd_rtpsock_handlers sh = {
-		tnd_bridge_from_sip_rtp, tnd_bridge_from_sip_rtcp,
-	};
 	struct tnd_pc_conf pc = {
 		.local_addrs = (const char *const *)br->ice_addrs,
 		.n_local_addrs = g_strv_length(br->ice_addrs),
@@ -278,22 +335,27 @@ static void setup_legs(struct tnd_bridge *br)
 		.port_min = br->port_min, .port_max = br->port_max,
 		.relay_only = br->turn_only,
 	};
-	struct tnd_rtpsock_conf sc = {
-		.addr = br->rtp_addr, .port_min = br->port_min, .port_max = br->port_max,
-		.rtcp_port = true,
-	};
 	int err;
 
-	err = tnd_rtpsock_alloc(&br->sock, br->worker, &sc, &sh, br);
+	err = make_rtp_leg(br, 1);
+	if (!err && br->a_rtp)
+		err = make_rtp_leg(br, 0);
+	else if (!err)
+		err = tnd_leg_webrtc(&br->leg[0], br, &pc, br->controlling);
 	if (!err) {
-		atomic_fetch_add(&live_ports, 1);
-		err = tnd_pc_alloc(&br->pc, br->worker, &pc, br->controlling, &pch, br);
+		/* the worker's own reference while legs point into the bridge */
+		tnd_obj_get(br);
+		br->held_by_worker = true;
+		tnd_poller_tick_add(tnd_loop_poller(br->worker), &br->tick, on_tick);
 	}
-	if (!err) {
+	if (!err && !br->a_rtp) {
 		br->ready_timer = g_timeout_source_new(READY_WAIT_MS);
 		g_source_set_callback(br->ready_timer, ready_timeout, br, NULL);
 		g_source_attach(br->ready_timer, tnd_loop_context(br->worker));
-		err = tnd_pc_gather(br->pc);
+		err = tnd_pc_gather(br->leg[0].obj);
+	} else if (!err) {
+		br->gathered = true;
+		send_ready(br, 0);
 	}
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "media set-up failed: %s", strerror(err));
@@ -302,10 +364,76 @@ static void setup_legs(struct tnd_bridge *br)
 	}
 }
 
+static void set_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, unsigned n)
+{
+	struct tnd_mdir_pt a2b[TND_MDIR_MAX_PT], b2a[TND_MDIR_MAX_PT];
+
+	for (unsigned i = 0; i < n; i++) {
+		a2b[i] = (struct tnd_mdir_pt){ pts[i].webrtc_pt, pts[i].sip_pt, pts[i].clock };
+		b2a[i] = (struct tnd_mdir_pt){ pts[i].sip_pt, pts[i].webrtc_pt, pts[i].clock };
+	}
+	tnd_mdir_set_pts(&br->dir[0], a2b, n);
+	tnd_mdir_set_pts(&br->dir[1], b2a, n);
+}
+
+/* A new socket for leg B under the live call: the old one goes, the
+ * stream toward A will see a new source and renumber it. */
+static void swap_sip_leg(struct tnd_bridge *br)
+{
+	struct event *e;
+	int err;
+
+	if (tnd_leg_sock(&br->leg[1]))
+		atomic_fetch_sub(&live_ports, 1);
+	tnd_leg_release(&br->leg[1]);
+	tnd_mdir_input_reset(&br->dir[1]);
+	err = make_rtp_leg(br, 1);
+	e = event_new(EV_READY);
+	if (!e)
+		return;
+	e->err = err;
+	e->ufrag = g_strdup("");
+	e->pwd = g_strdup("");
+	e->cands = g_new0(char *, 1);
+	e->complete = true;
+	e->port = br->leg[1].port;
+	post(br, e);
+}
+
+static void close_bridge(struct tnd_bridge *br)
+{
+	br->closed = true;
+	count_drops(br);
+	release_legs(br);
+	atomic_fetch_sub(&live_legs, 1);
+	tnd_media_worker_load(br->worker, -1);
+	TND_LOG_DEBUG(TND_LOG_MEDIA, "bridge closed: rtp to sip %llu, to webrtc %llu, "
+		      "reports out %llu/%llu, dropped pt %llu/%llu, not ready %llu/%llu, "
+		      "send errors %llu/%llu, source switches %llu/%llu",
+		      (unsigned long long)br->dir[0].tx.packets,
+		      (unsigned long long)br->dir[1].tx.packets,
+		      (unsigned long long)br->leg[0].rtcp.reports_out,
+		      (unsigned long long)br->leg[1].rtcp.reports_out,
+		      (unsigned long long)br->dir[0].st.drop_pt,
+		      (unsigned long long)br->dir[1].st.drop_pt,
+		      (unsigned long long)br->dir[0].st.drop_not_ready,
+		      (unsigned long long)br->dir[1].st.drop_not_ready,
+		      (unsigned long long)br->dir[0].st.send_err,
+		      (unsigned long long)br->dir[1].st.send_err,
+		      (unsigned long long)br->dir[0].st.switches,
+		      (unsigned long long)br->dir[1].st.switches);
+	if (br->held_by_worker) {
+		br->held_by_worker = false;
+		tnd_obj_put(br);   /* the command still holds one */
+	}
+}
+
 static void cmd_run(void *data)
 {
 	struct cmd *c = data;
 	struct tnd_bridge *br = c->br;
+	struct tnd_pc *pc = tnd_leg_pc(&br->leg[0]);
+	struct tnd_rtpsock *sock;
 	int err = 0;
 
 	if (br->closed)
@@ -315,43 +443,27 @@ static void cmd_run(void *data)
 		setup_legs(br);
 		return;
 	case CMD_REMOTE:
-		if (br->pc)
-			err = tnd_pc_set_remote(br->pc, c->a, c->b, c->c,
-						c->x ? TND_DTLS_ACTIVE : TND_DTLS_PASSIVE);
+		if (pc)
+			err = tnd_pc_set_remote(pc, c->ufrag, c->pwd, c->fp,
+						c->active ? TND_DTLS_ACTIVE : TND_DTLS_PASSIVE);
 		break;
 	case CMD_CANDIDATE:
-		if (br->pc)
-			err = tnd_pc_add_remote_candidate(br->pc, c->a);
+		if (pc)
+			err = tnd_pc_add_remote_candidate(pc, c->str);
 		break;
-	case CMD_SIP_REMOTE:
-		if (br->sock)
-			err = tnd_rtpsock_set_remote(br->sock, c->a, (uint16_t)c->x,
-						     (uint16_t)c->y);
+	case CMD_RTP_REMOTE:
+		sock = tnd_leg_sock(&br->leg[c->side]);
+		if (sock)
+			err = tnd_rtpsock_set_remote(sock, c->str, c->port, c->rtcp_port);
 		break;
 	case CMD_ROUTE:
-		for (int i = 0; i < 128; i++)
-			br->to_sip[i] = br->to_webrtc[i] = -1;
-		for (unsigned i = 0; i < c->n_pts; i++) {
-			br->to_sip[c->pts[i].webrtc_pt & 0x7f] = c->pts[i].sip_pt;
-			br->to_webrtc[c->pts[i].sip_pt & 0x7f] = c->pts[i].webrtc_pt;
-		}
+		set_route(br, c->pts, c->n_pts);
+		break;
+	case CMD_SWAP:
+		swap_sip_leg(br);
 		break;
 	case CMD_CLOSE:
-		br->closed = true;
-		count_drops(br);
-		release_legs(br);
-		atomic_fetch_sub(&live_legs, 1);
-		tnd_media_worker_load(br->worker, -1);
-		TND_LOG_DEBUG(TND_LOG_MEDIA, "bridge closed: rtp to sip %llu, to webrtc %llu, "
-			      "rtcp to sip %llu, to webrtc %llu, "
-			      "dropped pt %llu, not ready %llu, send errors %llu",
-			      (unsigned long long)br->st.to_sip,
-			      (unsigned long long)br->st.to_webrtc,
-			      (unsigned long long)br->st.rtcp_to_sip,
-			      (unsigned long long)br->st.rtcp_to_webrtc,
-			      (unsigned long long)br->st.drop_pt,
-			      (unsigned long long)br->st.drop_not_ready,
-			      (unsigned long long)br->st.send_err);
+		close_bridge(br);
 		return;
 	}
 	if (err)
@@ -387,10 +499,10 @@ int tnd_bridge_webrtc_remote(struct tnd_bridge *br, const char *ufrag, const cha
 	c = cmd_new(CMD_REMOTE);
 	if (!c)
 		return ENOMEM;
-	c->a = g_strdup(ufrag);
-	c->b = g_strdup(pwd);
-	c->c = g_strdup(fingerprint);
-	c->x = dtls_active;
+	c->ufrag = g_strdup(ufrag);
+	c->pwd = g_strdup(pwd);
+	c->fp = g_strdup(fingerprint);
+	c->active = dtls_active;
 	return queue(br, c);
 }
 
@@ -403,37 +515,59 @@ int tnd_bridge_webrtc_candidate(struct tnd_bridge *br, const char *cand)
 	c = cmd_new(CMD_CANDIDATE);
 	if (!c)
 		return ENOMEM;
-	c->a = g_strdup(cand);
+	c->str = g_strdup(cand);
+	return queue(br, c);
+}
+
+int tnd_bridge_rtp_remote(struct tnd_bridge *br, unsigned side, const char *ip, uint16_t port,
+			  uint16_t rtcp_port)
+{
+	struct cmd *c;
+
+	if (!br || !ip || !port || side > 1)
+		return EINVAL;
+	c = cmd_new(CMD_RTP_REMOTE);
+	if (!c)
+		return ENOMEM;
+	c->str = g_strdup(ip);
+	c->side = side;
+	c->port = port;
+	c->rtcp_port = rtcp_port;
 	return queue(br, c);
 }
 
 int tnd_bridge_sip_remote(struct tnd_bridge *br, const char *ip, uint16_t port,
 			  uint16_t rtcp_port)
 {
-	struct cmd *c;
-
-	if (!br || !ip || !port)
-		return EINVAL;
-	c = cmd_new(CMD_SIP_REMOTE);
-	if (!c)
-		return ENOMEM;
-	c->a = g_strdup(ip);
-	c->x = port;
-	c->y = rtcp_port;
-	return queue(br, c);
+	return tnd_bridge_rtp_remote(br, 1, ip, port, rtcp_port);
 }
 
 int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, unsigned n)
 {
 	struct cmd *c;
 
-	if (!br || (n && !pts) || n > 16)
+	if (!br || (n && !pts) || n > TND_MDIR_MAX_PT)
 		return EINVAL;
+	for (unsigned i = 0; i < n; i++)
+		if (!pts[i].clock || pts[i].webrtc_pt > 127 || pts[i].sip_pt > 127)
+			return EINVAL;
 	c = cmd_new(CMD_ROUTE);
 	if (!c)
 		return ENOMEM;
 	memcpy(c->pts, pts, n * sizeof(*pts));
 	c->n_pts = n;
+	return queue(br, c);
+}
+
+int tnd_bridge_swap_sip_leg(struct tnd_bridge *br)
+{
+	struct cmd *c;
+
+	if (!br)
+		return EINVAL;
+	c = cmd_new(CMD_SWAP);
+	if (!c)
+		return ENOMEM;
 	return queue(br, c);
 }
 
@@ -451,12 +585,17 @@ void tnd_bridge_close(struct tnd_bridge *br)
 
 uint32_t tnd_bridge_webrtc_ssrc(const struct tnd_bridge *br)
 {
-	return br->webrtc_ssrc;
+	return br->ssrc[0];
 }
 
 uint32_t tnd_bridge_sip_ssrc(const struct tnd_bridge *br)
 {
-	return br->sip_ssrc;
+	return br->ssrc[1];
+}
+
+uint16_t tnd_bridge_port(const struct tnd_bridge *br, unsigned side)
+{
+	return side < 2 ? br->leg[side].port : 0;
 }
 
 /* ------------------------------------------------------------ alloc */
@@ -465,9 +604,10 @@ static void bridge_destroy(void *data)
 {
 	struct tnd_bridge *br = data;
 
-	/* legs were released on the worker by CMD_CLOSE; a bridge that was
-	 * never closed cannot be destroyed, since queued commands hold it */
+	/* the legs are gone: CMD_CLOSE released them, and until then the
+	 * worker's own reference kept the bridge alive */
 	g_strfreev(br->ice_addrs);
+	g_strfreev(br->cand_deny);
 	g_free(br->rtp_addr);
 	g_free(br->stun);
 	g_free(br->turn);
@@ -476,14 +616,23 @@ static void bridge_destroy(void *data)
 	atomic_fetch_sub(&live_bridges, 1);
 }
 
-static uint32_t random_ssrc(void)
+static uint32_t random_u32(void)
 {
 	uint32_t v = 0;
 
 	while (!v)
 		if (RAND_bytes((unsigned char *)&v, sizeof(v)) != 1)
-			v = g_random_int();
+			abort();   /* no CSPRNG: nothing secure can be done */
 	return v;
+}
+
+static char **strv_copy(const char *const *v, unsigned n)
+{
+	char **out = g_new0(char *, n + 1);
+
+	for (unsigned i = 0; i < n; i++)
+		out[i] = g_strdup(v[i]);
+	return out;
 }
 
 int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tnd_loop *signal,
@@ -505,9 +654,8 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->signal = signal;
 	br->ev = ev;
 	br->arg = arg;
-	br->ice_addrs = g_new0(char *, conf->n_ice_addrs + 1);
-	for (unsigned i = 0; i < conf->n_ice_addrs; i++)
-		br->ice_addrs[i] = g_strdup(conf->ice_addrs[i]);
+	br->ice_addrs = strv_copy(conf->ice_addrs, conf->n_ice_addrs);
+	br->cand_deny = strv_copy(conf->cand_deny, conf->n_cand_deny);
 	br->rtp_addr = g_strdup(conf->rtp_addr);
 	br->stun = g_strdup(conf->stun_server);
 	br->turn = g_strdup(conf->turn_server);
@@ -517,10 +665,23 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->port_max = conf->port_max;
 	br->controlling = conf->ice_controlling;
 	br->turn_only = conf->turn_only;
-	br->webrtc_ssrc = random_ssrc();
-	br->sip_ssrc = random_ssrc();
-	for (int i = 0; i < 128; i++)
-		br->to_sip[i] = br->to_webrtc[i] = -1;
+	br->a_rtp = conf->a_rtp;
+	br->strict_source = conf->strict_source;
+	br->timeout_ms = conf->timeout_ms;
+	for (unsigned i = 0; i < 2; i++) {
+		br->ssrc[i] = random_u32();
+		br->leg[i].side = (uint8_t)i;
+		br->leg[i].br = br;
+		br->dir[i].handler = tnd_bridge_fwd_pass;
+		br->dir[i].out = &br->leg[!i];
+	}
+	/* dir[i] leaves on leg !i with our SSRC there; random first numbers
+	 * (RFC 3550 5.1) */
+	for (unsigned i = 0; i < 2; i++) {
+		uint32_t r = random_u32();
+
+		tnd_mdir_init(&br->dir[i], br->ssrc[!i], (uint16_t)r, random_u32());
+	}
 
 	c = cmd_new(CMD_SETUP);
 	if (!c) {

@@ -1,5 +1,14 @@
-/* The bridge object, shared by bridge.c (life cycle, commands, events) and
- * fwd.c (the per-packet path). */
+/* The bridge object and its legs, shared by bridge.c (life cycle, commands,
+ * events), leg.c (the leg kinds), fwd.c (the per-packet path) and
+ * rtcp_term.c (reports).
+ *
+ * A bridge joins two legs, A (index 0, the browser's side) and B (index 1,
+ * the SIP side), and carries two streams: dir[0] from A to B and dir[1]
+ * from B to A. A leg is any RTP transport behind struct tnd_leg_ops: a
+ * WebRTC pc, a plain RTP socket, later SDES-SRTP. Nothing in the packet path
+ * knows which kind it talks to, so a bridge pairs any two kinds, and a leg
+ * can be replaced under a live call (reattach, transfer) while the other leg
+ * and both output streams carry on (stream.h keeps the numbering). */
 #ifndef TND_GATEWAY_MEDIA_BRIDGE_INT_H
 #define TND_GATEWAY_MEDIA_BRIDGE_INT_H
 
@@ -9,24 +18,58 @@
 #include <glib.h>
 
 #include "gateway/base/obj.h"
+#include "gateway/base/poll.h"
 #include "gateway/media/media.h"
+#include "gateway/media/stream.h"
 #include "webrtc/webrtc.h"
 
-#define BRIDGE_MAX_CANDS 16
+#define BRIDGE_MAX_CANDS 32
 
-struct fwd_stats {
-	uint64_t to_sip, to_webrtc;          /* RTP relayed */
-	uint64_t rtcp_to_sip, rtcp_to_webrtc;
-	uint64_t drop_pt;                    /* payload type not negotiated */
-	uint64_t drop_not_ready;             /* a leg not up yet */
-	uint64_t send_err;
+/* A leg kind. `obj` is the transport (a tnd_obj). */
+struct tnd_leg_ops {
+	const char *kind;
+	/* Send one RTP packet / RTCP compound from a buffer of `cap` bytes,
+	 * which the transport may change (SRTP in place). 0, ENOTCONN (not up
+	 * yet) or an errno. */
+	int (*send_rtp)(void *obj, uint8_t *pkt, size_t len, size_t cap);
+	int (*send_rtcp)(void *obj, uint8_t *pkt, size_t len, size_t cap);
+	/* True once media can flow both ways (the inactivity clock runs). */
+	bool (*up)(const void *obj);
+	/* Cuts every callback into the bridge and closes the transport; the
+	 * bridge then drops its reference. */
+	void (*release)(void *obj);
+};
+
+/* What RTCP termination keeps per leg (RFC 3550 6.4, A.8). */
+struct leg_rtcp {
+	uint32_t lsr;              /* middle 32 bits of the peer's last SR's NTP */
+	int64_t lsr_us;            /* when it arrived */
+	/* the peer's last report block about the stream we send it */
+	uint8_t fraction;
+	int32_t cumulative;
+	uint32_t jitter;
+	int32_t rtt_ms;            /* -1 until measured */
+	uint64_t sr_in, rr_in, reports_out, fb_relayed;
+	int64_t next_us;           /* our next report */
+};
+
+struct tnd_leg {
+	const struct tnd_leg_ops *ops;   /* NULL: no leg */
+	void *obj;                       /* ref, worker */
+	struct tnd_bridge *br;           /* borrowed: the bridge holds its legs */
+	uint8_t side;
+	uint16_t port;                   /* local RTP port, for events */
+	int64_t up_us;                   /* when it first came up; 0 before */
+	int64_t last_rx_us;              /* last RTP or RTCP accepted */
+	bool timed_out;
+	struct leg_rtcp rtcp;
 };
 
 struct tnd_bridge {
 	struct tnd_obj obj;
 	struct tnd_loop *worker;                 /* borrowed: pinned for life */
 	struct tnd_loop *signal;                 /* borrowed */
-	uint32_t webrtc_ssrc, sip_ssrc;          /* immutable after alloc */
+	uint32_t ssrc[2];                        /* ours on leg A, B; immutable */
 
 	/* OWNER: signal */
 	const struct tnd_bridge_events *ev;
@@ -35,29 +78,56 @@ struct tnd_bridge {
 
 	/* copied configuration, read on the worker at set-up */
 	char **ice_addrs;                        /* owned strv */
+	char **cand_deny;                        /* owned strv */
 	char *rtp_addr, *stun, *turn, *turn_user, *turn_pass;
 	uint16_t port_min, port_max;
 	bool controlling;
 	bool turn_only;
+	bool a_rtp;                              /* leg A is plain RTP too */
+	bool strict_source;
+	unsigned timeout_ms;                     /* media inactivity; 0: none */
 
 	/* OWNER: worker */
-	struct tnd_pc *pc;                       /* ref */
-	struct tnd_rtpsock *sock;                /* ref */
+	struct tnd_leg leg[2];
+	struct tnd_mdir dir[2];                  /* dir[i] leaves on leg[!i] */
 	bool closed;
 	bool ready_sent;
 	bool gathered;
+	bool held_by_worker;                     /* the worker's reference, see bridge.c */
 	char *cands[BRIDGE_MAX_CANDS + 1];       /* owned, gathered before ready */
 	unsigned n_cands;
 	GSource *ready_timer;                    /* owned, on the worker's context */
-	int16_t to_sip[128], to_webrtc[128];     /* payload type maps; -1 drops */
-	uint32_t browser_ssrc, sip_peer_ssrc;    /* learned from their RTP */
-	struct fwd_stats st;
+	struct tnd_poll_tick tick;               /* reports and inactivity */
+	unsigned tick_count;
 };
 
-/* fwd.c: the handlers the legs call for each packet (worker). */
-void tnd_bridge_from_webrtc_rtp(void *arg, uint8_t *pkt, size_t len);
-void tnd_bridge_from_webrtc_rtcp(void *arg, uint8_t *pkt, size_t len);
-void tnd_bridge_from_sip_rtp(void *arg, uint8_t *pkt, size_t len);
-void tnd_bridge_from_sip_rtcp(void *arg, uint8_t *pkt, size_t len);
+/* leg.c: make a leg of each kind on the worker; the handlers they install
+ * call into fwd.c and rtcp_term.c. 0 or an errno. */
+int tnd_leg_webrtc(struct tnd_leg *leg, struct tnd_bridge *br, const struct tnd_pc_conf *conf,
+		   bool controlling);
+int tnd_leg_rtp(struct tnd_leg *leg, struct tnd_bridge *br, const struct tnd_rtpsock_conf *conf);
+/* Cuts and drops the leg's transport; the slot is empty afterwards. */
+void tnd_leg_release(struct tnd_leg *leg);
+/* The pc behind leg A, or NULL when leg A is not WebRTC. */
+struct tnd_pc *tnd_leg_pc(const struct tnd_leg *leg);
+struct tnd_rtpsock *tnd_leg_sock(const struct tnd_leg *leg);
+bool tnd_leg_up(const struct tnd_leg *leg);
+
+/* bridge.c: a WebRTC leg's ICE and state handlers (arg: the leg) */
+void tnd_bridge_on_candidate(void *arg, const char *cand);
+void tnd_bridge_on_pc_state(void *arg, enum tnd_pc_state state);
+
+/* fwd.c: input from a leg (worker), and the pass-through handler. */
+extern tnd_mdir_h *const tnd_bridge_fwd_pass;
+void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
+/* rtcp_term.c */
+void tnd_bridge_rtcp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
+/* Sends leg's report if due and checks inactivity; returns true when the
+ * leg has been silent past the bridge's timeout (once). */
+bool tnd_bridge_rtcp_tick(struct tnd_leg *leg, int64_t now_us);
+/* Builds the RTCP compound for a leg (SR or RR, SDES CNAME) into buf.
+ * Returns its length, 0 when there is nothing to report. */
+size_t tnd_bridge_rtcp_build(struct tnd_leg *leg, uint8_t *buf, size_t cap, int64_t now_us,
+			     int64_t wall_us);
 
 #endif

@@ -1,11 +1,9 @@
-/* Pass-through forwarding on the bridge's worker, every packet of a call
- * whose legs share a codec (style guide R7: no allocation, no lock, no
- * unlimited logging). The payload type is mapped, the SSRC becomes the one
- * we announced on the outgoing leg, and sequence numbers and timestamps pass
- * unchanged: one source stream maps to one output stream, so its numbering
- * is already continuous. RTCP is relayed with SSRCs rewritten to match
- * (RFC 3550 section 7.2: a translator forwards reports about the streams it
- * forwards). */
+/* The per-packet path on the bridge's worker (style guide R7: no
+ * allocation, no lock, no unlimited logging). A packet from a leg goes to
+ * the stream leaving on the other leg, whose handler was picked at
+ * negotiation: pass-through here (payload type mapped, output SSRC,
+ * sequence and timestamp owned by the stream, stream.h). Transcoding and
+ * DTMF handlers take the same slot. */
 #include <string.h>
 
 #include "gateway/base/log.h"
@@ -13,99 +11,60 @@
 #include "gateway/base/poll.h"
 #include "gateway/media/bridge_int.h"
 
-void tnd_bridge_from_webrtc_rtp(void *arg, uint8_t *pkt, size_t len)
+/* Pass-through: both legs carry the same codec. */
+static void fwd_pass(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, int64_t now_us)
 {
-	struct tnd_bridge *br = arg;
-	int16_t pt;
+	const struct tnd_mdir_pt *pt = tnd_mdir_pt_of(d, tnd_rtp_pt(pkt));
 	int err;
 
-	if (len < TND_RTP_HDR_LEN)
-		return;
-	pt = br->to_sip[tnd_rtp_pt(pkt)];
-	if (pt < 0) {
-		br->st.drop_pt++;
+	if (!pt) {
+		d->st.drop_pt++;
 		return;
 	}
-	if (!br->sock) {
-		br->st.drop_not_ready++;
+	tnd_mdir_account(d, pkt, len, pt->clock, now_us);
+	if (!d->out->ops || !d->out->ops->up(d->out->obj)) {
+		/* early media before the SIP side's SDP, or the browser's DTLS
+		 * not done: dropped, and not numbered, so the output starts
+		 * without a gap when the leg comes up */
+		d->st.drop_not_ready++;
 		return;
 	}
-	br->browser_ssrc = tnd_rtp_ssrc(pkt);
-	tnd_rtp_set_pt(pkt, (uint8_t)pt);
-	tnd_rtp_set_ssrc(pkt, br->sip_ssrc);
-	err = tnd_rtpsock_send_rtp(br->sock, pkt, len);
+	tnd_mdir_rewrite(d, pkt, len, pt, now_us);
+	err = d->out->ops->send_rtp(d->out->obj, pkt, len, cap);
 	if (err) {
-		/* ENOTCONN until the SIP side's SDP gives a remote: early media */
-		if (err == ENOTCONN)
-			br->st.drop_not_ready++;
-		else
-			br->st.send_err++;
-		return;
+		d->st.send_err++;
+		TND_LOG_RL(TND_LOG_MEDIA, DEBUG, "send on %s leg: %s", d->out->ops->kind,
+			   strerror(err));
 	}
-	br->st.to_sip++;
 }
 
-void tnd_bridge_from_sip_rtp(void *arg, uint8_t *pkt, size_t len)
+tnd_mdir_h *const tnd_bridge_fwd_pass = fwd_pass;
+
+void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len)
 {
-	struct tnd_bridge *br = arg;
-	uint8_t *out = tnd_poller_tx_buf(tnd_loop_poller(br->worker));
-	int16_t pt;
-	int err;
+	struct tnd_bridge *br = in->br;
+	struct tnd_mdir *d;
+	struct tnd_poller *p;
+	uint8_t *buf = pkt;
+	size_t cap;
+	int64_t now;
 
-	if (len < TND_RTP_HDR_LEN || len > TND_PC_MAX_PACKET)
+	if (!br || br->closed || len < TND_RTP_HDR_LEN || len > TND_PC_MAX_PACKET)
 		return;
-	pt = br->to_webrtc[tnd_rtp_pt(pkt)];
-	if (pt < 0) {
-		br->st.drop_pt++;
-		return;
+	d = &br->dir[in->side];
+	p = tnd_loop_poller(br->worker);
+	now = g_get_monotonic_time();
+	in->last_rx_us = now;
+	/* Every leg kind reads into the worker's receive buffer, which has room
+	 * for SRTP's tag behind the largest packet: protect in place. Anything
+	 * else is copied to the send buffer first. */
+	if (pkt == tnd_poller_rx_buf(p)) {
+		cap = TND_POLL_BUF_SIZE;
+	} else {
+		buf = tnd_poller_tx_buf(p);
+		memcpy(buf, pkt, len);
+		cap = TND_POLL_BUF_SIZE;
 	}
-	if (!br->pc || tnd_pc_state(br->pc) != TND_PC_CONNECTED) {
-		br->st.drop_not_ready++;
-		return;
-	}
-	br->sip_peer_ssrc = tnd_rtp_ssrc(pkt);
-	/* the packet sits in the worker's receive buffer, which another read
-	 * may not touch before we return but the SRTP tag must not spill
-	 * into: protect a copy in the worker's send buffer */
-	memcpy(out, pkt, len);
-	tnd_rtp_set_pt(out, (uint8_t)pt);
-	tnd_rtp_set_ssrc(out, br->webrtc_ssrc);
-	err = tnd_pc_send_rtp(br->pc, out, len, TND_POLL_BUF_SIZE);
-	if (err) {
-		br->st.send_err++;
-		return;
-	}
-	br->st.to_webrtc++;
-}
-
-void tnd_bridge_from_webrtc_rtcp(void *arg, uint8_t *pkt, size_t len)
-{
-	struct tnd_bridge *br = arg;
-	struct tnd_rtcp_ssrc_map map = {
-		.set_sender = true, .sender = br->sip_ssrc,
-		.set_media = br->sip_peer_ssrc != 0, .media = br->sip_peer_ssrc,
-	};
-
-	if (!br->sock || tnd_rtcp_rewrite_ssrc(pkt, len, &map))
-		return;
-	if (tnd_rtpsock_send_rtcp(br->sock, pkt, len) == 0)
-		br->st.rtcp_to_sip++;
-}
-
-void tnd_bridge_from_sip_rtcp(void *arg, uint8_t *pkt, size_t len)
-{
-	struct tnd_bridge *br = arg;
-	uint8_t *out = tnd_poller_tx_buf(tnd_loop_poller(br->worker));
-	struct tnd_rtcp_ssrc_map map = {
-		.set_sender = true, .sender = br->webrtc_ssrc,
-		.set_media = br->browser_ssrc != 0, .media = br->browser_ssrc,
-	};
-
-	if (len > TND_PC_MAX_PACKET || !br->pc || tnd_pc_state(br->pc) != TND_PC_CONNECTED)
-		return;
-	memcpy(out, pkt, len);
-	if (tnd_rtcp_rewrite_ssrc(out, len, &map))
-		return;
-	if (tnd_pc_send_rtcp(br->pc, out, len, TND_POLL_BUF_SIZE) == 0)
-		br->st.rtcp_to_webrtc++;
+	if (d->handler)
+		d->handler(d, buf, len, cap, now);
 }

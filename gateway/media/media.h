@@ -5,11 +5,14 @@
  * only through queued commands (tnd_loop_call) and gets events back the same
  * way, on the signalling loop.
  *
- * Pass-through (this file's scope): both legs share the codec, so packets
- * are relayed without decoding: SRTP unprotect, payload type mapped, SSRC
- * rewritten to the one we announced, sequence and timestamp kept, send.
- * RTCP is relayed with SSRCs rewritten so each end sees reports about the
- * stream it knows. */
+ * A bridge has two legs, A (the browser's side: a WebRTC pc, or plain RTP)
+ * and B (the SIP side: plain RTP), and one stream per direction that owns
+ * its output SSRC, sequence and timestamp (stream.h), so each leg sees one
+ * continuous stream whatever changes on the other. Pass-through for now:
+ * both legs share the codec, packets are relayed without decoding. Each
+ * leg's RTCP is terminated: we send our own SR/RR from what we sent and
+ * received (rtcp_term.c). A leg silent for the configured time ends the
+ * call (TND_BRIDGE_SIP_SILENT, TND_BRIDGE_WEBRTC_SILENT). */
 #ifndef TND_GATEWAY_MEDIA_H
 #define TND_GATEWAY_MEDIA_H
 
@@ -27,8 +30,15 @@ struct tnd_media_pool;
 int tnd_media_pool_alloc(struct tnd_media_pool **pp, unsigned n);
 /* Stops and joins the workers; every bridge must be gone. */
 void tnd_media_pool_free(struct tnd_media_pool *p);
-/* The worker for a new call: the one with the fewest live bridges. */
+/* Admission control: a worker whose measured CPU load is at or above
+ * max_load_pct (1..100; 0: no limit) takes no new call. */
+void tnd_media_pool_set_max_load(struct tnd_media_pool *p, unsigned max_load_pct);
+/* The worker for a new call: the one with the fewest live bridges among
+ * those under the load limit; NULL when every worker is past it (the call
+ * is refused with 503, rtpengine's max-load). */
 struct tnd_loop *tnd_media_pool_pick(struct tnd_media_pool *p);
+/* A worker's CPU load over the last second, percent (0..100+). */
+unsigned tnd_media_pool_load(const struct tnd_media_pool *p, unsigned i);
 
 /* ------------------------------------------------------------ bridge */
 
@@ -41,12 +51,21 @@ struct tnd_bridge_conf {
 	const char *turn_server, *turn_user, *turn_pass;
 	bool turn_only;                 /* relayed candidates only */
 	bool ice_controlling;           /* we offered to the browser */
+	/* remote ICE candidates in these prefixes ("10.0.0.0/8", "::1/128")
+	 * are refused: the gateway never sends checks there (review M1) */
+	const char *const *cand_deny;
+	unsigned n_cand_deny;
+	bool a_rtp;                     /* leg A is a plain RTP socket too */
+	bool strict_source;             /* SIP-side RTP only from the SDP address */
+	unsigned timeout_ms;            /* a leg silent this long ends the call; 0 never */
 };
 
 enum tnd_bridge_state {
 	TND_BRIDGE_CONNECTED,   /* DTLS-SRTP up with the browser */
 	TND_BRIDGE_FAILED,      /* ICE or DTLS failed; err says why */
 	TND_BRIDGE_CLOSED,      /* the browser closed DTLS */
+	TND_BRIDGE_SIP_SILENT,  /* no RTP or RTCP from the SIP leg for timeout_ms */
+	TND_BRIDGE_WEBRTC_SILENT,   /* nor from the browser's */
 };
 
 /* Events, on the signalling loop. Borrowed strings. */
@@ -65,6 +84,7 @@ struct tnd_bridge_events {
 struct tnd_bridge_pt {
 	uint8_t webrtc_pt;
 	uint8_t sip_pt;
+	uint32_t clock;      /* RTP clock rate, Hz */
 };
 
 /* Refcounted (tnd_obj). Made on the signalling thread; its legs are made on
@@ -78,6 +98,8 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 /* The SSRCs we send with on each leg (random, fixed for the call), for SDP. */
 uint32_t tnd_bridge_webrtc_ssrc(const struct tnd_bridge *br);
 uint32_t tnd_bridge_sip_ssrc(const struct tnd_bridge *br);
+/* Local RTP port of leg A (0) or B (1); valid once `ready` was delivered. */
+uint16_t tnd_bridge_port(const struct tnd_bridge *br, unsigned side);
 
 /* Commands; queued to the worker in call order, any time after alloc. */
 int tnd_bridge_webrtc_remote(struct tnd_bridge *br, const char *ufrag, const char *pwd,
@@ -85,6 +107,14 @@ int tnd_bridge_webrtc_remote(struct tnd_bridge *br, const char *ufrag, const cha
 int tnd_bridge_webrtc_candidate(struct tnd_bridge *br, const char *cand_or_null);
 int tnd_bridge_sip_remote(struct tnd_bridge *br, const char *ip, uint16_t port,
 			  uint16_t rtcp_port);
+/* The same for either plain RTP leg (side 0 needs conf.a_rtp). */
+int tnd_bridge_rtp_remote(struct tnd_bridge *br, unsigned side, const char *ip, uint16_t port,
+			  uint16_t rtcp_port);
+/* Replaces leg B's RTP socket under the live call (a transfer to a party
+ * that needs a new port): leg A and both streams carry on, the stream
+ * toward A renumbers the new source seamlessly. The new port comes back in
+ * a second `ready` event (ufrag/pwd empty). */
+int tnd_bridge_swap_sip_leg(struct tnd_bridge *br);
 /* The codecs relayed (audio and telephone-event); others are dropped. */
 int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, unsigned n);
 /* Stops media and events; the legs are released on the worker. The caller

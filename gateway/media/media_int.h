@@ -6,5 +6,7 @@
 
 /* Counts a bridge on or off a worker (for tnd_media_pool_pick). */
 void tnd_media_worker_load(const struct tnd_loop *worker, int delta);
+/* The pool slot of a worker loop (0 for an unknown loop, e.g. in tests). */
+unsigned tnd_media_worker_slot(const struct tnd_loop *worker);
 
 #endif
