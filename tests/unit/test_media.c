@@ -1,0 +1,514 @@
+/* gateway/media: the per-direction stream's numbering and statistics as pure
+ * logic, and whole bridges on a real worker thread with plain RTP legs on
+ * 127.0.0.1, whose peers are UDP sockets on the test thread (which is also
+ * the bridge's signalling loop). Asserts on what the peers receive: every
+ * packet, sequence numbers strictly one apart across source switches and a
+ * leg swap (what keeps SRTP's index unique, review C1), our own RTCP
+ * reports, and the silence that ends a call. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gateway/base/obj.h"
+#include "gateway/media/bridge_int.h"
+#include "gateway/media/media.h"
+#include "gateway/media/stream.h"
+#include "tests/unit/runner.h"
+#include "webrtc/webrtc.h"
+
+/* ------------------------------------------------------------ stream, pure */
+
+static void mk_rtp(uint8_t *p, uint8_t pt, uint16_t seq, uint32_t ts, uint32_t ssrc)
+{
+	memset(p, 0, 172);
+	p[0] = 0x80;
+	p[1] = pt;
+	tnd_rtp_set_seq(p, seq);
+	tnd_rtp_set_ts(p, ts);
+	tnd_rtp_set_ssrc(p, ssrc);
+}
+
+static const struct tnd_mdir_pt pcmu = { 0, 0, 8000 };
+
+/* Two sources with overlapping sequence numbers, then one that starts far
+ * behind: the output is one stream, each packet exactly last+1. */
+static int test_mdir_switch_continuity(void)
+{
+	struct tnd_mdir d = { 0 };
+	uint8_t p[172];
+	uint16_t last = 0;
+	uint32_t last_ts = 0;
+	int64_t now = 1000000;
+	int n = 0;
+
+	tnd_mdir_init(&d, 0xabcdef01, 1000, 5000);
+	tnd_mdir_set_pts(&d, &pcmu, 1);
+	for (int src = 0; src < 3; src++) {
+		uint16_t seq0 = src == 0 ? 40000 : src == 1 ? 40050 : 35000;
+		uint32_t ssrc = src == 2 ? 0x11111111 : 0x22222222u + (uint32_t)src;
+
+		for (int i = 0; i < 100; i++, n++, now += 20000) {
+			mk_rtp(p, 0, (uint16_t)(seq0 + i), (uint32_t)(7 + i) * 160, ssrc);
+			tnd_mdir_rewrite(&d, p, sizeof(p), &pcmu, now);
+			TEST_ASSERT(tnd_rtp_ssrc(p) == 0xabcdef01);
+			if (n == 0) {
+				TEST_ASSERT(tnd_rtp_seq(p) == 1000);
+			} else {
+				TEST_ASSERT(tnd_rtp_seq(p) == (uint16_t)(last + 1));
+				TEST_ASSERT(tnd_rtp_ts(p) - last_ts >= 1 &&
+					    tnd_rtp_ts(p) - last_ts <= 320);
+			}
+			/* the marker flags each switch's first packet only */
+			TEST_ASSERT(tnd_rtp_marker(p) == (i == 0));
+			last = tnd_rtp_seq(p);
+			last_ts = tnd_rtp_ts(p);
+		}
+	}
+	TEST_ASSERT(d.st.switches == 2);
+	TEST_ASSERT(d.tx.packets == 300);
+	return 0;
+}
+
+/* Inside the window: reordering stays reordering, a duplicate keeps its
+ * index (so SRTP refuses it rather than encrypting a new payload under an
+ * old index), and a jump renumbers. */
+static int test_mdir_reorder_dup_jump(void)
+{
+	struct tnd_mdir d = { 0 };
+	uint8_t p[172];
+	uint16_t out[8];
+	const uint16_t in[] = { 10, 12, 11, 12, 13, 30000, 30001 };
+
+	tnd_mdir_init(&d, 7, 500, 0);
+	tnd_mdir_set_pts(&d, &pcmu, 1);
+	for (unsigned i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		mk_rtp(p, 0, in[i], in[i] * 160u, 99);
+		tnd_mdir_rewrite(&d, p, sizeof(p), &pcmu, 1000000 + i * 20000);
+		out[i] = tnd_rtp_seq(p);
+	}
+	TEST_ASSERT(out[0] == 500 && out[1] == 502 && out[2] == 501);
+	TEST_ASSERT(out[3] == out[1]);               /* duplicate: same index */
+	TEST_ASSERT(out[4] == 503);
+	TEST_ASSERT(out[5] == 504 && out[6] == 505); /* jump: continues */
+	TEST_ASSERT(d.st.switches == 1);
+	return 0;
+}
+
+/* RFC 3550 A.3: 10 of 100 lost gives fraction 25/256 and cumulative 10;
+ * steady 20 ms spacing gives no jitter, alternating 10/30 ms gives some. */
+static int test_mdir_report_loss_jitter(void)
+{
+	struct tnd_mdir d = { 0 };
+	struct tnd_mdir_report r;
+	uint8_t p[172];
+	int64_t now = 5000000;
+
+	tnd_mdir_init(&d, 1, 0, 0);
+	TEST_ASSERT(!tnd_mdir_report(&d, &r));
+	for (uint16_t s = 65500; s != 64; s++, now += 20000) {
+		if (s % 10 == 5)
+			continue;   /* lost */
+		mk_rtp(p, 0, s, s * 160u, 42);
+		tnd_mdir_account(&d, p, sizeof(p), 8000, now);
+	}
+	TEST_ASSERT(tnd_mdir_report(&d, &r));
+	TEST_ASSERT(r.ssrc == 42);
+	TEST_ASSERT(r.ext_max_seq == 65536 + 63);
+	TEST_ASSERT(r.cumulative == 10);
+	TEST_ASSERT(r.fraction == 25);
+	TEST_ASSERT(r.jitter == 0);
+	for (uint16_t s = 64; s < 264; s++) {
+		now += (s & 1) ? 10000 : 30000;
+		mk_rtp(p, 0, s, s * 160u, 42);
+		tnd_mdir_account(&d, p, sizeof(p), 8000, now);
+	}
+	TEST_ASSERT(tnd_mdir_report(&d, &r));
+	TEST_ASSERT(r.fraction == 0);
+	TEST_ASSERT(r.jitter >= 60 && r.jitter <= 100);   /* |D| = 80 samples */
+	return 0;
+}
+
+/* ------------------------------------------------------------ bridges */
+
+struct peer {
+	int fd;
+	uint16_t port;
+	uint8_t pt;      /* the payload type this side's leg carries */
+};
+
+static int peer_open(struct peer *p)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t len = sizeof(a);
+
+	p->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->fd < 0 || bind(p->fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(p->fd, (struct sockaddr *)&a, &len))
+		return errno;
+	p->port = ntohs(a.sin_port);
+	return 0;
+}
+
+static void peer_send(const struct peer *p, uint16_t to, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001),
+				 .sin_port = htons(to) };
+
+	sendto(p->fd, buf, len, 0, (struct sockaddr *)&a, sizeof(a));
+}
+
+/* One datagram within ms (the main context turns meanwhile), or -1. */
+static ssize_t peer_recv(const struct peer *p, uint8_t *buf, size_t cap, int ms)
+{
+	int64_t end = g_get_monotonic_time() + ms * 1000;
+
+	do {
+		ssize_t n = recv(p->fd, buf, cap, 0);
+		struct pollfd pf = { p->fd, POLLIN, 0 };
+
+		if (n >= 0)
+			return n;
+		while (g_main_context_iteration(NULL, FALSE))
+			;
+		poll(&pf, 1, 5);
+	} while (g_main_context_iteration(NULL, FALSE), g_get_monotonic_time() < end);
+	return -1;
+}
+
+struct fixture {
+	struct tnd_loop *worker, *signal;
+	struct tnd_bridge *br;
+	struct peer a, b;
+	int ready;
+	int ready_err;
+	uint16_t b_port_ready;
+	int state;                  /* last state event + 1 */
+};
+
+static void ev_ready(void *arg, int err, const char *ufrag, const char *pwd,
+		     const char *const *cands, bool complete, uint16_t port)
+{
+	struct fixture *f = arg;
+
+	(void)ufrag;
+	(void)pwd;
+	(void)cands;
+	(void)complete;
+	f->ready++;
+	f->ready_err = err;
+	f->b_port_ready = port;
+}
+
+static void ev_state(void *arg, enum tnd_bridge_state state, int err)
+{
+	struct fixture *f = arg;
+
+	(void)err;
+	f->state = (int)state + 1;
+}
+
+static const struct tnd_bridge_events events = { ev_ready, NULL, ev_state };
+
+static bool spin_until(int *flag, int value, int ms)
+{
+	int64_t end = g_get_monotonic_time() + ms * 1000;
+
+	while (*flag < value && g_get_monotonic_time() < end) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(1000);
+	}
+	return *flag >= value;
+}
+
+static int prime(struct peer *from, uint16_t to, struct peer *at)
+{
+	uint8_t p[172], r[2048];
+
+	for (int i = 0; i < 100; i++) {
+		mk_rtp(p, from->pt, (uint16_t)(60000 + i), 0, 0x9999);
+		peer_send(from, to, p, sizeof(p));
+		if (peer_recv(at, r, sizeof(r), 20) > 0) {
+			while (peer_recv(at, r, sizeof(r), 50) > 0)
+				;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int fixture_up(struct fixture *f, unsigned timeout_ms)
+{
+	const struct tnd_bridge_conf conf = {
+		.rtp_addr = "127.0.0.1", .port_min = 30000, .port_max = 39999,
+		.a_rtp = true, .timeout_ms = timeout_ms,
+	};
+	const struct tnd_bridge_pt pts[] = { { 0, 8, 8000 }, { 101, 100, 8000 } };
+
+	memset(f, 0, sizeof(*f));
+	f->a.fd = f->b.fd = -1;
+	if (tnd_loop_alloc(&f->worker, "media0", 1) || tnd_loop_thread_start(f->worker) ||
+	    tnd_loop_alloc(&f->signal, "signal", 0))
+		return 1;
+	if (peer_open(&f->a) || peer_open(&f->b))
+		return 1;
+	f->a.pt = 0;
+	f->b.pt = 8;
+	if (tnd_bridge_alloc(&f->br, f->worker, f->signal, &conf, &events, f))
+		return 1;
+	if (!spin_until(&f->ready, 1, 5000) || f->ready_err)
+		return 1;
+	if (tnd_bridge_rtp_remote(f->br, 0, "127.0.0.1", f->a.port, f->a.port) ||
+	    tnd_bridge_rtp_remote(f->br, 1, "127.0.0.1", f->b.port, 0) ||
+	    tnd_bridge_route(f->br, pts, 2))
+		return 1;
+	/* the commands reach the worker in order, but a packet can overtake
+	 * them: wait until one crosses each way */
+	return prime(&f->a, tnd_bridge_port(f->br, 0), &f->b) ||
+	       prime(&f->b, tnd_bridge_port(f->br, 1), &f->a);
+}
+
+static int fixture_down(struct fixture *f, long live)
+{
+	int64_t end = g_get_monotonic_time() + 5000000;
+
+	if (f->br) {
+		tnd_bridge_close(f->br);
+		f->br = tnd_obj_put(f->br);
+	}
+	/* the worker releases the legs; their last puts are deferred */
+	while (tnd_obj_live() != live && g_get_monotonic_time() < end) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(2000);
+	}
+	tnd_loop_free(f->worker);
+	tnd_loop_free(f->signal);
+	if (f->a.fd >= 0)
+		close(f->a.fd);
+	if (f->b.fd >= 0)
+		close(f->b.fd);
+	return tnd_obj_live() == live ? 0 : 1;
+}
+
+/* Sends n packets from `from` toward port `to`, waiting for each at `at`;
+ * checks each arrives with the expected next sequence number. Returns how
+ * many arrived in order. */
+static int relay_run(struct peer *from, uint16_t to, struct peer *at, uint32_t ssrc,
+		     uint16_t seq0, int n, uint16_t *next, bool *have)
+{
+	/* the route maps PCMU 0 on leg A to 8 on leg B (and back) */
+	uint8_t pt_in = from->pt, pt_out = at->pt;
+	uint8_t p[172], r[2048];
+	int ok = 0;
+
+	for (int i = 0; i < n; i++) {
+		ssize_t len;
+
+		mk_rtp(p, pt_in, (uint16_t)(seq0 + i), (uint32_t)(seq0 + i) * 160u, ssrc);
+		peer_send(from, to, p, sizeof(p));
+		len = peer_recv(at, r, sizeof(r), 1000);
+		while (len > 0 && tnd_demux_classify(r, (size_t)len) == TND_DEMUX_RTCP)
+			len = peer_recv(at, r, sizeof(r), 1000);   /* our reports */
+		if (len != (ssize_t)sizeof(p) || tnd_rtp_pt(r) != pt_out)
+			continue;
+		if (*have && tnd_rtp_seq(r) != *next)
+			continue;
+		*have = true;
+		*next = (uint16_t)(tnd_rtp_seq(r) + 1);
+		ok++;
+	}
+	return ok;
+}
+
+/* Review C1's scenario end to end: two SIP-side sources with overlapping
+ * sequence numbers, then one far behind, all from the SIP peer's address:
+ * every packet reaches leg A, numbered one stream, with our SSRC. */
+static int test_bridge_sip_source_switch(void)
+{
+	long live = tnd_obj_live();
+	struct fixture f;
+	uint16_t next = 0;
+	bool have = false;
+	uint16_t bport;
+
+	TEST_ASSERT(fixture_up(&f, 0) == 0);
+	bport = tnd_bridge_port(f.br, 1);
+	TEST_ASSERT(bport != 0 && tnd_bridge_port(f.br, 0) != 0);
+	/* leg A speaks first, so the B side's peer is the SDP one */
+	TEST_ASSERT(relay_run(&f.a, tnd_bridge_port(f.br, 0), &f.b, 0xa1, 100, 5, &next,
+			      &have) == 5);
+	have = false;
+	TEST_ASSERT(relay_run(&f.b, bport, &f.a, 0xb1, 40000, 60, &next, &have) == 60);
+	TEST_ASSERT(relay_run(&f.b, bport, &f.a, 0xb2, 40030, 60, &next, &have) == 60);
+	TEST_ASSERT(relay_run(&f.b, bport, &f.a, 0xb3, 5000, 60, &next, &have) == 60);
+	return fixture_down(&f, live);
+}
+
+/* Leg B replaced under the call (a transfer to a party on a new port): the
+ * new socket's first packets continue leg A's stream at last+1. */
+static int test_bridge_swap_sip_leg(void)
+{
+	long live = tnd_obj_live();
+	struct fixture f;
+	struct peer c = { -1, 0, 8 };
+	uint16_t next = 0, old_port;
+	bool have = false;
+	uint8_t p[172], r[2048];
+
+	TEST_ASSERT(fixture_up(&f, 0) == 0);
+	old_port = tnd_bridge_port(f.br, 1);
+	TEST_ASSERT(relay_run(&f.b, old_port, &f.a, 0xb1, 1000, 20, &next, &have) == 20);
+	TEST_ASSERT(tnd_bridge_swap_sip_leg(f.br) == 0);
+	TEST_ASSERT(spin_until(&f.ready, 2, 5000) && f.ready_err == 0);
+	TEST_ASSERT(f.b_port_ready != 0 && f.b_port_ready != old_port);
+	TEST_ASSERT(peer_open(&c) == 0);
+	c.pt = 8;
+	TEST_ASSERT(tnd_bridge_sip_remote(f.br, "127.0.0.1", c.port, 0) == 0);
+	TEST_ASSERT(relay_run(&c, f.b_port_ready, &f.a, 0xc1, 60000, 20, &next, &have) == 20);
+	/* and the other way: leg A's packets now reach the new party */
+	have = false;
+	TEST_ASSERT(relay_run(&f.a, tnd_bridge_port(f.br, 0), &c, 0xa1, 7, 10, &next,
+			      &have) == 10);
+	/* the old port is gone */
+	mk_rtp(p, 8, 1, 160, 0xb1);
+	peer_send(&f.b, old_port, p, sizeof(p));
+	TEST_ASSERT(peer_recv(&f.a, r, sizeof(r), 300) < 0 ||
+		    tnd_demux_classify(r, 2) == TND_DEMUX_RTCP);
+	close(c.fd);
+	return fixture_down(&f, live);
+}
+
+/* RTCP is terminated: leg A gets our SR (our SSRC, the packet count we
+ * sent it) with a report block on its own stream, never the SIP peer's
+ * reports. */
+static int test_bridge_rtcp_terminated(void)
+{
+	long live = tnd_obj_live();
+	struct fixture f;
+	uint16_t next = 0;
+	bool have = false;
+	uint8_t sr[28] = { 0x80, TND_RTCP_SR, 0, 6 };
+	uint8_t r[2048];
+	bool got_sr = false;
+	int64_t end;
+	int sent = 0;
+
+	TEST_ASSERT(fixture_up(&f, 0) == 0);
+	tnd_rtp_wr32(sr + 4, 0x5eedf00d);   /* the SIP peer's own SR */
+	end = g_get_monotonic_time() + 4000000;
+	while (!got_sr && g_get_monotonic_time() < end) {
+		uint8_t p[172];
+		ssize_t n;
+
+		sent += relay_run(&f.a, tnd_bridge_port(f.br, 0), &f.b, 0xa1,
+				  (uint16_t)(100 + sent), 1, &next, &have);
+		mk_rtp(p, 8, (uint16_t)(300 + sent), (uint32_t)sent * 160u, 0xb1);
+		peer_send(&f.b, tnd_bridge_port(f.br, 1), p, sizeof(p));
+		peer_send(&f.b, (uint16_t)(tnd_bridge_port(f.br, 1) + 1), sr, sizeof(sr));
+		while ((n = peer_recv(&f.a, r, sizeof(r), 20)) > 0) {
+			if (tnd_demux_classify(r, (size_t)n) != TND_DEMUX_RTCP)
+				continue;
+			TEST_ASSERT(tnd_rtcp_parse(r, (size_t)n, NULL, NULL) == 0);
+			TEST_ASSERT(tnd_rtp_rd32(r + 4) != 0x5eedf00d);
+			if (r[1] != TND_RTCP_SR)
+				continue;
+			TEST_ASSERT(tnd_rtp_rd32(r + 4) == tnd_bridge_webrtc_ssrc(f.br));
+			TEST_ASSERT(tnd_rtp_rd32(r + 20) >= 1);  /* packets we sent */
+			TEST_ASSERT((r[0] & 0x1f) == 1);         /* one report block */
+			TEST_ASSERT(tnd_rtp_rd32(r + 28) == 0xa1);   /* about A's stream */
+			got_sr = true;
+		}
+		g_usleep(20000);
+	}
+	TEST_ASSERT(got_sr);
+	return fixture_down(&f, live);
+}
+
+/* A SIP peer that goes silent ends the call: the bridge reports it. */
+static int test_bridge_silence_timeout(void)
+{
+	long live = tnd_obj_live();
+	struct fixture f;
+	uint16_t next = 0;
+	bool have = false;
+
+	TEST_ASSERT(fixture_up(&f, 1200) == 0);
+	TEST_ASSERT(relay_run(&f.b, tnd_bridge_port(f.br, 1), &f.a, 0xb1, 1, 10, &next,
+			      &have) == 10);
+	/* leg A keeps talking, leg B says nothing more */
+	for (int i = 0; i < 150 && f.state != TND_BRIDGE_SIP_SILENT + 1; i++) {
+		uint8_t p[172];
+
+		mk_rtp(p, 0, (uint16_t)i, (uint32_t)i * 160u, 0xa1);
+		peer_send(&f.a, tnd_bridge_port(f.br, 0), p, sizeof(p));
+		spin_until(&f.state, 100, 20);
+	}
+	TEST_ASSERT(f.state == TND_BRIDGE_SIP_SILENT + 1);
+	return fixture_down(&f, live);
+}
+
+/* Teardown in every order: closed before set-up ran, closed while packets
+ * flow, and the last reference dropped before the close is processed. No
+ * object outlives it (the runner counts), and ASan sees no use after free. */
+static int test_bridge_teardown_orders(void)
+{
+	long live = tnd_obj_live();
+	struct fixture f;
+	uint16_t next = 0;
+	bool have = false;
+
+	TEST_ASSERT(fixture_up(&f, 0) == 0);
+	TEST_ASSERT(fixture_down(&f, live) == 0);
+
+	/* close queued right behind set-up */
+	{
+		const struct tnd_bridge_conf conf = { .rtp_addr = "127.0.0.1", .a_rtp = true };
+		struct tnd_bridge *br;
+		struct tnd_loop *w, *s;
+
+		TEST_ASSERT(tnd_loop_alloc(&w, "media0", 1) == 0 && tnd_loop_thread_start(w) == 0);
+		TEST_ASSERT(tnd_loop_alloc(&s, "signal", 0) == 0);
+		TEST_ASSERT(tnd_bridge_alloc(&br, w, s, &conf, &events, &f) == 0);
+		tnd_bridge_close(br);
+		tnd_obj_put(br);
+		tnd_loop_free(w);    /* runs the queued set-up and close first */
+		while (g_main_context_iteration(NULL, FALSE))
+			;
+		tnd_loop_free(s);
+		TEST_ASSERT(tnd_obj_live() == live);
+	}
+
+	/* closed while packets flow both ways */
+	TEST_ASSERT(fixture_up(&f, 0) == 0);
+	TEST_ASSERT(relay_run(&f.b, tnd_bridge_port(f.br, 1), &f.a, 0xb1, 1, 5, &next,
+			      &have) == 5);
+	for (int i = 0; i < 50; i++) {
+		uint8_t p[172];
+
+		mk_rtp(p, 8, (uint16_t)(10 + i), 0, 0xb1);
+		peer_send(&f.b, tnd_bridge_port(f.br, 1), p, sizeof(p));
+		mk_rtp(p, 0, (uint16_t)(10 + i), 0, 0xa1);
+		peer_send(&f.a, tnd_bridge_port(f.br, 0), p, sizeof(p));
+	}
+	return fixture_down(&f, live);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct tnd_test tests[] = {
+		TND_TEST(test_mdir_switch_continuity),
+		TND_TEST(test_mdir_reorder_dup_jump),
+		TND_TEST(test_mdir_report_loss_jitter),
+		TND_TEST(test_bridge_sip_source_switch),
+		TND_TEST(test_bridge_swap_sip_leg),
+		TND_TEST(test_bridge_rtcp_terminated),
+		TND_TEST(test_bridge_silence_timeout),
+		TND_TEST(test_bridge_teardown_orders),
+	};
+
+	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+}
