@@ -122,6 +122,37 @@ async def phone_call(b, codec, garbage):
         await c.close()
 
 
+async def test_sip_peer_killed_call_ends():
+    """A SIP peer that dies without a BYE (kill -9) stops its RTP and RTCP;
+    after [media] timeout the gateway ends the call: the browser side hears
+    `ended` with the reason, and every resource is released."""
+    b = Baresip("b", codecs="pcmu").start()
+    try:
+        with Gateway("[media]\ntimeout = 2\n") as gw:
+            c = await connect(gw)
+            pc, _ = await offering_pc("PCMU")
+            r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
+            call = r["call"]
+            await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+            assert (await c.wait_state(call, "answered"))["code"] == 200
+            b.wait_event("CALL_ESTABLISHED")
+            await asyncio.sleep(3)
+            # still up: both sides send, so 3 s past the 2 s timeout is fine
+            assert (await c.call("stats"))["calls"]["calls"] == 1
+            t0 = time.monotonic()
+            b.proc.kill()
+            b.proc.wait()
+            st = await c.wait_state(call, "ended", timeout=10)
+            waited = time.monotonic() - t0
+            assert "no media from the SIP side" in st.get("reason", ""), st
+            assert 1.5 <= waited <= 6, "ended %.1f s after the kill" % waited
+            await counters_zero(c)
+            await pc.close()
+            await c.close()
+    finally:
+        b.stop()
+
+
 async def test_aiortc_calls_baresip_pcmu():
     await browser_calls_phone("PCMU")
 
@@ -507,4 +538,4 @@ if __name__ == "__main__":
               test_cancel_before_answer, test_early_media_then_answer, test_outbound_proxy,
               test_dial_plan_403, test_sigterm_hangs_up_calls, test_bad_offers, test_forking_first_answer_wins,
               test_gateway_trickles_late_candidates, test_dtls_close_notify_both_ways,
-              test_long_call_keeps_ice_consent])
+              test_long_call_keeps_ice_consent, test_sip_peer_killed_call_ends])
