@@ -223,7 +223,7 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	struct tnd_sdp_local l;
 	struct tnd_sdp_neg wn;
 	struct tnd_call *call;
-	char why[CALL_MSG], fp[256], *text = NULL;
+	char why[CALL_MSG] = "", fp[256], *text = NULL;
 	int err;
 
 	call = ringing_call(calls, conn, id, msg, msglen, &err);
@@ -270,7 +270,9 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	g_free(text);
 	tnd_sdp_free(sip_answer);
 	if (err) {
-		snprintf(msg, msglen, "cannot answer the SIP caller: %s", why);
+		/* the bridge and sip/ calls say nothing in `why` (review L7) */
+		snprintf(msg, msglen, "cannot answer the SIP caller: %s",
+			 *why ? why : strerror(err));
 		tnd_sipcall_reject(call->sip, 488, NULL);
 		return ENOTSUP;
 	}

@@ -588,11 +588,6 @@ uint32_t tnd_bridge_webrtc_ssrc(const struct tnd_bridge *br)
 	return br->ssrc[0];
 }
 
-uint32_t tnd_bridge_sip_ssrc(const struct tnd_bridge *br)
-{
-	return br->ssrc[1];
-}
-
 uint16_t tnd_bridge_port(const struct tnd_bridge *br, unsigned side)
 {
 	return side < 2 ? br->leg[side].port : 0;

@@ -95,9 +95,9 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 		     const struct tnd_bridge_conf *conf, const struct tnd_bridge_events *ev,
 		     void *arg);
 
-/* The SSRCs we send with on each leg (random, fixed for the call), for SDP. */
+/* The SSRC we send with toward the browser (random, fixed for the call),
+ * for its SDP. */
 uint32_t tnd_bridge_webrtc_ssrc(const struct tnd_bridge *br);
-uint32_t tnd_bridge_sip_ssrc(const struct tnd_bridge *br);
 /* Local RTP port of leg A (0) or B (1); valid once `ready` was delivered. */
 uint16_t tnd_bridge_port(const struct tnd_bridge *br, unsigned side);
 
