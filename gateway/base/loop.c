@@ -42,7 +42,7 @@ int tnd_loop_alloc_n(struct tnd_loop **lp, const char *name, int own_context, un
 		g_main_loop_unref(l->main);
 		g_main_context_unref(l->ctx);
 		free(l);
-		return err == EINVAL ? EINVAL : ENOMEM;
+		return err;
 	}
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	*lp = l;

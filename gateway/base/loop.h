@@ -21,7 +21,7 @@ typedef void (tnd_loop_call_h)(void *obj);
 /* A loop on the calling thread's default context when `own_context` is
  * false, else on a new context (for a worker). Its poller's packet pool has
  * TND_POLL_PKTS_DEFAULT buffers, or `pkts` (1..65536) with the _n form.
- * 0, EINVAL or ENOMEM. */
+ * 0, EINVAL, ENOMEM or an errno of epoll_create1. */
 int tnd_loop_alloc(struct tnd_loop **lp, const char *name, int own_context);
 int tnd_loop_alloc_n(struct tnd_loop **lp, const char *name, int own_context, unsigned pkts);
 void tnd_loop_free(struct tnd_loop *l);

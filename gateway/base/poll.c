@@ -83,13 +83,18 @@ static void drain_defer(struct tnd_poller *p)
 static gboolean src_dispatch(GSource *s, GSourceFunc cb, gpointer data)
 {
 	struct tnd_poller *p = ((struct tnd_poll_source *)s)->p;
+	int64_t now;
 
 	(void)cb;
 	(void)data;
 	if (p->in_pass)
 		return G_SOURCE_CONTINUE;
 	p->in_pass = 1;
-	p->now_us = g_source_get_time(s);
+	/* GLib's time of this wake-up; never behind a clock read made since by a
+	 * timer start from another source */
+	now = g_source_get_time(s);
+	if (now > p->now_us)
+		p->now_us = now;
 	if (p->epfd_tag && (g_source_query_unix_fd(s, p->epfd_tag) & G_IO_IN)) {
 		int n = epoll_wait(p->epfd, p->ev, TND_POLL_BATCH, 0);
 

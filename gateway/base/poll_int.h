@@ -54,6 +54,7 @@ struct tnd_poller {
 	unsigned nwheel;                /* timers in the wheel slots */
 	unsigned ready;                 /* ready list new starts go to (0, 1) */
 	struct tnd_timer *cursor;       /* next of a slot walk */
+	int walking;                    /* inside the wheel walk */
 
 	struct tnd_defer *dq_head, *dq_tail;
 	struct tnd_defer *dq_last;      /* last node of the running drain */

@@ -74,6 +74,10 @@ static void arm(struct tnd_poller *p, struct tnd_timer *t, int64_t due_us, tnd_t
 	t->fn = fn;
 	t->due_us = due_us;
 	d = due_ms(t);
+	/* an empty wheel may skip ahead (after a long idle no walk over it);
+	 * not during a walk, whose position wheel_ms is */
+	if (!p->nwheel && !p->walking && now_us / 1000 > p->wheel_ms)
+		p->wheel_ms = now_us / 1000;
 	if (due_us <= now_us || d <= p->wheel_ms) {
 		append(p, t, TND_WHEEL_READY + p->ready);
 		return;
@@ -131,33 +135,6 @@ static void walk_slot(struct tnd_poller *p, int64_t m)
 	p->cursor = NULL;
 }
 
-void tnd_timer_run(struct tnd_poller *p)
-{
-	int64_t now_ms = p->now_us / 1000, m;
-	unsigned r = TND_WHEEL_READY + p->ready;
-	struct tnd_timer *t;
-
-	p->ready ^= 1;
-	while ((t = p->head[r]))
-		fire(p, t);
-	if (now_ms <= p->wheel_ms)
-		return;
-	if (!p->nwheel || (p->next_valid && now_ms < p->next_ms)) {
-		p->wheel_ms = now_ms;   /* nothing due up to now: no walk */
-		return;
-	}
-	/* Every millisecond in turn, also after a stall of several turns (a
-	 * check of an empty slot costs next to nothing): each timer fires at
-	 * m == d, so in due order. wheel_ms moves with the walk, so a handler's
-	 * start for a time already walked goes to the ready list. */
-	m = p->wheel_ms;
-	while (m < now_ms) {
-		p->wheel_ms = ++m;
-		walk_slot(p, m);
-	}
-	p->next_valid = 0;
-}
-
 /* The earliest slot timer's due ms: the first slot, from wheel_ms on, holding
  * a timer of this turn; failing that, the least of all (each was seen). */
 static void find_next(struct tnd_poller *p)
@@ -176,6 +153,42 @@ static void find_next(struct tnd_poller *p)
 	}
 	p->next_ms = best;
 	p->next_valid = 1;
+}
+
+void tnd_timer_run(struct tnd_poller *p)
+{
+	int64_t now_ms = p->now_us / 1000, m;
+	unsigned r = TND_WHEEL_READY + p->ready;
+	struct tnd_timer *t;
+
+	p->ready ^= 1;
+	while ((t = p->head[r]))
+		fire(p, t);
+	if (now_ms <= p->wheel_ms)
+		return;
+	if (!p->nwheel || (p->next_valid && now_ms < p->next_ms)) {
+		p->wheel_ms = now_ms;   /* nothing due up to now: no walk */
+		return;
+	}
+	/* nothing is due before next_ms: a long gap is skipped up to it */
+	if (now_ms - p->wheel_ms > TND_WHEEL_SLOTS) {
+		if (!p->next_valid)
+			find_next(p);
+		if (p->next_ms - 1 > p->wheel_ms)
+			p->wheel_ms = p->next_ms - 1 < now_ms ? p->next_ms - 1 : now_ms;
+	}
+	/* Every millisecond in turn, also after a stall of several turns (a
+	 * check of an empty slot costs next to nothing): each timer fires at
+	 * m == d, so in due order. wheel_ms moves with the walk, so a handler's
+	 * start for a time already walked goes to the ready list. */
+	m = p->wheel_ms;
+	p->walking = 1;
+	while (m < now_ms) {
+		p->wheel_ms = ++m;
+		walk_slot(p, m);
+	}
+	p->walking = 0;
+	p->next_valid = 0;
 }
 
 int tnd_timer_timeout_ms(struct tnd_poller *p, int64_t now_us)

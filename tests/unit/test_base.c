@@ -460,6 +460,8 @@ struct sock_probe {
 	int *batch;                  /* packet handlers run, shared */
 	int drain;                   /* read what is there */
 	struct dprobe *queue;        /* queued from the handler */
+	struct tnd_poller *p;
+	int64_t now;                 /* tnd_poller_now_us in the handler */
 };
 
 static void on_sock(struct tnd_poll_reg *reg, uint32_t events)
@@ -469,6 +471,7 @@ static void on_sock(struct tnd_poll_reg *reg, uint32_t events)
 
 	(void)events;
 	(*sp->batch)++;
+	sp->now = tnd_poller_now_us(sp->p);
 	if (sp->drain)
 		while (read(sp->fds[0], b, sizeof(b)) > 0)
 			;
@@ -493,12 +496,14 @@ static int test_defer_after_batch_under_load(void)
 	s1.batch = s2.batch = d.batch = &batch;
 	d.p = p;
 	s1.queue = s2.queue = &d;     /* whichever runs first queues it */
+	s1.p = s2.p = p;
 	/* never read: readable on every pass, like a busy worker */
 	TEST_ASSERT(write(s1.fds[1], "x", 1) == 1 && write(s2.fds[1], "y", 1) == 1);
 	TEST_ASSERT(tnd_poller_add(p, &s1.reg, s1.fds[0], on_sock) == 0);
 	TEST_ASSERT(tnd_poller_add(p, &s2.reg, s2.fds[0], on_sock) == 0);
 	g_main_context_iteration(tnd_loop_context(l), FALSE);
 	TEST_ASSERT(batch == 2);                 /* one batch, both sockets */
+	TEST_ASSERT(s1.now && s1.now == s2.now); /* one clock read per pass */
 	TEST_ASSERT(d.runs == 1 && d.batch_seen == 2);
 	for (int i = 0; i < 5; i++)
 		g_main_context_iteration(tnd_loop_context(l), FALSE);
@@ -571,6 +576,7 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pollfunc_fd_number_reused),
 	TND_TEST(test_pollfunc_fallback_regular_file),
 	TND_TEST(test_pollfunc_handover_same_fd),
+	TND_TEST(test_pollfunc_beyond_64_loops),
 	TND_TEST(test_log_levels_atomic),
 };
 

@@ -20,5 +20,6 @@ int test_pollfunc_wakeup_from_other_thread(void);
 int test_pollfunc_fd_number_reused(void);
 int test_pollfunc_fallback_regular_file(void);
 int test_pollfunc_handover_same_fd(void);
+int test_pollfunc_beyond_64_loops(void);
 
 #endif

@@ -400,3 +400,33 @@ int test_pollfunc_handover_same_fd(void)
 	tnd_loop_free(l);
 	return 0;
 }
+
+/* Past the 64 trampolines a worker loop keeps GLib's poll, and its epoll
+ * set, timers and deferred work still run */
+int test_pollfunc_beyond_64_loops(void)
+{
+	struct tnd_loop *l[66] = { 0 };
+	struct fd_probe e;
+	int n, ok = 1;
+
+	for (n = 0; n < 66; n++)
+		if (tnd_loop_alloc_n(&l[n], "many", 1, 1))
+			break;
+	TEST_ASSERT(n == 66);
+	TEST_ASSERT(g_main_context_get_poll_func(tnd_loop_context(l[0])) != g_poll);
+	TEST_ASSERT(g_main_context_get_poll_func(tnd_loop_context(l[65])) == g_poll);
+	TEST_ASSERT(pair(&e) == 0);
+	TEST_ASSERT(tnd_poller_add(tnd_loop_poller(l[65]), &e.reg, e.fds[0], on_reg) == 0);
+	TEST_ASSERT(write(e.fds[1], "x", 1) == 1);
+	ok = tnd_test_iterate_until(tnd_loop_context(l[65]), &e.calls, 2000);
+	tnd_poller_del(tnd_loop_poller(l[65]), &e.reg);
+	unpair(&e);
+	/* a freed slot is taken again */
+	tnd_loop_free(l[3]);
+	TEST_ASSERT(tnd_loop_alloc_n(&l[3], "again", 1, 1) == 0);
+	TEST_ASSERT(g_main_context_get_poll_func(tnd_loop_context(l[3])) != g_poll);
+	for (int i = 0; i < n; i++)
+		tnd_loop_free(l[i]);
+	TEST_ASSERT(ok);
+	return 0;
+}
