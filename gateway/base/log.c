@@ -15,7 +15,7 @@
 
 _Static_assert(TND_LOG_MOD_COUNT == 9, "initialise every module's level");
 
-volatile int tnd_log_levels[TND_LOG_MOD_COUNT] = {
+atomic_int tnd_log_levels[TND_LOG_MOD_COUNT] = {
 	TND_LOG_LEVEL_INFO, TND_LOG_LEVEL_INFO, TND_LOG_LEVEL_INFO, TND_LOG_LEVEL_INFO,
 	TND_LOG_LEVEL_INFO, TND_LOG_LEVEL_INFO, TND_LOG_LEVEL_INFO, TND_LOG_LEVEL_INFO,
 	TND_LOG_LEVEL_INFO,
@@ -105,7 +105,7 @@ int tnd_log_parse_levels(const char *spec, bool check_only)
 		return EINVAL;
 	if (!check_only)
 		for (int i = 0; i < TND_LOG_MOD_COUNT; i++)
-			tnd_log_levels[i] = levels[i];
+			atomic_store_explicit(&tnd_log_levels[i], levels[i], memory_order_relaxed);
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #ifndef TND_BASE_LOG_H
 #define TND_BASE_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 enum tnd_log_level {
@@ -30,16 +31,22 @@ enum tnd_log_mod {
 	TND_LOG_MOD_COUNT,
 };
 
-/* Current level of a module; read without a lock (a stale read only changes
- * whether one line is printed). */
-extern volatile int tnd_log_levels[TND_LOG_MOD_COUNT];
+/* Current level of a module, rewritten on SIGHUP while workers read it:
+ * relaxed atomics (a stale read only changes whether one line is printed,
+ * but a plain int would be a data race by the letter of C11). Read through
+ * tnd_log_level(). */
+extern atomic_int tnd_log_levels[TND_LOG_MOD_COUNT];
+static inline int tnd_log_level(enum tnd_log_mod mod)
+{
+	return atomic_load_explicit(&tnd_log_levels[mod], memory_order_relaxed);
+}
 
 void tnd_log_write(enum tnd_log_mod mod, enum tnd_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #define TND_LOG(mod, lvl, ...) \
 	do { \
-		if ((int)(lvl) <= tnd_log_levels[(mod)]) \
+		if ((int)(lvl) <= tnd_log_level(mod)) \
 			tnd_log_write((mod), (lvl), __VA_ARGS__); \
 	} while (0)
 #define TND_LOG_ERR(mod, ...)    TND_LOG(mod, TND_LOG_LEVEL_ERROR, __VA_ARGS__)
@@ -59,7 +66,7 @@ bool tnd_log_rl_pass(struct tnd_log_rl *rl, unsigned long *dropped);
 	do { \
 		static _Thread_local struct tnd_log_rl rl_; \
 		unsigned long dropped_; \
-		if ((int)TND_LOG_LEVEL_##lvl <= tnd_log_levels[(mod)] && \
+		if ((int)TND_LOG_LEVEL_##lvl <= tnd_log_level(mod) && \
 		    tnd_log_rl_pass(&rl_, &dropped_)) \
 			tnd_log_write((mod), TND_LOG_LEVEL_##lvl, fmt " (%lu similar suppressed)", \
 				      __VA_ARGS__, dropped_); \

@@ -1,5 +1,8 @@
-/* Event loops: see loop.h. tnd_loop_call() rides on g_main_context_invoke_full,
- * which is thread-safe and wakes the target context. */
+/* Event loops: see loop.h. tnd_loop_call() attaches a one-shot GSource at
+ * default priority to the target context: g_source_attach is thread-safe,
+ * wakes the context, and same-priority sources dispatch in attach order. Not
+ * g_main_context_invoke_full, which runs the job at once when the caller
+ * owns the context. */
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -22,26 +25,33 @@ struct loop_job {
 	void *obj;           /* ref */
 };
 
-int tnd_loop_alloc(struct tnd_loop **lp, const char *name, int own_context)
+int tnd_loop_alloc_n(struct tnd_loop **lp, const char *name, int own_context, unsigned pkts)
 {
 	struct tnd_loop *l;
+	int err;
 
-	if (!lp || !name)
+	if (!lp || !name || pkts < 1 || pkts > 65536)
 		return EINVAL;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return ENOMEM;
 	l->ctx = own_context ? g_main_context_new() : g_main_context_ref(g_main_context_default());
 	l->main = g_main_loop_new(l->ctx, FALSE);
-	if (tnd_poller_alloc(&l->poller, l->ctx)) {
+	err = tnd_poller_alloc_n(&l->poller, l->ctx, pkts);
+	if (err) {
 		g_main_loop_unref(l->main);
 		g_main_context_unref(l->ctx);
 		free(l);
-		return ENOMEM;
+		return err;
 	}
 	snprintf(l->name, sizeof(l->name), "%s", name);
 	*lp = l;
 	return 0;
+}
+
+int tnd_loop_alloc(struct tnd_loop **lp, const char *name, int own_context)
+{
+	return tnd_loop_alloc_n(lp, name, own_context, TND_POLL_PKTS_DEFAULT);
 }
 
 void tnd_loop_free(struct tnd_loop *l)
@@ -85,6 +95,16 @@ void tnd_loop_quit(struct tnd_loop *l)
 	g_main_loop_quit(l->main);
 }
 
+static void queue(struct tnd_loop *l, GSourceFunc fn, gpointer data, GDestroyNotify done)
+{
+	GSource *s = g_idle_source_new();
+
+	g_source_set_priority(s, G_PRIORITY_DEFAULT);
+	g_source_set_callback(s, fn, data, done);
+	g_source_attach(s, l->ctx);
+	g_source_unref(s);
+}
+
 static gboolean run_job(gpointer data)
 {
 	struct loop_job *j = data;
@@ -112,7 +132,7 @@ int tnd_loop_call(struct tnd_loop *l, tnd_loop_call_h *fn, void *obj)
 		return ENOMEM;
 	j->fn = fn;
 	j->obj = tnd_obj_get(obj);
-	g_main_context_invoke_full(l->ctx, G_PRIORITY_DEFAULT, run_job, j, free_job);
+	queue(l, run_job, j, free_job);
 	return 0;
 }
 
@@ -145,7 +165,7 @@ void tnd_loop_thread_stop(struct tnd_loop *l)
 	if (!l || !l->thread)
 		return;
 	/* queued, so work already on the loop runs first */
-	g_main_context_invoke(l->ctx, quit_cb, l->main);
+	queue(l, quit_cb, l->main, NULL);
 	g_thread_join(l->thread);
 	l->thread = NULL;
 }

@@ -4,7 +4,8 @@
  * libwebsockets and, later, libnice agents' control. Media workers will each
  * run a loop of their own on their own thread. The loops meet only through
  * tnd_loop_call(), which queues a function and an object reference onto
- * another loop; it is safe from any thread. */
+ * another loop; it is safe from any thread. Each loop has a poller (poll.h):
+ * its epoll set, timers, deferred work and packet pool. */
 #ifndef TND_BASE_LOOP_H
 #define TND_BASE_LOOP_H
 
@@ -18,8 +19,11 @@ struct tnd_loop;
 typedef void (tnd_loop_call_h)(void *obj);
 
 /* A loop on the calling thread's default context when `own_context` is
- * false, else on a new context (for a worker). 0 or ENOMEM. */
+ * false, else on a new context (for a worker). Its poller's packet pool has
+ * TND_POLL_PKTS_DEFAULT buffers, or `pkts` (1..65536) with the _n form.
+ * 0, EINVAL, ENOMEM or an errno of epoll_create1. */
 int tnd_loop_alloc(struct tnd_loop **lp, const char *name, int own_context);
+int tnd_loop_alloc_n(struct tnd_loop **lp, const char *name, int own_context, unsigned pkts);
 void tnd_loop_free(struct tnd_loop *l);
 
 GMainContext *tnd_loop_context(const struct tnd_loop *l);   /* borrowed */
@@ -40,8 +44,12 @@ void tnd_loop_thread_stop(struct tnd_loop *l);
 /* True when called on the thread that runs l. */
 int tnd_loop_is_current(const struct tnd_loop *l);
 
-/* Calls fn(obj) on loop l. Takes a reference on obj (a tnd_obj, or NULL) that
- * is dropped after fn returns, so the object outlives the queueing. */
+/* Queues fn(obj) onto loop l, from any thread, also l's own: fn never runs
+ * inside this call, but later on l's thread, at G_PRIORITY_DEFAULT, after
+ * the calls queued before it (review L5: GLib's invoke ran it at once when
+ * the caller owned the context). Takes a reference on obj (a tnd_obj, or
+ * NULL) that is dropped after fn returns, so the object outlives the
+ * queueing. 0, EINVAL or ENOMEM. */
 int tnd_loop_call(struct tnd_loop *l, tnd_loop_call_h *fn, void *obj);
 
 #endif
