@@ -2,7 +2,9 @@
  * is preferred and always accepted; another port of the SDP or signalling
  * IP (a NAT rebinding) is learned after RFC 3550 A.1 probation; another IP
  * only outside strict mode, after probation and within the learning window
- * at the start of the leg. Nothing moves while the current source is alive.
+ * at the start of the leg. Nothing moves while the current source is alive,
+ * except towards the SDP address, or to the SDP or signalling IP away from
+ * a source on another IP.
  * RTCP is accepted only from the RTP destination's IP, and the RTCP port is
  * learned at that IP alone, so RTCP never latches to a third party.
  *
@@ -173,9 +175,12 @@ enum tnd_learn_verdict tnd_learn_rtp(struct tnd_learn *l, const struct sockaddr_
 		move_rtp(l, from, now);
 		return TND_LEARN_MOVED;
 	}
-	if (tnd_learn_alive(l, 0, now))
-		return TND_LEARN_FOREIGN;
 	near = tnd_learn_near(l, from);
+	/* a live source keeps its place, except that the SDP or signalling
+	 * IP outranks one learned elsewhere: a stranger who streamed first
+	 * must not lock the real peer's NAT port out */
+	if (tnd_learn_alive(l, 0, now) && (!near || tnd_learn_near(l, &l->dst[0])))
+		return TND_LEARN_FOREIGN;
 	if (!near && (l->strict || !tnd_learn_window_open(l, now)))
 		return TND_LEARN_FOREIGN;
 	if (!probe(l, near, from, ssrc, seq))

@@ -34,6 +34,7 @@ struct tnd_rtpsock {
 	int fd[2];                 /* owned: RTP, RTCP (-1 with rtcp-mux) */
 	struct tnd_poll_reg reg[2];
 	bool connected[2];         /* fd[k] is connect()ed to learn's dst[k] */
+	bool connect_failed[2];    /* no retry per packet until the next move */
 	int family;
 	uint16_t port;
 	struct tnd_learn learn;    /* the learning rules' state (learn.c) */
@@ -121,8 +122,10 @@ static void set_connected(struct tnd_rtpsock *s, int k, bool on)
 	if (rc) {
 		TND_LOG_RL(TND_LOG_WEBRTC, WARN, "%sconnect on RT%sP port %u: %s", on ? "" : "dis",
 			   k ? "C" : "", s->port + k, g_strerror(errno));
-		if (on)
+		if (on) {
+			s->connect_failed[k] = true;
 			return;
+		}
 	}
 	s->connected[k] = on;
 	if (!k)
@@ -131,9 +134,11 @@ static void set_connected(struct tnd_rtpsock *s, int k, bool on)
 
 static void disconnect_all(struct tnd_rtpsock *s)
 {
-	for (int k = 0; k < 2; k++)
+	for (int k = 0; k < 2; k++) {
+		s->connect_failed[k] = false;
 		if (s->connected[k])
 			set_connected(s, k, false);
+	}
 }
 
 static void log_move(struct tnd_rtpsock *s, int k, const struct sockaddr_storage *from)
@@ -180,7 +185,7 @@ static bool learn(struct tnd_rtpsock *s, int k, bool rtcp, const struct tnd_rtp_
 		break;
 	}
 	s->st.last_rx_us = now;
-	if (!s->connected[k] && tnd_learn_settled(&s->learn, k, now))
+	if (!s->connected[k] && !s->connect_failed[k] && tnd_learn_settled(&s->learn, k, now))
 		set_connected(s, k, true);
 	return true;
 }

@@ -449,7 +449,8 @@ struct tnd_rtpsock_stats {
  *   A.1). Not in strict mode: another IP, after probation, during the
  *   learning window (conf.learn_window_ms from the first SDP address or the
  *   first packet). Nothing moves while the current source has been heard
- *   within conf.alive_ms; the SDP address is the one exception.
+ *   within conf.alive_ms, except to the SDP address, or to the SDP or
+ *   signalling IP away from a source learned on another IP.
  * - set_remote with the same addresses changes nothing (a 200 repeating the
  *   183's SDP); new addresses restart learning for them.
  * - RTCP, on either port, is accepted only from the RTP destination's IP;

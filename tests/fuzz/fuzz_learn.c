@@ -12,7 +12,8 @@
  * only ever sends to the SDP or signalling IP; RTCP goes to the RTP
  * destination's IP and is accepted only from it; an accepted packet's
  * source is its channel's destination; another IP is learned only within
- * the window; nothing but the SDP address replaces a live source; refused
+ * the window; a live source is replaced only by the SDP address, or by the
+ * SDP or signalling IP when it is on another IP; refused
  * packets change no destination; an identical SDP changes nothing. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -100,6 +101,7 @@ static void datagram(struct tnd_learn *l, bool rtcp_port, const struct sockaddr_
 	struct snap before, after;
 	/* the first packet opens the window */
 	bool alive = tnd_learn_alive(l, 0, now);
+	bool dst_near = tnd_learn_dst(l, 0) && tnd_learn_near(l, tnd_learn_dst(l, 0));
 	bool window = !l->started || tnd_learn_window_open(l, now);
 	bool from_sdp = l->sdp_set && tnd_webrtc_sa_equal(from, &l->sdp[0]);
 	bool rtcp;
@@ -133,7 +135,7 @@ static void datagram(struct tnd_learn *l, bool rtcp_port, const struct sockaddr_
 	if (v == TND_LEARN_MOVED && rtcp && k == 0)
 		abort();   /* RTCP never moves the RTP destination */
 	if (v == TND_LEARN_MOVED && !rtcp && !from_sdp) {
-		if (alive)
+		if (alive && (dst_near || !tnd_learn_near(l, from)))
 			abort();
 		if (!tnd_learn_near(l, from) && (l->strict || !window))
 			abort();

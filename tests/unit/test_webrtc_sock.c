@@ -170,10 +170,11 @@ int test_learn_alive_refuses(void)
 
 /* Outside strict mode another IP is learned in the window while the SDP
  * address is silent (a peer whose SDP shows its private address), and the
- * SDP address still wins back. Strict mode never learns it. */
+ * SDP address, or its IP, still wins back. Strict mode never learns it. */
 int test_learn_strict(void)
 {
 	struct sockaddr_storage sdp = v4("10.0.0.1", 4000), other = v4("192.0.2.66", 4000);
+	struct sockaddr_storage nat = v4("10.0.0.1", 31000);
 	struct tnd_learn l;
 
 	learn_start(&l, false, &sdp);
@@ -184,6 +185,19 @@ int test_learn_strict(void)
 	TEST_ASSERT(tnd_learn_settled(&l, 0, T0 + 3000 * MS));
 	TEST_ASSERT(tnd_learn_rtp(&l, &sdp, 1, 1, T0 + 50 * MS) == TND_LEARN_MOVED);
 	TEST_ASSERT(dst_is(&l, 0, &sdp));
+	/* the stranger cannot return while the peer is alive */
+	TEST_ASSERT(tnd_learn_rtp(&l, &other, 9, 3, T0 + 70 * MS) == TND_LEARN_FOREIGN);
+	TEST_ASSERT(tnd_learn_rtp(&l, &other, 9, 4, T0 + 90 * MS) == TND_LEARN_FOREIGN);
+
+	/* a stranger streamed first and is alive: the peer's NAT port (its
+	 * SDP IP) still takes over after probation */
+	learn_start(&l, false, &sdp);
+	TEST_ASSERT(tnd_learn_rtp(&l, &other, 9, 1, T0 + 10 * MS) == TND_LEARN_PROBATION);
+	TEST_ASSERT(tnd_learn_rtp(&l, &other, 9, 2, T0 + 30 * MS) == TND_LEARN_MOVED);
+	TEST_ASSERT(tnd_learn_rtp(&l, &nat, 5, 1, T0 + 40 * MS) == TND_LEARN_PROBATION);
+	TEST_ASSERT(tnd_learn_rtp(&l, &nat, 5, 2, T0 + 50 * MS) == TND_LEARN_MOVED);
+	TEST_ASSERT(dst_is(&l, 0, &nat));
+	TEST_ASSERT(tnd_learn_rtp(&l, &other, 9, 3, T0 + 60 * MS) == TND_LEARN_FOREIGN);
 
 	learn_start(&l, true, &sdp);
 	for (uint16_t i = 0; i < 10; i++)
@@ -500,9 +514,9 @@ int test_rtpsock_no_hijack(void)
 }
 
 /* The peer speaks, pauses 2 s (hold, DTX), and a stranger streams in
- * sequence meanwhile: refused. With alive_ms short the socket is
- * disconnected at our next send, so the refusal is the learning rules'
- * (drop_foreign), not only the kernel's. */
+ * sequence meanwhile: refused. The peer counts as alive for 5 s, so its
+ * socket stays connected and the kernel drops the stream; the learning
+ * rules' own refusal is test_learn_alive_refuses. */
 static int pause_then_attacker(struct sock *k, const int *fd, const uint16_t *port)
 {
 	k->remote_port = port[0];
