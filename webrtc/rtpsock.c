@@ -1,12 +1,14 @@
 /* Plain RTP/AVP sockets toward SIP peers (RFC 3550, RFC 3551), with
- * symmetric RTP latching (RFC 4961 behaviour, for peers behind NAT).
+ * symmetric RTP (RFC 4961 behaviour, for peers behind NAT) under the source
+ * learning rules of learn.c (media-plane review H1, M2).
  *
  * One UDP socket on an even port, plus port + 1 for RTCP unless rtcp-mux
  * (RFC 5761). Receiving runs from the worker's epoll set (poll.h) into the
- * worker's receive buffer: no allocation per packet, no memory per socket. Only valid RTP moves
- * the RTP remote and only valid RTCP the RTCP remote; after the first move a
- * second source needs the current one to have gone quiet for
- * TND_RTPSOCK_RELATCH_MS. Worker thread only. */
+ * worker's receive buffer: no allocation per packet, no memory per socket.
+ * A socket whose source has settled is connect()ed, so the kernel drops
+ * other senders and sends take send(); it is disconnected when the source
+ * goes quiet or the SDP address changes. Media sockets get DSCP EF and a
+ * larger receive buffer (review L8). Worker thread only. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,14 +25,6 @@
 
 #define RX_TRIES 4
 
-struct peer {
-	struct sockaddr_storage sa;
-	socklen_t len;
-	bool set;
-	bool latched;        /* packets came from it: it is live */
-	int64_t last_us;     /* last valid packet from it */
-};
-
 struct tnd_rtpsock {
 	struct tnd_obj obj;        /* first: refcount */
 	/* everything below: OWNER: worker */
@@ -39,9 +33,11 @@ struct tnd_rtpsock {
 	struct tnd_poller *poller; /* borrowed: the worker's */
 	int fd[2];                 /* owned: RTP, RTCP (-1 with rtcp-mux) */
 	struct tnd_poll_reg reg[2];
+	bool connected[2];         /* fd[k] is connect()ed to learn's dst[k] */
+	bool connect_failed[2];    /* no retry per packet until the next move */
 	int family;
 	uint16_t port;
-	struct peer remote[2];     /* RTP, RTCP */
+	struct tnd_learn learn;    /* the learning rules' state (learn.c) */
 	bool latch_logged;
 	struct tnd_rtpsock_handlers h;
 	void *arg;                 /* borrowed: the owner's */
@@ -69,30 +65,10 @@ static int parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss, 
 	return EINVAL;
 }
 
-static uint16_t sa_port(const struct sockaddr_storage *ss)
+static socklen_t sa_len(const struct sockaddr_storage *ss)
 {
-	if (ss->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-static void sa_set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
-
-bool tnd_webrtc_sa_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family || sa_port(a) != sa_port(b))
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+					  sizeof(struct sockaddr_in6);
 }
 
 void tnd_webrtc_sa_str(const struct sockaddr_storage *ss, char *buf, size_t size)
@@ -105,59 +81,117 @@ void tnd_webrtc_sa_str(const struct sockaddr_storage *ss, char *buf, size_t size
 	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
 		inet_ntop(ss->ss_family, a, ip, sizeof(ip));
 	if (ss->ss_family == AF_INET6)
-		snprintf(buf, size, "[%s]:%u", ip, sa_port(ss));
+		snprintf(buf, size, "[%s]:%u", ip, tnd_webrtc_sa_port(ss));
 	else
-		snprintf(buf, size, "%s:%u", ip, sa_port(ss));
+		snprintf(buf, size, "%s:%u", ip, tnd_webrtc_sa_port(ss));
 }
 
-/* Moves remote[i] to `from` when that is allowed; true when `from` is (now)
- * the remote. */
-static bool latch(struct tnd_rtpsock *s, int i, const struct sockaddr_storage *from,
-		  socklen_t len)
+int tnd_sock_media_opts(int fd, int family, int dscp, int rcvbuf)
 {
-	struct peer *p = &s->remote[i];
-	int64_t now = g_get_monotonic_time();
-	char was[64], to[64];
+	int err = 0;
 
-	if (p->set && tnd_webrtc_sa_equal(&p->sa, from)) {
-		p->latched = true;
-		p->last_us = now;
-		return true;
+	if (dscp >= 0) {
+		int tos = (dscp & 0x3f) << 2;   /* DSCP sits above the 2 ECN bits */
+
+		if (family == AF_INET6) {
+			if (setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos)))
+				err = errno;
+			/* a dual-stack socket's IPv4 packets; refused on v6-only */
+			(void)setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+		} else if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos))) {
+			err = errno;
+		}
 	}
-	if (p->set && p->latched && now - p->last_us < TND_RTPSOCK_RELATCH_MS * 1000LL)
-		return false;
-	if (p->set)
-		tnd_webrtc_sa_str(&p->sa, was, sizeof(was));
-	else
-		snprintf(was, sizeof(was), "none");
+	if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) && !err)
+		err = errno;
+	return err;
+}
+
+/* Connects fd[k] to the learned destination, or (on false) dissolves the
+ * association with AF_UNSPEC (connect(2)) so any sender reaches us again. */
+static void set_connected(struct tnd_rtpsock *s, int k, bool on)
+{
+	const struct sockaddr_storage *dst = tnd_learn_dst(&s->learn, k);
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	int rc;
+
+	if (on && !dst)
+		return;
+	rc = on ? connect(s->fd[k], (const struct sockaddr *)dst, sa_len(dst)) :
+		  connect(s->fd[k], &unspec, sizeof(unspec));
+	if (rc) {
+		TND_LOG_RL(TND_LOG_WEBRTC, WARN, "%sconnect on RT%sP port %u: %s", on ? "" : "dis",
+			   k ? "C" : "", s->port + k, g_strerror(errno));
+		if (on) {
+			s->connect_failed[k] = true;
+			return;
+		}
+	}
+	s->connected[k] = on;
+	if (!k)
+		s->st.connected = on;
+}
+
+static void disconnect_all(struct tnd_rtpsock *s)
+{
+	for (int k = 0; k < 2; k++) {
+		s->connect_failed[k] = false;
+		if (s->connected[k])
+			set_connected(s, k, false);
+	}
+}
+
+static void log_move(struct tnd_rtpsock *s, int k, const struct sockaddr_storage *from)
+{
+	char to[64];
+
 	tnd_webrtc_sa_str(from, to, sizeof(to));
 	if (!s->latch_logged) {
 		s->latch_logged = true;
-		TND_LOG_NOTICE(TND_LOG_WEBRTC, "RT%sP from %s: sending there (was %s)",
-			       i ? "C" : "", to, was);
+		TND_LOG_NOTICE(TND_LOG_WEBRTC, "RT%sP from %s: sending there", k ? "C" : "", to);
 	} else {
-		TND_LOG_RL(TND_LOG_WEBRTC, NOTICE, "RT%sP from %s: sending there (was %s)",
-			   i ? "C" : "", to, was);
+		TND_LOG_RL(TND_LOG_WEBRTC, NOTICE, "RT%sP from %s: sending there", k ? "C" : "",
+			   to);
 	}
-	memcpy(&p->sa, from, len);
-	p->len = len;
-	p->set = p->latched = true;
-	p->last_us = now;
-	s->st.latches++;
-	/* RTCP follows RTP until it shows up itself: same host, port + 1
-	 * (or the same port with rtcp-mux) */
-	if (i == 0 && !s->remote[1].latched) {
-		s->remote[1].sa = p->sa;
-		s->remote[1].len = len;
-		s->remote[1].set = true;
-		if (s->fd[1] >= 0)
-			sa_set_port(&s->remote[1].sa, (uint16_t)(sa_port(from) + 1));
+}
+
+/* True when the learning rules accept the packet; counts what they refuse
+ * and follows a move with the sockets' connections. */
+static bool learn(struct tnd_rtpsock *s, int k, bool rtcp, const struct tnd_rtp_hdr *hdr,
+		  const struct sockaddr_storage *from)
+{
+	int64_t now = g_get_monotonic_time();
+	enum tnd_learn_verdict v;
+
+	v = rtcp ? tnd_learn_rtcp(&s->learn, k == 1, from, now) :
+		   tnd_learn_rtp(&s->learn, from, hdr->ssrc, hdr->seq, now);
+	switch (v) {
+	case TND_LEARN_FOREIGN:
+		s->st.drop_foreign++;
+		TND_LOG_RL(TND_LOG_WEBRTC, INFO, "RT%sP from a refused source on port %u",
+			   rtcp ? "C" : "", s->port + k);
+		return false;
+	case TND_LEARN_PROBATION:
+		s->st.drop_probation++;
+		return false;
+	case TND_LEARN_MOVED:
+		/* rare, and a connected socket only hears its destination: drop
+		 * every connection and let settled sources reconnect */
+		s->st.latches++;
+		log_move(s, rtcp && k ? 1 : 0, from);
+		disconnect_all(s);
+		break;
+	case TND_LEARN_ACCEPT:
+		break;
 	}
+	s->st.last_rx_us = now;
+	if (!s->connected[k] && !s->connect_failed[k] && tnd_learn_settled(&s->learn, k, now))
+		set_connected(s, k, true);
 	return true;
 }
 
 static void handle(struct tnd_rtpsock *s, int k, uint8_t *rx, size_t n,
-		   const struct sockaddr_storage *from, socklen_t len)
+		   const struct sockaddr_storage *from)
 {
 	struct tnd_rtp_hdr hdr;
 	enum tnd_demux d = tnd_demux_classify(rx, n);
@@ -174,12 +208,8 @@ static void handle(struct tnd_rtpsock *s, int k, uint8_t *rx, size_t n,
 			   d == TND_DEMUX_DTLS ? "DTLS" : "non-RTP", k ? "C" : "", s->port + k);
 		return;
 	}
-	/* RTCP on the RTP port while we have an RTCP port: delivered, but it
-	 * says nothing about where our RTCP should go */
-	if (!(rtcp && k == 0 && s->fd[1] >= 0) && !latch(s, rtcp ? 1 : 0, from, len)) {
-		s->st.drop_foreign++;
+	if (!learn(s, k, rtcp, &hdr, from))
 		return;
-	}
 	s->st.bytes_in += n;
 	if (rtcp) {
 		s->st.rtcp_in++;
@@ -218,7 +248,7 @@ static void read_burst(struct tnd_rtpsock *s, int k)
 		if ((size_t)n > TND_PC_MAX_PACKET)
 			s->st.drop_too_big++;
 		else
-			handle(s, k, rx, (size_t)n, &from, len);
+			handle(s, k, rx, (size_t)n, &from);
 		break;
 	}
 	tnd_webrtc_put_later(&s->obj, s->ctx);
@@ -248,25 +278,29 @@ static void rtpsock_destroy(void *data)
 	}
 }
 
-static int bind_one(int family, const struct sockaddr_storage *base, socklen_t len,
-		    uint16_t port, int *fdp)
+static int bind_one(const struct tnd_rtpsock_conf *conf, int family,
+		    const struct sockaddr_storage *base, socklen_t len, uint16_t port, int *fdp)
 {
 	struct sockaddr_storage sa = *base;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int err;
 
 	if (fd < 0)
 		return errno;
-	sa_set_port(&sa, port);
+	tnd_webrtc_sa_set_port(&sa, port);
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
-		int err = errno;
-
+		err = errno;
 		close(fd);
 		return err;
 	}
+	err = tnd_sock_media_opts(fd, family, conf->dscp ? conf->dscp : TND_RTPSOCK_DSCP_EF,
+				  conf->rcvbuf ? (int)conf->rcvbuf : TND_RTPSOCK_RCVBUF);
+	if (err)
+		TND_LOG_RL(TND_LOG_WEBRTC, WARN, "DSCP or receive buffer on port %u: %s", port,
+			   g_strerror(err));
 	*fdp = fd;
 	return 0;
 }
-
 /* An even port for RTP (RFC 3550 11), and port + 1 free too when asked,
  * starting at a random place in the range so calls do not collide. */
 static int bind_pair(struct tnd_rtpsock *s, const struct tnd_rtpsock_conf *conf)
@@ -291,10 +325,11 @@ static int bind_pair(struct tnd_rtpsock *s, const struct tnd_rtpsock_conf *conf)
 	start = (unsigned)g_random_int_range(0, (gint32)count);
 	for (unsigned i = 0; i < count; i++) {
 		uint16_t port = (uint16_t)(lo + 2 * ((start + i) % count));
-		int err = bind_one(s->family, &base, len, port, &s->fd[0]);
+		int err = bind_one(conf, s->family, &base, len, port, &s->fd[0]);
 
 		if (!err && conf->rtcp_port) {
-			err = bind_one(s->family, &base, len, (uint16_t)(port + 1), &s->fd[1]);
+			err = bind_one(conf, s->family, &base, len, (uint16_t)(port + 1),
+				       &s->fd[1]);
 			if (err) {
 				close(s->fd[0]);
 				s->fd[0] = -1;
@@ -329,6 +364,10 @@ int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
 	s->ctx = tnd_loop_context(worker);
 	s->h = *h;
 	s->arg = arg;
+	tnd_learn_init(&s->learn, &(struct tnd_learn_conf){
+		.strict = conf->strict, .mux = !conf->rtcp_port, .probation = conf->probation,
+		.window_ms = conf->learn_window_ms, .alive_ms = conf->alive_ms,
+	});
 	err = bind_pair(s, conf);
 	if (err)
 		goto out;
@@ -355,34 +394,55 @@ uint16_t tnd_rtpsock_port(const struct tnd_rtpsock *s)
 int tnd_rtpsock_set_remote(struct tnd_rtpsock *s, const char *ip, uint16_t port,
 			   uint16_t rtcp_port)
 {
-	struct peer p[2];
+	struct sockaddr_storage sa[2];
+	socklen_t len;
 
-	memset(p, 0, sizeof(p));
-	if (!s || !port || parse_ip(ip, port, &p[0].sa, &p[0].len) ||
-	    p[0].sa.ss_family != s->family)
+	if (!s || !port || parse_ip(ip, port, &sa[0], &len) || sa[0].ss_family != s->family)
 		return EINVAL;
-	p[1] = p[0];
-	sa_set_port(&p[1].sa, rtcp_port ? rtcp_port : s->fd[1] >= 0 ? (uint16_t)(port + 1) : port);
-	p[0].set = p[1].set = true;
-	s->remote[0] = p[0];
-	s->remote[1] = p[1];
+	sa[1] = sa[0];
+	tnd_webrtc_sa_set_port(&sa[1], rtcp_port ? rtcp_port :
+				       s->fd[1] >= 0 ? (uint16_t)(port + 1) : port);
+	if (tnd_learn_set_sdp(&s->learn, &sa[0], &sa[1], g_get_monotonic_time()))
+		disconnect_all(s);
 	return 0;
 }
 
+int tnd_rtpsock_set_signal_ip(struct tnd_rtpsock *s, const char *ip)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+
+	if (!s || parse_ip(ip, 0, &sa, &len) || sa.ss_family != s->family)
+		return EINVAL;
+	if (tnd_learn_set_signal(&s->learn, &sa))
+		disconnect_all(s);
+	return 0;
+}
+
+/* i: 0 RTP, 1 RTCP; k: the socket, which is also the learning channel */
 static int send_to(struct tnd_rtpsock *s, int i, const uint8_t *pkt, size_t len)
 {
-	int fd = i && s->fd[1] >= 0 ? s->fd[1] : s->fd[0];
-	struct peer *p = &s->remote[i];
+	int k = i && s->fd[1] >= 0 ? 1 : 0;
+	const struct sockaddr_storage *dst = tnd_learn_dst(&s->learn, k);
+	ssize_t n;
 
-	if (!p->set) {
+	if (!dst) {
 		s->st.drop_no_remote++;
 		return ENOTCONN;
 	}
-	if (sendto(fd, pkt, len, 0, (const struct sockaddr *)&p->sa, p->len) < 0) {
+	/* a source gone quiet may be a NAT rebinding: let its new port reach
+	 * the learning rules again */
+	if (s->connected[k] && !tnd_learn_alive(&s->learn, k, g_get_monotonic_time()))
+		set_connected(s, k, false);
+	if (s->connected[k])
+		n = send(s->fd[k], pkt, len, 0);
+	else
+		n = sendto(s->fd[k], pkt, len, 0, (const struct sockaddr *)dst, sa_len(dst));
+	if (n < 0) {
 		int err = errno;
 
 		s->st.send_err++;
-		TND_LOG_RL(TND_LOG_WEBRTC, WARN, "sendto: %s", g_strerror(err));
+		TND_LOG_RL(TND_LOG_WEBRTC, WARN, "send: %s", g_strerror(err));
 		return err;
 	}
 	s->st.bytes_out += len;
@@ -407,12 +467,24 @@ int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 	return send_to(s, 1, pkt, len);
 }
 
-void tnd_rtpsock_remote(const struct tnd_rtpsock *s, char *buf, size_t size)
+static void remote_str(const struct tnd_rtpsock *s, int k, char *buf, size_t size)
 {
-	if (s->remote[0].set)
-		tnd_webrtc_sa_str(&s->remote[0].sa, buf, size);
+	const struct sockaddr_storage *dst = tnd_learn_dst(&s->learn, k && s->fd[1] >= 0);
+
+	if (dst)
+		tnd_webrtc_sa_str(dst, buf, size);
 	else
 		snprintf(buf, size, "none");
+}
+
+void tnd_rtpsock_remote(const struct tnd_rtpsock *s, char *buf, size_t size)
+{
+	remote_str(s, 0, buf, size);
+}
+
+void tnd_rtpsock_remote_rtcp(const struct tnd_rtpsock *s, char *buf, size_t size)
+{
+	remote_str(s, 1, buf, size);
 }
 
 void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st)

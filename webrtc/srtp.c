@@ -3,15 +3,20 @@
  * One inbound and one outbound session per pc, each with a wildcard SSRC
  * (ssrc_any_inbound / ssrc_any_outbound) so that the peer's and our own SSRC
  * changes need no new policy; replay window 1024 (RFC 3711 3.3.2 asks for at
- * least 64; video bursts reorder more), and repeated transmissions allowed
- * because a bridge may resend a packet it already protected. libsrtp2 makes
- * a stream per new SSRC once, on the first authenticated packet; nothing is
- * allocated per packet. Worker thread only, apart from the global init. */
+ * least 64; video bursts reorder more). Repeated transmissions are refused
+ * (allow_repeat_tx 0): protecting an index twice with another payload reuses
+ * AES-CM keystream or a GCM nonce (review C1), so the bridge owns its output
+ * sequence numbers and a true retransmission resends the protected bytes.
+ * libsrtp2 makes a stream per new SSRC once, on the first authenticated
+ * packet, so the inbound SSRCs are capped (TND_SRTP_MAX_IN_SSRC, review L3);
+ * otherwise nothing is allocated per packet. Worker thread only, apart from
+ * the global init. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <srtp2/srtp.h>
 
 #include "gateway/base/log.h"
@@ -22,6 +27,9 @@ struct tnd_srtp {
 	srtp_t in;       /* owned */
 	srtp_t out;      /* owned */
 	size_t rtp_trailer, rtcp_trailer;
+	uint32_t in_ssrc[TND_SRTP_MAX_IN_SSRC];   /* remote SSRCs libsrtp2 has a stream for */
+	unsigned n_in_ssrc;
+	uint64_t in_ssrc_refused;
 };
 
 static void srtp_log(srtp_log_level_t level, const char *msg, void *data)
@@ -84,10 +92,11 @@ static int session(srtp_t *out, const struct tnd_srtp_keys *k, const uint8_t *ke
 	p.key = master;
 	p.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
 	p.window_size = 1024;
-	p.allow_repeat_tx = 1;
+	p.allow_repeat_tx = 0;
 	p.next = NULL;
 	e = srtp_create(out, &p);
-	memset(master, 0, sizeof(master));
+	/* not memset: a store before the end of scope may be optimised away */
+	OPENSSL_cleanse(master, sizeof(master));
 	if (e != srtp_err_status_ok) {
 		*out = NULL;
 		TND_LOG_WARN(TND_LOG_WEBRTC, "srtp_create: error %d", (int)e);
@@ -144,25 +153,52 @@ int tnd_srtp_protect(struct tnd_srtp *s, uint8_t *pkt, size_t *len, size_t cap, 
 		return ENOSPC;
 	n = (int)*len;
 	e = rtcp ? srtp_protect_rtcp(s->out, pkt, &n) : srtp_protect(s->out, pkt, &n);
+	if (e == srtp_err_status_replay_fail || e == srtp_err_status_replay_old)
+		return EALREADY;
 	if (e != srtp_err_status_ok || n < 0 || (size_t)n > cap)
 		return EPROTO;
 	*len = (size_t)n;
 	return 0;
 }
 
+static bool in_ssrc_known(const struct tnd_srtp *s, uint32_t ssrc)
+{
+	for (unsigned i = 0; i < s->n_in_ssrc; i++)
+		if (s->in_ssrc[i] == ssrc)
+			return true;
+	return false;
+}
+
 int tnd_srtp_unprotect(struct tnd_srtp *s, uint8_t *pkt, size_t *len, bool rtcp)
 {
 	srtp_err_status_t e;
+	uint32_t ssrc;
+	bool known;
 	int n;
 
-	if (*len > INT_MAX / 2)
+	/* the SSRC is in clear: RTCP's sender at 4, RTP's at 8 (RFC 3711 3.1, 3.4) */
+	if (*len > INT_MAX / 2 || *len < (rtcp ? 8u : (size_t)TND_RTP_HDR_LEN))
 		return EBADMSG;
+	ssrc = tnd_rtp_rd32(pkt + (rtcp ? 4 : 8));
+	known = in_ssrc_known(s, ssrc);
+	if (!known && s->n_in_ssrc == TND_SRTP_MAX_IN_SSRC) {
+		s->in_ssrc_refused++;
+		return ENOSPC;
+	}
 	n = (int)*len;
 	e = rtcp ? srtp_unprotect_rtcp(s->in, pkt, &n) : srtp_unprotect(s->in, pkt, &n);
 	if (e == srtp_err_status_replay_fail || e == srtp_err_status_replay_old)
 		return EALREADY;
 	if (e != srtp_err_status_ok || n < 0)
 		return EBADMSG;
+	/* only authenticated packets take a slot: forgeries cannot fill it */
+	if (!known)
+		s->in_ssrc[s->n_in_ssrc++] = ssrc;
 	*len = (size_t)n;
 	return 0;
+}
+
+uint64_t tnd_srtp_ssrc_refused(const struct tnd_srtp *s)
+{
+	return s->in_ssrc_refused;
 }

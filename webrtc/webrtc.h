@@ -7,7 +7,7 @@
  * - struct tnd_pc: the browser leg. One BUNDLEd, rtcp-muxed ICE component
  *   (libnice) carrying DTLS-SRTP (RFC 5763, 5764, 7714) on one media worker.
  * - struct tnd_rtpsock: the SIP leg's plain RTP/AVP socket, with symmetric
- *   RTP latching, on one media worker.
+ *   RTP and source learning, on one media worker.
  * Types here take typed parameters, never SDP. Library types (NiceAgent, SSL,
  * srtp_t) stay behind this header so that it compiles with GLib alone. */
 #ifndef TND_WEBRTC_WEBRTC_H
@@ -394,10 +394,30 @@ void tnd_pc_stats(const struct tnd_pc *pc, struct tnd_pc_stats *st);
 
 /* ------------------------------------------------------------ struct tnd_rtpsock */
 
+/* Defaults of the zero fields of struct tnd_rtpsock_conf. Probation is RFC
+ * 3550 A.1's MIN_SEQUENTIAL: the second in-sequence packet with one SSRC
+ * proves a source. It filters stray and replayed single datagrams and a port
+ * scanner's probes for 20 ms of audio; more would only delay a NAT rebinding,
+ * as a deliberate sender passes any count. The IP, window and liveness rules
+ * are what keep a stranger out. */
+#define TND_RTPSOCK_PROBATION 2
+#define TND_RTPSOCK_LEARN_WINDOW_MS 3000
+#define TND_RTPSOCK_ALIVE_MS 5000
+#define TND_RTPSOCK_DSCP_EF 46                  /* RFC 3246, RFC 4594 telephony */
+#define TND_RTPSOCK_RCVBUF (256 * 1024)
+
 struct tnd_rtpsock_conf {
 	const char *addr;            /* local IP literal to bind; borrowed */
 	uint16_t port_min, port_max; /* RTP takes an even port in the range; 0, 0: 16384..32767 */
 	bool rtcp_port;              /* also bind port + 1 for RTCP; else rtcp-mux */
+	/* source learning, see struct tnd_rtpsock; 0 takes the default */
+	bool strict;                 /* never learn a source off the SDP or signalling IP */
+	unsigned probation;          /* in-sequence RTP packets to learn a source: 2 */
+	unsigned learn_window_ms;    /* another IP only this long into the leg: 3000 */
+	unsigned alive_ms;           /* a source heard within this is never replaced: 5000 */
+	/* socket options; failing to set them is logged, not fatal */
+	int dscp;                    /* DSCP of what we send: 0 = EF (46), -1 = the system's */
+	unsigned rcvbuf;             /* SO_RCVBUF in bytes: 0 = 256 KiB (capped by rmem_max) */
 };
 
 /* Run on the worker; the buffer is the socket's, valid during the call.
@@ -410,22 +430,41 @@ struct tnd_rtpsock_handlers {
 struct tnd_rtpsock_stats {
 	uint64_t rtp_in, rtcp_in, bytes_in, rtp_out, rtcp_out, bytes_out;
 	uint64_t send_err;
-	uint64_t latches;           /* times the remote moved to a packet's source */
+	uint64_t latches;           /* times a destination moved to a packet's source */
 	uint64_t drop_garbage;      /* not RTP/RTCP (STUN, DTLS, other, malformed) */
-	uint64_t drop_foreign;      /* valid, but from a second source while the first is live */
+	uint64_t drop_foreign;      /* valid, from a source the learning rules refuse */
+	uint64_t drop_probation;    /* valid RTP from a source still on probation */
 	uint64_t drop_no_remote;    /* sends before a remote was set */
 	uint64_t drop_too_big;
+	int64_t last_rx_us;         /* g_get_monotonic_time() of the last accepted
+				     * RTP or RTCP; 0 before any */
+	bool connected;             /* the RTP socket is connect()ed to its source */
 };
 
 /* Refcounted (tnd_obj); pinned to a worker like tnd_pc, which also drops the
- * last reference. Symmetric RTP (RFC 4961 behaviour towards NATed SIP
- * peers): the first valid RTP (or RTCP, on its own socket) from a source
- * other than the remote moves the remote there; later moves need the current
- * source to have been quiet for TND_RTPSOCK_RELATCH_MS, so a stray packet
- * cannot steal an active stream. */
+ * last reference. Where the SIP peer's media comes from and ours goes
+ * (symmetric RTP, RFC 4961, for peers behind NAT, without RTP Bleed):
+ * - The SDP address (tnd_rtpsock_set_remote) is preferred: we send there
+ *   first, and a packet from it is always accepted.
+ * - Another port of the SDP IP or of the signalling IP
+ *   (tnd_rtpsock_set_signal_ip), a NAT's rebinding, is learned after
+ *   probation: conf.probation in-sequence packets with one SSRC (RFC 3550
+ *   A.1). Not in strict mode: another IP, after probation, during the
+ *   learning window (conf.learn_window_ms from the first SDP address or the
+ *   first packet). Nothing moves while the current source has been heard
+ *   within conf.alive_ms, except to the SDP address, or to the SDP or
+ *   signalling IP away from a source learned on another IP.
+ * - set_remote with the same addresses changes nothing (a 200 repeating the
+ *   183's SDP); new addresses restart learning for them.
+ * - RTCP, on either port, is accepted only from the RTP destination's IP;
+ *   RTCP goes to that IP, at a port learned from RTCP there (else the SDP's
+ *   RTCP port, or the learned RTP port + 1).
+ * - A settled source (heard from, and on the SDP or signalling IP or past
+ *   the window) gets the socket connect()ed: the kernel drops every other
+ *   sender and sends skip the route lookup. A source silent for alive_ms
+ *   (RTCP: 3 times that) is disconnected again at our next send, so a NAT
+ *   rebinding can be learned; new remote addresses disconnect at once. */
 struct tnd_rtpsock;
-
-#define TND_RTPSOCK_RELATCH_MS 1000
 
 /* Binds the sockets on the calling worker. 0, EINVAL, EADDRINUSE (no free
  * port pair in the range), ENOMEM or a socket errno. */
@@ -435,15 +474,21 @@ int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
 /* Local RTP port (RTCP is port + 1 when conf.rtcp_port). */
 uint16_t tnd_rtpsock_port(const struct tnd_rtpsock *s);
 /* The SDP's address; rtcp_port 0 means port + 1 (or port with rtcp-mux).
- * Resets latching. 0 or EINVAL. */
+ * Restarts learning unless identical to the last. 0 or EINVAL. */
 int tnd_rtpsock_set_remote(struct tnd_rtpsock *s, const char *ip, uint16_t port,
 			   uint16_t rtcp_port);
-/* Sends to the current (maybe latched) remote. 0, ENOTCONN (no remote),
- * EAGAIN (socket full) or a socket errno. */
+/* The IP the SIP peer's signalling came from: its other ports may be learned
+ * like the SDP IP's. Restarts nothing, except in strict mode when the source
+ * was learned at the previous signalling IP. 0 or EINVAL. */
+int tnd_rtpsock_set_signal_ip(struct tnd_rtpsock *s, const char *ip);
+/* Sends to the current remote. 0, ENOTCONN (no remote), EAGAIN (socket
+ * full) or a socket errno. */
 int tnd_rtpsock_send_rtp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len);
 int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len);
 /* Current RTP remote as "ip:port" into buf (for logs and tests). */
 void tnd_rtpsock_remote(const struct tnd_rtpsock *s, char *buf, size_t size);
+/* The same for the RTCP destination. */
+void tnd_rtpsock_remote_rtcp(const struct tnd_rtpsock *s, char *buf, size_t size);
 void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st);
 /* True once tnd_rtpsock_set_remote() gave a remote. */
 bool tnd_rtpsock_has_remote(const struct tnd_rtpsock *s);

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include "gateway/base/obj.h"
+#include "webrtc/learn_int.h"
 #include "webrtc/webrtc.h"
 
 /* ------------------------------------------------------------ cert.c */
@@ -63,11 +64,23 @@ void tnd_srtp_global_deinit(void);
 
 int tnd_srtp_alloc(struct tnd_srtp **sp, const struct tnd_srtp_keys *keys);
 void tnd_srtp_free(struct tnd_srtp *s);
-/* In place. protect: 0, ENOSPC (cap - *len below the profile's trailer) or
- * EPROTO; unprotect: 0, EALREADY (replayed) or EBADMSG (authentication,
+/* Remote SSRCs one session decrypts at most: libsrtp2 makes (allocates) a
+ * stream for each new one it authenticates, and an authenticated peer must
+ * not grow a call's memory without bound (review L3). Audio uses 1 or 2;
+ * simulcast video with RTX 7. */
+#define TND_SRTP_MAX_IN_SSRC 8
+
+/* In place. protect: 0, ENOSPC (cap - *len below the profile's trailer),
+ * EALREADY (this SSRC's index was protected before, or lies behind the
+ * 1024-packet window where that cannot be told: never twice, as a new
+ * payload under a used index reuses keystream, review C1) or EPROTO;
+ * unprotect: 0, EALREADY (replayed), ENOSPC (a new SSRC past
+ * TND_SRTP_MAX_IN_SSRC, dropped and counted) or EBADMSG (authentication,
  * framing). */
 int tnd_srtp_protect(struct tnd_srtp *s, uint8_t *pkt, size_t *len, size_t cap, bool rtcp);
 int tnd_srtp_unprotect(struct tnd_srtp *s, uint8_t *pkt, size_t *len, bool rtcp);
+/* Packets unprotect refused for a new SSRC past the cap. */
+uint64_t tnd_srtp_ssrc_refused(const struct tnd_srtp *s);
 const char *tnd_srtp_profile_name(enum tnd_srtp_profile p);
 
 /* ------------------------------------------------------------ dtls.c */
@@ -112,10 +125,15 @@ int tnd_dtls_verify_cert(X509_STORE_CTX *x, void *arg);
 
 /* ------------------------------------------------------------ addresses */
 
-/* rtpsock.c, shared with direct.c: same family, address and port; and
- * "ip:port" ("[ip]:port" for IPv6) for logs. */
-bool tnd_webrtc_sa_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* rtpsock.c, shared with direct.c: "ip:port" ("[ip]:port" for IPv6) for
+ * logs. The comparisons are in learn_int.h. */
 void tnd_webrtc_sa_str(const struct sockaddr_storage *ss, char *buf, size_t size);
+/* rtpsock.c, for every media socket (direct.c too): DSCP `dscp` (0..63; -1
+ * leaves the system's) as IP_TOS, or IPV6_TCLASS (and IP_TOS for a
+ * dual-stack socket's IPv4) for AF_INET6; SO_RCVBUF `rcvbuf` bytes when > 0
+ * (the kernel caps it at net.core.rmem_max). Sets what it can; 0 or the
+ * first errno, which callers log and otherwise ignore. */
+int tnd_sock_media_opts(int fd, int family, int dscp, int rcvbuf);
 
 /* ------------------------------------------------------------ stun_auth.c */
 

@@ -520,8 +520,8 @@ static int srtp_round_trip(enum tnd_srtp_profile prof)
 	struct tnd_srtp_keys ka, kb;
 	struct tnd_srtp *a = NULL, *b = NULL;
 	size_t salt = prof == TND_SRTP_AEAD_AES_128_GCM ? 12 : 14;
-	uint8_t *pkt, ref[200];
-	size_t n, len;
+	uint8_t *pkt, ref[200], sent[200 + TND_PC_SRTP_OVERHEAD];
+	size_t n, len, sent_len;
 	int rc = 1;
 
 	memset(&ka, 0, sizeof(ka));
@@ -548,12 +548,15 @@ static int srtp_round_trip(enum tnd_srtp_profile prof)
 	if (tnd_srtp_protect(a, pkt, &n, len + TND_PC_SRTP_OVERHEAD, false) ||
 	    n != len + (salt == 12 ? 16 : 10) || !memcmp(pkt + 12, ref + 12, 16))
 		goto free_pkt;
+	memcpy(sent, pkt, n);
+	sent_len = n;
 	if (tnd_srtp_unprotect(b, pkt, &n, false) || n != len || memcmp(pkt, ref, len))
 		goto free_pkt;
-	/* replayed: same packet protected again is refused by the receiver */
-	n = len;
-	if (tnd_srtp_protect(a, pkt, &n, len + TND_PC_SRTP_OVERHEAD, false) ||
-	    tnd_srtp_unprotect(b, pkt, &n, false) != EALREADY)
+	/* replayed: the same SRTP packet again is refused by the receiver (the
+	 * sender refuses to protect an index twice: test_srtp_no_repeat_tx) */
+	memcpy(pkt, sent, sent_len);
+	n = sent_len;
+	if (tnd_srtp_unprotect(b, pkt, &n, false) != EALREADY)
 		goto free_pkt;
 	/* tampered */
 	memcpy(pkt, ref, len);
@@ -633,8 +636,22 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_stun_request_accepted_by_libnice),
 	TND_TEST(test_stun_libnice_check_verified),
 	TND_TEST(test_stun_success_accepted_by_libnice),
-	TND_TEST(test_rtpsock_latching),
+	TND_TEST(test_learn_spray_before_peer),
+	TND_TEST(test_learn_nat_port_change),
+	TND_TEST(test_learn_signal_ip),
+	TND_TEST(test_learn_alive_refuses),
+	TND_TEST(test_learn_strict),
+	TND_TEST(test_learn_same_sdp),
+	TND_TEST(test_learn_rtcp),
+	TND_TEST(test_rtpsock_no_hijack),
+	TND_TEST(test_rtpsock_pause_then_attacker),
+	TND_TEST(test_rtpsock_strict),
+	TND_TEST(test_rtpsock_nat_port_change),
+	TND_TEST(test_rtpsock_same_remote),
 	TND_TEST(test_rtpsock_garbage_and_rtcp),
+	TND_TEST(test_rtpsock_dscp),
+	TND_TEST(test_srtp_no_repeat_tx),
+	TND_TEST(test_srtp_ssrc_cap),
 };
 
 int main(int argc, char **argv)
