@@ -9,7 +9,9 @@
  * peer moves to another of our pairs. So the pc dups the selected pair's
  * socket (nice_agent_get_selected_socket documents this hand-over), frees
  * the agent, and reads the socket from the worker's epoll set into the
- * worker's buffer, decrypting in place.
+ * worker's buffer, decrypting in place. What ICE still has to do on it
+ * (checks, consent per address, following a peer that moves, restarts) is
+ * ice_direct.c's; this file owns the socket, the timer and the media.
  *
  * A relayed pair keeps libnice: its packets are TURN-framed and its
  * allocation needs refreshing. So does a pc whose agent has no socket to
@@ -23,6 +25,7 @@
 
 #include <gio/gio.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
@@ -31,30 +34,21 @@
 
 #define COMPONENT 1
 #define RX_TRIES 4
-#define MSG_MAX 600
 
 struct tnd_pc_direct {
 	struct tnd_poll_reg reg;        /* first: the handler finds us from it */
 	struct tnd_pc *pc;              /* borrowed: owns us */
 	struct tnd_poller *poller;      /* borrowed: the worker's */
 	int fd;                         /* owned (our dup) */
-	struct sockaddr_storage remote;
-	socklen_t remote_len;
-	char *user_out;                 /* owned: "their ufrag:our ufrag" */
-	char *user_in;                  /* owned: "our ufrag:" */
-	char *local_pwd;                /* owned */
-	bool controlling;
-	uint64_t tiebreaker;
-	uint32_t priority;
-	uint8_t txid[2][12];            /* the last two checks sent */
-	int64_t consent_us;             /* last response to one of ours */
-	int64_t next_us;                /* next check */
+	struct tnd_icd icd;             /* checks, consent, moves, restart (ice_direct.c) */
 	struct tnd_poll_tick tick;
 };
 
-static int send_to(struct tnd_pc_direct *d, const uint8_t *buf, size_t len,
-		   const struct sockaddr_storage *to, socklen_t to_len)
+static int send_to(void *arg, const uint8_t *buf, size_t len, const struct sockaddr_storage *to,
+		   socklen_t to_len)
 {
+	struct tnd_pc_direct *d = arg;
+
 	for (;;) {
 		if (sendto(d->fd, buf, len, 0, (const struct sockaddr *)to, to_len) >= 0)
 			return 0;
@@ -66,38 +60,15 @@ static int send_to(struct tnd_pc_direct *d, const uint8_t *buf, size_t len,
 int tnd_pc_direct_send(struct tnd_pc *pc, const uint8_t *buf, size_t len)
 {
 	struct tnd_pc_direct *d = pc->direct;
+	socklen_t to_len;
+	const struct sockaddr_storage *to = tnd_icd_remote(&d->icd, &to_len);
 
-	return send_to(d, buf, len, &d->remote, d->remote_len) ? EIO : 0;
+	/* the tick fails the pc within TND_POLL_TICK_MS of the selected
+	 * address's consent running out, so no per-packet clock here */
+	return send_to(d, buf, len, to, to_len) ? EIO : 0;
 }
 
 /* ------------------------------------------------------------ consent */
-
-/* RFC 7675 5.1: the interval +- 20 %, so that calls set up together do not
- * check together */
-static int64_t next_check(const struct tnd_pc *pc, int64_t now)
-{
-	int64_t i = pc->consent_interval_us;
-
-	return now + i * 8 / 10 + (int64_t)g_random_double_range(0, (double)i * 4 / 10);
-}
-
-static void send_check(struct tnd_pc_direct *d, int64_t now)
-{
-	uint8_t msg[MSG_MAX];
-	size_t n;
-
-	memcpy(d->txid[1], d->txid[0], 12);
-	for (int i = 0; i < 12; i += 4) {
-		uint32_t r = g_random_int();
-
-		memcpy(d->txid[0] + i, &r, 4);
-	}
-	n = tnd_stun_build_request(msg, sizeof(msg), d->txid[0], d->user_out, d->pc->remote_pwd,
-				   d->priority, d->controlling, d->tiebreaker);
-	if (n && !send_to(d, msg, n, &d->remote, d->remote_len))
-		d->pc->st.consent_sent++;
-	d->next_us = next_check(d->pc, now);
-}
 
 static void on_tick(struct tnd_poll_tick *t, int64_t now)
 {
@@ -107,71 +78,14 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now)
 
 	if (pc->state != TND_PC_CONNECTED)
 		return;
-	if (now - d->consent_us > pc->consent_timeout_us) {
-		/* 5.1: stop sending; the owner ends the call */
+	if (tnd_icd_tick(&d->icd, now) == ETIMEDOUT) {
+		/* RFC 7675 5.1: stop sending; the owner ends the call */
 		TND_LOG_WARN(TND_LOG_WEBRTC, "ICE consent lost: no answer to our checks for %lld ms",
 			     (long long)pc->consent_timeout_us / 1000);
 		tnd_poller_tick_del(d->poller, &d->tick);
 		tnd_pc_hold(pc);
 		tnd_pc_fail(pc, ETIMEDOUT);
 		tnd_pc_unhold(pc);
-		return;
-	}
-	if (now >= d->next_us)
-		send_check(d, now);
-}
-
-static void stun_in(struct tnd_pc_direct *d, uint8_t *buf, size_t len,
-		    const struct sockaddr_storage *from, socklen_t from_len)
-{
-	struct tnd_pc *pc = d->pc;
-	struct tnd_stun_binding b;
-	uint8_t msg[MSG_MAX];
-	size_t n;
-
-	if (tnd_stun_parse_binding(buf, len, &b)) {
-		pc->st.drop_bad_stun++;
-		return;
-	}
-	switch (b.type) {
-	case TND_STUN_BINDING_REQUEST:
-		/* RFC 8445 7.3: our ufrag first, their password's key ours */
-		if (!b.user || b.user_len <= strlen(d->user_in) ||
-		    memcmp(b.user, d->user_in, strlen(d->user_in)) ||
-		    tnd_stun_verify(buf, len, b.integrity_off, d->local_pwd)) {
-			pc->st.stun_refused++;
-			TND_LOG_RL(TND_LOG_WEBRTC, DEBUG, "Binding request with wrong credentials (%zu bytes)", len);
-			return;
-		}
-		n = tnd_stun_build_success(msg, sizeof(msg), b.txid, from, d->local_pwd);
-		if (n && !send_to(d, msg, n, from, from_len))
-			pc->st.stun_answered++;
-		/* 7.3.1.5: the controlling agent nominated another pair of ours */
-		if (!tnd_webrtc_sa_equal(from, &d->remote) && !d->controlling && b.use_candidate) {
-			char was[64], to[64];
-
-			tnd_webrtc_sa_str(&d->remote, was, sizeof(was));
-			tnd_webrtc_sa_str(from, to, sizeof(to));
-			TND_LOG_RL(TND_LOG_WEBRTC, NOTICE, "ICE: peer nominated %s (was %s)", to,
-				   was);
-			memcpy(&d->remote, from, from_len);
-			d->remote_len = from_len;
-		}
-		break;
-	case TND_STUN_BINDING_SUCCESS:
-		if (!tnd_webrtc_sa_equal(from, &d->remote) ||
-		    (memcmp(b.txid, d->txid[0], 12) && memcmp(b.txid, d->txid[1], 12)) ||
-		    tnd_stun_verify(buf, len, b.integrity_off, pc->remote_pwd)) {
-			pc->st.drop_stun++;
-			return;
-		}
-		pc->st.consent_ok++;
-		d->consent_us = g_get_monotonic_time();
-		break;
-	default:
-		/* indications (keepalives) and errors: nothing to do */
-		pc->st.drop_stun++;
-		break;
 	}
 }
 
@@ -207,9 +121,10 @@ static void on_readable(struct tnd_poll_reg *reg, uint32_t events)
 		if ((size_t)n > TND_PC_MAX_PACKET)
 			pc->st.drop_bad_rtp++;
 		else if (kind == TND_DEMUX_STUN)
-			stun_in(d, rx, (size_t)n, &from, from_len);
+			tnd_icd_input(&d->icd, rx, (size_t)n, &from, from_len,
+				      g_get_monotonic_time());
 		/* as libnice did: only the selected pair's peer is heard */
-		else if (!tnd_webrtc_sa_equal(&from, &d->remote))
+		else if (!tnd_webrtc_sa_equal(&from, tnd_icd_remote(&d->icd, &(socklen_t){ 0 })))
 			pc->st.drop_foreign++;
 		else
 			tnd_pc_input_nostun(pc, kind, rx, (size_t)n, true);
@@ -228,9 +143,7 @@ static void direct_free(struct tnd_pc_direct *d)
 	tnd_poller_del(d->poller, &d->reg);
 	if (d->fd >= 0)
 		close(d->fd);
-	g_free(d->user_out);
-	g_free(d->user_in);
-	g_free(d->local_pwd);
+	tnd_icd_clear(&d->icd);
 	g_free(d);
 }
 
@@ -248,6 +161,8 @@ static int take(struct tnd_pc *pc)
 	GSocket *gs;
 	gchar *ufrag = NULL, *pwd = NULL;
 	gboolean controlling = FALSE;
+	struct sockaddr_storage remote = { 0 };
+	struct tnd_icd_conf c = { 0 };
 	int err = 0;
 
 	if (!nice_agent_get_selected_pair(pc->agent, pc->stream, COMPONENT, &l, &r) ||
@@ -266,24 +181,32 @@ static int take(struct tnd_pc *pc)
 		err = errno;
 		goto out;
 	}
-	nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)&d->remote);
-	d->remote_len = d->remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-							  sizeof(struct sockaddr_in);
+	nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)&remote);
 	if (!nice_agent_get_local_credentials(pc->agent, pc->stream, &ufrag, &pwd)) {
 		err = EIO;
 		goto out;
 	}
 	g_object_get(pc->agent, "controlling-mode", &controlling, NULL);
-	d->controlling = controlling;
-	d->priority = l->priority;
-	d->tiebreaker = (uint64_t)g_random_int() << 32 | g_random_int();
-	d->user_out = g_strdup_printf("%s:%s", pc->remote_ufrag, ufrag);
-	d->user_in = g_strdup_printf("%s:", ufrag);
-	d->local_pwd = g_strdup(pwd);
-	d->consent_us = g_get_monotonic_time();
-	d->next_us = next_check(pc, d->consent_us);
-	err = tnd_poller_add(d->poller, &d->reg, d->fd, on_readable);
+	c.local_ufrag = ufrag;
+	c.local_pwd = pwd;
+	c.remote_ufrag = pc->remote_ufrag;
+	c.remote_pwd = pc->remote_pwd;
+	c.remote = &remote;
+	c.remote_len = remote.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+						      sizeof(struct sockaddr_in);
+	c.controlling = controlling;
+	c.priority = l->priority;
+	c.interval_us = pc->consent_interval_us;
+	c.timeout_us = pc->consent_timeout_us;
+	c.send = send_to;
+	c.arg = d;
+	c.st = &pc->st;
+	err = tnd_icd_init(&d->icd, &c, g_get_monotonic_time());
+	if (!err)
+		err = tnd_poller_add(d->poller, &d->reg, d->fd, on_readable);
  out:
+	if (pwd)
+		OPENSSL_cleanse(pwd, strlen(pwd));
 	g_free(ufrag);
 	g_free(pwd);
 	if (err) {
@@ -322,7 +245,7 @@ static gboolean take_idle(gpointer data)
 			tnd_pc_unhold(pc);
 		}
 	}
-	tnd_webrtc_sa_str(&pc->direct->remote, to, sizeof(to));
+	tnd_webrtc_sa_str(tnd_icd_remote(&pc->direct->icd, &(socklen_t){ 0 }), to, sizeof(to));
 	TND_LOG_DEBUG(TND_LOG_WEBRTC, "ICE done: socket taken over from libnice, peer %s", to);
 	return G_SOURCE_REMOVE;
 }
@@ -346,4 +269,27 @@ void tnd_pc_direct_maybe(struct tnd_pc *pc)
 	g_source_set_callback(s, take_idle, pc, take_release);
 	g_source_attach(s, pc->ctx);
 	g_source_unref(s);
+}
+
+/* ------------------------------------------------------------ restart */
+
+int tnd_pc_ice_restart(struct tnd_pc *pc, char *ufrag, size_t ufrag_size, char *pwd,
+		       size_t pwd_size)
+{
+	if (!pc || !ufrag || !pwd)
+		return EINVAL;
+	/* libnice still runs ICE (or keeps a relayed pair): its own restart
+	 * would have to re-run gathering and the hand-over, not done here */
+	if (!pc->direct)
+		return EALREADY;
+	return tnd_icd_local_restart(&pc->direct->icd, ufrag, ufrag_size, pwd, pwd_size);
+}
+
+int tnd_pc_ice_remote_restart(struct tnd_pc *pc, const char *ufrag, const char *pwd)
+{
+	if (!pc || !ufrag || !pwd)
+		return EINVAL;
+	if (!pc->direct)
+		return EALREADY;
+	return tnd_icd_remote_restart(&pc->direct->icd, ufrag, pwd);
 }

@@ -9,18 +9,6 @@
 
 #include "webrtc/webrtc.h"
 
-#define STUN_HDR_LEN 20
-#define STUN_MAGIC 0x2112A442u
-#define STUN_MESSAGE_INTEGRITY 0x0008
-#define STUN_MESSAGE_INTEGRITY_SHA256 0x001C
-#define STUN_FINGERPRINT 0x8028
-#define STUN_FINGERPRINT_XOR 0x5354554eu
-#define STUN_USERNAME 0x0006
-#define STUN_ERROR_CODE 0x0009
-#define STUN_PRIORITY 0x0024
-#define STUN_USE_CANDIDATE 0x0025
-#define STUN_ICE_CONTROLLED 0x8029
-#define STUN_ICE_CONTROLLING 0x802A
 
 uint32_t tnd_stun_crc32(const uint8_t *p, size_t n)
 {
@@ -36,18 +24,18 @@ uint32_t tnd_stun_crc32(const uint8_t *p, size_t n)
 
 int tnd_stun_check(const uint8_t *buf, size_t len)
 {
-	size_t off = STUN_HDR_LEN, msg_len;
+	size_t off = TND_STUN_HDR_LEN, msg_len;
 	bool integrity = false;
 
 	/* RFC 5389 only asks for the top two bits to be zero; RFC 7983 (5.1.2)
 	 * narrows multiplexed STUN to a first byte of 0..3 (methods below
 	 * 0x400), and that is all the demultiplexer hands over */
-	if (!buf || len < STUN_HDR_LEN || buf[0] > 3)
+	if (!buf || len < TND_STUN_HDR_LEN || buf[0] > 3)
 		return EBADMSG;
 	msg_len = (size_t)(buf[2] << 8 | buf[3]);
-	if ((msg_len & 3) || msg_len != len - STUN_HDR_LEN)
+	if ((msg_len & 3) || msg_len != len - TND_STUN_HDR_LEN)
 		return EBADMSG;
-	if (tnd_rtp_rd32(buf + 4) != STUN_MAGIC)
+	if (tnd_rtp_rd32(buf + 4) != TND_STUN_MAGIC)
 		return EBADMSG;
 	while (off < len) {
 		uint16_t type;
@@ -61,19 +49,19 @@ int tnd_stun_check(const uint8_t *buf, size_t len)
 		/* values are padded to 4 bytes (15) */
 		if (alen > len - off || ((alen + 3) & ~(size_t)3) > len - off)
 			return EBADMSG;
-		if (type == STUN_FINGERPRINT) {
+		if (type == TND_STUN_ATTR_FINGERPRINT) {
 			/* last attribute; CRC over everything before it (15.5) */
 			if (alen != 4 || off + 4 != len)
 				return EBADMSG;
-			if ((tnd_stun_crc32(buf, off - 4) ^ STUN_FINGERPRINT_XOR) !=
+			if ((tnd_stun_crc32(buf, off - 4) ^ TND_STUN_FINGERPRINT_XOR) !=
 			    tnd_rtp_rd32(buf + off))
 				return EBADMSG;
-		} else if (integrity && type != STUN_MESSAGE_INTEGRITY_SHA256) {
+		} else if (integrity && type != TND_STUN_ATTR_INTEGRITY_SHA256) {
 			/* after MESSAGE-INTEGRITY only FINGERPRINT may follow (15.4);
 			 * RFC 8489 lets MESSAGE-INTEGRITY-SHA256 follow it too */
 			return EBADMSG;
 		}
-		if (type == STUN_MESSAGE_INTEGRITY || type == STUN_MESSAGE_INTEGRITY_SHA256)
+		if (type == TND_STUN_ATTR_INTEGRITY || type == TND_STUN_ATTR_INTEGRITY_SHA256)
 			integrity = true;
 		off += (alen + 3) & ~(size_t)3;
 	}
@@ -82,7 +70,7 @@ int tnd_stun_check(const uint8_t *buf, size_t len)
 
 int tnd_stun_parse_binding(const uint8_t *buf, size_t len, struct tnd_stun_binding *b)
 {
-	size_t off = STUN_HDR_LEN;
+	size_t off = TND_STUN_HDR_LEN;
 	struct tnd_stun_binding r = { 0 };
 
 	if (!b || tnd_stun_check(buf, len))
@@ -99,38 +87,38 @@ int tnd_stun_parse_binding(const uint8_t *buf, size_t len, struct tnd_stun_bindi
 		const uint8_t *v = buf + off + 4;
 
 		switch (type) {
-		case STUN_USERNAME:
+		case TND_STUN_ATTR_USERNAME:
 			/* RFC 8489 14.3: under 509 bytes */
 			if (alen == 0 || alen > 508)
 				return EBADMSG;
 			r.user = (const char *)v;
 			r.user_len = alen;
 			break;
-		case STUN_MESSAGE_INTEGRITY:
+		case TND_STUN_ATTR_INTEGRITY:
 			if (alen != 20)
 				return EBADMSG;
 			r.integrity_off = off;
 			break;
-		case STUN_PRIORITY:
+		case TND_STUN_ATTR_PRIORITY:
 			if (alen != 4)
 				return EBADMSG;
 			r.priority = tnd_rtp_rd32(v);
 			break;
-		case STUN_USE_CANDIDATE:
+		case TND_STUN_ATTR_USE_CANDIDATE:
 			if (alen != 0)
 				return EBADMSG;
 			r.use_candidate = true;
 			break;
-		case STUN_ICE_CONTROLLING:
-		case STUN_ICE_CONTROLLED:
+		case TND_STUN_ATTR_CONTROLLING:
+		case TND_STUN_ATTR_CONTROLLED:
 			if (alen != 8)
 				return EBADMSG;
-			if (type == STUN_ICE_CONTROLLING)
+			if (type == TND_STUN_ATTR_CONTROLLING)
 				r.controlling = true;
 			else
 				r.controlled = true;
 			break;
-		case STUN_ERROR_CODE:
+		case TND_STUN_ATTR_ERROR_CODE:
 			if (alen < 4)
 				return EBADMSG;
 			r.error = (uint16_t)((v[2] & 7) * 100 + (v[3] % 100));

@@ -93,6 +93,13 @@ static inline uint32_t tnd_rtp_rd32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Big-endian writers, shared by RTP and STUN (and DTLS records) */
+static inline void tnd_rtp_wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
 static inline void tnd_rtp_wr32(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)(v >> 24);
@@ -138,8 +145,7 @@ static inline void tnd_rtp_set_marker(uint8_t *pkt, bool m)
 
 static inline void tnd_rtp_set_seq(uint8_t *pkt, uint16_t seq)
 {
-	pkt[2] = (uint8_t)(seq >> 8);
-	pkt[3] = (uint8_t)seq;
+	tnd_rtp_wr16(pkt + 2, seq);
 }
 
 static inline void tnd_rtp_set_ts(uint8_t *pkt, uint32_t ts)
@@ -211,6 +217,22 @@ int tnd_stun_check(const uint8_t *buf, size_t len);
 #define TND_STUN_BINDING_INDICATION 0x0011
 #define TND_STUN_BINDING_SUCCESS 0x0101
 #define TND_STUN_BINDING_ERROR 0x0111
+
+/* Framing and the attributes ICE uses (RFC 5389 15, RFC 8445 16.1), shared
+ * by the parser (stun.c) and the builders (stun_auth.c) */
+#define TND_STUN_HDR_LEN 20
+#define TND_STUN_MAGIC 0x2112A442u
+#define TND_STUN_FINGERPRINT_XOR 0x5354554eu
+#define TND_STUN_ATTR_USERNAME 0x0006
+#define TND_STUN_ATTR_INTEGRITY 0x0008
+#define TND_STUN_ATTR_ERROR_CODE 0x0009
+#define TND_STUN_ATTR_INTEGRITY_SHA256 0x001C
+#define TND_STUN_ATTR_XOR_MAPPED 0x0020
+#define TND_STUN_ATTR_PRIORITY 0x0024
+#define TND_STUN_ATTR_USE_CANDIDATE 0x0025
+#define TND_STUN_ATTR_FINGERPRINT 0x8028
+#define TND_STUN_ATTR_CONTROLLED 0x8029
+#define TND_STUN_ATTR_CONTROLLING 0x802A
 
 /* What ICE needs of a Binding message (RFC 8445 7.1, RFC 7675). Pointers
  * point into the message. */
@@ -321,6 +343,22 @@ int tnd_pc_alloc(struct tnd_pc **pcp, struct tnd_loop *worker, const struct tnd_
 int tnd_pc_local_ice(const struct tnd_pc *pc, char *ufrag, size_t ufrag_size, char *pwd,
 		     size_t pwd_size);
 
+/* ICE restart (RFC 8445 9) once the pc owns its socket (libnice let go):
+ * makes new local credentials (CSPRNG; 8-character ufrag, 24-character pwd)
+ * and copies them out for the new offer or answer. Until a check made with
+ * the new sets succeeds, the peer's checks with the old and the new local
+ * credentials are both answered, and media keeps flowing on the current
+ * pair; then the old sets are dropped. Calling it again before that
+ * replaces the pending set. 0, EINVAL, ENOSPC (sizes of 257 are enough),
+ * EALREADY (not yet on its own socket: libnice still runs ICE, or a relayed
+ * pair keeps it) or EIO (no randomness). */
+int tnd_pc_ice_restart(struct tnd_pc *pc, char *ufrag, size_t ufrag_size, char *pwd,
+		       size_t pwd_size);
+/* The peer's new ICE credentials after a restart (its new offer or
+ * answer); same transition as above. 0, EINVAL (bad ufrag/pwd) or
+ * EALREADY (as above). */
+int tnd_pc_ice_remote_restart(struct tnd_pc *pc, const char *ufrag, const char *pwd);
+
 /* Starts gathering; candidates arrive through h->candidate (trickle), the
  * host ones possibly before this returns. 0, EALREADY or EIO. */
 int tnd_pc_gather(struct tnd_pc *pc);
@@ -384,6 +422,12 @@ struct tnd_pc_stats {
 	uint64_t stun_answered;    /* the peer's checks we answered (direct) */
 	uint64_t stun_refused;     /* Binding requests with wrong credentials (direct) */
 	uint64_t consent_sent, consent_ok;   /* our consent checks (RFC 7675) */
+	/* direct ICE (RFC 8445 7.3.1.3-7.3.1.5) after the hand-over */
+	uint64_t stun_rate_limited;   /* Binding requests over the per-pc budget, dropped */
+	uint64_t stun_replayed;       /* a transaction id seen before from another address */
+	uint64_t ice_triggered;       /* our checks to a new (peer-reflexive) address */
+	uint64_t ice_switches;        /* media moved to a checked, consented address */
+	uint64_t ice_restarts;        /* credential sets replaced after a restart */
 	enum tnd_pc_dtls_state dtls_state;
 	const char *srtp_profile;  /* "AEAD_AES_128_GCM", "AES_CM_128_HMAC_SHA1_80" or "" */
 	/* g_get_monotonic_time() of the milestones, 0 until reached */

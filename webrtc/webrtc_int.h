@@ -14,6 +14,7 @@
 
 #include <nice/agent.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
@@ -137,19 +138,143 @@ int tnd_sock_media_opts(int fd, int family, int dscp, int rcvbuf);
 
 /* ------------------------------------------------------------ stun_auth.c */
 
-/* A Binding request with USERNAME, PRIORITY, ICE-CONTROLLING or -CONTROLLED,
- * MESSAGE-INTEGRITY (key `pwd`) and FINGERPRINT; its length, 0 when `cap`
- * is too small. */
+/* A short-term credential's HMAC-SHA1 key (RFC 5389 15.4) with its padded
+ * blocks already hashed, so that signing or checking a message allocates
+ * nothing (stun_auth.c says why this is not EVP_MAC). Plain memory: copy,
+ * and wipe with tnd_stun_key_clear. */
+struct tnd_stun_key {
+	SHA_CTX inner, outer;
+};
+
+void tnd_stun_key_set(struct tnd_stun_key *k, const char *pwd);
+void tnd_stun_key_clear(struct tnd_stun_key *k);
+
+/* What a Binding request of ours carries (RFC 8445 7.2.2, 7.1.2) */
+struct tnd_stun_req {
+	const char *user;          /* "their ufrag:our ufrag" */
+	uint32_t priority;
+	bool controlling;          /* ICE-CONTROLLING, else ICE-CONTROLLED */
+	uint64_t tiebreaker;
+	bool use_candidate;        /* controlling only: nominates the pair */
+};
+
+/* A Binding request with USERNAME, PRIORITY, USE-CANDIDATE if asked,
+ * ICE-CONTROLLING or -CONTROLLED, MESSAGE-INTEGRITY (key `k`, the peer's
+ * password) and FINGERPRINT; its length, 0 when `cap` is too small. */
 size_t tnd_stun_build_request(uint8_t *buf, size_t cap, const uint8_t txid[12],
-			      const char *user, const char *pwd, uint32_t priority,
-			      bool controlling, uint64_t tiebreaker);
+			      const struct tnd_stun_req *r, const struct tnd_stun_key *k);
 /* A Binding success response with XOR-MAPPED-ADDRESS `from`,
- * MESSAGE-INTEGRITY (key `pwd`) and FINGERPRINT; its length or 0. */
+ * MESSAGE-INTEGRITY (key `k`, our password) and FINGERPRINT; its length
+ * or 0. */
 size_t tnd_stun_build_success(uint8_t *buf, size_t cap, const uint8_t txid[12],
-			      const struct sockaddr_storage *from, const char *pwd);
+			      const struct sockaddr_storage *from, const struct tnd_stun_key *k);
 /* MESSAGE-INTEGRITY at `integrity_off` (tnd_stun_parse_binding) against
- * `pwd`. The header is changed and restored. 0 or EACCES. */
-int tnd_stun_verify(uint8_t *buf, size_t len, size_t integrity_off, const char *pwd);
+ * `k`. The header is changed and restored. 0 or EACCES. No allocation. */
+int tnd_stun_verify(uint8_t *buf, size_t len, size_t integrity_off, const struct tnd_stun_key *k);
+
+/* ------------------------------------------------------------ ice_direct.c */
+
+/* ICE after libnice, without sockets or clocks (they are passed in), so
+ * that tests and a fuzzer can drive it: answers the peer's checks, keeps
+ * RFC 7675 consent per address, learns peer-reflexive addresses (RFC 8445
+ * 7.3.1.3-7.3.1.5) and moves media to one only after our own check to it
+ * succeeded, and carries an ICE restart's two credential sets. Fixed size,
+ * no allocation after tnd_icd_init. OWNER: the pc's worker. */
+#define TND_ICD_SLOTS 5         /* the selected address and 4 peer-reflexive ones */
+#define TND_ICD_TXNS 16         /* our checks in flight */
+#define TND_ICD_SEEN 8          /* the peer's latest request transaction ids */
+#define TND_ICD_FRAG_MAX 256
+#define TND_ICD_REQ_BURST 50    /* requests a pc answers back to back (per bucket) */
+#define TND_ICD_REQ_RATE 50     /* and per second after that */
+#define TND_ICD_SWITCH_GAP_US 1000000   /* one move of the media per second at most */
+
+typedef int (tnd_icd_send_h)(void *arg, const uint8_t *buf, size_t len,
+			     const struct sockaddr_storage *to, socklen_t to_len);
+
+struct tnd_icd_conf {
+	const char *local_ufrag, *local_pwd;     /* borrowed for init */
+	const char *remote_ufrag, *remote_pwd;
+	const struct sockaddr_storage *remote;   /* the pair libnice nominated */
+	socklen_t remote_len;
+	bool controlling;
+	uint32_t priority;                       /* our candidate's */
+	int64_t interval_us, timeout_us;         /* RFC 7675: 5 s and 30 s */
+	tnd_icd_send_h *send;
+	void *arg;
+	struct tnd_pc_stats *st;                 /* borrowed: counters written here */
+};
+
+struct tnd_icd_cred {
+	bool set;
+	char ufrag[TND_ICD_FRAG_MAX + 1];
+	struct tnd_stun_key key;
+};
+
+struct tnd_icd_addr {
+	struct sockaddr_storage sa;
+	socklen_t len;               /* 0: slot free */
+	int64_t consent_us;          /* last authentic answer to our check from it; 0 none */
+	int64_t heard_us;            /* last authentic request from it */
+	int64_t check_us;            /* our last check to it */
+	int64_t nominated_us;        /* last USE-CANDIDATE from it (we are controlled) */
+};
+
+struct tnd_icd_txn {
+	uint8_t id[12];
+	uint8_t slot;
+	uint8_t gen;                 /* credential sets: 0 current, 1 after a restart */
+	bool live, nominate;
+};
+
+struct tnd_icd_seen {
+	uint8_t id[12];
+	uint8_t slot;
+	bool live;
+};
+
+struct tnd_icd {
+	tnd_icd_send_h *send;
+	void *arg;
+	struct tnd_pc_stats *st;     /* borrowed */
+	bool controlling;
+	uint32_t priority;
+	uint64_t tiebreaker;
+	int64_t interval_us, timeout_us;
+	/* [0] in use, [1] from a restart until a check with it succeeds */
+	struct tnd_icd_cred local[2], remote[2];
+	struct tnd_icd_addr a[TND_ICD_SLOTS];
+	unsigned sel;                /* the slot media goes to */
+	struct tnd_icd_txn txn[TND_ICD_TXNS];
+	unsigned txn_next;
+	struct tnd_icd_seen seen[TND_ICD_SEEN];
+	unsigned seen_next;
+	/* token buckets, in microtokens: the selected address's and everyone
+	 * else's, so strangers cannot starve the working path's checks */
+	int64_t tokens[2], tokens_us[2];
+	int64_t switch_us;           /* last move of the media */
+	int64_t next_us;             /* next consent check to the selected address */
+	uint8_t rnd[96];             /* RAND_bytes, drawn in batches */
+	unsigned rnd_left;
+};
+
+/* 0, EINVAL or EIO (no randomness). The selected address starts with
+ * consent: libnice's checks just succeeded on it. */
+int tnd_icd_init(struct tnd_icd *s, const struct tnd_icd_conf *c, int64_t now);
+/* Wipes the keys. */
+void tnd_icd_clear(struct tnd_icd *s);
+/* One STUN datagram from `from`; answers and checks go out through send. */
+void tnd_icd_input(struct tnd_icd *s, uint8_t *buf, size_t len,
+		   const struct sockaddr_storage *from, socklen_t from_len, int64_t now);
+/* Every ~100 ms: consent checks, retries, moves. 0, or ETIMEDOUT when the
+ * selected address has not answered for the timeout (stop sending). */
+int tnd_icd_tick(struct tnd_icd *s, int64_t now);
+/* Where media goes, and its length. */
+const struct sockaddr_storage *tnd_icd_remote(const struct tnd_icd *s, socklen_t *len);
+/* A restart's new local set (copied out), or the peer's new set. 0,
+ * EINVAL, ENOSPC or EIO (no randomness). */
+int tnd_icd_local_restart(struct tnd_icd *s, char *ufrag, size_t ufrag_size, char *pwd,
+			  size_t pwd_size);
+int tnd_icd_remote_restart(struct tnd_icd *s, const char *ufrag, const char *pwd);
 
 /* ------------------------------------------------------------ dtls_end.c */
 

@@ -648,6 +648,16 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_rtpsock_strict),
 	TND_TEST(test_rtpsock_nat_port_change),
 	TND_TEST(test_rtpsock_same_remote),
+	TND_TEST(test_icd_replay_does_not_move),
+	TND_TEST(test_icd_move_controlled),
+	TND_TEST(test_icd_move_controlling),
+	TND_TEST(test_icd_consent_per_address),
+	TND_TEST(test_icd_rate_limit),
+	TND_TEST(test_icd_no_allocation),
+	TND_TEST(test_icd_csprng),
+	TND_TEST(test_icd_restart),
+	TND_TEST(test_pc_direct_replay),
+	TND_TEST(test_pc_direct_restart),
 	TND_TEST(test_rtpsock_garbage_and_rtcp),
 	TND_TEST(test_rtpsock_dscp),
 	TND_TEST(test_srtp_no_repeat_tx),
@@ -658,6 +668,8 @@ int main(int argc, char **argv)
 {
 	int rc;
 
+	/* before OpenSSL's first allocation, or it refuses */
+	tnd_test_crypto_count_install();
 	/* TND_TEST_LOG=debug shows the module's lines on stderr */
 	tnd_log_parse_levels(getenv("TND_TEST_LOG") ? getenv("TND_TEST_LOG") : "warn", false);
 	if (tnd_webrtc_init()) {

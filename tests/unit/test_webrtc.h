@@ -46,5 +46,18 @@ int test_pc_close_notify_before_media(void);
 int test_stun_request_accepted_by_libnice(void);
 int test_stun_libnice_check_verified(void);
 int test_stun_success_accepted_by_libnice(void);
+/* test_webrtc_direct.c: ice_direct.c against libnice's STUN library */
+int test_icd_replay_does_not_move(void);
+int test_icd_move_controlled(void);
+int test_icd_move_controlling(void);
+int test_icd_consent_per_address(void);
+int test_icd_rate_limit(void);
+int test_icd_no_allocation(void);
+int test_icd_csprng(void);
+int test_icd_restart(void);
+int test_pc_direct_replay(void);
+int test_pc_direct_restart(void);
+/* Counts OpenSSL's allocations from here on; main() calls it first. */
+void tnd_test_crypto_count_install(void);
 
 #endif

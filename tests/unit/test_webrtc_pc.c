@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stun/stunagent.h>
+#include <stun/usages/ice.h>
+
 #include "gateway/base/obj.h"
 #include "tests/unit/runner.h"
 #include "tests/unit/test_webrtc.h"
@@ -40,6 +43,7 @@ struct side {
 	unsigned consent_ms, consent_timeout_ms;
 	char fp[200];                /* the peer's fingerprint as this side is told */
 	char ufrag[257], pwd[257];   /* written on alloc, read after */
+	char rs_ufrag[257], rs_pwd[257];   /* after tnd_pc_ice_restart */
 	struct tnd_pc_stats st;      /* copied by do_stats */
 	/* LOCK: mu */
 	enum tnd_pc_state state;
@@ -629,6 +633,172 @@ static int direct_consent(struct side *a, struct side *b)
 int test_pc_direct_consent(void)
 {
 	return with_pair(direct_consent);
+}
+
+/* ------------------------------------------------------------ direct ICE */
+
+static int do_restart(void *ctx, const char *unused)
+{
+	struct side *s = ctx;
+
+	(void)unused;
+	return tnd_pc_ice_restart(s->pc, s->rs_ufrag, sizeof(s->rs_ufrag), s->rs_pwd,
+				  sizeof(s->rs_pwd));
+}
+
+static int do_remote_restart(void *ctx, const char *unused)
+{
+	struct side *s = ctx;
+
+	(void)unused;
+	return tnd_pc_ice_remote_restart(s->pc, s->peer->rs_ufrag, s->peer->rs_pwd);
+}
+
+static int direct_pair(struct side *a, struct side *b)
+{
+	a->consent_ms = b->consent_ms = 150;
+	a->consent_timeout_ms = b->consent_timeout_ms = 3000;
+	if (pair_start(a, b) || connect_pair(a, b, true) || exchange(a, b))
+		return 1;
+	if (!wait_direct(a, b)) {
+		printf("# no hand-over from libnice\n");
+		return 1;
+	}
+	return 0;
+}
+
+/* Media again, after what a test did to the pair */
+static int exchange_again(struct side *a, struct side *b, uint16_t base)
+{
+	g_mutex_lock(&mu);
+	a->n_rtp = a->n_rtcp = b->n_rtp = b->n_rtcp = 0;
+	g_mutex_unlock(&mu);
+	seq_base = base;
+	return exchange(a, b);
+}
+
+/* H2 end to end: a's nominating check to b (what a browser sends; libnice's
+ * STUN library makes it with a's real credentials), replayed from a third
+ * socket, is answered and checked, but b's media stays with a. */
+static int direct_replay(struct side *a, struct side *b)
+{
+	uint8_t req[600], in[600];
+	char user[600];
+	StunAgent agent;
+	StunMessage msg;
+	struct sockaddr_in to = { .sin_family = AF_INET }, me = { .sin_family = AF_INET };
+	int port, fd = -1, answers = 0, checks = 0, rc = 1;
+	size_t n;
+
+	if (direct_pair(a, b))
+		return 1;
+	if (sscanf(b->first_cand, "candidate:%*s %*s %*s %*s %*s %d", &port) != 1)
+		return 1;
+	to.sin_port = htons((uint16_t)port);
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+	stun_agent_init(&agent, NULL, STUN_COMPATIBILITY_RFC5389,
+			STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS | STUN_AGENT_USAGE_USE_FINGERPRINT);
+	snprintf(user, sizeof(user), "%s:%s", b->ufrag, a->ufrag);
+	n = stun_usage_ice_conncheck_create(&agent, &msg, req, sizeof(req), (const uint8_t *)user,
+					    strlen(user), (const uint8_t *)b->pwd, strlen(b->pwd),
+					    true, true, 0x6e0001ff, 42, NULL,
+					    STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (!n || fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)))
+		goto out;
+	for (int i = 0; i < 3; i++)
+		if (sendto(fd, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n)
+			goto out;
+	/* what b sends the replayer during a second: answers and checks */
+	for (gint64 end = g_get_monotonic_time() + 1000000; g_get_monotonic_time() < end;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t k;
+
+		if (poll(&p, 1, 100) != 1)
+			continue;
+		k = recv(fd, in, sizeof(in), 0);
+		if (k >= 20 && in[0] == 0x01 && in[1] == 0x01)
+			answers++;
+		else if (k >= 20 && in[0] == 0x00 && in[1] == 0x01)
+			checks++;
+	}
+	if (tnd_test_run_on(b->loop, do_stats, b))
+		goto out;
+	printf("# replayer got %d answers, %d checks; b: switches %llu, triggered %llu\n", answers,
+	       checks, (unsigned long long)b->st.ice_switches,
+	       (unsigned long long)b->st.ice_triggered);
+	if (answers < 1 || checks < 1 || b->st.ice_switches || !b->st.ice_triggered)
+		goto out;
+	/* b's media still reaches a, and a's b */
+	rc = exchange_again(a, b, 3000);
+ out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int test_pc_direct_replay(void)
+{
+	return with_pair(direct_replay);
+}
+
+static bool both_restarted(struct side *a, struct side *b)
+{
+	return a->st.ice_restarts == 1 && b->st.ice_restarts == 1;
+}
+
+/* M4: an ICE restart after the hand-over, on both pcs: new credentials
+ * both ways, the call stays up, consent continues with the new sets only
+ * for longer than the timeout, and media flows. Before the hand-over the
+ * API says EALREADY. */
+static int direct_restart(struct side *a, struct side *b)
+{
+	a->consent_ms = b->consent_ms = 150;
+	a->consent_timeout_ms = b->consent_timeout_ms = 3000;
+	if (pair_start(a, b))
+		return 1;
+	/* still on libnice: not ours to restart */
+	if (tnd_test_run_on(a->loop, do_restart, a) != EALREADY ||
+	    tnd_test_run_on(a->loop, do_remote_restart, a) != EALREADY)
+		return 1;
+	if (connect_pair(a, b, true) || exchange(a, b))
+		return 1;
+	if (!wait_direct(a, b)) {
+		printf("# no hand-over from libnice\n");
+		return 1;
+	}
+	if (tnd_test_run_on(a->loop, do_restart, a) || tnd_test_run_on(b->loop, do_restart, b) ||
+	    !strcmp(a->rs_ufrag, a->ufrag) || strlen(a->rs_pwd) < 22)
+		return 1;
+	if (tnd_test_run_on(a->loop, do_remote_restart, a) ||
+	    tnd_test_run_on(b->loop, do_remote_restart, b))
+		return 1;
+	for (int i = 0; i < 100; i++) {
+		if (tnd_test_run_on(a->loop, do_stats, a) || tnd_test_run_on(b->loop, do_stats, b))
+			return 1;
+		if (both_restarted(a, b))
+			break;
+		g_usleep(20000);
+	}
+	if (!both_restarted(a, b)) {
+		printf("# restarts %llu %llu\n", (unsigned long long)a->st.ice_restarts,
+		       (unsigned long long)b->st.ice_restarts);
+		return 1;
+	}
+	/* longer than the consent timeout on the new credentials alone */
+	g_usleep(3500000);
+	if (tnd_test_run_on(a->loop, do_stats, a) || tnd_test_run_on(b->loop, do_stats, b))
+		return 1;
+	if (a->state != TND_PC_CONNECTED || b->state != TND_PC_CONNECTED ||
+	    a->st.ice_switches || b->st.ice_switches)
+		return 1;
+	return exchange_again(a, b, 4000);
+}
+
+int test_pc_direct_restart(void)
+{
+	return with_pair(direct_restart);
 }
 
 /* Before any media the DTLS state is still there: a's hang-up reaches b as

@@ -56,8 +56,12 @@ int test_stun_request_accepted_by_libnice(void)
 	uint64_t tie = 0;
 	size_t n;
 
-	n = tnd_stun_build_request(buf, sizeof(buf), txid, "rfrag:lfrag", RPWD, 0x6e7f00ff, true,
-				   0x0102030405060708ull);
+	struct tnd_stun_key rk;
+	struct tnd_stun_req req = { .user = "rfrag:lfrag", .priority = 0x6e7f00ff,
+				    .controlling = true, .tiebreaker = 0x0102030405060708ull };
+
+	tnd_stun_key_set(&rk, RPWD);
+	n = tnd_stun_build_request(buf, sizeof(buf), txid, &req, &rk);
 	TEST_ASSERT(n > 0 && n % 4 == 0);
 	TEST_ASSERT(tnd_stun_check(buf, n) == 0);
 	agent_init(&agent);
@@ -72,12 +76,20 @@ int test_stun_request_accepted_by_libnice(void)
 	TEST_ASSERT(stun_message_find64(&msg, STUN_ATTRIBUTE_ICE_CONTROLLING, &tie) ==
 		  STUN_MESSAGE_RETURN_SUCCESS);
 	TEST_ASSERT(tie == 0x0102030405060708ull);
+	TEST_ASSERT(!stun_message_has_attribute(&msg, STUN_ATTRIBUTE_USE_CANDIDATE));
+	/* a nominating check carries USE-CANDIDATE, and libnice still takes it */
+	req.use_candidate = true;
+	n = tnd_stun_build_request(buf, sizeof(buf), txid, &req, &rk);
+	agent_init(&agent);
+	TEST_ASSERT(n > 0 && stun_agent_validate(&agent, &msg, buf, n, key_for, (void *)RPWD) ==
+		  STUN_VALIDATION_SUCCESS);
+	TEST_ASSERT(stun_message_has_attribute(&msg, STUN_ATTRIBUTE_USE_CANDIDATE));
 	/* the wrong key fails libnice's check */
 	agent_init(&agent);
 	TEST_ASSERT(stun_agent_validate(&agent, &msg, buf, n, key_for, (void *)LPWD) ==
 		  STUN_VALIDATION_UNAUTHORIZED);
 	/* too small a buffer builds nothing */
-	TEST_ASSERT(tnd_stun_build_request(buf, 60, txid, "rfrag:lfrag", RPWD, 1, false, 1) == 0);
+	TEST_ASSERT(tnd_stun_build_request(buf, 60, txid, &req, &rk) == 0);
 	return 0;
 }
 
@@ -87,8 +99,11 @@ int test_stun_libnice_check_verified(void)
 	StunAgent agent;
 	StunMessage msg;
 	struct tnd_stun_binding b;
+	struct tnd_stun_key lk, rk;
 	size_t n;
 
+	tnd_stun_key_set(&lk, LPWD);
+	tnd_stun_key_set(&rk, RPWD);
 	agent_init(&agent);
 	n = stun_usage_ice_conncheck_create(&agent, &msg, buf, sizeof(buf),
 					    (const uint8_t *)"lfrag:rfrag", 11,
@@ -100,14 +115,14 @@ int test_stun_libnice_check_verified(void)
 	TEST_ASSERT(b.user_len == 11 && !memcmp(b.user, "lfrag:rfrag", 11));
 	TEST_ASSERT(b.use_candidate && b.controlling && !b.controlled && b.priority == 12345);
 	TEST_ASSERT(b.integrity_off > 20);
-	TEST_ASSERT(tnd_stun_verify(buf, n, b.integrity_off, LPWD) == 0);
-	TEST_ASSERT(tnd_stun_verify(buf, n, b.integrity_off, RPWD) == EACCES);
-	TEST_ASSERT(tnd_stun_verify(buf, n, 0, LPWD) == EACCES);
+	TEST_ASSERT(tnd_stun_verify(buf, n, b.integrity_off, &lk) == 0);
+	TEST_ASSERT(tnd_stun_verify(buf, n, b.integrity_off, &rk) == EACCES);
+	TEST_ASSERT(tnd_stun_verify(buf, n, 0, &lk) == EACCES);
 	/* verify leaves the message as it was */
 	TEST_ASSERT(tnd_stun_check(buf, n) == 0);
 	/* a changed byte under the integrity fails it, and the fingerprint */
 	buf[b.integrity_off - 1] ^= 1;
-	TEST_ASSERT(tnd_stun_verify(buf, n, b.integrity_off, LPWD) == EACCES);
+	TEST_ASSERT(tnd_stun_verify(buf, n, b.integrity_off, &lk) == EACCES);
 	TEST_ASSERT(tnd_stun_parse_binding(buf, n, &b) == EBADMSG);
 	/* not a Binding: an Allocate request frame */
 	buf[1] = 0x03;
@@ -123,15 +138,17 @@ static int success_for(const struct sockaddr_storage *from)
 	struct sockaddr_storage mapped;
 	socklen_t mlen = sizeof(mapped);
 	struct tnd_stun_binding b;
+	struct tnd_stun_key lk;
 	size_t n, rn;
 
+	tnd_stun_key_set(&lk, LPWD);
 	agent_init(&agent);
 	n = stun_usage_ice_conncheck_create(&agent, &msg, req, sizeof(req),
 					    (const uint8_t *)"lfrag:rfrag", 11,
 					    (const uint8_t *)LPWD, strlen(LPWD), false, false,
 					    7, 99, NULL, STUN_USAGE_ICE_COMPATIBILITY_RFC5245);
 	TEST_ASSERT(n > 0 && tnd_stun_parse_binding(req, n, &b) == 0);
-	rn = tnd_stun_build_success(resp, sizeof(resp), b.txid, from, LPWD);
+	rn = tnd_stun_build_success(resp, sizeof(resp), b.txid, from, &lk);
 	TEST_ASSERT(rn > 0);
 	/* libnice matches it to its request and checks our integrity */
 	TEST_ASSERT(stun_agent_validate(&agent, &rmsg, resp, rn, key_for, (void *)LPWD) ==
@@ -153,7 +170,7 @@ static int success_for(const struct sockaddr_storage *from)
 	/* and our own parser sees a success with integrity */
 	TEST_ASSERT(tnd_stun_parse_binding(resp, rn, &b) == 0);
 	TEST_ASSERT(b.type == TND_STUN_BINDING_SUCCESS);
-	TEST_ASSERT(tnd_stun_verify(resp, rn, b.integrity_off, LPWD) == 0);
+	TEST_ASSERT(tnd_stun_verify(resp, rn, b.integrity_off, &lk) == 0);
 	return 0;
 }
 
