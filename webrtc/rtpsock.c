@@ -494,7 +494,7 @@ void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st
 
 bool tnd_rtpsock_has_remote(const struct tnd_rtpsock *s)
 {
-	return s->remote[0].set;
+	return tnd_learn_dst(&s->learn, 0) != NULL;
 }
 
 void tnd_rtpsock_detach(struct tnd_rtpsock *s)

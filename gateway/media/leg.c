@@ -81,10 +81,7 @@ static int sock_send_rtcp(void *obj, uint8_t *pkt, size_t len, size_t cap)
 
 static bool sock_up(const void *obj)
 {
-	char buf[64];
-
-	tnd_rtpsock_remote(obj, buf, sizeof(buf));
-	return buf[0] && buf[0] != '-';
+	return tnd_rtpsock_has_remote(obj);
 }
 
 static void sock_release(void *obj)
