@@ -621,6 +621,7 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_srtp_cm_sha1_80),
 	TND_TEST(test_pc_api_errors),
 	TND_TEST(test_pc_alloc_enomem),
+	TND_TEST(test_pc_detach_outlived_owner),
 	TND_TEST(test_pc_garbage_before_dtls),
 	TND_TEST(test_pc_dtls_srtp),
 	TND_TEST(test_pc_trickle_before_remote),

@@ -38,6 +38,10 @@ struct side {
 	enum tnd_dtls_role role;
 	uint16_t port_min, port_max; /* ICE port range, 0 for any */
 	unsigned consent_ms, consent_timeout_ms;
+	const char *const *addrs;    /* host addresses; NULL: 127.0.0.1 */
+	size_t n_addrs;
+	const char *const *deny;     /* conf.cand_deny */
+	size_t n_deny;
 	char fp[200];                /* the peer's fingerprint as this side is told */
 	char ufrag[257], pwd[257];   /* written on alloc, read after */
 	struct tnd_pc_stats st;      /* copied by do_stats */
@@ -48,6 +52,7 @@ struct side {
 	char first_cand[256];
 	bool gathered;
 	int n_rtp, n_rtcp;
+	int n_cand_eperm;            /* the peer's candidates refused by the deny-list */
 	uint8_t rx[NRX][TND_PC_MAX_PACKET];
 	size_t rx_len[NRX];
 };
@@ -147,8 +152,13 @@ static int add_cand(void *ctx, const char *cand)
 	if (!s->pc)
 		return 0;   /* released already: a late trickle */
 	err = tnd_pc_add_remote_candidate(s->pc, cand);
-	if (err)
+	if (err == EPERM) {
+		g_mutex_lock(&mu);
+		s->n_cand_eperm++;
+		g_mutex_unlock(&mu);
+	} else if (err) {
 		printf("# %s: candidate %s: error %d\n", s->name, cand ? cand : "(end)", err);
+	}
 	return err;
 }
 
@@ -211,9 +221,10 @@ static int do_alloc(void *ctx, const char *unused)
 	static const char *const addrs[] = { "127.0.0.1" };
 	struct side *s = ctx;
 	const struct tnd_pc_conf conf = {
-		.local_addrs = addrs, .n_local_addrs = 1,
+		.local_addrs = s->addrs ? s->addrs : addrs, .n_local_addrs = s->addrs ? s->n_addrs : 1,
 		.port_min = s->port_min, .port_max = s->port_max,
 		.consent_interval_ms = s->consent_ms, .consent_timeout_ms = s->consent_timeout_ms,
+		.cand_deny = s->deny, .n_cand_deny = s->n_deny,
 	};
 	const struct tnd_pc_handlers h = {
 		.candidate = on_cand, .state = on_state, .rtp = on_rtp, .rtcp = on_rtcp,
@@ -880,4 +891,288 @@ int test_pc_alloc_enomem(void)
 	rc = tnd_test_run_on(s.loop, do_enomem, &s);
 	tnd_loop_free(s.loop);
 	return rc;
+}
+
+/* ------------------------------------------------------------ teardown (H3) */
+
+/* The pc's owner as the bridge is one: memory the handlers get as `arg`,
+ * poisoned and freed when the owner hangs up. */
+#define CANARY_MAGIC 0x7a11c0deu
+
+struct canary {
+	uint32_t magic;
+	struct side *s;              /* borrowed: the side the calls go on to */
+};
+
+static struct {
+	const char *stun;            /* "127.0.0.1:port" of the test's silent STUN server */
+	struct canary *owner;        /* owned (malloc) until the hang-up frees it */
+	struct tnd_pc *keep;         /* ref: whatever else still holds the pc */
+	/* LOCK: mu */
+	bool owner_gone, lib_gathered;
+	int lib_cands_after;         /* libnice's new candidates after the hang-up */
+	int late_calls;              /* handler calls after the hang-up: must stay 0 */
+} td;
+
+static bool owner_gone_now(void)
+{
+	bool gone;
+
+	g_mutex_lock(&mu);
+	gone = td.owner_gone;
+	g_mutex_unlock(&mu);
+	return gone;
+}
+
+static void late_call(struct canary *c)
+{
+	g_mutex_lock(&mu);
+	td.late_calls++;
+	g_mutex_unlock(&mu);
+	/* under ASan this read is the use-after-free of review finding H3 */
+	if (c->magic == CANARY_MAGIC)
+		printf("# a handler reached an owner that is gone\n");
+}
+
+static void canary_cand(void *arg, const char *cand)
+{
+	struct canary *c = arg;
+
+	if (owner_gone_now()) {
+		late_call(c);
+		return;
+	}
+	on_cand(c->s, cand);
+}
+
+static int do_hangup(void *ctx, const char *unused)
+{
+	struct side *s = ctx;
+	struct canary *c = td.owner;
+
+	(void)unused;
+	/* what the bridge's CMD_CLOSE does: close, let go, drop the reference
+	 * and die; td.keep keeps the pc and its agent alive */
+	tnd_pc_close(s->pc);
+	tnd_pc_detach(s->pc);
+	s->pc = tnd_obj_put(s->pc);
+	c->magic = 0;
+	free(c);
+	g_mutex_lock(&mu);
+	td.owner = NULL;
+	td.owner_gone = true;
+	g_cond_broadcast(&cond);
+	g_mutex_unlock(&mu);
+	return 0;
+}
+
+static void canary_state(void *arg, enum tnd_pc_state st)
+{
+	struct canary *c = arg;
+
+	if (owner_gone_now()) {
+		late_call(c);
+		return;
+	}
+	on_state(c->s, st);
+	/* a job at default priority, like CMD_CLOSE: it runs before the
+	 * hand-over queued at idle priority, which then leaves libnice be */
+	if (st == TND_PC_CONNECTED)
+		post(c->s->loop, do_hangup, c->s, NULL, NULL, NULL);
+}
+
+/* libnice's own view, connected after the pc's handlers */
+static void lib_gathered(NiceAgent *agent, guint stream, gpointer data)
+{
+	(void)agent;
+	(void)stream;
+	(void)data;
+	g_mutex_lock(&mu);
+	td.lib_gathered = true;
+	g_cond_broadcast(&cond);
+	g_mutex_unlock(&mu);
+}
+
+static void lib_cand(NiceAgent *agent, NiceCandidate *c, gpointer data)
+{
+	(void)agent;
+	(void)c;
+	(void)data;
+	g_mutex_lock(&mu);
+	td.lib_cands_after += td.owner_gone;
+	g_mutex_unlock(&mu);
+}
+
+static int do_alloc_owned(void *ctx, const char *unused)
+{
+	static const char *const addrs[] = { "127.0.0.1" };
+	struct side *s = ctx;
+	const struct tnd_pc_conf conf = {
+		.local_addrs = addrs, .n_local_addrs = 1, .stun_server = td.stun,
+	};
+	const struct tnd_pc_handlers h = { .candidate = canary_cand, .state = canary_state };
+	int err;
+
+	(void)unused;
+	err = tnd_pc_alloc(&s->pc, s->loop, &conf, s->controlling, &h, td.owner);
+	if (!err)
+		err = tnd_pc_local_ice(s->pc, s->ufrag, sizeof(s->ufrag), s->pwd, sizeof(s->pwd));
+	if (err)
+		return err;
+	g_signal_connect(s->pc->agent, "candidate-gathering-done", G_CALLBACK(lib_gathered), NULL);
+	g_signal_connect(s->pc->agent, "new-candidate-full", G_CALLBACK(lib_cand), NULL);
+	td.keep = tnd_obj_get(s->pc);
+	return 0;
+}
+
+static int do_drop_keep(void *ctx, const char *unused)
+{
+	(void)ctx;
+	(void)unused;
+	td.keep = tnd_obj_put(td.keep);
+	return 0;
+}
+
+static int do_detach(void *ctx, const char *unused)
+{
+	(void)unused;
+	tnd_pc_detach(((struct side *)ctx)->pc);
+	tnd_pc_detach(td.keep);
+	return 0;
+}
+
+static bool pred_owner_gone(struct side *a, struct side *b)
+{
+	(void)a;
+	(void)b;
+	return td.owner_gone;
+}
+
+static bool pred_lib_gathered(struct side *a, struct side *b)
+{
+	(void)a;
+	(void)b;
+	return td.lib_gathered;
+}
+
+/* A UDP socket on 127.0.0.1 that plays a STUN server: silent until told. */
+static int stun_server(uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* The first Binding request's cookie and transaction id (16 bytes: libnice
+ * asks STUN servers in RFC 3489's form, where all 16 are the id) and its
+ * source. */
+static bool stun_request(int fd, uint8_t id[16], struct sockaddr_storage *from,
+			 socklen_t *from_len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint8_t m[1500];
+	ssize_t n;
+
+	if (poll(&p, 1, WAIT_MS) != 1)
+		return false;
+	n = recvfrom(fd, m, sizeof(m), 0, (struct sockaddr *)from, from_len);
+	if (n < 20 || m[0] != 0 || m[1] != 1)
+		return false;
+	memcpy(id, m + 4, 16);
+	return true;
+}
+
+/* Binding success (RFC 3489 11.1, RFC 5389 15.1): MAPPED-ADDRESS
+ * 192.0.2.7:40000, which both forms know. Its length. */
+static size_t stun_success(uint8_t *m, const uint8_t id[16])
+{
+	memcpy(m, "\x01\x01\x00\x0c", 4);
+	memcpy(m + 4, id, 16);
+	memcpy(m + 20, "\x00\x01\x00\x08\x00\x01", 6);
+	m[26] = (uint8_t)(40000 >> 8);
+	m[27] = (uint8_t)40000;
+	tnd_rtp_wr32(m + 28, 192u << 24 | 2 << 8 | 7);
+	return 32;
+}
+
+/* Review H3: a pc that outlives its owner. a has a STUN server that does
+ * not answer, so its gathering is still open when ICE and DTLS are done.
+ * On CONNECTED its owner hangs up as the bridge does (close, detach, drop
+ * its reference, free itself) while something else keeps the pc alive.
+ * Then the STUN server answers: libnice emits a server-reflexive candidate
+ * and gathering-done, and neither may reach the freed owner. */
+static int teardown_body(struct side *a, struct side *b)
+{
+	struct sockaddr_storage from;
+	socklen_t from_len = sizeof(from);
+	uint8_t txid[16], msg[64];
+	char stun[32];
+	uint16_t port = 0;
+	int fd = stun_server(&port), rc = 1;
+	bool early;
+
+	memset(&td, 0, sizeof(td));
+	if (fd < 0)
+		return 1;
+	snprintf(stun, sizeof(stun), "127.0.0.1:%u", port);
+	td.stun = stun;
+	td.owner = calloc(1, sizeof(*td.owner));
+	if (!td.owner)
+		goto out;
+	td.owner->magic = CANARY_MAGIC;
+	td.owner->s = a;
+	if (tnd_loop_alloc(&a->loop, "w0", 1) || tnd_loop_alloc(&b->loop, "w1", 1) ||
+	    tnd_loop_thread_start(a->loop) || tnd_loop_thread_start(b->loop) ||
+	    tnd_test_run_on(a->loop, do_alloc_owned, a) || tnd_test_run_on(b->loop, do_alloc, b) ||
+	    connect_pair(a, b, true))
+		goto out;
+	if (!stun_request(fd, txid, &from, &from_len)) {
+		printf("# no Binding request at the STUN server\n");
+		goto out;
+	}
+	if (!wait_until(pred_owner_gone, a, b, WAIT_MS)) {
+		printf("# the owner never hung up (a in state %d)\n", a->state);
+		goto out;
+	}
+	g_mutex_lock(&mu);
+	early = td.lib_gathered;
+	g_mutex_unlock(&mu);
+	if (early) {
+		printf("# gathering was over before the hang-up: nothing left to test\n");
+		goto out;
+	}
+	if (sendto(fd, msg, stun_success(msg, txid), 0, (struct sockaddr *)&from, from_len) < 0 ||
+	    !wait_until(pred_lib_gathered, a, b, WAIT_MS)) {
+		printf("# libnice did not finish gathering\n");
+		goto out;
+	}
+	printf("# after the hang-up libnice emitted %d candidate(s) and gathering-done; "
+	       "%d reached the owner\n", td.lib_cands_after, td.late_calls);
+	rc = td.late_calls != 0 || td.lib_cands_after < 1;
+ out:
+	if (td.owner && a->loop) {
+		/* failed before the hang-up: the pc must not call it either */
+		tnd_test_run_on(a->loop, do_detach, a);
+		free(td.owner);
+		td.owner = NULL;
+	}
+	if (td.keep)
+		tnd_test_run_on(a->loop, do_drop_keep, NULL);
+	close(fd);
+	return rc;
+}
+
+int test_pc_detach_outlived_owner(void)
+{
+	return with_pair(teardown_body);
 }
