@@ -25,6 +25,9 @@ int test_pc_alloc_enomem(void);
 /* teardown, candidate limits, forged DTLS, cipher suites (review H3, M1,
  * L12, L2) */
 int test_pc_detach_outlived_owner(void);
+int test_pc_forged_hello(void);
+int test_pc_candidate_limits(void);
+int test_pc_deny_still_connects(void);
 int test_rtpsock_latching(void);
 int test_rtpsock_garbage_and_rtcp(void);
 int test_pc_direct_consent(void);

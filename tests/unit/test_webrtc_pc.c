@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "gateway/base/obj.h"
 #include "tests/unit/runner.h"
 #include "tests/unit/test_webrtc.h"
@@ -1175,4 +1177,252 @@ static int teardown_body(struct side *a, struct side *b)
 int test_pc_detach_outlived_owner(void)
 {
 	return with_pair(teardown_body);
+}
+
+/* ------------------------------------------------------------ forged DTLS (L12) */
+
+/* A genuine ClientHello, as anyone can make one: its length in buf. */
+static size_t client_hello(uint8_t *buf, size_t cap)
+{
+	SSL *ssl = SSL_new(tnd_webrtc_ssl_ctx());
+	BIO *r = BIO_new(BIO_s_mem()), *w = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	if (!ssl || !r || !w) {
+		BIO_free(r);
+		BIO_free(w);
+		SSL_free(ssl);
+		return 0;
+	}
+	SSL_set_bio(ssl, r, w);
+	SSL_set_mtu(ssl, 1200);
+	SSL_set_connect_state(ssl);
+	SSL_do_handshake(ssl);
+	n = BIO_read(w, buf, (int)cap);
+	SSL_free(ssl);
+	ERR_clear_error();
+	return n > 0 ? (size_t)n : 0;
+}
+
+/* Sends `len` bytes to a pc's host candidate from a fresh socket: an
+ * address no check has validated. */
+static int send_forged(const char *cand, const uint8_t *buf, size_t len)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	int port = 0, fd;
+	ssize_t n;
+
+	if (sscanf(cand, "candidate:%*s %*s %*s %*s %*s %d", &port) != 1)
+		return 1;
+	to.sin_port = htons((uint16_t)port);
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		return 1;
+	n = sendto(fd, buf, len, 0, (struct sockaddr *)&to, sizeof(to));
+	close(fd);
+	return n == (ssize_t)len ? 0 : 1;
+}
+
+static bool b_has_cand(struct side *a, struct side *b)
+{
+	(void)a;
+	return b->n_cands > 0;
+}
+
+static bool forged_delivered;   /* the control: hand it over as libnice would */
+
+static int do_inject_hello(void *ctx, const char *unused)
+{
+	struct side *s = ctx;
+	uint8_t hello[1500];
+	size_t n = client_hello(hello, sizeof(hello));
+
+	(void)unused;
+	if (!n)
+		return 1;
+	tnd_pc_input(s->pc, hello, n);
+	return 0;
+}
+
+/* Review L12: pc.c trusts libnice to pass up non-STUN data only from
+ * addresses its checks validated. Before ICE is done a third party sends
+ * b (the DTLS server) a genuine ClientHello, once before b knows the
+ * peer's parameters (it would be kept and answered then) and once after
+ * (it would go straight to OpenSSL). The real handshake must still
+ * succeed, and b must never have seen the forgeries. The control run hands
+ * the forgery to the pc as if libnice had delivered it, and the handshake
+ * fails: so the first half can fail. */
+static int forged_hello_body(struct side *a, struct side *b)
+{
+	uint8_t hello[1500];
+	size_t n = client_hello(hello, sizeof(hello));
+
+	if (!n || pair_start(a, b))
+		return 1;
+	if (forged_delivered) {
+		/* the control: delivered as libnice would for a validated source */
+		if (tnd_test_run_on(b->loop, do_inject_hello, b) || connect_pair(a, b, true))
+			return 1;
+		if (wait_until(both_connected, a, b, 3000)) {
+			printf("# a delivered forged ClientHello did not spoil the handshake\n");
+			return 1;
+		}
+		return 0;
+	}
+	if (tnd_test_run_on(b->loop, do_gather, b) || !wait_until(b_has_cand, a, b, WAIT_MS) ||
+	    send_forged(b->first_cand, hello, n))
+		return 1;
+	if (set_remotes(a, b) || send_forged(b->first_cand, hello, n) ||
+	    tnd_test_run_on(a->loop, do_gather, a))
+		return 1;
+	if (exchange(a, b) || tnd_test_run_on(b->loop, do_stats, b))
+		return 1;
+	if (b->err || b->st.drop_dtls || b->st.drop_other) {
+		printf("# the forged hello reached the pc: err %d, dtls drops %llu\n", b->err,
+		       (unsigned long long)b->st.drop_dtls);
+		return 1;
+	}
+	return 0;
+}
+
+int test_pc_forged_hello(void)
+{
+	forged_delivered = true;
+	TEST_ASSERT(with_pair(forged_hello_body) == 0);
+	forged_delivered = false;
+	TEST_ASSERT(with_pair(forged_hello_body) == 0);
+	return 0;
+}
+
+/* ------------------------------------------------------------ candidate limits (M1) */
+
+#define CAND_FMT "candidate:%d 1 udp 2130706431 %s %d typ host"
+
+static int add_n(struct tnd_pc *pc, int from, int n, int want)
+{
+	char c[128];
+
+	for (int i = from; i < from + n; i++) {
+		snprintf(c, sizeof(c), CAND_FMT, i, "127.0.0.1", 10000 + i);
+		if (tnd_pc_add_remote_candidate(pc, c) != want) {
+			printf("# candidate %d: not %d\n", i, want);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int do_limits(void *ctx, const char *unused)
+{
+	static const char *const deny[] = {
+		"10.0.0.0/8", "192.168.1.77", "fd00::/8", "2001:db8:ab00::/40", "::ffff:172.16.0.0/108",
+	};
+	static const char *const bad[] = { "10.0.0.0/33" };
+	static const struct {
+		const char *addr;
+		int err;
+	} cases[] = {
+		{ "10.200.1.1", EPERM }, { "11.0.0.1", 0 }, { "192.168.1.77", EPERM },
+		{ "192.168.1.78", 0 }, { "fd12:3456::1", EPERM }, { "fe80::1", 0 },
+		{ "2001:db8:abff::1", EPERM }, { "2001:db8:ac00::1", 0 },
+		/* IPv4-mapped: the IPv4 rules apply */
+		{ "::ffff:10.1.2.3", EPERM }, { "172.31.255.255", EPERM }, { "172.32.0.1", 0 },
+		/* never a peer: the local host, multicast, broadcast */
+		{ "0.0.0.0", EPERM }, { "::", EPERM }, { "224.0.0.1", EPERM }, { "ff02::1", EPERM },
+		{ "255.255.255.255", EPERM },
+	};
+	struct side *s = ctx;
+	char c[128];
+	int n_ok = 0;
+
+	(void)unused;
+	s->deny = bad;
+	s->n_deny = 1;
+	if (do_alloc(s, NULL) != EINVAL || s->pc)
+		return 1;
+	s->deny = deny;
+	s->n_deny = sizeof(deny) / sizeof(deny[0]);
+	if (do_alloc(s, NULL))
+		return 2;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(c, sizeof(c), CAND_FMT, (int)i, cases[i].addr, 5000);
+		if (tnd_pc_add_remote_candidate(s->pc, c) != cases[i].err) {
+			printf("# %s: not %d\n", c, cases[i].err);
+			return 3;
+		}
+		n_ok += !cases[i].err;
+	}
+	/* the rest of 32 kept before the remote parameters, more refused */
+	if (add_n(s->pc, 100, TND_PC_MAX_REMOTE_CANDS / 2 - n_ok, 0))
+		return 4;
+	if (tnd_pc_gather(s->pc) || tnd_pc_set_remote(s->pc, "abcd", PWD, s->fp, TND_DTLS_ACTIVE))
+		return 5;
+	/* every kept one reached libnice when they were applied */
+	{
+		GSList *l = nice_agent_get_remote_candidates(s->pc->agent, s->pc->stream, 1);
+		guint len = g_slist_length(l);
+
+		g_slist_free_full(l, (GDestroyNotify)nice_candidate_free);
+		if (len != TND_PC_MAX_REMOTE_CANDS / 2) {
+			printf("# %u remote candidates in libnice\n", len);
+			return 6;
+		}
+	}
+	/* applied ones count too: 32 in all, then EBUSY */
+	if (add_n(s->pc, 200, TND_PC_MAX_REMOTE_CANDS / 2, 0) || add_n(s->pc, 300, 2, EBUSY))
+		return 7;
+	/* refusals still say why */
+	snprintf(c, sizeof(c), CAND_FMT, 1, "10.0.0.1", 5000);
+	if (tnd_pc_add_remote_candidate(s->pc, c) != EPERM ||
+	    tnd_pc_add_remote_candidate(s->pc, "candidate:x") != EBADMSG)
+		return 8;
+	s->pc = tnd_obj_put(s->pc);
+	return 0;
+}
+
+int test_pc_candidate_limits(void)
+{
+	long live = tnd_obj_live();
+	struct side *s = calloc(1, sizeof(*s)), *peer = calloc(1, sizeof(*peer));
+	int rc = 1;
+
+	if (!s || !peer)
+		goto out;
+	pair_init(s, peer);
+	if (tnd_loop_alloc(&s->loop, "w0", 1) || tnd_loop_thread_start(s->loop))
+		goto stop;
+	rc = tnd_test_run_on(s->loop, do_limits, s);
+	if (rc)
+		printf("# step %d\n", rc);
+ stop:
+	tnd_test_wait_live(live, 2000);
+	tnd_loop_free(s->loop);
+ out:
+	free(s);
+	free(peer);
+	return rc;
+}
+
+/* b offers host candidates on 127.0.0.1 and 127.0.0.2; a's deny-list
+ * holds 127.0.0.2 (and some networks nobody here uses). a refuses those
+ * candidates and still connects over the allowed ones. */
+static int deny_connects(struct side *a, struct side *b)
+{
+	static const char *const two[] = { "127.0.0.1", "127.0.0.2" };
+	static const char *const deny[] = { "127.0.0.2/32", "10.0.0.0/8", "fe80::/10" };
+
+	b->addrs = two;
+	b->n_addrs = 2;
+	a->deny = deny;
+	a->n_deny = sizeof(deny) / sizeof(deny[0]);
+	if (pair_start(a, b) || connect_pair(a, b, true) || exchange(a, b))
+		return 1;
+	printf("# a refused %d of b's candidates\n", a->n_cand_eperm);
+	return a->n_cand_eperm < 1 || b->n_cand_eperm;
+}
+
+int test_pc_deny_still_connects(void)
+{
+	return with_pair(deny_connects);
 }
