@@ -625,6 +625,8 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pc_forged_hello),
 	TND_TEST(test_pc_candidate_limits),
 	TND_TEST(test_pc_deny_still_connects),
+	TND_TEST(test_dtls_suites),
+	TND_TEST(test_dtls_no_renegotiation),
 	TND_TEST(test_pc_garbage_before_dtls),
 	TND_TEST(test_pc_dtls_srtp),
 	TND_TEST(test_pc_trickle_before_remote),

@@ -28,6 +28,8 @@ int test_pc_detach_outlived_owner(void);
 int test_pc_forged_hello(void);
 int test_pc_candidate_limits(void);
 int test_pc_deny_still_connects(void);
+int test_dtls_suites(void);
+int test_dtls_no_renegotiation(void);
 int test_rtpsock_latching(void);
 int test_rtpsock_garbage_and_rtcp(void);
 int test_pc_direct_consent(void);
