@@ -45,6 +45,14 @@ static void release_notify(gpointer data)
 	tnd_obj_put(data);
 }
 
+/* Two atomic read-modify-writes per datagram (review L11), kept: a plain
+ * "in dispatch" flag cannot stand in for the reference. A handler that
+ * drops the owner's reference makes tnd_obj_put() run pc_destroy at once,
+ * under this frame, and a destructor may neither revive nor defer its
+ * object (R3); only a held reference keeps the pc alive across the call.
+ * A non-atomic guard needs a deferred-release hook in gateway/base/obj.c.
+ * Uncontended, on a cache line this thread owns, the pair costs a few
+ * nanoseconds next to SRTP's microseconds. */
 void tnd_pc_hold(struct tnd_pc *pc)
 {
 	tnd_obj_get(pc);
