@@ -11,11 +11,13 @@
  * CLOSED/FAILED. Per packet: no allocation, no lock, logs only through
  * TND_LOG_RL.
  *
- * The owner's handlers run until tnd_pc_detach() clears them; from then on,
- * and once the state is final, every library callback and deferred job
- * returns at once (tnd_pc_gone), because a pc can outlive its owner: a
- * queued hand-over, a gathering still open or a job in flight each hold a
- * reference (review H3, style guide R3).
+ * A pc can outlive its owner: a queued hand-over, a gathering held open by
+ * a slow STUN server or a job in flight each hold a reference (review H3,
+ * style guide R3). So the owner's handlers run only until tnd_pc_detach()
+ * clears them (every call site checks the pointer, notify() the flag), and
+ * libnice's callbacks return at once when the owner let go or the state is
+ * final (tnd_pc_gone); the hand-over and consent jobs (direct.c) act only
+ * on a CONNECTED pc.
  *
  * Only DTLS from the selected pair's peer reaches the DTLS server: libnice
  * drops non-STUN datagrams from any address its checks have not validated
