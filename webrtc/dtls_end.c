@@ -8,8 +8,25 @@
  * the pc keeps only the record keys of the AES-GCM suite (RFC 5246 6.3
  * key block, RFC 5288 records, RFC 6347 DTLS framing): enough to tell an
  * authentic alert from a forged one, and to send its own close_notify.
- * Other suites keep the SSL. Runs only for DTLS datagrams after the
- * hand-over and at hang-up, never per media packet. */
+ * Runs only for DTLS datagrams after the hand-over and at hang-up, never
+ * per media packet.
+ *
+ * What this file assumes, and what makes it true:
+ * - Epoch 1 is the only epoch with keys: one handshake, never a second.
+ *   cert.c sets SSL_OP_NO_RENEGOTIATION, so the peer cannot move records
+ *   to epoch 2 behind our back.
+ * - Records carry an 8-byte explicit nonce after the header (RFC 5288 3,
+ *   AES-GCM). cert.c's cipher list allows only ECDHE-ECDSA-AES128-GCM-SHA256
+ *   and -AES256-GCM-SHA384, so no ChaCha20 (RFC 7905: implicit nonce) or CBC
+ *   (MAC keys, padding) association can exist; tnd_dtls_end_derive()
+ *   still refuses anything else with ENOTSUP and the pc keeps the SSL.
+ * - Our close_notify's explicit nonce, epoch 1 and sequence OUR_SEQ, is
+ *   unique under our write key: OpenSSL's own GCM records use nonces from
+ *   a counter that starts at a random 64-bit value, and ours goes once
+ *   (e->sent). Repeating a GCM nonce under one key would give the key away.
+ * - The handshake's digest (SSL_CIPHER_get_handshake_digest) is the PRF's,
+ *   and the session's master secret is the one the key block came from
+ *   (also with extended master secret). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,20 +89,43 @@ static int key_block(SSL *ssl, const EVP_MD *md, uint8_t *out, size_t len)
 	if (EVP_KDF_derive(k, out, len, p) == 1)
 		err = 0;
  out:
+	/* a failed derive may have written part of the block */
+	if (err)
+		OPENSSL_cleanse(out, len);
 	OPENSSL_cleanse(master, sizeof(master));
 	EVP_KDF_CTX_free(k);
 	EVP_KDF_free(kdf);
 	return err;
 }
 
+int tnd_dtls_end_from_keys(size_t key_len, const uint8_t *rkey, const uint8_t *rsalt,
+			   const uint8_t *wkey, const uint8_t *wsalt, struct tnd_dtls_end **out)
+{
+	struct tnd_dtls_end *e;
+
+	if ((key_len != 16 && key_len != 32) || !rkey || !rsalt || !wkey || !wsalt || !out)
+		return EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return ENOMEM;
+	e->cipher = key_len == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+	e->key_len = key_len;
+	e->version = DTLS1_2_VERSION;
+	memcpy(e->rkey, rkey, key_len);
+	memcpy(e->wkey, wkey, key_len);
+	memcpy(e->rsalt, rsalt, SALT);
+	memcpy(e->wsalt, wsalt, SALT);
+	*out = e;
+	return 0;
+}
+
 int tnd_dtls_end_derive(SSL *ssl, bool client, struct tnd_dtls_end **out)
 {
 	const SSL_CIPHER *c = SSL_get_current_cipher(ssl);
 	const EVP_MD *md = c ? SSL_CIPHER_get_handshake_digest(c) : NULL;
-	struct tnd_dtls_end *e;
 	uint8_t kb[2 * 32 + 2 * SALT];
 	size_t klen;
-	int nid;
+	int nid, err;
 
 	if (!c || !md || SSL_version(ssl) != DTLS1_2_VERSION)
 		return ENOTSUP;
@@ -93,25 +133,16 @@ int tnd_dtls_end_derive(SSL *ssl, bool client, struct tnd_dtls_end **out)
 	if (nid != NID_aes_128_gcm && nid != NID_aes_256_gcm)
 		return ENOTSUP;
 	klen = nid == NID_aes_128_gcm ? 16 : 32;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return ENOMEM;
-	if (key_block(ssl, md, kb, 2 * klen + 2 * SALT)) {
-		free(e);
-		return EPROTO;
-	}
-	e->cipher = nid == NID_aes_128_gcm ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
-	e->key_len = klen;
-	e->version = DTLS1_2_VERSION;
 	/* client_write_key, server_write_key, client_write_IV, server_write_IV
 	 * (AEAD suites have no MAC keys) */
-	memcpy(client ? e->wkey : e->rkey, kb, klen);
-	memcpy(client ? e->rkey : e->wkey, kb + klen, klen);
-	memcpy(client ? e->wsalt : e->rsalt, kb + 2 * klen, SALT);
-	memcpy(client ? e->rsalt : e->wsalt, kb + 2 * klen + SALT, SALT);
+	err = key_block(ssl, md, kb, 2 * klen + 2 * SALT);
+	if (!err)
+		err = client ? tnd_dtls_end_from_keys(klen, kb + klen, kb + 2 * klen + SALT, kb,
+						      kb + 2 * klen, out) :
+			       tnd_dtls_end_from_keys(klen, kb, kb + 2 * klen, kb + klen,
+						      kb + 2 * klen + SALT, out);
 	OPENSSL_cleanse(kb, sizeof(kb));
-	*out = e;
-	return 0;
+	return err;
 }
 
 void tnd_dtls_end_free(struct tnd_dtls_end *e)

@@ -5,16 +5,25 @@
  * The agent is made on the worker's context, so its sockets, timers and
  * signals all run on the worker thread. Host candidates come from the
  * configured addresses through nice_agent_add_local_address, the only way
- * libnice offers loopback. Remote candidates that arrive before our gathering
- * started or before the peer's credentials are kept and applied then.
- * Candidate strings are copied out of libnice's memory at this edge. */
+ * libnice offers loopback. Remote candidates pass cand.c's checks and the
+ * deny-list before libnice parses them, at most TND_PC_MAX_REMOTE_CANDS a
+ * pc; those that arrive before our gathering started or before the peer's
+ * credentials are kept (prepended, reversed once) and applied then.
+ * Candidate strings are copied out of libnice's memory at this edge.
+ *
+ * libnice's signals and receive callback can still fire after the owner
+ * hung up (tnd_pc_close) and let go (tnd_pc_detach) while something else
+ * keeps the pc alive, e.g. gathering held open by a STUN server that never
+ * answers: each one returns at once when tnd_pc_gone() (review H3). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+
+#include <netinet/in.h>
 
 #include "gateway/base/log.h"
+#include "webrtc/cand_int.h"
 #include "webrtc/webrtc_int.h"
 
 #define COMPONENT 1
@@ -62,7 +71,8 @@ static void on_candidate(NiceAgent *agent, NiceCandidate *c, gpointer data)
 	char buf[CAND_MAX];
 	gchar *sdp;
 
-	if (c->stream_id != pc->stream || c->component_id != COMPONENT || !pc->h.candidate)
+	if (tnd_pc_gone(pc) || c->stream_id != pc->stream || c->component_id != COMPONENT ||
+	    !pc->h.candidate)
 		return;
 	sdp = nice_agent_generate_local_candidate_sdp(agent, c);
 	if (!sdp)
@@ -84,7 +94,7 @@ static void on_gathering_done(NiceAgent *agent, guint stream, gpointer data)
 	if (stream != pc->stream)
 		return;
 	pc->gathered = true;
-	if (!pc->h.candidate)
+	if (tnd_pc_gone(pc) || !pc->h.candidate)
 		return;
 	tnd_pc_hold(pc);
 	pc->h.candidate(pc->arg, NULL);
@@ -96,7 +106,7 @@ static void on_state(NiceAgent *agent, guint stream, guint comp, guint state, gp
 	struct tnd_pc *pc = data;
 
 	(void)agent;
-	if (stream != pc->stream || comp != COMPONENT)
+	if (tnd_pc_gone(pc) || stream != pc->stream || comp != COMPONENT)
 		return;
 	TND_LOG_DEBUG(TND_LOG_WEBRTC, "ICE %s", nice_component_state_to_string(state));
 	if (state == NICE_COMPONENT_STATE_CONNECTED || state == NICE_COMPONENT_STATE_READY)
@@ -130,6 +140,9 @@ static void on_recv(NiceAgent *agent, guint stream, guint comp, guint len, gchar
 	(void)agent;
 	(void)stream;
 	(void)comp;
+	/* after the end nothing the peer sends can matter */
+	if (tnd_pc_gone(data))
+		return;
 	tnd_pc_input(data, (const uint8_t *)buf, len);
 }
 
@@ -217,6 +230,8 @@ static int flush_remote(struct tnd_pc *pc)
 	if (!pc->gathering || !pc->remote_set)
 		return 0;
 	if (pc->pending_cands) {
+		/* kept newest first (tnd_pc_add_remote_candidate) */
+		pc->pending_cands = g_slist_reverse(pc->pending_cands);
 		n = nice_agent_set_remote_candidates(pc->agent, pc->stream, COMPONENT,
 						     pc->pending_cands);
 		g_slist_free_full(pc->pending_cands, cand_free);
@@ -276,50 +291,38 @@ int tnd_pc_ice_set_remote(struct tnd_pc *pc, const char *ufrag, const char *pwd)
 	return flush_remote(pc);
 }
 
-static bool all_digits(const char *s, size_t n)
+/* libnice's reading of the address and port, as cand.c reads them */
+static bool same_addr(const NiceCandidate *c, const struct tnd_cand_addr *a)
 {
-	if (!n || n > 10)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
+	struct sockaddr_storage ss;
+	struct tnd_cand_addr n;
 
-/* libnice's parser takes a port of "x" as 0; check the fixed fields first
- * (RFC 8839 5.1): foundation, component, transport, priority, address,
- * port, "typ", type. 0, EBADMSG or ENOTSUP (an mDNS name, which the
- * browser's privacy mode sends and nothing here can resolve). */
-static int check_candidate(const char *c)
-{
-	const char *f[8];
-	size_t len[8];
-	const char *p = c + 10;   /* after "candidate:" */
-	unsigned long port;
+	memset(&ss, 0, sizeof(ss));
+	memset(&n, 0, sizeof(n));
+	nice_address_copy_to_sockaddr(&c->addr, (struct sockaddr *)&ss);
+	if (ss.ss_family == AF_INET) {
+		n.family = 4;
+		memcpy(n.addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	} else if (ss.ss_family == AF_INET6) {
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		const uint8_t *b = (const uint8_t *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
 
-	for (int i = 0; i < 8; i++) {
-		while (*p == ' ')
-			p++;
-		f[i] = p;
-		while (*p && *p != ' ')
-			p++;
-		len[i] = (size_t)(p - f[i]);
-		if (!len[i])
-			return EBADMSG;
+		n.family = 6;
+		memcpy(n.addr, b, 16);
+		if (!memcmp(b, mapped, sizeof(mapped))) {
+			n.family = 4;
+			memset(n.addr, 0, 16);
+			memcpy(n.addr, b + 12, 4);
+		}
 	}
-	if (!all_digits(f[1], len[1]) || !all_digits(f[3], len[3]) || !all_digits(f[5], len[5]))
-		return EBADMSG;
-	port = strtoul(f[5], NULL, 10);
-	if (!port || port > 65535 || len[6] != 3 || strncmp(f[6], "typ", 3))
-		return EBADMSG;
-	if (len[4] > 6 && !strncasecmp(f[4] + len[4] - 6, ".local", 6))
-		return ENOTSUP;
-	return 0;
+	return n.family == a->family && !memcmp(n.addr, a->addr, 16) &&
+	       nice_address_get_port(&c->addr) == a->port;
 }
 
 int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand)
 {
 	char buf[CAND_MAX];
+	struct tnd_cand_addr addr;
 	NiceCandidate *c;
 	int n, err;
 
@@ -336,23 +339,36 @@ int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand)
 	}
 	if (!strncmp(cand, "a=", 2))
 		cand += 2;
-	if (strncmp(cand, "candidate:", 10))
-		return EBADMSG;
 	n = snprintf(buf, sizeof(buf), "a=%s", cand);
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return EBADMSG;
-	err = check_candidate(buf + 2);
+	err = tnd_cand_check(buf + 2, &addr);
 	if (err)
 		return err;
+	err = tnd_cand_allowed(pc->cand_deny, pc->n_cand_deny, &addr);
+	if (err)
+		return err;
+	/* pending and applied alike: each one costs checks and memory */
+	if (pc->n_remote_cands >= TND_PC_MAX_REMOTE_CANDS)
+		return EBUSY;
 	c = nice_agent_parse_remote_candidate_sdp(pc->agent, pc->stream, buf);
 	if (!c)
 		return EBADMSG;
+	/* two parsers, one string: if libnice read another address than the
+	 * one the deny-list judged, trust neither */
+	if (!same_addr(c, &addr)) {
+		nice_candidate_free(c);
+		return EBADMSG;
+	}
 	if (c->component_id != COMPONENT || c->transport != NICE_CANDIDATE_TRANSPORT_UDP) {
 		nice_candidate_free(c);
 		return ENOTSUP;
 	}
+	pc->n_remote_cands++;
 	if (!pc->gathering || !pc->remote_set) {
-		pc->pending_cands = g_slist_append(pc->pending_cands, c);
+		/* prepended, reversed once by flush_remote: appending would walk
+		 * the list each time */
+		pc->pending_cands = g_slist_prepend(pc->pending_cands, c);
 		return 0;
 	}
 	{

@@ -302,7 +302,20 @@ struct tnd_pc_conf {
 	 * interval +- 20 %, FAILED (ETIMEDOUT) after `timeout` without an
 	 * answer. 0: RFC 7675's 5 s and 30 s. */
 	unsigned consent_interval_ms, consent_timeout_ms;
+	/* Remote candidate addresses ICE must never send checks to (the
+	 * gateway's own networks: loopback, RFC 1918, link-local, metadata):
+	 * CIDR prefixes such as "10.0.0.0/8" and "fe80::/10", or bare
+	 * addresses (/32, /128); an IPv4-mapped IPv6 candidate is matched as
+	 * IPv4. At most TND_PC_MAX_CAND_DENY; parsed once by tnd_pc_alloc()
+	 * (EINVAL for a bad entry) and borrowed for that call. NULL/0: none. */
+	const char *const *cand_deny;
+	size_t n_cand_deny;
 };
+
+#define TND_PC_MAX_CAND_DENY 64
+/* Remote candidates a pc accepts in all, like the SDP model's
+ * TND_SDP_MAX_CANDS */
+#define TND_PC_MAX_REMOTE_CANDS 32
 
 typedef void (tnd_pc_candidate_h)(void *arg, const char *cand);
 typedef void (tnd_pc_state_h)(void *arg, enum tnd_pc_state state);
@@ -310,7 +323,7 @@ typedef void (tnd_pc_pkt_h)(void *arg, uint8_t *pkt, size_t len);
 
 /* All run on the pc's worker, possibly from inside a tnd_pc_* call; the pc
  * holds a reference on itself across each one, so a handler may drop the
- * owner's reference. */
+ * owner's reference. None runs after tnd_pc_detach(). */
 struct tnd_pc_handlers {
 	/* "candidate:..." (no "a="), borrowed for the call, for each local
 	 * candidate as gathered; NULL once gathering is done. May be NULL. */
@@ -375,8 +388,11 @@ int tnd_pc_set_remote(struct tnd_pc *pc, const char *ufrag, const char *pwd,
  * end-of-candidates. Before tnd_pc_set_remote() and tnd_pc_gather() they are
  * kept and applied then. ICE cannot fail before end-of-candidates (trickle),
  * so the owner needs its own timeout for peers that never send it. 0,
- * EBADMSG (unparsable), ENOTSUP (TCP, an mDNS name, the RTCP component:
- * rtcp-mux and BUNDLE only; safe to skip), EALREADY (after the end). */
+ * EBADMSG (unparsable, or the address not an IP literal), ENOTSUP (TCP, an
+ * mDNS name, the RTCP component: rtcp-mux and BUNDLE only; safe to skip),
+ * EPERM (the address is in conf.cand_deny, unspecified, multicast or
+ * broadcast: never reaches libnice), EBUSY (TND_PC_MAX_REMOTE_CANDS
+ * accepted already; the rest are refused), EALREADY (after the end). */
 int tnd_pc_add_remote_candidate(struct tnd_pc *pc, const char *cand);
 
 /* SRTP-protects an RTP packet (or a compound RTCP packet) in place and sends
@@ -388,10 +404,16 @@ int tnd_pc_send_rtp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
 int tnd_pc_send_rtcp(struct tnd_pc *pc, uint8_t *pkt, size_t len, size_t cap);
 
 /* Sends DTLS close_notify (the peer sees CLOSED) and stops media; our state
- * becomes CLOSED without a handler call. */
+ * becomes CLOSED without a handler call, and no candidate or state handler
+ * runs after it. */
 void tnd_pc_close(struct tnd_pc *pc);
-/* The owner lets go (review H3): no handler of the owner's runs after this,
- * whatever libnice still reports. Call it before dropping the reference. */
+/* Cuts the owner off: clears the handlers and `arg`, so that none of them
+ * is ever called again, from libnice's signals, OpenSSL's timer, a queued
+ * hand-over or anything else. Other references (a queued hand-over, a
+ * gathering kept open by a slow STUN or TURN server, a job in flight) can
+ * keep the pc alive after its owner is gone: the owner calls this (after
+ * tnd_pc_close() when it hangs up) before it drops its reference. Does not
+ * close. Idempotent; NULL is ignored. Worker thread. */
 void tnd_pc_detach(struct tnd_pc *pc);
 
 enum tnd_pc_state tnd_pc_state(const struct tnd_pc *pc);

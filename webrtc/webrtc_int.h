@@ -281,6 +281,11 @@ int tnd_icd_remote_restart(struct tnd_icd *s, const char *ufrag, const char *pwd
 /* Single owner (the pc). From a live SSL after its handshake: 0, ENOTSUP
  * (not DTLS 1.2 with AES-GCM), ENOMEM or EPROTO. */
 int tnd_dtls_end_derive(SSL *ssl, bool client, struct tnd_dtls_end **out);
+/* The same from raw record keys (the fuzzer's fixed keys): AES-GCM with a
+ * 16- or 32-byte key; the peer's (r) and our (w) key and 4-byte salt.
+ * 0, EINVAL or ENOMEM. */
+int tnd_dtls_end_from_keys(size_t key_len, const uint8_t *rkey, const uint8_t *rsalt,
+			   const uint8_t *wkey, const uint8_t *wsalt, struct tnd_dtls_end **out);
 void tnd_dtls_end_free(struct tnd_dtls_end *e);
 /* 0 when the datagram holds an authentic close_notify or fatal alert of
  * epoch 1 from the peer, else EBADMSG. */
@@ -316,7 +321,12 @@ struct tnd_pc {
 	enum tnd_dtls_role role;
 	enum tnd_pc_dtls_state dtls_state;
 	struct tnd_fp remote_fp;
-	GSList *pending_cands;         /* owned NiceCandidate (libnice's), until ready */
+	GSList *pending_cands;         /* owned NiceCandidate (libnice's), until ready;
+					* newest first */
+	unsigned n_remote_cands;       /* accepted, pending or applied */
+	struct tnd_cand_prefix *cand_deny;   /* owned (malloc): conf.cand_deny parsed */
+	size_t n_cand_deny;
+	bool detached;                 /* tnd_pc_detach(): h and arg are gone */
 	struct tnd_pc_pending dtls_in;   /* arrived before the remote's parameters */
 	struct tnd_pc_pending dtls_out;  /* made before ICE had a pair */
 
@@ -361,6 +371,9 @@ void tnd_pc_input_nostun(struct tnd_pc *pc, enum tnd_demux kind, uint8_t *buf, s
 			 bool in_place);
 void tnd_pc_ice_up(struct tnd_pc *pc);
 void tnd_pc_fail(struct tnd_pc *pc, int err);
+/* The owner let go (tnd_pc_detach) or the state is final (FAILED,
+ * CLOSED): library callbacks and deferred work return at once. */
+bool tnd_pc_gone(const struct tnd_pc *pc);
 /* Takes a reference across an owner's handler; the release is deferred to
  * an idle on the worker when it is the last, so nothing is freed under a
  * libnice, OpenSSL or GLib callback still on the stack. */

@@ -316,7 +316,7 @@ static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
 {
 	struct tnd_rtpsock_conf sc = {
 		.addr = br->rtp_addr, .port_min = br->port_min, .port_max = br->port_max,
-		.rtcp_port = true,
+		.rtcp_port = true, .strict = br->strict_source,
 	};
 	int err = tnd_leg_rtp(&br->leg[side], br, &sc);
 
@@ -334,6 +334,8 @@ static void setup_legs(struct tnd_bridge *br)
 		.turn_user = br->turn_user, .turn_pass = br->turn_pass,
 		.port_min = br->port_min, .port_max = br->port_max,
 		.relay_only = br->turn_only,
+		.cand_deny = (const char *const *)br->cand_deny,
+		.n_cand_deny = g_strv_length(br->cand_deny),
 	};
 	int err;
 

@@ -34,6 +34,18 @@ int test_rtpsock_pause_then_attacker(void);
 int test_rtpsock_strict(void);
 int test_rtpsock_nat_port_change(void);
 int test_rtpsock_same_remote(void);
+/* teardown, candidate limits, forged DTLS, cipher suites (review H3, M1,
+ * L12, L2) */
+int test_pc_detach_outlived_owner(void);
+int test_pc_forged_hello(void);
+int test_pc_candidate_limits(void);
+int test_pc_deny_still_connects(void);
+int test_dtls_suites(void);
+int test_dtls_no_renegotiation(void);
+int test_cand_prefix_parse(void);
+int test_cand_prefix_match(void);
+int test_cand_check(void);
+int test_cand_allowed(void);
 int test_rtpsock_garbage_and_rtcp(void);
 int test_rtpsock_dscp(void);
 int test_srtp_no_repeat_tx(void);
