@@ -885,6 +885,82 @@ static int media_timeout(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------ port pool */
+
+static char conf_ports[160];
+static uint16_t port_lo;
+
+static bool udp_free(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001),
+				 .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok = fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a));
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* [media] port_min..port_max three ports: one call's RTP pair (even, odd)
+ * and its ICE port fill it, so a second call finds no pair: the outgoing
+ * request fails EBUSY before any INVITE, an incoming INVITE gets 503 and no
+ * browser hears of it; ports come back when the call ends. */
+static int ports_exhausted(void)
+{
+	char to[128], msg[256];
+	struct tnd_call_params p = { .to = to, .sdp = browser_offer, .from_user = "alice" };
+	struct req *r = tnd_obj_zalloc(sizeof(*r), NULL);
+	struct pcall *pc, *in;
+	size_t sink_len;
+
+	pc = start_call();
+	TEST_ASSERT(pc);
+	TEST_ASSERT(sdp_port(pc->sdp) == port_lo);
+	TEST_ASSERT(tnd_sipcall_ringing(pc->sc, NULL) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "ringing", WAIT_MS));
+	sink_len = strlen(fx.sink);
+
+	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", fx.peer_port);
+	fx.done = false;
+	TEST_ASSERT(tnd_calls_start(fx.calls, fx.alice, &p, call_done, r, msg, sizeof(msg)) == 0);
+	tnd_obj_put(r);
+	TEST_ASSERT(wait_flag(&fx.done, WAIT_MS));
+	TEST_ASSERT(fx.done_err == EBUSY);
+	TEST_ASSERT_STR_CONTAINS(fx.done_msg, "media set-up failed");
+	TEST_ASSERT(fx.n_pc == 1);
+
+	in = peer_invite("alice");
+	TEST_ASSERT(in);
+	TEST_ASSERT(wait_for(in->log, "ended", WAIT_MS));
+	TEST_ASSERT(!strcmp(in->log, "ended 503 rejected;"));
+	TEST_ASSERT(fx.n_incoming == 0 && strlen(fx.sink) == sink_len);
+
+	/* the first call ends; its ports serve the next one */
+	TEST_ASSERT(tnd_sipcall_reject(pc->sc, 486, NULL) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "ended 486", WAIT_MS));
+	TEST_ASSERT(wait_idle(WAIT_MS));
+	pc = start_call();
+	TEST_ASSERT(pc);
+	TEST_ASSERT(sdp_port(pc->sdp) == port_lo);
+	TEST_ASSERT(tnd_sipcall_reject(pc->sc, 486, NULL) == 0);
+	TEST_ASSERT(wait_for(fx.sink + sink_len, "ended 486", WAIT_MS));
+	return 0;
+}
+
+static int test_ports_exhausted(void)
+{
+	for (int i = 0; i < 50; i++) {
+		port_lo = (uint16_t)(40000 + 2 * g_random_int_range(0, 10000));
+		if (udp_free(port_lo) && udp_free((uint16_t)(port_lo + 1)) &&
+		    udp_free((uint16_t)(port_lo + 2)))
+			break;
+	}
+	snprintf(conf_ports, sizeof(conf_ports), "[media]\nworkers = 1\nport_min = %u\n"
+		 "port_max = %u\n", port_lo, port_lo + 2);
+	return with_fx(ports_exhausted, conf_ports);
+}
+
 /* ------------------------------------------------------------ admission */
 
 /* Keeps the worker's thread on the CPU for 0.6 s. */
@@ -998,6 +1074,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_out_remote_bye),
 		TND_TEST(test_calls_free_live),
 		TND_TEST(test_media_timeout),
+		TND_TEST(test_ports_exhausted),
 		TND_TEST(test_admission_max_load),
 	};
 	int rc;
