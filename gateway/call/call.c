@@ -102,6 +102,9 @@ void tnd_call_notify(struct tnd_call *call, const char *state, int code, const c
 void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 {
 	struct tnd_calls *calls = call->calls;
+	/* a call from SIP reaches the browsers with `incoming` only once its
+	 * media is up: before that they have no call to end */
+	bool told = call->dir == CALL_OUT || call->phase != CALL_SETUP;
 
 	if (call->phase == CALL_ENDED)
 		return;
@@ -114,7 +117,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 		call->done = NULL;
 		done(call->req, code == 486 || code == 600 ? EBUSY : EIO, reason, NULL, NULL);
 		call->req = tnd_obj_put(call->req);
-	} else {
+	} else if (told) {
 		tnd_call_notify(call, "ended", code, reason);
 	}
 	if (call->sip) {
@@ -334,9 +337,25 @@ void tnd_calls_hangup_all(struct tnd_calls *calls)
 
 void tnd_calls_free(struct tnd_calls *calls)
 {
+	GList *all;
+
 	if (!calls)
 		return;
 	tnd_sipua_set_incoming(calls->env.sip, NULL, NULL);
+	/* without further events (call.h): with nobody left to tell, ending
+	 * notifies no one and answers no pending request */
+	all = g_hash_table_get_values(calls->by_id);
+	for (GList *l = all; l; l = l->next) {
+		struct tnd_call *call = l->data;
+
+		call->done = NULL;
+		call->req = tnd_obj_put(call->req);
+		call->owner = tnd_obj_put(call->owner);
+		for (unsigned i = 0; i < call->n_ringing; i++)
+			tnd_obj_put(call->ringing[i]);
+		call->n_ringing = 0;
+	}
+	g_list_free(all);
 	tnd_calls_hangup_all(calls);
 	g_hash_table_destroy(calls->by_id);
 	free(calls);

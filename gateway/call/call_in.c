@@ -43,6 +43,15 @@ static int pick_codec(struct tnd_call *call, struct tnd_sdp **answerp, struct tn
 	return err;
 }
 
+/* Set-up failed before any browser heard of the call: the caller gets the
+ * status (ending alone would detach the dialog, which answers 480). */
+static void refuse(struct tnd_call *call, int code, const char *reason)
+{
+	if (call->sip)
+		tnd_sipcall_reject(call->sip, code, NULL);
+	tnd_call_end(call, code, reason);
+}
+
 static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		     const char *const *cands, bool complete, uint16_t rtp_port)
 {
@@ -57,14 +66,14 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: media set-up failed: %s", call->id,
 			     strerror(err));
-		tnd_call_end(call, 503, "Service Unavailable");
+		refuse(call, 503, "Service Unavailable");
 		return;
 	}
 	call->rtp_port = rtp_port;
 	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
 	if (err) {
 		tnd_sdp_free(trial);
-		tnd_call_end(call, 488, "Not Acceptable Here");
+		refuse(call, 488, "Not Acceptable Here");
 		return;
 	}
 	tnd_call_local_webrtc(call, &l, &(struct tnd_call_ice){ ufrag, pwd, cands, complete });
@@ -75,7 +84,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	tnd_sdp_free(trial);
 	offer = err ? NULL : tnd_call_sdp_text(call->webrtc_offer);
 	if (!offer) {
-		tnd_call_end(call, 500, "Server Internal Error");
+		refuse(call, 500, "Server Internal Error");
 		return;
 	}
 	call->phase = CALL_PROGRESS;
