@@ -218,19 +218,18 @@ static int take(struct tnd_pc *pc)
 	return 0;
 }
 
-static gboolean take_idle(gpointer data)
+static void take_over(struct tnd_pc *pc)
 {
-	struct tnd_pc *pc = data;
 	char to[64];
 	int err;
 
 	if (pc->direct || !pc->agent || pc->state != TND_PC_CONNECTED)
-		return G_SOURCE_REMOVE;
+		return;
 	err = take(pc);
 	if (err) {
 		if (err != ENOTSUP)
 			TND_LOG_WARN(TND_LOG_WEBRTC, "ICE socket hand-over failed: %s", g_strerror(err));
-		return G_SOURCE_REMOVE;
+		return;
 	}
 	/* from here on libnice would only read packets meant for us */
 	tnd_pc_ice_destroy(pc);
@@ -247,28 +246,28 @@ static gboolean take_idle(gpointer data)
 	}
 	tnd_webrtc_sa_str(tnd_icd_remote(&pc->direct->icd, &(socklen_t){ 0 }), to, sizeof(to));
 	TND_LOG_DEBUG(TND_LOG_WEBRTC, "ICE done: socket taken over from libnice, peer %s", to);
-	return G_SOURCE_REMOVE;
 }
 
-static void take_release(gpointer data)
+static void take_deferred(struct tnd_defer *d)
 {
-	tnd_webrtc_put_later(data, ((struct tnd_pc *)data)->ctx);
+	struct tnd_pc *pc = (struct tnd_pc *)((char *)d - offsetof(struct tnd_pc, takeover));
+
+	take_over(pc);
+	tnd_pc_unhold(pc);
 }
 
 void tnd_pc_direct_maybe(struct tnd_pc *pc)
 {
-	GSource *s;
-
 	if (pc->takeover_queued || !pc->ice_ready || pc->dtls_state != TND_PC_DTLS_DONE ||
 	    !pc->agent)
 		return;
 	pc->takeover_queued = true;
-	/* never inside libnice's or OpenSSL's callbacks: the agent goes */
-	s = g_idle_source_new();
+	/* never inside libnice's or OpenSSL's callbacks (the agent goes), but
+	 * right after this batch: at idle priority a busy worker starved it,
+	 * and every call waiting on it kept libnice's memory and polling
+	 * (review M6) */
 	tnd_pc_hold(pc);
-	g_source_set_callback(s, take_idle, pc, take_release);
-	g_source_attach(s, pc->ctx);
-	g_source_unref(s);
+	tnd_defer_queue(tnd_loop_poller(pc->loop), &pc->takeover, take_deferred);
 }
 
 /* ------------------------------------------------------------ restart */

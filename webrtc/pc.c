@@ -36,17 +36,6 @@
 #include "webrtc/cand_int.h"
 #include "webrtc/webrtc_int.h"
 
-static gboolean release_idle(gpointer data)
-{
-	(void)data;
-	return G_SOURCE_REMOVE;
-}
-
-static void release_notify(gpointer data)
-{
-	tnd_obj_put(data);
-}
-
 /* Two atomic read-modify-writes per datagram (review L11), kept: a plain
  * "in dispatch" flag cannot stand in for the reference. A handler that
  * drops the owner's reference makes tnd_obj_put() run pc_destroy at once,
@@ -60,28 +49,33 @@ void tnd_pc_hold(struct tnd_pc *pc)
 	tnd_obj_get(pc);
 }
 
-void tnd_webrtc_put_later(struct tnd_obj *obj, GMainContext *ctx)
+static void release_deferred(struct tnd_defer *d)
+{
+	struct tnd_webrtc_release *rel = (struct tnd_webrtc_release *)d;
+
+	tnd_obj_put(rel->obj);
+}
+
+void tnd_webrtc_put_later(struct tnd_obj *obj, struct tnd_poller *p,
+			  struct tnd_webrtc_release *rel)
 {
 	unsigned long r = atomic_load(&obj->refs);
-	GSource *s;
 
 	/* drop ours unless it is the last; compare-and-swap so a concurrent
 	 * put elsewhere cannot make ours the last behind our back */
 	while (r > 1)
 		if (atomic_compare_exchange_weak(&obj->refs, &r, r - 1))
 			return;
-	/* the owner let go inside a handler: free from an idle, after every
-	 * library frame has left the stack (R3). The release rides on the
-	 * destroy notify so that it also happens if the loop is torn down. */
-	s = g_idle_source_new();
-	g_source_set_callback(s, release_idle, obj, release_notify);
-	g_source_attach(s, ctx);
-	g_source_unref(s);
+	/* the owner let go inside a handler: free after the batch, once every
+	 * library frame has left the stack (R3). Only the last reference gets
+	 * here, so the node is never queued twice for different puts. */
+	rel->obj = obj;
+	tnd_defer_queue(p, &rel->d, release_deferred);
 }
 
 void tnd_pc_unhold(struct tnd_pc *pc)
 {
-	tnd_webrtc_put_later(&pc->obj, pc->ctx);
+	tnd_webrtc_put_later(&pc->obj, tnd_loop_poller(pc->loop), &pc->rel);
 }
 
 static void notify(struct tnd_pc *pc, enum tnd_pc_state state)

@@ -42,6 +42,7 @@ struct tnd_rtpsock {
 	struct tnd_rtpsock_handlers h;
 	void *arg;                 /* borrowed: the owner's */
 	struct tnd_rtpsock_stats st;
+	struct tnd_webrtc_release rel; /* the last reference's deferred put */
 };
 
 static int parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -251,7 +252,7 @@ static void read_burst(struct tnd_rtpsock *s, int k)
 			handle(s, k, rx, (size_t)n, &from);
 		break;
 	}
-	tnd_webrtc_put_later(&s->obj, s->ctx);
+	tnd_webrtc_put_later(&s->obj, s->poller, &s->rel);
 }
 
 /* the owner from the registration embedded in it */

@@ -20,6 +20,7 @@
 
 #include "gateway/base/obj.h"
 #include "webrtc/learn_int.h"
+#include "gateway/base/poll.h"
 #include "webrtc/webrtc.h"
 
 /* ------------------------------------------------------------ cert.c */
@@ -304,6 +305,12 @@ struct tnd_pc_pending {
 	size_t n;
 };
 
+/* A deferred release, embedded in the object it releases. */
+struct tnd_webrtc_release {
+	struct tnd_defer d;
+	struct tnd_obj *obj;          /* borrowed: the object it is part of */
+};
+
 struct tnd_pc {
 	struct tnd_obj obj;            /* first: refcount */
 	/* everything below: OWNER: worker */
@@ -337,6 +344,8 @@ struct tnd_pc {
 	bool dtls_released;            /* tried to free the DTLS state (peer's first SRTP) */
 	struct tnd_dtls_end *dtls_end; /* owned, once OpenSSL's state is gone */
 	bool takeover_queued;
+	struct tnd_defer takeover;     /* the hand-over from libnice, queued once */
+	struct tnd_webrtc_release rel; /* the last reference's deferred put */
 	struct tnd_pc_direct *direct;  /* owned, once the socket is ours (direct.c) */
 
 	struct tnd_dtls *dtls;         /* owned */
@@ -375,11 +384,14 @@ void tnd_pc_fail(struct tnd_pc *pc, int err);
  * CLOSED): library callbacks and deferred work return at once. */
 bool tnd_pc_gone(const struct tnd_pc *pc);
 /* Takes a reference across an owner's handler; the release is deferred to
- * an idle on the worker when it is the last, so nothing is freed under a
- * libnice, OpenSSL or GLib callback still on the stack. */
+ * the worker's deferred work (after the current batch, at packet priority:
+ * review M6) when it is the last, so nothing is freed under a libnice,
+ * OpenSSL or GLib callback still on the stack. */
 void tnd_pc_hold(struct tnd_pc *pc);
 void tnd_pc_unhold(struct tnd_pc *pc);
-/* The same for any tnd_obj pinned to `ctx` (rtpsock.c). */
-void tnd_webrtc_put_later(struct tnd_obj *obj, GMainContext *ctx);
+/* The same for any tnd_obj pinned to a worker (rtpsock.c), with the
+ * release node embedded in it (no allocation). */
+void tnd_webrtc_put_later(struct tnd_obj *obj, struct tnd_poller *p,
+			  struct tnd_webrtc_release *rel);
 
 #endif

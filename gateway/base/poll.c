@@ -165,6 +165,11 @@ void tnd_poller_free(struct tnd_poller *p)
 {
 	if (!p)
 		return;
+	/* deferred releases still queued when the loop stopped run now, so
+	 * what they free is not lost (off the loop's thread, which is gone;
+	 * bounded, in case one keeps requeueing itself) */
+	for (int i = 0; i < 16 && p->dq_head; i++)
+		drain_defer(p);
 	tnd_timer_stop(p, &p->tick_timer);
 	g_source_destroy(&p->src->src);
 	g_source_unref(&p->src->src);

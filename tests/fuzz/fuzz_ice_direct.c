@@ -26,10 +26,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-void tnd_webrtc_put_later(struct tnd_obj *obj, GMainContext *ctx)
+void tnd_webrtc_put_later(struct tnd_obj *obj, struct tnd_poller *p,
+			  struct tnd_webrtc_release *rel)
 {
 	(void)obj;
-	(void)ctx;
+	(void)p;
+	(void)rel;
 	abort();   /* never reached: no rtpsock is made */
 }
 

