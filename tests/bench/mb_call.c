@@ -80,9 +80,9 @@ static void sdp_read(const char *sdp, struct sdp_info *s)
 
 /* Ends a call's media and its SIP dialog. The pc and the rtpsock stay
  * allocated (a handful of failed calls at most) so that no socket closes
- * while the driver runs: the next socket() would reuse its number, and
- * mb_loop.c's epoll set, which dropped the old socket by itself when it
- * closed, could not tell the new one apart. */
+ * while the driver runs: mb_fast.c keeps a taken browser socket in its
+ * epoll set under the call's index, and a number reused by a new socket
+ * must not be mistaken for it. */
 static void release(struct tnd_mb_call *c)
 {
 	if (c->pc)

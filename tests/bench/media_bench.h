@@ -47,7 +47,7 @@
 #define TND_MB_MAX_STEPS 16
 #define TND_MB_HIST_US 10         /* histogram bucket width */
 #define TND_MB_HIST_N 50000       /* buckets: 0 to 500 ms, then one overflow bucket */
-#define TND_MB_RING 64            /* send times kept per stream: 1.28 s of packets */
+#define TND_MB_RING 256           /* send times kept per stream: 5.12 s of packets */
 /* payload: send time (8 bytes, CLOCK_MONOTONIC us), call index (4), the
  * driver's own sequence number (2) */
 #define TND_MB_PL_SEQ 12
