@@ -21,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "tests/bench/media_bench.h"
 
@@ -155,15 +159,50 @@ static gboolean on_tick(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* The tick's timer, armed for the next phase due (absolute, CLOCK_MONOTONIC
+ * as g_get_monotonic_time). GLib rounds its own timeouts up to whole
+ * milliseconds, and once --fast 1 no longer wakes the loop for each packet,
+ * a 1 ms timeout drifted late by up to a millisecond a tick. */
+static void arm(int fd, const struct tnd_mb *mb)
+{
+	int64_t next = mb->due[0];
+	struct itimerspec it = { { 0, 0 }, { 0, 0 } };
+
+	for (unsigned k = 1; k < TND_MB_SLOTS; k++)
+		if (mb->due[k] < next)
+			next = mb->due[k];
+	it.it_value.tv_sec = next / 1000000;
+	it.it_value.tv_nsec = (long)(next % 1000000) * 1000;
+	timerfd_settime(fd, TFD_TIMER_ABSTIME, &it, NULL);
+}
+
+static gboolean on_timer(gint fd, GIOCondition cond, gpointer data)
+{
+	uint64_t n;
+
+	(void)cond;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return G_SOURCE_REMOVE;
+	on_tick(data);
+	arm(fd, data);
+	return G_SOURCE_CONTINUE;
+}
+
 int tnd_mb_media_start(struct tnd_mb *mb)
 {
 	int64_t t0 = g_get_monotonic_time();
+	int fd;
 
 	memset(tmpl, 0xff, sizeof(tmpl));   /* PCMU silence */
 	tmpl[0] = 0x80;                      /* V=2, no padding, extension or CSRC */
 	tmpl[1] = 0;                         /* PT 0: PCMU */
 	for (unsigned k = 0; k < TND_MB_SLOTS; k++)
 		mb->due[k] = t0 + (int64_t)k * (TND_MB_PTIME_US / TND_MB_SLOTS);
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd >= 0) {
+		arm(fd, mb);
+		return g_unix_fd_add(fd, G_IO_IN, on_timer, mb) ? 0 : ENOMEM;
+	}
 	/* GLib's timeouts have 1 ms resolution, the phases' spacing */
 	return g_timeout_add(1, on_tick, mb) ? 0 : ENOMEM;
 }
