@@ -5,7 +5,7 @@
  * 127.0.0.1, then a minimal browser-style offer (BUNDLE of one audio
  * section, UDP/TLS/RTP/SAVPF, PCMU only, rtcp-mux, setup:actpass, RFC 8829
  * 5.2.1 in spirit). The phone: a tnd_rtpsock answering with plain RTP/AVP
- * PCMU.
+ * PCMU (with --fast 1, mb_fast.c's socket shared by every phone).
  *
  * Tandem: the offer goes in a JSON-RPC `call` to sip:b<idx>@ the driver's
  * own SIP user agent; the gateway answers the browser (the `call` result,
@@ -80,9 +80,9 @@ static void sdp_read(const char *sdp, struct sdp_info *s)
 
 /* Ends a call's media and its SIP dialog. The pc and the rtpsock stay
  * allocated (a handful of failed calls at most) so that no socket closes
- * while the driver runs: the next socket() would reuse its number, and
- * mb_loop.c's epoll set, which dropped the old socket by itself when it
- * closed, could not tell the new one apart. */
+ * while the driver runs: mb_fast.c keeps a taken browser socket in its
+ * epoll set under the call's index, and a number reused by a new socket
+ * must not be mistaken for it. */
 static void release(struct tnd_mb_call *c)
 {
 	if (c->pc)
@@ -186,6 +186,11 @@ static char *offer_sdp(struct tnd_mb_call *c)
 
 	if (tnd_pc_local_ice(c->pc, ufrag, sizeof(ufrag), pwd, sizeof(pwd)))
 		return NULL;
+	/* mb_fast.c answers the relay's checks once libnice is gone */
+	if (!c->ice_user) {
+		c->ice_user = g_strdup_printf("%s:", ufrag);
+		c->ice_pwd = g_strdup(pwd);
+	}
 	/* c= and the m= port from our first candidate (RFC 8839 4.2.1.1) */
 	if (c->n_cands && sscanf(c->cands[0], "candidate:%*s %*s %*s %*s %63s %d", addr,
 				 &port) != 2)
@@ -205,6 +210,18 @@ static char *offer_sdp(struct tnd_mb_call *c)
 	return g_string_free(s, FALSE);
 }
 
+/* The phone's RTP port: its own socket's, or with --fast 1 the shared one. */
+static uint16_t phone_port(const struct tnd_mb_call *c)
+{
+	return c->mb->o.fast ? tnd_mb_fast_phone_port() : tnd_rtpsock_port(c->sock);
+}
+
+static int set_phone_remote(struct tnd_mb_call *c, const char *ip, uint16_t port)
+{
+	return c->mb->o.fast ? tnd_mb_fast_phone_remote(c, ip, port) :
+		tnd_rtpsock_set_remote(c->sock, ip, port, 0);
+}
+
 /* The phone learns where to send from the plain SDP it is offered. */
 static int phone_remote(struct tnd_mb_call *c, const char *sdp)
 {
@@ -212,7 +229,7 @@ static int phone_remote(struct tnd_mb_call *c, const char *sdp)
 	uint16_t port;
 
 	return tnd_mb_plain_addr(sdp, ip, sizeof(ip), &port) ? EBADMSG :
-		tnd_rtpsock_set_remote(c->sock, ip, port, 0);
+		set_phone_remote(c, ip, port);
 }
 
 void tnd_mb_call_phone_remote(struct tnd_mb_call *c, const char *ip, uint16_t port, int64_t t)
@@ -220,7 +237,7 @@ void tnd_mb_call_phone_remote(struct tnd_mb_call *c, const char *ip, uint16_t po
 	if (c->state != TND_MB_C_SETUP)
 		return;
 	c->t_invite = t;
-	if (tnd_rtpsock_set_remote(c->sock, ip, port, 0))
+	if (set_phone_remote(c, ip, port))
 		tnd_mb_call_fail(c, "unusable address in the INVITE's SDP");
 }
 
@@ -263,7 +280,7 @@ static void on_ng_offer(void *arg, const char *sdp, const char *error)
 	snprintf(call_id, sizeof(call_id), "mb-%d-%u", (int)getpid(), c->idx);
 	snprintf(from, sizeof(from), "f%u", c->idx);
 	snprintf(to, sizeof(to), "t%u", c->idx);
-	answer = tnd_mb_phone_sdp(c->idx, tnd_rtpsock_port(c->sock));
+	answer = tnd_mb_phone_sdp(c->idx, phone_port(c));
 	err = tnd_mb_ng_request(c->mb->ng, "answer", call_id, from, to, answer, on_ng_answer, c);
 	g_free(answer);
 	if (err)
@@ -282,7 +299,7 @@ static void send_offer(struct tnd_mb_call *c)
 	}
 	c->offered = true;
 	c->t_offer = g_get_monotonic_time();
-	tnd_mb_phone_expect(c->idx, tnd_rtpsock_port(c->sock));
+	tnd_mb_phone_expect(c->idx, phone_port(c));
 	if (mb->o.target == TND_MB_TANDEM) {
 		char to[64];
 
@@ -336,8 +353,9 @@ static void on_pc_rtp(void *arg, uint8_t *pkt, size_t len)
 {
 	struct tnd_mb_call *c = arg;
 
+	/* before mb_fast.c takes the socket (or always, with --fast 0) */
 	if (c->state == TND_MB_C_UP)
-		tnd_mb_media_rx(c, TND_MB_P2B, pkt, len);
+		tnd_mb_media_rx(c, TND_MB_P2B, pkt, len, g_get_monotonic_time());
 }
 
 static void on_sock_rtp(void *arg, uint8_t *pkt, size_t len)
@@ -345,7 +363,7 @@ static void on_sock_rtp(void *arg, uint8_t *pkt, size_t len)
 	struct tnd_mb_call *c = arg;
 
 	if (c->state == TND_MB_C_UP)
-		tnd_mb_media_rx(c, TND_MB_B2P, pkt, len);
+		tnd_mb_media_rx(c, TND_MB_B2P, pkt, len, g_get_monotonic_time());
 }
 
 int tnd_mb_call_start(struct tnd_mb_call *c)
@@ -354,9 +372,12 @@ int tnd_mb_call_start(struct tnd_mb_call *c)
 	static const struct tnd_pc_handlers pch = { on_candidate, on_pc_state, on_pc_rtp, NULL };
 	static const struct tnd_rtpsock_handlers sh = { on_sock_rtp, NULL };
 	struct tnd_mb *mb = c->mb;
+	/* with --fast 1 the pc never sees the answers to its consent checks
+	 * (mb_fast.c reads its socket): a day without one must not end the call */
 	const struct tnd_pc_conf pcc = {
 		.local_addrs = addrs, .n_local_addrs = 1,
 		.port_min = mb->o.pc_port_min, .port_max = mb->o.pc_port_max,
+		.consent_timeout_ms = mb->o.fast ? 86400000u : 0,
 	};
 	/* rtcp-mux on the phone too: nothing sends RTCP in this bench, and
 	 * one socket per phone keeps the driver's descriptors down */
@@ -368,8 +389,19 @@ int tnd_mb_call_start(struct tnd_mb_call *c)
 
 	c->state = TND_MB_C_SETUP;
 	c->t_start = g_get_monotonic_time();
+	c->bfd = -1;
 	tnd_mb_media_call_init(c);
-	err = tnd_rtpsock_alloc(&c->sock, mb->loop, &sc, &sh, c);
+	/* no relay, nothing to set up: up at once */
+	if (mb->o.target == TND_MB_LOOP) {
+		err = tnd_mb_fast_loop_call(c, &mb->echo);
+		if (!err) {
+			c->pc_up = c->phone_up = true;
+			check_up(c);
+		}
+		return err;
+	}
+	/* --fast 1: the phones share mb_fast.c's socket */
+	err = mb->o.fast ? 0 : tnd_rtpsock_alloc(&c->sock, mb->loop, &sc, &sh, c);
 	if (!err)
 		err = tnd_pc_alloc(&c->pc, mb->loop, &pcc, true, &pch, c);
 	if (!err)

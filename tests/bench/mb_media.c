@@ -4,9 +4,13 @@
  * are spread over TND_MB_SLOTS send phases 1 ms apart (call i in phase
  * i % 20), so the relay sees a steady stream, not one burst per 20 ms.
  *
- * The payload's first 12 bytes carry the send time (CLOCK_MONOTONIC, us)
- * and the call's index, so the receiving end of the same driver knows the
- * one-way delay of every packet. Interarrival jitter is RFC 3550 A.8's
+ * The payload's first 14 bytes carry the send time (CLOCK_MONOTONIC, us),
+ * the call's index and the driver's own sequence number, so the receiving
+ * end of the same driver knows the one-way delay of every packet. A browser
+ * packet that --fast 1 does not decrypt gets its send time from the P2B
+ * stream's ring of recent send times, by the relay's sequence number minus
+ * the offset the last decrypted packet showed (the relay may renumber, but
+ * keeps the offset within a stream). Interarrival jitter is RFC 3550 A.8's
  * estimator, J += (|D| - J) / 16, with D taken from those send times rather
  * than the RTP timestamps: the driver's own pacing error (a late tick) then
  * does not count as the relay's jitter. Loss counts, per direction, packets
@@ -17,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "tests/bench/media_bench.h"
 
@@ -66,35 +74,53 @@ uint64_t tnd_mb_hist_pct(const struct tnd_mb_hist *h, double pct)
 }
 
 /* Fills the per-packet fields of `p` (a copy of tmpl) for stream s. */
-static void stamp(uint8_t *p, struct tnd_mb_stream *s, unsigned idx, int64_t now)
+static void stamp(uint8_t *p, struct tnd_mb_stream *s, bool ring, unsigned idx, int64_t now)
 {
-	tnd_rtp_set_seq(p, s->seq++);
+	uint16_t seq = s->seq++;
+
+	tnd_rtp_set_seq(p, seq);
 	tnd_rtp_set_ts(p, s->ts);
 	s->ts += TND_MB_PAYLOAD;
 	tnd_rtp_set_ssrc(p, s->ssrc);
 	wr64(p + TND_RTP_HDR_LEN, (uint64_t)now);
 	tnd_rtp_wr32(p + TND_RTP_HDR_LEN + 8, idx);
+	p[TND_RTP_HDR_LEN + TND_MB_PL_SEQ] = (uint8_t)(seq >> 8);
+	p[TND_RTP_HDR_LEN + TND_MB_PL_SEQ + 1] = (uint8_t)seq;
+	if (ring) {
+		s->ring_t[seq % TND_MB_RING] = now;
+		s->ring_seq[seq % TND_MB_RING] = seq;
+	}
 }
 
+/* The browser sends stream B2P and the phone P2B; against the echo
+ * (--target loop) each end hears itself, so there the browser sends P2B
+ * (it is what the browser receives) and the phone B2P. */
 static void send_call(struct tnd_mb *mb, struct tnd_mb_call *c, int64_t now)
 {
 	uint8_t buf[TND_MB_PKT + TND_PC_SRTP_OVERHEAD];
 	bool in_win = mb->window && now >= mb->win0 && now < mb->win1;
+	bool loop = mb->o.target == TND_MB_LOOP;
+	enum tnd_mb_dir bd = loop ? TND_MB_P2B : TND_MB_B2P, pd = loop ? TND_MB_B2P : TND_MB_P2B;
+	int err;
 
 	/* the pc protects in place: each packet starts from the template */
 	memcpy(buf, tmpl, TND_MB_PKT);
-	stamp(buf, &c->s[TND_MB_B2P], c->idx, now);
-	if (tnd_pc_send_rtp(c->pc, buf, TND_MB_PKT, sizeof(buf)))
-		mb->send_err[TND_MB_B2P]++;
+	stamp(buf, &c->s[bd], bd == TND_MB_P2B, c->idx, now);
+	err = mb->o.fast ? tnd_mb_fast_send_browser(c, buf, TND_MB_PKT, sizeof(buf)) :
+	      tnd_pc_send_rtp(c->pc, buf, TND_MB_PKT, sizeof(buf));
+	if (err)
+		mb->send_err[bd]++;
 	if (in_win)
-		c->s[TND_MB_B2P].sent_win++;
+		c->s[bd].sent_win++;
 
 	memcpy(buf, tmpl, TND_MB_PKT);
-	stamp(buf, &c->s[TND_MB_P2B], c->idx, now);
-	if (tnd_rtpsock_send_rtp(c->sock, buf, TND_MB_PKT))
-		mb->send_err[TND_MB_P2B]++;
+	stamp(buf, &c->s[pd], pd == TND_MB_P2B, c->idx, now);
+	err = mb->o.fast ? tnd_mb_fast_queue_phone(c, buf, TND_MB_PKT) :
+	      tnd_rtpsock_send_rtp(c->sock, buf, TND_MB_PKT);
+	if (err)
+		mb->send_err[pd]++;
 	if (in_win)
-		c->s[TND_MB_P2B].sent_win++;
+		c->s[pd].sent_win++;
 }
 
 static gboolean on_tick(gpointer data)
@@ -111,24 +137,72 @@ static gboolean on_tick(gpointer data)
 					      TND_MB_PTIME_US;
 				continue;
 			}
-			for (unsigned i = k; i < mb->n_calls; i += TND_MB_SLOTS)
-				if (mb->calls[i].state == TND_MB_C_UP)
-					send_call(mb, &mb->calls[i], now);
+			for (unsigned i = k; i < mb->n_calls; i += TND_MB_SLOTS) {
+				struct tnd_mb_call *c = &mb->calls[i];
+
+				if (c->state != TND_MB_C_UP)
+					continue;
+				if (mb->o.fast && !c->taken)
+					tnd_mb_fast_take(c);
+				send_call(mb, c, now);
+			}
+			/* one sendmmsg per phase for every phone in it */
+			if (mb->o.fast)
+				mb->send_err[mb->o.target == TND_MB_LOOP ? TND_MB_B2P :
+					     TND_MB_P2B] += tnd_mb_fast_flush(mb);
 			mb->due[k] += TND_MB_PTIME_US;
 		}
 	}
+	/* what arrived since the last tick, stamped by the kernel on arrival */
+	if (mb->o.fast)
+		tnd_mb_fast_poll(mb);
+	return G_SOURCE_CONTINUE;
+}
+
+/* The tick's timer, armed for the next phase due (absolute, CLOCK_MONOTONIC
+ * as g_get_monotonic_time). GLib rounds its own timeouts up to whole
+ * milliseconds, and once --fast 1 no longer wakes the loop for each packet,
+ * a 1 ms timeout drifted late by up to a millisecond a tick. */
+static void arm(int fd, const struct tnd_mb *mb)
+{
+	int64_t next = mb->due[0];
+	struct itimerspec it = { { 0, 0 }, { 0, 0 } };
+
+	for (unsigned k = 1; k < TND_MB_SLOTS; k++)
+		if (mb->due[k] < next)
+			next = mb->due[k];
+	it.it_value.tv_sec = next / 1000000;
+	it.it_value.tv_nsec = (long)(next % 1000000) * 1000;
+	timerfd_settime(fd, TFD_TIMER_ABSTIME, &it, NULL);
+}
+
+static gboolean on_timer(gint fd, GIOCondition cond, gpointer data)
+{
+	uint64_t n;
+
+	(void)cond;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return G_SOURCE_REMOVE;
+	on_tick(data);
+	arm(fd, data);
 	return G_SOURCE_CONTINUE;
 }
 
 int tnd_mb_media_start(struct tnd_mb *mb)
 {
 	int64_t t0 = g_get_monotonic_time();
+	int fd;
 
 	memset(tmpl, 0xff, sizeof(tmpl));   /* PCMU silence */
 	tmpl[0] = 0x80;                      /* V=2, no padding, extension or CSRC */
 	tmpl[1] = 0;                         /* PT 0: PCMU */
 	for (unsigned k = 0; k < TND_MB_SLOTS; k++)
 		mb->due[k] = t0 + (int64_t)k * (TND_MB_PTIME_US / TND_MB_SLOTS);
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (fd >= 0) {
+		arm(fd, mb);
+		return g_unix_fd_add(fd, G_IO_IN, on_timer, mb) ? 0 : ENOMEM;
+	}
 	/* GLib's timeouts have 1 ms resolution, the phases' spacing */
 	return g_timeout_add(1, on_tick, mb) ? 0 : ENOMEM;
 }
@@ -145,21 +219,12 @@ void tnd_mb_media_call_init(struct tnd_mb_call *c)
 	}
 }
 
-void tnd_mb_media_rx(struct tnd_mb_call *c, enum tnd_mb_dir d, const uint8_t *pkt, size_t len)
+/* One relayed packet of stream s, sent at `sent`, arrived at `now`. */
+static void account(struct tnd_mb *mb, struct tnd_mb_stream *s, enum tnd_mb_dir d,
+		    int64_t sent, int64_t now)
 {
-	struct tnd_mb *mb = c->mb;
-	struct tnd_mb_stream *s = &c->s[d];
-	struct tnd_rtp_hdr h;
-	int64_t now, sent, transit;
+	int64_t transit = now - sent;
 
-	if (tnd_rtp_parse(pkt, len, &h) || h.payload_len < 12 ||
-	    tnd_rtp_rd32(pkt + h.payload_off + 8) != c->idx) {
-		s->bad++;
-		return;
-	}
-	now = g_get_monotonic_time();
-	sent = (int64_t)rd64(pkt + h.payload_off);
-	transit = now - sent;
 	s->recv_total++;
 	if (s->last_transit != INT64_MIN) {
 		double dd = (double)(transit - s->last_transit);
@@ -174,6 +239,43 @@ void tnd_mb_media_rx(struct tnd_mb_call *c, enum tnd_mb_dir d, const uint8_t *pk
 	hist_add(&mb->jit[d], (int64_t)s->jitter);
 	if (s->jitter > s->jitter_max)
 		s->jitter_max = s->jitter;
+}
+
+int tnd_mb_media_rx(struct tnd_mb_call *c, enum tnd_mb_dir d, const uint8_t *pkt, size_t len,
+		    int64_t now)
+{
+	struct tnd_mb_stream *s = &c->s[d];
+	struct tnd_rtp_hdr h;
+	const uint8_t *pl;
+
+	if (tnd_rtp_parse(pkt, len, &h) || h.payload_len < TND_MB_PL_MIN ||
+	    tnd_rtp_rd32(pkt + h.payload_off + 8) != c->idx) {
+		s->bad++;
+		return EBADMSG;
+	}
+	pl = pkt + h.payload_off;
+	if (d == TND_MB_P2B) {
+		uint16_t off = (uint16_t)(h.seq - (pl[TND_MB_PL_SEQ] << 8 | pl[TND_MB_PL_SEQ + 1]));
+
+		if (c->seq_off_known && off != c->seq_off && c->mb->window)
+			c->mb->rx_remap++;
+		c->seq_off = off;
+		c->seq_off_known = true;
+	}
+	account(c->mb, s, d, (int64_t)rd64(pl), now);
+	return 0;
+}
+
+bool tnd_mb_media_rx_seq(struct tnd_mb_call *c, uint16_t relay_seq, int64_t now)
+{
+	struct tnd_mb_stream *s = &c->s[TND_MB_P2B];
+	uint16_t seq = (uint16_t)(relay_seq - c->seq_off);
+	unsigned k = seq % TND_MB_RING;
+
+	if (!c->seq_off_known || s->ring_seq[k] != seq || !s->ring_t[k])
+		return false;
+	account(c->mb, s, TND_MB_P2B, s->ring_t[k], now);
+	return true;
 }
 
 void tnd_mb_media_window(struct tnd_mb *mb, double seconds)
@@ -191,6 +293,8 @@ void tnd_mb_media_window(struct tnd_mb *mb, double seconds)
 		mb->send_err[d] = 0;
 	}
 	memset(&mb->late, 0, sizeof(mb->late));
+	mb->rx_decrypted = mb->rx_by_seq = mb->rx_unmatched = 0;
+	mb->rx_auth_fail = mb->rx_remap = 0;
 	mb->win0 = g_get_monotonic_time();
 	mb->win1 = mb->win0 + (int64_t)(seconds * 1e6);
 	mb->window = true;

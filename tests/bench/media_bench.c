@@ -6,10 +6,12 @@
  * for `--seconds`, waits half a second for packets in flight, and prints
  * one STEP line. A window in which other processes used more than
  * `--max-other-cpu` percent of the two CPUs is measured again (`--retries`):
- * on a shared machine it says nothing about the relay. The ramp stops after
- * the first step over a threshold (loss, jitter p99, failed set-ups, calls
- * the relay dropped) or with the driver itself saturated, or past
- * `--max-seconds`, and prints a RESULT line. Every step gives the relay's
+ * on a shared machine it says nothing about the relay. The first step over
+ * a threshold (loss, jitter p99, failed set-ups, calls the relay dropped)
+ * does not end the ramp: `--past-steps` more steps (1) show whether the
+ * relay degrades gradually or collapses. The ramp stops then, with the
+ * driver itself saturated, or past `--max-seconds`, and prints a RESULT
+ * line. Every step gives the relay's
  * CPU share (utime + stime of --peer-pid over the window) and its resident
  * memory (VmRSS) above the level before the first call. `--setup-only 1`
  * sets up the first step's calls with no media at all and stops: the set-up
@@ -41,6 +43,7 @@ struct sample {
 	long self_rss_kib;
 	double busy_s[2];        /* CPU 0 and 1, every process: others' load shows here */
 	uint64_t iterations;     /* of the driver's main loop */
+	uint64_t rx_drops;       /* the phones' socket's, --fast 1 */
 };
 
 static struct tnd_mb *g_mb;   /* the one bench; for the signal handler only */
@@ -52,6 +55,12 @@ static struct {
 	double peer_cpu;
 	long rss_kib;
 } last_ok;
+/* the first step over a limit, and the steps run past it */
+static struct {
+	unsigned calls;
+	unsigned past;
+	char limit[400];
+} over;
 
 /* ------------------------------------------------------------ /proc */
 
@@ -126,6 +135,12 @@ static void sample(const struct tnd_mb *mb, struct sample *s)
 			(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 	s->peer_cpu_s = mb->o.peer_pid ? peer_cpu_s(mb->o.peer_pid) : 0;
 	s->peer_rss_kib = mb->o.peer_pid ? rss_kib(mb->o.peer_pid) : 0;
+	/* --target loop: the relay is our echo thread, on the other CPU */
+	if (mb->o.target == TND_MB_LOOP) {
+		s->peer_cpu_s = tnd_mb_echo_cpu_s();
+		s->self_cpu_s -= s->peer_cpu_s;
+	}
+	s->rx_drops = mb->o.fast ? tnd_mb_fast_rx_drops() : 0;
 	s->self_rss_kib = rss_kib(getpid());
 	s->iterations = tnd_mb_loop_iterations();
 	cpu_busy(s->busy_s);
@@ -150,8 +165,9 @@ static void finish(struct tnd_mb *mb, const char *limit)
 		return;
 	mb->stopping = true;
 	printf("RESULT target=%s max_calls_ok=%u limit=\"%s\" peer_cpu_pct_at_max=%.0f "
-	       "per_call_kib_at_max=%.1f", o->label, last_ok.calls, limit, last_ok.peer_cpu,
-	       last_ok.calls ? (double)last_ok.rss_kib / last_ok.calls : 0);
+	       "per_call_kib_at_max=%.1f first_over_calls=%u steps_past=%u", o->label,
+	       last_ok.calls, limit, last_ok.peer_cpu,
+	       last_ok.calls ? (double)last_ok.rss_kib / last_ok.calls : 0, over.calls, over.past);
 	/* linear in calls: a guess, and a generous one for a relay whose cost
 	 * per call grows with the number of calls */
 	if (last_ok.calls && last_ok.peer_cpu > 1)
@@ -173,22 +189,23 @@ static gboolean on_warm(gpointer data);
 
 /* One STEP line: the window's results and what each side used. */
 static void print_step(struct tnd_mb *mb, const struct tnd_mb_tally *t, double drv, double peer,
-		       double loss[TND_MB_NDIR], double *jit99_ms)
+		       const double loss[TND_MB_NDIR], const char *verdict)
 {
+	double secs = (double)(s_win1.wall_us - s_win0.wall_us) / 1e6;
+	double pkts = (double)(t->recv[TND_MB_B2P] + t->recv[TND_MB_P2B]);
+	unsigned taken = 0;
 	static const char *const dn[TND_MB_NDIR] = { "b2p", "p2b" };
 	long rss = s_win1.peer_rss_kib - s_base.peer_rss_kib;
 	double busy0, busy1, other;
 
-	printf("STEP target=%s calls=%u up=%u failed=%u dropped=%u", mb->o.label,
-	       mb->o.steps[mb->step], mb->n_up, mb->n_failed - step_failed0, mb->n_dropped);
-	*jit99_ms = 0;
+	for (unsigned i = 0; i < mb->n_calls; i++)
+		taken += mb->calls[i].taken;
+	printf("STEP target=%s calls=%u verdict=%s up=%u failed=%u dropped=%u", mb->o.label,
+	       mb->o.steps[mb->step], verdict, mb->n_up, mb->n_failed - step_failed0,
+	       mb->n_dropped);
 	for (int d = 0; d < TND_MB_NDIR; d++) {
 		uint64_t j99 = tnd_mb_hist_pct(&mb->jit[d], 99);
 
-		loss[d] = t->sent[d] ? 100.0 * (double)(t->sent[d] > t->recv[d] ?
-			  t->sent[d] - t->recv[d] : 0) / (double)t->sent[d] : 0;
-		if (j99 / 1000.0 > *jit99_ms)
-			*jit99_ms = j99 / 1000.0;
 		printf(" %s_sent=%" PRIu64 " %s_loss_pct=%.4f %s_jit_mean_ms=%.3f "
 		       "%s_jit_p99_ms=%.3f %s_jit_max_ms=%.3f %s_lat_p50_ms=%.3f "
 		       "%s_lat_p99_ms=%.3f %s_lat_max_ms=%.3f %s_worst_loss=%.2f%%@%u "
@@ -208,6 +225,17 @@ static void print_step(struct tnd_mb *mb, const struct tnd_mb_tally *t, double d
 	/* what neither side used: others' processes, and the softirq share
 	 * of loopback delivery (a few percent) */
 	other = busy0 + busy1 - drv - peer;
+	/* CPU per relayed packet: what the relay spent on each packet that made
+	 * it through, and what the driver spent sending and receiving it */
+	printf(" relayed_pkts_per_s=%.0f peer_us_per_pkt=%.2f driver_us_per_pkt=%.2f",
+	       secs > 0 ? pkts / secs : 0, pkts > 0 ? peer / 100 * secs / pkts * 1e6 : 0,
+	       pkts > 0 ? drv / 100 * secs / pkts * 1e6 : 0);
+	if (mb->o.fast)
+		printf(" fast_calls=%u rx_decrypted=%" PRIu64 " rx_by_seq=%" PRIu64
+		       " rx_unmatched=%" PRIu64 " rx_auth_fail=%" PRIu64 " rx_remap=%" PRIu64
+		       " driver_rx_drops=%" PRIu64, taken, mb->rx_decrypted, mb->rx_by_seq,
+		       mb->rx_unmatched, mb->rx_auth_fail, mb->rx_remap,
+		       (uint64_t)(uint32_t)(s_win1.rx_drops - s_win0.rx_drops));
 	printf(" driver_loops_per_s=%.0f send_late_p99_ms=%.3f driver_cpu_pct=%.0f "
 	       "peer_cpu_pct=%.0f cpu0_busy_pct=%.0f cpu1_busy_pct=%.0f other_cpu_pct=%.0f "
 	       "peer_rss_kib=%ld per_call_kib=%.1f driver_per_call_kib=%.1f\n",
@@ -218,20 +246,43 @@ static void print_step(struct tnd_mb *mb, const struct tnd_mb_tally *t, double d
 	fflush(stdout);
 }
 
+/* Why the window is over a limit, in `limit` ("" when it is not). */
+static void over_limit(struct tnd_mb *mb, const double loss[TND_MB_NDIR], double jit99,
+		       char *limit, size_t size)
+{
+	const struct tnd_mb_opts *o = &mb->o;
+	unsigned target = o->steps[mb->step], failed = mb->n_failed - step_failed0;
+
+	*limit = '\0';
+	if (loss[0] > o->max_loss_pct || loss[1] > o->max_loss_pct)
+		snprintf(limit, size, "loss over %.2f%% at %u calls", o->max_loss_pct, target);
+	else if (jit99 > o->max_jitter_ms)
+		snprintf(limit, size, "jitter p99 over %.1f ms at %u calls", o->max_jitter_ms,
+			 target);
+	else if (failed * 200 > target - step_first_idx)
+		snprintf(limit, size, "over 0.5%% of set-ups failed at %u calls (%.200s)", target,
+			 mb->why_failed);
+	else if (mb->n_dropped)
+		snprintf(limit, size, "the relay ended calls at %u calls", target);
+}
+
 /* The window is over: print it, then stop or go on to the next step. The
  * driver is taken as the possible cause of a limit when its own sends ran
  * late by 60% of the jitter limit (1-2 ms is its floor: GLib's timeouts
  * have millisecond resolution): its receive side then lags as much, and it,
  * not the relay, may have delayed the packets. A driver whose core is full
- * but whose sends are on time is noted, not blamed. */
+ * but whose sends are on time is noted, not blamed. The first step over a
+ * limit is followed by --past-steps more, to show how the relay degrades;
+ * the RESULT keeps the first one's reason. */
 static void report(struct tnd_mb *mb)
 {
 	const struct tnd_mb_opts *o = &mb->o;
 	struct tnd_mb_tally t;
 	double loss[TND_MB_NDIR], drv, peer, late, jit99, other;
-	unsigned target = o->steps[mb->step], failed = mb->n_failed - step_failed0;
+	unsigned target = o->steps[mb->step];
 	static unsigned retried;
-	char limit[400] = "";
+	char limit[400];
+	const char *verdict;
 	bool drv_late;
 
 	tnd_mb_media_tally(mb, &t);
@@ -251,42 +302,45 @@ static void report(struct tnd_mb *mb)
 		return;
 	}
 	retried = 0;
-	print_step(mb, &t, drv, peer, loss, &jit99);
+	for (int d = 0; d < TND_MB_NDIR; d++)
+		loss[d] = t.sent[d] ? 100.0 * (double)(t.sent[d] > t.recv[d] ?
+			  t.sent[d] - t.recv[d] : 0) / (double)t.sent[d] : 0;
+	jit99 = 0;
+	for (int d = 0; d < TND_MB_NDIR; d++)
+		if (tnd_mb_hist_pct(&mb->jit[d], 99) / 1000.0 > jit99)
+			jit99 = tnd_mb_hist_pct(&mb->jit[d], 99) / 1000.0;
+	over_limit(mb, loss, jit99, limit, sizeof(limit));
 	drv_late = late > o->max_jitter_ms * 0.6;
+	verdict = over.calls ? "past" : *limit ? "over" : "ok";
+	print_step(mb, &t, drv, peer, loss, verdict);
 
-	if (loss[0] > o->max_loss_pct || loss[1] > o->max_loss_pct)
-		snprintf(limit, sizeof(limit), "loss over %.2f%% at %u calls", o->max_loss_pct,
-			 target);
-	else if (jit99 > o->max_jitter_ms)
-		snprintf(limit, sizeof(limit), "jitter p99 over %.1f ms at %u calls",
-			 o->max_jitter_ms, target);
-	else if (failed * 200 > target - step_first_idx)
-		snprintf(limit, sizeof(limit), "over 0.5%% of set-ups failed at %u calls (%.200s)",
-			 target, mb->why_failed);
-	else if (mb->n_dropped)
-		snprintf(limit, sizeof(limit), "the relay ended calls at %u calls", target);
-	if (*limit) {
-		snprintf(limit + strlen(limit), sizeof(limit) - strlen(limit),
-			 "; relay CPU %.0f%%, driver CPU %.0f%%, the driver's sends late by "
-			 "%.1f ms at p99: %s", peer, drv, late, drv_late ?
-			 "the driver may be the cause" : drv > o->max_driver_cpu ?
+	if (over.calls) {
+		over.past++;
+	} else if (*limit) {
+		over.calls = target;
+		snprintf(over.limit, sizeof(over.limit), "%s; relay CPU %.0f%%, driver CPU %.0f%%, "
+			 "the driver's sends late by %.1f ms at p99: %s", limit, peer, drv, late,
+			 drv_late ? "the driver may be the cause" : drv > o->max_driver_cpu ?
 			 "the relay's limit (the driver's core was full too, but it kept time)" :
 			 "the relay's limit");
-		finish(mb, limit);
-		return;
+	} else {
+		last_ok.calls = mb->n_up;
+		last_ok.peer_cpu = peer;
+		last_ok.rss_kib = s_win1.peer_rss_kib - s_base.peer_rss_kib;
+		if (drv_late) {
+			snprintf(limit, sizeof(limit), "driver saturated at %u calls (CPU %.0f%%, "
+				 "its sends late by %.1f ms at p99): the relay was not the limit",
+				 target, drv, late);
+			finish(mb, limit);
+			return;
+		}
 	}
-	last_ok.calls = mb->n_up;
-	last_ok.peer_cpu = peer;
-	last_ok.rss_kib = s_win1.peer_rss_kib - s_base.peer_rss_kib;
-	if (drv_late) {
-		snprintf(limit, sizeof(limit), "driver saturated at %u calls (CPU %.0f%%, its "
-			 "sends late by %.1f ms at p99): the relay was not the limit", target,
-			 drv, late);
-		finish(mb, limit);
+	if (over.calls && over.past >= o->past_steps) {
+		finish(mb, over.limit);
 		return;
 	}
 	if (++mb->step == o->n_steps) {
-		finish(mb, "end of the ramp: no threshold reached");
+		finish(mb, over.calls ? over.limit : "end of the ramp: no threshold reached");
 		return;
 	}
 	step_begin(mb);
@@ -405,7 +459,7 @@ static void step_begin(struct tnd_mb *mb)
 	double elapsed = (double)(g_get_monotonic_time() - mb->t_run0) / 1e6;
 
 	if (elapsed > mb->o.max_seconds) {
-		finish(mb, "time budget (--max-seconds) spent");
+		finish(mb, over.calls ? over.limit : "time budget (--max-seconds) spent");
 		return;
 	}
 	t_step0 = g_get_monotonic_time();
@@ -528,7 +582,9 @@ static int usage(void)
 		"       [--warmup S] [--seconds S] [--max-loss-pct X] [--max-jitter-ms X]\n"
 		"       [--max-driver-cpu PCT] [--max-seconds S] [--max-other-cpu PCT]\n"
 		"       [--retries N] [--pc-ports LO-HI]\n"
-		"       [--rtp-ports LO-HI] [--glib-block 0|1] [--setup-only 0|1]\n");
+		"       [--rtp-ports LO-HI] [--glib-block 0|1] [--setup-only 0|1]\n"
+		"       [--fast 0|1] [--decrypt-every N] [--past-steps N]\n"
+		"   or: media-bench --target loop [--steps ...] ...: no relay, the driver's ceiling\n");
 	return 2;
 }
 
@@ -574,6 +630,14 @@ static int parse_args(int argc, char **argv, struct tnd_mb_opts *o)
 			o->target = TND_MB_TANDEM;
 		else if (!strcmp(k, "--target") && !strcmp(v, "rtpengine"))
 			o->target = TND_MB_RTPENGINE;
+		else if (!strcmp(k, "--target") && !strcmp(v, "loop"))
+			o->target = TND_MB_LOOP;
+		else if (!strcmp(k, "--fast") && (!strcmp(v, "0") || !strcmp(v, "1")))
+			o->fast = *v == '1';
+		else if (!strcmp(k, "--decrypt-every") && x >= 1 && x <= 1000)
+			o->decrypt_every = (unsigned)x;
+		else if (!strcmp(k, "--past-steps") && x >= 0 && x <= 5)
+			o->past_steps = (unsigned)x;
 		else if (!strcmp(k, "--ws-port"))
 			o->ws_port = atoi(v);
 		else if (!strcmp(k, "--sip-port"))
@@ -615,7 +679,10 @@ static int parse_args(int argc, char **argv, struct tnd_mb_opts *o)
 		else
 			return usage();
 	}
-	o->label = o->target == TND_MB_TANDEM ? "tandem" : "rtpengine";
+	o->label = o->target == TND_MB_TANDEM ? "tandem" : o->target == TND_MB_LOOP ? "loop" :
+		   "rtpengine";
+	if (o->target == TND_MB_LOOP && (!o->fast || o->setup_only))
+		return usage();
 	if (o->target == TND_MB_TANDEM && (!o->ws_port || !o->sip_port))
 		return usage();
 	if (o->target == TND_MB_RTPENGINE && !o->ng_port)
@@ -645,6 +712,7 @@ int main(int argc, char **argv)
 		.max_other_cpu = 15, .retries = 3,
 		.pc_port_min = 40000, .pc_port_max = 49999,
 		.rtp_port_min = 50000, .rtp_port_max = 59999,
+		.fast = true, .decrypt_every = 8, .past_steps = 1,
 	};
 	if (argc < 2 || parse_args(argc, argv, o))
 		return usage();
@@ -663,15 +731,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "media-bench: cannot initialise WebRTC\n");
 		return 1;
 	}
+	/* before any offer: it holds the phones' port */
+	err = o->fast ? tnd_mb_fast_start(mb, max) : 0;
+	if (!err && o->target == TND_MB_LOOP)
+		err = tnd_mb_echo_start(&mb->echo);
+	if (err) {
+		fprintf(stderr, "media-bench: cannot open the media sockets: %s\n", strerror(err));
+		return 1;
+	}
 	printf("# media-bench %s: steps", o->label);
 	for (unsigned i = 0; i < o->n_steps; i++)
 		printf("%s%u", i ? "," : " ", o->steps[i]);
 	printf("; %u set-ups in flight; %.0f s warm-up, %.0f s measured per step; limits: "
-	       "loss %.2f%%, jitter p99 %.1f ms, driver CPU %.0f%%\n", o->concurrency, o->warm_s,
-	       o->measure_s, o->max_loss_pct, o->max_jitter_ms, o->max_driver_cpu);
+	       "loss %.2f%%, jitter p99 %.1f ms, driver CPU %.0f%%; %u step(s) past the first "
+	       "over a limit; media path: %s\n", o->concurrency, o->warm_s, o->measure_s,
+	       o->max_loss_pct, o->max_jitter_ms, o->max_driver_cpu, o->past_steps, !o->fast ?
+	       "the pc and one rtpsock per call (--fast 0)" : "batched (--fast 1)");
+	if (o->fast)
+		printf("# browser packets: 1 in %u decrypted and checked, the others matched to "
+		       "their send time by sequence number; arrival times are the kernel's\n",
+		       o->decrypt_every);
 	fflush(stdout);
 	if (o->target == TND_MB_TANDEM) {
 		err = open_tandem(mb);
+	} else if (o->target == TND_MB_LOOP) {
+		g_idle_add(start_idle, mb);
 	} else {
 		err = tnd_mb_ng_open(&mb->ng, o->ng_port, 10000);
 		if (err)

@@ -8,6 +8,16 @@
  * each way; the driver measures loss, one-way delay and RFC 3550 A.8
  * interarrival jitter per direction, for a ramp of call counts.
  *
+ * The driver must stay cheaper per packet than the relay, or it saturates
+ * first and the relay's ceiling is never seen. By default (--fast 1) the
+ * calls' media skip the gateway's per-socket machinery once a call is up
+ * (mb_fast.c): the phones share one socket, read and written in batches
+ * (recvmmsg, sendmmsg), the browsers' sockets are read from the driver's own
+ * epoll set once per 1 ms tick, with kernel arrival stamps, and only one
+ * browser packet in --decrypt-every is decrypted (the others are matched to
+ * their send time by sequence number). --target loop replaces the relay by
+ * an echo thread (mb_echo.c) to measure the driver's own ceiling.
+ *
  * Threads: the main thread runs everything but SIP (libnice agents,
  * sockets, the pacing timer, the WebSocket and ng clients) on GLib's default
  * main context; the phones' SIP user agent has a thread of its own
@@ -22,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
 #include <jansson.h>
 
 #include "gateway/base/loop.h"
@@ -35,10 +47,16 @@
 #define TND_MB_MAX_STEPS 16
 #define TND_MB_HIST_US 10         /* histogram bucket width */
 #define TND_MB_HIST_N 50000       /* buckets: 0 to 500 ms, then one overflow bucket */
+#define TND_MB_RING 256           /* send times kept per stream: 5.12 s of packets */
+/* payload: send time (8 bytes, CLOCK_MONOTONIC us), call index (4), the
+ * driver's own sequence number (2) */
+#define TND_MB_PL_SEQ 12
+#define TND_MB_PL_MIN 14
 
 enum tnd_mb_target {
 	TND_MB_TANDEM,
 	TND_MB_RTPENGINE,
+	TND_MB_LOOP,      /* no relay: mb_echo.c's echo thread, the driver's own ceiling */
 };
 
 /* Direction of a stream, named after who sends it. */
@@ -76,9 +94,14 @@ struct tnd_mb_stream {
 	int64_t last_transit;     /* us; INT64_MIN before the first packet */
 	double jitter;            /* us, RFC 3550 A.8 */
 	double jitter_max;        /* us, highest inside the window */
+	/* P2B only: send times by the driver's sequence number, so that a
+	 * browser packet not decrypted still gives its one-way delay */
+	int64_t ring_t[TND_MB_RING];
+	uint16_t ring_seq[TND_MB_RING];
 };
 
 struct tnd_mb;
+struct tnd_srtp;
 
 struct tnd_mb_call {
 	struct tnd_mb *mb;            /* borrowed */
@@ -93,6 +116,18 @@ struct tnd_mb_call {
 	int64_t t_start, t_up;        /* g_get_monotonic_time() */
 	int64_t t_offer, t_answer, t_invite;   /* offer sent, answer and INVITE in */
 	struct tnd_mb_stream s[TND_MB_NDIR];
+	/* --fast 1 (mb_fast.c) */
+	int bfd;                      /* the browser's socket once taken (the pc's), or -1 */
+	struct tnd_srtp *srtp;        /* borrowed: the pc's; owned for --target loop */
+	bool taken;                   /* bfd is read by mb_fast.c, not by the pc */
+	bool bconn;                   /* bfd connected to the relay: sends skip the pc */
+	bool prelay_set;
+	struct sockaddr_in prelay;    /* where the phone sends: the relay's SIP-side port */
+	char *ice_user;               /* owned: "our ufrag:", to answer the relay's checks */
+	char *ice_pwd;                /* owned */
+	uint32_t brx;                 /* browser packets read, for 1-in-N decryption */
+	uint16_t seq_off;             /* the relay's P2B sequence minus ours */
+	bool seq_off_known;
 };
 
 struct tnd_mb_opts {
@@ -113,6 +148,9 @@ struct tnd_mb_opts {
 	uint16_t pc_port_min, pc_port_max, rtp_port_min, rtp_port_max;
 	bool glib_block;              /* leave GLib's per-dispatch poll updates on */
 	bool setup_only;              /* stop after the first step's set-ups */
+	bool fast;                    /* the batched media path (mb_fast.c) */
+	unsigned decrypt_every;       /* browser packets: 1 in N decrypted (1: all) */
+	unsigned past_steps;          /* steps run past the first one over a limit */
 };
 
 struct tnd_mb_ws;
@@ -151,7 +189,14 @@ struct tnd_mb {
 	int64_t win0, win1;
 	struct tnd_mb_hist lat[TND_MB_NDIR], jit[TND_MB_NDIR], late;
 	uint64_t send_err[TND_MB_NDIR];
+	/* browser packets in the window, by how they were checked */
+	uint64_t rx_decrypted;        /* decrypted, authenticated, payload checked */
+	uint64_t rx_by_seq;           /* matched to their send time by sequence number */
+	uint64_t rx_unmatched;        /* neither (no send time for that number) */
+	uint64_t rx_auth_fail;        /* decryption failed */
+	uint64_t rx_remap;            /* a decrypted sample moved the relay's seq offset */
 	char why_failed[160];         /* the first set-up failure, for the log */
+	struct sockaddr_in echo;      /* --target loop: the echo thread's socket */
 };
 
 /* ---- mb_call.c: one call's set-up (both relays) */
@@ -204,13 +249,55 @@ int tnd_mb_media_start(struct tnd_mb *mb);
 /* A new call's streams: SSRCs, first sequence numbers and timestamps. Its
  * packets flow from the first tick after it is UP. */
 void tnd_mb_media_call_init(struct tnd_mb_call *c);
-/* Relayed packets arriving at the phone (B2P) or at the browser (P2B). */
-void tnd_mb_media_rx(struct tnd_mb_call *c, enum tnd_mb_dir d, const uint8_t *pkt, size_t len);
+/* A relayed RTP packet in the clear arriving at the phone (B2P) or, decrypted,
+ * at the browser (P2B), `now` its arrival time (us, monotonic). 0, or EBADMSG
+ * for a packet that is not this call's (counted as bad). */
+int tnd_mb_media_rx(struct tnd_mb_call *c, enum tnd_mb_dir d, const uint8_t *pkt, size_t len,
+		    int64_t now);
+/* A browser packet not decrypted: its send time from the relay's sequence
+ * number, once a decrypted one gave the relay's offset. false if unknown. */
+bool tnd_mb_media_rx_seq(struct tnd_mb_call *c, uint16_t relay_seq, int64_t now);
 /* Opens the window [now, now + seconds); clears its counters. */
 void tnd_mb_media_window(struct tnd_mb *mb, double seconds);
 void tnd_mb_media_tally(struct tnd_mb *mb, struct tnd_mb_tally *t);
 /* Nearest-rank percentile of a histogram, in microseconds. */
 uint64_t tnd_mb_hist_pct(const struct tnd_mb_hist *h, double pct);
+
+/* ---- mb_fast.c: the batched media path (--fast 1) and --target loop's calls */
+
+/* The phones' shared socket (in --rtp-ports), the driver's epoll set and the
+ * send batch for up to max_calls calls. 0 or an errno. */
+int tnd_mb_fast_start(struct tnd_mb *mb, unsigned max_calls);
+uint16_t tnd_mb_fast_phone_port(void);
+/* Where call c's phone sends: the relay's address from its SDP. */
+int tnd_mb_fast_phone_remote(struct tnd_mb_call *c, const char *ip, uint16_t port);
+/* A call that is UP: once its pc reads its socket itself (direct), takes the
+ * socket over. Cheap to call on every tick. */
+void tnd_mb_fast_take(struct tnd_mb_call *c);
+/* Sends the browser's packet (protected in place; cap as for tnd_pc_send_rtp)
+ * and queues the phone's; 0 or an errno for each. */
+int tnd_mb_fast_send_browser(struct tnd_mb_call *c, uint8_t *pkt, size_t len, size_t cap);
+int tnd_mb_fast_queue_phone(struct tnd_mb_call *c, const uint8_t *pkt, size_t len);
+/* Sends what was queued; returns the packets that failed. */
+unsigned tnd_mb_fast_flush(struct tnd_mb *mb);
+/* Reads whatever arrived on the phones' socket and the taken browser sockets. */
+void tnd_mb_fast_poll(struct tnd_mb *mb);
+/* Datagrams the kernel dropped on the phones' socket (its buffer full): the
+ * driver's loss, not the relay's. */
+uint64_t tnd_mb_fast_rx_drops(void);
+/* --target loop: a call with no relay and no set-up: a plain socket with fixed
+ * SRTP keys for the browser, the shared phone socket, both sending to the
+ * echo at `echo`. 0 or an errno. */
+int tnd_mb_fast_loop_call(struct tnd_mb_call *c, const struct sockaddr_in *echo);
+
+/* ---- mb_echo.c: --target loop's stand-in for the relay */
+
+/* A thread on CPU 0 with one socket that sends every datagram back to where
+ * it came from, in batches (recvmmsg, sendmmsg): cheaper per packet than
+ * any relay, so that the driver, not it, runs out first. 0 or an errno. */
+int tnd_mb_echo_start(struct sockaddr_in *addr);
+/* The echo thread's CPU seconds so far. */
+double tnd_mb_echo_cpu_s(void);
 
 /* ---- mb_ws.c: a minimal RFC 6455 client carrying JSON-RPC */
 

@@ -9,7 +9,15 @@
 # (plain RTP). Tandem's calls are set up through its real signalling
 # (WebSocket JSON-RPC, then SIP to the driver's own user agent); rtpengine's
 # through its ng control protocol. Everything is on loopback, on ports
-# picked free at start. The ramp stops at the first step over a threshold.
+# picked free at start. The ramp goes MB_PAST_STEPS steps past the first
+# step over a threshold (loss, jitter), to show how the relay degrades.
+#
+# Order: udp-floor (the kernel's cost of relaying UDP, per packet), then the
+# driver's own ceiling (media-bench --target loop: the relay replaced by an
+# echo thread on CPU 0), then each relay. The summary gives each relay's CPU
+# per relayed packet beside the floor's at the same call count (interpolated
+# between floor steps) and their ratio, the last step within the limits, the
+# first over them and the step past it.
 #
 # Run from the build directory: `make media-bench`, or
 # sh tests/bench/run-media-bench.sh. Environment: MB_STEPS (default
@@ -18,7 +26,11 @@
 # MB_CONCURRENCY (50), MB_MAX_LOSS_PCT (0.1), MB_MAX_JITTER_MS (5),
 # MB_TARGETS ("tandem rtpengine"), MB_BUDGET (seconds per relay, 120),
 # MB_FLOOR_STEPS (udp-floor steps, "300 600 900 1200 1500"; empty: no floor run),
-# RTPENGINE (path, default rtpengine). Takes about 5 minutes.
+# MB_DRIVER_STEPS (the driver's ceiling, "500 1000 1500 2000 2500"; empty: none),
+# MB_PAST_STEPS (steps past the first over a limit, 1), MB_FAST (1: the
+# driver's batched media path, 0: one pc and rtpsock per call as the relay
+# does), MB_DECRYPT_EVERY (browser packets decrypted, 1 in 8),
+# RTPENGINE (path, default rtpengine). Takes 5 to 8 minutes.
 # Exit status: 0, or 1 when a relay or the driver failed to run. Missed
 # targets are reported, not failed: numbers from a shared machine are not a
 # test verdict.
@@ -28,7 +40,11 @@ builddir=${top_builddir:-.}
 TANDEM=$builddir/tandem
 BENCH=$builddir/tests/bench/media-bench
 FLOOR=$builddir/tests/bench/udp-floor
-FLOOR_STEPS=${MB_FLOOR_STEPS:-"300 600 900 1200 1500"}
+FLOOR_STEPS=${MB_FLOOR_STEPS-"300 600 900 1200 1500"}
+DRIVER_STEPS=${MB_DRIVER_STEPS-"500 1000 1500 2000 2500"}
+PAST=${MB_PAST_STEPS:-1}
+FAST=${MB_FAST:-1}
+DECRYPT=${MB_DECRYPT_EVERY:-8}
 STEPS=${MB_STEPS:-"100 150 200 250 300 350 400 500 600 800 1000 1500 2000"}
 SETUP_CALLS=${MB_SETUP_CALLS:-500}
 WARMUP=${MB_WARMUP:-2}
@@ -132,7 +148,8 @@ run_driver()
 	timeout -s KILL $((BUDGET + 60)) taskset -c 1 "$BENCH" --target "$t" \
 		--warmup "$WARMUP" --seconds "$SECS" --concurrency "$CONC" \
 		--max-loss-pct "$MAX_LOSS" --max-jitter-ms "$MAX_JIT" --max-driver-cpu 95 \
-		--max-other-cpu "$MAX_OTHER" --retries 3 \
+		--max-other-cpu "$MAX_OTHER" --retries 3 --past-steps "$PAST" --fast "$FAST" \
+		--decrypt-every "$DECRYPT" \
 		--max-seconds "$BUDGET" --pc-ports "$DRV_PC_PORTS" --rtp-ports "$DRV_RTP_PORTS" \
 		"$@" > "$tmp/$t.$run" 2> "$tmp/$t.$run.err"
 	rc=$?
@@ -208,6 +225,20 @@ AWK_V='function v(k,   i, n, a) {
 }
 function max(a, b) { return a + 0 > b + 0 ? a : b }'
 
+# awk helper: the floor's us per packet at n calls, linear between the
+# floor's steps (FLOOR lines read first into fc[], fu[], nf), flat beyond.
+AWK_FLOOR='function floor_us(n,   i) {
+	if (!nf)
+		return 0
+	if (n + 0 <= fc[1])
+		return fu[1]
+	for (i = 2; i <= nf; i++)
+		if (n + 0 <= fc[i])
+			return fu[i - 1] + (fu[i] - fu[i - 1]) * (n - fc[i - 1]) / (fc[i] - fc[i - 1])
+	return fu[nf]
+}
+FILENAME ~ /floor$/ && /^FLOOR/ { nf++; fc[nf] = v("calls") + 0; fu[nf] = v("us_per_packet") + 0; next }'
+
 # One table row per relay and step, from the driver's STEP lines, then the
 # verdicts. A step where other processes used over 15% of the two CPUs
 # (after the driver's retries) is marked: its numbers are not the relay's
@@ -217,21 +248,32 @@ summary()
 	echo
 	echo "# Summary (relay on one core; loss, jitter and latency: the worse direction;"
 	echo "# jitter p99 over every packet's RFC 3550 estimate; latency: one way through the"
-	echo "# relay; late99: the driver's own send lateness; * others used over 15% of the CPUs)"
-	printf '%-9s %6s %6s %8s %8s %8s %8s %7s %7s %8s\n' relay calls up "loss%" "jit99ms" \
-		"lat99ms" "late99" "relay%" "driver%" "KiB/call"
-	for t in $TARGETS; do
+	echo "# relay; late99: the driver's own send lateness; us/pkt: CPU per relayed packet,"
+	echo "# the relay's, udp-floor's at the same calls, their ratio, the driver's;"
+	echo "# step: ok within the limits, OVER the first over them, past the steps after it;"
+	echo "# * others used over 15% of the CPUs)"
+	printf '%-9s %6s %-4s %6s %8s %8s %8s %7s %6s %7s %6s %6s %5s %6s %8s\n' relay calls \
+		step up "loss%" "jit99ms" "lat99ms" "late99" "relay%" "driver%" "us/pkt" \
+		"floor" ratio "drv" "KiB/call"
+	touch "$tmp/floor"
+	for t in loop $TARGETS; do
 		[ -s "$tmp/$t.ramp" ] || continue
-		awk -v t="$t" -v mo="$MAX_OTHER" "$AWK_V"'
+		awk -v t="$t" -v mo="$MAX_OTHER" "$AWK_V
+$AWK_FLOOR"'
 		/^STEP/ {
 			mark = v("other_cpu_pct") + 0 > mo ? " *" : ""
-			printf("%-9s %6s %6s %8.4f %8.3f %8.3f %8.3f %7s %7s %8s%s\n", t,
-			       v("calls"), v("up"), max(v("b2p_loss_pct"), v("p2b_loss_pct")),
+			st = v("verdict") == "over" ? "OVER" : v("verdict")
+			fl = floor_us(v("calls"))
+			printf("%-9s %6s %-4s %6s %8.4f %8.3f %8.3f %7.3f %6s %7s %6.2f %6.2f %5s " \
+			       "%6.2f %8s%s\n", t, v("calls"), st, v("up"),
+			       max(v("b2p_loss_pct"), v("p2b_loss_pct")),
 			       max(v("b2p_jit_p99_ms"), v("p2b_jit_p99_ms")),
 			       max(v("b2p_lat_p99_ms"), v("p2b_lat_p99_ms")),
 			       v("send_late_p99_ms"), v("peer_cpu_pct"), v("driver_cpu_pct"),
-			       v("per_call_kib"), mark)
-		}' "$tmp/$t.ramp"
+			       v("peer_us_per_pkt"), fl,
+			       fl > 0 ? sprintf("%.2f", v("peer_us_per_pkt") / fl) : "-",
+			       v("driver_us_per_pkt"), t == "loop" ? "-" : v("per_call_kib"), mark)
+		}' "$tmp/floor" "$tmp/$t.ramp"
 	done
 	echo
 	if [ -s "$tmp/floor" ]; then
@@ -249,13 +291,46 @@ summary()
 			printf "\n"
 		}' "$tmp/floor"
 	fi
+	if [ -s "$tmp/loop.ramp" ]; then
+		awk "$AWK_V"'
+		/^STEP/ && v("verdict") == "ok" { ok = v("calls"); cpu = v("driver_cpu_pct")
+			us = v("driver_us_per_pkt"); echo = v("peer_cpu_pct") }
+		/^STEP/ && v("verdict") != "ok" && !bad { bad = v("calls"); bcpu = v("driver_cpu_pct")
+			becho = v("peer_cpu_pct") }
+		/^RESULT/ { ext = v("extrapolated_calls_per_core") }
+		END {
+			printf "driver: with an echo for a relay it carried %d calls within the limits, " \
+			       "its core at %s%%, %s us per relayed packet", ok, cpu, us
+			if (bad)
+				printf "; over them at %d calls (driver %s%%, echo %s%%)%s", bad, bcpu,
+				       becho, (becho + 0 >= 90 ? ": the echo, not the driver, ran out" : "")
+			else
+				printf "; no limit reached (the ramp ended)"
+			printf "\n"
+		}' "$tmp/loop.ramp"
+	fi
 	for t in $TARGETS; do
 		[ -s "$tmp/$t.ramp" ] || continue
 		cat "$tmp/$t.setup" "$tmp/$t.ramp" 2>/dev/null | awk -v t="$t" -v tc="$T_CALLS" \
 			-v tk="$T_KIB" -v ts="$T_SETUPS" -v conc="$CONC" "$AWK_V"'
+		function row(what,   l, j, lat) {
+			l = max(v("b2p_loss_pct"), v("p2b_loss_pct"))
+			j = max(v("b2p_jit_p99_ms"), v("p2b_jit_p99_ms"))
+			lat = max(v("b2p_lat_p99_ms"), v("p2b_lat_p99_ms"))
+			return sprintf("%s %s calls (%s up, %s failed, %s ended): loss %.4f%%, " \
+				       "jitter p99 %.2f ms, latency p99 %.2f ms, relay CPU %s%%, " \
+				       "driver CPU %s%%, %s relayed packets/s", what, v("calls"),
+				       v("up"), v("failed"), v("dropped"), l, j, lat, v("peer_cpu_pct"),
+				       v("driver_cpu_pct"), v("relayed_pkts_per_s"))
+		}
 		/^SETUP/ && !seen++ { rate = v("setups_per_s"); srtp = v("srtp"); n = v("ok")
 			p99 = v("setup_p99_ms"); rcpu = v("peer_cpu_pct")
 			dcpu = v("driver_cpu_pct") }
+		/^STEP/ && v("verdict") == "ok" { good = row("last within the limits:") }
+		/^STEP/ && v("verdict") == "over" { bad = row("first over them:"); bpps = v("relayed_pkts_per_s")
+			bcalls = v("calls") }
+		/^STEP/ && v("verdict") == "past" { np++; past[np] = row("past it:")
+			ppps = v("relayed_pkts_per_s"); pup = v("up"); pcalls = v("calls") }
 		/^RESULT/ && v("limit") !~ /set-up/ { calls = v("max_calls_ok")
 			kib = v("per_call_kib_at_max"); ext = v("extrapolated_calls_per_core")
 			rp = v("peer_cpu_pct_at_max")
@@ -264,6 +339,22 @@ summary()
 			printf "%s: %d relayed calls within the limits on one core, relay " \
 			       "CPU %s%% there\n", t, calls, rp
 			printf "%s:   the ramp stopped: %s\n", t, limit
+			if (good)
+				printf "%s:   %s\n", t, good
+			if (bad)
+				printf "%s:   %s\n", t, bad
+			for (i = 1; i <= np; i++)
+				printf "%s:   %s\n", t, past[i]
+			# gradual: offered more, the relay still delivers (nearly) what
+			# it did at the first step over the limits
+			gradual = ppps + 0 >= bpps * 0.95 && pup + 0 > 0
+			if (bad && np)
+				printf "%s:   beyond capacity it %s (relayed packets/s %d at %d calls, " \
+				       "%d at %d)\n", t, gradual ? "degrades gradually" : "COLLAPSES",
+				       bpps, bcalls, ppps, pcalls
+			else if (bad)
+				printf "%s:   no step past it (end of the steps or of the time " \
+				       "budget)\n", t
 			if (limit ~ /driver may be the cause|driver saturated/)
 				printf "%s:   EXTRAPOLATED linearly from the relay CPU share, " \
 				       "not measured: %s calls/core\n", t, ext
@@ -312,6 +403,11 @@ echo "# CPU busy before the run (others' load skews every number): $(idle_check)
 if [ -n "$FLOOR_STEPS" ]; then
 	"$FLOOR" "$SECS" $FLOOR_STEPS > "$tmp/floor" || status=1
 	cat "$tmp/floor"
+fi
+# the driver's own ceiling: an echo for a relay, no step past the first over
+if [ -n "$DRIVER_STEPS" ]; then
+	run_driver loop ramp --steps "$(echo "$DRIVER_STEPS" | tr ' ' ',')" --past-steps 0 \
+		--fast 1
 fi
 for t in $TARGETS; do
 	case $t in
