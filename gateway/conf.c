@@ -257,6 +257,12 @@ static const struct tnd_opt opts[] = {
 	  "Address prefixes (IP/len, separated by commas) that browsers' ICE candidates may "
 	  "not point at: the gateway never sends ICE checks there. Add your internal "
 	  "networks (e.g. 10.0.0.0/8) when browsers are not on them." },
+	{ "media", "socket_buffer", TND_OPT_INT, "16", 4, 4096, NULL, OFF(media_socket_buffer),
+	  NULL,
+	  "Receive buffer of each media socket, KiB (the kernel doubles it). It bounds how "
+	  "late a packet can be when a worker falls behind: past capacity, a small buffer "
+	  "drops packets where a large one delays every packet by seconds. 16 KiB holds "
+	  "about 20 audio packets (400 ms)." },
 	{ "media", "max_load", TND_OPT_INT, "90", 0, 100, NULL, OFF(media_max_load), NULL,
 	  "Percent of a core a media worker may be busy before it takes no new call; new "
 	  "calls get 503 when every worker is past it. 0: no limit." },

@@ -65,6 +65,7 @@ struct tnd_conf {
 	bool media_strict_source;
 	char *media_candidate_deny;  /* comma-separated prefixes */
 	int media_max_load;          /* percent; 0 off */
+	int media_socket_buffer;     /* KiB */
 
 	/* [calls] */
 	char *calls_allow;           /* comma-separated glob patterns on `to` */

@@ -182,6 +182,12 @@ static int take(struct tnd_pc *pc)
 		goto out;
 	}
 	nice_address_copy_to_sockaddr(&r->addr, (struct sockaddr *)&remote);
+	/* what rtpsock.c sets on the SIP leg's sockets (review L8); the size
+	 * also bounds how late a packet can be when the worker falls behind */
+	err = tnd_sock_media_opts(d->fd, remote.ss_family, TND_RTPSOCK_DSCP_EF, pc->rcvbuf);
+	if (err)
+		TND_LOG_RL(TND_LOG_WEBRTC, NOTICE, "media socket options: %s", g_strerror(err));
+	err = 0;
 	if (!nice_agent_get_local_credentials(pc->agent, pc->stream, &ufrag, &pwd)) {
 		err = EIO;
 		goto out;

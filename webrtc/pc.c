@@ -266,8 +266,12 @@ static void input_media(struct tnd_pc *pc, uint8_t *buf, size_t len, bool rtcp, 
 	err = tnd_srtp_unprotect(pc->srtp, rx, &n, rtcp);
 	if (err) {
 		pc->st.srtp_err_in++;
-		/* a replay is a duplicate on the path, not worth a line */
-		if (err != EALREADY)
+		/* a replay is a duplicate on the path, not worth a line; a new
+		 * SSRC past the cap (srtp.c) is not an authentication failure */
+		if (err == ENOSPC)
+			TND_LOG_RL(TND_LOG_WEBRTC, NOTICE, "SRTP: a new SSRC past the %d per "
+				   "call refused", TND_SRTP_MAX_IN_SSRC);
+		else if (err != EALREADY)
 			TND_LOG_RL(TND_LOG_WEBRTC, WARN, "SRT%sP authentication failed (%zu bytes)",
 				   rtcp ? "C" : "", len);
 		return;
@@ -406,6 +410,7 @@ int tnd_pc_alloc(struct tnd_pc **pcp, struct tnd_loop *worker, const struct tnd_
 	pc->state = TND_PC_NEW;
 	pc->st.srtp_profile = "";
 	pc->st.t_alloc_us = g_get_monotonic_time();
+	pc->rcvbuf = conf->rcvbuf;
 	pc->consent_interval_us = conf->consent_interval_ms ? conf->consent_interval_ms * 1000LL :
 							      5000000;
 	pc->consent_timeout_us = conf->consent_timeout_ms ? conf->consent_timeout_ms * 1000LL :

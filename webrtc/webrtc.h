@@ -302,6 +302,9 @@ struct tnd_pc_conf {
 	 * interval +- 20 %, FAILED (ETIMEDOUT) after `timeout` without an
 	 * answer. 0: RFC 7675's 5 s and 30 s. */
 	unsigned consent_interval_ms, consent_timeout_ms;
+	/* SO_RCVBUF of the socket the pc takes over from libnice (bytes; 0:
+	 * the system's default); DSCP EF is set on it too */
+	int rcvbuf;
 	/* Remote candidate addresses ICE must never send checks to (the
 	 * gateway's own networks: loopback, RFC 1918, link-local, metadata):
 	 * CIDR prefixes such as "10.0.0.0/8" and "fe80::/10", or bare
@@ -470,7 +473,10 @@ void tnd_pc_stats(const struct tnd_pc *pc, struct tnd_pc_stats *st);
 #define TND_RTPSOCK_LEARN_WINDOW_MS 3000
 #define TND_RTPSOCK_ALIVE_MS 5000
 #define TND_RTPSOCK_DSCP_EF 46                  /* RFC 3246, RFC 4594 telephony */
-#define TND_RTPSOCK_RCVBUF (256 * 1024)
+/* Small on purpose: a worker that falls behind drops packets rather than
+ * deliver each one seconds late (the relay degrades instead of collapsing);
+ * about 20 audio packets' worth once the kernel doubles it */
+#define TND_RTPSOCK_RCVBUF (16 * 1024)
 
 struct tnd_rtpsock_conf {
 	const char *addr;            /* local IP literal to bind; borrowed */
@@ -483,7 +489,7 @@ struct tnd_rtpsock_conf {
 	unsigned alive_ms;           /* a source heard within this is never replaced: 5000 */
 	/* socket options; failing to set them is logged, not fatal */
 	int dscp;                    /* DSCP of what we send: 0 = EF (46), -1 = the system's */
-	unsigned rcvbuf;             /* SO_RCVBUF in bytes: 0 = 256 KiB (capped by rmem_max) */
+	unsigned rcvbuf;             /* SO_RCVBUF in bytes: 0 = TND_RTPSOCK_RCVBUF */
 };
 
 /* Run on the worker; the buffer is the socket's, valid during the call.

@@ -339,6 +339,7 @@ struct tnd_pc {
 
 	char *remote_ufrag, *remote_pwd;   /* owned: for consent once libnice is gone */
 	int64_t consent_interval_us, consent_timeout_us;
+	int rcvbuf;                    /* conf.rcvbuf, for the taken-over socket */
 	bool ice_ready;                /* libnice's READY: checks over, pair nominated */
 	bool gathered;                 /* end-of-candidates handed out */
 	bool dtls_released;            /* tried to free the DTLS state (peer's first SRTP) */

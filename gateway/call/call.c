@@ -164,6 +164,7 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		.ice_controlling = ice_controlling,
 		.strict_source = conf->media_strict_source,
 		.timeout_ms = (unsigned)conf->media_timeout * 1000u,
+		.rcvbuf = conf->media_socket_buffer * 1024,
 	};
 	struct tnd_loop *worker = tnd_media_pool_pick(call->calls->env.media);
 	char **deny = g_strsplit(conf->media_candidate_deny, ",", 64);

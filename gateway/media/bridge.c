@@ -317,6 +317,7 @@ static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
 	struct tnd_rtpsock_conf sc = {
 		.addr = br->rtp_addr, .port_min = br->port_min, .port_max = br->port_max,
 		.rtcp_port = true, .strict = br->strict_source,
+		.rcvbuf = br->rcvbuf ? (unsigned)br->rcvbuf : 0,
 	};
 	int err = tnd_leg_rtp(&br->leg[side], br, &sc);
 
@@ -336,6 +337,7 @@ static void setup_legs(struct tnd_bridge *br)
 		.relay_only = br->turn_only,
 		.cand_deny = (const char *const *)br->cand_deny,
 		.n_cand_deny = g_strv_length(br->cand_deny),
+		.rcvbuf = br->rcvbuf,
 	};
 	int err;
 
@@ -665,6 +667,7 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->a_rtp = conf->a_rtp;
 	br->strict_source = conf->strict_source;
 	br->timeout_ms = conf->timeout_ms;
+	br->rcvbuf = conf->rcvbuf;
 	for (unsigned i = 0; i < 2; i++) {
 		br->ssrc[i] = random_u32();
 		br->leg[i].side = (uint8_t)i;

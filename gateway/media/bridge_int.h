@@ -86,6 +86,7 @@ struct tnd_bridge {
 	bool a_rtp;                              /* leg A is plain RTP too */
 	bool strict_source;
 	unsigned timeout_ms;                     /* media inactivity; 0: none */
+	int rcvbuf;                              /* media sockets' SO_RCVBUF */
 
 	/* OWNER: worker */
 	struct tnd_leg leg[2];

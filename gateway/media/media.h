@@ -58,6 +58,7 @@ struct tnd_bridge_conf {
 	bool a_rtp;                     /* leg A is a plain RTP socket too */
 	bool strict_source;             /* SIP-side RTP only from the SDP address */
 	unsigned timeout_ms;            /* a leg silent this long ends the call; 0 never */
+	int rcvbuf;                     /* media sockets' SO_RCVBUF, bytes; 0 system's */
 };
 
 enum tnd_bridge_state {
