@@ -33,7 +33,6 @@
 #include "webrtc/webrtc_int.h"
 
 #define COMPONENT 1
-#define RX_TRIES 4
 
 struct tnd_pc_direct {
 	struct tnd_poll_reg reg;        /* first: the handler finds us from it */
@@ -96,40 +95,26 @@ static void on_readable(struct tnd_poll_reg *reg, uint32_t events)
 	struct tnd_pc_direct *d = (struct tnd_pc_direct *)reg;
 	struct tnd_pc *pc = d->pc;
 	uint8_t *rx = tnd_poller_rx_buf(d->poller);
+	struct sockaddr_storage from;
+	socklen_t from_len = sizeof(from);
+	enum tnd_demux kind;
+	ssize_t n;
 
 	(void)events;
 	tnd_pc_hold(pc);   /* a handler may drop the owner's reference */
-	/* one datagram per wake-up: epoll is level-triggered and reports the
-	 * socket again while more wait, and reading on to EAGAIN would cost a
-	 * second system call for nearly every packet (at 50 packets a second a
-	 * socket rarely holds two). RX_TRIES bounds errors queued by ICMP. */
-	for (int i = 0; i < RX_TRIES && pc->direct == d; i++) {
-		struct sockaddr_storage from;
-		socklen_t from_len = sizeof(from);
-		ssize_t n = recvfrom(d->fd, rx, TND_POLL_BUF_SIZE, MSG_TRUNC,
-				     (struct sockaddr *)&from, &from_len);
-		enum tnd_demux kind;
-
-		if (n < 0) {
-			if (errno == EINTR || errno == ECONNREFUSED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				TND_LOG_RL(TND_LOG_WEBRTC, WARN, "recvfrom: %s", g_strerror(errno));
-			break;
-		}
-		kind = tnd_demux_classify(rx, (size_t)n);
-		if ((size_t)n > TND_PC_MAX_PACKET)
-			pc->st.drop_bad_rtp++;
-		else if (kind == TND_DEMUX_STUN)
-			tnd_icd_input(&d->icd, rx, (size_t)n, &from, from_len,
-				      g_get_monotonic_time());
-		/* as libnice did: only the selected pair's peer is heard */
-		else if (!tnd_webrtc_sa_equal(&from, tnd_icd_remote(&d->icd, &(socklen_t){ 0 })))
-			pc->st.drop_foreign++;
-		else
-			tnd_pc_input_nostun(pc, kind, rx, (size_t)n, true);
-		break;
-	}
+	n = tnd_sock_recv_one(d->fd, rx, &from, &from_len);
+	kind = n > 0 ? tnd_demux_classify(rx, (size_t)n) : TND_DEMUX_DROP;
+	if (n < 0) {
+		/* nothing to read: a spurious wake-up or ICMP errors only */
+	} else if (n > TND_PC_MAX_PACKET)
+		pc->st.drop_bad_rtp++;
+	else if (kind == TND_DEMUX_STUN)
+		tnd_icd_input(&d->icd, rx, (size_t)n, &from, from_len, g_get_monotonic_time());
+	/* as libnice did: only the selected pair's peer is heard */
+	else if (!tnd_webrtc_sa_equal(&from, tnd_icd_remote(&d->icd, &(socklen_t){ 0 })))
+		pc->st.drop_foreign++;
+	else
+		tnd_pc_input_nostun(pc, kind, rx, (size_t)n, true);
 	tnd_pc_unhold(pc);
 }
 

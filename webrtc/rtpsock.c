@@ -23,7 +23,6 @@
 #include "gateway/base/poll.h"
 #include "webrtc/webrtc_int.h"
 
-#define RX_TRIES 4
 
 struct tnd_rtpsock {
 	struct tnd_obj obj;        /* first: refcount */
@@ -85,6 +84,31 @@ void tnd_webrtc_sa_str(const struct sockaddr_storage *ss, char *buf, size_t size
 		snprintf(buf, size, "[%s]:%u", ip, tnd_webrtc_sa_port(ss));
 	else
 		snprintf(buf, size, "%s:%u", ip, tnd_webrtc_sa_port(ss));
+}
+
+ssize_t tnd_sock_recv_one(int fd, uint8_t *buf, struct sockaddr_storage *from, socklen_t *len)
+{
+	socklen_t cap = *len;
+
+	/* one datagram per wake-up: epoll is level-triggered and reports the
+	 * socket again while more wait, and reading on to EAGAIN would cost a
+	 * second system call for nearly every packet (at 50 packets a second a
+	 * socket rarely holds two). A few tries skip errors that ICMP queued
+	 * for earlier sends. */
+	for (int i = 0; i < 4; i++) {
+		ssize_t n;
+
+		*len = cap;
+		n = recvfrom(fd, buf, TND_POLL_BUF_SIZE, MSG_TRUNC, (struct sockaddr *)from, len);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR || errno == ECONNREFUSED)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			TND_LOG_RL(TND_LOG_WEBRTC, WARN, "recvfrom: %s", g_strerror(errno));
+		break;
+	}
+	return -1;
 }
 
 int tnd_sock_media_opts(int fd, int family, int dscp, int rcvbuf)
@@ -223,35 +247,19 @@ static void handle(struct tnd_rtpsock *s, int k, uint8_t *rx, size_t n,
 	}
 }
 
-static void read_burst(struct tnd_rtpsock *s, int k)
+static void read_one(struct tnd_rtpsock *s, int k)
 {
-	uint8_t *rx;
+	uint8_t *rx = tnd_poller_rx_buf(s->poller);
+	struct sockaddr_storage from;
+	socklen_t len = sizeof(from);
+	ssize_t n;
 
-	rx = tnd_poller_rx_buf(s->poller);
 	tnd_obj_get(s);   /* a handler may drop the owner's reference */
-	/* one datagram per wake-up: epoll is level-triggered and reports the
-	 * socket again while more wait, and reading on to EAGAIN would cost a
-	 * second system call for nearly every packet (at 50 packets a second a
-	 * socket rarely holds two). RX_TRIES bounds errors queued by ICMP. */
-	for (int i = 0; i < RX_TRIES && s->fd[k] >= 0; i++) {
-		struct sockaddr_storage from;
-		socklen_t len = sizeof(from);
-		ssize_t n = recvfrom(s->fd[k], rx, TND_POLL_BUF_SIZE, MSG_TRUNC,
-				     (struct sockaddr *)&from, &len);
-
-		if (n < 0) {
-			if (errno == EINTR || errno == ECONNREFUSED)
-				continue;   /* ICMP from an earlier send */
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				TND_LOG_RL(TND_LOG_WEBRTC, WARN, "recvfrom: %s", g_strerror(errno));
-			break;
-		}
-		if ((size_t)n > TND_PC_MAX_PACKET)
-			s->st.drop_too_big++;
-		else
-			handle(s, k, rx, (size_t)n, &from);
-		break;
-	}
+	n = tnd_sock_recv_one(s->fd[k], rx, &from, &len);
+	if (n > TND_PC_MAX_PACKET)
+		s->st.drop_too_big++;
+	else if (n >= 0)
+		handle(s, k, rx, (size_t)n, &from);
 	tnd_webrtc_put_later(&s->obj, s->poller, &s->rel);
 }
 
@@ -259,13 +267,13 @@ static void read_burst(struct tnd_rtpsock *s, int k)
 static void on_rtp(struct tnd_poll_reg *reg, uint32_t events)
 {
 	(void)events;
-	read_burst((struct tnd_rtpsock *)((char *)reg - offsetof(struct tnd_rtpsock, reg[0])), 0);
+	read_one((struct tnd_rtpsock *)((char *)reg - offsetof(struct tnd_rtpsock, reg[0])), 0);
 }
 
 static void on_rtcp(struct tnd_poll_reg *reg, uint32_t events)
 {
 	(void)events;
-	read_burst((struct tnd_rtpsock *)((char *)reg - offsetof(struct tnd_rtpsock, reg[1])), 1);
+	read_one((struct tnd_rtpsock *)((char *)reg - offsetof(struct tnd_rtpsock, reg[1])), 1);
 }
 
 static void rtpsock_destroy(void *data)

@@ -136,6 +136,11 @@ void tnd_webrtc_sa_str(const struct sockaddr_storage *ss, char *buf, size_t size
  * (the kernel caps it at net.core.rmem_max). Sets what it can; 0 or the
  * first errno, which callers log and otherwise ignore. */
 int tnd_sock_media_opts(int fd, int family, int dscp, int rcvbuf);
+/* Reads one datagram into buf (TND_POLL_BUF_SIZE bytes: the worker's
+ * receive buffer). Its full length (past TND_PC_MAX_PACKET: the caller
+ * drops it), or -1 with nothing to read. *len: from's size in, its length
+ * out. The one receive path of rtpsock.c and direct.c. */
+ssize_t tnd_sock_recv_one(int fd, uint8_t *buf, struct sockaddr_storage *from, socklen_t *len);
 
 /* ------------------------------------------------------------ stun_auth.c */
 

@@ -199,19 +199,24 @@ static void stun_in(struct tnd_mb_call *c, uint8_t *buf, size_t len,
 {
 	struct tnd_stun_binding b;
 	struct sockaddr_storage ss;
+	struct tnd_stun_key key;
 	uint8_t msg[600];
 	size_t n, ul;
+	int bad;
 
 	if (!c->ice_user || tnd_stun_parse_binding(buf, len, &b) ||
 	    b.type != TND_STUN_BINDING_REQUEST || !b.user)
 		return;
 	ul = strlen(c->ice_user);
-	if (b.user_len <= ul || memcmp(b.user, c->ice_user, ul) ||
-	    tnd_stun_verify(buf, len, b.integrity_off, c->ice_pwd))
+	if (b.user_len <= ul || memcmp(b.user, c->ice_user, ul))
 		return;
+	/* a check every few seconds per call: keying per message is fine */
+	tnd_stun_key_set(&key, c->ice_pwd);
+	bad = tnd_stun_verify(buf, len, b.integrity_off, &key);
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, from, sizeof(*from));
-	n = tnd_stun_build_success(msg, sizeof(msg), b.txid, &ss, c->ice_pwd);
+	n = bad ? 0 : tnd_stun_build_success(msg, sizeof(msg), b.txid, &ss, &key);
+	tnd_stun_key_clear(&key);
 	if (n)
 		sendto(c->bfd, msg, n, 0, (const struct sockaddr *)from, sizeof(*from));
 }

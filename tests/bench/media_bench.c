@@ -310,7 +310,11 @@ static void report(struct tnd_mb *mb)
 		if (tnd_mb_hist_pct(&mb->jit[d], 99) / 1000.0 > jit99)
 			jit99 = tnd_mb_hist_pct(&mb->jit[d], 99) / 1000.0;
 	over_limit(mb, loss, jit99, limit, sizeof(limit));
-	drv_late = late > o->max_jitter_ms * 0.6;
+	/* late sends alone do not blame the driver: packets carry the time they
+	 * really left and arrivals are the kernel's stamps, so a late tick
+	 * shifts both ends alike; only a driver that is also short of CPU can
+	 * have held packets back on its receive side */
+	drv_late = late > o->max_jitter_ms * 0.6 && drv > o->max_driver_cpu * 0.7;
 	verdict = over.calls ? "past" : *limit ? "over" : "ok";
 	print_step(mb, &t, drv, peer, loss, verdict);
 

@@ -37,7 +37,12 @@
 set -u
 
 builddir=${top_builddir:-.}
-TANDEM=$builddir/tandem
+TANDEM=${TANDEM:-$builddir/tandem}
+# extra [media] lines for ./tandem, e.g. "max_load = 90\n" to see admission
+# control at work; the default measures the relay itself, so nothing is
+# refused. MB_TANDEM=path runs another build (e.g. an older commit's).
+MEDIA_EXTRA=${MB_MEDIA_EXTRA-"max_load = 0\n"}
+TANDEM=${MB_TANDEM:-$TANDEM}
 BENCH=$builddir/tests/bench/media-bench
 FLOOR=$builddir/tests/bench/udp-floor
 FLOOR_STEPS=${MB_FLOOR_STEPS-"300 600 900 1200 1500"}
@@ -169,8 +174,8 @@ start_tandem()
 	set -- $RELAY_PORTS
 	printf '[websocket]\nport = %s\nmax_connections = 16\n\n[sip]\nport = %s\ntcp = false\n\n' \
 		"$ws_port" "$sip_port" > "$tmp/tandem.conf"
-	printf '[media]\nworkers = 1\nport_min = %s\nport_max = %s\nmax_calls = 100000\n\n' \
-		"$1" "$2" >> "$tmp/tandem.conf"
+	printf '[media]\nworkers = 1\nport_min = %s\nport_max = %s\nmax_calls = 100000\n%b\n' \
+		"$1" "$2" "$MEDIA_EXTRA" >> "$tmp/tandem.conf"
 	printf '[log]\nlevel = warn\n' >> "$tmp/tandem.conf"
 	taskset -c 0 "$TANDEM" --config "$tmp/tandem.conf" 2>> "$tmp/tandem.log" &
 	relay=$!
