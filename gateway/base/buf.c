@@ -1,8 +1,12 @@
-/* Packet-buffer pool: see buf.h. One calloc'd slab of n packets, threaded on
- * a LIFO free list through `next`, so get and put are a pointer swap and the
- * packet just given back (still in cache) is the next one taken. Loop thread
- * only: no atomics, no lock. A packet on the free list has data == NULL,
- * which lets a debug build catch a double put. */
+/* Packet-buffer pool: see buf.h. One calloc'd slab of n packets; packets
+ * given back form a LIFO free list through `next`, so get and put are a
+ * pointer swap and the packet just given back (still in cache) is the next
+ * one taken. Packets never used yet are handed out from the slab's untouched
+ * tail first (`fresh`), so a pool costs memory (RSS) only as deep as it was
+ * ever used: calloc maps a large slab as zero pages, and a pass-through
+ * worker, which holds no packet, touches none. Loop thread only: no atomics,
+ * no lock. A packet on the free list has data == NULL, which lets a debug
+ * build catch a double put. */
 #include <assert.h>
 #include <errno.h>
 #include <stdalign.h>
@@ -16,6 +20,7 @@ _Static_assert(alignof(struct tnd_pkt) <= alignof(max_align_t), "slab alignment"
 struct tnd_pktpool {
 	struct tnd_pkt *slab;      /* owned: st.size packets */
 	struct tnd_pkt *free;      /* free list through next */
+	unsigned fresh;            /* slab[fresh..size) never handed out */
 	struct tnd_pktpool_stats st;
 };
 
@@ -32,12 +37,6 @@ int tnd_pktpool_alloc(struct tnd_pktpool **pp, unsigned n)
 	if (!p->slab) {
 		free(p);
 		return ENOMEM;
-	}
-	/* built back to front so the first get returns slab[0] */
-	for (unsigned i = n; i-- > 0;) {
-		p->slab[i].pool = p;
-		p->slab[i].next = p->free;
-		p->free = &p->slab[i];
 	}
 	p->st.size = n;
 	*pp = p;
@@ -57,11 +56,15 @@ struct tnd_pkt *tnd_pkt_get(struct tnd_pktpool *p)
 {
 	struct tnd_pkt *pkt = p->free;
 
-	if (!pkt) {
+	if (pkt) {
+		p->free = pkt->next;
+	} else if (p->fresh < p->st.size) {
+		pkt = &p->slab[p->fresh++];
+		pkt->pool = p;
+	} else {
 		p->st.exhausted++;
 		return NULL;
 	}
-	p->free = pkt->next;
 	pkt->next = NULL;
 	pkt->data = pkt->buf + TND_PKT_HEADROOM;
 	pkt->len = 0;

@@ -288,7 +288,12 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	call->req = tnd_obj_get(req);
 	err = tnd_call_media(call, false, &bridge_events);
 	if (err) {
-		snprintf(msg, msglen, "media set-up failed: %s", strerror(err));
+		/* EBUSY here is admission control: no worker under max_load */
+		if (err == EBUSY)
+			snprintf(msg, msglen, "the gateway is at capacity: every media worker is "
+				 "past [media] max_load");
+		else
+			snprintf(msg, msglen, "media set-up failed: %s", strerror(err));
 		call->done = NULL;
 		call->req = tnd_obj_put(call->req);
 		goto fail;

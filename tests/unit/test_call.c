@@ -1092,6 +1092,7 @@ static int admission_max_load(void)
 	err = tnd_calls_start(fx.calls, fx.alice, &p, call_done, r, msg, sizeof(msg));
 	tnd_obj_put(r);
 	TEST_ASSERT(err == EBUSY);
+	TEST_ASSERT_STR_CONTAINS(msg, "max_load");
 	TEST_ASSERT(!fx.done);
 
 	TEST_ASSERT(worker_loaded(worker));
