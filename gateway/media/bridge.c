@@ -143,15 +143,9 @@ static struct event *event_new(enum ev_kind kind)
 	return e;
 }
 
-/* g_source_remove() would look in the global default context: the timer
- * lives on the worker's, so it is destroyed through its GSource. */
 static void stop_timer(struct tnd_bridge *br)
 {
-	if (br->ready_timer) {
-		g_source_destroy(br->ready_timer);
-		g_source_unref(br->ready_timer);
-		br->ready_timer = NULL;
-	}
+	tnd_timer_stop(tnd_loop_poller(br->worker), &br->ready_timer);
 }
 
 static void send_ready(struct tnd_bridge *br, int err)
@@ -180,12 +174,13 @@ static void send_ready(struct tnd_bridge *br, int err)
 	post(br, e);
 }
 
-static gboolean ready_timeout(gpointer data)
+static void ready_timeout(struct tnd_timer *t, int64_t now_us)
 {
-	struct tnd_bridge *br = data;
+	struct tnd_bridge *br = (struct tnd_bridge *)((char *)t -
+						      offsetof(struct tnd_bridge, ready_timer));
 
+	(void)now_us;
 	send_ready(br, 0);
-	return G_SOURCE_REMOVE;
 }
 
 /* ------------------------------------------------------------ leg handlers */
@@ -269,7 +264,8 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
 /* ------------------------------------------------------------ commands */
 
 enum cmd_kind {
-	CMD_SETUP, CMD_REMOTE, CMD_CANDIDATE, CMD_RTP_REMOTE, CMD_ROUTE, CMD_SWAP, CMD_CLOSE
+	CMD_SETUP, CMD_REMOTE, CMD_CANDIDATE, CMD_RTP_REMOTE, CMD_ROUTE, CMD_SWAP, CMD_SWAP_WEBRTC,
+	CMD_CLOSE
 };
 
 struct cmd {
@@ -326,9 +322,9 @@ static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
 	return err;
 }
 
-static void setup_legs(struct tnd_bridge *br)
+static void pc_conf(const struct tnd_bridge *br, struct tnd_pc_conf *pc)
 {
-	struct tnd_pc_conf pc = {
+	*pc = (struct tnd_pc_conf){
 		.local_addrs = (const char *const *)br->ice_addrs,
 		.n_local_addrs = g_strv_length(br->ice_addrs),
 		.stun_server = br->stun, .turn_server = br->turn,
@@ -339,13 +335,31 @@ static void setup_legs(struct tnd_bridge *br)
 		.n_cand_deny = g_strv_length(br->cand_deny),
 		.rcvbuf = br->rcvbuf,
 	};
+}
+
+/* Makes leg A's pc and starts gathering; `ready` goes out when gathering
+ * is done or after READY_WAIT_MS, whichever comes first. */
+static int start_webrtc_leg(struct tnd_bridge *br)
+{
+	struct tnd_pc_conf pc;
+	int err;
+
+	pc_conf(br, &pc);
+	err = tnd_leg_webrtc(&br->leg[0], br, &pc, br->controlling);
+	if (err)
+		return err;
+	tnd_timer_start(tnd_loop_poller(br->worker), &br->ready_timer, READY_WAIT_MS,
+			ready_timeout);
+	return tnd_pc_gather(br->leg[0].obj);
+}
+
+static void setup_legs(struct tnd_bridge *br)
+{
 	int err;
 
 	err = make_rtp_leg(br, 1);
 	if (!err && br->a_rtp)
 		err = make_rtp_leg(br, 0);
-	else if (!err)
-		err = tnd_leg_webrtc(&br->leg[0], br, &pc, br->controlling);
 	if (!err) {
 		/* the worker's own reference while legs point into the bridge */
 		tnd_obj_get(br);
@@ -353,10 +367,7 @@ static void setup_legs(struct tnd_bridge *br)
 		tnd_poller_tick_add(tnd_loop_poller(br->worker), &br->tick, on_tick);
 	}
 	if (!err && !br->a_rtp) {
-		br->ready_timer = g_timeout_source_new(READY_WAIT_MS);
-		g_source_set_callback(br->ready_timer, ready_timeout, br, NULL);
-		g_source_attach(br->ready_timer, tnd_loop_context(br->worker));
-		err = tnd_pc_gather(br->leg[0].obj);
+		err = start_webrtc_leg(br);
 	} else if (!err) {
 		br->gathered = true;
 		send_ready(br, 0);
@@ -364,6 +375,34 @@ static void setup_legs(struct tnd_bridge *br)
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "media set-up failed: %s", strerror(err));
 		release_legs(br);
+		send_ready(br, err);
+	}
+}
+
+/* Leg A replaced by a fresh pc (a browser that reloaded its page comes
+ * back with a new RTCPeerConnection): new ICE credentials, candidates and
+ * DTLS, while leg B and the SIP dialog are untouched. The stream toward
+ * the browser keeps its SSRC and continues its numbering; the stream from
+ * it takes the new pc's packets as a new source. A second `ready` carries
+ * the new ICE side. */
+static void swap_webrtc_leg(struct tnd_bridge *br)
+{
+	int err;
+
+	if (br->a_rtp || !br->held_by_worker)
+		return;
+	stop_timer(br);
+	tnd_leg_release(&br->leg[0]);
+	tnd_mdir_input_reset(&br->dir[0]);
+	for (unsigned i = 0; i < br->n_cands; i++)
+		g_free(br->cands[i]);
+	br->n_cands = 0;
+	br->ready_sent = false;
+	br->gathered = false;
+	err = start_webrtc_leg(br);
+	if (err) {
+		TND_LOG_WARN(TND_LOG_MEDIA, "new browser leg failed: %s", strerror(err));
+		tnd_leg_release(&br->leg[0]);
 		send_ready(br, err);
 	}
 }
@@ -465,6 +504,9 @@ static void cmd_run(void *data)
 		break;
 	case CMD_SWAP:
 		swap_sip_leg(br);
+		break;
+	case CMD_SWAP_WEBRTC:
+		swap_webrtc_leg(br);
 		break;
 	case CMD_CLOSE:
 		close_bridge(br);
@@ -570,6 +612,18 @@ int tnd_bridge_swap_sip_leg(struct tnd_bridge *br)
 	if (!br)
 		return EINVAL;
 	c = cmd_new(CMD_SWAP);
+	if (!c)
+		return ENOMEM;
+	return queue(br, c);
+}
+
+int tnd_bridge_swap_webrtc_leg(struct tnd_bridge *br)
+{
+	struct cmd *c;
+
+	if (!br)
+		return EINVAL;
+	c = cmd_new(CMD_SWAP_WEBRTC);
 	if (!c)
 		return ENOMEM;
 	return queue(br, c);

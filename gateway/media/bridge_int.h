@@ -97,7 +97,7 @@ struct tnd_bridge {
 	bool held_by_worker;                     /* the worker's reference, see bridge.c */
 	char *cands[BRIDGE_MAX_CANDS + 1];       /* owned, gathered before ready */
 	unsigned n_cands;
-	GSource *ready_timer;                    /* owned, on the worker's context */
+	struct tnd_timer ready_timer;            /* `ready` at the latest after this */
 	struct tnd_poll_tick tick;               /* reports and inactivity */
 	unsigned tick_count;
 };

@@ -116,6 +116,13 @@ int tnd_bridge_rtp_remote(struct tnd_bridge *br, unsigned side, const char *ip, 
  * toward A renumbers the new source seamlessly. The new port comes back in
  * a second `ready` event (ufrag/pwd empty). */
 int tnd_bridge_swap_sip_leg(struct tnd_bridge *br);
+/* Replaces leg A's pc under the live call (the browser reloaded its page
+ * and comes back with a new RTCPeerConnection): the SIP leg and both
+ * streams carry on, the browser hears the stream continue. A second
+ * `ready` event carries the new pc's ICE credentials and candidates, then
+ * tnd_bridge_webrtc_remote() and _candidate() go to the new pc as at
+ * set-up. */
+int tnd_bridge_swap_webrtc_leg(struct tnd_bridge *br);
 /* The codecs relayed (audio and telephone-event); others are dropped. */
 int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, unsigned n);
 /* Stops media and events; the legs are released on the worker. The caller

@@ -188,6 +188,10 @@ struct fixture {
 	int ready_err;
 	uint16_t b_port_ready;
 	int state;                  /* last state event + 1 */
+	/* leg A's ICE side from the last `ready` (WebRTC fixtures) */
+	char ufrag[257], pwd[257];
+	char cands[8][256];
+	int n_cands;
 };
 
 static void ev_ready(void *arg, int err, const char *ufrag, const char *pwd,
@@ -195,13 +199,15 @@ static void ev_ready(void *arg, int err, const char *ufrag, const char *pwd,
 {
 	struct fixture *f = arg;
 
-	(void)ufrag;
-	(void)pwd;
-	(void)cands;
 	(void)complete;
 	f->ready++;
 	f->ready_err = err;
 	f->b_port_ready = port;
+	snprintf(f->ufrag, sizeof(f->ufrag), "%s", ufrag ? ufrag : "");
+	snprintf(f->pwd, sizeof(f->pwd), "%s", pwd ? pwd : "");
+	f->n_cands = 0;
+	for (; cands && cands[f->n_cands] && f->n_cands < 8; f->n_cands++)
+		snprintf(f->cands[f->n_cands], sizeof(f->cands[0]), "%s", cands[f->n_cands]);
 }
 
 static void ev_state(void *arg, enum tnd_bridge_state state, int err)
@@ -500,6 +506,288 @@ static int test_bridge_teardown_orders(void)
 	return fixture_down(&f, live);
 }
 
+/* ------------------------------------------------------------ browser leg */
+
+/* A browser: a real tnd_pc on a loop of its own (the browser's thread),
+ * driven by steps queued there; what its handlers see is kept under mu. */
+struct browser {
+	struct tnd_obj obj;           /* the step job's reference target */
+	struct tnd_loop *loop;        /* owned by the test */
+	struct tnd_pc *pc;            /* OWNER: loop */
+	struct fixture *f;            /* borrowed: the bridge's ICE side */
+	GMutex mu;
+	/* LOCK: mu */
+	char ufrag[257], pwd[257];
+	char cands[8][256];
+	int n_cands;
+	bool gathered, connected, step_done;
+	int step_err;
+	int n_rtp;
+	uint32_t ssrc;
+	uint16_t first_seq, last_seq;
+	uint16_t send_seq;            /* the browser's own outgoing numbering */
+};
+
+static void br_cand(void *arg, const char *cand)
+{
+	struct browser *b = arg;
+
+	g_mutex_lock(&b->mu);
+	if (!cand)
+		b->gathered = true;
+	else if (b->n_cands < 8)
+		snprintf(b->cands[b->n_cands++], sizeof(b->cands[0]), "%s", cand);
+	g_mutex_unlock(&b->mu);
+}
+
+static void br_state(void *arg, enum tnd_pc_state st)
+{
+	struct browser *b = arg;
+
+	g_mutex_lock(&b->mu);
+	b->connected = st == TND_PC_CONNECTED;
+	g_mutex_unlock(&b->mu);
+}
+
+static void br_rtp(void *arg, uint8_t *pkt, size_t len)
+{
+	struct browser *b = arg;
+
+	(void)len;
+	g_mutex_lock(&b->mu);
+	if (!b->n_rtp++)
+		b->first_seq = tnd_rtp_seq(pkt);
+	b->last_seq = tnd_rtp_seq(pkt);
+	b->ssrc = tnd_rtp_ssrc(pkt);
+	g_mutex_unlock(&b->mu);
+}
+
+/* On the browser's loop: make the pc, take the bridge's ICE side as the
+ * remote one (the gateway's DTLS is passive, ours active), gather. */
+static void step_start(void *obj)
+{
+	static const char *const addrs[] = { "127.0.0.1" };
+	static const struct tnd_pc_handlers h = { br_cand, br_state, br_rtp, NULL };
+	const struct tnd_pc_conf conf = { .local_addrs = addrs, .n_local_addrs = 1 };
+	struct browser *b = obj;
+	int err;
+
+	err = tnd_pc_alloc(&b->pc, b->loop, &conf, false, &h, b);
+	if (!err) {
+		g_mutex_lock(&b->mu);
+		err = tnd_pc_local_ice(b->pc, b->ufrag, sizeof(b->ufrag), b->pwd, sizeof(b->pwd));
+		g_mutex_unlock(&b->mu);
+	}
+	if (!err)
+		err = tnd_pc_set_remote(b->pc, b->f->ufrag, b->f->pwd, tnd_webrtc_fingerprint(),
+					TND_DTLS_ACTIVE);
+	for (int i = 0; !err && i < b->f->n_cands; i++)
+		err = tnd_pc_add_remote_candidate(b->pc, b->f->cands[i]);
+	if (!err)
+		err = tnd_pc_add_remote_candidate(b->pc, NULL);
+	if (!err)
+		err = tnd_pc_gather(b->pc);
+	g_mutex_lock(&b->mu);
+	b->step_err = err;
+	b->step_done = true;
+	g_mutex_unlock(&b->mu);
+}
+
+/* On the browser's loop: ten packets toward the gateway. */
+static void step_send(void *obj)
+{
+	struct browser *b = obj;
+	uint8_t p[256];
+
+	for (int i = 0; i < 10; i++) {
+		mk_rtp(p, 0, b->send_seq, (uint32_t)b->send_seq * 160u, 0xb0b);
+		b->send_seq++;
+		tnd_pc_send_rtp(b->pc, p, 172, sizeof(p));
+	}
+}
+
+static void step_stop(void *obj)
+{
+	struct browser *b = obj;
+
+	if (b->pc) {
+		tnd_pc_close(b->pc);
+		tnd_pc_detach(b->pc);
+		b->pc = tnd_obj_put(b->pc);
+	}
+}
+
+static bool browser_flag(struct browser *b, bool *flag, int ms)
+{
+	int64_t end = g_get_monotonic_time() + ms * 1000;
+	bool v;
+
+	do {
+		g_main_context_iteration(NULL, FALSE);
+		g_mutex_lock(&b->mu);
+		v = *flag;
+		g_mutex_unlock(&b->mu);
+		if (!v)
+			g_usleep(2000);
+	} while (!v && g_get_monotonic_time() < end);
+	return v;
+}
+
+static void browser_destroy(void *obj)
+{
+	struct browser *b = obj;
+
+	g_mutex_clear(&b->mu);
+}
+
+/* A browser for leg A on its own loop, its pc made from the bridge's last
+ * `ready`; then the bridge is told the browser's side. NULL on failure. */
+static struct browser *browser_up(struct fixture *f, uint16_t send_seq0)
+{
+	struct browser *b = tnd_obj_zalloc(sizeof(*b), browser_destroy);
+	int n;
+
+	if (!b)
+		return NULL;
+	g_mutex_init(&b->mu);
+	b->f = f;
+	b->send_seq = send_seq0;
+	if (tnd_loop_alloc(&b->loop, "browser", 1) || tnd_loop_thread_start(b->loop) ||
+	    tnd_loop_call(b->loop, step_start, b) || !browser_flag(b, &b->step_done, 5000) ||
+	    b->step_err || !browser_flag(b, &b->gathered, 5000))
+		return b;
+	g_mutex_lock(&b->mu);
+	tnd_bridge_webrtc_remote(f->br, b->ufrag, b->pwd, tnd_webrtc_fingerprint(), false);
+	for (n = 0; n < b->n_cands; n++)
+		tnd_bridge_webrtc_candidate(f->br, b->cands[n]);
+	g_mutex_unlock(&b->mu);
+	tnd_bridge_webrtc_candidate(f->br, NULL);
+	return b;
+}
+
+static void browser_down(struct browser *b)
+{
+	if (!b)
+		return;
+	if (b->loop) {
+		tnd_loop_call(b->loop, step_stop, b);
+		tnd_loop_free(b->loop);   /* runs the stop first */
+	}
+	tnd_obj_put(b);
+}
+
+static int fixture_up_webrtc(struct fixture *f)
+{
+	static const char *const addrs[] = { "127.0.0.1" };
+	const struct tnd_bridge_conf conf = {
+		.rtp_addr = "127.0.0.1", .port_min = 30000, .port_max = 39999,
+		.ice_addrs = addrs, .n_ice_addrs = 1, .ice_controlling = true,
+	};
+	const struct tnd_bridge_pt pts[] = { { 0, 8, 8000 } };
+
+	memset(f, 0, sizeof(*f));
+	f->a.fd = f->b.fd = -1;
+	if (tnd_loop_alloc(&f->worker, "media0", 1) || tnd_loop_thread_start(f->worker) ||
+	    tnd_loop_alloc(&f->signal, "signal", 0) || peer_open(&f->b))
+		return 1;
+	f->b.pt = 8;
+	if (tnd_bridge_alloc(&f->br, f->worker, f->signal, &conf, &events, f) ||
+	    !spin_until(&f->ready, 1, 5000) || f->ready_err || !f->n_cands)
+		return 1;
+	return tnd_bridge_sip_remote(f->br, "127.0.0.1", f->b.port, 0) ||
+	       tnd_bridge_route(f->br, pts, 1);
+}
+
+/* Sends from the SIP peer until the browser has `want` more packets. */
+static bool to_browser(struct fixture *f, struct browser *b, uint16_t *seq, int want)
+{
+	int64_t end = g_get_monotonic_time() + 5000000;
+	int have;
+
+	do {
+		uint8_t p[172];
+
+		mk_rtp(p, 8, *seq, (uint32_t)*seq * 160u, 0x51b);
+		(*seq)++;
+		peer_send(&f->b, tnd_bridge_port(f->br, 1), p, sizeof(p));
+		spin_until(&f->state, 100, 10);
+		g_mutex_lock(&b->mu);
+		have = b->n_rtp;
+		g_mutex_unlock(&b->mu);
+	} while (have < want && g_get_monotonic_time() < end);
+	return have >= want;
+}
+
+/* Reattach: leg A's pc replaced under a live call (a page reload). The
+ * new browser hears the same SSRC continue at last+1, and the SIP peer's
+ * stream from the gateway continues too; leg B was never touched. */
+static int test_bridge_swap_webrtc_leg(void)
+{
+	long live = tnd_obj_live();
+	struct fixture f;
+	struct browser *b1 = NULL, *b2 = NULL;
+	uint16_t sip_seq = 100, last1, next_b = 0;
+	uint32_t ssrc1;
+	bool have_b = false;
+	uint8_t r[2048];
+	int rc = 1;
+
+	if (fixture_up_webrtc(&f))
+		goto out;
+	b1 = browser_up(&f, 5000);
+	if (!b1 || !browser_flag(b1, &b1->connected, 10000) || !to_browser(&f, b1, &sip_seq, 20))
+		goto out;
+	/* the browser's packets reach the SIP peer, numbered by the gateway */
+	tnd_loop_call(b1->loop, step_send, b1);
+	for (int i = 0; i < 10; i++) {
+		ssize_t n = peer_recv(&f.b, r, sizeof(r), 2000);
+
+		if (n == 172 && tnd_demux_classify(r, 2) == TND_DEMUX_RTP) {
+			if (have_b && tnd_rtp_seq(r) != next_b)
+				goto out;
+			have_b = true;
+			next_b = (uint16_t)(tnd_rtp_seq(r) + 1);
+		}
+	}
+	g_mutex_lock(&b1->mu);
+	last1 = b1->last_seq;
+	ssrc1 = b1->ssrc;
+	g_mutex_unlock(&b1->mu);
+
+	/* the page reloads: a new pc, the old one gone without a word */
+	browser_down(b1);
+	b1 = NULL;
+	if (tnd_bridge_swap_webrtc_leg(f.br) || !spin_until(&f.ready, 2, 5000) || f.ready_err)
+		goto out;
+	b2 = browser_up(&f, 9000);
+	if (!b2 || !browser_flag(b2, &b2->connected, 10000) || !to_browser(&f, b2, &sip_seq, 5))
+		goto out;
+	g_mutex_lock(&b2->mu);
+	rc = b2->ssrc == ssrc1 && b2->first_seq == (uint16_t)(last1 + 1) ? 0 : 1;
+	if (rc)
+		printf("# new browser: ssrc %08x (was %08x), first seq %u after %u\n", b2->ssrc,
+		       ssrc1, b2->first_seq, last1);
+	g_mutex_unlock(&b2->mu);
+	/* and its packets continue the SIP peer's stream */
+	tnd_loop_call(b2->loop, step_send, b2);
+	for (int i = 0; !rc && i < 10; i++) {
+		ssize_t n = peer_recv(&f.b, r, sizeof(r), 2000);
+
+		if (n == 172 && tnd_demux_classify(r, 2) == TND_DEMUX_RTP) {
+			rc = tnd_rtp_seq(r) == next_b ? 0 : 1;
+			if (rc)
+				printf("# SIP peer: seq %u, expected %u\n", tnd_rtp_seq(r), next_b);
+			break;
+		}
+	}
+ out:
+	browser_down(b1);
+	browser_down(b2);
+	if (fixture_down(&f, live))
+		rc = 1;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -511,7 +799,13 @@ int main(int argc, char **argv)
 		TND_TEST(test_bridge_rtcp_terminated),
 		TND_TEST(test_bridge_silence_timeout),
 		TND_TEST(test_bridge_teardown_orders),
+		TND_TEST(test_bridge_swap_webrtc_leg),
 	};
+	int rc;
 
-	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+	if (tnd_webrtc_init())
+		return 1;
+	rc = tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
+	tnd_webrtc_deinit();
+	return rc;
 }
