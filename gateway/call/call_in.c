@@ -131,7 +131,9 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 		     "browser media failed");
 }
 
-static const struct tnd_bridge_events bridge_events = { on_ready, on_candidate, on_state };
+static const struct tnd_bridge_events bridge_events = {
+	.ready = on_ready, .candidate = on_candidate, .state = on_state,
+};
 
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)
 {

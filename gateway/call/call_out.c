@@ -223,7 +223,9 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 	tnd_call_end(call, 0, reason);
 }
 
-static const struct tnd_bridge_events bridge_events = { on_ready, on_candidate, on_state };
+static const struct tnd_bridge_events bridge_events = {
+	.ready = on_ready, .candidate = on_candidate, .state = on_state,
+};
 
 /* ------------------------------------------------------------ request */
 

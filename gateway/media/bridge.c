@@ -1,10 +1,10 @@
 /* A call's media bridge: life cycle, the commands the signalling thread
  * queues to the bridge's worker, and the events the worker posts back.
- * Threads: alloc, commands and event handlers on the signalling thread; leg
- * set-up, packets and release on the worker (the NiceAgent and sockets are
- * bound to the worker's context). A command or event is a small refcounted
- * object carrying its strings; they travel only at call set-up and tear-down,
- * never per packet. After tnd_bridge_close() no event reaches the owner.
+ * Threads: alloc and commands on the signalling thread; leg set-up,
+ * packets and release on the worker (the NiceAgent and sockets are bound to
+ * the worker's context); events go back through bridge_ev.c. A command is a
+ * small refcounted object carrying its strings; commands travel only at call
+ * set-up and tear-down, never per packet.
  *
  * Lifetime: from set-up until CMD_CLOSE has released the legs, the worker
  * holds a reference of its own on the bridge (held_by_worker), because the
@@ -23,10 +23,6 @@
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/media_int.h"
 
-/* How long set-up waits for gathering to finish before answering with the
- * candidates it has (the rest trickle). Host candidates take milliseconds;
- * this bounds a slow STUN or TURN server. */
-#define READY_WAIT_MS 500
 
 static atomic_long live_bridges, live_legs, live_ports, dropped_total;
 
@@ -77,165 +73,6 @@ static void count_drops(struct tnd_bridge *br)
 	atomic_fetch_add(&dropped_total, n);
 }
 
-/* ------------------------------------------------------------ events */
-
-enum ev_kind { EV_READY, EV_CANDIDATE, EV_STATE };
-
-struct event {
-	struct tnd_obj obj;
-	struct tnd_bridge *br;     /* ref */
-	enum ev_kind kind;
-	int err;
-	int state;
-	bool complete;
-	uint16_t port;
-	char *ufrag, *pwd;
-	char **cands;              /* owned strv; EV_CANDIDATE: one or none */
-};
-
-static void event_destroy(void *data)
-{
-	struct event *e = data;
-
-	g_free(e->ufrag);
-	g_free(e->pwd);
-	g_strfreev(e->cands);
-	tnd_obj_put(e->br);
-}
-
-static void event_run(void *data)
-{
-	struct event *e = data;
-	struct tnd_bridge *br = e->br;
-
-	if (br->closed_sig)
-		return;
-	switch (e->kind) {
-	case EV_READY:
-		br->ev->ready(br->arg, e->err, e->ufrag, e->pwd, (const char *const *)e->cands,
-			      e->complete, e->port);
-		break;
-	case EV_CANDIDATE:
-		if (br->ev->candidate)
-			br->ev->candidate(br->arg, e->cands ? e->cands[0] : NULL);
-		break;
-	case EV_STATE:
-		br->ev->state(br->arg, (enum tnd_bridge_state)e->state, e->err);
-		break;
-	}
-}
-
-/* Worker: posts an event to the signalling loop. */
-static void post(struct tnd_bridge *br, struct event *e)
-{
-	e->br = tnd_obj_get(br);
-	if (tnd_loop_call(br->signal, event_run, e))
-		TND_LOG_ERR(TND_LOG_MEDIA, "cannot post a bridge event");
-	tnd_obj_put(e);
-}
-
-static struct event *event_new(enum ev_kind kind)
-{
-	struct event *e = tnd_obj_zalloc(sizeof(*e), event_destroy);
-
-	if (e)
-		e->kind = kind;
-	return e;
-}
-
-static void stop_timer(struct tnd_bridge *br)
-{
-	tnd_timer_stop(tnd_loop_poller(br->worker), &br->ready_timer);
-}
-
-static void send_ready(struct tnd_bridge *br, int err)
-{
-	struct tnd_pc *pc = tnd_leg_pc(&br->leg[0]);
-	struct event *e;
-	char ufrag[257] = "", pwd[257] = "";
-
-	if (br->ready_sent)
-		return;
-	br->ready_sent = true;
-	stop_timer(br);
-	e = event_new(EV_READY);
-	if (!e)
-		return;
-	if (!err && pc)
-		err = tnd_pc_local_ice(pc, ufrag, sizeof(ufrag), pwd, sizeof(pwd));
-	e->err = err;
-	e->ufrag = g_strdup(ufrag);
-	e->pwd = g_strdup(pwd);
-	e->cands = g_new0(char *, br->n_cands + 1);
-	for (unsigned i = 0; i < br->n_cands; i++)
-		e->cands[i] = g_strdup(br->cands[i]);
-	e->complete = br->gathered;
-	e->port = br->leg[1].port;
-	post(br, e);
-}
-
-static void ready_timeout(struct tnd_timer *t, int64_t now_us)
-{
-	struct tnd_bridge *br = (struct tnd_bridge *)((char *)t -
-						      offsetof(struct tnd_bridge, ready_timer));
-
-	(void)now_us;
-	send_ready(br, 0);
-}
-
-/* ------------------------------------------------------------ leg handlers */
-
-/* The pc's handlers get the leg (leg.c); the bridge is its owner. */
-void tnd_bridge_on_candidate(void *arg, const char *cand)
-{
-	struct tnd_leg *leg = arg;
-	struct tnd_bridge *br = leg->br;
-	struct event *e;
-
-	if (!br || br->closed)
-		return;
-	if (!cand)
-		br->gathered = true;
-	if (!br->ready_sent) {
-		if (!cand) {
-			send_ready(br, 0);
-			return;
-		}
-		if (br->n_cands < BRIDGE_MAX_CANDS) {
-			br->cands[br->n_cands++] = g_strdup(cand);
-			return;
-		}
-		/* no room left: answer with what we have, the rest trickle
-		 * instead of being lost (review L10) */
-		send_ready(br, 0);
-	}
-	e = event_new(EV_CANDIDATE);
-	if (!e)
-		return;
-	if (cand) {
-		e->cands = g_new0(char *, 2);
-		e->cands[0] = g_strdup(cand);
-	}
-	post(br, e);
-}
-
-void tnd_bridge_on_pc_state(void *arg, enum tnd_pc_state state)
-{
-	struct tnd_leg *leg = arg;
-	struct tnd_bridge *br = leg->br;
-	struct event *e;
-
-	if (!br || br->closed || state == TND_PC_NEW)
-		return;
-	e = event_new(EV_STATE);
-	if (!e)
-		return;
-	e->state = state == TND_PC_CONNECTED ? TND_BRIDGE_CONNECTED :
-		   state == TND_PC_CLOSED ? TND_BRIDGE_CLOSED : TND_BRIDGE_FAILED;
-	e->err = tnd_pc_error(leg->obj);
-	post(br, e);
-}
-
 /* The bridge's tick (100 ms): each leg's reports once a second is plenty
  * to check, staggered by the bridge's SSRC so bridges spread over ticks. */
 static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
@@ -245,18 +82,12 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
 	if (br->closed || (++br->tick_count + br->ssrc[0]) % 10)
 		return;
 	for (unsigned i = 0; i < 2; i++) {
-		struct event *e;
-
 		if (!tnd_bridge_rtcp_tick(&br->leg[i], now_us))
 			continue;
 		TND_LOG_NOTICE(TND_LOG_MEDIA, "%s leg sent nothing for %u ms",
 			       i ? "SIP" : "browser", br->timeout_ms);
-		e = event_new(EV_STATE);
-		if (!e)
-			return;
-		e->state = i ? TND_BRIDGE_SIP_SILENT : TND_BRIDGE_WEBRTC_SILENT;
-		e->err = ETIMEDOUT;
-		post(br, e);
+		tnd_bridge_post_state(br, 0, i ? TND_BRIDGE_SIP_SILENT : TND_BRIDGE_WEBRTC_SILENT,
+				      ETIMEDOUT);
 		return;
 	}
 }
@@ -275,7 +106,7 @@ struct cmd {
 	char *ufrag, *pwd, *fp;    /* CMD_REMOTE; owned */
 	char *str;                 /* candidate or IP; owned */
 	bool active;               /* CMD_REMOTE: our DTLS role */
-	unsigned side;             /* CMD_RTP_REMOTE */
+	unsigned side;             /* the leg: 0 A, 1 B */
 	uint16_t port, rtcp_port;
 	struct tnd_bridge_pt pts[TND_MDIR_MAX_PT];
 	unsigned n_pts;
@@ -296,16 +127,13 @@ static void cmd_destroy(void *data)
 
 static void release_legs(struct tnd_bridge *br)
 {
-	stop_timer(br);
 	tnd_poller_tick_del(tnd_loop_poller(br->worker), &br->tick);
 	for (unsigned i = 0; i < 2; i++) {
+		tnd_bridge_setup_reset(br, i);
 		if (tnd_leg_sock(&br->leg[i]))
 			atomic_fetch_sub(&live_ports, 1);
 		tnd_leg_release(&br->leg[i]);
 	}
-	for (unsigned i = 0; i < br->n_cands; i++)
-		g_free(br->cands[i]);
-	br->n_cands = 0;
 }
 
 static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
@@ -337,27 +165,27 @@ static void pc_conf(const struct tnd_bridge *br, struct tnd_pc_conf *pc)
 	};
 }
 
-/* Makes leg A's pc and starts gathering; `ready` goes out when gathering
- * is done or after READY_WAIT_MS, whichever comes first. */
-static int start_webrtc_leg(struct tnd_bridge *br)
+/* Makes a leg's pc and starts gathering; its `ready` goes out when
+ * gathering is done or after a bounded wait, whichever comes first. */
+static int start_webrtc_leg(struct tnd_bridge *br, unsigned side)
 {
 	struct tnd_pc_conf pc;
 	int err;
 
 	pc_conf(br, &pc);
-	err = tnd_leg_webrtc(&br->leg[0], br, &pc, br->controlling);
+	err = tnd_leg_webrtc(&br->leg[side], br, &pc,
+			     side ? br->b_controlling : br->controlling);
 	if (err)
 		return err;
-	tnd_timer_start(tnd_loop_poller(br->worker), &br->ready_timer, READY_WAIT_MS,
-			ready_timeout);
-	return tnd_pc_gather(br->leg[0].obj);
+	tnd_bridge_setup_start(br, side);
+	return tnd_pc_gather(br->leg[side].obj);
 }
 
 static void setup_legs(struct tnd_bridge *br)
 {
 	int err;
 
-	err = make_rtp_leg(br, 1);
+	err = br->b_webrtc ? 0 : make_rtp_leg(br, 1);
 	if (!err && br->a_rtp)
 		err = make_rtp_leg(br, 0);
 	if (!err) {
@@ -366,16 +194,20 @@ static void setup_legs(struct tnd_bridge *br)
 		br->held_by_worker = true;
 		tnd_poller_tick_add(tnd_loop_poller(br->worker), &br->tick, on_tick);
 	}
+	if (!err && br->b_webrtc)
+		err = start_webrtc_leg(br, 1);
 	if (!err && !br->a_rtp) {
-		err = start_webrtc_leg(br);
+		err = start_webrtc_leg(br, 0);
 	} else if (!err) {
-		br->gathered = true;
-		send_ready(br, 0);
+		br->set[0].gathered = true;
+		tnd_bridge_send_ready(br, 0, 0);
 	}
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "media set-up failed: %s", strerror(err));
 		release_legs(br);
-		send_ready(br, err);
+		tnd_bridge_send_ready(br, 0, err);
+		if (br->b_webrtc)
+			tnd_bridge_send_ready(br, 1, err);
 	}
 }
 
@@ -391,19 +223,14 @@ static void swap_webrtc_leg(struct tnd_bridge *br)
 
 	if (br->a_rtp || !br->held_by_worker)
 		return;
-	stop_timer(br);
+	tnd_bridge_setup_reset(br, 0);
 	tnd_leg_release(&br->leg[0]);
 	tnd_mdir_input_reset(&br->dir[0]);
-	for (unsigned i = 0; i < br->n_cands; i++)
-		g_free(br->cands[i]);
-	br->n_cands = 0;
-	br->ready_sent = false;
-	br->gathered = false;
-	err = start_webrtc_leg(br);
+	err = start_webrtc_leg(br, 0);
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "new browser leg failed: %s", strerror(err));
 		tnd_leg_release(&br->leg[0]);
-		send_ready(br, err);
+		tnd_bridge_send_ready(br, 0, err);
 	}
 }
 
@@ -423,24 +250,16 @@ static void set_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, un
  * stream toward A will see a new source and renumber it. */
 static void swap_sip_leg(struct tnd_bridge *br)
 {
-	struct event *e;
 	int err;
 
+	if (br->b_webrtc || !br->held_by_worker)
+		return;
 	if (tnd_leg_sock(&br->leg[1]))
 		atomic_fetch_sub(&live_ports, 1);
 	tnd_leg_release(&br->leg[1]);
 	tnd_mdir_input_reset(&br->dir[1]);
 	err = make_rtp_leg(br, 1);
-	e = event_new(EV_READY);
-	if (!e)
-		return;
-	e->err = err;
-	e->ufrag = g_strdup("");
-	e->pwd = g_strdup("");
-	e->cands = g_new0(char *, 1);
-	e->complete = true;
-	e->port = br->leg[1].port;
-	post(br, e);
+	tnd_bridge_post_port(br, err, br->leg[1].port);
 }
 
 static void close_bridge(struct tnd_bridge *br)
@@ -475,7 +294,7 @@ static void cmd_run(void *data)
 {
 	struct cmd *c = data;
 	struct tnd_bridge *br = c->br;
-	struct tnd_pc *pc = tnd_leg_pc(&br->leg[0]);
+	struct tnd_pc *pc;
 	struct tnd_rtpsock *sock;
 	int err = 0;
 
@@ -486,11 +305,13 @@ static void cmd_run(void *data)
 		setup_legs(br);
 		return;
 	case CMD_REMOTE:
+		pc = tnd_leg_pc(&br->leg[c->side]);
 		if (pc)
 			err = tnd_pc_set_remote(pc, c->ufrag, c->pwd, c->fp,
 						c->active ? TND_DTLS_ACTIVE : TND_DTLS_PASSIVE);
 		break;
 	case CMD_CANDIDATE:
+		pc = tnd_leg_pc(&br->leg[c->side]);
 		if (pc)
 			err = tnd_pc_add_remote_candidate(pc, c->str);
 		break;
@@ -538,13 +359,20 @@ static struct cmd *cmd_new(enum cmd_kind kind)
 int tnd_bridge_webrtc_remote(struct tnd_bridge *br, const char *ufrag, const char *pwd,
 			     const char *fingerprint, bool dtls_active)
 {
+	return tnd_bridge_leg_remote(br, 0, ufrag, pwd, fingerprint, dtls_active);
+}
+
+int tnd_bridge_leg_remote(struct tnd_bridge *br, unsigned side, const char *ufrag,
+			  const char *pwd, const char *fingerprint, bool dtls_active)
+{
 	struct cmd *c;
 
-	if (!br || !ufrag || !pwd || !fingerprint)
+	if (!br || !ufrag || !pwd || !fingerprint || side > 1)
 		return EINVAL;
 	c = cmd_new(CMD_REMOTE);
 	if (!c)
 		return ENOMEM;
+	c->side = side;
 	c->ufrag = g_strdup(ufrag);
 	c->pwd = g_strdup(pwd);
 	c->fp = g_strdup(fingerprint);
@@ -554,13 +382,19 @@ int tnd_bridge_webrtc_remote(struct tnd_bridge *br, const char *ufrag, const cha
 
 int tnd_bridge_webrtc_candidate(struct tnd_bridge *br, const char *cand)
 {
+	return tnd_bridge_leg_candidate(br, 0, cand);
+}
+
+int tnd_bridge_leg_candidate(struct tnd_bridge *br, unsigned side, const char *cand)
+{
 	struct cmd *c;
 
-	if (!br)
+	if (!br || side > 1)
 		return EINVAL;
 	c = cmd_new(CMD_CANDIDATE);
 	if (!c)
 		return ENOMEM;
+	c->side = side;
 	c->str = g_strdup(cand);
 	return queue(br, c);
 }
@@ -697,7 +531,8 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	int err;
 
 	if (!brp || !worker || !signal || !conf || !conf->rtp_addr || !ev || !ev->ready ||
-	    !ev->state)
+	    !ev->state || (conf->b_webrtc && (!ev->ready_b || !ev->state_b)) ||
+	    (conf->b_webrtc && conf->a_rtp))
 		return EINVAL;
 	br = tnd_obj_zalloc(sizeof(*br), bridge_destroy);
 	if (!br)
@@ -719,6 +554,8 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->controlling = conf->ice_controlling;
 	br->turn_only = conf->turn_only;
 	br->a_rtp = conf->a_rtp;
+	br->b_webrtc = conf->b_webrtc;
+	br->b_controlling = conf->b_ice_controlling;
 	br->strict_source = conf->strict_source;
 	br->timeout_ms = conf->timeout_ms;
 	br->rcvbuf = conf->rcvbuf;

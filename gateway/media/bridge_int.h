@@ -65,6 +65,17 @@ struct tnd_leg {
 	struct leg_rtcp rtcp;
 };
 
+/* A WebRTC leg's ICE side until its `ready` went out (bridge_ev.c). */
+struct leg_setup {
+	struct tnd_bridge *br;                   /* borrowed: the bridge it is in */
+	uint8_t side;
+	bool ready_sent;
+	bool gathered;
+	char *cands[BRIDGE_MAX_CANDS + 1];       /* owned, gathered before ready */
+	unsigned n_cands;
+	struct tnd_timer timer;                  /* `ready` at the latest then */
+};
+
 struct tnd_bridge {
 	struct tnd_obj obj;
 	struct tnd_loop *worker;                 /* borrowed: pinned for life */
@@ -84,6 +95,8 @@ struct tnd_bridge {
 	bool controlling;
 	bool turn_only;
 	bool a_rtp;                              /* leg A is plain RTP too */
+	bool b_webrtc;                           /* leg B is a WebRTC pc too */
+	bool b_controlling;                      /* leg B's ICE role */
 	bool strict_source;
 	unsigned timeout_ms;                     /* media inactivity; 0: none */
 	int rcvbuf;                              /* media sockets' SO_RCVBUF */
@@ -92,12 +105,8 @@ struct tnd_bridge {
 	struct tnd_leg leg[2];
 	struct tnd_mdir dir[2];                  /* dir[i] leaves on leg[!i] */
 	bool closed;
-	bool ready_sent;
-	bool gathered;
 	bool held_by_worker;                     /* the worker's reference, see bridge.c */
-	char *cands[BRIDGE_MAX_CANDS + 1];       /* owned, gathered before ready */
-	unsigned n_cands;
-	struct tnd_timer ready_timer;            /* `ready` at the latest after this */
+	struct leg_setup set[2];
 	struct tnd_poll_tick tick;               /* reports and inactivity */
 	unsigned tick_count;
 };
@@ -114,9 +123,18 @@ struct tnd_pc *tnd_leg_pc(const struct tnd_leg *leg);
 struct tnd_rtpsock *tnd_leg_sock(const struct tnd_leg *leg);
 bool tnd_leg_up(const struct tnd_leg *leg);
 
-/* bridge.c: a WebRTC leg's ICE and state handlers (arg: the leg) */
+/* bridge_ev.c: a WebRTC leg's ICE and state handlers (arg: the leg), and
+ * the events to the signalling thread (worker side). */
 void tnd_bridge_on_candidate(void *arg, const char *cand);
 void tnd_bridge_on_pc_state(void *arg, enum tnd_pc_state state);
+/* `ready` for a leg, once: its ICE side (a WebRTC leg) or leg B's port. */
+void tnd_bridge_send_ready(struct tnd_bridge *br, unsigned side, int err);
+/* A second `ready` on leg A's callback with leg B's new port (SIP leg swap). */
+void tnd_bridge_post_port(struct tnd_bridge *br, int err, uint16_t port);
+void tnd_bridge_post_state(struct tnd_bridge *br, unsigned side, int state, int err);
+/* Arms the leg's bounded wait for `ready`; resets its set-up state. */
+void tnd_bridge_setup_start(struct tnd_bridge *br, unsigned side);
+void tnd_bridge_setup_reset(struct tnd_bridge *br, unsigned side);
 
 /* fwd.c: input from a leg (worker), and the pass-through handler. */
 extern tnd_mdir_h *const tnd_bridge_fwd_pass;

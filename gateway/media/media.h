@@ -56,6 +56,11 @@ struct tnd_bridge_conf {
 	const char *const *cand_deny;
 	unsigned n_cand_deny;
 	bool a_rtp;                     /* leg A is a plain RTP socket too */
+	/* leg B is a WebRTC pc too (browser to browser, SIP over WebSocket):
+	 * its events go to ready_b/candidate_b/state_b, its remote side is
+	 * given with tnd_bridge_leg_remote/_candidate(side 1) */
+	bool b_webrtc;
+	bool b_ice_controlling;
 	bool strict_source;             /* SIP-side RTP only from the SDP address */
 	unsigned timeout_ms;            /* a leg silent this long ends the call; 0 never */
 	int rcvbuf;                     /* media sockets' SO_RCVBUF, bytes; 0 system's */
@@ -79,6 +84,11 @@ struct tnd_bridge_events {
 	/* Candidates gathered after ready; NULL once complete. */
 	void (*candidate)(void *arg, const char *cand);
 	void (*state)(void *arg, enum tnd_bridge_state state, int err);
+	/* Leg B's, when it is WebRTC (conf.b_webrtc; then required). */
+	void (*ready_b)(void *arg, int err, const char *ufrag, const char *pwd,
+			const char *const *cands, bool complete);
+	void (*candidate_b)(void *arg, const char *cand);
+	void (*state_b)(void *arg, enum tnd_bridge_state state, int err);
 };
 
 /* Payload types of one codec on both legs. */
@@ -106,6 +116,10 @@ uint16_t tnd_bridge_port(const struct tnd_bridge *br, unsigned side);
 int tnd_bridge_webrtc_remote(struct tnd_bridge *br, const char *ufrag, const char *pwd,
 			     const char *fingerprint, bool dtls_active);
 int tnd_bridge_webrtc_candidate(struct tnd_bridge *br, const char *cand_or_null);
+/* The same for either WebRTC leg (side 1 needs conf.b_webrtc). */
+int tnd_bridge_leg_remote(struct tnd_bridge *br, unsigned side, const char *ufrag,
+			  const char *pwd, const char *fingerprint, bool dtls_active);
+int tnd_bridge_leg_candidate(struct tnd_bridge *br, unsigned side, const char *cand_or_null);
 int tnd_bridge_sip_remote(struct tnd_bridge *br, const char *ip, uint16_t port,
 			  uint16_t rtcp_port);
 /* The same for either plain RTP leg (side 0 needs conf.a_rtp). */

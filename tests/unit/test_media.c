@@ -188,11 +188,27 @@ struct fixture {
 	int ready_err;
 	uint16_t b_port_ready;
 	int state;                  /* last state event + 1 */
-	/* leg A's ICE side from the last `ready` (WebRTC fixtures) */
-	char ufrag[257], pwd[257];
-	char cands[8][256];
-	int n_cands;
+	/* each WebRTC leg's ICE side from its last `ready` */
+	struct {
+		char ufrag[257], pwd[257];
+		char cands[8][256];
+		int n_cands;
+	} ice[2];
+	int ready_b;
+	int state_b;                /* leg B's last state + 1 */
 };
+
+static void keep_ice(struct fixture *f, unsigned side, const char *ufrag, const char *pwd,
+		     const char *const *cands)
+{
+	int n = 0;
+
+	snprintf(f->ice[side].ufrag, sizeof(f->ice[side].ufrag), "%s", ufrag ? ufrag : "");
+	snprintf(f->ice[side].pwd, sizeof(f->ice[side].pwd), "%s", pwd ? pwd : "");
+	for (; cands && cands[n] && n < 8; n++)
+		snprintf(f->ice[side].cands[n], sizeof(f->ice[side].cands[0]), "%s", cands[n]);
+	f->ice[side].n_cands = n;
+}
 
 static void ev_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		     const char *const *cands, bool complete, uint16_t port)
@@ -203,11 +219,26 @@ static void ev_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	f->ready++;
 	f->ready_err = err;
 	f->b_port_ready = port;
-	snprintf(f->ufrag, sizeof(f->ufrag), "%s", ufrag ? ufrag : "");
-	snprintf(f->pwd, sizeof(f->pwd), "%s", pwd ? pwd : "");
-	f->n_cands = 0;
-	for (; cands && cands[f->n_cands] && f->n_cands < 8; f->n_cands++)
-		snprintf(f->cands[f->n_cands], sizeof(f->cands[0]), "%s", cands[f->n_cands]);
+	keep_ice(f, 0, ufrag, pwd, cands);
+}
+
+static void ev_ready_b(void *arg, int err, const char *ufrag, const char *pwd,
+		       const char *const *cands, bool complete)
+{
+	struct fixture *f = arg;
+
+	(void)complete;
+	f->ready_b++;
+	f->ready_err = err;
+	keep_ice(f, 1, ufrag, pwd, cands);
+}
+
+static void ev_state_b(void *arg, enum tnd_bridge_state state, int err)
+{
+	struct fixture *f = arg;
+
+	(void)err;
+	f->state_b = (int)state + 1;
 }
 
 static void ev_state(void *arg, enum tnd_bridge_state state, int err)
@@ -218,7 +249,10 @@ static void ev_state(void *arg, enum tnd_bridge_state state, int err)
 	f->state = (int)state + 1;
 }
 
-static const struct tnd_bridge_events events = { ev_ready, NULL, ev_state };
+static const struct tnd_bridge_events events = {
+	.ready = ev_ready, .state = ev_state,
+	.ready_b = ev_ready_b, .state_b = ev_state_b,
+};
 
 static bool spin_until(int *flag, int value, int ms)
 {
@@ -515,6 +549,7 @@ struct browser {
 	struct tnd_loop *loop;        /* owned by the test */
 	struct tnd_pc *pc;            /* OWNER: loop */
 	struct fixture *f;            /* borrowed: the bridge's ICE side */
+	unsigned side;                /* the bridge's leg it talks to */
 	GMutex mu;
 	/* LOCK: mu */
 	char ufrag[257], pwd[257];
@@ -579,10 +614,10 @@ static void step_start(void *obj)
 		g_mutex_unlock(&b->mu);
 	}
 	if (!err)
-		err = tnd_pc_set_remote(b->pc, b->f->ufrag, b->f->pwd, tnd_webrtc_fingerprint(),
-					TND_DTLS_ACTIVE);
-	for (int i = 0; !err && i < b->f->n_cands; i++)
-		err = tnd_pc_add_remote_candidate(b->pc, b->f->cands[i]);
+		err = tnd_pc_set_remote(b->pc, b->f->ice[b->side].ufrag, b->f->ice[b->side].pwd,
+					tnd_webrtc_fingerprint(), TND_DTLS_ACTIVE);
+	for (int i = 0; !err && i < b->f->ice[b->side].n_cands; i++)
+		err = tnd_pc_add_remote_candidate(b->pc, b->f->ice[b->side].cands[i]);
 	if (!err)
 		err = tnd_pc_add_remote_candidate(b->pc, NULL);
 	if (!err)
@@ -642,7 +677,7 @@ static void browser_destroy(void *obj)
 
 /* A browser for leg A on its own loop, its pc made from the bridge's last
  * `ready`; then the bridge is told the browser's side. NULL on failure. */
-static struct browser *browser_up(struct fixture *f, uint16_t send_seq0)
+static struct browser *browser_up(struct fixture *f, unsigned side, uint16_t send_seq0)
 {
 	struct browser *b = tnd_obj_zalloc(sizeof(*b), browser_destroy);
 	int n;
@@ -651,17 +686,18 @@ static struct browser *browser_up(struct fixture *f, uint16_t send_seq0)
 		return NULL;
 	g_mutex_init(&b->mu);
 	b->f = f;
+	b->side = side;
 	b->send_seq = send_seq0;
 	if (tnd_loop_alloc(&b->loop, "browser", 1) || tnd_loop_thread_start(b->loop) ||
 	    tnd_loop_call(b->loop, step_start, b) || !browser_flag(b, &b->step_done, 5000) ||
 	    b->step_err || !browser_flag(b, &b->gathered, 5000))
 		return b;
 	g_mutex_lock(&b->mu);
-	tnd_bridge_webrtc_remote(f->br, b->ufrag, b->pwd, tnd_webrtc_fingerprint(), false);
+	tnd_bridge_leg_remote(f->br, side, b->ufrag, b->pwd, tnd_webrtc_fingerprint(), false);
 	for (n = 0; n < b->n_cands; n++)
-		tnd_bridge_webrtc_candidate(f->br, b->cands[n]);
+		tnd_bridge_leg_candidate(f->br, side, b->cands[n]);
 	g_mutex_unlock(&b->mu);
-	tnd_bridge_webrtc_candidate(f->br, NULL);
+	tnd_bridge_leg_candidate(f->br, side, NULL);
 	return b;
 }
 
@@ -692,7 +728,7 @@ static int fixture_up_webrtc(struct fixture *f)
 		return 1;
 	f->b.pt = 8;
 	if (tnd_bridge_alloc(&f->br, f->worker, f->signal, &conf, &events, f) ||
-	    !spin_until(&f->ready, 1, 5000) || f->ready_err || !f->n_cands)
+	    !spin_until(&f->ready, 1, 5000) || f->ready_err || !f->ice[0].n_cands)
 		return 1;
 	return tnd_bridge_sip_remote(f->br, "127.0.0.1", f->b.port, 0) ||
 	       tnd_bridge_route(f->br, pts, 1);
@@ -734,7 +770,7 @@ static int test_bridge_swap_webrtc_leg(void)
 
 	if (fixture_up_webrtc(&f))
 		goto out;
-	b1 = browser_up(&f, 5000);
+	b1 = browser_up(&f, 0, 5000);
 	if (!b1 || !browser_flag(b1, &b1->connected, 10000) || !to_browser(&f, b1, &sip_seq, 20))
 		goto out;
 	/* the browser's packets reach the SIP peer, numbered by the gateway */
@@ -759,7 +795,7 @@ static int test_bridge_swap_webrtc_leg(void)
 	b1 = NULL;
 	if (tnd_bridge_swap_webrtc_leg(f.br) || !spin_until(&f.ready, 2, 5000) || f.ready_err)
 		goto out;
-	b2 = browser_up(&f, 9000);
+	b2 = browser_up(&f, 0, 9000);
 	if (!b2 || !browser_flag(b2, &b2->connected, 10000) || !to_browser(&f, b2, &sip_seq, 5))
 		goto out;
 	g_mutex_lock(&b2->mu);
@@ -788,6 +824,69 @@ static int test_bridge_swap_webrtc_leg(void)
 	return rc;
 }
 
+/* Both legs WebRTC (browser to browser): each pc has its own ICE, DTLS and
+ * SRTP with the gateway, and packets cross both ways, each stream numbered
+ * by the gateway. */
+static int test_bridge_webrtc_to_webrtc(void)
+{
+	static const char *const addrs[] = { "127.0.0.1" };
+	const struct tnd_bridge_conf conf = {
+		.rtp_addr = "127.0.0.1", .port_min = 30000, .port_max = 39999,
+		.ice_addrs = addrs, .n_ice_addrs = 1, .ice_controlling = true,
+		.b_webrtc = true, .b_ice_controlling = true,
+	};
+	const struct tnd_bridge_pt pts[] = { { 0, 0, 8000 } };
+	long live = tnd_obj_live();
+	struct fixture f;
+	struct browser *b[2] = { NULL, NULL };
+	int rc = 1;
+
+	memset(&f, 0, sizeof(f));
+	f.a.fd = f.b.fd = -1;
+	if (tnd_loop_alloc(&f.worker, "media0", 1) || tnd_loop_thread_start(f.worker) ||
+	    tnd_loop_alloc(&f.signal, "signal", 0) ||
+	    tnd_bridge_alloc(&f.br, f.worker, f.signal, &conf, &events, &f) ||
+	    !spin_until(&f.ready, 1, 5000) || !spin_until(&f.ready_b, 1, 5000) || f.ready_err ||
+	    tnd_bridge_route(f.br, pts, 1))
+		goto out;
+	/* two legs, two ICE sides */
+	if (!f.ice[0].n_cands || !f.ice[1].n_cands || !strcmp(f.ice[0].ufrag, f.ice[1].ufrag))
+		goto out;
+	b[0] = browser_up(&f, 0, 100);
+	b[1] = browser_up(&f, 1, 40000);
+	if (!b[0] || !b[1] || !browser_flag(b[0], &b[0]->connected, 10000) ||
+	    !browser_flag(b[1], &b[1]->connected, 10000) ||
+	    !spin_until(&f.state, TND_BRIDGE_CONNECTED + 1, 5000) ||
+	    !spin_until(&f.state_b, TND_BRIDGE_CONNECTED + 1, 5000))
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		struct browser *to = b[!i];
+		int n = 0;
+		uint16_t first = 0, last = 0;
+
+		tnd_loop_call(b[i]->loop, step_send, b[i]);
+		for (int t = 0; t < 500 && n < 10; t++) {
+			g_usleep(2000);
+			g_mutex_lock(&to->mu);
+			n = to->n_rtp;
+			first = to->first_seq;
+			last = to->last_seq;
+			g_mutex_unlock(&to->mu);
+		}
+		if (n != 10 || (uint16_t)(last - first) != 9) {
+			printf("# leg %d to leg %d: %d packets, seq %u..%u\n", i, !i, n, first, last);
+			goto out;
+		}
+	}
+	rc = 0;
+ out:
+	browser_down(b[0]);
+	browser_down(b[1]);
+	if (fixture_down(&f, live))
+		rc = 1;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -800,6 +899,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_bridge_silence_timeout),
 		TND_TEST(test_bridge_teardown_orders),
 		TND_TEST(test_bridge_swap_webrtc_leg),
+		TND_TEST(test_bridge_webrtc_to_webrtc),
 	};
 	int rc;
 
