@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
 #include "gateway/base/poll.h"
@@ -42,6 +44,7 @@ struct tnd_rtpsock {
 	void *arg;                 /* borrowed: the owner's */
 	struct tnd_rtpsock_stats st;
 	struct tnd_webrtc_release rel; /* the last reference's deferred put */
+	struct tnd_srtp *srtp;     /* owned: SDES-SRTP keys, or NULL (plain RTP) */
 };
 
 static int parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -222,6 +225,16 @@ static void handle(struct tnd_rtpsock *s, int k, uint8_t *rx, size_t n,
 	enum tnd_demux d = tnd_demux_classify(rx, n);
 	bool rtcp;
 
+	/* SDES-SRTP: authenticate first, so that nothing unauthenticated
+	 * reaches the learning rules or the owner; the checks below then run
+	 * on the plaintext */
+	if (s->srtp && (d == TND_DEMUX_RTP || d == TND_DEMUX_RTCP) &&
+	    tnd_srtp_unprotect(s->srtp, rx, &n, d == TND_DEMUX_RTCP)) {
+		s->st.drop_srtp++;
+		TND_LOG_RL(TND_LOG_WEBRTC, DEBUG, "SRT%sP on port %u did not authenticate",
+			   d == TND_DEMUX_RTCP ? "C" : "", s->port + k);
+		return;
+	}
 	if (d == TND_DEMUX_RTP && k == 0 && !tnd_rtp_parse(rx, n, &hdr))
 		rtcp = false;
 	else if (d == TND_DEMUX_RTCP && !tnd_rtcp_parse(rx, n, NULL, NULL))
@@ -280,6 +293,7 @@ static void rtpsock_destroy(void *data)
 {
 	struct tnd_rtpsock *s = data;
 
+	tnd_srtp_free(s->srtp);
 	for (int k = 0; k < 2; k++) {
 		tnd_poller_del(s->poller, &s->reg[k]);
 		if (s->fd[k] >= 0)
@@ -462,18 +476,64 @@ static int send_to(struct tnd_rtpsock *s, int i, const uint8_t *pkt, size_t len)
 	return 0;
 }
 
+/* With SDES-SRTP the packet is protected in a copy: the caller's buffer is
+ * const (the bridge may still use it) and has no promised tailroom. */
+static int send_srtp(struct tnd_rtpsock *s, int i, const uint8_t *pkt, size_t len)
+{
+	uint8_t buf[TND_PC_MAX_PACKET + TND_PC_SRTP_OVERHEAD];
+	int err;
+
+	if (len > TND_PC_MAX_PACKET)
+		return ENOSPC;
+	memcpy(buf, pkt, len);
+	err = tnd_srtp_protect(s->srtp, buf, &len, sizeof(buf), i != 0);
+	if (err) {
+		s->st.send_err++;
+		return err;
+	}
+	return send_to(s, i, buf, len);
+}
+
 int tnd_rtpsock_send_rtp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 {
 	if (!s || !pkt)
 		return EINVAL;
-	return send_to(s, 0, pkt, len);
+	return s->srtp ? send_srtp(s, 0, pkt, len) : send_to(s, 0, pkt, len);
 }
 
 int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 {
 	if (!s || !pkt)
 		return EINVAL;
-	return send_to(s, 1, pkt, len);
+	return s->srtp ? send_srtp(s, 1, pkt, len) : send_to(s, 1, pkt, len);
+}
+
+int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
+			 size_t tx_len, const uint8_t *rx, size_t rx_len)
+{
+	struct tnd_srtp_keys k = { .key_len = 16 };
+	int err;
+
+	if (!s || !suite || !tx || !rx)
+		return EINVAL;
+	if (s->srtp)
+		return EALREADY;
+	if (!strcmp(suite, "AES_CM_128_HMAC_SHA1_80")) {
+		k.profile = TND_SRTP_AES128_CM_SHA1_80;
+		k.salt_len = 14;
+	} else if (!strcmp(suite, "AEAD_AES_128_GCM")) {
+		k.profile = TND_SRTP_AEAD_AES_128_GCM;
+		k.salt_len = 12;
+	} else {
+		return EINVAL;
+	}
+	if (tx_len != k.key_len + k.salt_len || rx_len != tx_len)
+		return EINVAL;
+	memcpy(k.tx, tx, tx_len);
+	memcpy(k.rx, rx, rx_len);
+	err = tnd_srtp_alloc(&s->srtp, &k);
+	OPENSSL_cleanse(&k, sizeof(k));
+	return err;
 }
 
 static void remote_str(const struct tnd_rtpsock *s, int k, char *buf, size_t size)

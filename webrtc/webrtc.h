@@ -508,6 +508,7 @@ struct tnd_rtpsock_stats {
 	uint64_t drop_probation;    /* valid RTP from a source still on probation */
 	uint64_t drop_no_remote;    /* sends before a remote was set */
 	uint64_t drop_too_big;
+	uint64_t drop_srtp;         /* SDES-SRTP on: failed to authenticate (or replayed) */
 	int64_t last_rx_us;         /* g_get_monotonic_time() of the last accepted
 				     * RTP or RTCP; 0 before any */
 	bool connected;             /* the RTP socket is connect()ed to its source */
@@ -562,6 +563,16 @@ void tnd_rtpsock_remote(const struct tnd_rtpsock *s, char *buf, size_t size);
 /* The same for the RTCP destination. */
 void tnd_rtpsock_remote_rtcp(const struct tnd_rtpsock *s, char *buf, size_t size);
 void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st);
+/* SDES-SRTP (RFC 4568) on this socket, e.g. toward a PBX or trunk that
+ * offers a=crypto: from now on every RTP and RTCP packet is protected on
+ * send, and must authenticate on receive (before the source learning sees
+ * it: a stranger cannot steer the socket with forged packets). `suite` is
+ * "AES_CM_128_HMAC_SHA1_80" or "AEAD_AES_128_GCM"; `tx` and `rx` are the
+ * decoded inline key||salt (30 or 28 bytes) we send with and the peer
+ * sends with. Once per socket. 0, EINVAL (unknown suite, wrong length),
+ * EALREADY, ENOMEM or EPROTO (libsrtp2 refused). */
+int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
+			 size_t tx_len, const uint8_t *rx, size_t rx_len);
 /* True once tnd_rtpsock_set_remote() gave a remote. */
 bool tnd_rtpsock_has_remote(const struct tnd_rtpsock *s);
 /* The owner lets go: no handler runs after this (its reference may still

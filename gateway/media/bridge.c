@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "gateway/base/log.h"
@@ -96,7 +97,7 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
 
 enum cmd_kind {
 	CMD_SETUP, CMD_REMOTE, CMD_CANDIDATE, CMD_RTP_REMOTE, CMD_ROUTE, CMD_SWAP, CMD_SWAP_WEBRTC,
-	CMD_CLOSE
+	CMD_SRTP, CMD_CLOSE
 };
 
 struct cmd {
@@ -110,6 +111,8 @@ struct cmd {
 	uint16_t port, rtcp_port;
 	struct tnd_bridge_pt pts[TND_MDIR_MAX_PT];
 	unsigned n_pts;
+	uint8_t tx[32], rx[32];    /* CMD_SRTP: key||salt, wiped with the command */
+	size_t key_len;
 };
 
 static void cmd_destroy(void *data)
@@ -122,6 +125,8 @@ static void cmd_destroy(void *data)
 	g_free(c->pwd);
 	g_free(c->fp);
 	g_free(c->str);
+	OPENSSL_cleanse(c->tx, sizeof(c->tx));
+	OPENSSL_cleanse(c->rx, sizeof(c->rx));
 	tnd_obj_put(c->br);
 }
 
@@ -329,6 +334,11 @@ static void cmd_run(void *data)
 	case CMD_SWAP_WEBRTC:
 		swap_webrtc_leg(br);
 		break;
+	case CMD_SRTP:
+		sock = tnd_leg_sock(&br->leg[c->side]);
+		err = sock ? tnd_rtpsock_set_srtp(sock, c->str, c->tx, c->key_len, c->rx,
+						  c->key_len) : EINVAL;
+		break;
 	case CMD_CLOSE:
 		close_bridge(br);
 		return;
@@ -436,6 +446,24 @@ int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, uns
 		return ENOMEM;
 	memcpy(c->pts, pts, n * sizeof(*pts));
 	c->n_pts = n;
+	return queue(br, c);
+}
+
+int tnd_bridge_rtp_srtp(struct tnd_bridge *br, unsigned side, const char *suite,
+			const uint8_t *tx, const uint8_t *rx, size_t key_len)
+{
+	struct cmd *c;
+
+	if (!br || side > 1 || !suite || !tx || !rx || !key_len || key_len > 32)
+		return EINVAL;
+	c = cmd_new(CMD_SRTP);
+	if (!c)
+		return ENOMEM;
+	c->side = side;
+	c->str = g_strdup(suite);
+	memcpy(c->tx, tx, key_len);
+	memcpy(c->rx, rx, key_len);
+	c->key_len = key_len;
 	return queue(br, c);
 }
 

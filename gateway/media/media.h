@@ -125,6 +125,12 @@ int tnd_bridge_sip_remote(struct tnd_bridge *br, const char *ip, uint16_t port,
 /* The same for either plain RTP leg (side 0 needs conf.a_rtp). */
 int tnd_bridge_rtp_remote(struct tnd_bridge *br, unsigned side, const char *ip, uint16_t port,
 			  uint16_t rtcp_port);
+/* SDES-SRTP (RFC 4568) on a plain RTP leg (toward a PBX or trunk that
+ * negotiated a=crypto): suite "AES_CM_128_HMAC_SHA1_80" or
+ * "AEAD_AES_128_GCM", our and the peer's inline key||salt of key_len bytes
+ * each (30 or 28). The WebRTC leg is untouched: WebRTC <-> SDES-SRTP. */
+int tnd_bridge_rtp_srtp(struct tnd_bridge *br, unsigned side, const char *suite,
+			const uint8_t *tx, const uint8_t *rx, size_t key_len);
 /* Replaces leg B's RTP socket under the live call (a transfer to a party
  * that needs a new port): leg A and both streams carry on, the stream
  * toward A renumbers the new source seamlessly. The new port comes back in

@@ -20,6 +20,7 @@
 #include "gateway/media/stream.h"
 #include "tests/unit/runner.h"
 #include "webrtc/webrtc.h"
+#include "webrtc/webrtc_int.h"   /* tnd_srtp: the SDES peer's side */
 
 /* ------------------------------------------------------------ stream, pure */
 
@@ -887,6 +888,90 @@ static int test_bridge_webrtc_to_webrtc(void)
 	return rc;
 }
 
+/* WebRTC <-> SDES-SRTP: leg B protects with the keys a=crypto gave, and a
+ * peer with the mirror keys (libsrtp2, as a PBX would) hears the browser
+ * and is heard; plain RTP at that leg reaches nobody. */
+static int test_bridge_webrtc_to_sdes(void)
+{
+	struct tnd_srtp_keys pk = {
+		.profile = TND_SRTP_AES128_CM_SHA1_80, .key_len = 16, .salt_len = 14,
+	};
+	long live = tnd_obj_live();
+	struct fixture f;
+	struct browser *b = NULL;
+	struct tnd_srtp *peer = NULL;
+	uint8_t ours[30], theirs[30], p[256], r[2048];
+	uint16_t seq = 700;
+	int rc = 1, got = 0, n_before;
+
+	for (int i = 0; i < 30; i++) {
+		ours[i] = (uint8_t)(0x11 * i + 3);
+		theirs[i] = (uint8_t)(0x7d ^ (i * 5));
+	}
+	memcpy(pk.tx, theirs, 30);
+	memcpy(pk.rx, ours, 30);
+	if (fixture_up_webrtc(&f) || tnd_srtp_alloc(&peer, &pk) ||
+	    tnd_bridge_rtp_srtp(f.br, 1, "AES_CM_128_HMAC_SHA1_80", ours, theirs, 30))
+		goto out;
+	b = browser_up(&f, 0, 3000);
+	if (!b || !browser_flag(b, &b->connected, 10000))
+		goto out;
+	/* the PBX's SRTP reaches the browser */
+	for (int t = 0; t < 500 && got < 10; t++) {
+		size_t len = 172;
+
+		mk_rtp(p, 8, seq, (uint32_t)seq * 160u, 0xfeed);
+		seq++;
+		if (tnd_srtp_protect(peer, p, &len, sizeof(p), false))
+			goto out;
+		peer_send(&f.b, tnd_bridge_port(f.br, 1), p, len);
+		spin_until(&f.state, 100, 10);
+		g_mutex_lock(&b->mu);
+		got = b->n_rtp;
+		g_mutex_unlock(&b->mu);
+	}
+	if (got < 10)
+		goto out;
+	/* the browser's packets reach the PBX protected, and authenticate */
+	got = 0;
+	tnd_loop_call(b->loop, step_send, b);
+	for (int i = 0; i < 20 && got < 10; i++) {
+		ssize_t n = peer_recv(&f.b, r, sizeof(r), 2000);
+		size_t len;
+
+		if (n <= 0)
+			break;
+		if (tnd_demux_classify(r, (size_t)n) != TND_DEMUX_RTP)
+			continue;   /* our SRTCP reports */
+		len = (size_t)n;
+		if (len == 172 || tnd_srtp_unprotect(peer, r, &len, false) || len != 172 ||
+		    tnd_rtp_pt(r) != 8)
+			goto out;
+		got++;
+	}
+	if (got != 10)
+		goto out;
+	/* plain RTP at the SDES leg is refused */
+	g_mutex_lock(&b->mu);
+	n_before = b->n_rtp;
+	g_mutex_unlock(&b->mu);
+	for (int i = 0; i < 5; i++) {
+		mk_rtp(p, 8, seq, (uint32_t)seq * 160u, 0xfeed);
+		seq++;
+		peer_send(&f.b, tnd_bridge_port(f.br, 1), p, 172);
+	}
+	spin_until(&f.state, 100, 300);
+	g_mutex_lock(&b->mu);
+	rc = b->n_rtp == n_before ? 0 : 1;
+	g_mutex_unlock(&b->mu);
+ out:
+	browser_down(b);
+	tnd_srtp_free(peer);
+	if (fixture_down(&f, live))
+		rc = 1;
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -900,6 +985,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_bridge_teardown_orders),
 		TND_TEST(test_bridge_swap_webrtc_leg),
 		TND_TEST(test_bridge_webrtc_to_webrtc),
+		TND_TEST(test_bridge_webrtc_to_sdes),
 	};
 	int rc;
 
