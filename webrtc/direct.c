@@ -101,7 +101,9 @@ static void on_readable(struct tnd_poll_reg *reg, uint32_t events)
 	ssize_t n;
 
 	(void)events;
-	tnd_pc_hold(pc);   /* a handler may drop the owner's reference */
+	/* no reference per datagram (review L11): the owner's last one goes
+	 * through tnd_pc_release(), deferred past this batch, and every state
+	 * change holds the pc across its handler (notify) */
 	n = tnd_sock_recv_one(d->fd, rx, &from, &from_len);
 	kind = n > 0 ? tnd_demux_classify(rx, (size_t)n) : TND_DEMUX_DROP;
 	if (n < 0) {
@@ -115,7 +117,6 @@ static void on_readable(struct tnd_poll_reg *reg, uint32_t events)
 		pc->st.drop_foreign++;
 	else
 		tnd_pc_input_nostun(pc, kind, rx, (size_t)n, true);
-	tnd_pc_unhold(pc);
 }
 
 /* ------------------------------------------------------------ hand-over */

@@ -36,14 +36,10 @@
 #include "webrtc/cand_int.h"
 #include "webrtc/webrtc_int.h"
 
-/* Two atomic read-modify-writes per datagram (review L11), kept: a plain
- * "in dispatch" flag cannot stand in for the reference. A handler that
- * drops the owner's reference makes tnd_obj_put() run pc_destroy at once,
- * under this frame, and a destructor may neither revive nor defer its
- * object (R3); only a held reference keeps the pc alive across the call.
- * A non-atomic guard needs a deferred-release hook in gateway/base/obj.c.
- * Uncontended, on a cache line this thread owns, the pair costs a few
- * nanoseconds next to SRTP's microseconds. */
+/* A reference across a handler that may drop the owner's. Not per datagram
+ * (review L11): the packet paths take none, since owners let go through
+ * tnd_pc_release() (deferred past the batch) and only state changes, rare,
+ * hold here. */
 void tnd_pc_hold(struct tnd_pc *pc)
 {
 	tnd_obj_get(pc);
@@ -71,6 +67,12 @@ void tnd_webrtc_put_later(struct tnd_obj *obj, struct tnd_poller *p,
 	 * here, so the node is never queued twice for different puts. */
 	rel->obj = obj;
 	tnd_defer_queue(p, &rel->d, release_deferred);
+}
+
+void tnd_pc_release(struct tnd_pc *pc)
+{
+	if (pc)
+		tnd_webrtc_put_later(&pc->obj, tnd_loop_poller(pc->loop), &pc->rel);
 }
 
 void tnd_pc_unhold(struct tnd_pc *pc)

@@ -267,13 +267,19 @@ static void read_one(struct tnd_rtpsock *s, int k)
 	socklen_t len = sizeof(from);
 	ssize_t n;
 
-	tnd_obj_get(s);   /* a handler may drop the owner's reference */
+	/* no reference per datagram (review L11): the owner lets go through
+	 * tnd_rtpsock_release(), whose last put waits for the batch's end */
 	n = tnd_sock_recv_one(s->fd[k], rx, &from, &len);
 	if (n > TND_PC_MAX_PACKET)
 		s->st.drop_too_big++;
 	else if (n >= 0)
 		handle(s, k, rx, (size_t)n, &from);
-	tnd_webrtc_put_later(&s->obj, s->poller, &s->rel);
+}
+
+void tnd_rtpsock_release(struct tnd_rtpsock *s)
+{
+	if (s)
+		tnd_webrtc_put_later(&s->obj, s->poller, &s->rel);
 }
 
 /* the owner from the registration embedded in it */

@@ -419,6 +419,12 @@ void tnd_pc_close(struct tnd_pc *pc);
  * close. Idempotent; NULL is ignored. Worker thread. */
 void tnd_pc_detach(struct tnd_pc *pc);
 
+/* Drops the owner's reference. When it is the last, the pc is freed after
+ * the worker's current batch, never under a handler still on the stack:
+ * owners let go this way, not with tnd_obj_put(), which is what lets the
+ * packet path run without taking a reference per datagram. Worker thread. */
+void tnd_pc_release(struct tnd_pc *pc);
+
 enum tnd_pc_state tnd_pc_state(const struct tnd_pc *pc);
 /* Why the pc FAILED: ETIMEDOUT (ICE failed or consent lost), EPERM
  * (fingerprint mismatch), EPROTO (DTLS failed); 0 otherwise. */
@@ -573,6 +579,10 @@ void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st
  * EALREADY, ENOMEM or EPROTO (libsrtp2 refused). */
 int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
 			 size_t tx_len, const uint8_t *rx, size_t rx_len);
+/* Drops the owner's reference, as tnd_pc_release() does for a pc: the last
+ * one frees the socket after the current batch. Owners let go this way
+ * (also from inside a handler). Worker thread. */
+void tnd_rtpsock_release(struct tnd_rtpsock *s);
 /* True once tnd_rtpsock_set_remote() gave a remote. */
 bool tnd_rtpsock_has_remote(const struct tnd_rtpsock *s);
 /* The owner lets go: no handler runs after this (its reference may still

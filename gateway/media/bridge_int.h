@@ -35,8 +35,9 @@ struct tnd_leg_ops {
 	int (*send_rtcp)(void *obj, uint8_t *pkt, size_t len, size_t cap);
 	/* True once media can flow both ways (the inactivity clock runs). */
 	bool (*up)(const void *obj);
-	/* Cuts every callback into the bridge and closes the transport; the
-	 * bridge then drops its reference. */
+	/* Cuts every callback into the bridge, closes the transport and drops
+	 * the bridge's reference (deferred past the batch when it is the last,
+	 * so the packet path needs no reference of its own). */
 	void (*release)(void *obj);
 };
 

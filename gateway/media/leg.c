@@ -30,6 +30,7 @@ static void pc_release(void *obj)
 	/* no handler of ours may run after this, even if libnice still
 	 * gathers (review H3) */
 	tnd_pc_detach(obj);
+	tnd_pc_release(obj);
 }
 
 static const struct tnd_leg_ops webrtc_ops = {
@@ -87,6 +88,7 @@ static bool sock_up(const void *obj)
 static void sock_release(void *obj)
 {
 	tnd_rtpsock_detach(obj);
+	tnd_rtpsock_release(obj);
 }
 
 static const struct tnd_leg_ops rtp_ops = {
@@ -119,8 +121,7 @@ void tnd_leg_release(struct tnd_leg *leg)
 
 	if (!leg->ops)
 		return;
-	leg->ops->release(leg->obj);
-	tnd_obj_put(leg->obj);
+	leg->ops->release(leg->obj);   /* and drops our reference */
 	*leg = (struct tnd_leg){ .side = side, .br = br };
 }
 

@@ -972,6 +972,83 @@ static int test_bridge_webrtc_to_sdes(void)
 	return rc;
 }
 
+/* The packet path takes no reference per datagram (review L11): an owner
+ * that lets go of its socket from inside the socket's own handler, with a
+ * burst still queued, must not make the path touch freed memory (ASan) and
+ * the socket must still be freed. */
+struct releaser {
+	struct tnd_obj obj;
+	struct tnd_loop *loop;
+	struct tnd_rtpsock *s;         /* ref until the handler lets go */
+	uint16_t port, peer_port;
+	_Atomic int n;
+};
+
+static void release_on_rtp(void *arg, uint8_t *pkt, size_t len)
+{
+	struct releaser *r = arg;
+
+	(void)pkt;
+	(void)len;
+	r->n++;
+	if (r->s) {
+		tnd_rtpsock_detach(r->s);
+		tnd_rtpsock_release(r->s);
+		r->s = NULL;
+	}
+}
+
+static void releaser_start(void *obj)
+{
+	static const struct tnd_rtpsock_handlers h = { release_on_rtp, NULL };
+	const struct tnd_rtpsock_conf conf = {
+		.addr = "127.0.0.1", .port_min = 30000, .port_max = 39999, .rtcp_port = true,
+	};
+	struct releaser *r = obj;
+
+	if (tnd_rtpsock_alloc(&r->s, r->loop, &conf, &h, r))
+		return;
+	tnd_rtpsock_set_remote(r->s, "127.0.0.1", r->peer_port, 0);
+	r->port = tnd_rtpsock_port(r->s);
+}
+
+static int test_rtpsock_release_in_handler(void)
+{
+	long live = tnd_obj_live();
+	struct releaser *r = tnd_obj_zalloc(sizeof(*r), NULL);
+	struct peer peer = { -1, 0, 0 };
+	uint8_t p[172];
+	int64_t end;
+	int rc = 1;
+
+	if (!r || peer_open(&peer) || tnd_loop_alloc(&r->loop, "media0", 1) ||
+	    tnd_loop_thread_start(r->loop))
+		goto out;
+	r->peer_port = peer.port;
+	tnd_loop_call(r->loop, releaser_start, r);
+	for (int i = 0; i < 500 && !r->port; i++)
+		g_usleep(2000);
+	if (!r->port)
+		goto out;
+	for (int i = 0; i < 8; i++) {
+		mk_rtp(p, 0, (uint16_t)(1 + i), (uint32_t)i * 160u, 0x77);
+		peer_send(&peer, r->port, p, sizeof(p));
+	}
+	/* the first packet's handler let go; the socket is gone after that
+	 * batch, and the rest of the burst reached no handler */
+	end = g_get_monotonic_time() + 5000000;
+	while (tnd_obj_live() != live + 1 && g_get_monotonic_time() < end)
+		g_usleep(2000);
+	rc = r->n == 1 && tnd_obj_live() == live + 1 ? 0 : 1;
+ out:
+	if (r && r->loop)
+		tnd_loop_free(r->loop);
+	if (peer.fd >= 0)
+		close(peer.fd);
+	tnd_obj_put(r);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -986,6 +1063,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_bridge_swap_webrtc_leg),
 		TND_TEST(test_bridge_webrtc_to_webrtc),
 		TND_TEST(test_bridge_webrtc_to_sdes),
+		TND_TEST(test_rtpsock_release_in_handler),
 	};
 	int rc;
 
