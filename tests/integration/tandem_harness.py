@@ -68,6 +68,44 @@ def free_port(kind=socket.SOCK_STREAM, also_udp=False):
     raise RuntimeError("no free port")
 
 
+# Child processes a test started and has not stopped yet (gateways, and
+# peers that register themselves): tap_main stops whatever is left before
+# it exits, so a failed or early-ended test leaves nothing running.
+_LIVE = set()
+
+
+def track(proc):
+    """Registers a child process for the exit sweep; returns it."""
+    _LIVE.add(proc)
+    return proc
+
+
+class _TrackedPopen(subprocess.Popen):
+    """Every child a test process starts (baresip, SIPp, browsers, coturn,
+    gateways) is tracked, whichever module starts it: the tests import this
+    harness first, and subprocess looks Popen up at call time."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _LIVE.add(self)
+
+
+subprocess.Popen = _TrackedPopen
+
+
+def sweep():
+    """Ends every tracked child still running: SIGTERM, then SIGKILL."""
+    for p in list(_LIVE):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        _LIVE.discard(p)
+
+
 class Gateway:
     """A tandem process with its own config file, ports and log file."""
 
@@ -112,8 +150,8 @@ class Gateway:
         return "%s://%s:%d/ws" % (self.scheme, self.host, self.ws_port)
 
     def start(self, timeout=10):
-        self.proc = subprocess.Popen([TANDEM, "--config", self.conf],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = track(subprocess.Popen([TANDEM, "--config", self.conf],
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -209,8 +247,10 @@ def error_code(m):
     return (m.get("error") or {}).get("code")
 
 
-def tap_main(tests):
-    """Runs test functions (plain or async), printing TAP; exit 1 on failure."""
+def tap_main(tests, cleanup=None):
+    """Runs test functions (plain or async), printing TAP; exit 1 on failure.
+    `cleanup` runs after the last test (it may fail the run by returning a
+    message); then every tracked child still alive is ended."""
     print("1..%d" % len(tests), flush=True)
     failed = 0
     for n, t in enumerate(tests, 1):
@@ -226,6 +266,15 @@ def tap_main(tests):
             for line in traceback.format_exc().splitlines():
                 print("# " + line)
             print("not ok %d - %s" % (n, name), flush=True)
+    if cleanup:
+        try:
+            why = cleanup()
+        except Exception as e:  # a cleanup that raises fails the run, never hangs it
+            why = "cleanup raised %r" % e
+        if why:
+            print("# " + why)
+            failed += 1
+    sweep()
     sys.stdout.flush()
     sys.stderr.flush()
     # a failed test can leave a peer's thread (aiortc, a reader) behind;
