@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <glib.h>
+
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
@@ -75,6 +77,26 @@ static char *url_str(const url_t *src)
 	return strdup(buf);
 }
 
+/* Strings from SIP end up in JSON, which must be UTF-8 (review M9: a
+ * Latin-1 display name emptied the browser's `incoming`). Valid UTF-8
+ * passes; anything else is taken as ISO-8859-1, the usual legacy charset
+ * of PBX directories, which maps every byte. Takes `s` (malloc'd), returns
+ * a malloc'd UTF-8 string or NULL. */
+static char *utf8_of(char *s)
+{
+	char *g, *out;
+
+	if (!s || g_utf8_validate(s, -1, NULL))
+		return s;
+	g = g_convert(s, -1, "UTF-8", "ISO-8859-1", NULL, NULL, NULL);
+	free(s);
+	if (!g)
+		return NULL;
+	out = strdup(g);
+	g_free(g);
+	return out;
+}
+
 /* A display-name without its quotes and backslash escapes (RFC 3261
  * 25.1 quoted-string); a token list is kept as it is. */
 static char *unquote(const char *s)
@@ -127,7 +149,7 @@ static int in_copy_make(struct in_copy *c, const sip_t *sip, const char **phrase
 	c->from_uri = url_str(sip->sip_from->a_url);
 	c->to_uri = url_str(sip->sip_to->a_url);
 	if (sip->sip_from->a_display && *sip->sip_from->a_display) {
-		c->from_display = unquote(sip->sip_from->a_display);
+		c->from_display = utf8_of(unquote(sip->sip_from->a_display));
 		if (!c->from_display)
 			return 500;
 	}
@@ -142,8 +164,8 @@ static int in_copy_make(struct in_copy *c, const sip_t *sip, const char **phrase
 				     TND_SIPCALL_MAX_HEADERS);
 			break;
 		}
-		c->hdr_text[2 * c->n_hdrs] = strdup(u->un_name);
-		c->hdr_text[2 * c->n_hdrs + 1] = strdup(u->un_value ? u->un_value : "");
+		c->hdr_text[2 * c->n_hdrs] = utf8_of(strdup(u->un_name));
+		c->hdr_text[2 * c->n_hdrs + 1] = utf8_of(strdup(u->un_value ? u->un_value : ""));
 		c->hdrs[c->n_hdrs].name = c->hdr_text[2 * c->n_hdrs];
 		c->hdrs[c->n_hdrs].value = c->hdr_text[2 * c->n_hdrs + 1];
 		c->n_hdrs++;

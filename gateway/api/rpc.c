@@ -116,8 +116,16 @@ void tnd_api_reply_error(struct tnd_api_req *req, int code)
 
 void tnd_api_notify(struct tnd_api_conn *conn, const char *method, json_t *params)
 {
+	/* a NULL here is a pack that failed (a string that is not UTF-8, say):
+	 * a notification without its parameters would mislead the client
+	 * (review M9), so nothing is sent and the cause is logged */
+	if (!params) {
+		TND_LOG_ERR(TND_LOG_API, "%s to %s not sent: its parameters could not be "
+			    "encoded", method, conn->peer);
+		return;
+	}
 	send_json(conn, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method,
-				  "params", params ? params : json_object()));
+				  "params", params));
 }
 
 int tnd_api_param_str(struct tnd_api_req *req, json_t *params, const char *key, bool required,

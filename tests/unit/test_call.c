@@ -103,6 +103,7 @@ static struct fx {
 	char sink[LOGLEN];                /* "1 ringing 180 Ringing;..." */
 	char incoming_id[32];             /* last `incoming` call id */
 	char incoming_sdp[LOGLEN];
+	char incoming_display[256];
 	int n_incoming;
 	char gw_cands[LOGLEN];            /* trickled to the browser: "a=candidate:..." */
 	bool gw_cands_done;
@@ -157,9 +158,10 @@ static void sink_incoming(void *conn, const char *call, const char *from,
 			  const char *const *hdr_names, const char *const *hdr_values,
 			  size_t n_hdrs)
 {
-	(void)from_display;
 	(void)hdr_names;
 	(void)hdr_values;
+	snprintf(fx.incoming_display, sizeof(fx.incoming_display), "%s",
+		 from_display ? from_display : "");
 	append(fx.sink, "%d incoming %s %s %zu;", conn_id(conn), from, to, n_hdrs);
 	snprintf(fx.incoming_id, sizeof(fx.incoming_id), "%s", call);
 	snprintf(fx.incoming_sdp, sizeof(fx.incoming_sdp), "%s", sdp);
@@ -277,10 +279,11 @@ static int peer_answer(struct pcall *pc)
 }
 
 /* The peer calls `user` at the gateway. */
-static struct pcall *peer_invite(const char *user)
+static struct pcall *peer_invite_as(const char *user, const char *display)
 {
 	char to[128], sdp[512];
-	struct tnd_sipcall_params p = { .to = to, .from_user = "carol", .sdp = sdp };
+	struct tnd_sipcall_params p = { .to = to, .from_user = "carol", .sdp = sdp,
+					.from_display = display };
 	struct pcall *pc;
 
 	if (fx.n_pc == NPEER)
@@ -291,6 +294,11 @@ static struct pcall *peer_invite(const char *user)
 	if (tnd_sipcall_invite(&pc->sc, fx.peer, &p, &peer_h, pc))
 		return NULL;
 	return pc;
+}
+
+static struct pcall *peer_invite(const char *user)
+{
+	return peer_invite_as(user, NULL);
 }
 
 /* ---- waiting: the test thread is the signalling loop */
@@ -1037,6 +1045,27 @@ static int test_ports_exhausted(void)
 	return with_fx(ports_exhausted, conf_ports);
 }
 
+/* ------------------------------------------------------------ charsets */
+
+/* A PBX's Latin-1 display name (review M9) reaches the browser as UTF-8,
+ * never as bytes JSON cannot carry. */
+static int in_latin1_display(void)
+{
+	struct pcall *pc;
+	char msg[256];
+
+	pc = peer_invite_as("alice", "Jos\xe9 M\xfcller");
+	TEST_ASSERT(pc);
+	TEST_ASSERT(wait_for(fx.sink, "incoming", WAIT_MS));
+	TEST_ASSERT(g_utf8_validate(fx.incoming_display, -1, NULL));
+	TEST_ASSERT(!strcmp(fx.incoming_display, "Jos\xc3\xa9 M\xc3\xbcller"));
+	TEST_ASSERT(tnd_calls_reject(fx.calls, fx.alice, fx.incoming_id, 486, msg,
+				     sizeof(msg)) == 0);
+	TEST_ASSERT(wait_for(pc->log, "ended", WAIT_MS));
+	TEST_ASSERT(wait_idle(WAIT_MS));
+	return 0;
+}
+
 /* ------------------------------------------------------------ admission */
 
 /* Keeps the worker's thread on the CPU for 0.6 s. */
@@ -1121,6 +1150,7 @@ static int admission_max_load(void)
 	}
 
 FX_TEST(out_answered_hangup, conf_default)
+FX_TEST(in_latin1_display, conf_default)
 FX_TEST(out_rejected_486, conf_default)
 FX_TEST(out_cancel_ringing, conf_default)
 FX_TEST(out_refused, conf_dialplan)
@@ -1155,6 +1185,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_media_up_browser_silent),
 		TND_TEST(test_ports_exhausted),
 		TND_TEST(test_admission_max_load),
+		TND_TEST(test_in_latin1_display),
 	};
 	int rc;
 
