@@ -188,7 +188,7 @@ static void log_move(struct tnd_rtpsock *s, int k, const struct sockaddr_storage
 static bool learn(struct tnd_rtpsock *s, int k, bool rtcp, const struct tnd_rtp_hdr *hdr,
 		  const struct sockaddr_storage *from)
 {
-	int64_t now = g_get_monotonic_time();
+	int64_t now = tnd_poller_now_us(s->poller);
 	enum tnd_learn_verdict v;
 
 	v = rtcp ? tnd_learn_rtcp(&s->learn, k == 1, from, now) :
@@ -461,7 +461,7 @@ static int send_to(struct tnd_rtpsock *s, int i, const uint8_t *pkt, size_t len)
 	}
 	/* a source gone quiet may be a NAT rebinding: let its new port reach
 	 * the learning rules again */
-	if (s->connected[k] && !tnd_learn_alive(&s->learn, k, g_get_monotonic_time()))
+	if (s->connected[k] && !tnd_learn_alive(&s->learn, k, tnd_poller_now_us(s->poller)))
 		set_connected(s, k, false);
 	if (s->connected[k])
 		n = send(s->fd[k], pkt, len, 0);

@@ -292,9 +292,9 @@ void tnd_poller_tick_del(struct tnd_poller *p, struct tnd_poll_tick *t)
 		tnd_timer_stop(p, &p->tick_timer);
 }
 
-int64_t tnd_poller_now_us(const struct tnd_poller *p)
+int64_t tnd_poller_now_us(struct tnd_poller *p)
 {
-	return p->now_us;
+	return tnd_timer_clock_us(p);
 }
 
 struct tnd_pktpool *tnd_poller_pool(struct tnd_poller *p)

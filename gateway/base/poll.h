@@ -126,10 +126,10 @@ static inline int tnd_timer_armed(const struct tnd_timer *t)
 }
 
 /* g_get_monotonic_time() read once per wake-up: packet handlers and timers
- * of one batch share it (no clock read per packet). Outside the poller's own
- * handlers it is the last pass's. tnd_timer_start called from elsewhere
- * (another GSource, a tnd_loop_call job) reads the clock itself. */
-int64_t tnd_poller_now_us(const struct tnd_poller *p);
+ * of one batch share it (no clock read per packet). Called from elsewhere
+ * (another GSource, a tnd_loop_call job), which may run long after the
+ * wake-up, it reads the clock. */
+int64_t tnd_poller_now_us(struct tnd_poller *p);
 
 /* ------------------------------------------------------------ deferred work
  *

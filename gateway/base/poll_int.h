@@ -71,6 +71,9 @@ struct tnd_poller {
 
 /* timer.c */
 void tnd_timer_wheel_init(struct tnd_poller *p, int64_t now_us);
+/* The pass's clock read inside the poller's handlers, a fresh one outside
+ * (tnd_poller_now_us). */
+int64_t tnd_timer_clock_us(struct tnd_poller *p);
 /* Runs the ready list, then the wheel up to p->now_us. */
 void tnd_timer_run(struct tnd_poller *p);
 /* ms until the next timer at `now_us` (0: one is due), -1 when none. */

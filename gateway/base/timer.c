@@ -58,7 +58,7 @@ void tnd_timer_wheel_init(struct tnd_poller *p, int64_t now_us)
 
 /* A handler of this pass shares its clock read; anyone else (another
  * GSource, a job) may run long after the wake-up and reads the clock. */
-static int64_t start_now(struct tnd_poller *p)
+int64_t tnd_timer_clock_us(struct tnd_poller *p)
 {
 	if (!p->in_pass)
 		p->now_us = g_get_monotonic_time();
@@ -90,12 +90,12 @@ static void arm(struct tnd_poller *p, struct tnd_timer *t, int64_t due_us, tnd_t
 void tnd_timer_start_at(struct tnd_poller *p, struct tnd_timer *t, int64_t due_us,
 			tnd_timer_h *fn)
 {
-	arm(p, t, due_us, fn, start_now(p));
+	arm(p, t, due_us, fn, tnd_timer_clock_us(p));
 }
 
 void tnd_timer_start(struct tnd_poller *p, struct tnd_timer *t, uint32_t ms, tnd_timer_h *fn)
 {
-	int64_t now = start_now(p);
+	int64_t now = tnd_timer_clock_us(p);
 
 	arm(p, t, now + (int64_t)ms * 1000, fn, now);
 }

@@ -53,7 +53,7 @@ void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len)
 		return;
 	d = &br->dir[in->side];
 	p = tnd_loop_poller(br->worker);
-	now = g_get_monotonic_time();
+	now = tnd_poller_now_us(p);   /* the batch's clock read, not one per packet */
 	in->last_rx_us = now;
 	/* Every leg kind reads into the worker's receive buffer, which has room
 	 * for SRTP's tag behind the largest packet: protect in place. Anything

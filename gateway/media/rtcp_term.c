@@ -201,7 +201,7 @@ void tnd_bridge_rtcp_in(struct tnd_leg *in, uint8_t *pkt, size_t len)
 
 	if (!in->br || in->br->closed)
 		return;
-	w.now_us = g_get_monotonic_time();
+	w.now_us = tnd_poller_now_us(tnd_loop_poller(in->br->worker));
 	w.wall_us = g_get_real_time();
 	in->last_rx_us = w.now_us;
 	tnd_rtcp_parse(pkt, len, walk_one, &w);

@@ -309,7 +309,7 @@ unsigned tnd_mb_fast_flush(struct tnd_mb *mb)
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else {
-			/* skip the one that failed, send the rest */
+			/* pass over the one that failed, send the rest */
 			done++;
 			failed++;
 		}

@@ -10,7 +10,7 @@
  *
  * The driver must stay cheaper per packet than the relay, or it saturates
  * first and the relay's ceiling is never seen. By default (--fast 1) the
- * calls' media skip the gateway's per-socket machinery once a call is up
+ * calls' media bypass the gateway's per-socket machinery once a call is up
  * (mb_fast.c): the phones share one socket, read and written in batches
  * (recvmmsg, sendmmsg), the browsers' sockets are read from the driver's own
  * epoll set once per 1 ms tick, with kernel arrival stamps, and only one
@@ -120,7 +120,7 @@ struct tnd_mb_call {
 	int bfd;                      /* the browser's socket once taken (the pc's), or -1 */
 	struct tnd_srtp *srtp;        /* borrowed: the pc's; owned for --target loop */
 	bool taken;                   /* bfd is read by mb_fast.c, not by the pc */
-	bool bconn;                   /* bfd connected to the relay: sends skip the pc */
+	bool bconn;                   /* bfd connected to the relay: sends bypass the pc */
 	bool prelay_set;
 	struct sockaddr_in prelay;    /* where the phone sends: the relay's SIP-side port */
 	char *ice_user;               /* owned: "our ufrag:", to answer the relay's checks */
