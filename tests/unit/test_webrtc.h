@@ -6,6 +6,10 @@
 
 #include <stdbool.h>
 
+#include <stdint.h>
+
+#include <stun/stunagent.h>
+
 #include "gateway/base/loop.h"
 
 /* A step run on a worker: ctx is the test's, str an optional copy. */
@@ -13,6 +17,10 @@ typedef int (tnd_test_step_h)(void *ctx, const char *str);
 /* Runs fn(ctx, NULL) on loop l (a worker on its thread) and returns its
  * result; -1 after 10 s. */
 int tnd_test_run_on(struct tnd_loop *l, tnd_test_step_h *fn, void *ctx);
+/* libnice's STUN validater callback: any username, the password in `data`
+ * (a NUL-terminated string). */
+bool tnd_test_stun_key(StunAgent *agent, StunMessage *msg, uint8_t *user, uint16_t user_len,
+		       uint8_t **pwd, size_t *pwd_len, void *data);
 /* Waits up to ms for tnd_obj_live() to come back to `live`. */
 bool tnd_test_wait_live(long live, int ms);
 

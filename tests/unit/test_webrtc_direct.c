@@ -109,18 +109,6 @@ static int rec_send(void *arg, const uint8_t *buf, size_t len, const struct sock
 	return 0;
 }
 
-static bool key_for(StunAgent *agent, StunMessage *msg, uint8_t *user, uint16_t user_len,
-		    uint8_t **pwd, size_t *pwd_len, void *data)
-{
-	(void)agent;
-	(void)msg;
-	(void)user;
-	(void)user_len;
-	*pwd = data;
-	*pwd_len = strlen(data);
-	return true;
-}
-
 static const uint16_t known[] = {
 	STUN_ATTRIBUTE_USERNAME, STUN_ATTRIBUTE_MESSAGE_INTEGRITY, STUN_ATTRIBUTE_FINGERPRINT,
 	STUN_ATTRIBUTE_PRIORITY, STUN_ATTRIBUTE_USE_CANDIDATE, STUN_ATTRIBUTE_ICE_CONTROLLED,
@@ -188,7 +176,7 @@ static bool check_from(struct world *w, const struct sockaddr_storage *from, boo
 	feed(w, req, n, from);
 	for (unsigned i = first; i < w->n_out; i++)
 		if (tnd_webrtc_sa_equal(&w->out[i].to, from) &&
-		    stun_agent_validate(&w->peer, &msg, w->out[i].buf, w->out[i].len, key_for,
+		    stun_agent_validate(&w->peer, &msg, w->out[i].buf, w->out[i].len, tnd_test_stun_key,
 					(void *)w->peer_key) == STUN_VALIDATION_SUCCESS &&
 		    stun_message_get_class(&msg) == STUN_RESPONSE)
 			return true;
@@ -219,7 +207,7 @@ static int our_checks(struct world *w, const struct sockaddr_storage *to, bool a
 		}
 		if (out[i].buf[1] != 0x01 || out[i].buf[0] != 0x00)
 			continue;   /* not a request */
-		if (stun_agent_validate(&w->peer, &req, out[i].buf, out[i].len, key_for,
+		if (stun_agent_validate(&w->peer, &req, out[i].buf, out[i].len, tnd_test_stun_key,
 					(void *)w->peer_pwd) != STUN_VALIDATION_SUCCESS)
 			continue;
 		n++;
@@ -309,7 +297,7 @@ int test_icd_replay_does_not_move(void)
 	TEST_ASSERT(w.st.drop_stun == 1 && w.st.consent_ok == 0);
 	/* the peer's real answer to that check, from its own address: dropped
 	 * (RFC 8445 7.2.5.2.1, the answer must come from where the check went) */
-	TEST_ASSERT(stun_agent_validate(&w.peer, &req, w.out[1].buf, w.out[1].len, key_for,
+	TEST_ASSERT(stun_agent_validate(&w.peer, &req, w.out[1].buf, w.out[1].len, tnd_test_stun_key,
 				      (void *)RPWD) == STUN_VALIDATION_SUCCESS);
 	TEST_ASSERT(stun_usage_ice_conncheck_create_reply(&w.peer, &req, &resp, forged, &rn, &addr_x,
 							sizeof(struct sockaddr_in), &control, 7,

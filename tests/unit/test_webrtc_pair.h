@@ -70,5 +70,7 @@ int set_remotes(struct side *a, struct side *b);
 int connect_pair(struct side *a, struct side *b, bool remote_first);
 int exchange(struct side *a, struct side *b);
 int with_pair(pair_body_h *body);
+typedef int (side_body_h)(struct side *s);
+int with_side(side_body_h *body);
 
 #endif

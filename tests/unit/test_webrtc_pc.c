@@ -463,6 +463,26 @@ int with_pair(pair_body_h *body)
 	return rc;
 }
 
+/* Runs `body` with one side on a worker of its own (its peer made and
+ * initialised but not started), then waits for every object to be gone. */
+int with_side(side_body_h *body)
+{
+	long live = tnd_obj_live();
+	struct side *s = calloc(1, sizeof(*s)), *peer = calloc(1, sizeof(*peer));
+	int rc = 1;
+
+	if (s && peer) {
+		pair_init(s, peer);
+		if (!tnd_loop_alloc(&s->loop, "w0", 1) && !tnd_loop_thread_start(s->loop))
+			rc = body(s);
+		tnd_test_wait_live(live, 2000);
+		tnd_loop_free(s->loop);
+	}
+	free(s);
+	free(peer);
+	return rc;
+}
+
 static int dtls_srtp(struct side *a, struct side *b)
 {
 	a->port_min = 42000;
@@ -936,19 +956,12 @@ static int do_inject(void *ctx, const char *unused)
 	return 0;
 }
 
-int test_pc_garbage_before_dtls(void)
+static int garbage_body(struct side *s)
 {
-	long live = tnd_obj_live();
-	struct side *s = calloc(1, sizeof(*s)), *peer = calloc(1, sizeof(*peer));
 	int rc = 1;
 
-	if (!s || !peer)
-		goto out;
-	pair_init(s, peer);
-	if (tnd_loop_alloc(&s->loop, "w0", 1) || tnd_loop_thread_start(s->loop))
-		goto stop;
 	if (tnd_test_run_on(s->loop, do_alloc, s) || tnd_test_run_on(s->loop, do_gather, s))
-		goto stop;
+		return 1;
 	if (tnd_test_run_on(s->loop, do_inject, s) == 0) {
 		printf("# early %llu, other %llu, stun %llu, bad stun %llu, dtls %llu\n",
 		       (unsigned long long)s->st.drop_early, (unsigned long long)s->st.drop_other,
@@ -959,43 +972,34 @@ int test_pc_garbage_before_dtls(void)
 		       s->n_rtp == 0);
 	}
 	tnd_test_run_on(s->loop, do_release, s);
- stop:
-	tnd_test_wait_live(live, 2000);
-	tnd_loop_free(s->loop);
- out:
-	free(s);
-	free(peer);
+	return rc;
+}
+
+int test_pc_garbage_before_dtls(void)
+{
+	return with_side(garbage_body);
+}
+
+static int api_errors_body(struct side *s)
+{
+	static const char *const addrs[] = { "127.0.0.1" };
+	const struct tnd_pc_conf conf = { .local_addrs = addrs, .n_local_addrs = 1 };
+	const struct tnd_pc_handlers h = { .state = on_state };
+	struct tnd_pc *pc = NULL;
+	int rc;
+
+	/* from a thread that does not run the worker */
+	if (tnd_pc_alloc(&pc, s->loop, &conf, true, &h, s) != EINVAL || pc)
+		return 1;
+	rc = tnd_test_run_on(s->loop, do_api, s);
+	if (rc)
+		printf("# step %d\n", rc);
 	return rc;
 }
 
 int test_pc_api_errors(void)
 {
-	long live = tnd_obj_live();
-	static const char *const addrs[] = { "127.0.0.1" };
-	const struct tnd_pc_conf conf = { .local_addrs = addrs, .n_local_addrs = 1 };
-	const struct tnd_pc_handlers h = { .state = on_state };
-	struct side *s = calloc(1, sizeof(*s)), *peer = calloc(1, sizeof(*peer));
-	struct tnd_pc *pc = NULL;
-	int rc = 1;
-
-	if (!s || !peer)
-		goto out;
-	pair_init(s, peer);
-	if (tnd_loop_alloc(&s->loop, "w0", 1) || tnd_loop_thread_start(s->loop))
-		goto stop;
-	/* from a thread that does not run the worker */
-	if (tnd_pc_alloc(&pc, s->loop, &conf, true, &h, s) != EINVAL || pc)
-		goto stop;
-	rc = tnd_test_run_on(s->loop, do_api, s);
-	if (rc)
-		printf("# step %d\n", rc);
- stop:
-	tnd_test_wait_live(live, 2000);
-	tnd_loop_free(s->loop);
- out:
-	free(s);
-	free(peer);
-	return rc;
+	return with_side(api_errors_body);
 }
 
 static int do_enomem(void *ctx, const char *unused)

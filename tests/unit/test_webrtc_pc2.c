@@ -513,27 +513,18 @@ static int do_limits(void *ctx, const char *unused)
 	return 0;
 }
 
-int test_pc_candidate_limits(void)
+static int limits_body(struct side *s)
 {
-	long live = tnd_obj_live();
-	struct side *s = calloc(1, sizeof(*s)), *peer = calloc(1, sizeof(*peer));
-	int rc = 1;
+	int rc = tnd_test_run_on(s->loop, do_limits, s);
 
-	if (!s || !peer)
-		goto out;
-	pair_init(s, peer);
-	if (tnd_loop_alloc(&s->loop, "w0", 1) || tnd_loop_thread_start(s->loop))
-		goto stop;
-	rc = tnd_test_run_on(s->loop, do_limits, s);
 	if (rc)
 		printf("# step %d\n", rc);
- stop:
-	tnd_test_wait_live(live, 2000);
-	tnd_loop_free(s->loop);
- out:
-	free(s);
-	free(peer);
 	return rc;
+}
+
+int test_pc_candidate_limits(void)
+{
+	return with_side(limits_body);
 }
 
 /* b offers host candidates on 127.0.0.1 and 127.0.0.2; a's deny-list

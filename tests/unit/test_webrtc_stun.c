@@ -24,9 +24,8 @@ static const uint16_t known[] = {
 	STUN_ATTRIBUTE_ICE_CONTROLLING, STUN_ATTRIBUTE_XOR_MAPPED_ADDRESS, 0,
 };
 
-/* libnice's validater: any username, this password */
-static bool key_for(StunAgent *agent, StunMessage *msg, uint8_t *user, uint16_t user_len,
-		    uint8_t **pwd, size_t *pwd_len, void *data)
+bool tnd_test_stun_key(StunAgent *agent, StunMessage *msg, uint8_t *user, uint16_t user_len,
+		       uint8_t **pwd, size_t *pwd_len, void *data)
 {
 	(void)agent;
 	(void)msg;
@@ -65,7 +64,7 @@ int test_stun_request_accepted_by_libnice(void)
 	TEST_ASSERT(n > 0 && n % 4 == 0);
 	TEST_ASSERT(tnd_stun_check(buf, n) == 0);
 	agent_init(&agent);
-	TEST_ASSERT(stun_agent_validate(&agent, &msg, buf, n, key_for, (void *)RPWD) ==
+	TEST_ASSERT(stun_agent_validate(&agent, &msg, buf, n, tnd_test_stun_key, (void *)RPWD) ==
 		  STUN_VALIDATION_SUCCESS);
 	TEST_ASSERT(stun_message_get_class(&msg) == STUN_REQUEST);
 	TEST_ASSERT(stun_message_get_method(&msg) == STUN_BINDING);
@@ -81,12 +80,12 @@ int test_stun_request_accepted_by_libnice(void)
 	req.use_candidate = true;
 	n = tnd_stun_build_request(buf, sizeof(buf), txid, &req, &rk);
 	agent_init(&agent);
-	TEST_ASSERT(n > 0 && stun_agent_validate(&agent, &msg, buf, n, key_for, (void *)RPWD) ==
+	TEST_ASSERT(n > 0 && stun_agent_validate(&agent, &msg, buf, n, tnd_test_stun_key, (void *)RPWD) ==
 		  STUN_VALIDATION_SUCCESS);
 	TEST_ASSERT(stun_message_has_attribute(&msg, STUN_ATTRIBUTE_USE_CANDIDATE));
 	/* the wrong key fails libnice's check */
 	agent_init(&agent);
-	TEST_ASSERT(stun_agent_validate(&agent, &msg, buf, n, key_for, (void *)LPWD) ==
+	TEST_ASSERT(stun_agent_validate(&agent, &msg, buf, n, tnd_test_stun_key, (void *)LPWD) ==
 		  STUN_VALIDATION_UNAUTHORIZED);
 	/* too small a buffer builds nothing */
 	TEST_ASSERT(tnd_stun_build_request(buf, 60, txid, &req, &rk) == 0);
@@ -151,7 +150,7 @@ static int success_for(const struct sockaddr_storage *from)
 	rn = tnd_stun_build_success(resp, sizeof(resp), b.txid, from, &lk);
 	TEST_ASSERT(rn > 0);
 	/* libnice matches it to its request and checks our integrity */
-	TEST_ASSERT(stun_agent_validate(&agent, &rmsg, resp, rn, key_for, (void *)LPWD) ==
+	TEST_ASSERT(stun_agent_validate(&agent, &rmsg, resp, rn, tnd_test_stun_key, (void *)LPWD) ==
 		  STUN_VALIDATION_SUCCESS);
 	TEST_ASSERT(stun_usage_ice_conncheck_process(&rmsg, &mapped, &mlen,
 						   STUN_USAGE_ICE_COMPATIBILITY_RFC5245) ==
