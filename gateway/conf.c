@@ -191,6 +191,23 @@ static const struct tnd_opt opts[] = {
 	  OFF(ws_max_pending_kib), NULL,
 	  "Unsent data allowed to queue for a client that does not read; past it the "
 	  "connection is closed (1008)." },
+	{ "websocket", "origins", TND_OPT_STR, "", 0, 0, NULL, OFF(ws_origins), NULL,
+	  "Comma-separated Origin values (scheme://host[:port]) whose pages may open the "
+	  "WebSocket; \"*\" allows any. Empty: any Origin with auth = users, and only "
+	  "loopback pages (http://127.x.y.z, localhost, [::1]) with auth = none. A "
+	  "handshake without Origin (not a browser) is always allowed. Others get 403." },
+	{ "websocket", "max_handshakes_per_address", TND_OPT_INT, "16", 1, 10000, NULL,
+	  OFF(ws_max_handshakes), NULL,
+	  "Connections from one address that may be in their HTTP handshake at once; "
+	  "further ones are closed at accept." },
+	{ "websocket", "handshake_timeout", TND_OPT_INT, "5", 1, 60, NULL,
+	  OFF(ws_handshake_timeout), NULL,
+	  "Seconds a connection may take to complete its WebSocket handshake." },
+	{ "websocket", "rate", TND_OPT_INT, "50", 1, 100000, NULL, OFF(ws_rate), NULL,
+	  "Requests per second one connection may send on average; above it requests "
+	  "get error 429, and a connection that keeps going is closed (1008)." },
+	{ "websocket", "burst", TND_OPT_INT, "200", 1, 100000, NULL, OFF(ws_burst), NULL,
+	  "Requests one connection may send at once above [websocket] rate." },
 
 	{ "auth", "mode", TND_OPT_ENUM, "none", 0, 0, auth_modes, OFF(auth_mode), NULL,
 	  "none: any user name may log in without a password (allowed only while "
@@ -202,6 +219,18 @@ static const struct tnd_opt opts[] = {
 	  "Failed logins from one address before it is locked out (error 429)." },
 	{ "auth", "lockout", TND_OPT_INT, "60", 1, 86400, NULL, OFF(login_lockout), NULL,
 	  "Seconds an address stays locked out; failures older than this are forgotten." },
+	{ "auth", "global_max_failures", TND_OPT_INT, "100", 1, 1000000, NULL,
+	  OFF(login_global_max_failures), NULL,
+	  "Failed logins per minute from all addresses together before every password login "
+	  "pauses for [auth] global_lockout seconds (error 429). Token logins go on." },
+	{ "auth", "global_lockout", TND_OPT_INT, "10", 1, 3600, NULL, OFF(login_global_lockout),
+	  NULL, "Seconds password logins pause after [auth] global_max_failures." },
+	{ "auth", "max_pending_logins", TND_OPT_INT, "32", 1, 10000, NULL,
+	  OFF(login_max_pending), NULL,
+	  "Password checks queued or running at once for the whole gateway (each takes "
+	  "tens of ms of CPU); further logins get error 429. One connection may have 4." },
+	{ "auth", "tokens_per_user", TND_OPT_INT, "16", 1, 1000, NULL, OFF(tokens_per_user),
+	  NULL, "Live login tokens per user; a new one retires the oldest." },
 
 	{ "sip", "listen", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(sip_listen), check_addr,
 	  "Address of the SIP user agent. Needs a restart to change." },

@@ -35,12 +35,21 @@ struct tnd_conf {
 	char *ws_key;
 	int ws_max_connections;
 	int ws_max_pending_kib;
+	char *ws_origins;            /* comma-separated; "" = by auth mode */
+	int ws_max_handshakes;       /* per address */
+	int ws_handshake_timeout;
+	int ws_rate;
+	int ws_burst;
 
 	/* [auth] */
 	int auth_mode;               /* enum tnd_auth_mode */
 	int token_lifetime;
 	int login_max_failures;
 	int login_lockout;
+	int login_global_max_failures;
+	int login_global_lockout;
+	int login_max_pending;
+	int tokens_per_user;
 
 	/* [sip] */
 	char *sip_listen;

@@ -36,6 +36,9 @@ int tnd_api_conn_alloc(struct tnd_api_conn **connp, struct tnd_api *api, const c
 	conn->tp = tp;
 	conn->tp_arg = arg;
 	snprintf(conn->peer, sizeof(conn->peer), "%s", peer ? peer : "?");
+	g_queue_init(&conn->logins);
+	conn->bucket = api->conf->ws_burst;
+	conn->bucket_us = g_get_monotonic_time();
 	api->conns = g_list_prepend(api->conns, tnd_obj_get(conn));
 	api->stats.connections++;
 	api->stats.connections_total++;
@@ -63,6 +66,11 @@ void tnd_api_conn_detach(struct tnd_api_conn *conn)
 	if (!conn)
 		return;
 	api = conn->api;
+	/* a password check still running for this socket is skipped, and the
+	 * ones waiting are dropped: a closed flood costs no more CPU */
+	g_atomic_int_set(&conn->gone, 1);
+	if (api)
+		tnd_api_logins_cancel(conn);
 	if (api && api->calls.calls)
 		api->calls.conn_gone(api->calls.calls, conn);
 	if (api) {
@@ -127,7 +135,10 @@ void tnd_api_free(struct tnd_api *api)
 {
 	if (!api)
 		return;
-	/* finish password checks before the connections they answer go */
+	/* finish password checks before the connections they answer go; the
+	 * ones still waiting their turn are dropped */
+	for (GList *l = api->conns; l; l = l->next)
+		tnd_api_logins_cancel(l->data);
 	if (api->hashers)
 		g_thread_pool_free(api->hashers, FALSE, TRUE);
 	api->hashers = NULL;

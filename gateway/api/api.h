@@ -89,6 +89,9 @@ struct tnd_api_stats {
 	unsigned long logged_in;         /* open now and logged in */
 	unsigned long requests;
 	unsigned long protocol_errors;
+	unsigned long rate_limited;      /* requests refused for the request rate */
+	unsigned long logins_refused;    /* logins answered 429: lock-out, queue full */
+	unsigned long ws_refused;        /* handshakes and accepts refused */
 };
 void tnd_api_get_stats(const struct tnd_api *api, struct tnd_api_stats *st);
 

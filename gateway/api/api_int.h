@@ -30,6 +30,7 @@ struct tnd_api {
 	struct tnd_api_ws *ws;           /* owned, NULL when not listening */
 	struct tnd_api_calls calls;      /* calls.calls NULL without call legs */
 	struct tnd_api_stats stats;
+	unsigned hash_jobs;              /* password checks queued or running */
 	bool shutting_down;
 	tnd_api_done_h *done;
 	void *done_arg;
@@ -45,7 +46,22 @@ struct tnd_api_conn {
 	char *user;                      /* owned: logged-in user, or NULL */
 	unsigned proto_errors;           /* consecutive */
 	bool closing;
+	/* password logins: one at a time per connection, so a lock-out
+	 * reached by the first ones applies to the rest (m_session.c) */
+	GQueue logins;                   /* owned struct verify, waiting their turn */
+	unsigned logins_pending;         /* queued here or on the hasher pool */
+	bool hashing;                    /* one of them is on the pool */
+	int gone;                        /* atomic: transport gone, skip the hash */
+	/* request rate (token bucket, [websocket] rate and burst) */
+	double bucket;
+	gint64 bucket_us;
+	unsigned limited_run;            /* requests refused in a row */
 };
+
+/* Password logins one connection may have queued or running. */
+#define TND_API_LOGINS_PER_CONN 4
+/* ... and all connections from one address together. */
+#define TND_API_LOGINS_PER_ADDR 8
 
 /* One request; refcounted so a method may answer later (after a thread
  * or the SIP side has replied). */
@@ -92,6 +108,10 @@ int tnd_api_error_code(int err);
 
 /* Set the logged-in user of conn (copied); NULL logs out. */
 int tnd_api_conn_set_user(struct tnd_api_conn *conn, const char *user);
+
+/* Drops the password logins conn has waiting, unanswered (its socket went,
+ * or the API is being freed). */
+void tnd_api_logins_cancel(struct tnd_api_conn *conn);
 
 /* The pool that runs slow password checks, made on first use with `job`. */
 GThreadPool *tnd_api_hashers(struct tnd_api *api, GFunc job);

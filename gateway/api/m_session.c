@@ -3,7 +3,13 @@
  * A password login checks a PBKDF2 hash, tens of milliseconds of CPU, on the
  * hasher pool so the signalling thread keeps serving everyone else; the
  * answer comes back through the loop. Unknown users are checked against a
- * throw-away hash so that timing does not tell which names exist. */
+ * throw-away hash so that timing does not tell which names exist.
+ *
+ * The pool is a shared CPU budget, so it is rationed: one check at a time
+ * per connection (the lock-out is checked again before each one starts and
+ * when it ends, so pipelined guesses stop at max_failures), a few waiting
+ * per connection and per address, a gateway-wide cap, and checks for a
+ * socket that closed are dropped. Whatever does not fit gets 429. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +21,7 @@
 #include "gateway/policy/policy.h"
 
 struct verify {
+	struct tnd_api *api;       /* borrowed: outlives the pool (tnd_api_free) */
 	struct tnd_api_req *req;   /* ref */
 	char *user;
 	char *hash;                /* NULL: unknown user, burn the same time */
@@ -24,6 +31,10 @@ struct verify {
 
 static void verify_free(struct verify *v)
 {
+	struct tnd_api_conn *conn = v->req->conn;
+
+	v->api->hash_jobs--;
+	conn->logins_pending--;
 	tnd_obj_put(v->req);
 	free(v->user);
 	free(v->hash);
@@ -39,9 +50,12 @@ static void login_done(struct tnd_api_req *req, const char *user)
 	struct tnd_api_conn *conn = req->conn;
 	struct tnd_api *api = conn->api;
 	char token[64];
-	int expires, e;
+	int expires = api->conf->token_lifetime, e = 0;
 
-	e = tnd_policy_token_issue(api->policy, user, token, sizeof(token), &expires);
+	/* auth = none needs no token to come back: it would only fill the
+	 * table for nothing (protocol.md, "login") */
+	if (api->conf->auth_mode != TND_AUTH_NONE)
+		e = tnd_policy_token_issue(api->policy, user, token, sizeof(token), &expires);
 	if (!e)
 		e = tnd_api_conn_set_user(conn, user);
 	if (e) {
@@ -50,6 +64,10 @@ static void login_done(struct tnd_api_req *req, const char *user)
 		return;
 	}
 	TND_LOG_INFO(TND_LOG_POLICY, "user %s logged in from %s", user, conn->peer);
+	if (api->conf->auth_mode == TND_AUTH_NONE) {
+		tnd_api_reply(req, json_pack("{s:s, s:i}", "user", user, "expires", expires));
+		return;
+	}
 	tnd_api_reply(req, json_pack("{s:s, s:i, s:s}", "user", user, "expires", expires,
 				     "token", token));
 	explicit_bzero(token, sizeof(token));
@@ -65,21 +83,73 @@ static void login_failed(struct tnd_api_req *req, const char *user, const char *
 	tnd_api_reply_error(req, EACCES);
 }
 
+/* 429 for a login the lock-out or a queue limit stops; counted, and logged
+ * at a rate-limited level since a flood produces one per request. */
+static int login_refused(struct tnd_api_req *req, const char *why)
+{
+	struct tnd_api_conn *conn = req->conn;
+
+	conn->api->stats.logins_refused++;
+	TND_LOG_RL(TND_LOG_POLICY, NOTICE, "login from %s refused: %s", conn->peer, why);
+	tnd_api_req_msg(req, "%s", why);
+	return EAGAIN;
+}
+
+static int locked_out(struct tnd_api_req *req, bool password)
+{
+	struct tnd_api_conn *conn = req->conn;
+	struct tnd_api *api = conn->api;
+
+	if (!tnd_policy_check_login(api->policy, conn->peer, password))
+		return 0;
+	return login_refused(req, "too many failed logins: retry later");
+}
+
+static void verify_job(gpointer data, gpointer pool_data);
+
+/* Starts conn's next waiting login, answering 429 to those the lock-out
+ * now stops without spending a hash on them. */
+static void next_login(struct tnd_api_conn *conn)
+{
+	struct verify *v;
+
+	while (!conn->hashing && (v = g_queue_pop_head(&conn->logins))) {
+		int e = locked_out(v->req, true);
+
+		if (!e) {
+			conn->hashing = true;
+			g_thread_pool_push(tnd_api_hashers(v->api, verify_job), v, NULL);
+			return;
+		}
+		tnd_api_reply_error(v->req, e);
+		verify_free(v);
+	}
+}
+
 static gboolean verify_finish(gpointer data)
 {
 	struct verify *v = data;
 	struct tnd_api_req *req = v->req;
+	struct tnd_api_conn *conn = tnd_obj_get(req->conn);   /* past verify_free */
+	int e;
 
+	conn->hashing = false;
 	/* the socket may have gone while the hash was computed */
-	if (req->conn->api) {
-		if (v->result == 0 && v->hash) {
-			tnd_policy_login_result(req->conn->api->policy, req->conn->peer, true);
+	if (conn->api) {
+		/* failures that ended while this one ran count against it too */
+		if ((e = locked_out(req, true))) {
+			tnd_api_reply_error(req, e);
+		} else if (v->result == 0 && v->hash) {
+			tnd_policy_login_result(conn->api->policy, conn->peer, true);
 			login_done(req, v->user);
 		} else {
 			login_failed(req, v->user, "wrong user name or password");
 		}
 	}
 	verify_free(v);
+	if (conn->api)
+		next_login(conn);
+	tnd_obj_put(conn);
 	return G_SOURCE_REMOVE;
 }
 
@@ -89,7 +159,9 @@ static void verify_job(gpointer data, gpointer pool_data)
 	struct tnd_api *api = pool_data;
 	char burn[TND_PASSWD_HASH_MAX];
 
-	if (v->hash)
+	if (g_atomic_int_get(&v->req->conn->gone))
+		v->result = ECANCELED;   /* nobody to answer: spend no CPU */
+	else if (v->hash)
 		v->result = tnd_passwd_verify(v->hash, v->password);
 	else if (tnd_passwd_hash(v->password, TND_PASSWD_ITERATIONS, burn, sizeof(burn)) == 0)
 		v->result = EACCES;
@@ -98,16 +170,74 @@ static void verify_job(gpointer data, gpointer pool_data)
 	g_main_context_invoke(tnd_loop_context(api->loop), verify_finish, v);
 }
 
+void tnd_api_logins_cancel(struct tnd_api_conn *conn)
+{
+	struct verify *v;
+
+	while ((v = g_queue_pop_head(&conn->logins)))
+		verify_free(v);
+}
+
+/* 0 when one more password check fits the limits of conn, its address and
+ * the gateway; else the 429 to answer. */
+static int login_room(struct tnd_api_req *req)
+{
+	struct tnd_api_conn *conn = req->conn;
+	struct tnd_api *api = conn->api;
+	unsigned addr = 0;
+
+	if (conn->logins_pending >= TND_API_LOGINS_PER_CONN)
+		return login_refused(req, "too many logins in progress on this connection");
+	for (GList *l = api->conns; l; l = l->next) {
+		const struct tnd_api_conn *c = l->data;
+
+		if (!strcmp(c->peer, conn->peer))
+			addr += c->logins_pending;
+	}
+	if (addr >= TND_API_LOGINS_PER_ADDR)
+		return login_refused(req, "too many logins in progress from this address");
+	if (api->hash_jobs >= (unsigned)api->conf->login_max_pending)
+		return login_refused(req, "password checks are busy: retry in a second");
+	return 0;
+}
+
+static int login_password(struct tnd_api_req *req, const char *user, const char *password)
+{
+	struct tnd_api_conn *conn = req->conn;
+	struct tnd_api *api = conn->api;
+	const struct tnd_conf_user *u;
+	struct verify *v;
+	int r;
+
+	if ((r = locked_out(req, true)) || (r = login_room(req)))
+		return r;
+	u = tnd_conf_user_find(api->conf, user);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return ENOMEM;
+	v->api = api;
+	v->req = tnd_obj_get(req);
+	v->user = strdup(user);
+	v->hash = u ? strdup(u->hash) : NULL;
+	v->password = strdup(password);
+	api->hash_jobs++;
+	conn->logins_pending++;
+	if (!v->user || !v->password || (u && !v->hash)) {
+		verify_free(v);
+		return ENOMEM;
+	}
+	g_queue_push_tail(&conn->logins, v);
+	next_login(conn);
+	return 0;
+}
+
 static int m_login(struct tnd_api_req *req, json_t *params)
 {
 	static const char *const allowed[] = { "user", "password", "token", NULL };
 	struct tnd_api_conn *conn = req->conn;
 	struct tnd_api *api = conn->api;
-	const struct tnd_conf_user *u;
 	const char *user, *password, *token;
-	struct verify *v;
-	int r, expires;
-
+	int r;
 
 	if ((r = tnd_api_params_only(req, params, allowed)) ||
 	    (r = tnd_api_param_str(req, params, "user", true, &user)) ||
@@ -122,13 +252,15 @@ static int m_login(struct tnd_api_req *req, json_t *params)
 		tnd_api_req_msg(req, "give params.password or params.token, not both");
 		return TND_RPC_INVALID_PARAMS;
 	}
-	if (tnd_policy_check_login(api->policy, conn->peer)) {
-		tnd_api_req_msg(req, "too many failed logins from %s: retry in %d s", conn->peer,
-				api->conf->login_lockout);
-		return EAGAIN;
+	if (api->conf->auth_mode == TND_AUTH_NONE) {
+		/* no credentials to check: a token kept from earlier is ignored */
+		login_done(req, user);
+		return 0;
 	}
 	if (token) {
-		if (tnd_policy_token_check(api->policy, user, token, &expires)) {
+		if ((r = locked_out(req, false)))
+			return r;
+		if (tnd_policy_token_take(api->policy, user, token)) {
 			login_failed(req, user, "token unknown, expired or not this user's");
 			return 0;
 		}
@@ -136,28 +268,11 @@ static int m_login(struct tnd_api_req *req, json_t *params)
 		login_done(req, user);
 		return 0;
 	}
-	if (api->conf->auth_mode == TND_AUTH_NONE) {
-		login_done(req, user);
-		return 0;
-	}
 	if (!password) {
 		tnd_api_req_msg(req, "params.password or params.token is required");
 		return TND_RPC_INVALID_PARAMS;
 	}
-	u = tnd_conf_user_find(api->conf, user);
-	v = calloc(1, sizeof(*v));
-	if (!v)
-		return ENOMEM;
-	v->req = tnd_obj_get(req);
-	v->user = strdup(user);
-	v->hash = u ? strdup(u->hash) : NULL;
-	v->password = strdup(password);
-	if (!v->user || !v->password || (u && !v->hash)) {
-		verify_free(v);
-		return ENOMEM;
-	}
-	g_thread_pool_push(tnd_api_hashers(api, verify_job), v, NULL);
-	return 0;
+	return login_password(req, user, password);
 }
 
 static int m_ping(struct tnd_api_req *req, json_t *params)
@@ -180,12 +295,15 @@ static int m_stats(struct tnd_api_req *req, json_t *params)
 		return TND_RPC_INVALID_PARAMS;
 	}
 	tnd_api_get_stats(req->conn->api, &st);
-	r = json_pack("{s:{s:I, s:I, s:I, s:I, s:I}}", "api",
+	r = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}", "api",
 		      "connections", (json_int_t)st.connections,
 		      "connections_total", (json_int_t)st.connections_total,
 		      "logged_in", (json_int_t)st.logged_in,
 		      "requests", (json_int_t)st.requests,
-		      "protocol_errors", (json_int_t)st.protocol_errors);
+		      "protocol_errors", (json_int_t)st.protocol_errors,
+		      "rate_limited", (json_int_t)st.rate_limited,
+		      "logins_refused", (json_int_t)st.logins_refused,
+		      "ws_refused", (json_int_t)st.ws_refused);
 	if (req->conn->api->calls.calls) {
 		struct tnd_calls_stats cs;
 

@@ -4,7 +4,10 @@
  *
  * Protocol errors (-32700, -32600, -32601) are counted per connection;
  * any request with a valid envelope resets the count, and the tenth in a row
- * closes the socket with 1008 (protocol.md). */
+ * closes the socket with 1008 (protocol.md). Each connection has a token
+ * bucket ([websocket] rate and burst): a request over it is answered 429
+ * without running, and as many refusals in a row as the burst close the
+ * socket with 1008, so a flood costs a parse per frame and no more. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -261,7 +264,27 @@ static const struct tnd_api_method *check_envelope(struct tnd_api_conn *conn, js
 	return m;
 }
 
-static void dispatch(struct tnd_api_conn *conn, json_t *msg)
+/* Takes one request from conn's bucket; false when it is empty. */
+static bool take_token(struct tnd_api_conn *conn)
+{
+	const struct tnd_conf *conf = conn->api->conf;
+	gint64 now = g_get_monotonic_time();
+
+	conn->bucket += (double)(now - conn->bucket_us) * conf->ws_rate / G_USEC_PER_SEC;
+	conn->bucket_us = now;
+	if (conn->bucket > conf->ws_burst)
+		conn->bucket = conf->ws_burst;
+	if (conn->bucket >= 1) {
+		conn->bucket -= 1;
+		conn->limited_run = 0;
+		return true;
+	}
+	conn->api->stats.rate_limited++;
+	conn->limited_run++;
+	return false;
+}
+
+static void dispatch(struct tnd_api_conn *conn, json_t *msg, bool over)
 {
 	const struct tnd_api_method *m;
 	struct tnd_api_req *req;
@@ -292,6 +315,12 @@ static void dispatch(struct tnd_api_conn *conn, json_t *msg)
 		}
 		params = NULL;
 	}
+	if (over) {
+		tnd_api_req_msg(req, "more than %d requests per second: slow down",
+				conn->api->conf->ws_rate);
+		tnd_api_reply_error(req, EAGAIN);
+		goto out;
+	}
 	if (m->needs_login && !conn->user && conn->api->conf->auth_mode != TND_AUTH_NONE) {
 		tnd_api_req_msg(req, "%s needs a login first", m->name);
 		tnd_api_reply_error(req, EACCES);
@@ -311,9 +340,18 @@ void tnd_api_conn_frame(struct tnd_api_conn *conn, enum tnd_api_frame kind, cons
 	const char *bad;
 	json_t *msg;
 	char why[240];
+	bool over;
 
 	if (!conn || !conn->api || conn->closing)
 		return;
+	over = !take_token(conn);
+	if (over && conn->limited_run > (unsigned)conn->api->conf->ws_burst) {
+		conn->closing = true;
+		TND_LOG_RL(TND_LOG_API, NOTICE, "closing %s: request rate above %d/s kept up",
+			   conn->peer, conn->api->conf->ws_rate);
+		conn->tp->close(conn->tp_arg, 1008, "request rate too high");
+		return;
+	}
 	switch (kind) {
 	case TND_API_FRAME_BINARY:
 		proto_error(conn, json_null(), TND_RPC_PARSE_ERROR,
@@ -349,6 +387,6 @@ void tnd_api_conn_frame(struct tnd_api_conn *conn, enum tnd_api_frame kind, cons
 		proto_error(conn, json_null(), TND_RPC_INVALID_REQUEST,
 			    "a request must be a JSON object");
 	else
-		dispatch(conn, msg);
+		dispatch(conn, msg, over);
 	json_decref(msg);
 }

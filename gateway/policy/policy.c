@@ -1,9 +1,14 @@
 /* Login tokens and lock-out of failing addresses: see policy.h.
  *
  * Tokens are 256-bit random strings; only their SHA-256 is kept, so a memory
- * dump does not hand out live logins. Both tables are pruned lazily and
- * capped, so a flood of addresses or logins cannot grow memory without
- * bound. Signalling thread only. */
+ * dump does not hand out live logins. A token is good for one login (which
+ * issues the next), and each user holds at most tokens_per_user of them, so
+ * the table is bounded by the number of users, whatever clients do. The
+ * failure table is pruned lazily and capped. Besides the per-address
+ * lock-out, a gateway-wide failure count per minute pauses password logins
+ * for a short while: many addresses together cannot guess faster than that,
+ * and a legitimate user waits at most global_lockout seconds once the
+ * guessing stops (docs/protocol.md). Signalling thread only. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,10 +21,12 @@
 #include "gateway/policy/policy.h"
 
 #define TABLE_CAP 100000
+#define GLOBAL_WINDOW_US (60 * G_USEC_PER_SEC)
 
 struct token {
-	char *user;
+	char *user;            /* owned */
 	gint64 expires_us;     /* monotonic */
+	GList *link;           /* borrowed: this token's digest in its user's queue */
 };
 
 struct failures {
@@ -30,7 +37,12 @@ struct failures {
 struct tnd_policy {
 	const struct tnd_conf *conf;   /* borrowed */
 	GHashTable *tokens;            /* owned: sha256 hex -> struct token */
+	GHashTable *by_user;           /* owned: user -> GQueue of token digests, oldest
+					* first (borrowed keys of tokens) */
 	GHashTable *fails;             /* owned: address -> struct failures */
+	unsigned global_fails;         /* in the window that began at global_since */
+	gint64 global_since_us;
+	gint64 global_pause_until_us;  /* password logins paused until then */
 };
 
 static void token_free(gpointer data)
@@ -39,6 +51,11 @@ static void token_free(gpointer data)
 
 	g_free(t->user);
 	g_free(t);
+}
+
+static void queue_free(gpointer data)
+{
+	g_queue_free(data);
 }
 
 int tnd_policy_alloc(struct tnd_policy **pp, const struct tnd_conf *conf)
@@ -52,6 +69,7 @@ int tnd_policy_alloc(struct tnd_policy **pp, const struct tnd_conf *conf)
 		return ENOMEM;
 	p->conf = conf;
 	p->tokens = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, token_free);
+	p->by_user = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, queue_free);
 	p->fails = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	*pp = p;
 	return 0;
@@ -61,6 +79,7 @@ void tnd_policy_free(struct tnd_policy *p)
 {
 	if (!p)
 		return;
+	g_hash_table_destroy(p->by_user);
 	g_hash_table_destroy(p->tokens);
 	g_hash_table_destroy(p->fails);
 	free(p);
@@ -80,11 +99,13 @@ static gboolean fail_expired(gpointer key, gpointer value, gpointer data)
 	return f->since_us < *cutoff;
 }
 
-int tnd_policy_check_login(struct tnd_policy *p, const char *addr)
+int tnd_policy_check_login(struct tnd_policy *p, const char *addr, bool password)
 {
 	struct failures *f = g_hash_table_lookup(p->fails, addr);
 	gint64 now = g_get_monotonic_time();
 
+	if (password && now < p->global_pause_until_us)
+		return EAGAIN;
 	if (!f)
 		return 0;
 	if (now - f->since_us > (gint64)p->conf->login_lockout * G_USEC_PER_SEC) {
@@ -92,6 +113,25 @@ int tnd_policy_check_login(struct tnd_policy *p, const char *addr)
 		return 0;
 	}
 	return f->count >= (unsigned)p->conf->login_max_failures ? EAGAIN : 0;
+}
+
+/* Counts one failure gateway-wide; past the limit, pauses password logins
+ * and starts a new count, so the pause ends even while guessing goes on
+ * (each further pause needs as many failures again). */
+static void global_failure(struct tnd_policy *p, gint64 now)
+{
+	if (now - p->global_since_us > GLOBAL_WINDOW_US) {
+		p->global_fails = 0;
+		p->global_since_us = now;
+	}
+	if (++p->global_fails < (unsigned)p->conf->login_global_max_failures)
+		return;
+	p->global_pause_until_us = now + (gint64)p->conf->login_global_lockout * G_USEC_PER_SEC;
+	p->global_fails = 0;
+	p->global_since_us = now;
+	TND_LOG_WARN(TND_LOG_POLICY, "%d failed logins within a minute from all addresses: "
+		     "password logins pause for %d s", p->conf->login_global_max_failures,
+		     p->conf->login_global_lockout);
 }
 
 void tnd_policy_login_result(struct tnd_policy *p, const char *addr, bool ok)
@@ -103,6 +143,7 @@ void tnd_policy_login_result(struct tnd_policy *p, const char *addr, bool ok)
 		g_hash_table_remove(p->fails, addr);
 		return;
 	}
+	global_failure(p, now);
 	f = g_hash_table_lookup(p->fails, addr);
 	if (f && now - f->since_us > (gint64)p->conf->login_lockout * G_USEC_PER_SEC) {
 		f->count = 0;
@@ -126,34 +167,54 @@ void tnd_policy_login_result(struct tnd_policy *p, const char *addr, bool ok)
 			     addr, p->conf->login_lockout, f->count);
 }
 
-static gboolean token_expired(gpointer key, gpointer value, gpointer data)
+/* Takes t out of its user's queue; the caller then removes it from tokens. */
+static void token_unlink(struct tnd_policy *p, struct token *t)
 {
-	const struct token *t = value;
-	const gint64 *now = data;
+	GQueue *q = g_hash_table_lookup(p->by_user, t->user);
 
-	(void)key;
-	return t->expires_us <= *now;
+	if (!q)
+		return;
+	g_queue_delete_link(q, t->link);
+	t->link = NULL;
+	if (g_queue_is_empty(q))
+		g_hash_table_remove(p->by_user, t->user);
 }
 
-int tnd_policy_token_issue(struct tnd_policy *p, const char *user, char *out, size_t outlen,
-			   int *expires)
+static void token_drop(struct tnd_policy *p, const char *digest)
+{
+	struct token *t = g_hash_table_lookup(p->tokens, digest);
+
+	if (!t)
+		return;
+	token_unlink(p, t);
+	g_hash_table_remove(p->tokens, digest);
+}
+
+static void prune_expired(struct tnd_policy *p, gint64 now)
+{
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_hash_table_iter_init(&it, p->tokens);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		struct token *t = value;
+
+		if (t->expires_us <= now) {
+			token_unlink(p, t);
+			g_hash_table_iter_remove(&it);
+		}
+	}
+}
+
+/* Writes 32 random bytes as unpadded base64url (tokens end up in URLs). */
+static int token_new(char *out, size_t outlen)
 {
 	unsigned char raw[32];
-	struct token *t;
-	gint64 now = g_get_monotonic_time();
-	gchar *b64, *digest;
+	gchar *b64;
 
-	if (!p || !user || !out || outlen < 64 || !expires)
-		return EINVAL;
-	if (g_hash_table_size(p->tokens) >= TABLE_CAP) {
-		g_hash_table_foreach_remove(p->tokens, token_expired, &now);
-		if (g_hash_table_size(p->tokens) >= TABLE_CAP)
-			return EAGAIN;
-	}
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		return EIO;
 	b64 = g_base64_encode(raw, sizeof(raw));
-	/* URL-safe alphabet, no padding: tokens end up in URLs and headers */
 	for (char *c = b64; *c; c++) {
 		if (*c == '+')
 			*c = '-';
@@ -164,40 +225,78 @@ int tnd_policy_token_issue(struct tnd_policy *p, const char *user, char *out, si
 	}
 	snprintf(out, outlen, "%s", b64);
 	g_free(b64);
+	return 0;
+}
+
+int tnd_policy_token_issue(struct tnd_policy *p, const char *user, char *out, size_t outlen,
+			   int *expires)
+{
+	gint64 now = g_get_monotonic_time();
+	struct token *t;
+	GQueue *q;
+	gchar *digest;
+	int e;
+
+	if (!p || !user || !out || outlen < 64 || !expires)
+		return EINVAL;
+	q = g_hash_table_lookup(p->by_user, user);
+	while (q && g_queue_get_length(q) >= (unsigned)p->conf->tokens_per_user) {
+		/* the oldest goes; drop may free q with the user's last token */
+		bool last = g_queue_get_length(q) == 1;
+
+		token_drop(p, g_queue_peek_head(q));
+		if (last)
+			q = NULL;
+	}
+	if (g_hash_table_size(p->tokens) >= TABLE_CAP) {
+		prune_expired(p, now);
+		if (g_hash_table_size(p->tokens) >= TABLE_CAP)
+			return EAGAIN;
+	}
+	e = token_new(out, outlen);
+	if (e)
+		return e;
+	if (!q) {
+		q = g_queue_new();
+		g_hash_table_insert(p->by_user, g_strdup(user), q);
+	}
 	digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, out, -1);
 	t = g_new0(struct token, 1);
 	t->user = g_strdup(user);
 	t->expires_us = now + (gint64)p->conf->token_lifetime * G_USEC_PER_SEC;
-	g_hash_table_replace(p->tokens, digest, t);
+	g_queue_push_tail(q, digest);
+	t->link = g_queue_peek_tail_link(q);
+	g_hash_table_insert(p->tokens, digest, t);
 	*expires = p->conf->token_lifetime;
 	return 0;
 }
 
-int tnd_policy_token_check(struct tnd_policy *p, const char *user, const char *token,
-			   int *expires)
+int tnd_policy_token_take(struct tnd_policy *p, const char *user, const char *token)
 {
 	gint64 now = g_get_monotonic_time();
 	struct token *t;
 	gchar *digest;
 	int e = EACCES;
 
-	if (!p || !user || !token || !expires)
+	if (!p || !user || !token)
 		return EINVAL;
 	digest = g_compute_checksum_for_string(G_CHECKSUM_SHA256, token, -1);
 	t = g_hash_table_lookup(p->tokens, digest);
-	if (!t || strcmp(t->user, user)) {
-		e = EACCES;
-	} else if (t->expires_us <= now) {
-		g_hash_table_remove(p->tokens, digest);
-	} else if (p->conf->auth_mode == TND_AUTH_USERS && !tnd_conf_user_find(p->conf, user)) {
-		/* removed from [users] by a reload: the token dies with the account */
-		g_hash_table_remove(p->tokens, digest);
-	} else {
-		*expires = (int)((t->expires_us - now) / G_USEC_PER_SEC);
-		e = 0;
+	/* another user's token is left alone: its owner may still redeem it */
+	if (t && !strcmp(t->user, user)) {
+		/* an account removed from [users] by a reload takes its tokens along */
+		if (t->expires_us > now && (p->conf->auth_mode != TND_AUTH_USERS ||
+					    tnd_conf_user_find(p->conf, user)))
+			e = 0;
+		token_drop(p, digest);
 	}
 	g_free(digest);
 	return e;
+}
+
+unsigned tnd_policy_token_count(const struct tnd_policy *p)
+{
+	return g_hash_table_size(p->tokens);
 }
 
 /* Glob match where * and ? never cross URI structure: they match no '@',

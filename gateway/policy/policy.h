@@ -36,17 +36,25 @@ int tnd_policy_alloc(struct tnd_policy **pp, const struct tnd_conf *conf);
 void tnd_policy_free(struct tnd_policy *p);
 void tnd_policy_set_conf(struct tnd_policy *p, const struct tnd_conf *conf);
 
-/* EAGAIN while `addr` is locked out after too many failures, else 0. */
-int tnd_policy_check_login(struct tnd_policy *p, const char *addr);
+/* EAGAIN while `addr` is locked out after too many failures, or, for a
+ * password login, while all password logins pause after more than [auth]
+ * global_max_failures failures within a minute from all addresses
+ * together; else 0. Token logins never see the global pause, so a flood of
+ * guesses cannot log out the users who hold tokens. */
+int tnd_policy_check_login(struct tnd_policy *p, const char *addr, bool password);
 /* Records the outcome of a login attempt from addr. */
 void tnd_policy_login_result(struct tnd_policy *p, const char *addr, bool ok);
 
-/* Issues a token for user into out (>= 64 bytes); its lifetime in *expires. */
+/* Issues a token for user into out (>= 64 bytes); its lifetime in *expires.
+ * A user holds at most [auth] tokens_per_user live tokens: the oldest is
+ * retired to make room, so no login pattern can fill the table. */
 int tnd_policy_token_issue(struct tnd_policy *p, const char *user, char *out, size_t outlen,
 			   int *expires);
-/* 0 and the remaining lifetime if token is live and belongs to user, which the
- * configuration must still allow; else EACCES. */
-int tnd_policy_token_check(struct tnd_policy *p, const char *user, const char *token,
-			   int *expires);
+/* Redeems a token: 0 if it is live, belongs to user and the configuration
+ * still allows user, else EACCES. Either way a matching token is retired
+ * (one use each: a token login issues the next one). */
+int tnd_policy_token_take(struct tnd_policy *p, const char *user, const char *token);
+/* Live tokens, all users together (tests, stats). */
+unsigned tnd_policy_token_count(const struct tnd_policy *p);
 
 #endif

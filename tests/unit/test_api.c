@@ -272,7 +272,12 @@ static int test_login_auth_none(void)
 	r = json_object_get(m, "result");
 	TEST_ASSERT(r && !strcmp(json_string_value(json_object_get(r, "user")), "alice"));
 	TEST_ASSERT(json_integer_value(json_object_get(r, "expires")) == 3600);
-	TEST_ASSERT(strlen(json_string_value(json_object_get(r, "token"))) == 43);
+	/* no token in auth = none: 100,000 such logins filled the table */
+	TEST_ASSERT(!json_object_get(r, "token"));
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\",\"token\":\"kept-from-before\"}}");
+	TEST_ASSERT(json_object_get(m, "result"));
+	TEST_ASSERT(tnd_policy_token_count(e.policy) == 0);
 	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"stats\"}");
 	TEST_ASSERT(json_integer_value(json_object_get(json_object_get(json_object_get(m,
 		    "result"), "api"), "logged_in")) == 1);
@@ -313,14 +318,14 @@ static int test_login_users(void)
 		 "\"params\":{\"user\":\"alice\",\"token\":\"%s\"}}", token);
 	m = rpc(&e, req);
 	TEST_ASSERT(json_object_get(m, "result"));
+	/* the token was used up: it does not log in twice */
+	m = rpc(&e, req);
+	TEST_ASSERT(err_code(m) == 401);
 	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"call\"}");
 	TEST_ASSERT(err_code(m) == 503);
 	/* unknown users and forged tokens fail the same way, then lock out */
 	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"login\","
 		"\"params\":{\"user\":\"mallory\",\"password\":\"x\"}}");
-	TEST_ASSERT(err_code(m) == 401);
-	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"login\","
-		"\"params\":{\"user\":\"alice\",\"token\":\"forged\"}}");
 	TEST_ASSERT(err_code(m) == 401);
 	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"login\","
 		"\"params\":{\"user\":\"alice\",\"password\":\"wrong\"}}");
@@ -328,6 +333,129 @@ static int test_login_users(void)
 	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"login\","
 		"\"params\":{\"user\":\"alice\",\"password\":\"right\"}}");
 	TEST_ASSERT(err_code(m) == 429);
+	env_close(&e);
+	return 0;
+}
+
+/* Sends text without waiting for any answer (pipelining). */
+static void push(struct env *e, const char *text)
+{
+	tnd_api_conn_frame(e->conn, TND_API_FRAME_TEXT, text, strlen(text));
+}
+
+/* Pumps the loop until n answers in all have arrived (up to 10 s). */
+static int wait_sent(struct env *e, int n)
+{
+	gint64 until = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+	while (e->f.n_sent < n && g_get_monotonic_time() < until)
+		g_main_context_iteration(tnd_loop_context(e->loop), FALSE);
+	return e->f.n_sent >= n ? 0 : 1;
+}
+
+static json_t *answer_to(struct env *e, int id)
+{
+	for (int i = 0; i < e->f.n_sent; i++)
+		if (json_integer_value(json_object_get(e->f.sent[i], "id")) == id)
+			return e->f.sent[i];
+	return NULL;
+}
+
+static void login_req(char *buf, size_t len, int id, const char *password)
+{
+	snprintf(buf, len, "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"login\","
+		 "\"params\":{\"user\":\"alice\",\"password\":\"%s\"}}", id, password);
+}
+
+/* Probe row "login brute force, pipelined": all 200 guesses sent before
+ * the first answer passed the lock-out check, and the last (right) one
+ * logged in. Queued logins now meet the lock-out when their turn comes. */
+static int test_login_pipelined_lockout(void)
+{
+	char hash[TND_PASSWD_HASH_MAX], conf[512], req[256];
+	struct env e;
+
+	TEST_ASSERT(tnd_passwd_hash("right", 1000, hash, sizeof(hash)) == 0);
+	snprintf(conf, sizeof(conf), NONE "[auth]\nmode = users\nmax_failures = 2\n"
+		 "[users]\nalice = %s\n", hash);
+	TEST_ASSERT(env_open(&e, conf) == 0);
+	for (int i = 1; i <= 3; i++) {
+		login_req(req, sizeof(req), i, "wrong");
+		push(&e, req);
+	}
+	login_req(req, sizeof(req), 4, "right");
+	push(&e, req);
+	TEST_ASSERT(wait_sent(&e, 4) == 0);
+	TEST_ASSERT(err_code(answer_to(&e, 1)) == 401);
+	TEST_ASSERT(err_code(answer_to(&e, 2)) == 401);
+	TEST_ASSERT(err_code(answer_to(&e, 3)) == 429);
+	TEST_ASSERT(err_code(answer_to(&e, 4)) == 429);
+	env_close(&e);
+	return 0;
+}
+
+/* Probe row "password-hash queue flood": 1,000 pipelined logins all went
+ * to the hasher pool. A connection gets TND_API_LOGINS_PER_CONN; the rest
+ * are answered 429 at once, and a closed socket's waiting ones are
+ * dropped unanswered. */
+static int test_login_queue_bounded(void)
+{
+	char hash[TND_PASSWD_HASH_MAX], conf[512], req[256];
+	struct tnd_api_stats st;
+	struct env e;
+
+	TEST_ASSERT(tnd_passwd_hash("right", 1000, hash, sizeof(hash)) == 0);
+	snprintf(conf, sizeof(conf), NONE "[auth]\nmode = users\nmax_failures = 100\n"
+		 "[users]\nalice = %s\n", hash);
+	TEST_ASSERT(env_open(&e, conf) == 0);
+	for (int i = 1; i <= 10; i++) {
+		login_req(req, sizeof(req), i, "wrong");
+		push(&e, req);
+	}
+	/* the six over the limit (4 per connection, TND_API_LOGINS_PER_CONN) are
+	 * answered before any hash ran */
+	TEST_ASSERT(e.f.n_sent == 6);
+	TEST_ASSERT(err_code(answer_to(&e, 10)) == 429);
+	TEST_ASSERT_STR_CONTAINS(err_msg(answer_to(&e, 10)), "in progress");
+	tnd_api_get_stats(e.api, &st);
+	TEST_ASSERT(st.logins_refused == 6);
+	TEST_ASSERT(wait_sent(&e, 10) == 0);
+	TEST_ASSERT(err_code(answer_to(&e, 1)) == 401 && err_code(answer_to(&e, 4)) == 401);
+	/* closed with logins waiting: nothing leaks, nothing is answered */
+	for (int i = 11; i <= 14; i++) {
+		login_req(req, sizeof(req), i, "right");
+		push(&e, req);
+	}
+	tnd_api_conn_detach(e.conn);
+	e.conn = NULL;
+	tnd_api_free(e.api);
+	e.api = NULL;
+	TEST_ASSERT(e.f.n_sent == 10);
+	env_close(&e);
+	return 0;
+}
+
+/* Per connection request rate: over the bucket, 429; kept up, 1008. */
+static int test_rate_limit(void)
+{
+	struct tnd_api_stats st;
+	struct env e;
+	int i;
+
+	TEST_ASSERT(env_open(&e, NONE "[websocket]\nrate = 1\nburst = 3\n") == 0);
+	for (i = 1; i <= 4; i++) {
+		char req[96];
+
+		snprintf(req, sizeof(req), "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"ping\"}", i);
+		push(&e, req);
+	}
+	TEST_ASSERT(json_object_get(answer_to(&e, 3), "result"));
+	TEST_ASSERT(err_code(answer_to(&e, 4)) == 429);
+	for (i = 0; i < 10 && !e.f.close_code; i++)
+		push(&e, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}");
+	TEST_ASSERT(e.f.close_code == 1008);
+	tnd_api_get_stats(e.api, &st);
+	TEST_ASSERT(st.rate_limited >= 4);
 	env_close(&e);
 	return 0;
 }
@@ -365,6 +493,9 @@ int main(int argc, char **argv)
 		TND_TEST(test_login_auth_none),
 		TND_TEST(test_login_users),
 		TND_TEST(test_detached_conn_is_quiet),
+		TND_TEST(test_login_pipelined_lockout),
+		TND_TEST(test_login_queue_bounded),
+		TND_TEST(test_rate_limit),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

@@ -226,9 +226,62 @@ static int test_policy_tokens(void)
 	TEST_ASSERT(exp == 120 && strlen(tok) == 43);
 	TEST_ASSERT(tnd_policy_token_issue(p, "alice", tok2, sizeof(tok2), &exp) == 0);
 	TEST_ASSERT(strcmp(tok, tok2));
-	TEST_ASSERT(tnd_policy_token_check(p, "alice", tok, &exp) == 0 && exp > 100);
-	TEST_ASSERT(tnd_policy_token_check(p, "bob", tok, &exp) == EACCES);
-	TEST_ASSERT(tnd_policy_token_check(p, "alice", "forged", &exp) == EACCES);
+	/* another user's try leaves the token to its owner */
+	TEST_ASSERT(tnd_policy_token_take(p, "bob", tok) == EACCES);
+	TEST_ASSERT(tnd_policy_token_take(p, "alice", tok) == 0);
+	TEST_ASSERT(tnd_policy_token_take(p, "alice", "forged") == EACCES);
+	/* one use each: the login that used it got a fresh one */
+	TEST_ASSERT(tnd_policy_token_take(p, "alice", tok) == EACCES);
+	TEST_ASSERT(tnd_policy_token_count(p) == 1);
+	tnd_policy_free(p);
+	tnd_conf_free(c);
+	return 0;
+}
+
+/* Probe row "token table": 100,000 logins with one token filled the table
+ * and locked everyone out. Per user the oldest token now makes room. */
+static int test_policy_token_cap(void)
+{
+	struct tnd_policy *p;
+	struct tnd_conf *c;
+	char first[64], tok[64];
+	int exp;
+
+	TEST_ASSERT(load(&c, "[auth]\ntokens_per_user = 4\n") == 0);
+	TEST_ASSERT(tnd_policy_alloc(&p, c) == 0);
+	TEST_ASSERT(tnd_policy_token_issue(p, "alice", first, sizeof(first), &exp) == 0);
+	for (int i = 0; i < 1000; i++)
+		TEST_ASSERT(tnd_policy_token_issue(p, "alice", tok, sizeof(tok), &exp) == 0);
+	TEST_ASSERT(tnd_policy_token_count(p) == 4);
+	TEST_ASSERT(tnd_policy_token_take(p, "alice", first) == EACCES);
+	TEST_ASSERT(tnd_policy_token_issue(p, "bob", tok, sizeof(tok), &exp) == 0);
+	TEST_ASSERT(tnd_policy_token_count(p) == 5);
+	TEST_ASSERT(tnd_policy_token_take(p, "bob", tok) == 0);
+	TEST_ASSERT(tnd_policy_token_count(p) == 4);
+	tnd_policy_free(p);
+	tnd_conf_free(c);
+	return 0;
+}
+
+/* Probe row "many source addresses": 5 guesses from each of 60 addresses
+ * went unnoticed. Past the global limit password logins pause everywhere,
+ * token logins do not. */
+static int test_policy_global_pause(void)
+{
+	struct tnd_policy *p;
+	struct tnd_conf *c;
+	char addr[32];
+
+	TEST_ASSERT(load(&c, "[auth]\nmax_failures = 5\nglobal_max_failures = 20\n") == 0);
+	TEST_ASSERT(tnd_policy_alloc(&p, c) == 0);
+	for (int i = 0; i < 19; i++) {
+		snprintf(addr, sizeof(addr), "127.0.10.%d", i);
+		tnd_policy_login_result(p, addr, false);
+	}
+	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.1", true) == 0);
+	tnd_policy_login_result(p, "127.0.10.99", false);
+	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.1", true) == EAGAIN);
+	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.1", false) == 0);
 	tnd_policy_free(p);
 	tnd_conf_free(c);
 	return 0;
@@ -242,11 +295,11 @@ static int test_policy_lockout(void)
 	TEST_ASSERT(load(&c, "[auth]\nmax_failures = 3\nlockout = 60\n") == 0);
 	TEST_ASSERT(tnd_policy_alloc(&p, c) == 0);
 	for (int i = 0; i < 3; i++) {
-		TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.9") == 0);
+		TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.9", true) == 0);
 		tnd_policy_login_result(p, "127.0.0.9", false);
 	}
-	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.9") == EAGAIN);
-	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.10") == 0);
+	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.9", true) == EAGAIN);
+	TEST_ASSERT(tnd_policy_check_login(p, "127.0.0.10", true) == 0);
 	tnd_policy_free(p);
 	tnd_conf_free(c);
 	return 0;
@@ -331,6 +384,8 @@ int main(int argc, char **argv)
 		TND_TEST(test_passwd),
 		TND_TEST(test_policy_tokens),
 		TND_TEST(test_policy_lockout),
+		TND_TEST(test_policy_token_cap),
+		TND_TEST(test_policy_global_pause),
 		TND_TEST(test_dial_plan),
 		TND_TEST(test_ini_direct),
 		TND_TEST(test_load_file),
