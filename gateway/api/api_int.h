@@ -55,7 +55,7 @@ struct tnd_api_conn {
 	/* request rate (token bucket, [websocket] rate and burst) */
 	double bucket;
 	gint64 bucket_us;
-	unsigned limited_run;            /* requests refused in a row */
+	unsigned limited_run;            /* refused, less those let through since */
 };
 
 /* Password logins one connection may have queued or running. */
@@ -115,6 +115,27 @@ void tnd_api_logins_cancel(struct tnd_api_conn *conn);
 
 /* The pool that runs slow password checks, made on first use with `job`. */
 GThreadPool *tnd_api_hashers(struct tnd_api *api, GFunc job);
+
+/* One message being reassembled from WebSocket fragments (ws_rules.c).
+ * Zeroed to start; tnd_api_wsrx_reset frees the buffer. */
+struct tnd_api_wsrx {
+	unsigned char *buf;              /* owned */
+	size_t len, cap;
+	bool too_big, binary;
+};
+typedef void (tnd_api_wsrx_h)(void *arg, enum tnd_api_frame kind, const char *data,
+			      size_t len);
+/* Feeds one piece of a message (first/last: the first or last piece of the
+ * message; binary: its opcode); calls h once per complete message, with
+ * TND_API_FRAME_TOO_BIG past TND_API_MAX_FRAME. */
+void tnd_api_wsrx_feed(struct tnd_api_wsrx *rx, bool first, bool last, bool binary,
+		       const void *in, size_t len, tnd_api_wsrx_h *h, void *arg);
+void tnd_api_wsrx_reset(struct tnd_api_wsrx *rx);
+/* true when the Sec-WebSocket-Protocol value `list` names `name`. */
+bool tnd_api_ws_offers(const char *list, const char *name);
+/* true when a page from `origin` (NULL: no Origin header) may open the
+ * WebSocket under conf ([websocket] origins, [auth] mode). */
+bool tnd_api_ws_origin_ok(const struct tnd_conf *conf, const char *origin);
 
 /* WebSocket transport (ws.c). */
 struct tnd_api_ws;

@@ -304,6 +304,8 @@ static int m_stats(struct tnd_api_req *req, json_t *params)
 		      "rate_limited", (json_int_t)st.rate_limited,
 		      "logins_refused", (json_int_t)st.logins_refused,
 		      "ws_refused", (json_int_t)st.ws_refused);
+	json_object_set_new(json_object_get(r, "api"), "tokens",
+			    json_integer(tnd_policy_token_count(req->conn->api->policy)));
 	if (req->conn->api->calls.calls) {
 		struct tnd_calls_stats cs;
 

@@ -6,8 +6,9 @@
  * any request with a valid envelope resets the count, and the tenth in a row
  * closes the socket with 1008 (protocol.md). Each connection has a token
  * bucket ([websocket] rate and burst): a request over it is answered 429
- * without running, and as many refusals in a row as the burst close the
- * socket with 1008, so a flood costs a parse per frame and no more. */
+ * without running, and once refusals outnumber the requests let through
+ * since by more than the burst, the socket is closed with 1008, so a flood
+ * costs a parse per frame and no more. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -276,7 +277,10 @@ static bool take_token(struct tnd_api_conn *conn)
 		conn->bucket = conf->ws_burst;
 	if (conn->bucket >= 1) {
 		conn->bucket -= 1;
-		conn->limited_run = 0;
+		/* the refill lets one through now and then during a flood: that
+		 * only pays back one refusal, so a flood still adds up to a close */
+		if (conn->limited_run)
+			conn->limited_run--;
 		return true;
 	}
 	conn->api->stats.rate_limited++;

@@ -3,8 +3,17 @@
  * loop). RFC 6455 framing is libwebsockets'; here we enforce the contract's
  * rules that sit on top: path, subprotocol tandem.v1, 64 KiB per message
  * (fragments included), text frames, one write per writeable callback, and a
- * cap on unsent data for clients that stop reading. */
+ * cap on unsent data for clients that stop reading.
+ *
+ * Handshakes are guarded before any of that: a connection not yet upgraded
+ * is "pending", one address may hold [websocket] max_handshakes_per_address
+ * of them and each gets handshake_timeout seconds (a slowloris from one
+ * address once held every descriptor), Sec-WebSocket-Version must be 13
+ * (RFC 6455 section 4.4: 426 naming it) and the Origin must pass
+ * tnd_api_ws_origin_ok (403). Each refusal is counted in stats and logged
+ * through the rate limiter. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +25,25 @@
 #include "gateway/conf.h"
 
 #define SUBPROTOCOL "tandem.v1"
+#define STATUS_UPGRADE_REQUIRED 426   /* RFC 7231 section 6.5.15; lws names none */
+/* libwebsockets 4.1 copies Sec-WebSocket-Protocol into a 128-byte buffer
+ * to pick the protocol and hangs up without a status when it does not fit;
+ * we answer 400 first so the client learns why. */
+#define LWS_PROTOCOL_LIST_MAX 127
 
 struct tnd_api_ws {
 	struct tnd_api *api;           /* borrowed: our owner */
 	struct lws_context *ctx;       /* owned */
 	void *foreign_loops[1];
+	GHashTable *pending;           /* owned: struct lws * -> struct pending */
+	GHashTable *per_addr;          /* owned: address -> pending count */
+	GSource *sweep;                /* owned: kills handshakes past the timeout */
+};
+
+/* A connection still in its HTTP handshake. */
+struct pending {
+	char addr[64];
+	gint64 since_us;
 };
 
 struct out_msg {
@@ -34,9 +57,7 @@ struct ws_peer {
 	struct tnd_api_conn *conn;     /* ref until LWS_CALLBACK_CLOSED */
 	GQueue out;                    /* owned out_msg */
 	size_t out_bytes;
-	unsigned char *rx;             /* owned: message being reassembled */
-	size_t rx_len, rx_cap;
-	bool rx_too_big, rx_binary;
+	struct tnd_api_wsrx rx;        /* owned: message being reassembled */
 	int close_code;                /* 0, or close once out is flushed */
 	char close_reason[64];
 };
@@ -83,18 +104,33 @@ static const struct tnd_api_transport ws_transport = { peer_send, peer_close };
 
 static bool offers_subprotocol(struct lws *wsi)
 {
-	char buf[256];
-	char **list;
-	bool found = false;
+	int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+	char *buf;
+	bool found;
 
-	if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_PROTOCOL) <= 0)
+	/* the whole list, however long: browsers may offer many names */
+	if (n <= 0)
 		return false;
-	list = g_strsplit(buf, ",", 0);
-	for (char **s = list; *s; s++)
-		if (!strcmp(g_strstrip(*s), SUBPROTOCOL))
-			found = true;
-	g_strfreev(list);
+	buf = malloc((size_t)n + 1);
+	if (!buf)
+		return false;
+	found = lws_hdr_copy(wsi, buf, n + 1, WSI_TOKEN_PROTOCOL) > 0 &&
+		tnd_api_ws_offers(buf, SUBPROTOCOL);
+	free(buf);
 	return found;
+}
+
+/* Counts a refused handshake; the log line goes through the rate limiter,
+ * since a flood produces one per connection. */
+static int refuse(struct tnd_api_ws *ws, struct lws *wsi, const char *why)
+{
+	char peer[64];
+
+	ws->api->stats.ws_refused++;
+	if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
+		snprintf(peer, sizeof(peer), "?");
+	TND_LOG_RL(TND_LOG_API, NOTICE, "refused a WebSocket from %s: %s", peer, why);
+	return -1;
 }
 
 static int filter(struct tnd_api_ws *ws, struct lws *wsi)
@@ -103,21 +139,113 @@ static int filter(struct tnd_api_ws *ws, struct lws *wsi)
 	char uri[256];
 
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(uri, conf->ws_path)) {
-		TND_LOG_INFO(TND_LOG_API, "refused a WebSocket on path %s", uri);
-		return -1;
-	}
-	if (!offers_subprotocol(wsi)) {
-		TND_LOG_INFO(TND_LOG_API, "refused a WebSocket without subprotocol " SUBPROTOCOL);
-		return -1;
-	}
-	if (ws->api->shutting_down ||
-	    ws->api->stats.connections >= (unsigned long)conf->ws_max_connections) {
-		TND_LOG_NOTICE(TND_LOG_API, "refused a WebSocket: %s",
-			       ws->api->shutting_down ? "shutting down" : "connection limit");
-		return -1;
-	}
+	    strcmp(uri, conf->ws_path))
+		return refuse(ws, wsi, "wrong path");
+	if (!offers_subprotocol(wsi))
+		return refuse(ws, wsi, "no subprotocol " SUBPROTOCOL);
+	if (ws->api->shutting_down)
+		return refuse(ws, wsi, "shutting down");
+	if (ws->api->stats.connections >= (unsigned long)conf->ws_max_connections)
+		return refuse(ws, wsi, "connection limit");
 	return 0;
+}
+
+/* Answers a refused upgrade with an HTTP status (426 names the version we
+ * speak, RFC 6455 section 4.4); 1 tells lws the answer is sent. */
+static int http_refuse(struct tnd_api_ws *ws, struct lws *wsi, unsigned status, const char *why)
+{
+	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
+	unsigned char *end = buf + sizeof(buf);
+
+	refuse(ws, wsi, why);
+	if (lws_add_http_header_status(wsi, status, &p, end) ||
+	    (status == STATUS_UPGRADE_REQUIRED &&
+	     lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char *)"13",
+					  2, &p, end)) ||
+	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
+	    lws_finalize_http_header(wsi, &p, end) ||
+	    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+		return -1;
+	return 1;
+}
+
+static int confirm_upgrade(struct tnd_api_ws *ws, struct lws *wsi)
+{
+	char ver[8], *origin = NULL;
+	int n, r = 0;
+
+	if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_VERSION) <= 0 || strcmp(ver, "13"))
+		return http_refuse(ws, wsi, STATUS_UPGRADE_REQUIRED,
+				   "Sec-WebSocket-Version is not 13");
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > LWS_PROTOCOL_LIST_MAX)
+		return http_refuse(ws, wsi, HTTP_STATUS_BAD_REQUEST,
+				   "Sec-WebSocket-Protocol longer than 127 bytes");
+	n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+	if (n > 0) {
+		origin = calloc(1, (size_t)n + 1);
+		if (!origin || lws_hdr_copy(wsi, origin, n + 1, WSI_TOKEN_ORIGIN) < 0)
+			r = -1;
+	}
+	if (!r && !tnd_api_ws_origin_ok(ws->api->conf, origin))
+		r = http_refuse(ws, wsi, HTTP_STATUS_FORBIDDEN, "Origin not allowed");
+	free(origin);
+	return r;
+}
+
+/* A new TCP connection: pending until its upgrade. Over the per-address
+ * limit it is closed at once, before it costs a header buffer. */
+static void pending_add(struct tnd_api_ws *ws, struct lws *wsi)
+{
+	struct pending *pd = g_new0(struct pending, 1);
+	guint n;
+
+	if (!lws_get_peer_simple(wsi, pd->addr, sizeof(pd->addr)))
+		snprintf(pd->addr, sizeof(pd->addr), "?");
+	pd->since_us = g_get_monotonic_time();
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(ws->per_addr, pd->addr));
+	g_hash_table_replace(ws->per_addr, g_strdup(pd->addr), GUINT_TO_POINTER(n + 1));
+	g_hash_table_replace(ws->pending, wsi, pd);
+	if (n + 1 > (guint)ws->api->conf->ws_max_handshakes) {
+		refuse(ws, wsi, "too many handshakes in progress from this address");
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+}
+
+static void pending_del(struct tnd_api_ws *ws, struct lws *wsi)
+{
+	struct pending *pd = g_hash_table_lookup(ws->pending, wsi);
+	guint n;
+
+	if (!pd)
+		return;
+	n = GPOINTER_TO_UINT(g_hash_table_lookup(ws->per_addr, pd->addr));
+	if (n > 1)
+		g_hash_table_replace(ws->per_addr, g_strdup(pd->addr), GUINT_TO_POINTER(n - 1));
+	else
+		g_hash_table_remove(ws->per_addr, pd->addr);
+	g_hash_table_remove(ws->pending, wsi);
+}
+
+static gboolean sweep(gpointer data)
+{
+	struct tnd_api_ws *ws = data;
+	gint64 cutoff = g_get_monotonic_time() -
+			(gint64)ws->api->conf->ws_handshake_timeout * G_USEC_PER_SEC;
+	GHashTableIter it;
+	gpointer key, value;
+
+	g_hash_table_iter_init(&it, ws->pending);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		struct pending *pd = value;
+
+		if (pd->since_us < cutoff) {
+			/* once: lws destroys it soon, and pending_del forgets it */
+			pd->since_us = G_MAXINT64;
+			refuse(ws, key, "handshake timed out");
+			lws_set_timeout(key, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+	}
+	return G_SOURCE_CONTINUE;
 }
 
 static void peer_drop_queue(struct ws_peer *p)
@@ -127,62 +255,23 @@ static void peer_drop_queue(struct ws_peer *p)
 	while ((m = g_queue_pop_head(&p->out)))
 		free(m);
 	p->out_bytes = 0;
-	free(p->rx);
-	p->rx = NULL;
-	p->rx_len = p->rx_cap = 0;
+	tnd_api_wsrx_reset(&p->rx);
 }
 
-/* Reassembles one message from lws' pieces; hands it over when complete. */
+static void deliver(void *arg, enum tnd_api_frame kind, const char *data, size_t len)
+{
+	struct ws_peer *p = arg;
+
+	tnd_api_conn_frame(p->conn, kind, data, len);
+}
+
+/* Reassembles one message from lws' pieces (ws_rules.c). */
 static void peer_receive(struct ws_peer *p, const void *in, size_t len)
 {
-	bool first = lws_is_first_fragment(p->wsi);
 	bool last = lws_is_final_fragment(p->wsi) && !lws_remaining_packet_payload(p->wsi);
 
-	if (first && !p->rx_len && !p->rx_too_big)
-		p->rx_binary = lws_frame_is_binary(p->wsi);
-	if (first && last && !p->rx_len && !p->rx_too_big) {
-		/* the usual case, a whole small message: no copy */
-		tnd_api_conn_frame(p->conn, p->rx_binary ? TND_API_FRAME_BINARY :
-				   len > TND_API_MAX_FRAME ? TND_API_FRAME_TOO_BIG :
-				   TND_API_FRAME_TEXT, in, len);
-		return;
-	}
-	if (!p->rx_too_big) {
-		if (p->rx_len + len > TND_API_MAX_FRAME) {
-			p->rx_too_big = true;
-		} else {
-			if (p->rx_len + len > p->rx_cap) {
-				size_t cap = p->rx_cap ? p->rx_cap * 2 : 4096;
-				unsigned char *n;
-
-				while (cap < p->rx_len + len)
-					cap *= 2;
-				n = realloc(p->rx, cap);
-				if (!n) {
-					p->rx_too_big = true;
-					goto check_last;
-				}
-				p->rx = n;
-				p->rx_cap = cap;
-			}
-			memcpy(p->rx + p->rx_len, in, len);
-			p->rx_len += len;
-		}
-	}
- check_last:
-	if (!last)
-		return;
-	tnd_api_conn_frame(p->conn, p->rx_too_big ? TND_API_FRAME_TOO_BIG :
-			   p->rx_binary ? TND_API_FRAME_BINARY : TND_API_FRAME_TEXT,
-			   (const char *)p->rx, p->rx_len);
-	p->rx_len = 0;
-	p->rx_too_big = false;
-	/* keep a small buffer for the next message; give back large ones */
-	if (p->rx_cap > 16384) {
-		free(p->rx);
-		p->rx = NULL;
-		p->rx_cap = 0;
-	}
+	tnd_api_wsrx_feed(&p->rx, lws_is_first_fragment(p->wsi), last,
+			  lws_frame_is_binary(p->wsi), in, len, deliver, p);
 }
 
 static int peer_writeable(struct ws_peer *p)
@@ -216,9 +305,18 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	char peer[64];
 
 	switch (reason) {
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		pending_add(ws, wsi);
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	case LWS_CALLBACK_WSI_DESTROY:
+		pending_del(ws, wsi);
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(ws, wsi);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return filter(ws, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
+		pending_del(ws, wsi);
 		memset(p, 0, sizeof(*p));
 		p->wsi = wsi;
 		g_queue_init(&p->out);
@@ -266,10 +364,12 @@ static void lws_log(int level, const char *line)
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
+	/* rate-limited: lws logs one line per refused connection, and a flood
+	 * of them would flood the log too */
 	if (level & LLL_ERR)
-		TND_LOG_ERR(TND_LOG_LIB, "%s", msg);
+		TND_LOG_RL(TND_LOG_LIB, ERROR, "%s", msg);
 	else if (level & LLL_WARN)
-		TND_LOG_WARN(TND_LOG_LIB, "%s", msg);
+		TND_LOG_RL(TND_LOG_LIB, WARN, "%s", msg);
 	else
 		TND_LOG_DEBUG(TND_LOG_LIB, "%s", msg);
 }
@@ -285,6 +385,8 @@ int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 		return ENOMEM;
 	ws->api = api;
 	ws->foreign_loops[0] = tnd_loop_gmain(api->loop);
+	ws->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	ws->per_addr = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 	memset(&info, 0, sizeof(info));
@@ -309,9 +411,14 @@ int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 	if (!ws->ctx) {
 		TND_LOG_ERR(TND_LOG_API, "cannot listen for WebSockets on %s port %d",
 			    conf->ws_listen, conf->ws_port);
+		g_hash_table_destroy(ws->pending);
+		g_hash_table_destroy(ws->per_addr);
 		free(ws);
 		return EADDRINUSE;
 	}
+	ws->sweep = g_timeout_source_new_seconds(1);
+	g_source_set_callback(ws->sweep, sweep, ws, NULL);
+	g_source_attach(ws->sweep, tnd_loop_context(api->loop));
 	TND_LOG_NOTICE(TND_LOG_API, "WebSocket on %s://%s:%d%s, subprotocol " SUBPROTOCOL,
 		       *conf->ws_cert ? "wss" : "ws", conf->ws_listen, conf->ws_port,
 		       conf->ws_path);
@@ -329,6 +436,10 @@ void tnd_api_ws_free(struct tnd_api_ws *ws)
 {
 	if (!ws)
 		return;
+	g_source_destroy(ws->sweep);
+	g_source_unref(ws->sweep);
 	lws_context_destroy(ws->ctx);
+	g_hash_table_destroy(ws->pending);
+	g_hash_table_destroy(ws->per_addr);
 	free(ws);
 }
