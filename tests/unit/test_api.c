@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "gateway/api/api.h"
+#include "gateway/api/api_int.h"
 #include "gateway/base/loop.h"
 #include "gateway/base/obj.h"
 #include "gateway/conf.h"
@@ -460,6 +461,106 @@ static int test_rate_limit(void)
 	return 0;
 }
 
+/* Review M8 and probe row "bad handshakes": with auth = none any page the
+ * user visits could drive the gateway; only loopback pages may, unless
+ * [websocket] origins says otherwise. No Origin: not a browser. */
+static int test_ws_origin(void)
+{
+	static const char *const local[] = { "http://127.0.0.1:8000", "https://127.0.0.2",
+		"http://localhost:3000", "http://[::1]:9", "HTTP://LOCALHOST" };
+	static const char *const foreign[] = { "http://evil.example", "null", "file://",
+		"http://127.0.0.1.evil.example", "http://localhost.evil", "ws://127.0.0.1",
+		"http://[::1", "http://", "http://127.0.0.1@evil.example" };
+	struct tnd_conf *none, *users, *list;
+	char err[256];
+
+	char users_text[512], hash[TND_PASSWD_HASH_MAX];
+	static const char list_text[] = NONE "[websocket]\norigins = https://app.example/, "
+					"http://127.0.0.1:8080\n";
+
+	TEST_ASSERT(tnd_passwd_hash("x", 1000, hash, sizeof(hash)) == 0);
+	snprintf(users_text, sizeof(users_text), NONE "[auth]\nmode = users\n[users]\na = %s\n",
+		 hash);
+	TEST_ASSERT(tnd_conf_load_text(&none, "t", NONE, strlen(NONE), err, sizeof(err)) == 0);
+	TEST_ASSERT(tnd_conf_load_text(&users, "t", users_text, strlen(users_text), err,
+				       sizeof(err)) == 0);
+	TEST_ASSERT(tnd_conf_load_text(&list, "t", list_text, strlen(list_text), err,
+				       sizeof(err)) == 0);
+	TEST_ASSERT(tnd_api_ws_origin_ok(none, NULL));
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++)
+		TEST_ASSERT(tnd_api_ws_origin_ok(none, local[i]));
+	for (size_t i = 0; i < sizeof(foreign) / sizeof(foreign[0]); i++) {
+		if (tnd_api_ws_origin_ok(none, foreign[i])) {
+			printf("# accepted %s\n", foreign[i]);
+			return 1;
+		}
+	}
+	TEST_ASSERT(tnd_api_ws_origin_ok(users, "http://evil.example"));
+	TEST_ASSERT(tnd_api_ws_origin_ok(list, "https://app.example"));
+	TEST_ASSERT(tnd_api_ws_origin_ok(list, "http://127.0.0.1:8080"));
+	TEST_ASSERT(!tnd_api_ws_origin_ok(list, "http://127.0.0.1:8081"));
+	TEST_ASSERT(!tnd_api_ws_origin_ok(list, "https://app.example.evil"));
+	tnd_conf_free(none);
+	tnd_conf_free(users);
+	tnd_conf_free(list);
+	return 0;
+}
+
+static int test_ws_offers(void)
+{
+	GString *many = g_string_new("");
+
+	TEST_ASSERT(tnd_api_ws_offers("tandem.v1", "tandem.v1"));
+	TEST_ASSERT(tnd_api_ws_offers("chat, \ttandem.v1 ,x", "tandem.v1"));
+	TEST_ASSERT(!tnd_api_ws_offers("tandem.v10, tandem.v", "tandem.v1"));
+	TEST_ASSERT(!tnd_api_ws_offers("", "tandem.v1"));
+	/* probe: 200 names (~1.2 KB) were cut at 256 bytes and refused */
+	for (int i = 0; i < 200; i++)
+		g_string_append_printf(many, "x-proto-%d, ", i);
+	g_string_append(many, "tandem.v1");
+	TEST_ASSERT(tnd_api_ws_offers(many->str, "tandem.v1"));
+	g_string_free(many, TRUE);
+	return 0;
+}
+
+struct got {
+	int n;
+	enum tnd_api_frame kind[4];
+	size_t len[4];
+	char text[64];
+};
+
+static void got_frame(void *arg, enum tnd_api_frame kind, const char *data, size_t len)
+{
+	struct got *g = arg;
+
+	if (g->n < 4) {
+		g->kind[g->n] = kind;
+		g->len[g->n] = len;
+	}
+	if (g->n++ == 0 && len < sizeof(g->text))
+		memcpy(g->text, data, len);
+}
+
+static int test_ws_reassembly(void)
+{
+	static char big[40000];
+	struct tnd_api_wsrx rx = { 0 };
+	struct got g = { 0 };
+
+	tnd_api_wsrx_feed(&rx, true, false, false, "{\"a\":", 5, got_frame, &g);
+	tnd_api_wsrx_feed(&rx, false, true, false, "1}", 2, got_frame, &g);
+	TEST_ASSERT(g.n == 1 && g.kind[0] == TND_API_FRAME_TEXT && !strcmp(g.text, "{\"a\":1}"));
+	/* 80,000 bytes in pieces: refused as a whole, then the next one is fine */
+	tnd_api_wsrx_feed(&rx, true, false, false, big, sizeof(big), got_frame, &g);
+	tnd_api_wsrx_feed(&rx, false, true, false, big, sizeof(big), got_frame, &g);
+	TEST_ASSERT(g.n == 2 && g.kind[1] == TND_API_FRAME_TOO_BIG);
+	tnd_api_wsrx_feed(&rx, true, true, true, "ab", 2, got_frame, &g);
+	TEST_ASSERT(g.n == 3 && g.kind[2] == TND_API_FRAME_BINARY && g.len[2] == 2);
+	tnd_api_wsrx_reset(&rx);
+	return 0;
+}
+
 static int test_detached_conn_is_quiet(void)
 {
 	char hash[TND_PASSWD_HASH_MAX], conf[512];
@@ -496,6 +597,9 @@ int main(int argc, char **argv)
 		TND_TEST(test_login_pipelined_lockout),
 		TND_TEST(test_login_queue_bounded),
 		TND_TEST(test_rate_limit),
+		TND_TEST(test_ws_origin),
+		TND_TEST(test_ws_offers),
+		TND_TEST(test_ws_reassembly),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
