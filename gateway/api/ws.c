@@ -17,6 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <libwebsockets.h>
 
 #include "gateway/api/api_int.h"
@@ -192,8 +196,46 @@ static int confirm_upgrade(struct tnd_api_ws *ws, struct lws *wsi)
 	return r;
 }
 
+/* At accept, before libwebsockets makes anything for the connection: an
+ * address already at its limit of pending handshakes is hung up on at once,
+ * so a flood of them costs a descriptor for microseconds only. */
+static int filter_accept(struct tnd_api_ws *ws, const struct lws_filter_network_conn_args *a)
+{
+	char addr[64] = "?";
+	const void *ip = NULL;
+	int family = a->cli_addr.ss_family;
+
+	if (family == AF_INET)
+		ip = &((const struct sockaddr_in *)&a->cli_addr)->sin_addr;
+	else if (family == AF_INET6)
+		ip = &((const struct sockaddr_in6 *)&a->cli_addr)->sin6_addr;
+	if (ip && !inet_ntop(family, ip, addr, sizeof(addr)))
+		return 0;
+	if (GPOINTER_TO_UINT(g_hash_table_lookup(ws->per_addr, addr)) <
+	    (guint)ws->api->conf->ws_max_handshakes)
+		return 0;
+	ws->api->stats.ws_refused++;
+	TND_LOG_RL(TND_LOG_API, NOTICE, "refused a WebSocket from %s: %s", addr,
+		   "too many handshakes in progress from this address");
+	return -1;
+}
+
+/* Ends a connection from outside its callbacks: lws_set_timeout's kill is
+ * only noticed at lws' next timer run (up to timeout_secs later on an idle
+ * loop), while a socket shut down here wakes lws at once and it closes the
+ * connection as if the peer had left. */
+static void hang_up(struct lws *wsi)
+{
+	int fd = lws_get_socket_fd(wsi);
+
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 /* A new TCP connection: pending until its upgrade. Over the per-address
- * limit it is closed at once, before it costs a header buffer. */
+ * limit (when filter_accept did not see it) it is closed at once, before
+ * it costs a header buffer. */
 static void pending_add(struct tnd_api_ws *ws, struct lws *wsi)
 {
 	struct pending *pd = g_new0(struct pending, 1);
@@ -207,7 +249,7 @@ static void pending_add(struct tnd_api_ws *ws, struct lws *wsi)
 	g_hash_table_replace(ws->pending, wsi, pd);
 	if (n + 1 > (guint)ws->api->conf->ws_max_handshakes) {
 		refuse(ws, wsi, "too many handshakes in progress from this address");
-		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		hang_up(wsi);
 	}
 }
 
@@ -242,7 +284,7 @@ static gboolean sweep(gpointer data)
 			/* once: lws destroys it soon, and pending_del forgets it */
 			pd->since_us = G_MAXINT64;
 			refuse(ws, key, "handshake timed out");
-			lws_set_timeout(key, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			hang_up(key);
 		}
 	}
 	return G_SOURCE_CONTINUE;
@@ -305,6 +347,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	char peer[64];
 
 	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return user ? filter_accept(ws, user) : 0;
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
 		pending_add(ws, wsi);
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
