@@ -285,6 +285,8 @@ static bool take_token(struct tnd_api_conn *conn)
 	}
 	conn->api->stats.rate_limited++;
 	conn->limited_run++;
+	TND_LOG_RL(TND_LOG_API, INFO, "request from %s over the rate of %d/s: 429", conn->peer,
+		   conf->ws_rate);
 	return false;
 }
 
