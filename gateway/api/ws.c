@@ -13,7 +13,6 @@
  * tnd_api_ws_origin_ok (403). Each refusal is counted in stats and logged
  * through the rate limiter. */
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,7 +32,7 @@
 /* libwebsockets 4.1 copies Sec-WebSocket-Protocol into a 128-byte buffer
  * to pick the protocol and hangs up without a status when it does not fit;
  * we answer 400 first so the client learns why. */
-#define LWS_PROTOCOL_LIST_MAX 127
+#define PROTOCOL_LIST_MAX 127
 
 struct tnd_api_ws {
 	struct tnd_api *api;           /* borrowed: our owner */
@@ -181,7 +180,7 @@ static int confirm_upgrade(struct tnd_api_ws *ws, struct lws *wsi)
 	if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_VERSION) <= 0 || strcmp(ver, "13"))
 		return http_refuse(ws, wsi, STATUS_UPGRADE_REQUIRED,
 				   "Sec-WebSocket-Version is not 13");
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > LWS_PROTOCOL_LIST_MAX)
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > PROTOCOL_LIST_MAX)
 		return http_refuse(ws, wsi, HTTP_STATUS_BAD_REQUEST,
 				   "Sec-WebSocket-Protocol longer than 127 bytes");
 	n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
