@@ -123,7 +123,7 @@ async def t_pipelined_brute_force():
 
 async def t_hash_queue_flood():
     """200 pipelined logins (distinct users) from one address, socket closed
-    0.2 s later: another address logs in within 1 s and the flood burns
+    0.2 s later: another address logs in within 2 s and the flood burns
     little CPU (was 1,000 logins: 54 s of CPU, the other login 30 s)."""
     with Gateway(users()) as gw:
         cpu0 = cpu_seconds(gw)
@@ -137,7 +137,8 @@ async def t_hash_queue_flood():
         took = time.monotonic() - t0
         await c.close()
         cpu = cpu_seconds(gw) - cpu0
-        assert took < 1.0, "alice's login took %.2f s" % took
+        # 0.2 s measured; 2 s leaves room for a loaded machine (was 30 s)
+        assert took < 2.0, "alice's login took %.2f s" % took
         # 4 checks for the flooder's connection, alice's, and the rest
         assert cpu < 2.0, "the flood burned %.2f s of CPU" % cpu
         assert (await stats(gw))["logins_refused"] >= 190
