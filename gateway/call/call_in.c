@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "gateway/base/log.h"
+#include "gateway/base/loop.h"
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
 
@@ -26,6 +27,50 @@ static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 }
 
 static const struct tnd_sipcall_handlers sip_handlers = { NULL, NULL, NULL, on_sip_ended };
+
+static void on_refused_ended(void *arg, struct tnd_sipcall *sip, int status,
+			     const char *phrase, enum tnd_sipcall_end why)
+{
+	(void)arg;
+	(void)sip;
+	(void)status;
+	(void)phrase;
+	(void)why;
+}
+
+/* a call refused at once by a [calls] limit: nothing to tell anyone */
+static const struct tnd_sipcall_handlers refused_handlers = {
+	NULL, NULL, NULL, on_refused_ended,
+};
+
+/* No answer within [calls] ring_timeout: the caller gets 480 (RFC 3261
+ * 21.4.18, "no answer"), the browsers `ended` 480. */
+static gboolean on_ring_timeout(gpointer data)
+{
+	struct tnd_call *call = data;
+	char reason[64];
+
+	g_source_unref(call->ring_timer);
+	call->ring_timer = NULL;
+	snprintf(reason, sizeof(reason), "no answer within %d s",
+		 call->calls->env.conf->calls_ring_timeout);
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: %s (480)", call->id, reason);
+	if (call->sip)
+		tnd_sipcall_reject(call->sip, 480, NULL);
+	tnd_call_end(call, 480, reason);
+	return G_SOURCE_REMOVE;
+}
+
+static void start_ring_timer(struct tnd_call *call)
+{
+	const struct tnd_calls_env *env = &call->calls->env;
+
+	/* the registry holds the call until it ends, and ending destroys the
+	 * timer: the borrowed pointer cannot dangle */
+	call->ring_timer = g_timeout_source_new((guint)env->conf->calls_ring_timeout * 1000u);
+	g_source_set_callback(call->ring_timer, on_ring_timeout, call, NULL);
+	g_source_attach(call->ring_timer, tnd_loop_context(env->signal));
+}
 
 /* The codec the SIP offer and we agree on, from a trial answer. */
 static int pick_codec(struct tnd_call *call, struct tnd_sdp **answerp, struct tnd_sdp_neg *n,
@@ -151,6 +196,13 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		TND_LOG_INFO(TND_LOG_SIP, "INVITE for %s: not logged in (480)", info->ruri_user);
 		return EAGAIN;
 	}
+	/* before any parsing or media: a flood must cost the least */
+	err = tnd_call_limit_in(calls, info->ruri_user);
+	if (err) {
+		tnd_sipcall_set_handlers(sip, &refused_handlers, NULL);
+		tnd_sipcall_reject(sip, err, NULL);
+		return 0;
+	}
 	err = tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg, sizeof(msg));
 	if (err) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: bad SDP: %s", info->ruri_user, msg);
@@ -172,6 +224,8 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	}
 	call->sip = tnd_obj_get(sip);
 	tnd_sipcall_set_handlers(sip, &sip_handlers, call);
+	tnd_call_count_ring(call, info->ruri_user);
+	start_ring_timer(call);
 	for (size_t i = 0; i < n; i++)
 		call->ringing[call->n_ringing++] = tnd_obj_get(conns[i]);
 	call->from_uri = g_strdup(info->from_uri);
