@@ -154,7 +154,8 @@ void tnd_bridge_close(struct tnd_bridge *br);
 struct tnd_media_counts {
 	long bridges;
 	long open_legs;     /* bridges whose pc and socket are not yet released */
-	long ports;         /* UDP ports held by RTP sockets */
+	long ports;         /* UDP ports held: RTP + RTCP of plain RTP legs, ICE
+			     * host sockets of WebRTC legs */
 	long dropped;       /* packets dropped as garbage or unusable by closed calls'
 			     * legs (bad STUN/DTLS/RTP/RTCP, SRTP failures, unknown
 			     * payload types) */

@@ -6,6 +6,7 @@
  * never answers our CANCEL is forgotten after [calls] linger. Same fixture
  * as test_call.c: real user agents on loopback, one media worker. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -37,15 +38,44 @@ static unsigned long stat_of(int which)
 	return which == 0 ? st.calls : which == 1 ? st.sip_dialogs : (unsigned long)st.bridges;
 }
 
+/* Sockets this process holds. */
+static long sockets_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	char path[300], target[64];
+	long n = 0;
+
+	while (d && (e = readdir(d))) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		len = readlink(path, target, sizeof(target) - 1);
+		if (len > 0 && (target[len] = '\0', !strncmp(target, "socket:", 7)))
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* Nobody answers: after ring_timeout the caller gets 480 and the browser
- * `ended` 480 with the reason; nothing is left. */
+ * `ended` 480 with the reason; nothing is left. While it rings, the stats
+ * count the media ports it really holds (the probe saw ~3 per call
+ * counted as 1). */
 static int in_ring_timeout(void)
 {
+	long before = sockets_open();
+	struct tnd_calls_stats st;
 	struct pcall *pc = peer_invite("alice");
 
 	TEST_ASSERT(pc);
 	TEST_ASSERT(wait_for(pc->log, "180;", WAIT_MS));
 	TEST_ASSERT(fx.n_incoming == 1);
+	tnd_calls_stats(fx.calls, &st);
+	printf("# ringing: %ld ports counted, %ld sockets opened\n", st.media_ports,
+	       sockets_open() - before);
+	TEST_ASSERT(st.media_ports == sockets_open() - before);
 	TEST_ASSERT(wait_for(pc->log, "ended", 3000));
 	TEST_ASSERT(!strcmp(pc->log, "180;ended 480 rejected;"));
 	TEST_ASSERT_STR_CONTAINS(fx.sink, "1 ended 480 no answer within 1 s;");
