@@ -28,7 +28,8 @@ struct tnd_calls {
 	GHashTable *use_by_conn;             /* owned: conn (borrowed key) -> owned call_use */
 	unsigned prune_at;                   /* use_by_user size that triggers a sweep */
 	unsigned ringing;                    /* incoming calls alerted, not yet answered */
-	GHashTable *lingering;               /* owned: set of owned struct call_linger */
+	GPtrArray *lingering;                /* owned: owned struct call_linger */
+	GSource *linger_timer;               /* owned: the sweep, while any linger */
 };
 
 enum call_dir {

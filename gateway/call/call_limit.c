@@ -31,16 +31,17 @@ struct call_use {
 
 /* A detached dialog waiting for the peer's last answer. */
 struct call_linger {
-	struct tnd_calls *calls;     /* borrowed */
 	struct tnd_sipcall *sip;     /* ref */
-	GSource *timer;              /* owned */
+	gint64 deadline_us;          /* monotonic: forgotten then */
 };
+
+#define LINGER_SWEEP_MS 500
 
 int tnd_call_limits_init(struct tnd_calls *calls)
 {
 	calls->use_by_user = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	calls->use_by_conn = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-	calls->lingering = g_hash_table_new(g_direct_hash, g_direct_equal);
+	calls->lingering = g_ptr_array_new();
 	calls->prune_at = PRUNE_MIN;
 	return 0;
 }
@@ -48,7 +49,7 @@ int tnd_call_limits_init(struct tnd_calls *calls)
 void tnd_call_limits_free(struct tnd_calls *calls)
 {
 	tnd_call_linger_free(calls);
-	g_hash_table_destroy(calls->lingering);
+	g_ptr_array_free(calls->lingering, TRUE);
 	g_hash_table_destroy(calls->use_by_user);
 	g_hash_table_destroy(calls->use_by_conn);
 }
@@ -213,23 +214,32 @@ void tnd_call_uncount(struct tnd_call *call)
 
 /* ------------------------------------------------------------ linger */
 
-static void linger_free(struct call_linger *l)
+/* One timer for all lingering dialogs, running only while there are any:
+ * a dialog that ended is let go at the next sweep, one still there past
+ * its deadline is forgotten (the peer ignores our CANCEL or BYE: abuse
+ * probe "hangup before any SIP response"). */
+static gboolean on_linger_sweep(gpointer data)
 {
-	g_source_destroy(l->timer);
-	g_source_unref(l->timer);
-	tnd_obj_put(l->sip);
-	g_free(l);
-}
+	struct tnd_calls *calls = data;
+	GPtrArray *a = calls->lingering;
+	gint64 now = g_get_monotonic_time();
 
-static gboolean on_linger(gpointer data)
-{
-	struct call_linger *l = data;
+	for (guint i = 0; i < a->len;) {
+		struct call_linger *l = g_ptr_array_index(a, i);
 
-	/* still there after [calls] linger: the peer ignores our CANCEL or
-	 * BYE (abuse probe "hangup before any SIP response") */
-	tnd_sipcall_forget(l->sip);
-	g_hash_table_remove(l->calls->lingering, l);
-	linger_free(l);
+		if (tnd_sipcall_is_live(l->sip) && now < l->deadline_us) {
+			i++;
+			continue;
+		}
+		tnd_sipcall_forget(l->sip);
+		tnd_obj_put(l->sip);
+		g_free(l);
+		g_ptr_array_remove_index_fast(a, i);
+	}
+	if (a->len)
+		return G_SOURCE_CONTINUE;
+	g_source_unref(calls->linger_timer);
+	calls->linger_timer = NULL;
 	return G_SOURCE_REMOVE;
 }
 
@@ -240,12 +250,15 @@ void tnd_call_linger(struct tnd_calls *calls, struct tnd_sipcall *sip)
 	if (!tnd_sipcall_is_live(sip))
 		return;
 	l = g_new0(struct call_linger, 1);
-	l->calls = calls;
 	l->sip = tnd_obj_get(sip);
-	l->timer = g_timeout_source_new((guint)calls->env.conf->calls_linger * 1000u);
-	g_source_set_callback(l->timer, on_linger, l, NULL);
-	g_source_attach(l->timer, tnd_loop_context(calls->env.signal));
-	g_hash_table_add(calls->lingering, l);
+	l->deadline_us = g_get_monotonic_time() +
+			 (gint64)calls->env.conf->calls_linger * G_USEC_PER_SEC;
+	g_ptr_array_add(calls->lingering, l);
+	if (calls->linger_timer)
+		return;
+	calls->linger_timer = g_timeout_source_new(LINGER_SWEEP_MS);
+	g_source_set_callback(calls->linger_timer, on_linger_sweep, calls, NULL);
+	g_source_attach(calls->linger_timer, tnd_loop_context(calls->env.signal));
 }
 
 void tnd_call_limits_conn_gone(struct tnd_calls *calls, void *conn)
@@ -256,11 +269,19 @@ void tnd_call_limits_conn_gone(struct tnd_calls *calls, void *conn)
 
 void tnd_call_linger_free(struct tnd_calls *calls)
 {
-	GList *all = g_hash_table_get_keys(calls->lingering);
+	GPtrArray *a = calls->lingering;
 
+	if (calls->linger_timer) {
+		g_source_destroy(calls->linger_timer);
+		g_source_unref(calls->linger_timer);
+		calls->linger_timer = NULL;
+	}
 	/* the user agent's shutdown ends what is left of these dialogs */
-	for (GList *i = all; i; i = i->next)
-		linger_free(i->data);
-	g_list_free(all);
-	g_hash_table_remove_all(calls->lingering);
+	for (guint i = 0; i < a->len; i++) {
+		struct call_linger *l = g_ptr_array_index(a, i);
+
+		tnd_obj_put(l->sip);
+		g_free(l);
+	}
+	g_ptr_array_set_size(a, 0);
 }
