@@ -182,6 +182,8 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		.turn_pass = conf->media_turn_password,
 		.turn_only = conf->media_turn_only,
 		.ice_controlling = ice_controlling,
+		/* a call from SIP needs its SIP-side socket only once answered */
+		.b_later = call->dir == CALL_IN,
 		.strict_source = conf->media_strict_source,
 		.timeout_ms = (unsigned)conf->media_timeout * 1000u,
 		.rcvbuf = conf->media_socket_buffer * 1024,

@@ -17,6 +17,8 @@
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
 
+static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port);
+
 static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
 			 enum tnd_sipcall_end why)
 {
@@ -52,6 +54,8 @@ static gboolean on_ring_timeout(gpointer data)
 
 	g_source_unref(call->ring_timer);
 	call->ring_timer = NULL;
+	if (call->owner)
+		return G_SOURCE_REMOVE;   /* answered: the SIP 200 is on its way */
 	snprintf(reason, sizeof(reason), "no answer within %d s",
 		 call->calls->env.conf->calls_ring_timeout);
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: %s (480)", call->id, reason);
@@ -108,6 +112,11 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	struct tnd_sdp_neg sn;
 	char msg[CALL_MSG], *offer = NULL;
 
+	if (call->phase != CALL_SETUP) {
+		/* the second `ready`: the SIP-side socket for our answer */
+		answer_sip(call, err, rtp_port);
+		return;
+	}
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: media set-up failed: %s", call->id,
 			     strerror(err));
@@ -279,16 +288,62 @@ static struct tnd_call *ringing_call(struct tnd_calls *calls, void *conn, const 
 	return NULL;
 }
 
+/* Our SDP answer to the SIP caller for the browser's negotiation `wn`, at
+ * `port` (9 for a trial before the socket exists). 0 or an errno with why. */
+static int sip_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, uint16_t port,
+		      struct tnd_sdp **answerp, char *why, size_t whylen)
+{
+	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_local l;
+
+	tnd_call_local(call, &l, false);
+	l.port = port;
+	l.rtcp_port = (uint16_t)(port + 1);
+	l.codecs = want;
+	l.n_codecs = tnd_call_prefs(want, wn->codec, wn->dtmf, false);
+	return tnd_sdp_answer_sip(answerp, call->sip_offer, &l, why, whylen);
+}
+
+/* The SIP-side socket asked for in tnd_calls_answer is up (or failed):
+ * the SIP caller gets our 200, the browser `answered`, or both `ended`. */
+static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port)
+{
+	struct tnd_sdp *answer = NULL;
+	struct tnd_sdp_neg wn;
+	char why[CALL_MSG] = "", *text = NULL;
+
+	if (!err)
+		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, call->webrtc_answer, why,
+					 sizeof(why));
+	call->rtp_port = rtp_port;
+	if (!err)
+		err = sip_answer(call, &wn, rtp_port, &answer, why, sizeof(why));
+	if (!err)
+		err = tnd_call_route(call, call->sip_offer, answer, &wn, why, sizeof(why));
+	if (!err) {
+		text = tnd_call_sdp_text(answer);
+		err = text ? tnd_sipcall_answer(call->sip, text) : ENOMEM;
+	}
+	g_free(text);
+	tnd_sdp_free(answer);
+	if (err) {
+		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: cannot answer the SIP caller: %s", call->id,
+			     *why ? why : strerror(err));
+		refuse(call, 503, "cannot answer the SIP caller");
+		return;
+	}
+	tnd_call_answered(call);
+	tnd_call_notify(call, "answered", 200, "OK");
+}
+
 int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
 		     char *msg, size_t msglen)
 {
 	const struct tnd_call_sink *sink = calls->env.sink;
-	struct tnd_sdp *answer = NULL, *sip_answer = NULL;
-	struct tnd_sdp_codec_pref want[2];
-	struct tnd_sdp_local l;
+	struct tnd_sdp *answer = NULL, *trial = NULL;
 	struct tnd_sdp_neg wn;
 	struct tnd_call *call;
-	char why[CALL_MSG] = "", fp[256], *text = NULL;
+	char why[CALL_MSG] = "", fp[256];
 	int err;
 
 	call = ringing_call(calls, conn, id, msg, msglen, &err);
@@ -320,20 +375,13 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		err = tnd_bridge_webrtc_candidate(call->br, wn.answer_m->cands[i]);
 	if (!err && wn.answer_m->end_of_cands)
 		err = tnd_bridge_webrtc_candidate(call->br, NULL);
-
-	tnd_call_local(call, &l, false);
-	l.codecs = want;
-	l.n_codecs = tnd_call_prefs(want, wn.codec, wn.dtmf, false);
+	/* a trial now, so a browser answer we cannot relay fails this request;
+	 * the real one waits for the SIP-side socket (answer_sip) */
 	if (!err)
-		err = tnd_sdp_answer_sip(&sip_answer, call->sip_offer, &l, why, sizeof(why));
+		err = sip_answer(call, &wn, 9, &trial, why, sizeof(why));
+	tnd_sdp_free(trial);
 	if (!err)
-		err = tnd_call_route(call, call->sip_offer, sip_answer, &wn, why, sizeof(why));
-	if (!err) {
-		text = tnd_call_sdp_text(sip_answer);
-		err = text ? tnd_sipcall_answer(call->sip, text) : ENOMEM;
-	}
-	g_free(text);
-	tnd_sdp_free(sip_answer);
+		err = tnd_bridge_swap_sip_leg(call->br);
 	if (err) {
 		/* the bridge and sip/ calls say nothing in `why` (review L7) */
 		snprintf(msg, msglen, "cannot answer the SIP caller: %s",
@@ -341,8 +389,6 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		tnd_sipcall_reject(call->sip, 488, NULL);
 		return ENOTSUP;
 	}
-	tnd_call_answered(call);
-	tnd_call_notify(call, "answered", 200, "OK");
 	return 0;
 }
 

@@ -86,7 +86,8 @@ void tnd_call_notify(struct tnd_call *call, const char *state, int code, const c
 /* A leg of the call's media went silent past [media] timeout: ends the
  * call, BYE to the SIP side and `ended` with the reason to the browser. */
 void tnd_call_media_silent(struct tnd_call *call, bool sip_side);
-/* Starts the media bridge for the call on the least loaded worker. */
+/* Starts the media bridge for the call on the least loaded worker. A call
+ * from SIP gets its SIP-side RTP socket only when answered (call_in.c). */
 int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		   const struct tnd_bridge_events *ev);
 /* Our codec preferences, and a tnd_sdp_local for a leg. */

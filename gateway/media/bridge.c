@@ -211,7 +211,7 @@ static void setup_legs(struct tnd_bridge *br)
 {
 	int err;
 
-	err = br->b_webrtc ? 0 : make_rtp_leg(br, 1);
+	err = br->b_webrtc || br->b_later ? 0 : make_rtp_leg(br, 1);
 	if (!err && br->a_rtp)
 		err = make_rtp_leg(br, 0);
 	if (!err) {
@@ -602,6 +602,7 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->turn_only = conf->turn_only;
 	br->a_rtp = conf->a_rtp;
 	br->b_webrtc = conf->b_webrtc;
+	br->b_later = conf->b_later;
 	br->b_controlling = conf->b_ice_controlling;
 	br->strict_source = conf->strict_source;
 	br->timeout_ms = conf->timeout_ms;

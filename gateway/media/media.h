@@ -61,6 +61,10 @@ struct tnd_bridge_conf {
 	 * given with tnd_bridge_leg_remote/_candidate(side 1) */
 	bool b_webrtc;
 	bool b_ice_controlling;
+	/* leg B's RTP socket is made only by tnd_bridge_swap_sip_leg (a call
+	 * from SIP needs no port before it is answered: a ringing call holds
+	 * the browser's ICE socket alone); `ready` then says rtp_port 0 */
+	bool b_later;
 	bool strict_source;             /* SIP-side RTP only from the SDP address */
 	unsigned timeout_ms;            /* a leg silent this long ends the call; 0 never */
 	int rcvbuf;                     /* media sockets' SO_RCVBUF, bytes; 0 system's */
