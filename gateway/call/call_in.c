@@ -248,8 +248,11 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	}
 	err = tnd_call_media(call, true, &bridge_events);
 	if (err) {
-		/* the dialog is ours now: end it ourselves */
+		/* the dialog is ours now: end it ourselves, and keep handlers on
+		 * it (detaching inside the incoming handler is an error to sip/) */
 		tnd_sipcall_reject(sip, 503, NULL);
+		tnd_sipcall_set_handlers(sip, &refused_handlers, NULL);
+		call->sip = tnd_obj_put(call->sip);
 		tnd_call_end(call, 503, "Service Unavailable");
 		tnd_obj_put(call);
 		return 0;
