@@ -305,6 +305,36 @@ static const struct tnd_opt opts[] = {
 	  "< > \" or space, so a host cannot be smuggled in (write sip:*@pbx.example:* to "
 	  "allow any port); * alone allows everything. A call to anything else gets 403. "
 	  "Empty allows nothing. Reloaded on SIGHUP." },
+	{ "calls", "ring_timeout", TND_OPT_INT, "60", 1, 3600, NULL, OFF(calls_ring_timeout),
+	  NULL,
+	  "Seconds a call from SIP may ring unanswered: then the caller gets 480 and the "
+	  "browsers `ended` 480 \"no answer\"." },
+	{ "calls", "max_ringing", TND_OPT_INT, "100", 1, 100000, NULL, OFF(calls_max_ringing),
+	  NULL,
+	  "Calls from SIP ringing unanswered at once, for all users together; more get 503 "
+	  "at once, before any media port is taken." },
+	{ "calls", "max_ringing_per_user", TND_OPT_INT, "4", 1, 1000, NULL,
+	  OFF(calls_max_ringing_user), NULL,
+	  "Calls from SIP ringing unanswered at once for one user; more get 486 Busy Here "
+	  "at once." },
+	{ "calls", "max_per_connection", TND_OPT_INT, "8", 1, 10000, NULL, OFF(calls_max_conn),
+	  NULL,
+	  "Calls one WebSocket may have placed and not yet ended; a further `call` gets "
+	  "429." },
+	{ "calls", "max_per_user", TND_OPT_INT, "16", 1, 100000, NULL, OFF(calls_max_user),
+	  NULL,
+	  "Calls one user may have placed and not yet ended, over all their WebSockets; a "
+	  "further `call` gets 429." },
+	{ "calls", "rate", TND_OPT_INT, "4", 1, 10000, NULL, OFF(calls_rate), NULL,
+	  "`call` attempts per second one user (or, without a login, one WebSocket) may "
+	  "make on average; beyond it and `burst`, `call` gets 429." },
+	{ "calls", "burst", TND_OPT_INT, "8", 1, 10000, NULL, OFF(calls_burst), NULL,
+	  "`call` attempts one user may make at once beyond `rate` (a token bucket of this "
+	  "size, refilled at `rate` per second)." },
+	{ "calls", "linger", TND_OPT_INT, "32", 1, 300, NULL, OFF(calls_linger), NULL,
+	  "Seconds the SIP side of an ended call may take to finish (the answer to our "
+	  "CANCEL or BYE) before the gateway forgets the dialog. The browser is told "
+	  "`ended` at once either way." },
 };
 
 static int add_user(void *data, const char *key, const char *value, char *err, size_t errlen)

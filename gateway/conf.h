@@ -79,6 +79,14 @@ struct tnd_conf {
 	/* [calls] */
 	char *calls_allow;           /* comma-separated glob patterns on `to` */
 	int max_calls;
+	int calls_ring_timeout;      /* seconds an incoming call may ring */
+	int calls_max_ringing;       /* incoming calls ringing at once, in total */
+	int calls_max_ringing_user;  /* ... for one user */
+	int calls_max_conn;          /* browser calls at once on one WebSocket */
+	int calls_max_user;          /* ... of one user, all WebSockets */
+	int calls_rate;              /* browser call attempts per second per user */
+	int calls_burst;             /* ... beyond the rate, at once */
+	int calls_linger;            /* seconds an ended call's SIP side may take */
 
 	/* [users] */
 	struct tnd_conf_user *users; /* owned array */

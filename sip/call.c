@@ -181,6 +181,21 @@ void tnd_sipcall_detach(struct tnd_sipcall *call)
 		tnd_sipcall_end(call, TND_SIPCALL_END_LOCAL);
 }
 
+bool tnd_sipcall_is_live(const struct tnd_sipcall *call)
+{
+	return call && call->state != CS_ENDED && call->nh;
+}
+
+void tnd_sipcall_forget(struct tnd_sipcall *call)
+{
+	if (!call || call->state == CS_ENDED)
+		return;
+	TND_LOG_RL(TND_LOG_SIP, NOTICE, "call %s: the peer did not finish the dialog in time: "
+		   "forgotten", call->call_id ? call->call_id : "-");
+	tnd_sipcall_set_why(call, TND_SIPCALL_END_NETWORK, 408, "Request Timeout");
+	tnd_sipcall_finish(call, 408, "Request Timeout");
+}
+
 void tnd_sipcall_finish(struct tnd_sipcall *call, int status, const char *phrase)
 {
 	const struct tnd_sipcall_handlers *h = call->h;

@@ -204,6 +204,13 @@ int tnd_sipcall_hangup(struct tnd_sipcall *call);
 /* No callback fires after this returns; a live call is hung up as by
  * tnd_sipcall_hangup. Then drop the reference. NULL-safe, idempotent. */
 void tnd_sipcall_detach(struct tnd_sipcall *call);
+/* Whether the dialog still has its Sofia handle (it has not ended). */
+bool tnd_sipcall_is_live(const struct tnd_sipcall *call);
+/* Ends the call now, without waiting for the peer (one that ignores our
+ * CANCEL or BYE): destroys the handle, so Sofia forgets the dialog and the
+ * UA's count drops; `ended` fires (408, TND_SIPCALL_END_NETWORK) unless
+ * detached. For a hard cap after hangup. NULL-safe; no-op once ended. */
+void tnd_sipcall_forget(struct tnd_sipcall *call);
 
 /* The Call-ID, for logs; valid while the reference is held. */
 const char *tnd_sipcall_id(const struct tnd_sipcall *call);

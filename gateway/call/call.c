@@ -25,9 +25,21 @@ static const struct tnd_sdp_codec_pref prefs[] = {
 	{ "telephone-event", 48000, 1, 110, NULL },
 };
 
+static void stop_ring(struct tnd_call *call)
+{
+	if (call->ring_timer) {
+		g_source_destroy(call->ring_timer);
+		g_source_unref(call->ring_timer);
+		call->ring_timer = NULL;
+	}
+}
+
 static void call_destroy(void *data)
 {
 	struct tnd_call *call = data;
+
+	stop_ring(call);
+	g_free(call->use_user);
 
 	tnd_obj_put(call->owner);
 	for (unsigned i = 0; i < call->n_ringing; i++)
@@ -72,6 +84,8 @@ int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir
 void tnd_call_answered(struct tnd_call *call)
 {
 	call->phase = CALL_ANSWERED;
+	stop_ring(call);
+	tnd_call_uncount_ring(call);
 	/* negotiation is over: the parsed SDPs are ~14 KiB per m= line each
 	 * (fixed arrays), dead weight for the rest of the call */
 	tnd_sdp_free(call->webrtc_offer);
@@ -110,6 +124,8 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 		return;
 	call->phase = CALL_ENDED;
 	tnd_obj_get(call);
+	stop_ring(call);
+	tnd_call_uncount(call);
 	TND_LOG_INFO(TND_LOG_MEDIA, "call %s ended: %d %s", call->id, code, reason);
 	if (call->done) {
 		tnd_call_done_h *done = call->done;
@@ -121,7 +137,11 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 		tnd_call_notify(call, "ended", code, reason);
 	}
 	if (call->sip) {
+		/* CANCEL or BYE goes out; whatever the peer does, the dialog is
+		 * gone within [calls] linger */
 		tnd_sipcall_detach(call->sip);
+		if (calls)
+			tnd_call_linger(calls, call->sip);
 		call->sip = tnd_obj_put(call->sip);
 	}
 	if (call->br) {
@@ -162,6 +182,8 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		.turn_pass = conf->media_turn_password,
 		.turn_only = conf->media_turn_only,
 		.ice_controlling = ice_controlling,
+		/* a call from SIP needs its SIP-side socket only once answered */
+		.b_later = call->dir == CALL_IN,
 		.strict_source = conf->media_strict_source,
 		.timeout_ms = (unsigned)conf->media_timeout * 1000u,
 		.rcvbuf = conf->media_socket_buffer * 1024,
@@ -322,6 +344,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 		return ENOMEM;
 	calls->env = *env;
 	calls->by_id = g_hash_table_new(g_str_hash, g_str_equal);
+	tnd_call_limits_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	*callsp = calls;
 	return 0;
@@ -358,6 +381,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 	}
 	g_list_free(all);
 	tnd_calls_hangup_all(calls);
+	tnd_call_limits_free(calls);
 	g_hash_table_destroy(calls->by_id);
 	free(calls);
 }
@@ -407,17 +431,12 @@ int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *id, char *
 		return ENOENT;
 	if (call->dir == CALL_IN && !call->owner)
 		return tnd_calls_reject(calls, conn, id, 486, msg, msglen);
-	/* the SIP side's answer to our CANCEL or BYE ends the call with its
-	 * status; meanwhile nothing more is sent to the browser */
-	if (call->sip && call->phase != CALL_SETUP) {
-		tnd_sipcall_hangup(call->sip);
-		if (call->br) {
-			tnd_bridge_close(call->br);
-			call->br = tnd_obj_put(call->br);
-		}
-		return 0;
-	}
-	tnd_call_end(call, 0, "hung up");
+	/* the browser is done with the call now, whatever the SIP side does
+	 * (abuse probe: a peer that ignores CANCEL kept browsers waiting):
+	 * `ended` goes at once with the status our CANCEL (487) or BYE (200)
+	 * asks for, and ending sends them and lets the dialog linger */
+	tnd_call_end(call, call->phase == CALL_ANSWERED ? 200 :
+		     call->phase == CALL_PROGRESS ? 487 : 0, "hung up");
 	return 0;
 }
 
@@ -467,4 +486,5 @@ void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn)
 		}
 	}
 	g_list_free(all);
+	tnd_call_limits_conn_gone(calls, conn);
 }

@@ -77,7 +77,9 @@ struct tnd_call_params {
 /* A call from the browser to SIP. On 0, done(req, ...) follows exactly once
  * (it may run before this returns); `req` is a tnd_obj the call holds a
  * reference to until then. Else an errno, with a message in msg, and done
- * is not called. */
+ * is not called: EAGAIN past a [calls] limit (max_per_connection for conn,
+ * max_per_user or rate for from_user; without a user the connection's own
+ * rate counts), checked before anything else. */
 int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_params *p,
 		    tnd_call_done_h *done, void *req, char *msg, size_t msglen);
 /* The browser's answer to an `incoming` offer. */
@@ -86,6 +88,10 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *call, cons
 /* Refuses an incoming call with a SIP status (400-699). */
 int tnd_calls_reject(struct tnd_calls *calls, void *conn, const char *call, int code,
 		     char *msg, size_t msglen);
+/* Ends the call for the browser at once (`ended` 487 before the answer,
+ * 200 after, reason "hung up"; an incoming call still ringing is rejected
+ * 486 instead); CANCEL or BYE goes out and the dialog is forgotten after
+ * [calls] linger if the peer never finishes it. */
 int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *call, char *msg,
 		     size_t msglen);
 /* A trickled browser candidate ("candidate:..." or "a=candidate:..."), or

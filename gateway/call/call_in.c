@@ -13,8 +13,11 @@
 #include <string.h>
 
 #include "gateway/base/log.h"
+#include "gateway/base/loop.h"
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
+
+static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port);
 
 static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
 			 enum tnd_sipcall_end why)
@@ -26,6 +29,52 @@ static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 }
 
 static const struct tnd_sipcall_handlers sip_handlers = { NULL, NULL, NULL, on_sip_ended };
+
+static void on_refused_ended(void *arg, struct tnd_sipcall *sip, int status,
+			     const char *phrase, enum tnd_sipcall_end why)
+{
+	(void)arg;
+	(void)sip;
+	(void)status;
+	(void)phrase;
+	(void)why;
+}
+
+/* a call refused at once by a [calls] limit: nothing to tell anyone */
+static const struct tnd_sipcall_handlers refused_handlers = {
+	NULL, NULL, NULL, on_refused_ended,
+};
+
+/* No answer within [calls] ring_timeout: the caller gets 480 (RFC 3261
+ * 21.4.18, "no answer"), the browsers `ended` 480. */
+static gboolean on_ring_timeout(gpointer data)
+{
+	struct tnd_call *call = data;
+	char reason[64];
+
+	g_source_unref(call->ring_timer);
+	call->ring_timer = NULL;
+	if (call->owner)
+		return G_SOURCE_REMOVE;   /* answered: the SIP 200 is on its way */
+	snprintf(reason, sizeof(reason), "no answer within %d s",
+		 call->calls->env.conf->calls_ring_timeout);
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: %s (480)", call->id, reason);
+	if (call->sip)
+		tnd_sipcall_reject(call->sip, 480, NULL);
+	tnd_call_end(call, 480, reason);
+	return G_SOURCE_REMOVE;
+}
+
+static void start_ring_timer(struct tnd_call *call)
+{
+	const struct tnd_calls_env *env = &call->calls->env;
+
+	/* the registry holds the call until it ends, and ending destroys the
+	 * timer: the borrowed pointer cannot dangle */
+	call->ring_timer = g_timeout_source_new((guint)env->conf->calls_ring_timeout * 1000u);
+	g_source_set_callback(call->ring_timer, on_ring_timeout, call, NULL);
+	g_source_attach(call->ring_timer, tnd_loop_context(env->signal));
+}
 
 /* The codec the SIP offer and we agree on, from a trial answer. */
 static int pick_codec(struct tnd_call *call, struct tnd_sdp **answerp, struct tnd_sdp_neg *n,
@@ -63,6 +112,11 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	struct tnd_sdp_neg sn;
 	char msg[CALL_MSG], *offer = NULL;
 
+	if (call->phase != CALL_SETUP) {
+		/* the second `ready`: the SIP-side socket for our answer */
+		answer_sip(call, err, rtp_port);
+		return;
+	}
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: media set-up failed: %s", call->id,
 			     strerror(err));
@@ -151,6 +205,13 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		TND_LOG_INFO(TND_LOG_SIP, "INVITE for %s: not logged in (480)", info->ruri_user);
 		return EAGAIN;
 	}
+	/* before any parsing or media: a flood must cost the least */
+	err = tnd_call_limit_in(calls, info->ruri_user);
+	if (err) {
+		tnd_sipcall_set_handlers(sip, &refused_handlers, NULL);
+		tnd_sipcall_reject(sip, err, NULL);
+		return 0;
+	}
 	err = tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg, sizeof(msg));
 	if (err) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: bad SDP: %s", info->ruri_user, msg);
@@ -172,6 +233,8 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	}
 	call->sip = tnd_obj_get(sip);
 	tnd_sipcall_set_handlers(sip, &sip_handlers, call);
+	tnd_call_count_ring(call, info->ruri_user);
+	start_ring_timer(call);
 	for (size_t i = 0; i < n; i++)
 		call->ringing[call->n_ringing++] = tnd_obj_get(conns[i]);
 	call->from_uri = g_strdup(info->from_uri);
@@ -185,8 +248,11 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	}
 	err = tnd_call_media(call, true, &bridge_events);
 	if (err) {
-		/* the dialog is ours now: end it ourselves */
+		/* the dialog is ours now: end it ourselves, and keep handlers on
+		 * it (detaching inside the incoming handler is an error to sip/) */
 		tnd_sipcall_reject(sip, 503, NULL);
+		tnd_sipcall_set_handlers(sip, &refused_handlers, NULL);
+		call->sip = tnd_obj_put(call->sip);
 		tnd_call_end(call, 503, "Service Unavailable");
 		tnd_obj_put(call);
 		return 0;
@@ -225,16 +291,62 @@ static struct tnd_call *ringing_call(struct tnd_calls *calls, void *conn, const 
 	return NULL;
 }
 
+/* Our SDP answer to the SIP caller for the browser's negotiation `wn`, at
+ * `port` (9 for a trial before the socket exists). 0 or an errno with why. */
+static int sip_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, uint16_t port,
+		      struct tnd_sdp **answerp, char *why, size_t whylen)
+{
+	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_local l;
+
+	tnd_call_local(call, &l, false);
+	l.port = port;
+	l.rtcp_port = (uint16_t)(port + 1);
+	l.codecs = want;
+	l.n_codecs = tnd_call_prefs(want, wn->codec, wn->dtmf, false);
+	return tnd_sdp_answer_sip(answerp, call->sip_offer, &l, why, whylen);
+}
+
+/* The SIP-side socket asked for in tnd_calls_answer is up (or failed):
+ * the SIP caller gets our 200, the browser `answered`, or both `ended`. */
+static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port)
+{
+	struct tnd_sdp *answer = NULL;
+	struct tnd_sdp_neg wn;
+	char why[CALL_MSG] = "", *text = NULL;
+
+	if (!err)
+		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, call->webrtc_answer, why,
+					 sizeof(why));
+	call->rtp_port = rtp_port;
+	if (!err)
+		err = sip_answer(call, &wn, rtp_port, &answer, why, sizeof(why));
+	if (!err)
+		err = tnd_call_route(call, call->sip_offer, answer, &wn, why, sizeof(why));
+	if (!err) {
+		text = tnd_call_sdp_text(answer);
+		err = text ? tnd_sipcall_answer(call->sip, text) : ENOMEM;
+	}
+	g_free(text);
+	tnd_sdp_free(answer);
+	if (err) {
+		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: cannot answer the SIP caller: %s", call->id,
+			     *why ? why : strerror(err));
+		refuse(call, 503, "cannot answer the SIP caller");
+		return;
+	}
+	tnd_call_answered(call);
+	tnd_call_notify(call, "answered", 200, "OK");
+}
+
 int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
 		     char *msg, size_t msglen)
 {
 	const struct tnd_call_sink *sink = calls->env.sink;
-	struct tnd_sdp *answer = NULL, *sip_answer = NULL;
-	struct tnd_sdp_codec_pref want[2];
-	struct tnd_sdp_local l;
+	struct tnd_sdp *answer = NULL, *trial = NULL;
 	struct tnd_sdp_neg wn;
 	struct tnd_call *call;
-	char why[CALL_MSG] = "", fp[256], *text = NULL;
+	char why[CALL_MSG] = "", fp[256];
 	int err;
 
 	call = ringing_call(calls, conn, id, msg, msglen, &err);
@@ -266,20 +378,13 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		err = tnd_bridge_webrtc_candidate(call->br, wn.answer_m->cands[i]);
 	if (!err && wn.answer_m->end_of_cands)
 		err = tnd_bridge_webrtc_candidate(call->br, NULL);
-
-	tnd_call_local(call, &l, false);
-	l.codecs = want;
-	l.n_codecs = tnd_call_prefs(want, wn.codec, wn.dtmf, false);
+	/* a trial now, so a browser answer we cannot relay fails this request;
+	 * the real one waits for the SIP-side socket (answer_sip) */
 	if (!err)
-		err = tnd_sdp_answer_sip(&sip_answer, call->sip_offer, &l, why, sizeof(why));
+		err = sip_answer(call, &wn, 9, &trial, why, sizeof(why));
+	tnd_sdp_free(trial);
 	if (!err)
-		err = tnd_call_route(call, call->sip_offer, sip_answer, &wn, why, sizeof(why));
-	if (!err) {
-		text = tnd_call_sdp_text(sip_answer);
-		err = text ? tnd_sipcall_answer(call->sip, text) : ENOMEM;
-	}
-	g_free(text);
-	tnd_sdp_free(sip_answer);
+		err = tnd_bridge_swap_sip_leg(call->br);
 	if (err) {
 		/* the bridge and sip/ calls say nothing in `why` (review L7) */
 		snprintf(msg, msglen, "cannot answer the SIP caller: %s",
@@ -287,8 +392,6 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		tnd_sipcall_reject(call->sip, 488, NULL);
 		return ENOTSUP;
 	}
-	tnd_call_answered(call);
-	tnd_call_notify(call, "answered", 200, "OK");
 	return 0;
 }
 

@@ -23,6 +23,13 @@ struct tnd_calls {
 	GHashTable *by_id;                   /* owned: id -> ref'd struct tnd_call */
 	unsigned long next_id;
 	unsigned long total;
+	/* call_limit.c: what each user and WebSocket holds, for [calls] limits */
+	GHashTable *use_by_user;             /* owned: user (owned) -> owned call_use */
+	GHashTable *use_by_conn;             /* owned: conn (borrowed key) -> owned call_use */
+	unsigned prune_at;                   /* use_by_user size that triggers a sweep */
+	unsigned ringing;                    /* incoming calls alerted, not yet answered */
+	GPtrArray *lingering;                /* owned: owned struct call_linger */
+	GSource *linger_timer;               /* owned: the sweep, while any linger */
 };
 
 enum call_dir {
@@ -58,6 +65,11 @@ struct tnd_call {
 	char *from_user, *from_display, *from_uri;
 	char **hdr_names, **hdr_values;      /* owned strv */
 	uint16_t rtp_port;
+	/* [calls] limits: what this call is counted against (call_limit.c) */
+	char *use_user;                      /* owned: caller (out) or callee (in), or NULL */
+	void *use_conn;                      /* borrowed key: the caller's WebSocket (out) */
+	bool counted_ring;                   /* in: counted as ringing */
+	GSource *ring_timer;                 /* owned: [calls] ring_timeout (in) */
 	uint64_t sess_id;
 	uint64_t sess_version;
 };
@@ -74,7 +86,8 @@ void tnd_call_notify(struct tnd_call *call, const char *state, int code, const c
 /* A leg of the call's media went silent past [media] timeout: ends the
  * call, BYE to the SIP side and `ended` with the reason to the browser. */
 void tnd_call_media_silent(struct tnd_call *call, bool sip_side);
-/* Starts the media bridge for the call on the least loaded worker. */
+/* Starts the media bridge for the call on the least loaded worker. A call
+ * from SIP gets its SIP-side RTP socket only when answered (call_in.c). */
 int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		   const struct tnd_bridge_events *ev);
 /* Our codec preferences, and a tnd_sdp_local for a leg. */
@@ -102,6 +115,31 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 /* Writes an SDP to a new string (g_free). */
 char *tnd_call_sdp_text(const struct tnd_sdp *sdp);
 struct tnd_call *tnd_call_find(struct tnd_calls *calls, const char *id);
+
+/* call_limit.c: [calls] limits (protocol.md). */
+int tnd_call_limits_init(struct tnd_calls *calls);
+void tnd_call_limits_free(struct tnd_calls *calls);
+/* May `conn` (logged in as `user`, or NULL) place a call now? Takes one
+ * attempt from the rate bucket. 0, or EAGAIN with msg naming the limit. */
+int tnd_call_limit_out(struct tnd_calls *calls, void *conn, const char *user, char *msg,
+		       size_t msglen);
+/* Counts a new browser call against conn and user until it ends. */
+void tnd_call_count_out(struct tnd_call *call, void *conn, const char *user);
+/* May another call ring for `user`? 0, or the SIP status to refuse with
+ * (486 for the user's cap, 503 for the gateway's). */
+int tnd_call_limit_in(struct tnd_calls *calls, const char *user);
+/* Counts a new incoming call as ringing for `user` until answered or ended. */
+void tnd_call_count_ring(struct tnd_call *call, const char *user);
+/* The call is answered: it no longer rings. */
+void tnd_call_uncount_ring(struct tnd_call *call);
+/* The call ends: every count it holds goes. */
+void tnd_call_uncount(struct tnd_call *call);
+/* The WebSocket is gone (after its calls ended). */
+void tnd_call_limits_conn_gone(struct tnd_calls *calls, void *conn);
+/* A detached SIP dialog still finishing (CANCEL, BYE): forgotten after
+ * [calls] linger seconds if the peer never finishes it. Takes a reference. */
+void tnd_call_linger(struct tnd_calls *calls, struct tnd_sipcall *sip);
+void tnd_call_linger_free(struct tnd_calls *calls);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

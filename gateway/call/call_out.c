@@ -251,6 +251,10 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 		snprintf(msg, msglen, "params.to and params.sdp are required");
 		return EINVAL;
 	}
+	/* first: a flood of `call`s is refused before it costs anything */
+	err = tnd_call_limit_out(calls, conn, p->from_user, msg, msglen);
+	if (err)
+		return err;
 	if (tnd_policy_check_call(calls->env.conf, p->to)) {
 		snprintf(msg, msglen, "params.to: the dial plan does not allow calls to %.128s",
 			 p->to);
@@ -269,6 +273,7 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 		return err;
 	}
 	call->webrtc_offer = offer;
+	tnd_call_count_out(call, conn, p->from_user);
 	/* answer once with stand-in ICE values: an offer we cannot use gets
 	 * its 488 now, before any port is taken */
 	tnd_call_local(call, &l, true);

@@ -130,14 +130,34 @@ static void cmd_destroy(void *data)
 	tnd_obj_put(c->br);
 }
 
+/* UDP ports a leg holds, for the stats (abuse probe: a ringing call held
+ * about 3 while the counter said 1): an RTP leg binds RTP and RTCP (port
+ * + 1); libnice binds a host socket per ICE address (rtcp-mux: one
+ * component), at least one when it picks the addresses itself. */
+static long leg_ports(const struct tnd_bridge *br, unsigned side)
+{
+	long n;
+
+	if (tnd_leg_sock(&br->leg[side]))
+		return 2;
+	if (!tnd_leg_pc(&br->leg[side]))
+		return 0;
+	n = g_strv_length(br->ice_addrs);
+	return n ? n : 1;
+}
+
+static void release_leg(struct tnd_bridge *br, unsigned side)
+{
+	atomic_fetch_sub(&live_ports, leg_ports(br, side));
+	tnd_leg_release(&br->leg[side]);
+}
+
 static void release_legs(struct tnd_bridge *br)
 {
 	tnd_poller_tick_del(tnd_loop_poller(br->worker), &br->tick);
 	for (unsigned i = 0; i < 2; i++) {
 		tnd_bridge_setup_reset(br, i);
-		if (tnd_leg_sock(&br->leg[i]))
-			atomic_fetch_sub(&live_ports, 1);
-		tnd_leg_release(&br->leg[i]);
+		release_leg(br, i);
 	}
 }
 
@@ -151,7 +171,7 @@ static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
 	int err = tnd_leg_rtp(&br->leg[side], br, &sc);
 
 	if (!err)
-		atomic_fetch_add(&live_ports, 1);
+		atomic_fetch_add(&live_ports, leg_ports(br, side));
 	return err;
 }
 
@@ -182,6 +202,7 @@ static int start_webrtc_leg(struct tnd_bridge *br, unsigned side)
 			     side ? br->b_controlling : br->controlling);
 	if (err)
 		return err;
+	atomic_fetch_add(&live_ports, leg_ports(br, side));
 	tnd_bridge_setup_start(br, side);
 	return tnd_pc_gather(br->leg[side].obj);
 }
@@ -190,7 +211,7 @@ static void setup_legs(struct tnd_bridge *br)
 {
 	int err;
 
-	err = br->b_webrtc ? 0 : make_rtp_leg(br, 1);
+	err = br->b_webrtc || br->b_later ? 0 : make_rtp_leg(br, 1);
 	if (!err && br->a_rtp)
 		err = make_rtp_leg(br, 0);
 	if (!err) {
@@ -229,12 +250,12 @@ static void swap_webrtc_leg(struct tnd_bridge *br)
 	if (br->a_rtp || !br->held_by_worker)
 		return;
 	tnd_bridge_setup_reset(br, 0);
-	tnd_leg_release(&br->leg[0]);
+	release_leg(br, 0);
 	tnd_mdir_input_reset(&br->dir[0]);
 	err = start_webrtc_leg(br, 0);
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "new browser leg failed: %s", strerror(err));
-		tnd_leg_release(&br->leg[0]);
+		release_leg(br, 0);
 		tnd_bridge_send_ready(br, 0, err);
 	}
 }
@@ -259,9 +280,7 @@ static void swap_sip_leg(struct tnd_bridge *br)
 
 	if (br->b_webrtc || !br->held_by_worker)
 		return;
-	if (tnd_leg_sock(&br->leg[1]))
-		atomic_fetch_sub(&live_ports, 1);
-	tnd_leg_release(&br->leg[1]);
+	release_leg(br, 1);
 	tnd_mdir_input_reset(&br->dir[1]);
 	err = make_rtp_leg(br, 1);
 	tnd_bridge_post_port(br, err, br->leg[1].port);
@@ -583,6 +602,7 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->turn_only = conf->turn_only;
 	br->a_rtp = conf->a_rtp;
 	br->b_webrtc = conf->b_webrtc;
+	br->b_later = conf->b_later;
 	br->b_controlling = conf->b_ice_controlling;
 	br->strict_source = conf->strict_source;
 	br->timeout_ms = conf->timeout_ms;

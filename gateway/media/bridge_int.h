@@ -97,6 +97,7 @@ struct tnd_bridge {
 	bool turn_only;
 	bool a_rtp;                              /* leg A is plain RTP too */
 	bool b_webrtc;                           /* leg B is a WebRTC pc too */
+	bool b_later;                            /* leg B's socket only on swap */
 	bool b_controlling;                      /* leg B's ICE role */
 	bool strict_source;
 	unsigned timeout_ms;                     /* media inactivity; 0: none */

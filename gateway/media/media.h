@@ -61,6 +61,10 @@ struct tnd_bridge_conf {
 	 * given with tnd_bridge_leg_remote/_candidate(side 1) */
 	bool b_webrtc;
 	bool b_ice_controlling;
+	/* leg B's RTP socket is made only by tnd_bridge_swap_sip_leg (a call
+	 * from SIP needs no port before it is answered: a ringing call holds
+	 * the browser's ICE socket alone); `ready` then says rtp_port 0 */
+	bool b_later;
 	bool strict_source;             /* SIP-side RTP only from the SDP address */
 	unsigned timeout_ms;            /* a leg silent this long ends the call; 0 never */
 	int rcvbuf;                     /* media sockets' SO_RCVBUF, bytes; 0 system's */
@@ -154,7 +158,8 @@ void tnd_bridge_close(struct tnd_bridge *br);
 struct tnd_media_counts {
 	long bridges;
 	long open_legs;     /* bridges whose pc and socket are not yet released */
-	long ports;         /* UDP ports held by RTP sockets */
+	long ports;         /* UDP ports held: RTP + RTCP of plain RTP legs, ICE
+			     * host sockets of WebRTC legs */
 	long dropped;       /* packets dropped as garbage or unusable by closed calls'
 			     * legs (bad STUN/DTLS/RTP/RTCP, SRTP failures, unknown
 			     * payload types) */

@@ -85,8 +85,22 @@ def sipp_answerer(port):
            "-m", "1", "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
            "-mp", str(free_port(also_udp=True)), "-timeout", "30", "-timeout_error",
            "-trace_err"]
-    return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   cwd=tempfile.mkdtemp(prefix="tandem-sipp-")))
+    wait_udp_bound(port, proc)
+    return proc
+
+
+def wait_udp_bound(port, proc, timeout=5):
+    """Readiness without sleeping for it: the port shows in /proc/net/udp
+    once SIPp listens (an INVITE sent earlier gets ICMP unreachable: 503)."""
+    want = ":%04X" % port
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        with open("/proc/net/udp") as f:
+            if any(line.split()[1].endswith(want) for line in f.readlines()[1:]):
+                return
+        time.sleep(0.01)
 
 
 async def health_call(gw, login=None, timeout=15, source=None):

@@ -92,6 +92,14 @@ bool wait_for(const char *log, const char *needle, int ms);
 bool wait_idle(int ms);
 int with_fx(int (*body)(void), const char *conf_text);
 
+/* test_call_limit.c: [calls] limits, ring timeout, hangup at once */
+int tnd_test_call_ring_timeout(void);
+int tnd_test_call_ring_cap_user(void);
+int tnd_test_call_ring_cap_total(void);
+int tnd_test_call_out_caps(void);
+int tnd_test_call_out_rate(void);
+int tnd_test_call_hangup_silent_peer(void);
+
 #define FX_TEST(name, conf) \
 	static int test_##name(void) \
 	{ \
