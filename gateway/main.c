@@ -76,7 +76,17 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	s->port = c->sip_port;
 	s->udp = c->sip_udp;
 	s->tcp = c->sip_tcp;
-	s->user_agent = "Tandem/" PACKAGE_VERSION;
+	/* no version: svmap printed it to anyone who sent OPTIONS */
+	s->user_agent = "Tandem";
+	s->trusted = c->sip_trusted;
+	s->inbound_user = c->sip_inbound_user;
+	s->inbound_password = c->sip_inbound_password;
+	s->rate = (unsigned)c->sip_rate;
+	s->block_after = (unsigned)c->sip_block_after;
+	s->block_time = (unsigned)c->sip_block_time;
+	s->tcp_idle = (unsigned)c->sip_tcp_idle;
+	s->tcp_max = (unsigned)c->sip_tcp_max;
+	s->tcp_max_per_source = (unsigned)c->sip_tcp_max_per_source;
 }
 
 /* Keys that only take effect at start-up: warn when a reload changes them. */
