@@ -81,6 +81,7 @@ static int parse_prefix(const char *s, struct prefix *p)
 {
 	char buf[64], *slash, *end;
 	struct in_addr v4;
+	bool v4_len = false;
 	long bits;
 
 	if (strlen(s) >= sizeof(buf))
@@ -94,6 +95,7 @@ static int parse_prefix(const char *s, struct prefix *p)
 		p->addr[10] = p->addr[11] = 0xff;
 		memcpy(p->addr + 12, &v4, 4);
 		bits = 32;
+		v4_len = true;
 	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
 		bits = 128;
 	} else {
@@ -105,10 +107,9 @@ static int parse_prefix(const char *s, struct prefix *p)
 		bits = strtol(slash, &end, 10);
 		if (!*slash || *end || bits < 0 || bits > max)
 			return EINVAL;
-		if (max == 32)
-			bits += 96;
 	}
-	p->bits = (unsigned)bits;
+	/* an IPv4 prefix counts within the mapped form's last 32 bits */
+	p->bits = (unsigned)(v4_len ? bits + 96 : bits);
 	return 0;
 }
 
