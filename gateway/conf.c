@@ -280,8 +280,8 @@ static const struct tnd_opt opts[] = {
 	  "process's descriptor limit (at least 32) is free. 0: no cap." },
 	{ "sip", "tcp_max_per_source", TND_OPT_INT, "32", 0, 100000, NULL,
 	  OFF(sip_tcp_max_per_source), NULL,
-	  "SIP TCP connections from one address at once; the newest beyond it are closed. "
-	  "0: no cap." },
+	  "SIP TCP connections from one untrusted address at once; the newest beyond it are "
+	  "closed. 0: no cap." },
 
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "

@@ -162,7 +162,9 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 		       const struct tnd_sipcall_handlers *h, void *arg);
 
 /* What an incoming INVITE said; every pointer borrowed for the duration of
- * the incoming handler. Before the handler runs, the UA itself answers an
+ * the incoming handler. Before the handler runs, the UA checks the source
+ * (tnd_sip_conf: trusted list, rate, block; an untrusted source gets 403,
+ * or 401 when inbound_user is set, whoever it calls), then answers an
  * INVITE without a body 488 (no late offer yet), one with another body
  * type 415, one with Max-Forwards: 0 483 (the gateway may call out again:
  * a loop stops here), and every INVITE 503 once shutting down; nua answers

@@ -98,8 +98,10 @@ void tnd_sipua_options(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
 
 /* tcp.c: SIP over TCP may not hold descriptors without bound. */
 /* Finds the listening socket nua bound to `port` and starts watching it;
- * ENOENT when there is none. Single owner. */
-int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd_sip_conf *conf);
+ * ENOENT when there is none. Single owner. `guard` is borrowed (it must
+ * outlive the watcher): its trusted sources have no per-source cap. */
+int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd_sip_conf *conf,
+		     const struct tnd_sipguard *guard);
 void tnd_siptcp_free(struct tnd_siptcp *t);
 
 /* call.c */

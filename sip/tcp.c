@@ -56,6 +56,7 @@ struct tnd_siptcp {
 	GSource *watch;               /* owned: our listening socket is readable */
 	GSource *timer;               /* owned: the periodic sweep */
 	int listen_fd;                /* borrowed: Sofia's */
+	const struct tnd_sipguard *guard; /* borrowed: trusted sources have no per-source cap */
 	int port;
 	unsigned max, per_source;
 	unsigned idle_ms;             /* 0 off */
@@ -85,8 +86,10 @@ static bool addr_key(const struct sockaddr_storage *ss, uint8_t out[16], int *po
 	return false;
 }
 
-/* A connected TCP socket whose local port is ours; its peer in `peer`. */
-static bool is_ours(const struct tnd_siptcp *t, int fd, uint8_t peer[16])
+/* A connected TCP socket whose local port is ours; its peer in `peer` and
+ * `ss`. */
+static bool is_ours(const struct tnd_siptcp *t, int fd, uint8_t peer[16],
+		    struct sockaddr_storage *pss)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -102,8 +105,8 @@ static bool is_ours(const struct tnd_siptcp *t, int fd, uint8_t peer[16])
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) || !addr_key(&ss, local, &port) ||
 	    port != t->port)
 		return false;
-	len = sizeof(ss);
-	return !getpeername(fd, (struct sockaddr *)&ss, &len) && addr_key(&ss, peer, &port);
+	len = sizeof(*pss);
+	return !getpeername(fd, (struct sockaddr *)pss, &len) && addr_key(pss, peer, &port);
 }
 
 static unsigned *count_of(struct tnd_siptcp *t, const uint8_t a[16])
@@ -139,12 +142,13 @@ static void sweep(struct tnd_siptcp *t)
 	while ((e = readdir(d))) {
 		struct tcp_info ti;
 		socklen_t tl = sizeof(ti);
+		struct sockaddr_storage pss;
 		uint8_t peer[16];
 		unsigned *n;
 		char *end;
 		long fd = strtol(e->d_name, &end, 10);
 
-		if (*end || fd < 0 || fd == dirfd(d) || !is_ours(t, (int)fd, peer))
+		if (*end || fd < 0 || fd == dirfd(d) || !is_ours(t, (int)fd, peer, &pss))
 			continue;
 		memset(&ti, 0, sizeof(ti));
 		if (getsockopt((int)fd, IPPROTO_TCP, TCP_INFO, &ti, &tl))
@@ -159,7 +163,8 @@ static void sweep(struct tnd_siptcp *t)
 			closing++;
 			continue;
 		}
-		n = count_of(t, peer);
+		n = tnd_sipguard_trusted(t->guard, (const struct sockaddr *)&pss) ? NULL :
+		    count_of(t, peer);
 		if ((t->max && total >= t->max) || (n && t->per_source && *n >= t->per_source)) {
 			shutdown((int)fd, SHUT_RDWR);
 			over++;
@@ -267,7 +272,8 @@ static int find_listener(int port)
 	return found;
 }
 
-int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd_sip_conf *conf)
+int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd_sip_conf *conf,
+		     const struct tnd_sipguard *guard)
 {
 	struct tnd_siptcp *t;
 
@@ -277,6 +283,7 @@ int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd
 	if (!t)
 		return ENOMEM;
 	t->port = conf->port;
+	t->guard = guard;
 	t->max = conf->tcp_max;
 	t->per_source = conf->tcp_max_per_source;
 	t->idle_ms = conf->tcp_idle * 1000u;

@@ -287,7 +287,7 @@ static int admission_setup(struct tnd_sipua *ua, const struct tnd_sip_conf *conf
 	if (!conf->trusted || !*conf->trusted)
 		TND_LOG_NOTICE(TND_LOG_SIP, "SIP: trusted sources: %s",
 			       gc.listen_loopback ? "loopback (default)" : "none");
-	if (!ua->in_user && (conf->trusted && *conf->trusted ? false : !gc.listen_loopback))
+	if (!ua->in_user && (!conf->trusted || !*conf->trusted) && !gc.listen_loopback)
 		TND_LOG_WARN(TND_LOG_SIP, "SIP: no [sip] trusted list and no inbound_user: "
 			     "every inbound INVITE is refused (403)");
 	return 0;
@@ -353,7 +353,7 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 		return EADDRINUSE;
 	}
 	if (conf->tcp) {
-		err = tnd_siptcp_alloc(&ua->tcp, ctx, conf);
+		err = tnd_siptcp_alloc(&ua->tcp, ctx, conf, ua->guard);
 		if (err)
 			TND_LOG_WARN(TND_LOG_SIP, "SIP over TCP runs without connection limits: "
 				     "listening socket not found (%s)", strerror(err));
