@@ -42,7 +42,7 @@
 #include "sip/sip_int.h"
 
 #define SWEEP_MS 1000
-#define KICK_MS 50
+#define KICK_MS 100
 #define SOURCES 1024        /* distinct sources counted per sweep */
 #define ACCEPT_BURST 64
 #define STATE_CLOSE_WAIT 8          /* TCP_CLOSE_WAIT of the kernel's tcp_states */
