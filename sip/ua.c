@@ -182,6 +182,13 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 {
 	struct tnd_sipua *ua = (struct tnd_sipua *)magic;
 
+	if (hmagic && event == nua_i_options) {
+		/* in a dialog: its peer got past admission when the call began;
+		 * nua leaves OPTIONS to us (APPL_METHODS), the handle is the call's */
+		if (status < 200)
+			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
 	if (hmagic) {
 		tnd_sipcall_event((struct tnd_sipcall *)hmagic, event, status, phrase, nh, sip,
 				  tags);
