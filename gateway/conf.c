@@ -142,9 +142,11 @@ static int check_prefix_list(const char *v, char *err, size_t errlen)
 		char *s = g_strstrip(*p), *slash = strchr(s, '/'), *end;
 		unsigned char buf[16];
 		long bits = 0, max;
+		char entry[64];
 
 		if (!*s)
 			continue;
+		snprintf(entry, sizeof(entry), "%s", s);
 		if (slash)
 			*slash++ = '\0';
 		max = inet_pton(AF_INET, s, buf) == 1 ? 32 : inet_pton(AF_INET6, s, buf) == 1 ?
@@ -153,7 +155,7 @@ static int check_prefix_list(const char *v, char *err, size_t errlen)
 			bits = strtol(slash, &end, 10);
 		if (max < 0 || (slash && (!*slash || *end || bits < 0 || bits > max))) {
 			snprintf(err, errlen, "'%s' is not an IP address or CIDR prefix (names are "
-				 "not resolved)", s);
+				 "not resolved)", entry);
 			e = EINVAL;
 		}
 		n++;

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
+
 #include <sofia-sip/hostdomain.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
@@ -24,7 +26,6 @@
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_glib.h>
 #include <sofia-sip/su_log.h>
-
 #include <sofia-sip/tport_tag.h>
 
 #include "gateway/base/log.h"
@@ -286,11 +287,9 @@ static int admission_setup(struct tnd_sipua *ua, const struct tnd_sip_conf *conf
 		if (!ua->in_user || !ua->in_password)
 			return ENOMEM;
 	}
-	for (size_t i = 0; i < sizeof(ua->nonce_key); i += 4) {
-		guint32 r = g_random_int();
-
-		memcpy(ua->nonce_key + i, &r, 4);
-	}
+	/* the key signs our digest nonces: from the kernel, not GLib's PRNG */
+	if (getrandom(ua->nonce_key, sizeof(ua->nonce_key), 0) != sizeof(ua->nonce_key))
+		return EIO;
 	if (!conf->trusted || !*conf->trusted)
 		TND_LOG_NOTICE(TND_LOG_SIP, "SIP: trusted sources: %s",
 			       gc.listen_loopback ? "loopback (default)" : "none");
