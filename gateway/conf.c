@@ -132,6 +132,42 @@ static int check_hostport(const char *v, char *err, size_t errlen)
 	return EINVAL;
 }
 
+/* "1.2.3.4, 10.0.0.0/8, ::1, fd00::/8" or empty ([sip] trusted) */
+static int check_prefix_list(const char *v, char *err, size_t errlen)
+{
+	char **parts = g_strsplit(v, ",", 0);
+	int e = 0, n = 0;
+
+	for (char **p = parts; *p && !e; p++) {
+		char *s = g_strstrip(*p), *slash = strchr(s, '/'), *end;
+		unsigned char buf[16];
+		long bits = 0, max;
+		char entry[64];
+
+		if (!*s)
+			continue;
+		snprintf(entry, sizeof(entry), "%s", s);
+		if (slash)
+			*slash++ = '\0';
+		max = inet_pton(AF_INET, s, buf) == 1 ? 32 : inet_pton(AF_INET6, s, buf) == 1 ?
+			128 : -1;
+		if (slash)
+			bits = strtol(slash, &end, 10);
+		if (max < 0 || (slash && (!*slash || *end || bits < 0 || bits > max))) {
+			snprintf(err, errlen, "'%s' is not an IP address or CIDR prefix (names are "
+				 "not resolved)", entry);
+			e = EINVAL;
+		}
+		n++;
+	}
+	g_strfreev(parts);
+	if (!e && n > 64) {
+		snprintf(err, errlen, "at most 64 prefixes");
+		e = EINVAL;
+	}
+	return e;
+}
+
 static int check_sip_uri(const char *v, char *err, size_t errlen)
 {
 	if (!*v || !strncmp(v, "sip:", 4) || !strncmp(v, "sips:", 5))
@@ -244,6 +280,39 @@ static const struct tnd_opt opts[] = {
 	  check_sip_uri,
 	  "SIP URI every outgoing request is sent through (e.g. sip:127.0.0.1:5070;lr). "
 	  "Empty sends to the request URI's host." },
+	{ "sip", "trusted", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_trusted), check_prefix_list,
+	  "Sources whose INVITEs are taken without credentials or rate limits: IP addresses "
+	  "and CIDR prefixes, comma-separated (trunks, PBXes, the proxy). Empty trusts "
+	  "loopback while listen is a loopback address, and nobody otherwise. Untrusted "
+	  "sources get 403 for every INVITE (whoever is called) unless inbound_user is set." },
+	{ "sip", "inbound_user", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_inbound_user), NULL,
+	  "User name an untrusted source must prove with digest authentication (RFC 2617: "
+	  "realm \"tandem\", MD5, qop=auth) to place a call to the gateway. Nonces last "
+	  "300 s and are not counted, so a captured answer can be replayed that long: "
+	  "prefer trusted for peers on a fixed address. Empty: no credentials are taken." },
+	{ "sip", "inbound_password", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_inbound_password),
+	  NULL, "Password of inbound_user." },
+	{ "sip", "rate", TND_OPT_INT, "10", 0, 100000, NULL, OFF(sip_rate), NULL,
+	  "INVITE and OPTIONS requests per second taken from one untrusted source (bursts "
+	  "of twice as many); the rest get 403. 0: no limit." },
+	{ "sip", "block_after", TND_OPT_INT, "20", 0, 100000, NULL, OFF(sip_block_after), NULL,
+	  "Refused requests (403, wrong credentials, over the rate) from one untrusted "
+	  "source within block_time that block it for block_time seconds: its requests then "
+	  "get 403 unexamined, and the block is logged once. 0: never block." },
+	{ "sip", "block_time", TND_OPT_INT, "60", 1, 86400, NULL, OFF(sip_block_time), NULL,
+	  "Seconds a blocked source stays blocked; also the window block_after counts in." },
+	{ "sip", "tcp_idle_timeout", TND_OPT_INT, "60", 0, 86400, NULL, OFF(sip_tcp_idle), NULL,
+	  "Seconds a SIP TCP connection may pass without a byte before it is closed "
+	  "(a connection still used by a transaction stays). 0: never. Connections whose "
+	  "peer has closed are always closed at once." },
+	{ "sip", "tcp_max_connections", TND_OPT_INT, "256", 0, 100000, NULL, OFF(sip_tcp_max),
+	  NULL, "SIP TCP connections accepted at once; the newest beyond it are closed. "
+	  "Whatever this says, new ones are refused while fewer than an eighth of the "
+	  "process's descriptor limit (at least 32) is free. 0: no cap." },
+	{ "sip", "tcp_max_per_source", TND_OPT_INT, "32", 0, 100000, NULL,
+	  OFF(sip_tcp_max_per_source), NULL,
+	  "SIP TCP connections from one untrusted address at once; the newest beyond it are "
+	  "closed. 0: no cap." },
 
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "
@@ -468,6 +537,10 @@ static int cross_check(const struct tnd_conf *c, const struct tnd_ini *ini, cons
 		section = "sip";
 		key = "udp";
 		why = "enable at least one of udp and tcp";
+	} else if (*c->sip_inbound_user && !*c->sip_inbound_password) {
+		section = "sip";
+		key = "inbound_password";
+		why = "inbound_user needs inbound_password";
 	}
 	if (!why)
 		return 0;

@@ -58,6 +58,15 @@ struct tnd_conf {
 	bool sip_tcp;
 
 	char *sip_outbound_proxy;
+	char *sip_trusted;           /* comma-separated addresses and CIDR prefixes */
+	char *sip_inbound_user;
+	char *sip_inbound_password;
+	int sip_rate;                /* per untrusted source and second; 0 off */
+	int sip_block_after;         /* 0 never */
+	int sip_block_time;          /* seconds */
+	int sip_tcp_idle;            /* seconds; 0 off */
+	int sip_tcp_max;             /* 0 off */
+	int sip_tcp_max_per_source;  /* 0 off */
 
 	/* [media] */
 	int media_workers;

@@ -76,7 +76,17 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	s->port = c->sip_port;
 	s->udp = c->sip_udp;
 	s->tcp = c->sip_tcp;
-	s->user_agent = "Tandem/" PACKAGE_VERSION;
+	/* no version: svmap printed it to anyone who sent OPTIONS */
+	s->user_agent = "Tandem";
+	s->trusted = c->sip_trusted;
+	s->inbound_user = c->sip_inbound_user;
+	s->inbound_password = c->sip_inbound_password;
+	s->rate = (unsigned)c->sip_rate;
+	s->block_after = (unsigned)c->sip_block_after;
+	s->block_time = (unsigned)c->sip_block_time;
+	s->tcp_idle = (unsigned)c->sip_tcp_idle;
+	s->tcp_max = (unsigned)c->sip_tcp_max;
+	s->tcp_max_per_source = (unsigned)c->sip_tcp_max_per_source;
 }
 
 /* Keys that only take effect at start-up: warn when a reload changes them. */
@@ -88,6 +98,16 @@ static void warn_restart_keys(const struct tnd_conf *o, const struct tnd_conf *n
 	    o->sip_udp != n->sip_udp || o->sip_tcp != n->sip_tcp)
 		TND_LOG_WARN(TND_LOG_CONF, "listen addresses, ports, transports or certificates "
 			     "changed: they take effect after a restart");
+	/* the SIP user agent reads its access rules and TCP limits once */
+	if (strcmp(o->sip_trusted, n->sip_trusted) ||
+	    strcmp(o->sip_inbound_user, n->sip_inbound_user) ||
+	    strcmp(o->sip_inbound_password, n->sip_inbound_password) ||
+	    o->sip_rate != n->sip_rate || o->sip_block_after != n->sip_block_after ||
+	    o->sip_block_time != n->sip_block_time || o->sip_tcp_idle != n->sip_tcp_idle ||
+	    o->sip_tcp_max != n->sip_tcp_max ||
+	    o->sip_tcp_max_per_source != n->sip_tcp_max_per_source)
+		TND_LOG_WARN(TND_LOG_CONF, "[sip] access or TCP settings changed: they take "
+			     "effect after a restart");
 }
 
 static gboolean on_hup(gpointer data)

@@ -218,10 +218,10 @@ static int offer_call(struct tnd_sipua *ua, struct tnd_sipcall *call, const sip_
 	return status;
 }
 
-void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip)
+void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip,
+			  int refuse, const char *phrase, const char *challenge)
 {
 	struct tnd_sipcall *call = tnd_sipcall_new(ua, false);
-	const char *phrase = NULL;
 	int status;
 
 	if (!call || !sip || !sip->sip_call_id ||
@@ -236,11 +236,25 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 	nua_handle_bind(nh, call);
 	tnd_obj_get(call);                /* hmagic's, until tnd_sipcall_finish() */
 	tnd_sipua_link_call(ua, call);
+	if (refuse) {
+		/* not admitted: answered without a log line (a flood must not
+		 * write one per request) and without asking who is called */
+		if (refuse == 401 && challenge && *challenge)
+			nua_respond(nh, refuse, phrase, SIPTAG_WWW_AUTHENTICATE_STR(challenge),
+				    TAG_END());
+		else
+			nua_respond(nh, refuse, phrase, TAG_END());
+		tnd_sipcall_set_why(call, TND_SIPCALL_END_LOCAL, refuse, phrase);
+		call->state = CS_ENDING;
+		tnd_obj_put(call);
+		return;
+	}
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: INVITE for %s from %s@%s", call->call_id,
 		     sip->sip_request->rq_url->url_user ? sip->sip_request->rq_url->url_user : "",
 		     sip->sip_from->a_url->url_user ? sip->sip_from->a_url->url_user : "",
 		     sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
 
+	phrase = NULL;
 	if (ua->stopping) {
 		status = 503;
 		phrase = sip_503_Service_unavailable;

@@ -21,6 +21,23 @@ struct tnd_sip_conf {
 	bool udp;
 	bool tcp;
 	const char *user_agent; /* borrowed */
+
+	/* Inbound access (review H4). Zero values: loopback trusted when
+	 * listening on loopback, no rate limit, no blocking. */
+	const char *trusted;    /* borrowed: addresses and CIDR prefixes, comma-separated;
+				 * NULL or "" = loopback when `listen` is loopback, else none */
+	const char *inbound_user;     /* borrowed: digest credentials an untrusted source
+				       * must give for an INVITE; NULL/"" = untrusted get 403 */
+	const char *inbound_password; /* borrowed */
+	unsigned rate;          /* INVITEs + OPTIONS per second per untrusted source; 0 = any */
+	unsigned block_after;   /* refused requests within block_time that block a source */
+	unsigned block_time;    /* seconds */
+
+	/* SIP over TCP (abuse probe: idle and half-closed connections). 0 = no
+	 * limit. Half-closed connections are closed whatever these say. */
+	unsigned tcp_idle;      /* seconds without a byte before a connection is closed */
+	unsigned tcp_max;       /* accepted connections in total */
+	unsigned tcp_max_per_source;
 };
 
 /* Once per process, before any user agent and before workers start. */
@@ -145,7 +162,9 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 		       const struct tnd_sipcall_handlers *h, void *arg);
 
 /* What an incoming INVITE said; every pointer borrowed for the duration of
- * the incoming handler. Before the handler runs, the UA itself answers an
+ * the incoming handler. Before the handler runs, the UA checks the source
+ * (tnd_sip_conf: trusted list, rate, block; an untrusted source gets 403,
+ * or 401 when inbound_user is set, whoever it calls), then answers an
  * INVITE without a body 488 (no late offer yet), one with another body
  * type 415, one with Max-Forwards: 0 483 (the gateway may call out again:
  * a loop stops here), and every INVITE 503 once shutting down; nua answers

@@ -18,7 +18,10 @@
 #include <sofia-sip/sip.h>
 
 #include "gateway/base/obj.h"
+#include "sip/guard_int.h"
 #include "sip/sip.h"
+
+struct tnd_siptcp;
 
 struct tnd_sipua {
 	su_root_t *root;             /* owned; OWNER: signal */
@@ -37,6 +40,12 @@ struct tnd_sipua {
 	bool stopping;               /* tnd_sipua_shutdown() called */
 	bool nua_stopping;           /* nua_shutdown() sent */
 	bool shut;                   /* nua_r_shutdown final arrived */
+	struct tnd_sipguard *guard;  /* owned: trusted list, per-source limits */
+	char *in_user;               /* owned: inbound digest user; NULL = none */
+	char *in_password;           /* owned */
+	unsigned char nonce_key[16]; /* random, signs our digest nonces */
+	unsigned block_time;         /* seconds, for log lines */
+	struct tnd_siptcp *tcp;      /* owned: TCP connection limits; NULL without TCP */
 };
 
 enum call_state {
@@ -77,6 +86,24 @@ struct tnd_sipcall {
 void tnd_sipua_link_call(struct tnd_sipua *ua, struct tnd_sipcall *call);
 void tnd_sipua_unlink_call(struct tnd_sipua *ua, struct tnd_sipcall *call);
 
+/* admit.c */
+/* Source address of the request being delivered (valid in nua's callback). */
+const struct sockaddr *tnd_sipua_source(nua_t *nua);
+/* A new INVITE: 0 to take it, else the status to refuse it with (401 with
+ * a WWW-Authenticate value in `challenge`, or 403). */
+int tnd_sipua_admit_invite(struct tnd_sipua *ua, nua_t *nua, const sip_t *sip,
+			   const char **phrase, char *challenge, size_t size);
+/* nua_i_options: answers (200, or 403 over the rate) and destroys nh. */
+void tnd_sipua_options(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
+
+/* tcp.c: SIP over TCP may not hold descriptors without bound. */
+/* Finds the listening socket nua bound to `port` and starts watching it;
+ * ENOENT when there is none. Single owner. `guard` is borrowed (it must
+ * outlive the watcher): its trusted sources have no per-source cap. */
+int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd_sip_conf *conf,
+		     const struct tnd_sipguard *guard);
+void tnd_siptcp_free(struct tnd_siptcp *t);
+
 /* call.c */
 /* A zeroed call with one reference (the caller's), or NULL. */
 struct tnd_sipcall *tnd_sipcall_new(struct tnd_sipua *ua, bool outgoing);
@@ -96,8 +123,11 @@ int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why);
 char *tnd_sipcall_body(const sip_t *sip, int *err);
 
 /* call_in.c */
-/* A new incoming INVITE on a handle nua made (hmagic NULL). */
-void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip);
+/* A new incoming INVITE on a handle nua made (hmagic NULL). `refuse`: 0,
+ * or the status admission chose (the handler is then not asked and nothing
+ * is logged per request); `challenge` the WWW-Authenticate value of a 401. */
+void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip,
+			  int refuse, const char *phrase, const char *challenge);
 /* A re-INVITE inside an established call. */
 void tnd_sipcall_reinvite(struct tnd_sipcall *call, const sip_t *sip);
 

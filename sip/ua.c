@@ -4,16 +4,20 @@
  * su_root_threading(root, 0) nua starts no thread of its own, so every
  * callback arrives on the signalling thread (style guide section 1).
  * Sofia's SOA is off (NUTAG_MEDIA_ENABLE(0)): SDP travels as an opaque body.
- * OPTIONS is answered by nua itself (RFC 3261 section 11); methods other
+ * OPTIONS is answered by sip/admit.c, which checks the source first (RFC
+ * 3261 section 11; nua adds Allow, Accept, Supported); methods other
  * than INVITE, ACK, BYE, CANCEL and OPTIONS get 405 from nua (Allow).
  * Events on a call's handle go to call.c; this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
  * event once nua_shutdown() runs), then nua stops. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/random.h>
 
 #include <sofia-sip/hostdomain.h>
 #include <sofia-sip/nua.h>
@@ -22,6 +26,7 @@
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_glib.h>
 #include <sofia-sip/su_log.h>
+#include <sofia-sip/tport_tag.h>
 
 #include "gateway/base/log.h"
 #include "sip/sip_int.h"
@@ -33,6 +38,8 @@
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
+/* OPTIONS reaches us (sip/admit.c) so it is rate limited like INVITE */
+#define APPL_METHODS "OPTIONS"
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -71,6 +78,9 @@ static void start_nua_shutdown(struct tnd_sipua *ua)
 	if (ua->nua_stopping || ua->shut)
 		return;
 	ua->nua_stopping = true;
+	/* nua_shutdown closes the listening socket sip/tcp.c watches */
+	tnd_siptcp_free(ua->tcp);
+	ua->tcp = NULL;
 	if (ua->stop_timer) {
 		g_source_destroy(ua->stop_timer);
 		g_source_unref(ua->stop_timer);
@@ -157,12 +167,29 @@ static void on_shutdown(struct tnd_sipua *ua, int status, const char *phrase)
 	}
 }
 
+static void incoming_invite(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh,
+			    const sip_t *sip)
+{
+	char challenge[160];
+	const char *phrase;
+	int refuse = tnd_sipua_admit_invite(ua, nua, sip, &phrase, challenge, sizeof(challenge));
+
+	tnd_sipcall_incoming(ua, nh, sip, refuse, phrase, challenge);
+}
+
 static void on_event(nua_event_t event, int status, char const *phrase, nua_t *nua,
 		     nua_magic_t *magic, nua_handle_t *nh, nua_hmagic_t *hmagic,
 		     sip_t const *sip, tagi_t tags[])
 {
 	struct tnd_sipua *ua = (struct tnd_sipua *)magic;
 
+	if (hmagic && event == nua_i_options) {
+		/* in a dialog: its peer got past admission when the call began;
+		 * nua leaves OPTIONS to us (APPL_METHODS), the handle is the call's */
+		if (status < 200)
+			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
 	if (hmagic) {
 		tnd_sipcall_event((struct tnd_sipcall *)hmagic, event, status, phrase, nh, sip,
 				  tags);
@@ -171,8 +198,14 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	switch (event) {
 	case nua_i_invite:
 		/* status >= 200: nua refused it already (e.g. multipart) */
+		if (nh && status < 200 && sip)
+			incoming_invite(ua, nua, nh, sip);
+		else
+			stray_handle(nua, event, status, nh);
+		break;
+	case nua_i_options:
 		if (nh && status < 200)
-			tnd_sipcall_incoming(ua, nh, sip);
+			tnd_sipua_options(ua, nua, nh);
 		else
 			stray_handle(nua, event, status, nh);
 		break;
@@ -230,6 +263,42 @@ int tnd_sipua_set_outbound(struct tnd_sipua *ua, const char *outbound_proxy,
 	return 0;
 }
 
+static bool is_loopback(const char *addr)
+{
+	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
+}
+
+/* The trusted list, rate limits and inbound credentials (sip/admit.c). */
+static int admission_setup(struct tnd_sipua *ua, const struct tnd_sip_conf *conf)
+{
+	struct tnd_sipguard_conf gc = {
+		.trusted = conf->trusted, .listen_loopback = is_loopback(conf->listen),
+		.rate = conf->rate, .block_after = conf->block_after,
+		.block_ms = conf->block_time * 1000u,
+	};
+	int err = tnd_sipguard_alloc(&ua->guard, &gc);
+
+	if (err)
+		return err;
+	ua->block_time = conf->block_time;
+	if (conf->inbound_user && *conf->inbound_user) {
+		ua->in_user = strdup(conf->inbound_user);
+		ua->in_password = strdup(conf->inbound_password ? conf->inbound_password : "");
+		if (!ua->in_user || !ua->in_password)
+			return ENOMEM;
+	}
+	/* the key signs our digest nonces: from the kernel, not GLib's PRNG */
+	if (getrandom(ua->nonce_key, sizeof(ua->nonce_key), 0) != sizeof(ua->nonce_key))
+		return EIO;
+	if (!conf->trusted || !*conf->trusted)
+		TND_LOG_NOTICE(TND_LOG_SIP, "SIP: trusted sources: %s",
+			       gc.listen_loopback ? "loopback (default)" : "none");
+	if (!ua->in_user && (!conf->trusted || !*conf->trusted) && !gc.listen_loopback)
+		TND_LOG_WARN(TND_LOG_SIP, "SIP: no [sip] trusted list and no inbound_user: "
+			     "every inbound INVITE is refused (403)");
+	return 0;
+}
+
 int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_sip_conf *conf)
 {
 	struct tnd_sipua *ua;
@@ -249,14 +318,22 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 		return err;
 	}
 	ua->ctx = ctx;
+	err = admission_setup(ua, conf);
+	if (err) {
+		tnd_sipua_free(ua);
+		return err;
+	}
 	ua->root = su_glib_root_create(ua);
 	if (!ua->root) {
 		tnd_sipua_free(ua);
 		return ENOMEM;
 	}
 	su_root_threading(ua->root, 0);
+	/* attached after nua_create and the TCP watch (below): nua binds its
+	 * sockets inside nua_create without the loop, and GLib dispatches
+	 * sources of one priority in attach order, so sip/tcp.c sees a new
+	 * connection before Sofia accepts it */
 	ua->source = su_glib_root_gsource(ua->root);
-	g_source_attach(ua->source, ctx);
 
 	if (conf->udp && !conf->tcp)
 		transport = ";transport=udp";
@@ -271,12 +348,23 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 			     SIPTAG_USER_AGENT_STR(conf->user_agent),
 			     NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
 			     NUTAG_AUTOACK(1), NUTAG_ENABLEINVITE(1), NUTAG_ENABLEMESSAGE(0),
-			     SIPTAG_ALLOW_STR(ALLOW), SIPTAG_SUPPORTED_STR(SUPPORTED), TAG_END());
+			     SIPTAG_ALLOW_STR(ALLOW), SIPTAG_SUPPORTED_STR(SUPPORTED),
+			     NUTAG_APPL_METHOD(APPL_METHODS),
+			     /* idle TCP connections close (nta's own default is 30 min) */
+			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
+			     TAG_END());
 	if (!ua->nua) {
 		TND_LOG_ERR(TND_LOG_SIP, "cannot bind SIP on %s", url);
 		tnd_sipua_free(ua);
 		return EADDRINUSE;
 	}
+	if (conf->tcp) {
+		err = tnd_siptcp_alloc(&ua->tcp, ctx, conf, ua->guard);
+		if (err)
+			TND_LOG_WARN(TND_LOG_SIP, "SIP over TCP runs without connection limits: "
+				     "listening socket not found (%s)", strerror(err));
+	}
+	g_source_attach(ua->source, ctx);
 	TND_LOG_NOTICE(TND_LOG_SIP, "SIP on %s (%s%s%s)", url, conf->udp ? "udp" : "",
 		       conf->udp && conf->tcp ? "+" : "", conf->tcp ? "tcp" : "");
 	*uap = ua;
@@ -330,6 +418,9 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 {
 	if (!ua)
 		return;
+	/* before Sofia closes the listening socket it watches */
+	tnd_siptcp_free(ua->tcp);
+	ua->tcp = NULL;
 	if (ua->stop_timer) {
 		g_source_destroy(ua->stop_timer);
 		g_source_unref(ua->stop_timer);
@@ -353,6 +444,9 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 		nua_destroy(ua->nua);
 	if (ua->root)
 		su_root_destroy(ua->root);
+	tnd_sipguard_free(ua->guard);
+	free(ua->in_user);
+	free(ua->in_password);
 	free(ua->from_host);
 	free(ua);
 }

@@ -477,6 +477,18 @@ def test_in_reinvite_refresh_and_change():
     sipp_ok(sp, cwd)   # 200 with the same answer, then 488, then BYE answered
 
 
+def test_in_options_in_dialog():
+    """sip/ answers OPTIONS itself (the source check, sip/admit.c): one
+    inside a call must still get 200 and leave the call up."""
+    d = Drive("answer")
+    d.probe()
+    sp, cwd = sipp_uac("uac_options_in_dialog.xml", d.port)
+    d.expect("ack")
+    ended(d, 200, "remote-bye")
+    d.finish()
+    sipp_ok(sp, cwd)   # 200 for the OPTIONS, then the BYE answered
+
+
 def test_in_caller_cancels():
     d = Drive("answer", "--ring-only")
     d.probe()
@@ -712,7 +724,8 @@ if __name__ == "__main__":
         test_out_detach_sends_bye_and_reports_nothing,
         test_in_ring_answer_remote_bye, test_in_answer_then_our_bye,
         test_in_hangup_before_ack_waits_for_it,
-        test_in_reinvite_refresh_and_change, test_in_caller_cancels,
+        test_in_reinvite_refresh_and_change,
+              test_in_options_in_dialog, test_in_caller_cancels,
         test_in_reject_busy, test_in_refusals_by_the_ua, test_methods_nua_refuses,
         test_in_shutdown_answers_unanswered_call,
         test_baresip_answers_our_call, test_baresip_calls_us)])

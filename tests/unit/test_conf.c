@@ -116,6 +116,13 @@ static int test_bad_values(void)
 				 "t.conf:2: [sip] outbound_proxy: '127.0.0.1:5070' is not a sip:");
 	TEST_ASSERT_STR_CONTAINS(load_err("[websocket]\ncert = /nonexistent/x.pem\n"),
 				 "t.conf:2: [websocket] cert: cannot read");
+	/* [sip] trusted: addresses and prefixes only, never names */
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\ntrusted = 10.0.0.0/8, pbx.example\n"),
+				 "t.conf:2: [sip] trusted: 'pbx.example' is not an IP address");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\ntrusted = 10.0.0.0/33\n"),
+				 "[sip] trusted: '10.0.0.0/33' is not an IP address or CIDR prefix");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\ninbound_user = trunk\n"),
+				 "[sip] inbound_password (default): inbound_user needs");
 	return 0;
 }
 
