@@ -196,3 +196,22 @@ void tnd_sipua_options(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh)
 	}
 	nua_handle_destroy(nh);
 }
+
+void tnd_sipua_register(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh)
+{
+	const struct sockaddr *sa = tnd_sipua_source(nua);
+
+	switch (tnd_sipguard_check(ua->guard, sa, now_ms())) {
+	case TND_SIPGUARD_LIMITED:
+		note_refusal(ua, sa, "REGISTER (rate)", 403);
+		break;
+	case TND_SIPGUARD_ADMIT:
+		note_refusal(ua, sa, "REGISTER", 403);
+		break;
+	default:
+		break;
+	}
+	nua_respond(nh, 403, "Registration is not offered here", NUTAG_WITH_THIS(nua),
+		    TAG_END());
+	nua_handle_destroy(nh);
+}

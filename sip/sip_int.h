@@ -95,6 +95,9 @@ int tnd_sipua_admit_invite(struct tnd_sipua *ua, nua_t *nua, const sip_t *sip,
 			   const char **phrase, char *challenge, size_t size);
 /* nua_i_options: answers (200, or 403 over the rate) and destroys nh. */
 void tnd_sipua_options(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
+/* Answers a REGISTER (we are no registrar: 403) after the source check; an
+ * untrusted source's REGISTER counts as a refusal towards its block. */
+void tnd_sipua_register(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
 
 /* tcp.c: SIP over TCP may not hold descriptors without bound. */
 /* Finds the listening socket nua bound to `port` and starts watching it;

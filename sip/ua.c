@@ -34,12 +34,17 @@
 /* calls get this long to end at shutdown before they are cut (main.c gives
  * the whole shutdown 5 s) */
 #define STOP_WAIT_MS 3000
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS"
+/* REGISTER is listed only so that nua hands it to us (it answers methods
+ * outside Allow itself, before any source check): we are no registrar and
+ * refuse it, but a source that keeps sending it is rate limited and blocked
+ * like one that sends INVITEs (svwar-style scans) */
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
-/* OPTIONS reaches us (sip/admit.c) so it is rate limited like INVITE */
-#define APPL_METHODS "OPTIONS"
+/* OPTIONS and REGISTER reach us (sip/admit.c) so they are rate limited
+ * like INVITE */
+#define APPL_METHODS "OPTIONS, REGISTER"
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -206,6 +211,12 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	case nua_i_options:
 		if (nh && status < 200)
 			tnd_sipua_options(ua, nua, nh);
+		else
+			stray_handle(nua, event, status, nh);
+		break;
+	case nua_i_register:
+		if (nh && status < 200)
+			tnd_sipua_register(ua, nua, nh);
 		else
 			stray_handle(nua, event, status, nh);
 		break;

@@ -220,6 +220,25 @@ async def test_invite_flood_blocks_the_source():
             await c.close()
 
 
+async def test_register_scan_blocks_the_source():
+    """An svwar-style REGISTER scan from an untrusted address: every REGISTER
+    gets 403 (we are no registrar) and counts as a refusal, so after
+    block_after of them the source is blocked: even its OPTIONS, which an
+    untrusted source otherwise gets 200 for, now gets 403, while another
+    address's OPTIONS still gets 200."""
+    with Gateway(TRUSTED + "block_after = 10\nblock_time = 30\n") as gw:
+        st, _ = request(gw.sip_port, "OPTIONS", "x", "127.0.0.11")
+        assert st == 200, st
+        for i in range(12):
+            st, _ = request(gw.sip_port, "REGISTER", "ext%d" % (100 + i), "127.0.0.11")
+            assert st == 403, (i, st)
+        st, _ = request(gw.sip_port, "OPTIONS", "x", "127.0.0.11")
+        assert st == 403, st
+        assert len(log_lines(gw, "SIP source 127.0.0.11 blocked")) == 1
+        st, _ = request(gw.sip_port, "OPTIONS", "x", "127.0.0.12")
+        assert st == 200, st
+
+
 # ------------------------------------------------------------ SIP over TCP
 
 JUNK = (b"xyz\r\n\r\n", b"INV[TE sip:a@127.0.0.1 SIP/2.0\r\n\r\n",
@@ -337,5 +356,6 @@ async def test_tcp_cannot_exhaust_descriptors():
 
 if __name__ == "__main__":
     tap_main([test_untrusted_invite_403_whoever_is_called, test_untrusted_needs_digest,
-              test_invite_flood_blocks_the_source, test_tcp_junk_then_close_is_closed,
+              test_invite_flood_blocks_the_source, test_register_scan_blocks_the_source,
+              test_tcp_junk_then_close_is_closed,
               test_tcp_idle_and_caps, test_tcp_cannot_exhaust_descriptors])
