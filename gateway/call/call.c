@@ -304,10 +304,13 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	remote = call->dir == CALL_OUT ? sip_answer : sip_offer;
 	rm = call->dir == CALL_OUT ? sn.answer_m : sn.offer_m;
 	conn = tnd_sdp_media_conn(remote, rm);
-	if (!conn || !conn->addr || !rm->port) {
-		snprintf(msg, msglen, "SIP peer's SDP has no media address");
+	if (!rm->port) {
+		snprintf(msg, msglen, "SIP peer's SDP has no media port");
 		return ENOTSUP;
 	}
+	err = tnd_sdp_conn_check(conn, msg, msglen);
+	if (err)
+		return err;
 	pt = sip_pt_of(rm, webrtc->codec);
 	if (pt < 0 || strcasecmp(sn.codec->name, webrtc->codec->name) ||
 	    sn.codec->clock != webrtc->codec->clock) {

@@ -89,6 +89,10 @@ static int pick_codec(struct tnd_call *call, struct tnd_sdp **answerp, struct tn
 	err = tnd_sdp_answer_sip(answerp, call->sip_offer, &l, msg, msglen);
 	if (!err)
 		err = tnd_sdp_negotiated(n, call->sip_offer, *answerp, msg, msglen);
+	/* refused before any browser rings: media we could never send */
+	if (!err)
+		err = tnd_sdp_conn_check(tnd_sdp_media_conn(call->sip_offer, n->offer_m), msg,
+					 msglen);
 	return err;
 }
 

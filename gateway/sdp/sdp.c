@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include "gateway/sdp/sdp.h"
 #include "gateway/sdp/sdp_int.h"
 
@@ -393,6 +395,39 @@ const struct tnd_sdp_conn *tnd_sdp_media_conn(const struct tnd_sdp *sdp,
 	if (sdp && sdp->conn.addr)
 		return &sdp->conn;
 	return NULL;
+}
+
+int tnd_sdp_conn_check(const struct tnd_sdp_conn *c, char *msg, size_t msglen)
+{
+	static const unsigned char zero[16];
+	unsigned char a[16];
+	bool v6;
+
+	if (!c || !c->addr) {
+		snprintf(msg, msglen, "SDP has no media address (c=)");
+		return ENOTSUP;
+	}
+	v6 = c->addrtype && !strcmp(c->addrtype, "IP6");
+	if (strchr(c->addr, '/')) {
+		/* RFC 8866 5.7: only multicast addresses carry a TTL or count */
+		snprintf(msg, msglen, "c= %s is a multicast address", c->addr);
+		return ENOTSUP;
+	}
+	/* a host name would need a lookup: SIP peers send IP literals */
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, c->addr, a) != 1) {
+		snprintf(msg, msglen, "c= %s is not an %s address", c->addr, v6 ? "IPv6" : "IPv4");
+		return ENOTSUP;
+	}
+	if (v6 ? a[0] == 0xff : a[0] >= 224) {
+		snprintf(msg, msglen, "c= %s is a multicast or reserved address", c->addr);
+		return ENOTSUP;
+	}
+	/* RFC 3264 8.4 makes 0.0.0.0 a hold; a new call cannot start there */
+	if (!memcmp(a, zero, v6 ? 16 : 4)) {
+		snprintf(msg, msglen, "c= %s names no host", c->addr);
+		return ENOTSUP;
+	}
+	return 0;
 }
 
 bool tnd_sdp_has_option(const char *options, const char *opt)

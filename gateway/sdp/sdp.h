@@ -219,6 +219,10 @@ const struct tnd_sdp_media *tnd_sdp_find_mid(const struct tnd_sdp *sdp, const ch
 /* The c= that applies to m: its own, else the session's; NULL if neither. */
 const struct tnd_sdp_conn *tnd_sdp_media_conn(const struct tnd_sdp *sdp,
 					      const struct tnd_sdp_media *m);
+/* Whether c can carry a new call's media: a unicast IP literal of its
+ * addrtype that names a host. ENOTSUP with msg saying why (multicast, a
+ * host name, 0.0.0.0, no address at all). */
+int tnd_sdp_conn_check(const struct tnd_sdp_conn *c, char *msg, size_t msglen);
 /* Whether a space-separated option list ("trickle renomination") holds opt. */
 bool tnd_sdp_has_option(const char *options, const char *opt);
 /* Digest bytes of a fingerprint. 0, EINVAL, EBADMSG or ENOSPC. */

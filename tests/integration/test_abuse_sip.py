@@ -35,7 +35,7 @@ TRUSTED = "[sip]\ntrusted = 127.0.0.1\n"
 
 
 def request(port, method, user="alice", source="127.0.0.1", extra="", tcp=False,
-            timeout=5):
+            timeout=5, sdp=SDP):
     """One request from `source`; returns (final status, text), ACKing a
     non-2xx final answer to INVITE. Status 0 on timeout."""
     kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
@@ -48,7 +48,7 @@ def request(port, method, user="alice", source="127.0.0.1", extra="", tcp=False,
         lport = s.getsockname()[1]
         r = "%x" % random.getrandbits(64)
         ruri = "sip:%s@127.0.0.1:%d" % (user, port)
-        body = SDP if method == "INVITE" else ""
+        body = sdp if method == "INVITE" else ""
         proto = "TCP" if tcp else "UDP"
 
         def msg(meth, to, cseq_meth, hdrs, b):
@@ -239,6 +239,26 @@ async def test_register_scan_blocks_the_source():
         assert st == 200, st
 
 
+async def test_unusable_media_address_never_rings():
+    """The probe rang a logged-in user for SDP whose c= was 999.1.1.1,
+    0.0.0.0 or a multicast group, even from a trusted source: media the call
+    could never send. Each now gets 488 at once and nobody is rung."""
+    with Gateway(TRUSTED) as gw:
+        c = await client(gw)
+        try:
+            for addr in ("999.1.1.1", "0.0.0.0", "224.2.1.1/127/3", "pbx.example.com"):
+                body = SDP.replace("c=IN IP4 127.0.0.1", "c=IN IP4 " + addr)
+                st, _ = request(gw.sip_port, "INVITE", "alice", "127.0.0.1", sdp=body)
+                assert st == 488, (addr, st)
+            try:
+                m = await c.wait_note(lambda m: m["method"] == "incoming", 0.5)
+                raise AssertionError("alice was rung: %s" % m)
+            except AssertionError as e:
+                assert "no matching notification" in str(e), e
+        finally:
+            await c.close()
+
+
 # ------------------------------------------------------------ SIP over TCP
 
 JUNK = (b"xyz\r\n\r\n", b"INV[TE sip:a@127.0.0.1 SIP/2.0\r\n\r\n",
@@ -357,5 +377,6 @@ async def test_tcp_cannot_exhaust_descriptors():
 if __name__ == "__main__":
     tap_main([test_untrusted_invite_403_whoever_is_called, test_untrusted_needs_digest,
               test_invite_flood_blocks_the_source, test_register_scan_blocks_the_source,
+              test_unusable_media_address_never_rings,
               test_tcp_junk_then_close_is_closed,
               test_tcp_idle_and_caps, test_tcp_cannot_exhaust_descriptors])

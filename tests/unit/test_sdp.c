@@ -466,6 +466,44 @@ static int test_caps(void)
 	return 0;
 }
 
+/* The probe rang a user for c=999.1.1.1, 0.0.0.0 and a multicast group:
+ * media a new call could never send. */
+static int test_conn_check(void)
+{
+	static const struct {
+		const char *type, *addr;
+		int want;
+		const char *why;
+	} cases[] = {
+		{ "IP4", "192.0.2.7", 0, NULL },
+		{ "IP4", "127.0.0.1", 0, NULL },
+		{ "IP6", "2001:db8::1", 0, NULL },
+		{ "IP4", "999.1.1.1", ENOTSUP, "not an IPv4 address" },
+		{ "IP4", "pbx.example.com", ENOTSUP, "not an IPv4 address" },
+		{ "IP4", "0.0.0.0", ENOTSUP, "names no host" },
+		{ "IP6", "::", ENOTSUP, "names no host" },
+		{ "IP4", "224.2.1.1/127/3", ENOTSUP, "multicast" },
+		{ "IP4", "224.2.1.1", ENOTSUP, "multicast" },
+		{ "IP4", "255.255.255.255", ENOTSUP, "multicast or reserved" },
+		{ "IP6", "ff02::1", ENOTSUP, "multicast" },
+		{ "IP6", "192.0.2.7", ENOTSUP, "not an IPv6 address" },
+	};
+	struct tnd_sdp_conn c = { 0 };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c.addrtype = cases[i].type;
+		c.addr = cases[i].addr;
+		err[0] = '\0';
+		TEST_ASSERT(tnd_sdp_conn_check(&c, err, sizeof(err)) == cases[i].want);
+		if (cases[i].why)
+			TEST_ASSERT_STR_CONTAINS(err, cases[i].why);
+	}
+	TEST_ASSERT(tnd_sdp_conn_check(NULL, err, sizeof(err)) == ENOTSUP);
+	c.addr = NULL;
+	TEST_ASSERT(tnd_sdp_conn_check(&c, err, sizeof(err)) == ENOTSUP);
+	return 0;
+}
+
 static int test_no_nul_needed(void)
 {
 	size_t len = strlen(baresip_offer);
@@ -613,6 +651,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_write_exact),
 		TND_TEST(test_bad_input),
 		TND_TEST(test_caps),
+		TND_TEST(test_conn_check),
 		TND_TEST(test_no_nul_needed),
 		TND_TEST(test_tolerant),
 		TND_TEST(test_model),
