@@ -289,9 +289,12 @@ static void rx_close(void *arg, int code, const char *reason, size_t len)
 	if (p->close_sent)
 		return;
 	/* section 5.5.1: echo the code (1005 stands for "none": an empty
-	 * close), then end the TCP connection once it is written */
-	p->close_code = code ? code : 1005;
-	p->close_reason[0] = '\0';
+	 * close) unless our own close is already queued, then end the TCP
+	 * connection once it is written */
+	if (!p->close_code) {
+		p->close_code = code ? code : 1005;
+		p->close_reason[0] = '\0';
+	}
 	p->end_after_flush = true;
 	want_write(p);
 }
@@ -308,6 +311,7 @@ static int frames_rx(struct ws_peer *p, void *in, size_t len)
 		 * then the TCP connection ends; queued answers are dropped */
 		TND_LOG_RL(TND_LOG_API, NOTICE, "closing %s: WebSocket protocol error (%d)",
 			   p->conn ? p->conn->peer : "?", err);
+		p->ws->api->stats.protocol_errors++;
 		peer_drop_queue(p);
 		p->close_code = err;
 		snprintf(p->close_reason, sizeof(p->close_reason), "%s",
