@@ -1,17 +1,19 @@
 /* WebSocket transport for the API: libwebsockets on the signalling thread's
  * GLib main loop (LWS_SERVER_OPTION_GLIB with our GMainLoop as the foreign
- * loop). RFC 6455 framing is libwebsockets'; here we enforce the contract's
- * rules that sit on top: path, subprotocol tandem.v1, 64 KiB per message
- * (fragments included), text frames, one write per writeable callback, and a
+ * loop) listens, accepts, does TLS for wss and buffers writes; every
+ * accepted socket is adopted as a raw socket (listen_accept_role
+ * "raw-skt"), and the HTTP/1.1 upgrade and RFC 6455 framing are ours
+ * (wsproto.c): lws 4.1 accepts unmasked client frames (section 5.1 says
+ * the server MUST close) and hangs up on a Sec-WebSocket-Protocol list over
+ * 127 bytes. Here we add the contract's rules on top: 64 KiB per message
+ * (fragments included, ws_rules.c), one write per writeable callback, and a
  * cap on unsent data for clients that stop reading.
  *
  * Handshakes are guarded before any of that: a connection not yet upgraded
  * is "pending", one address may hold [websocket] max_handshakes_per_address
  * of them and each gets handshake_timeout seconds (a slowloris from one
- * address once held every descriptor), Sec-WebSocket-Version must be 13
- * (RFC 6455 section 4.4: 426 naming it) and the Origin must pass
- * tnd_api_ws_origin_ok (403). Each refusal is counted in stats and logged
- * through the rate limiter. */
+ * address once held every descriptor). Each refusal is answered with an
+ * HTTP status, counted in stats and logged through the rate limiter. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +25,14 @@
 #include <libwebsockets.h>
 
 #include "gateway/api/api_int.h"
+#include "gateway/api/ws_int.h"
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
 #include "gateway/conf.h"
 
-#define SUBPROTOCOL "tandem.v1"
-#define STATUS_UPGRADE_REQUIRED 426   /* RFC 7231 section 6.5.15; lws names none */
-/* libwebsockets 4.1 copies Sec-WebSocket-Protocol into a 128-byte buffer
- * to pick the protocol and hangs up without a status when it does not fit;
- * we answer 400 first so the client learns why. */
-#define PROTOCOL_LIST_MAX 127
+/* Seconds to wait for the peer's answer to our close frame (section 7.1.1:
+ * the server closes the TCP connection first, once the close is done). */
+#define CLOSE_WAIT_SECS 5
 
 struct tnd_api_ws {
 	struct tnd_api *api;           /* borrowed: our owner */
@@ -49,47 +49,92 @@ struct pending {
 	gint64 since_us;
 };
 
+/* Bytes waiting to be written: a frame header and its payload, or an HTTP
+ * response. */
 struct out_msg {
-	size_t len;
-	unsigned char buf[];           /* LWS_PRE headroom, then the text */
+	size_t len;                    /* bytes from buf + off */
+	size_t off;                    /* >= LWS_PRE: lws_write's headroom */
+	unsigned char buf[];
 };
 
 /* lws per-session data: lives exactly as long as the wsi. */
 struct ws_peer {
 	struct lws *wsi;               /* borrowed */
-	struct tnd_api_conn *conn;     /* ref until LWS_CALLBACK_CLOSED */
+	struct tnd_api_ws *ws;         /* borrowed */
+	struct tnd_ws_hs *hs;          /* owned while the handshake runs */
+	struct tnd_api_conn *conn;     /* ref until LWS_CALLBACK_RAW_CLOSE */
 	GQueue out;                    /* owned out_msg */
 	size_t out_bytes;
-	struct tnd_api_wsrx rx;        /* owned: message being reassembled */
+	struct tnd_ws_rx rx;           /* frame parser */
+	struct tnd_api_wsrx msg;       /* owned: message being reassembled */
 	int close_code;                /* 0, or close once out is flushed */
 	char close_reason[64];
+	bool close_sent;               /* our close frame is written */
+	bool peer_closed;              /* the client's close frame came */
+	bool end_after_flush;          /* hang up once out is written */
 };
+
+static void want_write(struct ws_peer *p)
+{
+	lws_callback_on_writable(p->wsi);
+}
+
+/* Queues hlen bytes of hdr then len of data as one write. */
+static int queue_out(struct ws_peer *p, const void *hdr, size_t hlen, const void *data,
+		     size_t len)
+{
+	struct out_msg *m = malloc(sizeof(*m) + LWS_PRE + hlen + len);
+
+	if (!m)
+		return ENOMEM;
+	m->off = LWS_PRE;
+	m->len = hlen + len;
+	memcpy(m->buf + LWS_PRE, hdr, hlen);
+	if (len)
+		memcpy(m->buf + LWS_PRE + hlen, data, len);
+	g_queue_push_tail(&p->out, m);
+	p->out_bytes += m->len;
+	want_write(p);
+	return 0;
+}
+
+static void queue_frame(struct ws_peer *p, enum tnd_ws_op op, const void *data, size_t len)
+{
+	uint8_t hdr[TND_WS_FRAME_HEAD_MAX];
+
+	(void)queue_out(p, hdr, tnd_ws_frame_head(hdr, op, len), data, len);
+}
+
+static void peer_drop_queue(struct ws_peer *p)
+{
+	struct out_msg *m;
+
+	while ((m = g_queue_pop_head(&p->out)))
+		free(m);
+	p->out_bytes = 0;
+}
 
 static void peer_send(void *arg, const char *text, size_t len)
 {
 	struct ws_peer *p = arg;
-	const struct tnd_conf *conf = p->conn->api->conf;
-	struct out_msg *m;
+	const struct tnd_conf *conf = p->ws->api->conf;
 
 	if (p->close_code)
 		return;
 	if (p->out_bytes + len > (size_t)conf->ws_max_pending_kib * 1024) {
-		/* a client that does not read would grow our memory forever */
+		/* a client that does not read would grow our memory forever;
+		 * what it has not read it never will: drop it, and give the
+		 * close frame a bounded time to leave */
 		TND_LOG_NOTICE(TND_LOG_API, "closing %s: %zu bytes unread",
 			       p->conn->peer, p->out_bytes);
-		p->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		peer_drop_queue(p);
+		p->close_code = 1008;
 		snprintf(p->close_reason, sizeof(p->close_reason), "not reading");
-		lws_callback_on_writable(p->wsi);
+		lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_WAIT_SECS);
+		want_write(p);
 		return;
 	}
-	m = malloc(sizeof(*m) + LWS_PRE + len);
-	if (!m)
-		return;
-	m->len = len;
-	memcpy(m->buf + LWS_PRE, text, len);
-	g_queue_push_tail(&p->out, m);
-	p->out_bytes += len;
-	lws_callback_on_writable(p->wsi);
+	queue_frame(p, TND_WS_OP_TEXT, text, len);
 }
 
 static void peer_close(void *arg, int code, const char *reason)
@@ -100,32 +145,14 @@ static void peer_close(void *arg, int code, const char *reason)
 		return;
 	p->close_code = code;
 	snprintf(p->close_reason, sizeof(p->close_reason), "%s", reason);
-	lws_callback_on_writable(p->wsi);
+	want_write(p);
 }
 
 static const struct tnd_api_transport ws_transport = { peer_send, peer_close };
 
-static bool offers_subprotocol(struct lws *wsi)
-{
-	int n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
-	char *buf;
-	bool found;
-
-	/* the whole list, however long: browsers may offer many names */
-	if (n <= 0)
-		return false;
-	buf = malloc((size_t)n + 1);
-	if (!buf)
-		return false;
-	found = lws_hdr_copy(wsi, buf, n + 1, WSI_TOKEN_PROTOCOL) > 0 &&
-		tnd_api_ws_offers(buf, SUBPROTOCOL);
-	free(buf);
-	return found;
-}
-
 /* Counts a refused handshake; the log line goes through the rate limiter,
  * since a flood produces one per connection. */
-static int refuse(struct tnd_api_ws *ws, struct lws *wsi, const char *why)
+static void refuse(struct tnd_api_ws *ws, struct lws *wsi, const char *why)
 {
 	char peer[64];
 
@@ -133,68 +160,7 @@ static int refuse(struct tnd_api_ws *ws, struct lws *wsi, const char *why)
 	if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
 		snprintf(peer, sizeof(peer), "?");
 	TND_LOG_RL(TND_LOG_API, NOTICE, "refused a WebSocket from %s: %s", peer, why);
-	return -1;
 }
-
-static int filter(struct tnd_api_ws *ws, struct lws *wsi)
-{
-	const struct tnd_conf *conf = ws->api->conf;
-	char uri[256];
-
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-	    strcmp(uri, conf->ws_path))
-		return refuse(ws, wsi, "wrong path");
-	if (!offers_subprotocol(wsi))
-		return refuse(ws, wsi, "no subprotocol " SUBPROTOCOL);
-	if (ws->api->shutting_down)
-		return refuse(ws, wsi, "shutting down");
-	if (ws->api->stats.connections >= (unsigned long)conf->ws_max_connections)
-		return refuse(ws, wsi, "connection limit");
-	return 0;
-}
-
-/* Answers a refused upgrade with an HTTP status (426 names the version we
- * speak, RFC 6455 section 4.4); 1 tells lws the answer is sent. */
-static int http_refuse(struct tnd_api_ws *ws, struct lws *wsi, unsigned status, const char *why)
-{
-	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
-	unsigned char *end = buf + sizeof(buf);
-
-	refuse(ws, wsi, why);
-	if (lws_add_http_header_status(wsi, status, &p, end) ||
-	    (status == STATUS_UPGRADE_REQUIRED &&
-	     lws_add_http_header_by_token(wsi, WSI_TOKEN_VERSION, (const unsigned char *)"13",
-					  2, &p, end)) ||
-	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end) ||
-	    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
-		return -1;
-	return 1;
-}
-
-static int confirm_upgrade(struct tnd_api_ws *ws, struct lws *wsi)
-{
-	char ver[8], *origin = NULL;
-	int n, r = 0;
-
-	if (lws_hdr_copy(wsi, ver, sizeof(ver), WSI_TOKEN_VERSION) <= 0 || strcmp(ver, "13"))
-		return http_refuse(ws, wsi, STATUS_UPGRADE_REQUIRED,
-				   "Sec-WebSocket-Version is not 13");
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL) > PROTOCOL_LIST_MAX)
-		return http_refuse(ws, wsi, HTTP_STATUS_BAD_REQUEST,
-				   "Sec-WebSocket-Protocol longer than 127 bytes");
-	n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
-	if (n > 0) {
-		origin = calloc(1, (size_t)n + 1);
-		if (!origin || lws_hdr_copy(wsi, origin, n + 1, WSI_TOKEN_ORIGIN) < 0)
-			r = -1;
-	}
-	if (!r && !tnd_api_ws_origin_ok(ws->api->conf, origin))
-		r = http_refuse(ws, wsi, HTTP_STATUS_FORBIDDEN, "Origin not allowed");
-	free(origin);
-	return r;
-}
-
 /* At accept, before libwebsockets makes anything for the connection: an
  * address already at its limit of pending handshakes is hung up on at once,
  * so a flood of them costs a descriptor for microseconds only. */
@@ -289,30 +255,148 @@ static gboolean sweep(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-static void peer_drop_queue(struct ws_peer *p)
-{
-	struct out_msg *m;
-
-	while ((m = g_queue_pop_head(&p->out)))
-		free(m);
-	p->out_bytes = 0;
-	tnd_api_wsrx_reset(&p->rx);
-}
-
 static void deliver(void *arg, enum tnd_api_frame kind, const char *data, size_t len)
 {
 	struct ws_peer *p = arg;
 
-	tnd_api_conn_frame(p->conn, kind, data, len);
+	if (p->conn)
+		tnd_api_conn_frame(p->conn, kind, data, len);
 }
 
-/* Reassembles one message from lws' pieces (ws_rules.c). */
-static void peer_receive(struct ws_peer *p, const void *in, size_t len)
+static void rx_data(void *arg, bool first, bool last, bool binary, const void *data, size_t len)
 {
-	bool last = lws_is_final_fragment(p->wsi) && !lws_remaining_packet_payload(p->wsi);
+	struct ws_peer *p = arg;
 
-	tnd_api_wsrx_feed(&p->rx, lws_is_first_fragment(p->wsi), last,
-			  lws_frame_is_binary(p->wsi), in, len, deliver, p);
+	tnd_api_wsrx_feed(&p->msg, first, last, binary, data, len, deliver, p);
+}
+
+static void rx_ping(void *arg, const void *data, size_t len)
+{
+	struct ws_peer *p = arg;
+
+	/* section 5.5.2: a pong with the same payload, unless we are closing */
+	if (!p->close_code)
+		queue_frame(p, TND_WS_OP_PONG, data, len);
+}
+
+static void rx_close(void *arg, int code, const char *reason, size_t len)
+{
+	struct ws_peer *p = arg;
+
+	(void)reason;
+	(void)len;
+	p->peer_closed = true;
+	if (p->close_sent)
+		return;
+	/* section 5.5.1: echo the code (1005 stands for "none": an empty
+	 * close) unless our own close is already queued, then end the TCP
+	 * connection once it is written */
+	if (!p->close_code) {
+		p->close_code = code ? code : 1005;
+		p->close_reason[0] = '\0';
+	}
+	p->end_after_flush = true;
+	want_write(p);
+}
+
+static const struct tnd_ws_rx_h rx_handlers = { rx_data, rx_ping, rx_close };
+
+/* Frame bytes of an open connection. -1 ends it. */
+static int frames_rx(struct ws_peer *p, void *in, size_t len)
+{
+	int err = tnd_ws_rx_feed(&p->rx, in, len, &rx_handlers, p);
+
+	if (err) {
+		/* section 7.1.7, fail the connection: a close with the code,
+		 * then the TCP connection ends; queued answers are dropped */
+		TND_LOG_RL(TND_LOG_API, NOTICE, "closing %s: WebSocket protocol error (%d)",
+			   p->conn ? p->conn->peer : "?", err);
+		p->ws->api->stats.protocol_errors++;
+		peer_drop_queue(p);
+		p->close_code = err;
+		snprintf(p->close_reason, sizeof(p->close_reason), "%s",
+			 err == 1007 ? "close reason is not UTF-8" : "protocol error");
+		p->end_after_flush = true;
+		want_write(p);
+		return 0;
+	}
+	/* our close was answered: the closing handshake is done */
+	return p->peer_closed && p->close_sent ? -1 : 0;
+}
+
+static void refuse_http(struct ws_peer *p, int status, const char *why)
+{
+	char buf[TND_WS_RESPONSE_MAX];
+	size_t n = tnd_ws_hs_response(p->hs, status, why, buf, sizeof(buf));
+
+	refuse(p->ws, p->wsi, why);
+	if (n)
+		(void)queue_out(p, buf, n, NULL, 0);
+	p->end_after_flush = true;
+	want_write(p);
+}
+
+/* Handshake bytes; after a 101 the rest of `in` is frame bytes. -1 ends
+ * the connection. */
+static int handshake_rx(struct ws_peer *p, unsigned char *in, size_t len)
+{
+	struct tnd_api_ws *ws = p->ws;
+	const struct tnd_conf *conf = ws->api->conf;
+	char buf[TND_WS_RESPONSE_MAX], peer[64];
+	size_t used, n;
+	int status = tnd_ws_hs_feed(p->hs, conf, in, len, &used);
+
+	if (!status)
+		return 0;
+	if (status != 101)
+		refuse_http(p, status, p->hs->why);
+	else if (ws->api->shutting_down)
+		refuse_http(p, 503, "shutting down");
+	else if (ws->api->stats.connections >= (unsigned long)conf->ws_max_connections)
+		refuse_http(p, 503, "connection limit");
+	if (status != 101 || p->end_after_flush) {
+		free(p->hs);
+		p->hs = NULL;
+		return 0;
+	}
+	n = tnd_ws_hs_response(p->hs, 101, NULL, buf, sizeof(buf));
+	free(p->hs);
+	p->hs = NULL;
+	pending_del(ws, p->wsi);
+	if (!lws_get_peer_simple(p->wsi, peer, sizeof(peer)))
+		snprintf(peer, sizeof(peer), "?");
+	if (!n || queue_out(p, buf, n, NULL, 0) ||
+	    tnd_api_conn_alloc(&p->conn, ws->api, peer, &ws_transport, p))
+		return -1;
+	TND_LOG_DEBUG(TND_LOG_API, "WebSocket from %s", peer);
+	return frames_rx(p, in + used, len - used);
+}
+
+static int peer_write_close(struct ws_peer *p)
+{
+	unsigned char buf[LWS_PRE + TND_WS_FRAME_HEAD_MAX + 125], body[125];
+	size_t blen = 0, hlen;
+
+	if (p->close_code != 1005) {
+		size_t r = strnlen(p->close_reason, sizeof(body) - 2);
+
+		body[0] = (uint8_t)(p->close_code >> 8);
+		body[1] = (uint8_t)p->close_code;
+		memcpy(body + 2, p->close_reason, r);
+		blen = 2 + r;
+	}
+	hlen = tnd_ws_frame_head(buf + LWS_PRE, TND_WS_OP_CLOSE, blen);
+	memcpy(buf + LWS_PRE + hlen, body, blen);
+	p->close_sent = true;
+	if (lws_write(p->wsi, buf + LWS_PRE, hlen + blen, LWS_WRITE_RAW) < 0)
+		return -1;
+	if (p->end_after_flush || p->peer_closed) {
+		p->end_after_flush = true;
+		want_write(p);   /* comes once the close frame has left */
+	} else {
+		lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_ACK, CLOSE_WAIT_SECS);
+	}
+	return 0;
 }
 
 static int peer_writeable(struct ws_peer *p)
@@ -320,22 +404,49 @@ static int peer_writeable(struct ws_peer *p)
 	struct out_msg *m = g_queue_pop_head(&p->out);
 
 	if (m) {
-		int n = lws_write(p->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+		int n = lws_write(p->wsi, m->buf + m->off, m->len, LWS_WRITE_RAW);
 
 		p->out_bytes -= m->len;
 		free(m);
 		if (n < 0)
 			return -1;
-		if (!g_queue_is_empty(&p->out) || p->close_code)
-			lws_callback_on_writable(p->wsi);
+		if (!g_queue_is_empty(&p->out) || p->close_code || p->end_after_flush)
+			want_write(p);
 		return 0;
 	}
-	if (p->close_code) {
-		lws_close_reason(p->wsi, (enum lws_close_status)p->close_code,
-				 (unsigned char *)p->close_reason, strlen(p->close_reason));
-		return -1;
+	if (p->close_code && !p->close_sent)
+		return peer_write_close(p);
+	return p->end_after_flush ? -1 : 0;
+}
+
+static void peer_open(struct tnd_api_ws *ws, struct ws_peer *p, struct lws *wsi)
+{
+	memset(p, 0, sizeof(*p));
+	p->wsi = wsi;
+	p->ws = ws;
+	g_queue_init(&p->out);
+	p->hs = calloc(1, sizeof(*p->hs));
+	pending_add(ws, wsi);
+	if (!p->hs)
+		hang_up(wsi);
+}
+
+/* Idempotent: lws may report the end twice (RAW_CLOSE, WSI_DESTROY). */
+static void peer_gone(struct tnd_api_ws *ws, struct ws_peer *p, struct lws *wsi)
+{
+	pending_del(ws, wsi);
+	if (!p || !p->ws)
+		return;
+	free(p->hs);
+	p->hs = NULL;
+	if (p->conn) {
+		TND_LOG_DEBUG(TND_LOG_API, "WebSocket from %s closed", p->conn->peer);
+		tnd_api_conn_detach(p->conn);
+		p->conn = NULL;
 	}
-	return 0;
+	peer_drop_queue(p);
+	tnd_api_wsrx_reset(&p->msg);
+	p->ws = NULL;
 }
 
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -343,58 +454,33 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 {
 	struct tnd_api_ws *ws = lws_context_user(lws_get_context(wsi));
 	struct ws_peer *p = user;
-	char peer[64];
 
 	switch (reason) {
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return user ? filter_accept(ws, user) : 0;
-	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-		pending_add(ws, wsi);
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	case LWS_CALLBACK_RAW_ADOPT:
+		if (!p)
+			return -1;
+		peer_open(ws, p, wsi);
+		return 0;
+	case LWS_CALLBACK_RAW_RX:
+		if (!p || !p->ws || p->end_after_flush)
+			return 0;   /* refused or failing: the rest is not read */
+		if (p->hs)
+			return handshake_rx(p, in, len);
+		return frames_rx(p, in, len);
+	case LWS_CALLBACK_RAW_WRITEABLE:
+		return p && p->ws ? peer_writeable(p) : -1;
+	case LWS_CALLBACK_RAW_CLOSE:
 	case LWS_CALLBACK_WSI_DESTROY:
-		pending_del(ws, wsi);
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		return confirm_upgrade(ws, wsi);
-	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-		return filter(ws, wsi);
-	case LWS_CALLBACK_ESTABLISHED:
-		pending_del(ws, wsi);
-		memset(p, 0, sizeof(*p));
-		p->wsi = wsi;
-		g_queue_init(&p->out);
-		if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
-			snprintf(peer, sizeof(peer), "?");
-		if (tnd_api_conn_alloc(&p->conn, ws->api, peer, &ws_transport, p))
-			return -1;
-		TND_LOG_DEBUG(TND_LOG_API, "WebSocket from %s", peer);
+		peer_gone(ws, p, wsi);
 		return 0;
-	case LWS_CALLBACK_RECEIVE:
-		if (p->conn)
-			peer_receive(p, in, len);
-		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return p->conn ? peer_writeable(p) : -1;
-	case LWS_CALLBACK_CLOSED:
-		if (p->conn) {
-			TND_LOG_DEBUG(TND_LOG_API, "WebSocket from %s closed", p->conn->peer);
-			tnd_api_conn_detach(p->conn);
-			p->conn = NULL;
-		}
-		peer_drop_queue(p);
-		return 0;
-	case LWS_CALLBACK_HTTP:
-		/* plain HTTP on the signalling port: nothing to see here */
-		if (lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, "use a WebSocket"))
-			return -1;
-		return lws_http_transaction_completed(wsi);
 	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+		return 0;
 	}
 }
-
 static const struct lws_protocols protocols[] = {
-	{ SUBPROTOCOL, ws_callback, sizeof(struct ws_peer), 0, 0, NULL, 0 },
+	{ TND_WS_SUBPROTOCOL, ws_callback, sizeof(struct ws_peer), 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -437,7 +523,11 @@ int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 	info.iface = conf->ws_listen;
 	info.protocols = protocols;
 	info.user = ws;
-	info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.options = LWS_SERVER_OPTION_GLIB | LWS_SERVER_OPTION_DISABLE_IPV6 |
+		       LWS_SERVER_OPTION_ADOPT_APPLY_LISTEN_ACCEPT_CONFIG;
+	/* every accepted socket is ours from its first byte (wsproto.c) */
+	info.listen_accept_role = "raw-skt";
+	info.listen_accept_protocol = TND_WS_SUBPROTOCOL;
 	if (strchr(conf->ws_listen, ':'))
 		info.options &= ~(uint64_t)LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.foreign_loops = ws->foreign_loops;
@@ -462,7 +552,7 @@ int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 	ws->sweep = g_timeout_source_new_seconds(1);
 	g_source_set_callback(ws->sweep, sweep, ws, NULL);
 	g_source_attach(ws->sweep, tnd_loop_context(api->loop));
-	TND_LOG_NOTICE(TND_LOG_API, "WebSocket on %s://%s:%d%s, subprotocol " SUBPROTOCOL,
+	TND_LOG_NOTICE(TND_LOG_API, "WebSocket on %s://%s:%d%s, subprotocol " TND_WS_SUBPROTOCOL,
 		       *conf->ws_cert ? "wss" : "ws", conf->ws_listen, conf->ws_port,
 		       conf->ws_path);
 	*wsp = ws;
@@ -471,7 +561,7 @@ int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 
 void tnd_api_ws_stop_listening(struct tnd_api_ws *ws)
 {
-	/* new handshakes are refused in filter() once the API is shutting down */
+	/* new handshakes are answered 503 once the API is shutting down */
 	(void)ws;
 }
 

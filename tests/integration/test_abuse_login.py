@@ -232,11 +232,32 @@ def frame(opcode, payload, masked=True):
     return bytes([b0, len(payload)]) + payload
 
 
+def read_frame(s):
+    """One unmasked server frame from a raw socket: (opcode, payload)."""
+    def need(n):
+        b = b""
+        while len(b) < n:
+            c = s.recv(n - len(b))
+            if not c:
+                raise EOFError("closed after %d of %d bytes" % (len(b), n))
+            b += c
+        return b
+    b0, b1 = need(2)
+    n = b1 & 0x7f
+    if n == 126:
+        n = int.from_bytes(need(2), "big")
+    elif n == 127:
+        n = int.from_bytes(need(8), "big")
+    assert not b1 & 0x80, "server frames are not masked"
+    return b0 & 0x0f, need(n)
+
+
 async def t_handshake_rules():
-    """Version 8 gets 426 naming 13; a subprotocol list of many names with
-    tandem.v1 is accepted up to libwebsockets' 127 bytes, and a longer one
-    (200 names) gets 400 instead of a silent hang-up; Origin rules for auth
-    none and users."""
+    """Version 8 gets 426 naming 13; a subprotocol list of 200 names (~1.2 KB,
+    refused by libwebsockets) with tandem.v1 is accepted and the socket
+    answers a ping; an unmasked client frame gets close 1002 and the TCP
+    connection ends (RFC 6455 section 5.1; it used to be accepted); Origin
+    rules for auth none and users."""
     with Gateway() as gw:
         st, head, s = handshake(gw.ws_port, version="8")
         s.close()
@@ -247,8 +268,21 @@ async def t_handshake_rules():
         assert len(names) > 64 and st == 101 and "tandem.v1" in head, head
         names = ",".join(["x-proto-%d" % i for i in range(199)] + ["tandem.v1"])
         st, head, s = handshake(gw.ws_port, protocol=names)
+        assert len(names) > 1200 and st == 101, head
+        assert "sec-websocket-protocol: tandem.v1\r\n" in head.lower(), head
+        s.sendall(frame(0x9, b"still here"))
+        assert read_frame(s) == (0xa, b"still here")
+        s.sendall(frame(0x1, b'{"jsonrpc":"2.0","id":1,"method":"ping"}'))
+        op, data = read_frame(s)
+        assert op == 0x1 and json.loads(data)["result"] == {}, data
         s.close()
-        assert st == 400, head
+        st, head, s = handshake(gw.ws_port)
+        assert st == 101, head
+        s.sendall(frame(0x1, b'{"jsonrpc":"2.0","id":1,"method":"ping"}', masked=False))
+        op, data = read_frame(s)
+        assert op == 0x8 and int.from_bytes(data[:2], "big") == 1002, (op, data)
+        assert s.recv(100) == b"", "still open after the unmasked frame"
+        s.close()
         for origin, want in (("http://evil.example", 403), ("null", 403),
                              ("http://127.0.0.1:8000", 101), ("http://localhost:3000", 101),
                              ("https://127.0.0.2", 101), ("http://127.0.0.1.evil.example", 403),

@@ -2,11 +2,14 @@
 the client: every envelope rule and every error code the adapter gives
 today, frame limits at the byte, fragmentation, subprotocol and path checks,
 logins with passwords and tokens across connections, lock-out, the close
-after ten protocol errors, wss, and the connection limit."""
+after ten protocol errors, wss, and the connection limit; and RFC 6455 as
+our own codec speaks it (gateway/api/wsproto.c): raw handshakes and frames
+written by hand, since a WebSocket library will not send an unmasked frame."""
 
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import tempfile
 
@@ -159,6 +162,131 @@ async def t_subprotocol_and_path(gw):
         assert ws.subprotocol == "tandem.v1"
 
 
+
+def raw_upgrade(gw, version="13", protocol="tandem.v1", first=b""):
+    """A hand-written upgrade (plus `first` bytes in the same write);
+    returns (status, head, socket)."""
+    s = socket.create_connection(("127.0.0.1", gw.ws_port), timeout=5)
+    lines = ["GET /ws HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket",
+             "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             "Sec-WebSocket-Version: " + version, "Sec-WebSocket-Protocol: " + protocol]
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + first)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        c = s.recv(1)
+        if not c:
+            break
+        head += c
+    text = head.decode(errors="replace")
+    return (int(text.split()[1]) if text.startswith("HTTP/") else None), text, s
+
+
+def client_frame(opcode, payload, masked=True, fin=True):
+    b0 = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    ext = bytes([n]) if n < 126 else bytes([126]) + n.to_bytes(2, "big")
+    if not masked:
+        return bytes([b0]) + ext + payload
+    key = b"\x0f\x1e\x2d\x3c"
+    return (bytes([b0, ext[0] | 0x80]) + ext[1:] + key +
+            bytes(c ^ key[i % 4] for i, c in enumerate(payload)))
+
+
+def server_frame(s):
+    def need(n):
+        b = b""
+        while len(b) < n:
+            c = s.recv(n - len(b))
+            if not c:
+                raise EOFError("closed")
+            b += c
+        return b
+    b0, b1 = need(2)
+    assert b0 & 0x80 and not b1 & 0x80, "server frames are whole and unmasked"
+    n = b1 & 0x7f
+    if n == 126:
+        n = int.from_bytes(need(2), "big")
+    elif n == 127:
+        n = int.from_bytes(need(8), "big")
+    return b0 & 0x0f, need(n)
+
+
+def closed_by_server(s):
+    """True when the server ends the connection (after any bytes left)."""
+    s.settimeout(5)
+    while s.recv(4096):
+        pass
+    return True
+
+
+async def t_rfc6455_raw(gw):
+    # the section 1.3 example key, and a ping in the handshake's own write
+    st, head, s = raw_upgrade(gw, first=client_frame(0x9, b"early"))
+    assert st == 101 and "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, head
+    assert server_frame(s) == (0xa, b"early")
+    # a message in fragments with a ping between them, byte by byte
+    data = (client_frame(0x1, PING[:9].encode(), fin=False) + client_frame(0x9, b"mid") +
+            client_frame(0x0, PING[9:].encode()))
+    for i in range(len(data)):
+        s.sendall(data[i:i + 1])
+    assert server_frame(s) == (0xa, b"mid")
+    op, body = server_frame(s)
+    assert op == 0x1 and json.loads(body)["result"] == {}, body
+    # a client close is echoed with its code, then the server hangs up
+    s.sendall(client_frame(0x8, (4000).to_bytes(2, "big") + b"bye"))
+    op, body = server_frame(s)
+    assert op == 0x8 and int.from_bytes(body[:2], "big") == 4000, body
+    assert closed_by_server(s)
+    s.close()
+    # section 5.1: the server MUST close on an unmasked client frame
+    st, head, s = raw_upgrade(gw)
+    assert st == 101, head
+    s.sendall(client_frame(0x1, PING.encode(), masked=False))
+    op, body = server_frame(s)
+    assert op == 0x8 and int.from_bytes(body[:2], "big") == 1002, (op, body)
+    assert closed_by_server(s)
+    s.close()
+    # other protocol errors: RSV bit, reserved opcode, close code 1005
+    for bad in (bytes([0xc1, 0x80]) + b"\0\0\0\0", client_frame(0x3, b"x"),
+                client_frame(0x8, (1005).to_bytes(2, "big"))):
+        st, head, s = raw_upgrade(gw)
+        s.sendall(bad)
+        op, body = server_frame(s)
+        assert op == 0x8 and int.from_bytes(body[:2], "big") == 1002, (bad, body)
+        s.close()
+    # 200 names with ours (~1.2 KB): libwebsockets refused this list
+    names = ",".join(["x-proto-%d" % i for i in range(199)] + ["tandem.v1"])
+    st, head, s = raw_upgrade(gw, protocol=names)
+    assert st == 101 and "Sec-WebSocket-Protocol: tandem.v1\r\n" in head, head
+    s.sendall(client_frame(0x9, b"ping"))
+    assert server_frame(s) == (0xa, b"ping")
+    s.close()
+    # section 4.4: an unknown version is answered 426 naming 13
+    st, head, s = raw_upgrade(gw, version="8")
+    assert st == 426 and "Sec-WebSocket-Version: 13\r\n" in head, head
+    assert "Connection: close" in head and closed_by_server(s)
+    s.close()
+    # plain HTTP on the port: complete answers, then the connection ends
+    for req, want in ((b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+                      (b"POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405),
+                      (b"GET /ws HTTP/1.0\r\n\r\n", 400),
+                      (b"GET /ws HTTP/1.1\r\n" + b"X-a: b\r\n" * 100 + b"\r\n", 431)):
+        s = socket.create_connection(("127.0.0.1", gw.ws_port), timeout=5)
+        s.sendall(req)
+        resp = b""
+        while True:
+            c = s.recv(4096)
+            if not c:
+                break
+            resp += c
+        s.close()
+        head, _, body = resp.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 %d " % want), (req, resp)
+        assert b"Content-Length: %d" % len(body) in head, resp
+    # the library's own ping still works
+    async with gw.connect() as ws:
+        await asyncio.wait_for(await ws.ping(b"lib"), 5)
+
 async def t_methods_without_legs(gw):
     async with gw.connect() as ws:
         for i, method in enumerate(["register", "unregister", "dtmf", "hold", "resume",
@@ -288,6 +416,7 @@ def main():
     tests = [on_shared(t) for t in (t_envelope, t_invalid_requests, t_parse_errors_keep_open,
                                     t_frame_size_limit, t_fragmented_message,
                                     t_ten_errors_close_1008, t_subprotocol_and_path,
+                                    t_rfc6455_raw,
                                     t_methods_without_legs, t_login_none)]
     tests += [t_login_users_and_tokens, t_lockout_429, t_unknown_user_same_answer, t_wss,
               t_connection_limit]
