@@ -21,31 +21,9 @@ import time
 
 import websockets
 
-import abuse
 from abuse import client, gateway_fds, health_call
 from tandem_harness import Gateway, TANDEM, error_code, rpc, tap_main
 
-
-def _sipp_ready(port):
-    """abuse.sipp_answerer returns as soon as SIPp is started, and a quick
-    health call's INVITE then meets a closed port (503 at once): wait until
-    SIPp has bound its UDP port (probed by binding it ourselves)."""
-    proc = _sipp_answerer(port)
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and proc.poll() is None:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            u.bind(("127.0.0.1", port))
-        except OSError:
-            break
-        finally:
-            u.close()
-        time.sleep(0.02)
-    return proc
-
-
-_sipp_answerer = abuse.sipp_answerer
-abuse.sipp_answerer = _sipp_ready
 
 PASSWORD = "correct horse"
 _HASH = []
