@@ -215,6 +215,9 @@ static const struct tnd_opt opts[] = {
 	  check_sip_uri,
 	  "SIP URI every outgoing request is sent through (e.g. sip:127.0.0.1:5070;lr). "
 	  "Empty sends to the request URI's host." },
+	{ "sip", "dns_timeout", TND_OPT_INT, "5", 1, 60, NULL, OFF(sip_dns_timeout), NULL,
+	  "Seconds an outgoing call may spend looking up its next hop's host name (SRV, "
+	  "then A/AAAA) before it ends with 504. Lookups never block the gateway." },
 
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "

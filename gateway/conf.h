@@ -49,6 +49,7 @@ struct tnd_conf {
 	bool sip_tcp;
 
 	char *sip_outbound_proxy;
+	int sip_dns_timeout;         /* seconds */
 
 	/* [media] */
 	int media_workers;

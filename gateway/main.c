@@ -77,6 +77,7 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	s->udp = c->sip_udp;
 	s->tcp = c->sip_tcp;
 	s->user_agent = "Tandem/" PACKAGE_VERSION;
+	s->dns_timeout = c->sip_dns_timeout;
 }
 
 /* Keys that only take effect at start-up: warn when a reload changes them. */

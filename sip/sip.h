@@ -21,6 +21,10 @@ struct tnd_sip_conf {
 	bool udp;
 	bool tcp;
 	const char *user_agent; /* borrowed */
+	/* Seconds an outgoing call may spend resolving a host name (SRV, then
+	 * A/AAAA, in GLib's resolver threads, never on the signalling thread)
+	 * before it ends with 504; 0 = 5. */
+	int dns_timeout;
 };
 
 /* Once per process, before any user agent and before workers start. */

@@ -222,6 +222,10 @@ int tnd_sipua_set_outbound(struct tnd_sipua *ua, const char *outbound_proxy,
 		free(ua->from_host);
 		ua->from_host = host;
 	}
+	free(ua->proxy);
+	ua->proxy = proxy ? strdup(proxy) : NULL;
+	if (proxy && !ua->proxy)
+		return ENOMEM;
 	/* queued ahead of any INVITE sent after this returns */
 	nua_set_params(ua->nua, NUTAG_PROXY(proxy ? URL_STRING_MAKE(proxy) : NULL), TAG_END());
 	ua->has_proxy = proxy != NULL;
@@ -249,6 +253,7 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 		return err;
 	}
 	ua->ctx = ctx;
+	ua->dns_timeout_ms = (unsigned)(conf->dns_timeout > 0 ? conf->dns_timeout : 5) * 1000;
 	ua->root = su_glib_root_create(ua);
 	if (!ua->root) {
 		tnd_sipua_free(ua);
@@ -354,5 +359,6 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 	if (ua->root)
 		su_root_destroy(ua->root);
 	free(ua->from_host);
+	free(ua->proxy);
 	free(ua);
 }
