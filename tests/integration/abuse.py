@@ -78,6 +78,12 @@ class Baseline:
             await asyncio.sleep(0.2)
 
 
+def udp_bound(port):
+    """Whether some socket of this network namespace is bound to UDP `port`."""
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(":%04X" % port) for line in list(f)[1:])
+
+
 def sipp_answerer(port):
     """A SIPp phone on `port` that sends 183 and 200 with PCMU and exits 0
     only after it received our BYE."""
@@ -85,8 +91,14 @@ def sipp_answerer(port):
            "-m", "1", "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
            "-mp", str(free_port(also_udp=True)), "-timeout", "30", "-timeout_error",
            "-trace_err"]
-    return track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  cwd=tempfile.mkdtemp(prefix="tandem-sipp-")))
+    p = track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               cwd=tempfile.mkdtemp(prefix="tandem-sipp-")))
+    # ready once its UDP port is bound (SIPp needs ~0.3 s; an INVITE sent
+    # before that gets ICMP port unreachable and the call ends 503)
+    deadline = time.monotonic() + 5
+    while p.poll() is None and time.monotonic() < deadline and not udp_bound(port):
+        time.sleep(0.02)
+    return p
 
 
 async def health_call(gw, login=None, timeout=15, source=None):
