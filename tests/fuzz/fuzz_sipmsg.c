@@ -20,11 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <sofia-sip/nta_tag.h>
-
 #include "gateway/base/log.h"
 #include "gateway/base/obj.h"
-#include "sip/sip_int.h"
+#include "sip/sip_int.h"     /* the UA's nua, Sofia's tags (nta_tag.h via nua.h) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
