@@ -313,6 +313,9 @@ static const struct tnd_opt opts[] = {
 	  OFF(sip_tcp_max_per_source), NULL,
 	  "SIP TCP connections from one untrusted address at once; the newest beyond it are "
 	  "closed. 0: no cap." },
+	{ "sip", "dns_timeout", TND_OPT_INT, "5", 1, 60, NULL, OFF(sip_dns_timeout), NULL,
+	  "Seconds an outgoing call may spend looking up its next hop's host name (SRV, "
+	  "then A/AAAA) before it ends with 504. Lookups never block the gateway." },
 
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "

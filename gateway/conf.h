@@ -67,6 +67,7 @@ struct tnd_conf {
 	int sip_tcp_idle;            /* seconds; 0 off */
 	int sip_tcp_max;             /* 0 off */
 	int sip_tcp_max_per_source;  /* 0 off */
+	int sip_dns_timeout;         /* seconds */
 
 	/* [media] */
 	int media_workers;

@@ -87,6 +87,7 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	s->tcp_idle = (unsigned)c->sip_tcp_idle;
 	s->tcp_max = (unsigned)c->sip_tcp_max;
 	s->tcp_max_per_source = (unsigned)c->sip_tcp_max_per_source;
+	s->dns_timeout = c->sip_dns_timeout;
 }
 
 /* Keys that only take effect at start-up: warn when a reload changes them. */

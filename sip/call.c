@@ -51,6 +51,8 @@ static void call_destroy(void *data)
 	free(call->call_id);
 	free(call->local_sdp);
 	free(call->remote_sdp);
+	free(call->xhdr);
+	free(call->xtags);
 }
 
 struct tnd_sipcall *tnd_sipcall_new(struct tnd_sipua *ua, bool outgoing)
@@ -125,6 +127,12 @@ void tnd_sipcall_set_why(struct tnd_sipcall *call, enum tnd_sipcall_end why, int
 int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why)
 {
 	switch (call->state) {
+	case CS_RESOLVING:
+		/* no INVITE left yet: nothing to CANCEL; the lookup ends the
+		 * call from the loop */
+		tnd_sipcall_set_why(call, why, SIP_487_REQUEST_TERMINATED);
+		tnd_sipres_abort(call->res);
+		break;
 	case CS_CALLING:
 	case CS_PROCEEDING:
 		/* CANCEL ends every fork; a 2xx that crosses it gets ACK+BYE in
@@ -204,6 +212,10 @@ void tnd_sipcall_finish(struct tnd_sipcall *call, int status, const char *phrase
 
 	if (call->state == CS_ENDED)
 		return;
+	if (call->res) {
+		tnd_sipres_free(call->res);
+		call->res = NULL;
+	}
 	if (!call->why_set) {
 		enum tnd_sipcall_end why = TND_SIPCALL_END_ERROR;
 

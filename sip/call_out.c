@@ -55,36 +55,47 @@ static char *new_call_id(void)
 	return id;
 }
 
-/* "X-A: 1" lines in one buffer, their tags in xt (ended by a zero tag) */
-static char *header_tags(const struct tnd_sipcall_params *p, tagi_t *xt)
+/* "X-A: 1" lines in call->xhdr, their tags in call->xtags (ended by a zero
+ * tag): kept on the call, since the INVITE may leave after a name lookup */
+static int header_tags(struct tnd_sipcall *call, const struct tnd_sipcall_params *p)
 {
 	size_t i, len = 1, o = 0;
-	char *buf;
 
 	for (i = 0; i < p->n_headers; i++)
 		len += strlen(p->headers[i].name) + strlen(p->headers[i].value) + 3;
-	buf = malloc(len);
-	if (!buf)
-		return NULL;
+	call->xhdr = malloc(len);
+	call->xtags = calloc(p->n_headers + 1, sizeof(*call->xtags));
+	if (!call->xhdr || !call->xtags)
+		return ENOMEM;
 	for (i = 0; i < p->n_headers; i++) {
-		xt[i].t_tag = siptag_header_str;
-		xt[i].t_value = (tag_value_t)(buf + o);
-		o += (size_t)sprintf(buf + o, "%s: %s", p->headers[i].name,
+		call->xtags[i].t_tag = siptag_header_str;
+		call->xtags[i].t_value = (tag_value_t)(call->xhdr + o);
+		o += (size_t)sprintf(call->xhdr + o, "%s: %s", p->headers[i].name,
 				     p->headers[i].value) + 1;
 	}
-	xt[i].t_tag = NULL;
-	xt[i].t_value = 0;
-	return buf;
+	call->xtags[i].t_tag = NULL;
+	call->xtags[i].t_value = 0;
+	return 0;
+}
+
+void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
+{
+	/* NUTAG_PROXY sticks to the handle: the dialog's later requests go the
+	 * same way, as with the UA-wide outbound proxy */
+	nua_invite(call->nh, TAG_IF(next_hop, NUTAG_PROXY(URL_STRING_MAKE(next_hop))),
+		   SIPTAG_CALL_ID_STR(call->call_id), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
+		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(call->xtags));
+	call->state = CS_CALLING;
 }
 
 int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 		       const struct tnd_sipcall_params *p,
 		       const struct tnd_sipcall_handlers *h, void *arg)
 {
-	tagi_t xt[TND_SIPCALL_MAX_HEADERS + 1];
 	char display[2 * 128 + 3] = "";
 	struct tnd_sipcall *call = NULL;
-	char *from = NULL, *to = NULL, *hbuf = NULL;
+	char *from = NULL, *to = NULL;
+	bool lookup = false;
 	nua_handle_t *nh;
 	size_t n;
 	int err;
@@ -106,9 +117,8 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	n = strlen(display) + strlen(p->from_user) + strlen(ua->from_host) + 8;
 	from = malloc(n);
 	to = malloc(strlen(p->to) + 3);
-	hbuf = header_tags(p, xt);
 	call = tnd_sipcall_new(ua, true);
-	if (!from || !to || !hbuf || !call)
+	if (!from || !to || !call || header_tags(call, p))
 		goto out;
 	snprintf(from, n, "%s<sip:%s@%s>", display, p->from_user, ua->from_host);
 	sprintf(to, "<%s>", p->to);
@@ -126,16 +136,24 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	call->nh = nh;
 	tnd_obj_get(call);           /* hmagic's, until tnd_sipcall_finish() */
 	tnd_sipua_link_call(ua, call);
-	nua_invite(nh, SIPTAG_CALL_ID_STR(call->call_id),
-		   SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(xt));
-	TND_LOG_INFO(TND_LOG_SIP, "call %s: INVITE %s from %s (%zu X- headers)", call->call_id,
-		     p->to, from, p->n_headers);
+	/* a host name is looked up here, not by Sofia (sip_int.h, resolve.c) */
+	err = tnd_sipres_start(call, ua->proxy ? ua->proxy : p->to, &lookup);
+	if (err) {
+		call->h = NULL;      /* no callback inside this call: the caller has err */
+		call->arg = NULL;
+		tnd_sipcall_finish(call, 500, "Internal error");
+		goto out;
+	}
+	if (lookup)
+		call->state = CS_RESOLVING;
+	else
+		tnd_sipcall_send_invite(call, NULL);
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: INVITE %s from %s (%zu X- headers)%s", call->call_id,
+		     p->to, from, p->n_headers, lookup ? ", looking up its next hop" : "");
 	err = 0;
  out:
 	free(from);
 	free(to);
-	free(hbuf);
 	if (err)
 		tnd_obj_put(call);
 	else

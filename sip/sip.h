@@ -38,6 +38,10 @@ struct tnd_sip_conf {
 	unsigned tcp_idle;      /* seconds without a byte before a connection is closed */
 	unsigned tcp_max;       /* accepted connections in total */
 	unsigned tcp_max_per_source;
+	/* Seconds an outgoing call may spend resolving a host name (SRV, then
+	 * A/AAAA, in GLib's resolver threads, never on the signalling thread)
+	 * before it ends with 504; 0 = 5. */
+	int dns_timeout;
 };
 
 /* Once per process, before any user agent and before workers start. */

@@ -30,6 +30,7 @@ struct tnd_sipua {
 	nua_t *nua;                  /* owned */
 	char *from_host;             /* owned: host part of our From (IPv6 in []) */
 	bool has_proxy;              /* outbound proxy configured (tel: allowed) */
+	char *proxy;                 /* owned: that proxy's URI, or NULL */
 	tnd_sipua_incoming_h *incoming;
 	void *incoming_arg;
 	struct tnd_sipcall *calls;   /* borrowed list: each held by its hmagic ref */
@@ -46,9 +47,11 @@ struct tnd_sipua {
 	unsigned char nonce_key[16]; /* random, signs our digest nonces */
 	unsigned block_time;         /* seconds, for log lines */
 	struct tnd_siptcp *tcp;      /* owned: TCP connection limits; NULL without TCP */
+	unsigned dns_timeout_ms;     /* bound on a call's name lookup */
 };
 
 enum call_state {
+	CS_RESOLVING,     /* out: looking up the next hop, no INVITE sent yet */
 	CS_CALLING,       /* out: INVITE sent, no response yet */
 	CS_PROCEEDING,    /* out: 1xx received */
 	CS_RECEIVED,      /* in: INVITE received, not yet answered */
@@ -70,6 +73,9 @@ struct tnd_sipcall {
 	char *call_id;               /* owned */
 	char *local_sdp;             /* owned: what we last sent, for re-INVITEs */
 	char *remote_sdp;            /* owned: the peer's offer or answer */
+	char *xhdr;                  /* owned: X- header lines for the INVITE */
+	tagi_t *xtags;               /* owned: their tags, ended by a zero tag */
+	struct tnd_sipres *res;      /* owned: the pending name lookup, or NULL */
 	enum call_state state;       /* OWNER: signal */
 	bool outgoing;
 	bool established;            /* a 2xx was sent or received */
@@ -133,6 +139,27 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 			  int refuse, const char *phrase, const char *challenge);
 /* A re-INVITE inside an established call. */
 void tnd_sipcall_reinvite(struct tnd_sipcall *call, const sip_t *sip);
+
+/* call_out.c */
+/* Sends the INVITE of an outgoing call; `next_hop` ("sip:192.0.2.1:5060")
+ * routes it there, NULL routes by the request URI or outbound proxy. */
+void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop);
+
+/* resolve.c: the next hop of an outgoing call, looked up off the signalling
+ * thread (Sofia's own resolver runs on it and spins when no DNS server is
+ * reachable). */
+struct tnd_sipres;
+/* 0 and *needed false when `target` (the outbound proxy, else the request
+ * URI) names its host by IP literal: nothing to look up. Else starts the
+ * lookup, bounded by ua->dns_timeout_ms, and sets call->res; the call moves
+ * on from the loop: tnd_sipcall_send_invite() or tnd_sipcall_finish() with
+ * 503 (no such host) or 504 (timeout). ENOMEM, EINVAL. */
+int tnd_sipres_start(struct tnd_sipcall *call, const char *target, bool *needed);
+/* The call is ending while its lookup runs: finish it from the loop, with
+ * the reason already set. */
+void tnd_sipres_abort(struct tnd_sipres *res);
+/* Forgets the lookup without any callback (the call is finishing). */
+void tnd_sipres_free(struct tnd_sipres *res);
 
 /* check.c: syntax checks for what we put into SIP messages. 0 or EINVAL. */
 int tnd_sipchk_uri(const char *uri, bool allow_tel);

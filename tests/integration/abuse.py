@@ -78,6 +78,12 @@ class Baseline:
             await asyncio.sleep(0.2)
 
 
+def udp_bound(port):
+    """Whether some socket of this network namespace is bound to UDP `port`."""
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(":%04X" % port) for line in list(f)[1:])
+
+
 def sipp_answerer(port):
     """A SIPp phone on `port` that sends 183 and 200 with PCMU and exits 0
     only after it received our BYE."""
@@ -94,12 +100,8 @@ def sipp_answerer(port):
 def wait_udp_bound(port, proc, timeout=5):
     """Readiness without sleeping for it: the port shows in /proc/net/udp
     once SIPp listens (an INVITE sent earlier gets ICMP unreachable: 503)."""
-    want = ":%04X" % port
     deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        with open("/proc/net/udp") as f:
-            if any(line.split()[1].endswith(want) for line in f.readlines()[1:]):
-                return
+    while proc.poll() is None and time.monotonic() < deadline and not udp_bound(port):
         time.sleep(0.01)
 
 

@@ -96,6 +96,49 @@ static int out_rejected_486(void)
 	return 0;
 }
 
+/* A call to a host name: the next hop is looked up off the signalling
+ * thread (sip/resolve.c) and the INVITE reaches the peer at the address
+ * found (localhost: /etc/hosts, no DNS server needed). */
+static int out_by_name(void)
+{
+	char to[128], msg[256] = "";
+	struct tnd_call_params p = { .to = to, .sdp = browser_offer, .from_user = "alice" };
+	struct req *r = tnd_obj_zalloc(sizeof(*r), NULL);
+	unsigned before = fx.n_pc;
+
+	snprintf(to, sizeof(to), "sip:bob@localhost:%u", fx.peer_port);
+	TEST_ASSERT(tnd_calls_start(fx.calls, fx.alice, &p, call_done, r, msg, sizeof(msg)) == 0);
+	tnd_obj_put(r);
+	for (int64_t end = g_get_monotonic_time() + WAIT_MS * 1000LL;
+	     fx.n_pc == before && g_get_monotonic_time() < end;)
+		spin(2);
+	TEST_ASSERT(fx.n_pc == before + 1);
+	TEST_ASSERT(tnd_sipcall_reject(fx.pc[before].sc, 486, NULL) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "ended", WAIT_MS));
+	TEST_ASSERT_STR_CONTAINS(fx.sink, "1 ended 486 Busy Here;");
+	return 0;
+}
+
+/* A host name that does not resolve (RFC 6761 .invalid): the call ends
+ * 503 or 504 (DNS server slow) with the name in a reason naming DNS,
+ * within [sip] dns_timeout, and nothing reaches the peer. */
+static int out_name_unresolvable(void)
+{
+	char msg[256] = "";
+	struct tnd_call_params p = { .to = "sip:bob@pbx.example.invalid", .sdp = browser_offer,
+				     .from_user = "alice" };
+	struct req *r = tnd_obj_zalloc(sizeof(*r), NULL);
+	unsigned before = fx.n_pc;
+
+	TEST_ASSERT(tnd_calls_start(fx.calls, fx.alice, &p, call_done, r, msg, sizeof(msg)) == 0);
+	tnd_obj_put(r);
+	TEST_ASSERT(wait_for(fx.sink, "ended", 7000));
+	TEST_ASSERT(strstr(fx.sink, "1 ended 503 DNS: no address for pbx.example.invalid;") ||
+		    strstr(fx.sink, "1 ended 504 DNS timeout for pbx.example.invalid;"));
+	TEST_ASSERT(fx.n_pc == before);
+	return 0;
+}
+
 /* The browser hangs up while it rings: the browser gets `ended` 487 at
  * once and the peer gets CANCEL (487 to its INVITE). */
 static int out_cancel_ringing(void)
@@ -644,6 +687,8 @@ static int admission_max_load(void)
 FX_TEST(out_answered_hangup, conf_default)
 FX_TEST(in_latin1_display, conf_default)
 FX_TEST(out_rejected_486, conf_default)
+FX_TEST(out_by_name, conf_default)
+FX_TEST(out_name_unresolvable, conf_default)
 FX_TEST(out_cancel_ringing, conf_default)
 FX_TEST(out_refused, conf_dialplan)
 FX_TEST(in_reject, conf_default)
@@ -663,6 +708,8 @@ int main(int argc, char **argv)
 	static const struct tnd_test tests[] = {
 		TND_TEST(test_out_answered_hangup),
 		TND_TEST(test_out_rejected_486),
+		TND_TEST(test_out_by_name),
+		TND_TEST(test_out_name_unresolvable),
 		TND_TEST(test_out_cancel_ringing),
 		TND_TEST(test_out_refused),
 		TND_TEST(test_in_reject),
