@@ -32,7 +32,7 @@ def across_veth(trickle):
             finally:
                 br.close()
             assert_heard(m["peaks"], 440, "browser")
-            pairs = [s for s in m["stats"] if s["type"] == "pair"]
+            pairs = [s for s in m["stats"] if s["type"] == "pair" and s["selected"]]
             assert pairs and pairs[0]["local"] == "127.0.0.3" and \
                 pairs[0]["remote"] == "127.0.0.2", "media did not cross the veth: %s" % pairs
             assert done["ended"]["state"] == "ended", done
