@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* spandsp's headers expect the integer types declared first */
 #include <stdint.h>
@@ -172,8 +173,28 @@ static int alaw_decode(void *st, const uint8_t *payload, size_t len, int16_t *pc
 	return g711_decode(st, payload, len, pcm, maxsamp, nsamp, tnd_g711_alaw2lin);
 }
 
+/* spandsp 0.0.6's plc_fillin() starts a loss by rotating its history ring
+ * with memcpy on overlapping ranges whenever the ring's position is below
+ * half its length (undefined behaviour; ASan's memcpy-param-overlap, found
+ * by fuzz_codec_dec). Rotating it here first leaves position 0, which
+ * spandsp then copies onto itself unchanged. */
+static void plc_rotate_history(plc_state_t *s)
+{
+	int16_t tmp[PLC_HISTORY_LEN];
+	int tail;
+
+	if (s->missing_samples || s->buf_ptr <= 0 || s->buf_ptr >= PLC_HISTORY_LEN)
+		return;
+	tail = PLC_HISTORY_LEN - s->buf_ptr;
+	memcpy(tmp, s->history + s->buf_ptr, (size_t)tail * sizeof(*tmp));
+	memcpy(tmp + tail, s->history, (size_t)s->buf_ptr * sizeof(*tmp));
+	memcpy(s->history, tmp, sizeof(tmp));
+	s->buf_ptr = 0;
+}
+
 static int g711_conceal(void *st, int16_t *pcm, size_t nsamp)
 {
+	plc_rotate_history(st);
 	plc_fillin(st, pcm, (int)nsamp);
 	return 0;
 }

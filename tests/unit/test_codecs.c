@@ -436,6 +436,16 @@ static int test_conceal(void)
 		tnd_codec_enc_free(e);
 		tnd_codec_dec_free(d);
 	}
+	/* a loss after 10 ms: spandsp's history ring sits below half way, where
+	 * its plc_fillin() memcpys overlapping ranges (caught by the -asan
+	 * build; codecs/g711.c rotates the ring first) */
+	TEST_ASSERT(tnd_codec_dec_alloc(&d, tnd_codec_get(TND_CODEC_PCMA), NULL) == 0);
+	memset(pkt, 0x5A, 80);
+	TEST_ASSERT(tnd_codec_decode(d, pkt, 80, sig_out, 80, &got) == 0);
+	TEST_ASSERT(tnd_codec_conceal(d, sig_out, 160) == 0);
+	TEST_ASSERT(tnd_codec_decode(d, pkt, 80, sig_out, 80, &got) == 0);
+	tnd_codec_dec_free(d);
+
 	TEST_ASSERT(tnd_codec_dec_alloc(&d, tnd_codec_get(TND_CODEC_G722), NULL) == 0);
 	TEST_ASSERT(tnd_codec_conceal(d, sig_out, 320) == ENOTSUP);
 	TEST_ASSERT(tnd_codec_decode_fec(d, pkt, 10, sig_out, 320) == ENOTSUP);
