@@ -41,19 +41,20 @@ static void g729_enc_free(void *st)
 static int g729_enc(void *st, const int16_t *pcm, size_t nsamp, uint8_t *out, size_t outsz,
 		    size_t *outlen)
 {
+	uint8_t frame[G729_BYTES], n;
 	size_t i, len = 0;
-	uint8_t n;
 
 	if (outsz < nsamp / G729_FRAME * G729_BYTES)
 		return ENOSPC;
 	for (i = 0; i < nsamp; i += G729_FRAME) {
-		/* a SID may only end a packet (RFC 3551 section 4.5.6): one
-		 * followed by speech in the same packet is dropped, the
-		 * decoder simply resumes with the speech */
-		if (len % G729_BYTES == G729_SID_BYTES)
+		bcg729Encoder(st, pcm + i, frame, &n);  /* 10 speech, 2 SID, 0 untransmitted */
+		/* a SID may only end a packet (RFC 3551 section 4.5.6): a SID
+		 * followed by speech, or by a newer SID, in the same packet is
+		 * dropped; the decoder simply goes on with what follows */
+		if (n && len % G729_BYTES == G729_SID_BYTES)
 			len -= G729_SID_BYTES;
-		bcg729Encoder(st, pcm + i, out + len, &n);
-		len += n;  /* 10 speech, 2 SID, 0 untransmitted */
+		memcpy(out + len, frame, n);
+		len += n;
 	}
 	*outlen = len;
 	return 0;
