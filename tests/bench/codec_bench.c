@@ -4,6 +4,7 @@
  * "encode+decode alone" ceilings that the transcoding benchmark of issue 10
  * item 7 compares calls per core against. Prints a table; no pass/fail.
  * Usage: codec-bench [seconds of audio per row, default 20] */
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,9 +59,13 @@ static int bench(const struct row *r, unsigned secs)
 	double t0, t1, tenc, tdec, bytes = 0;
 	int rep;
 
+	size_t heap0 = mallinfo2().uordblks, state;
+
 	if (tnd_codec_enc_alloc(&e, tnd_codec_get(r->id), &r->p) ||
 	    tnd_codec_dec_alloc(&d, tnd_codec_get(r->id), &r->p))
 		return 1;
+	/* heap held by one encoder and one decoder (glibc's count) */
+	state = mallinfo2().uordblks - heap0;
 	rate = tnd_codec_enc_rate(e);
 	per = rate / 50;
 	sig = malloc((size_t)frames * per * sizeof(*sig));
@@ -88,8 +93,8 @@ static int bench(const struct row *r, unsigned secs)
 		t1 = (now_ns() - t0) / frames;
 		tdec = t1 < tdec ? t1 : tdec;
 	}
-	printf("%-28s %6u %9.0f %9.0f %9.0f %8.1f\n", r->label, rate, tenc, tdec, tenc + tdec,
-	       bytes * 8 / secs / 1000);
+	printf("%-28s %6u %9.0f %9.0f %9.0f %8.1f %7.1f\n", r->label, rate, tenc, tdec,
+	       tenc + tdec, bytes * 8 / secs / 1000, state / 1024.0);
 	free(sig);
 	tnd_codec_enc_free(e);
 	tnd_codec_dec_free(d);
@@ -105,10 +110,13 @@ static void bench_resampler(unsigned in, unsigned outr, unsigned secs)
 	double t0, t1, best = 1e18;
 	int rep;
 
+	size_t heap0 = mallinfo2().uordblks, state;
+
 	if (!sig || tnd_resampler_alloc(&r, in, outr, 1, -1)) {
 		free(sig);
 		return;
 	}
+	state = mallinfo2().uordblks - heap0;
 	speechish(sig, frames * per, in);
 	for (rep = 0; rep < REPS; rep++) {
 		t0 = now_ns();
@@ -117,7 +125,8 @@ static void bench_resampler(unsigned in, unsigned outr, unsigned secs)
 		t1 = (now_ns() - t0) / frames;
 		best = t1 < best ? t1 : best;
 	}
-	printf("resample %5u -> %5u (q3)     %6u %9.0f\n", in, outr, in, best);
+	printf("resample %5u -> %5u (q3)     %6u %9.0f %38.1f\n", in, outr, in, best,
+	       state / 1024.0);
 	tnd_resampler_free(r);
 	free(sig);
 }
@@ -154,10 +163,11 @@ int main(int argc, char **argv)
 
 	if (secs < 1 || secs > 120)
 		secs = 20;
+	printf("# KiB: heap of one encoder + decoder (or resampler)\n");
 	printf("# ns per 20 ms frame, %u s of speech-like audio per row, best of %d runs, "
 	       "one thread\n", secs, REPS);
-	printf("%-28s %6s %9s %9s %9s %8s\n", "codec", "rate", "encode", "decode", "enc+dec",
-	       "kbit/s");
+	printf("%-28s %6s %9s %9s %9s %8s %7s\n", "codec", "rate", "encode", "decode", "enc+dec",
+	       "kbit/s", "KiB");
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		if (bench(&rows[i], secs))
 			printf("%-28s failed\n", rows[i].label);
