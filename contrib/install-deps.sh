@@ -16,7 +16,7 @@ SRTP_PREFIX=$PREFIX/libsrtp2
 BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
  libglib2.0-dev libsofia-sip-ua-glib-dev libsofia-sip-ua-dev libnice-dev
  libssl-dev libwebsockets-dev libwebsockets-evlib-glib libjansson-dev
- libopus-dev libspandsp-dev clang libclang-rt-14-dev llvm"
+ libopus-dev libspandsp-dev libbcg729-dev libspeexdsp-dev clang libclang-rt-14-dev llvm"
 TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn"

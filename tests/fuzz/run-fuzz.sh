@@ -15,6 +15,8 @@ pkgs="glib-2.0 jansson libcrypto libssl libwebsockets nice"
 [ -f /opt/tandem/libsrtp2/lib/pkgconfig/libsrtp2.pc ] &&
 	export PKG_CONFIG_PATH="/opt/tandem/libsrtp2/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 pkgs="$pkgs libsrtp2"
+# codecs/: the codec libraries
+pkgs="$pkgs opus spandsp libbcg729 speexdsp"
 # last: libnice must come before Sofia in the link (see Makefile.am)
 pkgs="$pkgs gio-2.0 sofia-sip-ua-glib"
 
