@@ -159,9 +159,10 @@ struct tnd_dtmf_det;
 int tnd_dtmf_det_alloc(struct tnd_dtmf_det **detp, tnd_dtmf_h *h, void *arg);
 /* NULL-safe. */
 void tnd_dtmf_det_free(struct tnd_dtmf_det *det);
-/* Feeds `n` samples, the first at sample position `pos` (8 kHz units; a jump
- * in pos is a gap in the audio, treated as silence up to 1 s). Calls the
- * handler for digits confirmed within these samples. */
+/* Feeds `n` samples, the first at sample position `pos` (8 kHz units). A
+ * jump in pos is audio lost: skipped, so a tone with a lost frame stays one
+ * digit, and starts and durations keep counting the caller's positions.
+ * Calls the handler for digits confirmed within these samples. */
 void tnd_dtmf_det_process(struct tnd_dtmf_det *det, const int16_t *pcm, size_t n, uint32_t pos);
 
 /* Generator of tones into 8 kHz 16-bit PCM buffers. One owner. */

@@ -28,7 +28,6 @@
 
 #define BLOCK 102                /* spandsp's DTMF_SAMPLES_PER_BLOCK */
 #define CONFIRM (2 * BLOCK)      /* a digit is reported this long after it began */
-#define MAX_FILL 8000            /* a gap up to 1 s is filled with silence */
 
 struct tnd_dtmf_det {
 	struct tnd_obj obj;
@@ -41,7 +40,6 @@ struct tnd_dtmf_det {
 	uint32_t start;          /* current digit's estimated first sample */
 	char digit;              /* current digit, 0 if none */
 	uint8_t volume;
-	bool have_pos;
 };
 
 void tnd_dtmf_warmup(void)
@@ -55,8 +53,10 @@ void tnd_dtmf_warmup(void)
 		dtmf_tx_free(tx);
 }
 
-static void det_report_end(struct tnd_dtmf_det *det, uint32_t duration)
+static void det_report_end(struct tnd_dtmf_det *det, uint32_t end)
 {
+	uint32_t duration = end - det->start;
+
 	struct tnd_dtmf_digit d = {
 		.digit = det->digit,
 		.end = true,
@@ -71,18 +71,20 @@ static void det_report_end(struct tnd_dtmf_det *det, uint32_t duration)
 }
 
 /* spandsp's realtime callback: code is the digit's ASCII value when one is
- * confirmed, 0 when it stops; delay is how long, in samples, the previous
- * state lasted; level is the tone's power in dBm0. */
+ * confirmed, 0 when it stops; level is the tone's power in dBm0. Its delay
+ * (samples in the previous state) counts only the samples fed, so durations
+ * come from our positions, which also count audio that was lost. */
 static void on_tone(void *user_data, int code, int level, int delay)
 {
 	struct tnd_dtmf_det *det = user_data;
 	struct tnd_dtmf_digit d = { 0 };
 
+	(void)delay;
 	if (det->digit) {
 		/* Stopped: the tone left about one block before spandsp saw
-		 * silence confirmed. Straight to another digit: it ended where
-		 * the next began. */
-		det_report_end(det, (uint32_t)delay + (code ? 0 : BLOCK));
+		 * silence. Straight to another digit: it ended where the next
+		 * began. */
+		det_report_end(det, det->cb_pos - (code ? CONFIRM : BLOCK));
 	}
 	if (!code || tnd_dtmf_digit_event((char)code) < 0)
 		return;
@@ -141,19 +143,16 @@ void tnd_dtmf_det_free(struct tnd_dtmf_det *det)
 /* Feeds spandsp in pieces that end on its block boundaries (see top). */
 static void det_feed(struct tnd_dtmf_det *det, const int16_t *pcm, size_t n)
 {
-	static const int16_t zeros[BLOCK];
-
 	while (n) {
 		size_t k = BLOCK - det->phase;
 
 		if (k > n)
 			k = n;
 		det->cb_pos = det->next_pos + (uint32_t)k;
-		dtmf_rx(det->rx, pcm ? pcm : zeros, (int)k);
+		dtmf_rx(det->rx, pcm, (int)k);
 		det->phase = (uint32_t)((det->phase + k) % BLOCK);
 		det->next_pos += (uint32_t)k;
-		if (pcm)
-			pcm += k;
+		pcm += k;
 		n -= k;
 	}
 }
@@ -162,16 +161,8 @@ void tnd_dtmf_det_process(struct tnd_dtmf_det *det, const int16_t *pcm, size_t n
 {
 	if (!det || !pcm)
 		return;
-	if (det->have_pos && pos != det->next_pos) {
-		uint32_t gap = pos - det->next_pos;
-
-		/* a short loss is silence; anything else (a jump back, a new
-		 * stream) restarts the count at the new position */
-		if (gap <= MAX_FILL)
-			det_feed(det, NULL, gap);
-		det->next_pos = pos;
-	}
-	det->have_pos = true;
+	/* Lost audio is skipped, not played as silence: silence would cut a
+	 * tone with a lost frame into two digits. Positions stay the caller's. */
 	det->next_pos = pos;
 	det_feed(det, pcm, n);
 }
