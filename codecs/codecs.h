@@ -195,7 +195,212 @@ size_t tnd_framer_level(const struct tnd_framer *f);
 void tnd_framer_reset(struct tnd_framer *f);
 
 /* ================================================================ DTMF
- * (RFC 4733, in-band, SIP INFO bodies: codecs/dtmf*.c, merged here) */
+ * (codecs/dtmf.c, dtmf_inband.c, dtmf_info.c) */
+
+/* DTMF every way (issue 10, item 5): RFC 4733 telephone-event payloads, a receiver that turns
+ * event packets into digits exactly once and a sender that turns a digit into
+ * packets; in-band tones detected and generated with spandsp; SIP INFO bodies
+ * (application/dtmf-relay, application/dtmf).
+ *
+ * No sockets, threads or clocks: RTP timestamps and sample positions are
+ * passed in. The receiver and sender are plain structs the caller embeds
+ * (init, no allocation); the in-band detector and generator are made once per
+ * call (alloc/free, one owner) and write into caller buffers. Everything here
+ * runs on the media worker that owns the call. Digits are the characters
+ * 0-9 * # A-D, RFC 4733 events 0-15. */
+
+/* ------------------------------------------------------------------ digits */
+
+/* RFC 4733 section 3.2 event code (0-15) of a digit ('a'-'d' accepted too);
+ * -1 for anything else. */
+int tnd_dtmf_digit_event(char digit);
+/* Digit of an event code 0-15; 0 for any other code. */
+char tnd_dtmf_event_digit(int event);
+
+/* A digit as reported by the RFC 4733 receiver and the in-band detector:
+ * once with end = false when it begins, once with end = true when it ends. */
+struct tnd_dtmf_digit {
+	char digit;
+	bool end;
+	uint8_t volume;      /* RFC 4733 volume: power in -dBm0 (0-63) */
+	uint32_t start;      /* RTP timestamp (receiver) or sample position
+			      * (detector) of the tone's beginning */
+	uint32_t duration;   /* end only: in timestamp units / samples */
+	uint32_t duration_ms;
+};
+
+typedef void (tnd_dtmf_h)(const struct tnd_dtmf_digit *d, void *arg);
+
+/* ------------------------------------------------- RFC 4733 section 2.3 */
+
+#define TND_DTMF_EV_SIZE 4           /* one event block on the wire */
+#define TND_DTMF_EV_MAX_BLOCKS 16    /* blocks the receiver reads per packet */
+
+struct tnd_dtmf_ev {
+	uint8_t event;       /* 0-255; 0-15 are DTMF */
+	bool end;            /* E bit */
+	bool reserved;       /* R bit: written as 0, ignored on receipt */
+	uint8_t volume;      /* 0-63, -dBm0 */
+	uint16_t duration;   /* timestamp units since the (segment's) timestamp */
+};
+
+/* Reads the first event block of an RTP payload. EBADMSG when len < 4 or not
+ * a multiple of 4 (RFC 4733 section 2.5.1.5 packs whole blocks only). */
+int tnd_dtmf_ev_parse(const uint8_t *p, size_t len, struct tnd_dtmf_ev *ev);
+/* Writes one block into p[0..3]; EINVAL if size < 4 or volume > 63. */
+int tnd_dtmf_ev_write(uint8_t *p, size_t size, const struct tnd_dtmf_ev *ev);
+
+/* ------------------------------------- RFC 4733 receiver (section 2.5.2) */
+
+/* Counters: plain integers, read by the owning worker. */
+struct tnd_dtmf_rx_stats {
+	uint64_t packets;
+	uint64_t bad;        /* payloads that did not parse */
+	uint64_t late;       /* blocks of an event already ended or superseded */
+	uint64_t reordered;  /* sequence number older than the highest seen */
+	uint64_t ignored;    /* events other than 0-15 */
+	uint64_t timeouts;   /* events ended by tnd_dtmf_rx_tick(), no E bit seen */
+};
+
+/* Receiver state; the caller embeds it. Fields are private to dtmf.c. */
+struct tnd_dtmf_rx {
+	tnd_dtmf_h *h;
+	void *arg;
+	uint32_t clock_rate;
+	uint32_t timeout;       /* ts units without news before an event ends */
+	bool active;            /* an event has begun and not ended */
+	bool have_last;         /* last_ts is valid */
+	bool have_seq;
+	uint8_t event;
+	uint8_t volume;
+	uint32_t start_ts;      /* first segment's timestamp */
+	uint32_t seg_ts;        /* current segment's timestamp */
+	uint32_t base;          /* duration of the earlier segments */
+	uint32_t seg_dur;       /* longest duration seen in this segment */
+	uint32_t last_ts;       /* segment timestamp of the event ended last */
+	uint16_t max_seq;
+	struct tnd_dtmf_rx_stats stats;
+};
+
+/* Sets up a receiver for a telephone-event stream of `clock_rate` Hz (the
+ * rtpmap rate: 8000, 16000, 48000...). `h` gets every digit begin and end.
+ * EINVAL on a NULL argument or a rate outside 1000-192000. */
+int tnd_dtmf_rx_init(struct tnd_dtmf_rx *rx, uint32_t clock_rate, tnd_dtmf_h *h, void *arg);
+/* Forgets the current and last event (a new SSRC); an active event is ended
+ * first, with the duration seen so far. Counters stay. */
+void tnd_dtmf_rx_reset(struct tnd_dtmf_rx *rx);
+/* One telephone-event packet: its payload (RTP padding removed), timestamp,
+ * sequence number and marker bit. Calls the handler zero or more times.
+ * EBADMSG for a payload tnd_dtmf_ev_parse() refuses (state unchanged). */
+int tnd_dtmf_rx_packet(struct tnd_dtmf_rx *rx, const uint8_t *payload, size_t len,
+		       uint32_t ts, uint16_t seq, bool marker);
+/* Time passes: `now` is the current time on the event clock. An active event
+ * whose last report ends more than rx->timeout before `now` is ended with the
+ * duration seen (its end packets were all lost). */
+void tnd_dtmf_rx_tick(struct tnd_dtmf_rx *rx, uint32_t now);
+
+/* --------------------------------------- RFC 4733 sender (section 2.5.1) */
+
+/* One packet to send: the caller adds the RTP header (its own SSRC and
+ * sequence number) and sends it when `at` timestamp units have passed since
+ * the digit started. */
+struct tnd_dtmf_pkt {
+	uint8_t payload[TND_DTMF_EV_SIZE];
+	uint32_t ts;
+	uint32_t at;
+	bool marker;
+};
+
+/* Sender state; the caller embeds it. Fields are private to dtmf.c. */
+struct tnd_dtmf_tx {
+	uint32_t total;         /* event duration, ts units */
+	uint32_t ptime;         /* packet interval, ts units */
+	uint32_t done;          /* duration already reported */
+	uint32_t seg_start;     /* offset of the current segment */
+	uint32_t ts;            /* start timestamp of the event */
+	uint8_t event;
+	uint8_t volume;
+	uint8_t ends_left;      /* end packets still to send */
+	bool first;
+};
+
+/* Prepares the packets of one digit of `duration_ms` (1-600000) starting at
+ * RTP timestamp `start_ts`, on a `clock_rate` Hz event clock, one update per
+ * `ptime_ms` (10-100): the first with the marker bit, updates with growing
+ * duration, then three end packets, all with the same timestamp. Events
+ * longer than 0xFFFF units are cut into segments (section 2.5.1.3). EINVAL on
+ * a bad digit or range. */
+int tnd_dtmf_tx_start(struct tnd_dtmf_tx *tx, char digit, uint32_t duration_ms,
+		      uint8_t volume, uint32_t clock_rate, uint32_t ptime_ms,
+		      uint32_t start_ts);
+/* Fills the next packet; false when the digit is finished. */
+bool tnd_dtmf_tx_next(struct tnd_dtmf_tx *tx, struct tnd_dtmf_pkt *pkt);
+
+/* --------------------------------------------- in-band tones (spandsp) */
+
+/* Builds spandsp's lazily made DTMF tables. main() calls it once before the
+ * media workers start, so two workers' first detectors do not race. */
+void tnd_dtmf_warmup(void);
+
+/* Detector of tones in 8 kHz 16-bit PCM (other rates: resample first). One
+ * owner: tnd_dtmf_det_alloc() / tnd_dtmf_det_free(). */
+struct tnd_dtmf_det;
+
+/* ENOMEM, or EINVAL on a NULL argument. `h` gets each digit with its start
+ * sample position and, at the end, its duration in samples. */
+int tnd_dtmf_det_alloc(struct tnd_dtmf_det **detp, tnd_dtmf_h *h, void *arg);
+/* NULL-safe. */
+void tnd_dtmf_det_free(struct tnd_dtmf_det *det);
+/* Feeds `n` samples, the first at sample position `pos` (8 kHz units). A
+ * jump in pos is audio lost: skipped, so a tone with a lost frame stays one
+ * digit, and starts and durations keep counting the caller's positions.
+ * Calls the handler for digits confirmed within these samples. */
+void tnd_dtmf_det_process(struct tnd_dtmf_det *det, const int16_t *pcm, size_t n, uint32_t pos);
+
+/* Generator of tones into 8 kHz 16-bit PCM buffers. One owner. */
+struct tnd_dtmf_gen;
+
+#define TND_DTMF_GEN_QUEUE 64
+
+int tnd_dtmf_gen_alloc(struct tnd_dtmf_gen **genp);
+/* NULL-safe. */
+void tnd_dtmf_gen_free(struct tnd_dtmf_gen *gen);
+/* Queues a digit: `on_ms` of tone (10-10000) then `off_ms` of silence
+ * (0-10000), each of its two tones at `level` dBm0 (-50 to 0). EINVAL on a
+ * bad digit or range, ENOBUFS when TND_DTMF_GEN_QUEUE digits wait. */
+int tnd_dtmf_gen_put(struct tnd_dtmf_gen *gen, char digit, uint32_t on_ms, uint32_t off_ms,
+		     int level);
+/* Writes up to `n` samples of the queued tones and gaps into `out`; returns
+ * how many it wrote (fewer than n when the queue ran dry; the rest of `out`
+ * is untouched). */
+size_t tnd_dtmf_gen_fill(struct tnd_dtmf_gen *gen, int16_t *out, size_t n);
+/* True while a digit or gap is still to be written. */
+bool tnd_dtmf_gen_busy(const struct tnd_dtmf_gen *gen);
+
+/* ------------------------------------------------------ SIP INFO bodies */
+
+/* Duration when an application/dtmf-relay body has none (or 0), and for
+ * application/dtmf bodies, which never carry one. */
+#define TND_DTMF_INFO_DEFAULT_MS 250
+#define TND_DTMF_INFO_MAX_MS 60000
+
+/* application/dtmf-relay: "Signal=5\r\nDuration=160\r\n". Keys are matched
+ * without case, spaces around keys and values are skipped, lines end in CRLF
+ * or LF, other keys are ignored. Signal is a digit or its event number 0-15.
+ * Reads at most `len` bytes (no NUL needed). EBADMSG on junk (no Signal, a
+ * line without '=', a bad number, a NUL byte), ENOTSUP for a well-formed
+ * event other than 0-15 (flash, 16). Duration above TND_DTMF_INFO_MAX_MS is
+ * clamped to it. */
+int tnd_dtmf_relay_parse(const char *body, size_t len, char *digit, uint32_t *duration_ms);
+/* Writes "Signal=D\r\nDuration=N\r\n" into buf (NUL-terminated); its length
+ * into *lenp. EINVAL on a bad digit, ENOSPC if buf is too small. */
+int tnd_dtmf_relay_write(char *buf, size_t size, char digit, uint32_t duration_ms,
+			 size_t *lenp);
+/* application/dtmf: one digit (or event number 0-15), whitespace around it
+ * allowed. EBADMSG otherwise, ENOTSUP for event numbers above 15. */
+int tnd_dtmf_plain_parse(const char *body, size_t len, char *digit);
+/* Writes the digit and CRLF; as tnd_dtmf_relay_write(). */
+int tnd_dtmf_plain_write(char *buf, size_t size, char digit, size_t *lenp);
 
 /* ===================================================== jitter buffer + PLC
  * (codecs/jb.c, merged here) */
