@@ -88,8 +88,9 @@ struct tnd_jb_stats {
 };
 
 /* Makes a buffer with all its slots (the only allocation; the buffer is
- * owned by the caller and released with tnd_jb_free()). EINVAL on a zero
- * clock rate, min above max, or a capacity below 4 or above 4096. */
+ * owned by the caller and released with tnd_jb_free()). EINVAL on a clock
+ * rate of 0 or above 384000, min above max, max above 10000 ms, a capacity
+ * below 4 or above 4096, or slots above 65536 bytes; ENOMEM. */
 int tnd_jb_alloc(struct tnd_jb **jbp, const struct tnd_jb_conf *conf);
 /* NULL-safe; returns NULL. */
 struct tnd_jb *tnd_jb_free(struct tnd_jb *jb);

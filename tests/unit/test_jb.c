@@ -342,6 +342,18 @@ static int test_jb_late(void)
 	TEST_ASSERT(st.late == 1 && st.lost == 1 && st.concealed == 1);
 	TEST_ASSERT(st.target_us >= 100000);
 	TEST_ASSERT(st.grows > 0);
+	tnd_jb_free(jb);
+	free(o);
+
+	/* a 500 ms stall: the target stops at the configured maximum */
+	jb = mkjb(20, 200);
+	TEST_ASSERT(jb);
+	for (size_t i = 30; i < 40; i++)
+		p[i].at = p[40].at + 500 * MS;
+	o = run(jb, p, 100, 1000 * MS, 20 * MS, 130);
+	TEST_ASSERT(o);
+	tnd_jb_stats(jb, &st);
+	TEST_ASSERT(st.target_us == 200000);
 	free(o);
 	free(p);
 	tnd_jb_free(jb);
@@ -449,6 +461,43 @@ static int test_jb_ssrc(void)
 	tnd_jb_stats(jb, &st);
 	TEST_ASSERT(st.resyncs == 1);
 	TEST_ASSERT(st.received == st.played + st.dropped + st.held);
+	free(o);
+	free(p);
+	tnd_jb_free(jb);
+	return 0;
+}
+
+/* tnd_jb_reset() forgets the stream: the next one starts afresh (no
+ * resync counted, nothing held), and the counters stay. */
+static int test_jb_reset(void)
+{
+	struct tnd_jb *jb = mkjb(20, 200);
+	struct pk *p = stream(60, 0, 0, 3 * MS, 0);
+	struct out *o;
+	struct tnd_jb_stats st;
+	struct tnd_jb_frame f;
+	size_t frames;
+
+	TEST_ASSERT(jb && p);
+	TEST_ASSERT(!tnd_jb_peek(jb, &f));
+	o = run(jb, p, 30, 1000 * MS, 20 * MS, 20);  /* ends with frames held */
+	TEST_ASSERT(o);
+	free(o);
+	tnd_jb_stats(jb, &st);
+	TEST_ASSERT(st.held > 0 && st.played > 0);
+	tnd_jb_reset(jb);
+	TEST_ASSERT(!tnd_jb_peek(jb, &f));
+	TEST_ASSERT(tnd_jb_get(jb, 2000 * MS, &f) == TND_JB_EMPTY);
+	for (size_t i = 0; i < 60; i++) {
+		p[i].seq = (uint16_t)(40000 + i);
+		p[i].at += 2000 * MS;
+	}
+	o = run(jb, p, 60, 3000 * MS, 20 * MS, 80);
+	TEST_ASSERT(o);
+	TEST_ASSERT(in_order(o, 80, 40000, true, &frames));
+	TEST_ASSERT(frames == 60);
+	tnd_jb_stats(jb, &st);
+	TEST_ASSERT(st.resyncs == 0 && st.received == st.played + st.dropped + st.held);
 	free(o);
 	free(p);
 	tnd_jb_free(jb);
@@ -683,6 +732,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_jb_wrap),
 		TND_TEST(test_jb_dtx),
 		TND_TEST(test_jb_ssrc),
+		TND_TEST(test_jb_reset),
 		TND_TEST(test_jb_ptime),
 		TND_TEST(test_jb_hour_drift),
 		TND_TEST(test_plc_tone),
