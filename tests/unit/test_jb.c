@@ -430,6 +430,66 @@ static int test_jb_dtx(void)
 	return 0;
 }
 
+/* The sender's timestamps jump 1 s less than its silence lasted (a
+ * restarted source behind the same SSRC): the marked talkspurt resyncs
+ * the timing, instead of taking its packets for 1 s late ones (which would
+ * push the target to its maximum and skip frames for seconds). */
+static int test_jb_ts_jump(void)
+{
+	struct tnd_jb *jb = mkjb(20, 200);
+	struct pk *p = stream(100, 0, 0, 3 * MS, 0);
+	struct out *o;
+	struct tnd_jb_stats st;
+	size_t frames;
+
+	TEST_ASSERT(jb && p);
+	for (size_t i = 50; i < 100; i++) {
+		p[i].ts += 8000;       /* 1 s of timestamps */
+		p[i].at += 2000 * MS;  /* over 2 s of silence */
+	}
+	p[50].marker = true;
+	o = run(jb, p, 100, 1000 * MS, 20 * MS, 250);
+	TEST_ASSERT(o);
+	TEST_ASSERT(in_order(o, 250, 0, true, &frames));
+	TEST_ASSERT(frames == 100);
+	for (size_t i = 0; i < 250; i++)
+		if (o[i].r == TND_JB_FRAME && o[i].seq == 50)
+			TEST_ASSERT(o[i].t - p[50].at < 40 * MS);
+	tnd_jb_stats(jb, &st);
+	TEST_ASSERT(st.resyncs == 1 && !st.lost && !st.late && !st.dropped);
+	TEST_ASSERT(st.target_us == 20000);
+	free(o);
+	free(p);
+	tnd_jb_free(jb);
+	return 0;
+}
+
+/* A packet whose timestamp goes back within the stream is never handed
+ * out (the decoder would play time backwards): dropped and counted. */
+static int test_jb_ts_backwards(void)
+{
+	struct tnd_jb *jb = mkjb(20, 200);
+	struct pk *p = stream(60, 0, 0, 3 * MS, 0);
+	struct out *o;
+	struct tnd_jb_stats st;
+	size_t frames;
+
+	TEST_ASSERT(jb && p);
+	p[30].ts = p[28].ts;
+	o = run(jb, p, 60, 1000 * MS, 20 * MS, 80);
+	TEST_ASSERT(o);
+	TEST_ASSERT(in_order(o, 80, 0, false, &frames));
+	TEST_ASSERT(frames == 59);
+	for (size_t i = 0; i < 80; i++)
+		TEST_ASSERT(o[i].r != TND_JB_FRAME || o[i].seq != 30);
+	tnd_jb_stats(jb, &st);
+	TEST_ASSERT(st.dropped == 1 && st.received == st.played + st.dropped + st.held);
+	free(o);
+	free(p);
+	tnd_jb_free(jb);
+	return 0;
+}
+
 /* A new SSRC (a re-INVITE or transfer) with unrelated numbers: resync, and
  * the new stream plays in order from its first packet. */
 static int test_jb_ssrc(void)
@@ -731,6 +791,8 @@ int main(int argc, char **argv)
 		TND_TEST(test_jb_late),
 		TND_TEST(test_jb_wrap),
 		TND_TEST(test_jb_dtx),
+		TND_TEST(test_jb_ts_jump),
+		TND_TEST(test_jb_ts_backwards),
 		TND_TEST(test_jb_ssrc),
 		TND_TEST(test_jb_reset),
 		TND_TEST(test_jb_ptime),
