@@ -168,6 +168,16 @@ static int check_prefix_list(const char *v, char *err, size_t errlen)
 	return e;
 }
 
+/* "*" or a prefix list ([websocket] health_allow) */
+static int check_allow_list(const char *v, char *err, size_t errlen)
+{
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (v[0] == '*' && !v[1 + strspn(v + 1, " \t")])
+		return 0;
+	return check_prefix_list(v, err, errlen);
+}
+
 static int check_sip_uri(const char *v, char *err, size_t errlen)
 {
 	if (!*v || !strncmp(v, "sip:", 4) || !strncmp(v, "sips:", 5))
@@ -232,6 +242,11 @@ static const struct tnd_opt opts[] = {
 	  "WebSocket; \"*\" allows any. Empty: any Origin with auth = users, and only "
 	  "loopback pages (http://127.x.y.z, localhost, [::1]) with auth = none. A "
 	  "handshake without Origin (not a browser) is always allowed. Others get 403." },
+	{ "websocket", "health_allow", TND_OPT_STR, "127.0.0.0/8, ::1", 0, 0, NULL,
+	  OFF(ws_health_allow), check_allow_list,
+	  "Addresses and CIDR prefixes (comma-separated) that may fetch /healthz and "
+	  "/readyz on this port, the load balancer's probes (docs/operations.md); \"*\" "
+	  "allows any. Others get 403. Empty: nobody." },
 	{ "websocket", "max_handshakes_per_address", TND_OPT_INT, "16", 1, 10000, NULL,
 	  OFF(ws_max_handshakes), NULL,
 	  "Connections from one address that may be in their HTTP handshake at once; "
@@ -403,6 +418,9 @@ static const struct tnd_opt opts[] = {
 	{ "calls", "burst", TND_OPT_INT, "8", 1, 10000, NULL, OFF(calls_burst), NULL,
 	  "`call` attempts one user may make at once beyond `rate` (a token bucket of this "
 	  "size, refilled at `rate` per second)." },
+	{ "calls", "drain_timeout", TND_OPT_INT, "300", 1, 86400, NULL, OFF(calls_drain_timeout),
+	  NULL, "Seconds a drain (SIGUSR1) waits for the calls up to end by themselves; then "
+	  "they are ended as on SIGTERM. Either way the gateway then exits 0." },
 	{ "calls", "linger", TND_OPT_INT, "32", 1, 300, NULL, OFF(calls_linger), NULL,
 	  "Seconds the SIP side of an ended call may take to finish (the answer to our "
 	  "CANCEL or BYE) before the gateway forgets the dialog. The browser is told "

@@ -36,6 +36,7 @@ struct tnd_conf {
 	int ws_max_connections;
 	int ws_max_pending_kib;
 	char *ws_origins;            /* comma-separated; "" = by auth mode */
+	char *ws_health_allow;       /* "*" or addresses/prefixes for /healthz, /readyz */
 	int ws_max_handshakes;       /* per address */
 	int ws_handshake_timeout;
 	int ws_rate;
@@ -96,6 +97,7 @@ struct tnd_conf {
 	int calls_max_user;          /* ... of one user, all WebSockets */
 	int calls_rate;              /* browser call attempts per second per user */
 	int calls_burst;             /* ... beyond the rate, at once */
+	int calls_drain_timeout;     /* seconds a drain waits for calls */
 	int calls_linger;            /* seconds an ended call's SIP side may take */
 
 	/* [users] */

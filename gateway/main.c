@@ -5,7 +5,9 @@
  * signalling loop with the SIP user agent and the WebSocket API on it.
  * SIGTERM/SIGINT: refuse new work, close WebSockets with 1001, shut Sofia down
  * (ends dialogs), then leave the loop. SIGHUP: reload the file; a file that
- * does not validate is logged and the running configuration stays. */
+ * does not validate is logged and the running configuration stays.
+ * SIGUSR1: drain (docs/operations.md): refuse new calls, let the calls up
+ * end (at most [calls] drain_timeout), then stop as on SIGTERM, exit 0. */
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -55,7 +57,10 @@ static void usage(FILE *out)
 		"      --print-example-config  print every key with its default and help\n"
 		"  -V, --version             print the version and exit\n"
 		"  -h, --help                print this help and exit\n\n"
-		"Signals: SIGTERM or SIGINT stop gracefully; SIGHUP reloads the file.\n\n"
+		"Signals: SIGTERM or SIGINT stop gracefully (calls end at once); SIGHUP reloads\n"
+		"the file; SIGUSR1 drains: no new calls, /readyz answers 503, and once the\n"
+		"last call has ended (or after [calls] drain_timeout) it stops and exits 0.\n"
+		"GET /healthz and /readyz on the WebSocket port answer load balancers.\n\n"
 		"Configuration keys (INI; unknown keys are errors):\n");
 	tnd_conf_print_help(out);
 }
@@ -173,12 +178,15 @@ static const struct tnd_api_calls call_ops = {
 	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats,
 };
 
+static void drained(void *arg);
+
 static int start_calls(struct gw *gw)
 {
 	struct tnd_api_calls ops = call_ops;
 	struct tnd_calls_env env = {
 		.conf = gw->conf, .signal = gw->loop, .media = gw->media, .sip = gw->sip,
 		.sink = &tnd_api_call_sink, .lookup = tnd_api_lookup_user, .lookup_arg = gw->api,
+		.drained = drained, .drained_arg = gw,
 	};
 	int e = tnd_calls_alloc(&gw->calls, &env);
 
@@ -187,6 +195,15 @@ static int start_calls(struct gw *gw)
 	ops.calls = gw->calls;
 	tnd_api_set_calls(gw->api, &ops);
 	return 0;
+}
+
+static void stop(struct gw *gw)
+{
+	gw->stopping = true;
+	TND_LOG_NOTICE(TND_LOG_MAIN, "stopping: hanging up calls, closing WebSockets and SIP");
+	tnd_calls_hangup_all(gw->calls);
+	gw->stop_timer = g_timeout_add_seconds(5, stop_late, gw);
+	tnd_api_shutdown(gw->api, api_closed, gw);
 }
 
 static gboolean on_term(gpointer data)
@@ -198,12 +215,48 @@ static gboolean on_term(gpointer data)
 		tnd_loop_quit(gw->loop);
 		return G_SOURCE_CONTINUE;
 	}
-	gw->stopping = true;
-	TND_LOG_NOTICE(TND_LOG_MAIN, "stopping: hanging up calls, closing WebSockets and SIP");
-	tnd_calls_hangup_all(gw->calls);
-	gw->stop_timer = g_timeout_add_seconds(5, stop_late, gw);
-	tnd_api_shutdown(gw->api, api_closed, gw);
+	stop(gw);
 	return G_SOURCE_CONTINUE;
+}
+
+/* The drain is over (tnd_calls_drain_start): un-register, then stop as on
+ * SIGTERM. Nothing registers with a registrar yet; this is where the
+ * un-REGISTER will go, before the SIP user agent shuts down. */
+static void drained(void *arg)
+{
+	struct gw *gw = arg;
+
+	if (gw->stopping)
+		return;
+	TND_LOG_NOTICE(TND_LOG_MAIN, "drained: stopping");
+	stop(gw);
+}
+
+static gboolean on_usr1(gpointer data)
+{
+	struct gw *gw = data;
+
+	if (gw->stopping)
+		return G_SOURCE_CONTINUE;
+	if (tnd_calls_drain_start(gw->calls) == EALREADY)
+		TND_LOG_INFO(TND_LOG_MAIN, "SIGUSR1: already draining");
+	return G_SOURCE_CONTINUE;
+}
+
+/* GET /readyz: the first reason a new call would be refused. */
+static const char *ready(void *arg)
+{
+	struct gw *gw = arg;
+
+	if (gw->stopping)
+		return "shutting down";
+	if (tnd_calls_draining(gw->calls))
+		return "draining";
+	if (!gw->sip)
+		return "SIP user agent not up";
+	if (!tnd_media_pool_pick(gw->media))
+		return "media workers past max_load";
+	return NULL;
 }
 
 /* GLib and libnice (through g_log) report into our log (R6). */
@@ -292,6 +345,8 @@ static int run(struct gw *gw)
 	g_unix_signal_add(SIGTERM, on_term, gw);
 	g_unix_signal_add(SIGINT, on_term, gw);
 	g_unix_signal_add(SIGHUP, on_hup, gw);
+	g_unix_signal_add(SIGUSR1, on_usr1, gw);
+	tnd_api_set_ready(gw->api, ready, gw);
 	TND_LOG_NOTICE(TND_LOG_MAIN, "tandem %s ready (config %s, auth %s)", PACKAGE_VERSION,
 		       gw->conf->source, gw->conf->auth_mode == TND_AUTH_NONE ? "none" : "users");
 	tnd_loop_run(gw->loop);

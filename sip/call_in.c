@@ -362,9 +362,11 @@ int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp)
 	return 0;
 }
 
-int tnd_sipcall_reject(struct tnd_sipcall *call, int status, const char *phrase)
+int tnd_sipcall_reject_retry(struct tnd_sipcall *call, int status, const char *phrase,
+			     unsigned retry_after)
 {
 	int err = check_incoming(call);
+	char ra[16];
 
 	if (err)
 		return err;
@@ -376,9 +378,16 @@ int tnd_sipcall_reject(struct tnd_sipcall *call, int status, const char *phrase)
 		phrase = sip_status_phrase(status);
 	if (!phrase)
 		phrase = "Rejected";
-	nua_respond(call->nh, status, phrase, TAG_END());
+	snprintf(ra, sizeof(ra), "%u", retry_after);
+	nua_respond(call->nh, status, phrase,
+		    TAG_IF(retry_after, SIPTAG_RETRY_AFTER_STR(ra)), TAG_END());
 	tnd_sipcall_set_why(call, TND_SIPCALL_END_LOCAL, status, phrase);
 	call->state = CS_ENDING;
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: rejected %d %s", call->call_id, status, phrase);
 	return 0;
+}
+
+int tnd_sipcall_reject(struct tnd_sipcall *call, int status, const char *phrase)
+{
+	return tnd_sipcall_reject_retry(call, status, phrase, 0);
 }

@@ -215,6 +215,10 @@ int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp);
  * e.g. 486 Busy Here, 603 Decline. `ended` follows with
  * TND_SIPCALL_END_LOCAL and that status. EINVAL, EALREADY as above. */
 int tnd_sipcall_reject(struct tnd_sipcall *call, int status, const char *phrase);
+/* tnd_sipcall_reject with Retry-After: retry_after seconds (RFC 3261
+ * section 20.33; 0: no header), e.g. 503 while the gateway drains. */
+int tnd_sipcall_reject_retry(struct tnd_sipcall *call, int status, const char *phrase,
+			     unsigned retry_after);
 /* Ends the call in whatever state: CANCEL for an outgoing call without a
  * final response (Sofia holds it until some 1xx has come, RFC 3261 9.1; a
  * 2xx that crosses it is ACKed and BYEd, never reported), 480 for an

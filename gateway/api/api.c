@@ -166,6 +166,12 @@ void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops)
 		memset(&api->calls, 0, sizeof(api->calls));
 }
 
+void tnd_api_set_ready(struct tnd_api *api, tnd_api_ready_h *h, void *arg)
+{
+	api->ready = h;
+	api->ready_arg = arg;
+}
+
 size_t tnd_api_lookup_user(void *arg, const char *user, void **conns, size_t max)
 {
 	struct tnd_api *api = arg;

@@ -27,6 +27,12 @@ void tnd_api_free(struct tnd_api *api);
 /* Swaps in a reloaded configuration (borrowed). */
 void tnd_api_set_conf(struct tnd_api *api, const struct tnd_conf *conf);
 
+/* Whether the gateway takes new calls, for GET /readyz: NULL when it does,
+ * else a static one-line reason ("draining", ...). Signalling thread. */
+typedef const char *(tnd_api_ready_h)(void *arg);
+/* Sets the /readyz question (NULL h: ready unless shutting down). */
+void tnd_api_set_ready(struct tnd_api *api, tnd_api_ready_h *h, void *arg);
+
 typedef void (tnd_api_done_h)(void *arg);
 /* Closes every connection with 1001 and stops listening; calls done when the
  * last one has gone or after a second, whichever is first. */

@@ -32,6 +32,8 @@ struct tnd_api {
 	struct tnd_api_stats stats;
 	unsigned hash_jobs;              /* password checks queued or running */
 	bool shutting_down;
+	tnd_api_ready_h *ready;          /* /readyz; NULL: ready */
+	void *ready_arg;
 	tnd_api_done_h *done;
 	void *done_arg;
 	guint done_timer;
@@ -136,6 +138,9 @@ bool tnd_api_ws_offers(const char *list, const char *name);
 /* true when a page from `origin` (NULL: no Origin header) may open the
  * WebSocket under conf ([websocket] origins, [auth] mode). */
 bool tnd_api_ws_origin_ok(const struct tnd_conf *conf, const char *origin);
+/* true when the IP literal addr is in list: "*" (anyone), or comma-separated
+ * addresses and CIDR prefixes, v4 or v6 ([websocket] health_allow). */
+bool tnd_api_ws_addr_allowed(const char *list, const char *addr);
 
 /* WebSocket transport (ws.c). */
 struct tnd_api_ws;

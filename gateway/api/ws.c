@@ -324,16 +324,21 @@ static int frames_rx(struct ws_peer *p, void *in, size_t len)
 	return p->peer_closed && p->close_sent ? -1 : 0;
 }
 
-static void refuse_http(struct ws_peer *p, int status, const char *why)
+static void answer_http(struct ws_peer *p, int status, const char *why)
 {
 	char buf[TND_WS_RESPONSE_MAX];
 	size_t n = tnd_ws_hs_response(p->hs, status, why, buf, sizeof(buf));
 
-	refuse(p->ws, p->wsi, why);
 	if (n)
 		(void)queue_out(p, buf, n, NULL, 0);
 	p->end_after_flush = true;
 	want_write(p);
+}
+
+static void refuse_http(struct ws_peer *p, int status, const char *why)
+{
+	refuse(p->ws, p->wsi, why);
+	answer_http(p, status, why);
 }
 
 /* Handshake bytes; after a 101 the rest of `in` is frame bytes. -1 ends
@@ -348,7 +353,9 @@ static int handshake_rx(struct ws_peer *p, unsigned char *in, size_t len)
 
 	if (!status)
 		return 0;
-	if (status != 101)
+	if (p->hs->health)
+		answer_http(p, status, p->hs->why);   /* a probe, not a refusal */
+	else if (status != 101)
 		refuse_http(p, status, p->hs->why);
 	else if (ws->api->shutting_down)
 		refuse_http(p, 503, "shutting down");
@@ -419,6 +426,16 @@ static int peer_writeable(struct ws_peer *p)
 	return p->end_after_flush ? -1 : 0;
 }
 
+/* GET /readyz: what the gateway says, and our own shutdown first. */
+static const char *ws_ready(void *arg)
+{
+	struct tnd_api *api = arg;
+
+	if (api->shutting_down)
+		return "shutting down";
+	return api->ready ? api->ready(api->ready_arg) : NULL;
+}
+
 static void peer_open(struct tnd_api_ws *ws, struct ws_peer *p, struct lws *wsi)
 {
 	memset(p, 0, sizeof(*p));
@@ -427,8 +444,15 @@ static void peer_open(struct tnd_api_ws *ws, struct ws_peer *p, struct lws *wsi)
 	g_queue_init(&p->out);
 	p->hs = calloc(1, sizeof(*p->hs));
 	pending_add(ws, wsi);
-	if (!p->hs)
+	if (!p->hs) {
 		hang_up(wsi);
+		return;
+	}
+	/* a numeric address: health_allow matches IP literals only */
+	if (!lws_get_peer_simple(wsi, p->hs->peer, sizeof(p->hs->peer)))
+		p->hs->peer[0] = '\0';
+	p->hs->ready = ws_ready;
+	p->hs->ready_arg = ws->api;
 }
 
 /* Idempotent: lws may report the end twice (RAW_CLOSE, WSI_DESTROY). */

@@ -34,9 +34,19 @@ enum tnd_ws_op {
 	TND_WS_OP_PONG = 0xa,
 };
 
+/* /readyz asks this: NULL when new calls would be accepted, else a static
+ * one-line reason ("draining", "shutting down", ...). */
+typedef const char *(tnd_ws_ready_h)(void *arg);
+
 /* The opening handshake of one connection (RFC 6455 section 4.2), fed in
- * pieces. Zeroed to start; holds no pointers, nothing to free. */
+ * pieces. Zeroed to start; the caller may fill peer, ready and ready_arg
+ * before the first feed (plain HTTP: /healthz, /readyz). Nothing to free. */
 struct tnd_ws_hs {
+	char peer[64];                   /* client address, for health_allow; "" = unknown */
+	tnd_ws_ready_h *ready;           /* NULL: /readyz answers 503 */
+	void *ready_arg;
+	bool head_only;                  /* a HEAD request: the answer has no body */
+	bool health;                     /* answered by /healthz or /readyz (200 or 503) */
 	char head[TND_WS_HEAD_MAX + 1];
 	size_t len;                      /* bytes of head kept so far */
 	int status;                      /* 0 while incomplete, then the answer */
@@ -46,15 +56,20 @@ struct tnd_ws_hs {
 
 /* Feeds bytes of the request head. Returns 0 while the head is incomplete,
  * else the HTTP status to answer (101: upgrade accepted; 400, 403, 404, 405,
- * 426 or 431 with hs->why saying why), the same on every later call.
+ * 426 or 431 with hs->why saying why), the same on every later call. A
+ * plain GET or HEAD of /healthz gets 200, of /readyz 200 or 503 (hs->why:
+ * the ready callback's reason), both with hs->health set, or 403 when
+ * hs->peer is not in [websocket] health_allow; other plain requests 404,
+ * other methods 405.
  * *used is how many bytes of in belong to the head: the rest are the first
  * frame bytes. conf gives the path and the Origin rule (borrowed). */
 int tnd_ws_hs_feed(struct tnd_ws_hs *hs, const struct tnd_conf *conf, const void *in,
 		   size_t len, size_t *used);
 /* Writes the complete HTTP response for status (hs->status, or a status the
  * caller decided instead, such as 503 with its own why) into buf; returns
- * its length, 0 when it does not fit. Anything but 101 carries a body,
- * Content-Length and Connection: close. */
+ * its length, 0 when it does not fit. Anything but 101 carries a body
+ * (none for HEAD: hs->head_only), Content-Length and Connection: close;
+ * health answers also Cache-Control: no-store. */
 size_t tnd_ws_hs_response(const struct tnd_ws_hs *hs, int status, const char *why, char *buf,
 			  size_t size);
 /* RFC 6455 section 4.2.2 item 5.4: base64(SHA-1(key + GUID)). 0 or EINVAL. */

@@ -2,8 +2,9 @@
  * unit tests and fuzzers drive them without libwebsockets: message
  * reassembly with the 64 KiB limit (RFC 6455 section 5.4), the
  * Sec-WebSocket-Protocol list (section 4.2.1 item 8: a comma-separated list
- * of tokens, any length) and the Origin rule of [websocket] origins
- * (section 10.2: the server decides which pages may connect). Pure
+ * of tokens, any length), the Origin rule of [websocket] origins
+ * (section 10.2: the server decides which pages may connect) and the
+ * address allow-list of the health probes ([websocket] health_allow). Pure
  * functions; any thread. */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -152,4 +153,67 @@ bool tnd_api_ws_origin_ok(const struct tnd_conf *conf, const char *origin)
 	if (conf->auth_mode != TND_AUTH_NONE)
 		return true;
 	return origin_is_local(origin, conf->ws_listen);
+}
+
+/* addr within prefix/bits, both in network order, len 4 or 16 bytes. */
+static bool prefix_has(const unsigned char *net, const unsigned char *addr, long bits)
+{
+	long whole = bits / 8, rest = bits % 8;
+
+	if (memcmp(net, addr, (size_t)whole))
+		return false;
+	return !rest || !((net[whole] ^ addr[whole]) & (0xff << (8 - rest)));
+}
+
+/* One entry of the list: an address or CIDR prefix, v4 or v6. A v4 client
+ * on a dual-stack socket shows as ::ffff:a.b.c.d: it is matched as v4. */
+static bool entry_has(const char *entry, const unsigned char *a4, bool is4,
+		      const unsigned char *a6)
+{
+	char s[64], *slash, *end;
+	unsigned char net[16];
+	long bits;
+
+	snprintf(s, sizeof(s), "%s", entry);
+	slash = strchr(s, '/');
+	if (slash)
+		*slash++ = '\0';
+	if (inet_pton(AF_INET, s, net) == 1) {
+		bits = slash ? strtol(slash, &end, 10) : 32;
+		return is4 && bits >= 0 && bits <= 32 && prefix_has(net, a4, bits);
+	}
+	if (inet_pton(AF_INET6, s, net) == 1) {
+		bits = slash ? strtol(slash, &end, 10) : 128;
+		return !is4 && bits >= 0 && bits <= 128 && prefix_has(net, a6, bits);
+	}
+	return false;
+}
+
+bool tnd_api_ws_addr_allowed(const char *list, const char *addr)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	unsigned char a4[4], a6[16];
+	bool is4, ok = false;
+	char **parts;
+
+	if (!list || !addr)
+		return false;
+	while (*list == ' ' || *list == '\t')
+		list++;
+	if (list[0] == '*' && !list[1 + strspn(list + 1, " \t")])
+		return true;
+	is4 = inet_pton(AF_INET, addr, a4) == 1;
+	if (!is4) {
+		if (inet_pton(AF_INET6, addr, a6) != 1)
+			return false;   /* unknown peer: only "*" lets it in */
+		if (!memcmp(a6, mapped, sizeof(mapped))) {
+			memcpy(a4, a6 + 12, 4);
+			is4 = true;
+		}
+	}
+	parts = g_strsplit(list, ",", 0);
+	for (char **p = parts; *p && !ok; p++)
+		ok = entry_has(g_strstrip(*p), a4, is4, a6);
+	g_strfreev(parts);
+	return ok;
 }

@@ -184,21 +184,44 @@ static int parse_headers(struct tnd_ws_hs *hs, char **pos, struct req *r)
 	return 0;
 }
 
-/* A request that is not a WebSocket upgrade. Nothing is served over plain
- * HTTP yet: this is where pages served on this port would be decided. */
-static int plain_request(struct tnd_ws_hs *hs, const struct req *r)
-{
-	(void)r;
-	hs->why = "not found: this port serves a WebSocket only";
-	return 404;
-}
-
 static bool path_is(const char *target, const char *path)
 {
 	size_t n = strcspn(target, "?");
 
 	/* the query is not part of the resource we serve */
 	return strlen(path) == n && !strncmp(target, path, n);
+}
+
+/* A request that is not a WebSocket upgrade: the load balancer's probes
+ * (docs/operations.md). /healthz says the signalling thread runs (it is
+ * this thread answering); /readyz whether a new call would be taken. */
+static int plain_request(struct tnd_ws_hs *hs, const struct tnd_conf *conf, const struct req *r)
+{
+	bool healthz = path_is(r->target, "/healthz"), readyz = path_is(r->target, "/readyz");
+
+	if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
+		hs->why = "only GET and HEAD";
+		return 405;
+	}
+	hs->head_only = !strcmp(r->method, "HEAD");
+	if (!healthz && !readyz) {
+		hs->why = "not found: this port serves a WebSocket, /healthz and /readyz";
+		return 404;
+	}
+	if (!tnd_api_ws_addr_allowed(conf->ws_health_allow, hs->peer)) {
+		hs->why = "address not in [websocket] health_allow";
+		return 403;
+	}
+	hs->health = true;
+	if (healthz) {
+		hs->why = "ok";
+		return 200;
+	}
+	hs->why = hs->ready ? hs->ready(hs->ready_arg) : "not ready";
+	if (hs->why)
+		return 503;
+	hs->why = "ready";
+	return 200;
 }
 
 /* Section 4.2.1 and 4.2.2, in the order a client can best act on. */
@@ -208,16 +231,16 @@ static int check_upgrade(struct tnd_ws_hs *hs, const struct tnd_conf *conf, cons
 		hs->why = "HTTP/1.1 required";
 		return 400;
 	}
-	if (strcmp(r->method, "GET")) {
-		hs->why = "only GET upgrades to a WebSocket";
-		return 405;
-	}
 	if (r->n_host != 1 || !*r->host) {
 		hs->why = "one Host header required";
 		return 400;
 	}
 	if (!r->upgrade)
-		return plain_request(hs, r);
+		return plain_request(hs, conf, r);
+	if (strcmp(r->method, "GET")) {
+		hs->why = "only GET upgrades to a WebSocket";
+		return 405;
+	}
 	if (!path_is(r->target, conf->ws_path)) {
 		hs->why = "no WebSocket at this path";
 		return 404;
@@ -317,6 +340,7 @@ int tnd_ws_hs_feed(struct tnd_ws_hs *hs, const struct tnd_conf *conf, const void
 static const char *reason_phrase(int status)
 {
 	switch (status) {
+	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
@@ -339,13 +363,19 @@ size_t tnd_ws_hs_response(const struct tnd_ws_hs *hs, int status, const char *wh
 			     "Sec-WebSocket-Accept: %s\r\n"
 			     "Sec-WebSocket-Protocol: " TND_WS_SUBPROTOCOL "\r\n\r\n", hs->accept);
 	} else {
+		bool head = hs && hs->head_only;
+
 		why = why ? why : "refused";
-		/* 426 names the version we speak (section 4.4); 405 the method */
-		n = snprintf(buf, size, "HTTP/1.1 %d %s\r\n%s"
+		/* 426 names the version we speak (section 4.4); 405 the method;
+		 * a probe's answer must never come from a cache. HEAD gets the
+		 * Content-Length a GET would (RFC 7231 section 4.3.2), no body. */
+		n = snprintf(buf, size, "HTTP/1.1 %d %s\r\n%s%s"
 			     "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-			     "Connection: close\r\n\r\n%s\n", status, reason_phrase(status),
+			     "Connection: close\r\n\r\n%s%s", status, reason_phrase(status),
 			     status == 426 ? "Sec-WebSocket-Version: 13\r\n" :
-			     status == 405 ? "Allow: GET\r\n" : "", strlen(why) + 1, why);
+			     status == 405 ? "Allow: GET, HEAD\r\n" : "",
+			     hs && hs->health ? "Cache-Control: no-store\r\n" : "",
+			     strlen(why) + 1, head ? "" : why, head ? "" : "\n");
 	}
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }

@@ -148,8 +148,10 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 		tnd_bridge_close(call->br);
 		call->br = tnd_obj_put(call->br);
 	}
-	if (calls && g_hash_table_remove(calls->by_id, call->id))
+	if (calls && g_hash_table_remove(calls->by_id, call->id)) {
 		tnd_obj_put(call);
+		tnd_call_drain_check(calls);
+	}
 	call->calls = NULL;
 	tnd_obj_put(call);
 }
@@ -384,6 +386,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 	}
 	g_list_free(all);
 	tnd_calls_hangup_all(calls);
+	tnd_call_drain_free(calls);
 	tnd_call_limits_free(calls);
 	g_hash_table_destroy(calls->by_id);
 	free(calls);

@@ -39,6 +39,9 @@ struct tnd_call_sink {
  * writes up to max borrowed connection objects, returns how many. */
 typedef size_t (tnd_call_lookup_h)(void *arg, const char *user, void **conns, size_t max);
 
+/* The drain is over: no call is left (signalling thread, from the loop). */
+typedef void (tnd_calls_drained_h)(void *arg);
+
 struct tnd_calls_env {
 	const struct tnd_conf *conf;         /* borrowed; swap with tnd_calls_set_conf */
 	struct tnd_loop *signal;             /* borrowed */
@@ -47,6 +50,8 @@ struct tnd_calls_env {
 	const struct tnd_call_sink *sink;    /* borrowed, static */
 	tnd_call_lookup_h *lookup;
 	void *lookup_arg;
+	tnd_calls_drained_h *drained;        /* or NULL */
+	void *drained_arg;
 };
 
 /* Single owner: tnd_calls_alloc / tnd_calls_free. The registry of calls. */
@@ -58,6 +63,16 @@ void tnd_calls_free(struct tnd_calls *calls);
 void tnd_calls_set_conf(struct tnd_calls *calls, const struct tnd_conf *conf);
 /* Hangs up every call (SIGTERM); events still flow. */
 void tnd_calls_hangup_all(struct tnd_calls *calls);
+
+/* Starts a graceful drain (SIGUSR1, or an admin request): from now on
+ * `call` gets EBUSY ("the gateway is draining") and an INVITE 503 with
+ * Retry-After; calls up continue. When the last has ended, or [calls]
+ * drain_timeout seconds on (the rest then ended as by
+ * tnd_calls_hangup_all), env.drained runs once, from the loop. 0, EINVAL,
+ * or EALREADY when a drain runs already. */
+int tnd_calls_drain_start(struct tnd_calls *calls);
+/* Whether a drain has started (for /readyz). */
+bool tnd_calls_draining(const struct tnd_calls *calls);
 
 /* Completion of a deferred request: err 0 with the call id and our SDP
  * answer, or an errno (mapped by the API's error table) with a message. */

@@ -204,6 +204,16 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	size_t n;
 	int err;
 
+	if (calls->draining) {
+		/* RFC 3261 21.5.4: a proxy or client tries elsewhere; this
+		 * gateway is gone within drain_timeout */
+		TND_LOG_RL(TND_LOG_SIP, INFO, "INVITE for %s refused (503): draining",
+			   info->ruri_user);
+		tnd_sipcall_set_handlers(sip, &refused_handlers, NULL);
+		tnd_sipcall_reject_retry(sip, 503, "Draining",
+					 (unsigned)calls->env.conf->calls_drain_timeout);
+		return 0;
+	}
 	n = calls->env.lookup(calls->env.lookup_arg, info->ruri_user, conns, CALL_MAX_RING);
 	if (!n) {
 		TND_LOG_INFO(TND_LOG_SIP, "INVITE for %s: not logged in (480)", info->ruri_user);

@@ -30,6 +30,11 @@ struct tnd_calls {
 	unsigned ringing;                    /* incoming calls alerted, not yet answered */
 	GPtrArray *lingering;                /* owned: owned struct call_linger */
 	GSource *linger_timer;               /* owned: the sweep, while any linger */
+	/* call_drain.c */
+	bool draining;                       /* new calls are refused */
+	bool drain_done;                     /* env.drained has run */
+	GSource *drain_timer;                /* owned: [calls] drain_timeout */
+	GSource *drain_idle;                 /* owned: reports the drain's end */
 };
 
 enum call_dir {
@@ -140,6 +145,11 @@ void tnd_call_limits_conn_gone(struct tnd_calls *calls, void *conn);
  * [calls] linger seconds if the peer never finishes it. Takes a reference. */
 void tnd_call_linger(struct tnd_calls *calls, struct tnd_sipcall *sip);
 void tnd_call_linger_free(struct tnd_calls *calls);
+
+/* call_drain.c: a call left the registry (or the drain began): when
+ * draining and none is left, the owner is told from the loop. */
+void tnd_call_drain_check(struct tnd_calls *calls);
+void tnd_call_drain_free(struct tnd_calls *calls);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

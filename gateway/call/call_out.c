@@ -251,6 +251,10 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 		snprintf(msg, msglen, "params.to and params.sdp are required");
 		return EINVAL;
 	}
+	if (calls->draining) {
+		snprintf(msg, msglen, "the gateway is draining: it takes no new calls");
+		return EBUSY;
+	}
 	/* first: a flood of `call`s is refused before it costs anything */
 	err = tnd_call_limit_out(calls, conn, p->from_user, msg, msglen);
 	if (err)

@@ -3,7 +3,9 @@
  * section 1.3, the 200-name subprotocol list libwebsockets refused, and the
  * frame parser (section 5) split at every byte boundary, with each rule
  * that fails the connection, above all the unmasked client frame
- * (section 5.1). The same rules run end to end in tests/integration. */
+ * (section 5.1); and the plain HTTP probes /healthz and /readyz with
+ * their address allow-list. The same rules run end to end in
+ * tests/integration. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -533,6 +535,186 @@ static int test_frame_head_writer(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------ health */
+
+static const char *ready_yes(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+static const char *ready_no(void *arg)
+{
+	return arg;
+}
+
+struct health_case {
+	const char *req;
+	const char *peer;
+	bool ready;               /* what the state callback says */
+	int status;
+	const char *body;         /* NULL: no body (HEAD) */
+};
+
+#define H_GET(path) "GET " path " HTTP/1.1\r\nHost: gw\r\n\r\n"
+
+static const struct health_case health_cases[] = {
+	{ H_GET("/healthz"), "127.0.0.1", true, 200, "ok\n" },
+	{ H_GET("/healthz"), "127.0.0.1", false, 200, "ok\n" },   /* alive while draining */
+	{ H_GET("/healthz?probe=1"), "::1", true, 200, "ok\n" },
+	{ H_GET("/healthz"), "::ffff:127.0.0.9", true, 200, "ok\n" },
+	{ H_GET("/readyz"), "127.0.0.1", true, 200, "ready\n" },
+	{ H_GET("/readyz"), "127.0.0.1", false, 503, "draining\n" },
+	{ "HEAD /healthz HTTP/1.1\r\nHost: gw\r\n\r\n", "127.0.0.1", true, 200, NULL },
+	{ "HEAD /readyz HTTP/1.1\r\nHost: gw\r\n\r\n", "127.0.0.1", false, 503, NULL },
+	/* [websocket] health_allow is loopback by default */
+	{ H_GET("/healthz"), "10.1.2.3", true, 403, "health_allow\n" },
+	{ H_GET("/readyz"), "2001:db8::1", true, 403, "health_allow\n" },
+	{ H_GET("/readyz"), "", true, 403, "health_allow\n" },
+	{ "POST /healthz HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\n\r\n", "127.0.0.1", true,
+	  405, "only GET and HEAD\n" },
+	{ "DELETE /readyz HTTP/1.1\r\nHost: gw\r\n\r\n", "127.0.0.1", true, 405, "GET" },
+	{ H_GET("/metrics"), "127.0.0.1", true, 404, "not found" },
+	{ H_GET("/healthzz"), "127.0.0.1", true, 404, "not found" },
+	{ "HEAD /nope HTTP/1.1\r\nHost: gw\r\n\r\n", "127.0.0.1", true, 404, NULL },
+};
+
+static int health_one(const struct tnd_conf *conf, const struct health_case *c)
+{
+	struct tnd_ws_hs *hs = calloc(1, sizeof(*hs));
+	char resp[TND_WS_RESPONSE_MAX];
+	const char *body;
+	size_t used, n;
+	int st;
+
+	TEST_ASSERT(hs);
+	snprintf(hs->peer, sizeof(hs->peer), "%s", c->peer);
+	hs->ready = c->ready ? ready_yes : ready_no;
+	hs->ready_arg = (void *)"draining";
+	st = tnd_ws_hs_feed(hs, conf, c->req, strlen(c->req), &used);
+	if (st != c->status)
+		printf("# %s from '%s': %d\n", c->req, c->peer, st);
+	TEST_ASSERT(st == c->status);
+	n = tnd_ws_hs_response(hs, st, hs->why, resp, sizeof(resp));
+	TEST_ASSERT(n > 0 && n == strlen(resp));
+	TEST_ASSERT(!strncmp(resp, "HTTP/1.1 ", 9) && atoi(resp + 9) == st);
+	TEST_ASSERT_STR_CONTAINS(resp, "Content-Type: text/plain\r\n");
+	TEST_ASSERT_STR_CONTAINS(resp, "Connection: close\r\n");
+	body = strstr(resp, "\r\n\r\n") + 4;
+	if (c->body) {
+		TEST_ASSERT_STR_CONTAINS(body, c->body);
+		TEST_ASSERT(atoi(strstr(resp, "Content-Length: ") + 16) == (int)strlen(body));
+	} else {
+		/* HEAD: the length a GET would get, and no body */
+		TEST_ASSERT(!*body);
+		TEST_ASSERT(atoi(strstr(resp, "Content-Length: ") + 16) > 0);
+	}
+	if (st == 200 || st == 503)
+		TEST_ASSERT_STR_CONTAINS(resp, "Cache-Control: no-store\r\n");
+	if (st == 405)
+		TEST_ASSERT_STR_CONTAINS(resp, "Allow: GET, HEAD\r\n");
+	if (!strncmp(c->req, "GET /healthz", 12) && st == 200)
+		TEST_ASSERT(!strcmp(body, "ok\n"));
+	free(hs);
+	return 0;
+}
+
+static int test_health_routes(void)
+{
+	struct tnd_conf *conf = conf_load();
+
+	TEST_ASSERT(conf);
+	for (size_t i = 0; i < sizeof(health_cases) / sizeof(health_cases[0]); i++)
+		if (health_one(conf, &health_cases[i])) {
+			tnd_conf_free(conf);
+			return 1;
+		}
+	tnd_conf_free(conf);
+	return 0;
+}
+
+/* No state callback at all: not ready (a codec without its gateway). */
+static int test_health_ready_unset(void)
+{
+	struct tnd_conf *conf = conf_load();
+	struct tnd_ws_hs *hs = calloc(1, sizeof(*hs));
+	const char *req = H_GET("/readyz");
+	size_t used;
+
+	TEST_ASSERT(conf && hs);
+	snprintf(hs->peer, sizeof(hs->peer), "127.0.0.1");
+	TEST_ASSERT(tnd_ws_hs_feed(hs, conf, req, strlen(req), &used) == 503);
+	free(hs);
+	tnd_conf_free(conf);
+	return 0;
+}
+
+static int test_health_allow_list(void)
+{
+	static const struct {
+		const char *list, *addr;
+		bool ok;
+	} cases[] = {
+		{ "127.0.0.0/8, ::1", "127.255.0.1", true },
+		{ "127.0.0.0/8, ::1", "128.0.0.1", false },
+		{ "127.0.0.0/8, ::1", "::1", true },
+		{ "127.0.0.0/8, ::1", "::2", false },
+		{ "127.0.0.0/8, ::1", "::ffff:127.0.0.1", true },
+		{ "127.0.0.0/8, ::1", "not-an-ip", false },
+		{ "*", "192.0.2.7", true },
+		{ " * ", "2001:db8::9", true },
+		{ "*", "", true },
+		{ "", "127.0.0.1", false },
+		{ "10.0.0.0/8,192.0.2.64/26", "192.0.2.127", true },
+		{ "10.0.0.0/8,192.0.2.64/26", "192.0.2.128", false },
+		{ "10.0.0.0/8,192.0.2.64/26", "192.0.2.63", false },
+		{ "192.0.2.5", "192.0.2.5", true },
+		{ "192.0.2.5", "192.0.2.4", false },
+		{ "0.0.0.0/0", "198.51.100.1", true },
+		{ "0.0.0.0/0", "2001:db8::1", false },
+		{ "2001:db8::/33", "2001:db8:7fff::1", true },
+		{ "2001:db8::/33", "2001:db8:8000::1", false },
+		{ "10.0.0.1", "::ffff:10.0.0.1", true },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool ok = tnd_api_ws_addr_allowed(cases[i].list, cases[i].addr);
+
+		if (ok != cases[i].ok)
+			printf("# '%s' has '%s': %d\n", cases[i].list, cases[i].addr, ok);
+		TEST_ASSERT(ok == cases[i].ok);
+	}
+	return 0;
+}
+
+/* The key reaches the codec: "*" opens the probes to anyone, a prefix
+ * list to its members, and a bad value stops start-up. */
+static int test_health_allow_conf(void)
+{
+	static const char any[] = "[websocket]\nhealth_allow = *\n";
+	static const char net[] = "[websocket]\nhealth_allow = 10.0.0.0/8\n";
+	static const char bad[] = "[websocket]\nhealth_allow = lb.example\n";
+	struct tnd_conf *conf = NULL;
+	struct health_case c = { H_GET("/healthz"), "10.1.2.3", true, 200, "ok\n" };
+	char err[256];
+
+	TEST_ASSERT(!tnd_conf_load_text(&conf, "t.conf", any, sizeof(any) - 1, err, sizeof(err)));
+	TEST_ASSERT(!health_one(conf, &c));
+	tnd_conf_free(conf);
+	TEST_ASSERT(!tnd_conf_load_text(&conf, "t.conf", net, sizeof(net) - 1, err, sizeof(err)));
+	TEST_ASSERT(!health_one(conf, &c));
+	c.peer = "127.0.0.1";
+	c.status = 403;
+	c.body = "health_allow";
+	TEST_ASSERT(!health_one(conf, &c));
+	tnd_conf_free(conf);
+	conf = NULL;
+	TEST_ASSERT(tnd_conf_load_text(&conf, "t.conf", bad, sizeof(bad) - 1, err, sizeof(err)));
+	TEST_ASSERT_STR_CONTAINS(err, "health_allow");
+	tnd_conf_free(conf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -546,6 +728,10 @@ int main(int argc, char **argv)
 		TND_TEST(test_frame_refusals),
 		TND_TEST(test_close_codes_echoed),
 		TND_TEST(test_frame_head_writer),
+		TND_TEST(test_health_routes),
+		TND_TEST(test_health_ready_unset),
+		TND_TEST(test_health_allow_list),
+		TND_TEST(test_health_allow_conf),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
