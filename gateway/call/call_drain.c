@@ -65,7 +65,8 @@ int tnd_calls_drain_start(struct tnd_calls *calls)
 	calls->draining = true;
 	TND_LOG_NOTICE(TND_LOG_MAIN, "draining: refusing new calls, waiting up to %u s for %u "
 		       "call(s)", secs, g_hash_table_size(calls->by_id));
-	calls->drain_timer = g_timeout_source_new_seconds(secs);
+	/* not _seconds: its coarse timer may fire most of a second early */
+	calls->drain_timer = g_timeout_source_new(secs * 1000u);
 	g_source_set_callback(calls->drain_timer, on_drain_timeout, calls, NULL);
 	g_source_attach(calls->drain_timer, tnd_loop_context(calls->env.signal));
 	tnd_call_drain_check(calls);

@@ -731,6 +731,9 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_out_caps),
 		TND_TEST(tnd_test_call_out_rate),
 		TND_TEST(tnd_test_call_hangup_silent_peer),
+		TND_TEST(tnd_test_call_drain_last_call),
+		TND_TEST(tnd_test_call_drain_timeout),
+		TND_TEST(tnd_test_call_drain_idle),
 	};
 	int rc;
 

@@ -107,6 +107,13 @@ static void sink_incoming(void *conn, const char *call, const char *from,
 
 static const struct tnd_call_sink sink = { sink_state, sink_candidate, sink_incoming };
 
+static void drained(void *arg)
+{
+	(void)arg;
+	fx.drained++;
+	fx.drained_flag = true;
+}
+
 static size_t lookup(void *arg, const char *user, void **conns, size_t max)
 {
 	size_t n = 0;
@@ -376,7 +383,7 @@ static int fx_up(const char *conf_text)
 	fx.alice2->id = 2;
 	fx.n_alice = 1;
 	env = (struct tnd_calls_env){ .conf = fx.conf, .signal = fx.signal, .media = fx.pool,
-		.sip = fx.gw, .sink = &sink, .lookup = lookup };
+		.sip = fx.gw, .sink = &sink, .lookup = lookup, .drained = drained };
 	return tnd_calls_alloc(&fx.calls, &env) ? 1 : 0;
 }
 

@@ -77,6 +77,8 @@ struct fx {
 	struct pcall pc[NPEER];
 	unsigned n_pc;
 	bool peer_auto_ring;              /* 180 to every INVITE at once */
+	unsigned drained;                 /* the drain's end, counted */
+	bool drained_flag;
 };
 
 extern struct fx fx;
@@ -99,6 +101,10 @@ int tnd_test_call_ring_cap_total(void);
 int tnd_test_call_out_caps(void);
 int tnd_test_call_out_rate(void);
 int tnd_test_call_hangup_silent_peer(void);
+/* test_call_drain.c: the graceful drain */
+int tnd_test_call_drain_last_call(void);
+int tnd_test_call_drain_timeout(void);
+int tnd_test_call_drain_idle(void);
 
 #define FX_TEST(name, conf) \
 	static int test_##name(void) \
