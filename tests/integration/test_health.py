@@ -144,6 +144,7 @@ async def _drain_after_last_call(gw):
         await c.call("hangup", {"call": call})
         await c.wait_state(call, "ended", 5)
         rc, took = wait_exit(gw, 5)
+        print("# exit %d %.2f s after the last call ended" % (rc, took))
         assert rc == 0, rc
         assert took < 2.5, took
     finally:
@@ -173,6 +174,8 @@ async def _drain_timeout(gw):
         assert "shutting down" in (st.get("reason") or ""), st
         rc, _ = wait_exit(gw, 5)
         took = time.monotonic() - t0
+        print("# drain_timeout 2: call ended %.2f s, exit %d %.2f s after SIGUSR1" %
+              (ended, rc, took))
         assert rc == 0, rc
         assert took < 5, took
     finally:
