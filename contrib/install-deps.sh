@@ -19,7 +19,8 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
  libopus-dev libspandsp-dev libbcg729-dev libspeexdsp-dev clang libclang-rt-14-dev llvm"
 TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
- baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn"
+ baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn
+ groff-base man-db systemd"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2

@@ -118,5 +118,7 @@ const struct tnd_conf_user *tnd_conf_user_find(const struct tnd_conf *conf, cons
 
 void tnd_conf_print_help(FILE *out);
 void tnd_conf_print_example(FILE *out);
+/* The tandem.conf(5) man page as roff, from the same option table. */
+void tnd_conf_print_man(FILE *out, const char *version);
 
 #endif

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Style guide checks that the compiler cannot make (section 2, R2, R8, R10):
 # includes point downward only, files stay under 1,500 lines, every header
-# compiles alone, the sample config is the one the option table generates,
-# and every external symbol of ours carries the tnd_ prefix. Prints TAP.
+# compiles alone, the sample config and the man pages are the ones the option
+# table generates, and every external symbol of ours carries the tnd_ prefix.
+# Prints TAP.
 set -u
 src=${top_srcdir:-.}
 build=${top_builddir:-.}
@@ -13,7 +14,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { if [ -z "$2" ]; then ok "$1"; else notok "$1"; echo "$2" | sed 's/^/# /'; fi; }
 
-echo "1..7"
+echo "1..9"
 
 # 1. module boundaries
 bad=$(grep -rnE '#include *"(gateway|sip)/' webrtc codecs 2>/dev/null | grep -v 'gateway/base/')
@@ -61,6 +62,16 @@ else
 	notok "conf/tandem.conf.example matches the option table: $build/tandem not built"
 fi
 
+# 5b. the man pages are the generated ones too (tests 8 and 9, below)
+man_stale() {
+	if [ -x "$build/tandem" ]; then
+		bad=$("$build/tandem" --print-man "$1" | diff - "$2" | head -20)
+		check "$2 matches the option table (make example-config)" "$bad"
+	else
+		notok "$2 matches the option table: $build/tandem not built"
+	fi
+}
+
 # 6. exported names carry the tnd_ prefix (R2)
 bad=""
 for lib in "$build"/libtnd*.a; do
@@ -83,5 +94,9 @@ if git -C . rev-parse --git-dir >/dev/null 2>&1; then
 	done
 fi
 check "no backups, dumps or binaries under version control" "$bad"
+
+# 8, 9. tandem(8) and tandem.conf(5) (R10)
+man_stale tandem docs/tandem.8
+man_stale tandem.conf docs/tandem.conf.5
 
 [ "$fails" -eq 0 ]

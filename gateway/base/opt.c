@@ -258,3 +258,91 @@ void tnd_opt_print_example(const struct tnd_opt_table *t, FILE *out)
 		fprintf(out, "%s", t->maps[m].example);
 	}
 }
+
+/* Writes text as one roff line: a backslash becomes \e, a line may not start
+ * with a control character, and `code` is set in bold. */
+static void man_text(FILE *out, const char *text)
+{
+	bool bold = false;
+
+	if (*text == '.' || *text == '\'')
+		fputs("\\&", out);
+	for (const char *p = text; *p; p++) {
+		if (*p == '\\')
+			fputs("\\e", out);
+		else if (*p == '`')
+			fputs((bold = !bold) ? "\\fB" : "\\fR", out);
+		else if (*p == '-' && (p == text || p[-1] == ' ') && p[1] == '-')
+			fputs("\\-", out);      /* an option name: keep its ASCII dashes */
+		else
+			fputc(*p, out);
+	}
+	fputs(bold ? "\\fR\n" : "\n", out);
+}
+
+static void man_range(const struct tnd_opt *o, FILE *out)
+{
+	switch (o->type) {
+	case TND_OPT_BOOL:
+		fputs("Type: boolean", out);
+		break;
+	case TND_OPT_INT:
+		fprintf(out, "Type: integer, %ld to %ld", o->min, o->max);
+		break;
+	case TND_OPT_ENUM:
+		fputs("Type: one of", out);
+		for (int i = 0; o->choices[i]; i++)
+			fprintf(out, "%s\\fB%s\\fR", i ? ", " : " ", o->choices[i]);
+		break;
+	case TND_OPT_STR:
+		fputs("Type: string", out);
+		break;
+	}
+	fputs(". Default: ", out);
+	if (*o->def) {
+		fputs("\\fB", out);
+		for (const char *p = o->def; *p; p++) {
+			if (*p == '\\')
+				fputs("\\e", out);
+			else
+				fputc(*p, out);
+		}
+		fputs("\\fR.\n", out);
+	} else {
+		fputs("empty.\n", out);
+	}
+}
+
+void tnd_opt_print_man(const struct tnd_opt_table *t, FILE *out)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < t->n_opts; i++) {
+		const struct tnd_opt *o = &t->opts[i];
+
+		if (strcmp(section, o->section)) {
+			section = o->section;
+			fprintf(out, ".SS [%s]\n", section);
+		}
+		fprintf(out, ".TP\n.B %s\n", o->key);
+		man_range(o, out);
+		fputs(".br\n", out);
+		man_text(out, o->help);
+	}
+	for (size_t m = 0; m < t->n_maps; m++) {
+		fprintf(out, ".SS [%s]\n", t->maps[m].section);
+		man_text(out, t->maps[m].help);
+		fputs(".PP\nExample:\n.RS\n.nf\n", out);
+		for (const char *p = t->maps[m].example; *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t n = nl ? (size_t)(nl - p) : strlen(p);
+			char *line = strndup(p, n);
+
+			if (line)
+				man_text(out, line);
+			free(line);
+			p += n + (nl ? 1 : 0);
+		}
+		fputs(".fi\n.RE\n", out);
+	}
+}

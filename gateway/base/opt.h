@@ -66,5 +66,8 @@ void tnd_opt_release(const struct tnd_opt_table *t, void *conf);
 /* --help text and the documented example file, both from the table. */
 void tnd_opt_print_help(const struct tnd_opt_table *t, FILE *out);
 void tnd_opt_print_example(const struct tnd_opt_table *t, FILE *out);
+/* The keys as roff for a man page: one .SS per section, one .TP per key with
+ * its type, range, default and help. The caller writes the page around it. */
+void tnd_opt_print_man(const struct tnd_opt_table *t, FILE *out);
 
 #endif
