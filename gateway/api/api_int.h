@@ -133,6 +133,9 @@ typedef void (tnd_api_wsrx_h)(void *arg, enum tnd_api_frame kind, const char *da
 void tnd_api_wsrx_feed(struct tnd_api_wsrx *rx, bool first, bool last, bool binary,
 		       const void *in, size_t len, tnd_api_wsrx_h *h, void *arg);
 void tnd_api_wsrx_reset(struct tnd_api_wsrx *rx);
+/* true when the comma-separated list (RFC 7230 section 7: optional
+ * whitespace around items) holds tok, ignoring ASCII case if nocase. */
+bool tnd_api_list_has(const char *list, const char *tok, bool nocase);
 /* true when the Sec-WebSocket-Protocol value `list` names `name`. */
 bool tnd_api_ws_offers(const char *list, const char *name);
 /* true when a page from `origin` (NULL: no Origin header) may open the

@@ -70,9 +70,9 @@ void tnd_api_wsrx_reset(struct tnd_api_wsrx *rx)
 	memset(rx, 0, sizeof(*rx));
 }
 
-bool tnd_api_ws_offers(const char *list, const char *name)
+bool tnd_api_list_has(const char *list, const char *tok, bool nocase)
 {
-	size_t n = strlen(name);
+	size_t n = strlen(tok);
 
 	while (list && *list) {
 		const char *end = strchr(list, ',');
@@ -84,11 +84,17 @@ bool tnd_api_ws_offers(const char *list, const char *name)
 		}
 		while (len && (list[len - 1] == ' ' || list[len - 1] == '\t'))
 			len--;
-		if (len == n && !memcmp(list, name, n))
+		if (len == n && !(nocase ? g_ascii_strncasecmp(list, tok, n) : memcmp(list, tok, n)))
 			return true;
 		list = end ? end + 1 : NULL;
 	}
 	return false;
+}
+
+bool tnd_api_ws_offers(const char *list, const char *name)
+{
+	/* subprotocol names are tokens compared exactly (RFC 6455 4.1) */
+	return tnd_api_list_has(list, name, false);
 }
 
 /* The host part of "scheme://host[:port]" is a loopback name or address, or

@@ -71,26 +71,10 @@ static bool key_ok(const char *key)
 	return strchr("AQgw", key[21]) != NULL;
 }
 
-/* A comma-separated list (RFC 7230 section 7) holds tok, ignoring case. */
+/* A comma-separated header value (Upgrade, Connection) holds tok, any case. */
 static bool has_token(const char *list, const char *tok)
 {
-	size_t n = strlen(tok);
-
-	while (list && *list) {
-		const char *end = strchr(list, ',');
-		size_t len = end ? (size_t)(end - list) : strlen(list);
-
-		while (len && (*list == ' ' || *list == '\t')) {
-			list++;
-			len--;
-		}
-		while (len && (list[len - 1] == ' ' || list[len - 1] == '\t'))
-			len--;
-		if (len == n && !g_ascii_strncasecmp(list, tok, n))
-			return true;
-		list = end ? end + 1 : NULL;
-	}
-	return false;
+	return tnd_api_list_has(list, tok, true);
 }
 
 /* The next line of a NUL-terminated head, its CR and LF cut off. */
