@@ -3,7 +3,8 @@
  * qop=auth. Sofia's auth_client computes the response, counts nonces and
  * keeps the challenge for the next request on the handle; this file only
  * feeds it credentials ("Digest:REALM:USER:SECRET", one per challenge
- * realm) and decides when to stop: a request is answered once per
+ * realm; "HA1+Digest:REALM:USER:HA1+hex" for a stored A1 hash) and decides
+ * when to stop: a request is answered once per
  * challenge round, again only when the server says stale=true (a nonce
  * that expired, not a wrong password). Sofia-SIP 1.12 knows MD5 and
  * MD5-sess; a challenge with another algorithm (SHA-256, RFC 8760) is
@@ -117,8 +118,10 @@ static size_t collect(const struct tnd_sipauth *a, const sip_www_authenticate_t 
 		if (!usable(au, stale))
 			continue;
 		realm = msg_params_find(au->au_params, "realm=");
-		/* the realm stays quoted, as Sofia matches it */
-		creds[n] = g_strdup_printf("Digest:%s:%s:%s", realm, a->user, a->secret);
+		/* the realm stays quoted, as Sofia matches it; a precomputed A1
+		 * hash is marked on the scheme and on the secret alike */
+		creds[n] = g_strdup_printf("%sDigest:%s:%s:%s", strncmp(a->secret, "HA1+", 4) ?
+					   "" : "HA1+", realm, a->user, a->secret);
 		n++;
 	}
 	return n;

@@ -4,7 +4,8 @@ its own run directory, a db_text subscriber table with plaintext passwords,
 and the ctl socket for kamcmd. REGISTER must answer a 401 challenge
 (www_authenticate); a new INVITE from outside must answer a 407
 (proxy_authenticate), except one to the user "www401", which gets a 401 to
-test that path; authorised INVITEs go to the callee's registered contact.
+test that path, and so must alice's BYEs; authorised INVITEs are
+record-routed to the callee's registered contact.
 Readiness is probed with kamcmd, never slept for."""
 
 import os
@@ -63,6 +64,15 @@ request_route {
 		exit;
 	}
 	if (has_totag()) {
+		if (is_method("BYE") && $fU == "alice") {
+			if (!proxy_authorize("$fd", "subscriber")) {
+				xlog("L_NOTICE", "BYE challenged: $fu\n");
+				proxy_challenge("$fd", "0");
+				exit;
+			}
+			consume_credentials();
+			xlog("L_NOTICE", "BYE authorised: $fu\n");
+		}
 		if (loose_route()) {
 			t_relay();
 			exit;

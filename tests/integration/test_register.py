@@ -10,6 +10,7 @@ gateways ([sip] trusted names another address), so Kamailio's INVITEs
 reach the browser only through the registration's trust."""
 
 import asyncio
+import hashlib
 import os
 import socket
 import time
@@ -24,16 +25,21 @@ from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
 
 MEDIA_SECONDS = 4.5
-USERS = {"alice": "secret", "bob": "bobpw", "carol": "carolpw"}
+USERS = {"alice": "secret", "bob": "bobpw", "carol": "carolpw", "dave": "davepw"}
 
 
-def gw_conf(kam, password="secret", expires=60, extra=""):
-    return ("[sip]\ntrusted = 192.0.2.1\nregister_retry_max = 4\nregister_grace = 1\n%s"
+def gw_conf(kam, password="secret", expires=60, extra="", grace=1):
+    # dave's secret is given as HA1 = MD5(dave:127.0.0.1:davepw), Kamailio's
+    # realm being the From domain
+    return ("[sip]\ntrusted = 192.0.2.1\nregister_retry_max = 4\nregister_grace = %d\n%s"
             "[accounts]\nalice.uri = sip:alice@127.0.0.1\nalice.registrar = %s\n"
             "alice.password = %s\nalice.expires = %d\nalice.users = alice\n"
             "carol.uri = sip:carol@127.0.0.1\ncarol.registrar = %s\n"
-            "carol.password = carolpw\ncarol.users = carol\n" % (
-                extra, kam.uri, password, expires, kam.uri))
+            "carol.password = carolpw\ncarol.users = carol, alice\n"
+            "dave.uri = sip:dave@127.0.0.1\ndave.registrar = %s\ndave.ha1 = %s\n"
+            "dave.users = dave\n" % (
+                grace, extra, kam.uri, password, expires, kam.uri, kam.uri,
+                hashlib.md5(b"dave:127.0.0.1:davepw").hexdigest()))
 
 
 async def connect(gw, user="alice"):
@@ -109,6 +115,24 @@ async def test_right_password_registers():
         await counters_zero(c, registrations=0)
         await c.close()
         await c2.close()
+
+
+async def test_ha1_registers_and_sigterm_unregisters():
+    """An account configured with HA1 instead of a password registers (Sofia
+    takes it as "HA1+hex"); SIGTERM removes the binding at Kamailio even
+    though the grace time (60 s) has not run out."""
+    with Kamailio(USERS) as kam:
+        gw = Gateway(gw_conf(kam, grace=60)).start()
+        try:
+            c = await connect(gw, "dave")
+            n = await register(c, "dave")
+            assert n["state"] == "registered" and n["code"] == 200, n
+            await wait_for(lambda: our_contacts(kam, gw, "dave"), "dave's Contact")
+            assert gw.stop() == 0
+            await wait_for(lambda: not our_contacts(kam, gw, "dave"),
+                           "Contact removed at SIGTERM", 5)
+        finally:
+            gw.stop()
 
 
 async def test_wrong_password_fails():
@@ -290,7 +314,8 @@ async def test_baresip_calls_registered_account():
 async def test_browser_calls_baresip_with_digest():
     """alice calls bob through Kamailio as her account: Kamailio answers 407,
     Tandem answers the challenge with the account's password, Kamailio
-    relays to baresip, tones both ways."""
+    relays to baresip, tones both ways; alice's BYE must pass Kamailio's
+    digest check too."""
     with Kamailio(USERS) as kam, Gateway(gw_conf(kam)) as gw:
         b = Baresip("bob", source_wav=os.path.join(tones(), "tone440_48k.wav"),
                     codecs="pcmu", register=(kam.hostport, "bobpw"))
@@ -309,7 +334,9 @@ async def test_browser_calls_baresip_with_digest():
             await asyncio.sleep(MEDIA_SECONDS)
             await c.call("hangup", {"call": r["call"]})
             await c.wait_state(r["call"], "ended")
+            # our BYE passed Kamailio's digest check for alice's BYEs
             b.wait_event("CALL_CLOSED")
+            assert "BYE authorised: sip:alice@127.0.0.1" in kam.read_log()
             rec.stop()
             await pc.close()
         finally:
@@ -348,6 +375,7 @@ async def test_challenge_without_credentials_ends_call():
 if __name__ == "__main__":
     tap_main([
         test_right_password_registers,
+        test_ha1_registers_and_sigterm_unregisters,
         test_wrong_password_fails,
         test_rights_and_bad_requests,
         test_refresh_before_expiry,
