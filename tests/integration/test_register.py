@@ -25,7 +25,8 @@ from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
 
 MEDIA_SECONDS = 4.5
-USERS = {"alice": "secret", "bob": "bobpw", "carol": "carolpw", "dave": "davepw"}
+USERS = {"alice": "secret", "bob": "bobpw", "carol": "carolpw", "dave": "davepw",
+         "erin": "erinpw"}
 
 
 def gw_conf(kam, password="secret", expires=60, extra="", grace=1):
@@ -311,6 +312,49 @@ async def test_baresip_calls_registered_account():
         await c2.close()
 
 
+async def test_two_accounts_two_calls():
+    """One user, two accounts (alice and carol), two calls at once: erin
+    calls carol's AOR and bob calls alice's, both through Kamailio; both
+    ring alice's socket, both are answered and carry the browser's tone to
+    each phone."""
+    with Kamailio(USERS) as kam, Gateway(gw_conf(kam)) as gw:
+        c = await connect(gw)
+        assert (await register(c, "alice"))["state"] == "registered"
+        assert (await register(c, "carol"))["state"] == "registered"
+        assert (await c.call("stats"))["calls"]["registrations"] == 2
+        phones = [Baresip(u, source_wav=os.path.join(tones(), "tone440_48k.wav"),
+                          codecs="pcmu", register=(kam.hostport, USERS[u]))
+                  for u in ("erin", "bob")]
+        pcs = []
+        try:
+            for p in phones:
+                p.start()
+            for u in ("erin", "bob"):
+                await wait_for(lambda: kam.contacts(u), u + " registered", 15)
+            phones[0].dial("sip:carol@%s" % kam.hostport)
+            inc1, pc1, _ = await answer_incoming(c, phones[0])
+            assert "sip:erin@" in inc1["from"] and "carol@" in inc1["to"], inc1
+            phones[1].dial("sip:alice@%s" % kam.hostport)
+            inc2, pc2, _ = await answer_incoming(c, phones[1])
+            assert "sip:bob@" in inc2["from"] and "alice@" in inc2["to"], inc2
+            pcs = [pc1, pc2]
+            assert (await c.call("stats"))["calls"]["calls"] == 2
+            await asyncio.sleep(MEDIA_SECONDS)
+            for p, inc in zip(phones, (inc1, inc2)):
+                p.hangup()
+                await c.wait_state(inc["call"], "ended")
+        finally:
+            for pc in pcs:
+                await pc.close()
+            for p in phones:
+                p.stop()
+        for p in phones:
+            x, rate = p.received()
+            assert_tone(x, rate, 1000, 3, "%s received" % p.user)
+        await counters_zero(c)
+        await c.close()
+
+
 async def test_browser_calls_baresip_with_digest():
     """alice calls bob through Kamailio as her account: Kamailio answers 407,
     Tandem answers the challenge with the account's password, Kamailio
@@ -382,6 +426,7 @@ if __name__ == "__main__":
         test_registrar_outage_backoff,
         test_grace_after_websocket_loss,
         test_baresip_calls_registered_account,
+        test_two_accounts_two_calls,
         test_browser_calls_baresip_with_digest,
         test_challenge_without_credentials_ends_call,
     ])
