@@ -408,7 +408,7 @@ async def test_challenge_without_credentials_ends_call():
             await pc.close()
             await counters_zero(c)
         pc, _ = await offering_pc("PCMU")
-        r = await c.request("call", {"to": "sip:bob@%s" % kam.hostport, "account": "carol",
+        r = await c.request("call", {"to": "sip:bob@%s" % kam.hostport, "account": "dave",
                                      "sdp": pc.localDescription.sdp})
         assert r["error"]["code"] == 401, r
         await pc.close()
