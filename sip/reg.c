@@ -258,8 +258,17 @@ static void failed(struct tnd_sipreg *reg, int status, const char *phrase)
 	drop_handle(reg);
 	reg->registered = false;
 	reg->from_set = false;
+	if (!reg->h) {
+		unlink_reg(reg);     /* detached: nothing left to un-register */
+		return;
+	}
+	if (reg->unregistering) {
+		/* removed while its REGISTER was out: nothing is bound */
+		report(reg, TND_SIPREG_UNREGISTERED, status, phrase, 0, 0);
+		return;
+	}
 	reg->backoff = reg->backoff * 2 > reg->retry_max ? reg->retry_max : reg->backoff * 2;
-	if (reg->h && reg->ua && !reg->ua->stopping) {
+	if (reg->ua && !reg->ua->stopping) {
 		reg->retry = g_timeout_source_new_seconds(wait);
 		g_source_set_callback(reg->retry, on_retry, reg, NULL);
 		g_source_attach(reg->retry, reg->ua->ctx);
