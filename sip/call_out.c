@@ -28,7 +28,8 @@ static int check_params(const struct tnd_sipua *ua, const struct tnd_sipcall_par
 	    (p->from_uri ? tnd_sipchk_uri(p->from_uri, false) : tnd_sipchk_user(p->from_user)) ||
 	    tnd_sipchk_display(p->from_display))
 		return EINVAL;
-	if ((p->route && tnd_sipchk_uri(p->route, false)) || (p->cred && tnd_sip_cred_check(p->cred)))
+	if ((p->route && tnd_sipchk_uri(p->route, false)) ||
+	    (p->cred && tnd_sip_cred_check(p->cred)))
 		return EINVAL;
 	if (!p->sdp || !*p->sdp || strlen(p->sdp) > SDP_MAX)
 		return EINVAL;
