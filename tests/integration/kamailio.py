@@ -90,7 +90,7 @@ request_route {
 	}
 	if (is_method("REGISTER")) {
 		if (!auth_check("$fd", "subscriber", "1")) {
-			xlog("L_NOTICE", "REGISTER challenged: $fu from $si:$sp\n");
+			xlog("L_NOTICE", "REGISTER challenged: $fu from $si:$sp rc=$rc\n");
 			auth_challenge("$fd", "0");
 			exit;
 		}

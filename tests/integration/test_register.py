@@ -174,8 +174,11 @@ async def test_rights_and_bad_requests():
 async def test_refresh_before_expiry():
     """expires 10 (Kamailio's floor is 5): a second REGISTER reaches Kamailio
     before the first expires (its CSeq for our Contact goes up) and the
-    binding never lapses."""
-    with Kamailio(USERS) as kam, Gateway(gw_conf(kam, expires=10)) as gw:
+    binding never lapses. Kamailio's nonces last 3 s, so the refresh's
+    cached credentials are stale (auth_check -4, 401 stale=true) and the
+    gateway answers the new nonce."""
+    with Kamailio(USERS, nonce_expire=3) as kam, \
+            Gateway(gw_conf(kam, expires=10)) as gw:
         c = await connect(gw)
         n = await register(c)
         assert n["state"] == "registered" and n["expires"] == 10, n
@@ -187,6 +190,8 @@ async def test_refresh_before_expiry():
                                         if int(x["cseq"]) > int(first["cseq"])],
                                "a refreshed Contact", 5)
         assert again[0]["uri"] == first["uri"], (first, again)
+        assert "REGISTER challenged: sip:alice@127.0.0.1 from 127.0.0.1:%d rc=-4" % \
+            gw.sip_port in kam.read_log(), kam.read_log()[-2000:]
         await c.close()
 
 
