@@ -190,8 +190,14 @@ async def test_refresh_before_expiry():
                                         if int(x["cseq"]) > int(first["cseq"])],
                                "a refreshed Contact", 5)
         assert again[0]["uri"] == first["uri"], (first, again)
-        assert "REGISTER challenged: sip:alice@127.0.0.1 from 127.0.0.1:%d rc=-4" % \
-            gw.sip_port in kam.read_log(), kam.read_log()[-2000:]
+        stale = "REGISTER challenged: sip:alice@127.0.0.1 from 127.0.0.1:%d rc=-4" % \
+            gw.sip_port
+        if stale not in kam.read_log():
+            # Kamailio took the nonce as fresh this once (its clock is in
+            # whole seconds): the next refresh is later still
+            n = (await c.wait_note(reg_note(), timeout=15))["params"]
+            assert n["state"] == "registered", n
+        assert stale in kam.read_log(), kam.read_log()[-2000:]
         await c.close()
 
 
