@@ -138,7 +138,8 @@ async def test_ha1_registers_and_sigterm_unregisters():
 
 async def test_wrong_password_fails():
     """A wrong password: Kamailio challenges again, the registration is
-    reported failed with its 401 and a retry time, and nothing is bound."""
+    reported failed with its 401 and a retry time, and nothing is bound; a
+    call as that account ends with the proxy's second 407."""
     with Kamailio(USERS) as kam, Gateway(gw_conf(kam, password="wrong")) as gw:
         c = await connect(gw)
         n = await register(c)
@@ -149,6 +150,16 @@ async def test_wrong_password_fails():
         n2 = (await c.wait_note(reg_note("failed"), timeout=10))["params"]
         assert n2["retry_in"] > n["retry_in"], (n, n2)
         assert not our_contacts(kam, gw)
+        # a call as the account: the proxy challenges our answer again, the
+        # call ends with that 407 instead of looping
+        pc, _ = await offering_pc("PCMU")
+        r = await c.call("call", {"to": "sip:bob@%s" % kam.hostport, "account": "alice",
+                                  "sdp": pc.localDescription.sdp})
+        st = await c.wait_state(r["call"], "ended", timeout=10)
+        assert st["code"] == 407, st
+        assert kam.read_log().count("INVITE authorised") == 0
+        await pc.close()
+        await counters_zero(c)
         await c.close()
 
 
