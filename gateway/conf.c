@@ -332,6 +332,20 @@ static const struct tnd_opt opts[] = {
 	  "Seconds an outgoing call may spend looking up its next hop's host name (SRV, "
 	  "then A/AAAA) before it ends with 504. Lookups never block the gateway." },
 
+	{ "sip", "register_grace", TND_OPT_INT, "60", 0, 86400, NULL, OFF(sip_register_grace),
+	  NULL, "Seconds a registration (`register`) stays after the last WebSocket of its "
+	  "user closed, so a page reload does not drop the agent from a queue; then it is "
+	  "removed from the registrar. 0: at once." },
+	{ "sip", "register_inline", TND_OPT_BOOL, "false", 0, 0, NULL,
+	  OFF(sip_register_inline), NULL,
+	  "Let `register` and `call` bring their own uri, registrar and credentials instead "
+	  "of naming an [accounts] entry. Off: only configured accounts, each for its "
+	  "users." },
+	{ "sip", "register_retry_max", TND_OPT_INT, "300", 2, 3600, NULL,
+	  OFF(sip_register_retry_max), NULL,
+	  "After a registration fails (refused, or the registrar unreachable) it is tried "
+	  "again after 1 s, then 2, 4, 8 ... seconds, at most this many." },
+
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "
 	  "core. Needs a restart to change." },
@@ -464,12 +478,184 @@ static int add_user(void *data, const char *key, const char *value, char *err, s
 	return 0;
 }
 
+/* ------------------------------------------------------------ [accounts] */
+
+static struct tnd_conf_account *account_get(struct tnd_conf *conf, const char *name)
+{
+	struct tnd_conf_account *a;
+
+	for (size_t i = 0; i < conf->n_accounts; i++)
+		if (!strcmp(conf->accounts[i].name, name))
+			return &conf->accounts[i];
+	if (conf->n_accounts == CONF_MAX_USERS)
+		return NULL;
+	a = realloc(conf->accounts, (conf->n_accounts + 1) * sizeof(*a));
+	if (!a)
+		return NULL;
+	conf->accounts = a;
+	a = &conf->accounts[conf->n_accounts];
+	memset(a, 0, sizeof(*a));
+	a->expires = 3600;
+	a->name = strdup(name);
+	a->uri = strdup("");
+	a->auth_user = strdup("");
+	a->password = strdup("");
+	a->ha1 = strdup("");
+	a->registrar = strdup("");
+	a->proxy = strdup("");
+	a->transport = strdup("");
+	a->users = strdup("");
+	conf->n_accounts++;
+	return a;
+}
+
+static void account_free(struct tnd_conf_account *a)
+{
+	free(a->name);
+	free(a->uri);
+	free(a->auth_user);
+	if (a->password)
+		explicit_bzero(a->password, strlen(a->password));
+	free(a->password);
+	free(a->ha1);
+	free(a->registrar);
+	free(a->proxy);
+	free(a->transport);
+	free(a->users);
+}
+
+static int account_value(const char *field, const char *v, char *err, size_t errlen)
+{
+	if (strpbrk(v, "\r\n") || strlen(v) > 512) {
+		snprintf(err, errlen, "value too long or not one line");
+		return EINVAL;
+	}
+	if (!strcmp(field, "uri") && (strncmp(v, "sip:", 4) || !strchr(v, '@')) &&
+	    (strncmp(v, "sips:", 5) || !strchr(v, '@'))) {
+		snprintf(err, errlen, "'%s' is not a sip:user@domain URI", v);
+		return EINVAL;
+	}
+	if (!strcmp(field, "registrar") || !strcmp(field, "proxy"))
+		return check_sip_uri(v, err, errlen);
+	if (!strcmp(field, "transport") && *v && strcmp(v, "udp") && strcmp(v, "tcp")) {
+		snprintf(err, errlen, "transport is udp or tcp");
+		return EINVAL;
+	}
+	if (!strcmp(field, "auth_user") && strchr(v, ':')) {
+		snprintf(err, errlen, "auth_user may not hold ':'");
+		return EINVAL;
+	}
+	if (!strcmp(field, "ha1") && *v && (strlen(v) != 32 ||
+					    strspn(v, "0123456789abcdefABCDEF") != 32)) {
+		snprintf(err, errlen, "ha1 is 32 hex digits: MD5(auth_user:realm:password)");
+		return EINVAL;
+	}
+	return 0;
+}
+
+static int add_account(void *data, const char *key, const char *value, char *err,
+		       size_t errlen)
+{
+	static const char *const fields[] = { "uri", "auth_user", "password", "ha1",
+		"registrar", "proxy", "transport", "users", "expires", NULL };
+	struct tnd_conf *conf = data;
+	struct tnd_conf_account *a;
+	const char *dot = strrchr(key, '.');
+	char name[65], **slot = NULL, *copy;
+	size_t i;
+
+	if (!dot || dot == key || (size_t)(dot - key) >= sizeof(name)) {
+		snprintf(err, errlen, "keys are NAME.field (uri, auth_user, password, ha1, "
+			 "registrar, proxy, transport, expires, users)");
+		return EINVAL;
+	}
+	for (i = 0; fields[i] && strcmp(fields[i], dot + 1); i++)
+		;
+	if (!fields[i]) {
+		snprintf(err, errlen, "unknown account field '%s'", dot + 1);
+		return EINVAL;
+	}
+	if (account_value(dot + 1, value, err, errlen))
+		return EINVAL;
+	snprintf(name, sizeof(name), "%.*s", (int)(dot - key), key);
+	a = account_get(conf, name);
+	if (!a || !a->name || !a->uri || !a->auth_user || !a->password || !a->ha1 ||
+	    !a->registrar || !a->proxy || !a->transport || !a->users)
+		return ENOMEM;
+	if (!strcmp(dot + 1, "expires")) {
+		char *end;
+		long n = strtol(value, &end, 10);
+
+		if (!*value || *end || n < 10 || n > 86400) {
+			snprintf(err, errlen, "expires is 10..86400 seconds");
+			return EINVAL;
+		}
+		a->expires = (int)n;
+		return 0;
+	}
+	slot = i == 0 ? &a->uri : i == 1 ? &a->auth_user : i == 2 ? &a->password :
+	       i == 3 ? &a->ha1 : i == 4 ? &a->registrar : i == 5 ? &a->proxy :
+	       i == 6 ? &a->transport : &a->users;
+	copy = strdup(value);
+	if (!copy)
+		return ENOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+/* An account needs its uri, at most one secret, and users. */
+static const char *account_check(const struct tnd_conf_account *a)
+{
+	if (!*a->uri)
+		return "uri";
+	if (*a->password && *a->ha1)
+		return "password";
+	if (!*a->users)
+		return "users";
+	return NULL;
+}
+
+const struct tnd_conf_account *tnd_conf_account_find(const struct tnd_conf *conf,
+						     const char *name)
+{
+	for (size_t i = 0; conf && name && i < conf->n_accounts; i++)
+		if (!strcmp(conf->accounts[i].name, name))
+			return &conf->accounts[i];
+	return NULL;
+}
+
+bool tnd_conf_account_allows(const struct tnd_conf_account *acc, const char *user)
+{
+	char **parts;
+	bool ok = false;
+
+	if (!acc || !user)
+		return false;
+	parts = g_strsplit(acc->users, ",", 0);
+	for (char **p = parts; *p && !ok; p++) {
+		const char *s = g_strstrip(*p);
+
+		ok = !strcmp(s, "*") || !strcmp(s, user);
+	}
+	g_strfreev(parts);
+	return ok;
+}
+
 static const struct tnd_opt_map maps[] = {
 	{ "users", add_user,
 	  "One line per user who may log in when [auth] mode = users: NAME = password hash "
 	  "from `tandem --hash-password`. A user NAME logged in is reachable from SIP as "
 	  "sip:NAME@gateway. Reloaded on SIGHUP.",
 	  "# alice = pbkdf2-sha256$200000$...$...\n" },
+	{ "accounts", add_account,
+	  "SIP accounts browsers may `register` and `call` with, as NAME.field lines: uri "
+	  "(sip:user@domain, required), auth_user (default: the uri's user), password or "
+	  "ha1 (MD5 digest only), registrar (default: the uri's domain), proxy, transport "
+	  "(udp or tcp), expires (seconds, default 3600), users (comma-separated names who "
+	  "may use it, or *; required). Reloaded on SIGHUP for new registrations.",
+	  "# desk1.uri = sip:1001@pbx.example\n# desk1.password = secret\n"
+	  "# desk1.users = alice, bob\n" },
 };
 
 static const struct tnd_opt_table table = {
@@ -538,6 +724,9 @@ void tnd_conf_free(struct tnd_conf *conf)
 		free(conf->users[i].hash);
 	}
 	free(conf->users);
+	for (size_t i = 0; i < conf->n_accounts; i++)
+		account_free(&conf->accounts[i]);
+	free(conf->accounts);
 	free(conf->source);
 	free(conf);
 }
@@ -602,6 +791,20 @@ static int cross_check(const struct tnd_conf *c, const struct tnd_ini *ini, cons
 		section = "sip";
 		key = "inbound_password";
 		why = "inbound_user needs inbound_password";
+	}
+	for (size_t i = 0; !why && i < c->n_accounts; i++) {
+		static char k[96];
+
+		key = account_check(&c->accounts[i]);
+		if (key) {
+			/* the message names NAME.field: static buffer, one thread */
+			snprintf(k, sizeof(k), "%s.%s", c->accounts[i].name, key);
+			section = "accounts";
+			why = !strcmp(key, "password") ? "give password or ha1, not both" :
+			      !strcmp(key, "uri") ? "an account needs uri" :
+			      "an account needs users (who may use it, or *)";
+			key = k;
+		}
 	}
 	if (!why)
 		return 0;

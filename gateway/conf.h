@@ -19,6 +19,21 @@ struct tnd_conf_user {
 	char *hash;       /* owned: "pbkdf2-sha256$ITER$SALT$HASH" */
 };
 
+/* A SIP account from [accounts] ("NAME.key = value" lines): an identity
+ * browsers may register and call with (issue 11). */
+struct tnd_conf_account {
+	char *name;       /* owned, and every string below; "" when not given */
+	char *uri;        /* address of record, sip:user@domain */
+	char *auth_user;  /* digest user; "" = the uri's user part */
+	char *password;   /* one of password and ha1 when the registrar challenges */
+	char *ha1;
+	char *registrar;  /* sip: URI; "" = the uri's domain */
+	char *proxy;      /* sip: URI every request of the account goes through; "" none */
+	char *transport;  /* "udp", "tcp" or "" */
+	char *users;      /* comma-separated users who may use it, or "*" */
+	int expires;      /* seconds asked for */
+};
+
 /* Single owner: tnd_conf_load / tnd_conf_free. */
 struct tnd_conf {
 	char *source;                /* owned: file path, or "(embedded default)" */
@@ -69,6 +84,9 @@ struct tnd_conf {
 	int sip_tcp_max;             /* 0 off */
 	int sip_tcp_max_per_source;  /* 0 off */
 	int sip_dns_timeout;         /* seconds */
+	int sip_register_grace;      /* seconds a registration outlives its last WebSocket */
+	bool sip_register_inline;    /* `register` may give uri and credentials itself */
+	int sip_register_retry_max;  /* seconds, cap of the re-registration back-off */
 
 	/* [media] */
 	int media_workers;
@@ -103,6 +121,10 @@ struct tnd_conf {
 	/* [users] */
 	struct tnd_conf_user *users; /* owned array */
 	size_t n_users;
+
+	/* [accounts] */
+	struct tnd_conf_account *accounts; /* owned array */
+	size_t n_accounts;
 };
 
 /* Loads `path`, or the embedded default when path is NULL. On bad input
@@ -115,6 +137,12 @@ void tnd_conf_free(struct tnd_conf *conf);
 
 /* The user's entry, or NULL. */
 const struct tnd_conf_user *tnd_conf_user_find(const struct tnd_conf *conf, const char *name);
+
+/* The account called `name`, or NULL. */
+const struct tnd_conf_account *tnd_conf_account_find(const struct tnd_conf *conf,
+						     const char *name);
+/* Whether `user` (a logged-in name) may use the account. */
+bool tnd_conf_account_allows(const struct tnd_conf_account *acc, const char *user);
 
 void tnd_conf_print_help(FILE *out);
 void tnd_conf_print_example(FILE *out);

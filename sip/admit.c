@@ -144,11 +144,18 @@ int tnd_sipua_admit_invite(struct tnd_sipua *ua, nua_t *nua, const sip_t *sip,
 			   const char **phrase, char *challenge, size_t size)
 {
 	const struct sockaddr *sa = tnd_sipua_source(nua);
+	struct tnd_sipreg *reg;
 	char nonce[41];
 	int err;
 
 	*phrase = sip_403_Forbidden;
 	challenge[0] = '\0';
+	/* our registrar delivering a call to a Contact we registered: it is
+	 * trusted for that Contact alone (no open relay: any other user, or
+	 * another source, goes through the checks below) */
+	reg = tnd_sipreg_find(ua, sip->sip_request->rq_url->url_user);
+	if (reg && tnd_sipreg_from_registrar(reg, sa))
+		return 0;
 	switch (tnd_sipguard_check(ua->guard, sa, now_ms())) {
 	case TND_SIPGUARD_TRUSTED:
 		return 0;

@@ -53,6 +53,8 @@ static void call_destroy(void *data)
 	free(call->remote_sdp);
 	free(call->xhdr);
 	free(call->xtags);
+	free(call->route);
+	tnd_sipauth_clear(&call->auth);
 }
 
 struct tnd_sipcall *tnd_sipcall_new(struct tnd_sipua *ua, bool outgoing)
@@ -269,6 +271,33 @@ static bool from_network(const struct tnd_sipcall *call, const sip_t *sip)
 	return ai && ai->ai_protocol != 0;
 }
 
+/* A 401 or 407 to a request of ours. nua holds the transaction's dialog
+ * open waiting for nua_authenticate() and would never end the call by
+ * itself (an INVITE left stuck, issue 11): answer with the call's
+ * credentials, or end the call here. true when the event is dealt with. */
+static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
+		       const sip_t *sip, const char *what)
+{
+	char label[96];
+	int err;
+
+	snprintf(label, sizeof(label), "call %s: %s", call->call_id, what);
+	if (call->state != CS_ENDING || call->established) {
+		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);
+		if (!err)
+			return true;
+	}
+	if (call->established && strcmp(what, "BYE")) {
+		/* a refused re-INVITE leaves the dialog as it was */
+		TND_LOG_NOTICE(TND_LOG_SIP, "%s refused %d %s", label, status, phrase);
+		return true;
+	}
+	tnd_sipcall_set_why(call, call->state == CS_ENDING ? TND_SIPCALL_END_LOCAL :
+			    TND_SIPCALL_END_REJECTED, status, phrase);
+	tnd_sipcall_finish(call, status, phrase);
+	return true;
+}
+
 static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase,
 			const sip_t *sip, tagi_t tags[])
 {
@@ -277,6 +306,12 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 	int err;
 
 	(void)tags;
+	if (status == 401 || status == 407) {
+		if (challenged(call, status, phrase, sip, "INVITE"))
+			return;
+	} else if (status >= 200) {
+		tnd_sipauth_ok(&call->auth);
+	}
 	if (!call->outgoing || call->established) {
 		/* a refresh re-INVITE nua sent for session timers (RFC 4028);
 		 * if it fails for good, nua ends the call and i_state says so */
@@ -391,10 +426,30 @@ static void on_i_ack(struct tnd_sipcall *call, int status, const char *phrase,
 static void on_r_bye(struct tnd_sipcall *call, int status, const char *phrase,
 		     const sip_t *sip, tagi_t tags[])
 {
-	(void)sip;
 	(void)tags;
+	if ((status == 401 || status == 407) && challenged(call, status, phrase, sip, "BYE"))
+		return;
 	if (status >= 200)
 		tnd_sipcall_set_why(call, TND_SIPCALL_END_LOCAL, status, phrase);
+}
+
+/* nua could not apply our credentials (no challenge it can answer): the
+ * request stays unanswered, so the call ends here. */
+static void on_r_authenticate(struct tnd_sipcall *call, int status, const char *phrase,
+			      const sip_t *sip, tagi_t tags[])
+{
+	(void)sip;
+	(void)tags;
+	if (status < 300)
+		return;
+	TND_LOG_NOTICE(TND_LOG_SIP, "call %s: digest answer failed: %d %s", call->call_id,
+		       status, phrase ? phrase : "");
+	if (!call->established || call->state == CS_ENDING) {
+		tnd_sipcall_set_why(call, TND_SIPCALL_END_REJECTED, call->end_status ?
+				    call->end_status : 401, call->end_status ?
+				    call->end_phrase : "Unauthorized");
+		tnd_sipcall_finish(call, 401, "Unauthorized");
+	}
 }
 
 static void on_i_invite(struct tnd_sipcall *call, int status, const char *phrase,
@@ -424,6 +479,7 @@ static call_event_h *const call_events[] = {
 	[nua_i_cancel] = on_i_cancel,
 	[nua_i_ack] = on_i_ack,
 	[nua_r_bye] = on_r_bye,
+	[nua_r_authenticate] = on_r_authenticate,
 	[nua_i_invite] = on_i_invite,
 	[nua_i_error] = on_i_error,
 	[nua_i_media_error] = on_i_error,

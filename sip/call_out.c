@@ -24,8 +24,12 @@ static int check_params(const struct tnd_sipua *ua, const struct tnd_sipcall_par
 {
 	size_t i;
 
-	if (tnd_sipchk_uri(p->to, ua->has_proxy) || tnd_sipchk_user(p->from_user) ||
+	if (tnd_sipchk_uri(p->to, ua->has_proxy || p->route) ||
+	    (p->from_uri ? tnd_sipchk_uri(p->from_uri, false) : tnd_sipchk_user(p->from_user)) ||
 	    tnd_sipchk_display(p->from_display))
+		return EINVAL;
+	if ((p->route && tnd_sipchk_uri(p->route, false)) ||
+	    (p->cred && tnd_sip_cred_check(p->cred)))
 		return EINVAL;
 	if (!p->sdp || !*p->sdp || strlen(p->sdp) > SDP_MAX)
 		return EINVAL;
@@ -82,6 +86,8 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 {
 	/* NUTAG_PROXY sticks to the handle: the dialog's later requests go the
 	 * same way, as with the UA-wide outbound proxy */
+	if (!next_hop)
+		next_hop = call->route;
 	nua_invite(call->nh, TAG_IF(next_hop, NUTAG_PROXY(URL_STRING_MAKE(next_hop))),
 		   SIPTAG_CALL_ID_STR(call->call_id), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
 		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(call->xtags));
@@ -114,13 +120,21 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 		strcat(display, " ");
 
 	err = ENOMEM;
-	n = strlen(display) + strlen(p->from_user) + strlen(ua->from_host) + 8;
+	n = strlen(display) + (p->from_uri ? strlen(p->from_uri) :
+			       strlen(p->from_user) + strlen(ua->from_host)) + 8;
 	from = malloc(n);
 	to = malloc(strlen(p->to) + 3);
 	call = tnd_sipcall_new(ua, true);
 	if (!from || !to || !call || header_tags(call, p))
 		goto out;
-	snprintf(from, n, "%s<sip:%s@%s>", display, p->from_user, ua->from_host);
+	if (p->from_uri)
+		snprintf(from, n, "%s<%s>", display, p->from_uri);
+	else
+		snprintf(from, n, "%s<sip:%s@%s>", display, p->from_user, ua->from_host);
+	if (tnd_sipauth_set(&call->auth, p->cred))
+		goto out;
+	if (p->route && !(call->route = strdup(p->route)))
+		goto out;
 	sprintf(to, "<%s>", p->to);
 	call->call_id = new_call_id();
 	call->local_sdp = strdup(p->sdp);
@@ -137,7 +151,8 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	tnd_obj_get(call);           /* hmagic's, until tnd_sipcall_finish() */
 	tnd_sipua_link_call(ua, call);
 	/* a host name is looked up here, not by Sofia (sip_int.h, resolve.c) */
-	err = tnd_sipres_start(call, ua->proxy ? ua->proxy : p->to, &lookup);
+	err = tnd_sipres_start(call, p->route ? p->route : ua->proxy ? ua->proxy : p->to,
+			       &lookup);
 	if (err) {
 		call->h = NULL;      /* no callback inside this call: the caller has err */
 		call->arg = NULL;

@@ -145,6 +145,20 @@ struct tnd_sipcall_handlers {
 	tnd_sipcall_ended_h *ended;
 };
 
+/* Digest credentials for requests we send (RFC 3261 22.2, RFC 2617 with
+ * qop=auth; Sofia computes the response). Sofia-SIP 1.12's client digest is
+ * MD5 (and MD5-sess) only: a challenge offering only SHA-256 (RFC 8760)
+ * cannot be answered and ends the request as a wrong password would. */
+struct tnd_sip_cred {
+	const char *user;       /* authentication user name, no ':' or control */
+	const char *password;   /* NULL when ha1 is given */
+	const char *ha1;        /* NULL, or 32 hex digits: MD5(user:realm:password) */
+};
+
+/* 0 or EINVAL: the user has no ':' and exactly one of password and ha1 is
+ * usable. */
+int tnd_sip_cred_check(const struct tnd_sip_cred *cred);
+
 /* Parameters of an outgoing call; all borrowed for the call of
  * tnd_sipcall_invite() only (they are copied). */
 struct tnd_sipcall_params {
@@ -156,6 +170,15 @@ struct tnd_sipcall_params {
 	const char *sdp;            /* the offer, sent unchanged as application/sdp */
 	const struct tnd_sip_header *headers; /* X- headers only, at most 16 */
 	size_t n_headers;
+	/* An account's identity, or NULL for all three. from_uri replaces
+	 * sip:from_user@public_host in From (from_user is then unused); route
+	 * is this call's outbound proxy instead of the UA's; with cred a
+	 * 401/407 to the INVITE, re-INVITE or BYE is answered once with
+	 * credentials (again after stale=true), and without it ends the call
+	 * (`ended` with that status, TND_SIPCALL_END_REJECTED). */
+	const char *from_uri;       /* sip: or sips: URI */
+	const char *route;          /* sip: or sips: URI */
+	const struct tnd_sip_cred *cred;
 };
 
 /* Places a call. On success *callp holds the owner's reference and the
@@ -181,6 +204,11 @@ struct tnd_sipcall_info {
 	const char *sdp;           /* the offer, never NULL */
 	const struct tnd_sip_header *headers; /* its X- headers, in order, at most 16 */
 	size_t n_headers;
+	/* The INVITE's Request-URI is the Contact of a live registration
+	 * (tnd_sipreg_alloc): that registration's `arg`; else NULL. Such an
+	 * INVITE passes admission when it comes from the address the
+	 * registrar answered from, trusted or not. */
+	void *reg_arg;
 };
 
 /* Called for each new incoming INVITE with a borrowed call. To take it, the
@@ -238,6 +266,60 @@ bool tnd_sipcall_is_live(const struct tnd_sipcall *call);
  * UA's count drops; `ended` fires (408, TND_SIPCALL_END_NETWORK) unless
  * detached. For a hard cap after hangup. NULL-safe; no-op once ended. */
 void tnd_sipcall_forget(struct tnd_sipcall *call);
+
+/* ------------------------------------------------------------ registrations */
+
+/* One binding at a registrar (RFC 3261 section 10) for an account, kept
+ * registered: nua refreshes it before it expires, a 401/407 is answered with
+ * the account's credentials (again after stale=true), and after a failure or
+ * a registrar outage it is tried again after 1, 2, 4 ... seconds, at most
+ * retry_max. Our Contact is sip:tnd<16 hex>@<our address>, unique per
+ * registration, so an INVITE to it names the registration (the info's
+ * reg_arg). Refcounted (tnd_obj first); the UA holds its own reference while
+ * the binding lives. Detach before dropping the owner's reference. */
+struct tnd_sipreg;
+
+enum tnd_sipreg_state {
+	TND_SIPREG_REGISTERING,    /* first REGISTER on its way (never reported) */
+	TND_SIPREG_REGISTERED,     /* a 2xx came: `expires` is what the registrar granted */
+	TND_SIPREG_FAILED,         /* refused or unreachable: `retry_in` s to the next try */
+	TND_SIPREG_UNREGISTERED,   /* tnd_sipreg_unregister() is through (any answer) */
+};
+
+/* "registering", "registered", "failed", "unregistered". */
+const char *tnd_sipreg_state_name(enum tnd_sipreg_state st);
+
+/* On every change, and on each refresh (state REGISTERED again). `reason`
+ * is the SIP phrase, borrowed for the call. */
+typedef void (tnd_sipreg_h)(void *arg, struct tnd_sipreg *reg, enum tnd_sipreg_state st,
+			    int code, const char *reason, unsigned expires, unsigned retry_in);
+
+/* All borrowed for tnd_sipreg_alloc() only (copied). */
+struct tnd_sipreg_params {
+	const char *aor;           /* sip:/sips: URI: To and From of the REGISTER */
+	const char *registrar;     /* sip:/sips: Request-URI; NULL = the AOR's host part */
+	const char *proxy;         /* outbound proxy sip:/sips: URI; NULL = the UA's */
+	const char *transport;     /* "udp", "tcp" or NULL (as the URIs say) */
+	const struct tnd_sip_cred *cred;   /* NULL: a challenge fails the registration */
+	unsigned expires;          /* seconds asked for, 10..86400 */
+	unsigned retry_max;        /* cap of the back-off, seconds; 0 = 300 */
+};
+
+/* Sends the first REGISTER; events follow from the loop. EINVAL for a bad
+ * parameter (nothing sent), EBUSY while the UA stops, ENOMEM. */
+int tnd_sipreg_alloc(struct tnd_sipreg **regp, struct tnd_sipua *ua,
+		     const struct tnd_sipreg_params *p, tnd_sipreg_h *h, void *arg);
+/* Removes the binding (REGISTER with Expires: 0) and stops retrying. 0: the
+ * un-REGISTER went out and UNREGISTERED follows; EALREADY: nothing was
+ * registered (retries stop; no callback). */
+int tnd_sipreg_unregister(struct tnd_sipreg *reg);
+/* No callback after this; a live binding is removed as by unregister. Then
+ * drop the reference. NULL-safe, idempotent. */
+void tnd_sipreg_detach(struct tnd_sipreg *reg);
+/* Our Contact's user part, for logs and tests. */
+const char *tnd_sipreg_contact(const struct tnd_sipreg *reg);
+/* Bindings alive (registered, retrying or un-registering), for leak checks. */
+unsigned tnd_sipua_regs(const struct tnd_sipua *ua);
 
 /* The Call-ID, for logs; valid while the reference is held. */
 const char *tnd_sipcall_id(const struct tnd_sipcall *call);

@@ -22,6 +22,14 @@
 #include "sip/sip.h"
 
 struct tnd_siptcp;
+struct tnd_sipreg;
+
+/* Credentials of a call or registration (auth.c). */
+struct tnd_sipauth {
+	char *user;                  /* owned; NULL = none */
+	char *secret;                /* owned: password or "HA1+hex"; zeroed when freed */
+	unsigned tries;              /* challenges answered since the last other response */
+};
 
 struct tnd_sipua {
 	su_root_t *root;             /* owned; OWNER: signal */
@@ -48,6 +56,8 @@ struct tnd_sipua {
 	unsigned block_time;         /* seconds, for log lines */
 	struct tnd_siptcp *tcp;      /* owned: TCP connection limits; NULL without TCP */
 	unsigned dns_timeout_ms;     /* bound on a call's name lookup */
+	struct tnd_sipreg *regs;     /* borrowed list: each held by its own ref (reg.c) */
+	unsigned n_regs;
 };
 
 enum call_state {
@@ -85,6 +95,8 @@ struct tnd_sipcall {
 	enum tnd_sipcall_end why;
 	int end_status;
 	char end_phrase[64];
+	struct tnd_sipauth auth;     /* owned: an account's credentials, or none */
+	char *route;                 /* owned: this call's outbound proxy, or NULL */
 };
 
 /* ua.c */
@@ -139,6 +151,40 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 			  int refuse, const char *phrase, const char *challenge);
 /* A re-INVITE inside an established call. */
 void tnd_sipcall_reinvite(struct tnd_sipcall *call, const sip_t *sip);
+
+/* auth.c */
+/* Copies cred (NULL clears): 0, EINVAL, ENOMEM. */
+int tnd_sipauth_set(struct tnd_sipauth *a, const struct tnd_sip_cred *cred);
+void tnd_sipauth_clear(struct tnd_sipauth *a);
+/* A 401/407 to a request on nh (`what` names it in logs): 0 when
+ * nua_authenticate went out (the request is sent again, its answer comes
+ * as the same event); ENOENT without credentials, ENOTSUP without an MD5
+ * challenge, EACCES when we answered this round already and the nonce is
+ * not stale (a wrong password). */
+int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip,
+		       const char *what);
+/* A response other than 401/407: the next challenge starts a new round. */
+static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
+{
+	a->tries = 0;
+}
+
+/* reg.c */
+/* The registration whose Contact user is `user` (registered, or
+ * refreshing), or NULL. */
+struct tnd_sipreg *tnd_sipreg_find(struct tnd_sipua *ua, const char *user);
+/* Whether `sa` is where that registration's registrar (or proxy) answered
+ * from: its INVITEs to our Contact pass admission (sip/admit.c). */
+bool tnd_sipreg_from_registrar(const struct tnd_sipreg *reg, const struct sockaddr *sa);
+/* The owner's argument of the registration, NULL once detached. */
+void *tnd_sipreg_owner_arg(const struct tnd_sipreg *reg);
+/* Whether a handle's hmagic is a registration (else it is a call). */
+bool tnd_sipreg_is(const void *hmagic);
+/* Sofia event on a registration's handle. */
+void tnd_sipreg_event(struct tnd_sipreg *reg, nua_event_t event, int status,
+		      const char *phrase, nua_handle_t *nh, const sip_t *sip, tagi_t tags[]);
+/* Destroys every registration's handle, without callbacks (UA freed). */
+void tnd_sipreg_cut_all(struct tnd_sipua *ua);
 
 /* call_out.c */
 /* Sends the INVITE of an outgoing call; `next_hop` ("sip:192.0.2.1:5060")

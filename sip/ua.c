@@ -7,7 +7,8 @@
  * OPTIONS is answered by sip/admit.c, which checks the source first (RFC
  * 3261 section 11; nua adds Allow, Accept, Supported); methods other
  * than INVITE, ACK, BYE, CANCEL and OPTIONS get 405 from nua (Allow).
- * Events on a call's handle go to call.c; this file keeps the UA, its list
+ * Events on a call's handle go to call.c, on a registration's to reg.c;
+ * this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
  * event once nua_shutdown() runs), then nua stops. */
 #include <errno.h>
@@ -193,6 +194,11 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		 * nua leaves OPTIONS to us (APPL_METHODS), the handle is the call's */
 		if (status < 200)
 			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
+		return;
+	}
+	if (hmagic && tnd_sipreg_is(hmagic)) {
+		tnd_sipreg_event((struct tnd_sipreg *)hmagic, event, status, phrase, nh, sip,
+				 tags);
 		return;
 	}
 	if (hmagic) {
@@ -458,6 +464,8 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 		while (!ua->shut && g_get_monotonic_time() < until)
 			g_main_context_iteration(ctx, TRUE);
 	}
+	/* bindings still live were un-registered by nua_shutdown() */
+	tnd_sipreg_cut_all(ua);
 	if (ua->nua)
 		nua_destroy(ua->nua);
 	if (ua->root)

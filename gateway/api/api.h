@@ -55,6 +55,11 @@ struct tnd_api_calls {
 			 const char *cand, char *msg, size_t msglen);
 	void (*conn_gone)(struct tnd_calls *calls, void *conn);
 	void (*stats)(const struct tnd_calls *calls, struct tnd_calls_stats *st);
+	int (*reg)(struct tnd_calls *calls, void *conn, const char *user,
+		   const struct tnd_reg_params *p, char *id, size_t idlen, const char **state,
+		   char *msg, size_t msglen);
+	int (*unreg)(struct tnd_calls *calls, void *conn, const char *user, const char *reg,
+		     char *msg, size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

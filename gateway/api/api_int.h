@@ -90,6 +90,10 @@ struct tnd_api_method {
 /* Method groups, one per file. */
 extern const struct tnd_api_method tnd_api_session_methods[];
 extern const struct tnd_api_method tnd_api_call_methods[];
+extern const struct tnd_api_method tnd_api_reg_methods[];
+/* The sink's `registration` (m_reg.c). */
+void tnd_api_sink_registration(void *conn, const char *reg, const char *state, int code,
+			       const char *reason, unsigned expires, unsigned retry_in);
 
 void tnd_api_req_msg(struct tnd_api_req *req, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -18,12 +18,6 @@ static int not_yet(struct tnd_api_req *req, const char *needs)
 	return ENOSYS;
 }
 
-static int m_registration(struct tnd_api_req *req, json_t *params)
-{
-	(void)params;
-	return not_yet(req, "SIP registration");
-}
-
 static int m_later(struct tnd_api_req *req, json_t *params)
 {
 	(void)params;
@@ -61,7 +55,8 @@ static void call_done(void *data, int err, const char *msg, const char *call, co
 
 static int m_call(struct tnd_api_req *req, json_t *params)
 {
-	static const char *const allowed[] = { "to", "sdp", "from_display", "headers", NULL };
+	static const char *const allowed[] = { "to", "sdp", "from_display", "headers", "account",
+		NULL };
 	const char *names[MAX_HEADERS], *values[MAX_HEADERS];
 	struct tnd_call_params p = { 0 };
 	json_t *hdrs, *v;
@@ -74,7 +69,8 @@ static int m_call(struct tnd_api_req *req, json_t *params)
 	if ((r = tnd_api_params_only(req, params, allowed)) ||
 	    (r = tnd_api_param_str(req, params, "to", true, &p.to)) ||
 	    (r = tnd_api_param_str(req, params, "sdp", true, &p.sdp)) ||
-	    (r = tnd_api_param_str(req, params, "from_display", false, &p.from_display)))
+	    (r = tnd_api_param_str(req, params, "from_display", false, &p.from_display)) ||
+	    (r = tnd_api_param_str(req, params, "account", false, &p.account)))
 		return r;
 	hdrs = json_object_get(params, "headers");
 	if (hdrs && !json_is_object(hdrs)) {
@@ -211,8 +207,6 @@ static int m_candidate(struct tnd_api_req *req, json_t *params)
 }
 
 const struct tnd_api_method tnd_api_call_methods[] = {
-	{ "register", m_registration, true },
-	{ "unregister", m_registration, true },
 	{ "call", m_call, true },
 	{ "answer", m_answer, true },
 	{ "reject", m_reject, true },
@@ -267,4 +261,6 @@ static void sink_incoming(void *conn, const char *call, const char *from,
 						   "headers", hdrs));
 }
 
-const struct tnd_call_sink tnd_api_call_sink = { sink_state, sink_candidate, sink_incoming };
+const struct tnd_call_sink tnd_api_call_sink = {
+	sink_state, sink_candidate, sink_incoming, tnd_api_sink_registration,
+};

@@ -316,6 +316,8 @@ static int m_stats(struct tnd_api_req *req, json_t *params)
 			"bridges", (json_int_t)cs.bridges, "media_legs", (json_int_t)cs.media_legs,
 			"media_ports", (json_int_t)cs.media_ports,
 			"media_dropped", (json_int_t)cs.media_dropped));
+		json_object_set_new(json_object_get(r, "calls"), "registrations",
+				    json_integer((json_int_t)cs.registrations));
 	}
 	tnd_api_reply(req, r);
 	return 0;

@@ -53,6 +53,7 @@ static void call_destroy(void *data)
 	g_free(call->to);
 	g_free(call->from_user);
 	g_free(call->from_display);
+	g_free(call->account);
 	g_free(call->from_uri);
 	g_strfreev(call->hdr_names);
 	g_strfreev(call->hdr_values);
@@ -350,6 +351,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	calls->env = *env;
 	calls->by_id = g_hash_table_new(g_str_hash, g_str_equal);
 	tnd_call_limits_init(calls);
+	tnd_call_regs_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	*callsp = calls;
 	return 0;
@@ -387,6 +389,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 	g_list_free(all);
 	tnd_calls_hangup_all(calls);
 	tnd_call_drain_free(calls);
+	tnd_call_regs_free(calls);
 	tnd_call_limits_free(calls);
 	g_hash_table_destroy(calls->by_id);
 	free(calls);
@@ -409,6 +412,7 @@ void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st)
 	st->media_legs = mc.open_legs;
 	st->media_ports = mc.ports;
 	st->media_dropped = mc.dropped;
+	st->registrations = tnd_calls_registrations(calls);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -493,4 +497,5 @@ void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn)
 	}
 	g_list_free(all);
 	tnd_call_limits_conn_gone(calls, conn);
+	tnd_call_regs_conn_gone(calls, conn);
 }

@@ -33,6 +33,11 @@ struct tnd_call_sink {
 			 const char *from_display, const char *to, const char *sdp,
 			 const char *const *hdr_names, const char *const *hdr_values,
 			 size_t n_hdrs);
+	/* registration notification: state "registered", "failed" or
+	 * "unregistered"; expires granted (registered), retry_in seconds to
+	 * the next attempt (failed) */
+	void (*registration)(void *conn, const char *reg, const char *state, int code,
+			     const char *reason, unsigned expires, unsigned retry_in);
 };
 
 /* Finds the open connections of a logged-in user, for incoming calls:
@@ -87,6 +92,8 @@ struct tnd_call_params {
 	const char *const *hdr_names;   /* X- headers */
 	const char *const *hdr_values;
 	size_t n_hdrs;
+	const char *account;        /* [accounts] name to call as (From, proxy,
+				     * digest credentials), or NULL */
 };
 
 /* A call from the browser to SIP. On 0, done(req, ...) follows exactly once
@@ -116,6 +123,35 @@ int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *call,
 /* The connection is gone: its calls end (ringing ones only for it). */
 void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn);
 
+/* A `register` request: a configured account, or (with [sip]
+ * register_inline) one given inline. Borrowed for the call. */
+struct tnd_reg_params {
+	const char *account;        /* [accounts] name, or NULL for inline */
+	const char *uri;            /* inline: sip:user@domain */
+	const char *auth_user, *password, *registrar, *proxy, *transport;
+	int expires;                /* 0: the account's (inline: 3600) */
+};
+
+/* Registers an account for `user` (its logged-in name; NULL gets EACCES).
+ * Registrations belong to the user, not the WebSocket: every socket of the
+ * user gets the `registration` notifications and rings for INVITEs to the
+ * registered Contact; after the user's last socket closes the registration
+ * stays [sip] register_grace seconds. Registering an account that is
+ * registered already for the user joins it. On 0, `id` holds the
+ * registration's id (the account name, or the inline uri) and `state` its
+ * state now ("registering", "registered", "failed"); notifications follow.
+ * EACCES (not the user's account), ENOENT (no such account), EINVAL (bad
+ * inline parameters, or inline not allowed: EPERM), EBUSY, ENOMEM. */
+int tnd_calls_register(struct tnd_calls *calls, void *conn, const char *user,
+		       const struct tnd_reg_params *p, char *id, size_t idlen,
+		       const char **state, char *msg, size_t msglen);
+/* Removes the user's registration `reg` (un-REGISTER); `registration`
+ * unregistered follows to the user's sockets. ENOENT when there is none. */
+int tnd_calls_unregister(struct tnd_calls *calls, void *conn, const char *user,
+			 const char *reg, char *msg, size_t msglen);
+/* Registrations alive (for stats and leak checks). */
+unsigned long tnd_calls_registrations(const struct tnd_calls *calls);
+
 /* Live objects, for the `stats` method and the leak tests. */
 struct tnd_calls_stats {
 	unsigned long calls;          /* live now */
@@ -125,6 +161,7 @@ struct tnd_calls_stats {
 	long media_legs;
 	long media_ports;
 	long media_dropped;           /* garbage dropped by ended calls' media legs */
+	unsigned long registrations;  /* live now, including those in their grace time */
 };
 void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st);
 

@@ -1,8 +1,10 @@
 /* Calls from SIP to browsers: an INVITE for sip:alice@gateway rings every
  * WebSocket alice is logged in on (an `incoming` notification with our
  * offer); the first `answer` wins and the others get `ended` with "answered
- * elsewhere"; alice offline gets 480 (protocol.md). One media bridge serves
- * every alerted browser, since only the one that answers uses it.
+ * elsewhere"; alice offline gets 480 (protocol.md). An INVITE to the Contact
+ * of a registration (call_reg.c) rings the user who registered it. One
+ * media bridge serves every alerted browser, since only the one that
+ * answers uses it.
  *
  * The SIP caller offers; we pick the first of our codecs it offers and
  * offer the browsers that codec alone (pass-through), at the caller's
@@ -196,6 +198,9 @@ static const struct tnd_bridge_events bridge_events = {
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)
 {
 	struct tnd_calls *calls = arg;
+	/* a call to a registered Contact rings the registration's user */
+	const char *user = info->reg_arg ? tnd_call_reg_user(calls, info->reg_arg) :
+			   info->ruri_user;
 	void *conns[CALL_MAX_RING];
 	struct tnd_sdp *offer = NULL, *trial = NULL;
 	struct tnd_sdp_neg sn;
@@ -204,23 +209,25 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	size_t n;
 	int err;
 
+	if (!user)
+		return ENOENT;
 	if (calls->draining) {
 		/* RFC 3261 21.5.4: a proxy or client tries elsewhere; this
 		 * gateway is gone within drain_timeout */
 		TND_LOG_RL(TND_LOG_SIP, INFO, "INVITE for %s refused (503): draining",
-			   info->ruri_user);
+			   user);
 		tnd_sipcall_set_handlers(sip, &refused_handlers, NULL);
 		tnd_sipcall_reject_retry(sip, 503, "Draining",
 					 (unsigned)calls->env.conf->calls_drain_timeout);
 		return 0;
 	}
-	n = calls->env.lookup(calls->env.lookup_arg, info->ruri_user, conns, CALL_MAX_RING);
+	n = calls->env.lookup(calls->env.lookup_arg, user, conns, CALL_MAX_RING);
 	if (!n) {
-		TND_LOG_INFO(TND_LOG_SIP, "INVITE for %s: not logged in (480)", info->ruri_user);
+		TND_LOG_INFO(TND_LOG_SIP, "INVITE for %s: not logged in (480)", user);
 		return EAGAIN;
 	}
 	/* before any parsing or media: a flood must cost the least */
-	err = tnd_call_limit_in(calls, info->ruri_user);
+	err = tnd_call_limit_in(calls, user);
 	if (err) {
 		tnd_sipcall_set_handlers(sip, &refused_handlers, NULL);
 		tnd_sipcall_reject(sip, err, NULL);
@@ -228,7 +235,7 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	}
 	err = tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg, sizeof(msg));
 	if (err) {
-		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: bad SDP: %s", info->ruri_user, msg);
+		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: bad SDP: %s", user, msg);
 		return err == ENOTSUP ? ENOTSUP : EINVAL;
 	}
 	err = tnd_call_new(&call, calls, CALL_IN);
@@ -240,14 +247,14 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
 	tnd_sdp_free(trial);
 	if (err) {
-		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: %s (488)", info->ruri_user, msg);
+		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: %s (488)", user, msg);
 		tnd_call_end(call, 488, "Not Acceptable Here");
 		tnd_obj_put(call);
 		return ENOTSUP;
 	}
 	call->sip = tnd_obj_get(sip);
 	tnd_sipcall_set_handlers(sip, &sip_handlers, call);
-	tnd_call_count_ring(call, info->ruri_user);
+	tnd_call_count_ring(call, user);
 	start_ring_timer(call);
 	for (size_t i = 0; i < n; i++)
 		call->ringing[call->n_ringing++] = tnd_obj_get(conns[i]);
@@ -272,7 +279,7 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		return 0;
 	}
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: %s calls %s on %zu WebSocket(s)", call->id,
-		     info->from_uri, info->ruri_user, n);
+		     info->from_uri, user, n);
 	tnd_obj_put(call);
 	return 0;
 }

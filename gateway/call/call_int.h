@@ -35,6 +35,8 @@ struct tnd_calls {
 	bool drain_done;                     /* env.drained has run */
 	GSource *drain_timer;                /* owned: [calls] drain_timeout */
 	GSource *drain_idle;                 /* owned: reports the drain's end */
+	/* call_reg.c */
+	GHashTable *regs;                    /* owned: "user\naccount" -> owned call_reg */
 };
 
 enum call_dir {
@@ -68,6 +70,7 @@ struct tnd_call {
 	void *req;                           /* ref, with done */
 	char *to;                            /* owned strings */
 	char *from_user, *from_display, *from_uri;
+	char *account;                       /* owned: [accounts] name to call as, or NULL */
 	char **hdr_names, **hdr_values;      /* owned strv */
 	uint16_t rtp_port;
 	/* [calls] limits: what this call is counted against (call_limit.c) */
@@ -150,6 +153,22 @@ void tnd_call_linger_free(struct tnd_calls *calls);
  * draining and none is left, the owner is told from the loop. */
 void tnd_call_drain_check(struct tnd_calls *calls);
 void tnd_call_drain_free(struct tnd_calls *calls);
+
+/* call_reg.c */
+int tnd_call_regs_init(struct tnd_calls *calls);
+/* Un-registers every registration (shutdown) and frees them. */
+void tnd_call_regs_free(struct tnd_calls *calls);
+/* The user whose registration an INVITE's reg_arg names, or NULL. */
+const char *tnd_call_reg_user(struct tnd_calls *calls, void *reg_arg);
+/* A WebSocket closed: registrations of users left without one start their
+ * grace time. */
+void tnd_call_regs_conn_gone(struct tnd_calls *calls, void *conn);
+/* Fills the SIP identity of an outgoing call placed as `account` (the
+ * strings stay valid while conf and ubuf do). 0, or ENOENT / EACCES with
+ * msg. */
+int tnd_call_reg_identity(struct tnd_calls *calls, const char *account, const char *user,
+			  struct tnd_sipcall_params *sp, struct tnd_sip_cred *cred,
+			  char *ubuf, size_t ulen, char *msg, size_t msglen);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -127,6 +127,15 @@ static int send_invite(struct tnd_call *call, const char *sdp)
 		.to = call->to, .from_user = call->from_user ? call->from_user : "anonymous",
 		.from_display = call->from_display, .sdp = sdp, .headers = hdrs,
 	};
+	struct tnd_sip_cred cred;
+	char ubuf[128], msg[CALL_MSG];
+
+	/* as the account: its From, proxy and digest credentials (checked
+	 * again: the configuration may have been reloaded since `call`) */
+	if (call->account && tnd_call_reg_identity(call->calls, call->account, call->from_user,
+						   &p, &cred, ubuf, sizeof(ubuf), msg,
+						   sizeof(msg)))
+		return EACCES;
 
 	for (size_t i = 0; call->hdr_names && call->hdr_names[i] &&
 	     i < TND_SIPCALL_MAX_HEADERS; i++) {
@@ -177,6 +186,10 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		err = send_invite(call, offer);
 	if (err == EINVAL) {
 		fail_request(call, EINVAL, "params.to: not a SIP or tel: URI the gateway can call");
+		goto out;
+	}
+	if (err == EACCES) {
+		fail_request(call, EACCES, "params.account: not one of your accounts");
 		goto out;
 	}
 	answer = tnd_call_sdp_text(call->webrtc_answer);
@@ -259,6 +272,16 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	err = tnd_call_limit_out(calls, conn, p->from_user, msg, msglen);
 	if (err)
 		return err;
+	if (p->account) {
+		struct tnd_sipcall_params sp = { 0 };
+		struct tnd_sip_cred cred;
+		char ubuf[128];
+
+		err = tnd_call_reg_identity(calls, p->account, p->from_user, &sp, &cred, ubuf,
+					    sizeof(ubuf), msg, msglen);
+		if (err)
+			return err;
+	}
 	if (tnd_policy_check_call(calls->env.conf, p->to)) {
 		snprintf(msg, msglen, "params.to: the dial plan does not allow calls to %.128s",
 			 p->to);
@@ -293,6 +316,7 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	call->to = g_strdup(p->to);
 	call->from_user = g_strdup(p->from_user);
 	call->from_display = g_strdup(p->from_display);
+	call->account = g_strdup(p->account);
 	call->hdr_names = strv_copy(p->hdr_names, p->n_hdrs);
 	call->hdr_values = strv_copy(p->hdr_values, p->n_hdrs);
 	call->done = done;

@@ -734,6 +734,10 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_drain_last_call),
 		TND_TEST(tnd_test_call_drain_timeout),
 		TND_TEST(tnd_test_call_drain_idle),
+		TND_TEST(tnd_test_call_reg_refused),
+		TND_TEST(tnd_test_call_reg_detach_pending),
+		TND_TEST(tnd_test_call_reg_bad_params),
+		TND_TEST(tnd_test_call_reg_requests),
 	};
 	int rc;
 

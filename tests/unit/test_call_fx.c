@@ -105,7 +105,7 @@ static void sink_incoming(void *conn, const char *call, const char *from,
 	fx.n_incoming++;
 }
 
-static const struct tnd_call_sink sink = { sink_state, sink_candidate, sink_incoming };
+static const struct tnd_call_sink sink = { sink_state, sink_candidate, sink_incoming, NULL };
 
 static void drained(void *arg)
 {

@@ -105,6 +105,11 @@ int tnd_test_call_hangup_silent_peer(void);
 int tnd_test_call_drain_last_call(void);
 int tnd_test_call_drain_timeout(void);
 int tnd_test_call_drain_idle(void);
+/* test_call_reg.c: registrations */
+int tnd_test_call_reg_refused(void);
+int tnd_test_call_reg_detach_pending(void);
+int tnd_test_call_reg_bad_params(void);
+int tnd_test_call_reg_requests(void);
 
 #define FX_TEST(name, conf) \
 	static int test_##name(void) \

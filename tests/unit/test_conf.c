@@ -188,6 +188,54 @@ static int test_users_section(void)
 	return 0;
 }
 
+/* [accounts]: NAME.field lines make one account each; every account
+ * needs uri and users, at most one secret; rights are per user. */
+static int test_accounts_section(void)
+{
+	const struct tnd_conf_account *a;
+	struct tnd_conf *c;
+
+	TEST_ASSERT(load(&c, "[accounts]\nd1.uri = sip:1001@pbx.example\n"
+			 "d1.password = pw\nd1.users = alice, bob\nd1.expires = 120\n"
+			 "d2.uri = sip:2@x\nd2.ha1 = 0123456789abcdef0123456789ABCDEF\n"
+			 "d2.users = *\nd2.registrar = sip:10.0.0.1:5070\n"
+			 "d2.transport = tcp\n") == 0);
+	TEST_ASSERT(c->n_accounts == 2);
+	a = tnd_conf_account_find(c, "d1");
+	TEST_ASSERT(a && !strcmp(a->uri, "sip:1001@pbx.example") && a->expires == 120);
+	TEST_ASSERT(!strcmp(a->password, "pw") && !*a->ha1 && !*a->registrar);
+	TEST_ASSERT(tnd_conf_account_allows(a, "bob"));
+	TEST_ASSERT(!tnd_conf_account_allows(a, "carol"));
+	TEST_ASSERT(!tnd_conf_account_allows(a, NULL));
+	a = tnd_conf_account_find(c, "d2");
+	TEST_ASSERT(a && a->expires == 3600 && !strcmp(a->transport, "tcp"));
+	TEST_ASSERT(tnd_conf_account_allows(a, "anyone"));
+	TEST_ASSERT(!tnd_conf_account_find(c, "d3"));
+	tnd_conf_free(c);
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.uri = sip:1@x\n"),
+				 "[accounts] d1.users (default): an account needs users");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.users = *\n"),
+				 "[accounts] d1.uri (default): an account needs uri");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.uri = sip:1@x\nd1.users = *\n"
+					  "d1.password = a\nd1.ha1 = "
+					  "0123456789abcdef0123456789abcdef\n"),
+				 "give password or ha1, not both");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.url = sip:1@x\n"),
+				 "t.conf:2: [accounts] d1.url: unknown account field 'url'");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1 = sip:1@x\n"),
+				 "keys are NAME.field");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.uri = tel:+49\n"),
+				 "is not a sip:user@domain URI");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.expires = 5\n"),
+				 "expires is 10..86400 seconds");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.ha1 = xyz\n"), "ha1 is 32 hex");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.auth_user = a:b\n"),
+				 "auth_user may not hold ':'");
+	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.transport = sctp\n"),
+				 "transport is udp or tcp");
+	return 0;
+}
+
 static int test_log_levels(void)
 {
 	TEST_ASSERT(tnd_log_parse_levels("info", true) == 0);
@@ -387,6 +435,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_syntax_errors),
 		TND_TEST(test_cross_checks),
 		TND_TEST(test_users_section),
+		TND_TEST(test_accounts_section),
 		TND_TEST(test_log_levels),
 		TND_TEST(test_passwd),
 		TND_TEST(test_policy_tokens),

@@ -1,0 +1,164 @@
+/* Digest answers to the 401 and 407 challenges our own requests get
+ * (INVITE, re-INVITE, BYE, REGISTER): RFC 3261 section 22.2, RFC 2617 with
+ * qop=auth. Sofia's auth_client computes the response, counts nonces and
+ * keeps the challenge for the next request on the handle; this file only
+ * feeds it credentials ("Digest:REALM:USER:SECRET", one per challenge
+ * realm; "HA1+Digest:REALM:USER:HA1+hex" for a stored A1 hash) and decides
+ * when to stop: a request is answered once per
+ * challenge round, again only when the server says stale=true (a nonce
+ * that expired, not a wrong password). Sofia-SIP 1.12 knows MD5 and
+ * MD5-sess; a challenge with another algorithm (SHA-256, RFC 8760) is
+ * skipped, and one with none left fails. Signalling thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_tag.h>
+
+#include "gateway/base/log.h"
+#include "sip/sip_int.h"
+
+/* answers in a row before we give up even with stale=true: a server that
+ * calls every nonce stale must not keep us in a loop */
+#define MAX_TRIES 3
+#define MAX_REALMS 4
+
+static bool bad_chars(const char *s, bool colon)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || (colon && *s == ':'))
+			return true;
+	return false;
+}
+
+int tnd_sip_cred_check(const struct tnd_sip_cred *cred)
+{
+	size_t i;
+
+	if (!cred || !cred->user || !*cred->user || strlen(cred->user) > 128 ||
+	    bad_chars(cred->user, true))
+		return EINVAL;
+	if (!cred->password == !cred->ha1)
+		return EINVAL;
+	if (cred->password && (strlen(cred->password) > 256 || bad_chars(cred->password, false)))
+		return EINVAL;
+	if (cred->ha1) {
+		if (strlen(cred->ha1) != 32)
+			return EINVAL;
+		for (i = 0; i < 32; i++)
+			if (!strchr("0123456789abcdefABCDEF", cred->ha1[i]))
+				return EINVAL;
+	}
+	return 0;
+}
+
+int tnd_sipauth_set(struct tnd_sipauth *a, const struct tnd_sip_cred *cred)
+{
+	size_t n;
+
+	tnd_sipauth_clear(a);
+	if (!cred)
+		return 0;
+	if (tnd_sip_cred_check(cred))
+		return EINVAL;
+	a->user = strdup(cred->user);
+	/* Sofia takes a precomputed A1 hash as the password "HA1+<hex>" */
+	n = (cred->password ? strlen(cred->password) : 36) + 1;
+	a->secret = malloc(n);
+	if (!a->user || !a->secret) {
+		tnd_sipauth_clear(a);
+		return ENOMEM;
+	}
+	if (cred->password)
+		memcpy(a->secret, cred->password, n);
+	else
+		snprintf(a->secret, n, "HA1+%s", cred->ha1);
+	return 0;
+}
+
+void tnd_sipauth_clear(struct tnd_sipauth *a)
+{
+	free(a->user);
+	if (a->secret) {
+		explicit_bzero(a->secret, strlen(a->secret));
+		free(a->secret);
+	}
+	a->user = a->secret = NULL;
+	a->tries = 0;
+}
+
+static bool usable(const sip_www_authenticate_t *au, bool *stale)
+{
+	const char *alg, *st;
+
+	if (!au->au_scheme || strcasecmp(au->au_scheme, "Digest") || !au->au_params)
+		return false;
+	alg = msg_params_find(au->au_params, "algorithm=");
+	if (alg && strcasecmp(alg, "MD5") && strcasecmp(alg, "\"MD5\"") &&
+	    strcasecmp(alg, "MD5-sess") && strcasecmp(alg, "\"MD5-sess\""))
+		return false;
+	st = msg_params_find(au->au_params, "stale=");
+	if (st && (!strcasecmp(st, "true") || !strcasecmp(st, "\"true\"")))
+		*stale = true;
+	return msg_params_find(au->au_params, "realm=") != NULL;
+}
+
+/* One "Digest:REALM:USER:SECRET" per usable challenge into creds; how many. */
+static size_t collect(const struct tnd_sipauth *a, const sip_www_authenticate_t *list,
+		      char **creds, size_t n, size_t max, bool *stale)
+{
+	for (const sip_www_authenticate_t *au = list; au && n < max; au = au->au_next) {
+		const char *realm;
+
+		if (!usable(au, stale))
+			continue;
+		realm = msg_params_find(au->au_params, "realm=");
+		/* the realm stays quoted, as Sofia matches it; a precomputed A1
+		 * hash is marked on the scheme and on the secret alike */
+		creds[n] = g_strdup_printf("%sDigest:%s:%s:%s", strncmp(a->secret, "HA1+", 4) ?
+					   "" : "HA1+", realm, a->user, a->secret);
+		n++;
+	}
+	return n;
+}
+
+int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip,
+		       const char *what)
+{
+	char *creds[MAX_REALMS] = { NULL };
+	bool stale = false;
+	size_t n, i;
+	int err = 0;
+
+	if (!a->user || !sip)
+		return ENOENT;
+	n = collect(a, sip->sip_www_authenticate, creds, 0, MAX_REALMS, &stale);
+	n = collect(a, sip->sip_proxy_authenticate, creds, n, MAX_REALMS, &stale);
+	if (!n) {
+		TND_LOG_NOTICE(TND_LOG_SIP, "%s: challenged without an MD5 digest challenge we "
+			       "can answer", what);
+		return ENOTSUP;
+	}
+	if (a->tries >= MAX_TRIES || (a->tries && !stale)) {
+		TND_LOG_NOTICE(TND_LOG_SIP, "%s: credentials of %s refused", what, a->user);
+		err = EACCES;
+		goto out;
+	}
+	a->tries++;
+	TND_LOG_INFO(TND_LOG_SIP, "%s: answering the challenge as %s%s", what, a->user,
+		     stale ? " (stale nonce)" : "");
+	nua_authenticate(nh, NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
+			 TAG_IF(n > 2, NUTAG_AUTH(creds[2])), TAG_IF(n > 3, NUTAG_AUTH(creds[3])),
+			 TAG_END());
+ out:
+	for (i = 0; i < n; i++) {
+		explicit_bzero(creds[i], strlen(creds[i]));
+		g_free(creds[i]);
+	}
+	return err;
+}

@@ -1,0 +1,229 @@
+"""Kamailio as a registrar and proxy with digest auth, for the registration
+tests (harness.md section 8): one process on loopback with a free UDP port,
+its own run directory, a db_text subscriber table with plaintext passwords,
+and the ctl socket for kamcmd. REGISTER must answer a 401 challenge
+(www_authenticate); a new INVITE from outside must answer a 407
+(proxy_authenticate), except one to the user "www401", which gets a 401 to
+test that path, and so must alice's BYEs; authorised INVITEs are
+record-routed to the callee's registered contact.
+Readiness is probed with kamcmd, never slept for."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+from tandem_harness import free_port, track
+
+MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+
+CFG = r"""#!KAMAILIO
+debug=2
+log_stderror=yes
+children=2
+listen=udp:127.0.0.1:%(port)d
+alias="127.0.0.1:%(port)d"
+auto_aliases=no
+disable_tcp=yes
+dns=no
+rev_dns=no
+use_dns_cache=off
+mpath="%(mpath)s"
+
+loadmodule "kex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "xlog.so"
+loadmodule "ctl.so"
+loadmodule "db_text.so"
+loadmodule "auth.so"
+loadmodule "auth_db.so"
+
+modparam("ctl", "binrpc", "unix:%(run)s/ctl")
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "min_expires", %(min_expires)d)
+modparam("registrar", "max_expires", 3600)
+modparam("auth", "nonce_expire", %(nonce_expire)d)
+modparam("auth_db", "db_url", "text://%(run)s/db")
+modparam("auth_db", "calculate_ha1", yes)
+modparam("auth_db", "password_column", "password")
+modparam("auth_db", "load_credentials", "")
+
+request_route {
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (has_totag()) {
+		if (is_method("BYE") && $fU == "alice") {
+			if (!proxy_authorize("$fd", "subscriber")) {
+				xlog("L_NOTICE", "BYE challenged: $fu\n");
+				proxy_challenge("$fd", "0");
+				exit;
+			}
+			consume_credentials();
+			xlog("L_NOTICE", "BYE authorised: $fu\n");
+		}
+		if (loose_route()) {
+			t_relay();
+			exit;
+		}
+		if (is_method("ACK")) {
+			if (t_check_trans()) t_relay();
+			exit;
+		}
+		sl_send_reply("404", "Not here");
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) t_relay();
+		exit;
+	}
+	if (is_method("REGISTER")) {
+		if (!auth_check("$fd", "subscriber", "1")) {
+			xlog("L_NOTICE", "REGISTER challenged: $fu from $si:$sp rc=$rc\n");
+			auth_challenge("$fd", "0");
+			exit;
+		}
+		if (!save("location")) sl_reply_error();
+		exit;
+	}
+	if (is_method("INVITE")) {
+		if ($rU == "www401") {
+			www_challenge("$fd", "0");
+			exit;
+		}
+		if (!proxy_authorize("$fd", "subscriber")) {
+			proxy_challenge("$fd", "0");
+			exit;
+		}
+		consume_credentials();
+		xlog("L_NOTICE", "INVITE authorised: $fu -> $ru\n");
+		record_route();
+	}
+	if (!lookup("location")) {
+		sl_send_reply("404", "Not Found");
+		exit;
+	}
+	t_relay();
+}
+"""
+
+
+class Kamailio:
+    """users: {name: password}. min_expires: the registrar's floor, so a
+    test can ask for a short expiry and see the refresh."""
+
+    def __init__(self, users, port=None, min_expires=5, nonce_expire=300):
+        self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
+        self.port = port or free_port(kind=__import__("socket").SOCK_DGRAM)
+        self.users = users
+        self.min_expires = min_expires
+        self.nonce_expire = nonce_expire
+        self.proc = None
+        db = os.path.join(self.dir, "db")
+        os.makedirs(db)
+        with open(os.path.join(db, "version"), "w") as f:
+            f.write("table_name(string) table_version(int)\nsubscriber:7\n")
+        with open(os.path.join(db, "subscriber"), "w") as f:
+            f.write("id(int,auto) username(string) domain(string) password(string) "
+                    "ha1(string,null) ha1b(string,null)\n")
+            for i, (u, p) in enumerate(sorted(users.items()), 1):
+                f.write("%d:%s:127.0.0.1:%s::\n" % (i, u, p))
+        self.cfg = os.path.join(self.dir, "kamailio.cfg")
+        with open(self.cfg, "w") as f:
+            f.write(CFG % {"port": self.port, "mpath": MODULES, "run": self.dir,
+                           "min_expires": min_expires, "nonce_expire": nonce_expire})
+        self.log = os.path.join(self.dir, "kamailio.log")
+
+    @property
+    def uri(self):
+        return "sip:127.0.0.1:%d" % self.port
+
+    @property
+    def hostport(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self, timeout=15):
+        self.logf = open(self.log, "ab")
+        self.proc = track(subprocess.Popen(
+            ["kamailio", "-f", self.cfg, "-DD", "-E", "-m", "64", "-M", "8",
+             "-Y", self.dir, "-P", os.path.join(self.dir, "pid")],
+            stdout=self.logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("kamailio exited %d: %s" % (self.proc.returncode,
+                                                               self.read_log()[-3000:]))
+            if os.path.exists(os.path.join(self.dir, "ctl")) and \
+                    self.kamcmd("core.uptime", check=False) is not None:
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("kamailio did not answer kamcmd in %d s: %s" % (
+            timeout, self.read_log()[-3000:]))
+
+    def kamcmd(self, *args, check=True):
+        r = subprocess.run(["kamcmd", "-s", "unix:" + os.path.join(self.dir, "ctl")] +
+                           list(args), capture_output=True, text=True, timeout=10)
+        if r.returncode:
+            if check:
+                raise RuntimeError("kamcmd %s: %s" % (args, r.stderr or r.stdout))
+            return None
+        return r.stdout
+
+    def contacts(self, user):
+        """[(contact uri, expires left, cseq)] registered for user."""
+        out = self.kamcmd("ul.dump") or ""
+        found, aor = [], None
+        for line in out.splitlines():
+            m = re.search(r"AoR:\s*(\S+)", line)
+            if m:
+                aor = m.group(1)
+                continue
+            m = re.search(r"Address:\s*(\S+)", line)
+            if m and aor == user:
+                found.append({"uri": m.group(1)})
+                continue
+            m = re.search(r"(Expires|CSeq):\s*(\S+)", line)
+            if m and aor == user and found:
+                found[-1][m.group(1).lower()] = m.group(2)
+        return found
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "logf", None):
+            self.logf.close()
+            self.logf = None
+
+    def cleanup(self):
+        self.stop()
+        if not os.environ.get("TANDEM_KEEP_LOGS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.cleanup()
