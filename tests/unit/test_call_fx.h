@@ -106,6 +106,14 @@ int tnd_test_call_drain_last_call(void);
 int tnd_test_call_drain_timeout(void);
 int tnd_test_call_drain_idle(void);
 
+/* test_call_reattach.c: calls that outlive their WebSocket */
+int tnd_test_call_reattach_same_pc(void);
+int tnd_test_call_reattach_grace_ends(void);
+int tnd_test_call_reattach_takeover(void);
+int tnd_test_call_reattach_new_offer(void);
+int tnd_test_call_reattach_logout(void);
+int tnd_test_call_reattach_incoming(void);
+
 #define FX_TEST(name, conf) \
 	static int test_##name(void) \
 	{ \
