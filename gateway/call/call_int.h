@@ -97,6 +97,8 @@ struct tnd_call {
 	char state[12];                      /* the last call.state told */
 	bool detached;                       /* no owner: its WebSocket went */
 	GSource *grace_timer;                /* owned, while detached */
+	GSource *lost_timer;                 /* owned: browser media lost, socket still up */
+	bool lost_closed;                    /* ... by DTLS close (else failure) */
 	bool reattaching;                    /* the next `ready` is a new WebRTC leg's */
 	struct tnd_sdp *reattach_offer;      /* owned: the reloaded page's offer */
 	struct call_route route;             /* what the bridge relays, once routed */
@@ -182,11 +184,15 @@ void tnd_call_drain_free(struct tnd_calls *calls);
  * when it can be reattached (answered or in progress, with a user); false
  * when the caller must end it as before. */
 bool tnd_call_detach(struct tnd_call *call);
-/* Stops the grace timer (the call ends or is reattached). */
+/* Stops the grace timer and the media-lost hold-off (the call ends, is
+ * detached or reattached). */
 void tnd_call_grace_stop(struct tnd_call *call);
 /* A bridge state event that a detached call (or one getting a new WebRTC
- * leg) survives: the browser's leg failing, closing or going silent. True
- * when the caller should ignore the event. */
+ * leg) survives: the browser's leg failing, closing or going silent. A call
+ * that could be detached and whose browser leg closes or fails while its
+ * socket is up waits a moment first: a reloading page closes its pc and its
+ * socket together, in either order. True when the caller should ignore
+ * the event. */
 bool tnd_call_media_grace(struct tnd_call *call, enum tnd_bridge_state state);
 /* The new WebRTC leg's `ready` (call->reattaching): answers the pending
  * reattach request. */

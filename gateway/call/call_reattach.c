@@ -24,14 +24,42 @@
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
 
+/* How long a call whose browser media closed or failed waits for its
+ * WebSocket to go too (a page reload) before it ends as before. */
+#define LOST_HOLD_MS 1000
+
+static void stop_timer(GSource **t)
+{
+	if (*t) {
+		g_source_destroy(*t);
+		g_source_unref(*t);
+		*t = NULL;
+	}
+}
+
 void tnd_call_grace_stop(struct tnd_call *call)
 {
-	if (call->grace_timer) {
-		g_source_destroy(call->grace_timer);
-		g_source_unref(call->grace_timer);
-		call->grace_timer = NULL;
-	}
+	stop_timer(&call->grace_timer);
+	stop_timer(&call->lost_timer);
 	call->detached = false;
+}
+
+static gboolean on_lost(gpointer data)
+{
+	struct tnd_call *call = data;
+
+	g_source_unref(call->lost_timer);
+	call->lost_timer = NULL;
+	/* the socket stayed: the browser really closed its pc (or lost it) */
+	tnd_call_end(call, 0, call->lost_closed ? "browser media closed" :
+		     "browser media failed");
+	return G_SOURCE_REMOVE;
+}
+
+static bool detachable(const struct tnd_call *call)
+{
+	return call->calls->env.conf->calls_reattach_grace > 0 && call->use_user && call->br &&
+	       call->owner && call->phase != CALL_SETUP && call->phase != CALL_ENDED;
 }
 
 static gboolean on_grace_end(gpointer data)
@@ -55,8 +83,7 @@ bool tnd_call_detach(struct tnd_call *call)
 	const struct tnd_calls_env *env = &call->calls->env;
 	int grace = env->conf->calls_reattach_grace;
 
-	if (grace <= 0 || !call->use_user || !call->br || call->phase == CALL_SETUP ||
-	    call->phase == CALL_ENDED)
+	if (!detachable(call))
 		return false;
 	/* a reattach still waiting for its new leg: nobody is left to answer */
 	if (call->done) {
@@ -81,8 +108,18 @@ bool tnd_call_media_grace(struct tnd_call *call, enum tnd_bridge_state state)
 	if (state != TND_BRIDGE_FAILED && state != TND_BRIDGE_CLOSED &&
 	    state != TND_BRIDGE_WEBRTC_SILENT)
 		return false;
-	if (!call->detached && !call->reattaching)
-		return false;
+	if (!call->detached && !call->reattaching) {
+		if (state == TND_BRIDGE_WEBRTC_SILENT || !detachable(call))
+			return false;
+		if (!call->lost_timer) {
+			call->lost_closed = state == TND_BRIDGE_CLOSED;
+			call->lost_timer = g_timeout_source_new(LOST_HOLD_MS);
+			g_source_set_callback(call->lost_timer, on_lost, call, NULL);
+			g_source_attach(call->lost_timer,
+					tnd_loop_context(call->calls->env.signal));
+		}
+		return true;
+	}
 	/* the page went (or is coming back with a new pc): its old pc closing,
 	 * failing consent or falling silent is expected, the grace decides */
 	TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser media %s while %s: ignored", call->id,

@@ -81,7 +81,8 @@ async def test_drop_reattach_then_reload():
     media goes on. A new socket's login lists the call; another user's
     reattach gets 403, an unknown call 404; `reattach` with the surviving pc
     resumes notifications. Then the page "reloads" (socket and pc gone): a
-    new pc (700 Hz) reattaches with a new offer, an offer without PCMU
+    new pc (700 Hz) reattaches with a new offer (the old pc closed 0.3 s
+    before its socket: the call waits for the socket), an offer without PCMU
     getting 488 first; within 5 s each side hears the other's tone, baresip
     never saw a BYE, and the hangup from the new socket reaches it."""
     b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs="pcmu").start()
@@ -110,11 +111,14 @@ async def test_drop_reattach_then_reload():
             x, rate = rec.samples()
             assert_tone(x, rate, 440, 2.5, "aiortc (surviving pc) received")
 
-            # the page reloads: its socket and pc go
-            await c2.close()
+            # the page reloads: its pc and socket go, the pc first (its DTLS
+            # close_notify may reach the gateway before the socket's close)
             rec.stop()
             await pc.close()
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.3)
+            await c2.close()
+            await asyncio.sleep(1.5)
+            assert not baresip_closed(b), "baresip saw the call close with the pc"
             c3, login = await connect(gw)
             assert [x["call"] for x in login["calls"]] == [call], login
             pc2, rec2 = new_pc(), Recorder()
