@@ -743,6 +743,7 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_reattach_new_offer),
 		TND_TEST(tnd_test_call_reattach_logout),
 		TND_TEST(tnd_test_call_reattach_incoming),
+		TND_TEST(tnd_test_call_reattach_browser_silent),
 	};
 	int rc;
 

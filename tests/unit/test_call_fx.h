@@ -113,6 +113,7 @@ int tnd_test_call_reattach_takeover(void);
 int tnd_test_call_reattach_new_offer(void);
 int tnd_test_call_reattach_logout(void);
 int tnd_test_call_reattach_incoming(void);
+int tnd_test_call_reattach_browser_silent(void);
 
 #define FX_TEST(name, conf) \
 	static int test_##name(void) \

@@ -6,18 +6,27 @@
  * CANCEL). Same fixture as test_call.c: real user agents on loopback, one
  * media worker; fx.alice (sink id 1) and fx.alice2 (id 2) are two
  * WebSockets of alice. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <glib.h>
 
 #include "gateway/call/call.h"
 #include "tests/unit/runner.h"
+#include "tests/unit/test_call.h"
+#include "webrtc/webrtc.h"
 #include "tests/unit/test_call_fx.h"
 
 static const char conf_grace[] = "[media]\nworkers = 1\n";   /* the default: 30 s */
 static const char conf_grace_1s[] = "[media]\nworkers = 1\n[calls]\nreattach_grace = 1\n";
+/* media timeout 1 s, grace 3 s */
+static const char conf_silent[] =
+	"[media]\nworkers = 1\ntimeout = 1\n[calls]\nreattach_grace = 3\n";
 
 /* A reloaded page's offer: new ICE values, PCMU with telephone-event at
  * another payload type than the first offer's 126. */
@@ -270,6 +279,74 @@ static int incoming(void)
 	return 0;
 }
 
+static void peer_rtp(int fd, const struct sockaddr_in *to, uint16_t seq)
+{
+	uint8_t rtp[172] = { 0x80, 0 };
+
+	tnd_rtp_set_seq(rtp, seq);
+	tnd_rtp_set_ts(rtp, seq * 160u);
+	tnd_rtp_set_ssrc(rtp, 0x5eed);
+	sendto(fd, rtp, sizeof(rtp), 0, (const struct sockaddr *)to, sizeof(*to));
+}
+
+/* [media] timeout 1 s: a detached call whose browser (a real pc here)
+ * falls silent is not ended by the media timeout while the SIP peer talks
+ * on; the grace (3 s) ends it, BYE to the peer. */
+static int detached_browser_silent(void)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	char offer[2 * LOGLEN], to_uri[128], msg[256];
+	struct tnd_call_params p = { .to = to_uri, .sdp = offer, .from_user = "alice" };
+	struct req *r = tnd_obj_zalloc(sizeof(*r), NULL);
+	unsigned n_pc = fx.n_pc;
+	uint16_t seq = 1;
+	struct pcall *pc;
+	int64_t t0, stop;
+	const char *m;
+
+	TEST_ASSERT(tnd_test_browser_up() == 0);
+	tnd_test_browser_offer(offer, sizeof(offer));
+	snprintf(to_uri, sizeof(to_uri), "sip:bob@127.0.0.1:%u", fx.peer_port);
+	fx.peer_auto_ring = true;
+	TEST_ASSERT(tnd_calls_start(fx.calls, fx.alice, &p, call_done, r, msg, sizeof(msg)) == 0);
+	tnd_obj_put(r);
+	TEST_ASSERT(wait_flag(&fx.done, WAIT_MS) && fx.done_err == 0);
+	TEST_ASSERT(wait_for(fx.sink, "ringing", WAIT_MS) && fx.n_pc == n_pc + 1);
+	pc = &fx.pc[n_pc];
+	TEST_ASSERT(tnd_test_browser_remote(fx.answer, fx.gw_cands));
+	TEST_ASSERT(tnd_test_browser_wait_connected(WAIT_MS));
+	TEST_ASSERT(peer_answer(pc) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "answered", WAIT_MS));
+	m = strstr(pc->sdp, "m=audio ");
+	TEST_ASSERT(m);
+	to.sin_port = htons((uint16_t)atoi(m + 8));
+
+	/* both talk for half a second, then the socket goes and the browser
+	 * falls silent; the SIP peer talks on past the media timeout */
+	for (stop = g_get_monotonic_time() + 500000; g_get_monotonic_time() < stop; seq++) {
+		peer_rtp(fx.media_fd, &to, seq);
+		TEST_ASSERT(tnd_test_browser_send(1));
+		spin(20);
+	}
+	t0 = g_get_monotonic_time();
+	tnd_calls_conn_gone(fx.calls, fx.alice);
+	for (stop = t0 + 2500000; !pc->ended && g_get_monotonic_time() < stop; seq++) {
+		peer_rtp(fx.media_fd, &to, seq);
+		spin(20);
+	}
+	TEST_ASSERT(!pc->ended);
+	for (stop = t0 + 3000000 + WAIT_MS * 1000LL; !pc->ended &&
+	     g_get_monotonic_time() < stop; seq++) {
+		peer_rtp(fx.media_fd, &to, seq);
+		spin(20);
+	}
+	printf("# BYE %.2f s after the socket went\n", (double)(g_get_monotonic_time() - t0) / 1e6);
+	TEST_ASSERT(g_get_monotonic_time() - t0 >= 3000000);
+	TEST_ASSERT(wait_for(pc->log, "ended", WAIT_MS));
+	TEST_ASSERT(!strcmp(pc->log, "invite bob;ack;ended 200 remote-bye;"));
+	return 0;
+}
+
 /* logout is an explicit end: BYE at once, the owner told "logged out". */
 static int logout(void)
 {
@@ -311,4 +388,9 @@ int tnd_test_call_reattach_logout(void)
 int tnd_test_call_reattach_incoming(void)
 {
 	return with_fx(incoming, conf_grace);
+}
+
+int tnd_test_call_reattach_browser_silent(void)
+{
+	return with_fx(detached_browser_silent, conf_silent);
 }
