@@ -353,11 +353,16 @@ static struct tnd_call *reattachable(struct tnd_calls *calls, const char *user, 
 		*errp = EPERM;
 		return NULL;
 	}
+	/* a call from SIP between `answer` and our 200 waits for its SIP-side
+	 * socket's `ready`, which a new leg's would be mistaken for */
 	if (call->phase == CALL_SETUP || call->reattaching || call->done ||
-	    (!call->owner && !call->detached)) {
+	    (!call->owner && !call->detached) ||
+	    (call->dir == CALL_IN && call->phase != CALL_ANSWERED)) {
 		snprintf(msg, msglen, "call %s cannot be reattached now: it is %s", call->id,
 			 call->reattaching || call->done ? "getting a new media leg" :
-			 call->phase == CALL_SETUP ? "being set up" : "ringing (answer it)");
+			 call->phase == CALL_SETUP ? "being set up" :
+			 !call->owner && !call->detached ? "ringing (answer it)" :
+			 "being answered");
 		*errp = EALREADY;
 		return NULL;
 	}
