@@ -80,7 +80,9 @@ async def test_drop_reattach_then_reload():
     """The WebSocket closes mid-call: baresip hears no BYE and the pc's
     media goes on. A new socket's login lists the call; another user's
     reattach gets 403, an unknown call 404; `reattach` with the surviving pc
-    resumes notifications. Then the page "reloads" (socket and pc gone): a
+    resumes notifications; another socket of alice's takes it over (the
+    first hears "taken over" and gets 404 for it). Then the page "reloads"
+    (socket and pc gone): a
     new pc (700 Hz) reattaches with a new offer (the old pc closed 0.3 s
     before its socket: the call waits for the socket), an offer without PCMU
     getting 488 first; within 5 s each side hears the other's tone, baresip
@@ -111,12 +113,21 @@ async def test_drop_reattach_then_reload():
             x, rate = rec.samples()
             assert_tone(x, rate, 440, 2.5, "aiortc (surviving pc) received")
 
+            # another tab of alice's takes the call over from the live c2
+            c4, _ = await connect(gw)
+            assert (await c4.call("reattach", {"call": call})) == {}
+            st = await c2.wait_state(call, "ended")
+            assert st["reason"] == "taken over", st
+            m = await c2.request("hangup", {"call": call})
+            assert m["error"]["code"] == 404, m
+            await c2.close()
+
             # the page reloads: its pc and socket go, the pc first (its DTLS
             # close_notify may reach the gateway before the socket's close)
             rec.stop()
             await pc.close()
             await asyncio.sleep(0.3)
-            await c2.close()
+            await c4.close()
             await asyncio.sleep(1.5)
             assert not baresip_closed(b), "baresip saw the call close with the pc"
             c3, login = await connect(gw)
