@@ -439,6 +439,12 @@ static const struct tnd_opt opts[] = {
 	  "Seconds the SIP side of an ended call may take to finish (the answer to our "
 	  "CANCEL or BYE) before the gateway forgets the dialog. The browser is told "
 	  "`ended` at once either way." },
+	{ "calls", "reattach_grace", TND_OPT_INT, "30", 0, 3600, NULL,
+	  OFF(calls_reattach_grace), NULL,
+	  "Seconds a user's calls outlive their WebSocket (dropped, closed, page reloaded): "
+	  "the SIP side hears nothing, and a new WebSocket of the same user may `reattach` "
+	  "them. Then the call ends (BYE, or CANCEL before the answer) with the reason "
+	  "\"browser gone for N s\". 0: closing the WebSocket ends its calls at once." },
 };
 
 static int add_user(void *data, const char *key, const char *value, char *err, size_t errlen)

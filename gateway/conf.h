@@ -117,6 +117,7 @@ struct tnd_conf {
 	int calls_burst;             /* ... beyond the rate, at once */
 	int calls_drain_timeout;     /* seconds a drain waits for calls */
 	int calls_linger;            /* seconds an ended call's SIP side may take */
+	int calls_reattach_grace;    /* seconds calls outlive their WebSocket; 0 off */
 
 	/* [users] */
 	struct tnd_conf_user *users; /* owned array */

@@ -281,7 +281,7 @@ static void api_closed(void *arg)
 static const struct tnd_api_calls call_ops = {
 	NULL, tnd_calls_start, tnd_calls_answer, tnd_calls_reject, tnd_calls_hangup,
 	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats, tnd_calls_register,
-	tnd_calls_unregister,
+	tnd_calls_unregister, tnd_calls_reattach, tnd_calls_detached, tnd_calls_logout,
 };
 
 static void drained(void *arg);

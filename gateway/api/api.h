@@ -60,6 +60,13 @@ struct tnd_api_calls {
 		   char *msg, size_t msglen);
 	int (*unreg)(struct tnd_calls *calls, void *conn, const char *user, const char *reg,
 		     char *msg, size_t msglen);
+	/* reattach (issue 12): NULL answers 503 / lists nothing / ends nothing */
+	int (*reattach)(struct tnd_calls *calls, void *conn, const char *user, const char *call,
+			const char *sdp, tnd_call_done_h *done, void *req, char *msg,
+			size_t msglen);
+	void (*detached)(struct tnd_calls *calls, const char *user, tnd_call_info_h *h,
+			 void *arg);
+	void (*logout)(struct tnd_calls *calls, void *conn);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

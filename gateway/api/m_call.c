@@ -206,12 +206,51 @@ static int m_candidate(struct tnd_api_req *req, json_t *params)
 	return finish(req, r, msg);
 }
 
+/* ------------------------------------------------------------ reattach */
+
+static void reattach_done(void *data, int err, const char *msg, const char *call,
+			  const char *sdp)
+{
+	struct tnd_api_req *req = data;
+
+	(void)call;
+	if (err) {
+		tnd_api_req_msg(req, "%s", msg ? msg : "reattach failed");
+		tnd_api_reply_error(req, err);
+		return;
+	}
+	tnd_api_reply(req, sdp ? json_pack("{s:s}", "sdp", sdp) : json_object());
+}
+
+/* {call}: the client's RTCPeerConnection survived; {call, sdp}: a new
+ * offer from a reloaded page, answered with {sdp} (protocol.md
+ * "Reattaching calls"). */
+static int m_reattach(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "sdp", NULL };
+	const char *call, *sdp;
+	char msg[256];
+	int r;
+
+	if ((r = call_params(req, params, allowed, &call)) ||
+	    (r = tnd_api_param_str(req, params, "sdp", false, &sdp)))
+		return r;
+	if (!ops(req)->reattach)
+		return not_yet(req, "calls that outlive their WebSocket");
+	r = ops(req)->reattach(calls_of(req), req->conn, req->conn->user, call, sdp,
+			       reattach_done, req, msg, sizeof(msg));
+	if (r)
+		tnd_api_req_msg(req, "%s", msg);
+	return r;
+}
+
 const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "call", m_call, true },
 	{ "answer", m_answer, true },
 	{ "reject", m_reject, true },
 	{ "hangup", m_hangup, true },
 	{ "candidate", m_candidate, true },
+	{ "reattach", m_reattach, true },
 	{ "dtmf", m_later, true },
 	{ "hold", m_later, true },
 	{ "resume", m_later, true },

@@ -45,6 +45,25 @@ static void verify_free(struct verify *v)
 	free(v);
 }
 
+static void add_call(void *arg, const struct tnd_call_info *info)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s}", "call", info->call,
+					     "state", info->state, "peer", info->peer ? info->peer :
+					     "", "direction", info->incoming ? "in" : "out"));
+}
+
+/* The login result gets the user's detached calls, for `reattach`
+ * (protocol.md "Reattaching calls"); an empty list when there are none. */
+static json_t *with_calls(struct tnd_api *api, const char *user, json_t *result)
+{
+	json_t *list = json_array();
+
+	if (api->calls.calls && api->calls.detached)
+		api->calls.detached(api->calls.calls, user, add_call, list);
+	json_object_set_new(result, "calls", list);
+	return result;
+}
+
 static void login_done(struct tnd_api_req *req, const char *user)
 {
 	struct tnd_api_conn *conn = req->conn;
@@ -65,11 +84,12 @@ static void login_done(struct tnd_api_req *req, const char *user)
 	}
 	TND_LOG_INFO(TND_LOG_POLICY, "user %s logged in from %s", user, conn->peer);
 	if (api->conf->auth_mode == TND_AUTH_NONE) {
-		tnd_api_reply(req, json_pack("{s:s, s:i}", "user", user, "expires", expires));
+		tnd_api_reply(req, with_calls(api, user, json_pack("{s:s, s:i}", "user", user,
+								   "expires", expires)));
 		return;
 	}
-	tnd_api_reply(req, json_pack("{s:s, s:i, s:s}", "user", user, "expires", expires,
-				     "token", token));
+	tnd_api_reply(req, with_calls(api, user, json_pack("{s:s, s:i, s:s}", "user", user,
+							   "expires", expires, "token", token)));
 	explicit_bzero(token, sizeof(token));
 }
 
@@ -275,6 +295,26 @@ static int m_login(struct tnd_api_req *req, json_t *params)
 	return login_password(req, user, password);
 }
 
+/* Ends the socket's calls (unlike a closed socket, whose calls wait for a
+ * reattach) and logs it out. */
+static int m_logout(struct tnd_api_req *req, json_t *params)
+{
+	struct tnd_api_conn *conn = req->conn;
+	struct tnd_api *api = conn->api;
+
+	if (params && json_object_size(params)) {
+		tnd_api_req_msg(req, "logout takes no params");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	if (api->calls.calls && api->calls.logout)
+		api->calls.logout(api->calls.calls, conn);
+	if (conn->user)
+		TND_LOG_INFO(TND_LOG_POLICY, "user %s logged out from %s", conn->user, conn->peer);
+	tnd_api_conn_set_user(conn, NULL);
+	tnd_api_reply(req, json_object());
+	return 0;
+}
+
 static int m_ping(struct tnd_api_req *req, json_t *params)
 {
 	if (params && json_object_size(params)) {
@@ -326,6 +366,7 @@ static int m_stats(struct tnd_api_req *req, json_t *params)
 const struct tnd_api_method tnd_api_session_methods[] = {
 	{ "login", m_login, false },
 	{ "ping", m_ping, false },
+	{ "logout", m_logout, true },
 	{ "stats", m_stats, true },
 	{ NULL, NULL, false },
 };

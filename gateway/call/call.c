@@ -39,6 +39,7 @@ static void call_destroy(void *data)
 	struct tnd_call *call = data;
 
 	stop_ring(call);
+	tnd_call_grace_stop(call);
 	g_free(call->use_user);
 
 	tnd_obj_put(call->owner);
@@ -50,6 +51,7 @@ static void call_destroy(void *data)
 	tnd_sdp_free(call->webrtc_offer);
 	tnd_sdp_free(call->webrtc_answer);
 	tnd_sdp_free(call->sip_offer);
+	tnd_sdp_free(call->reattach_offer);
 	g_free(call->to);
 	g_free(call->from_user);
 	g_free(call->from_display);
@@ -106,6 +108,9 @@ void tnd_call_notify(struct tnd_call *call, const char *state, int code, const c
 {
 	const struct tnd_call_sink *sink = call->calls->env.sink;
 
+	/* what a reattaching client is told the call is at */
+	if (strcmp(state, "ended"))
+		snprintf(call->state, sizeof(call->state), "%s", state);
 	if (call->owner) {
 		sink->state(call->owner, call->id, state, code, reason);
 		return;
@@ -126,6 +131,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 	call->phase = CALL_ENDED;
 	tnd_obj_get(call);
 	stop_ring(call);
+	tnd_call_grace_stop(call);
 	tnd_call_uncount(call);
 	TND_LOG_INFO(TND_LOG_MEDIA, "call %s ended: %d %s", call->id, code, reason);
 	if (call->done) {
@@ -331,9 +337,20 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	err = tnd_bridge_route(call->br, pts, n);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
-	if (!err)
-		call->sip_media_set = true;
-	return err;
+	if (err)
+		return err;
+	call->sip_media_set = true;
+	/* a new WebRTC leg (reattach) is routed to the same SIP payload types */
+	snprintf(call->route.codec, sizeof(call->route.codec), "%s", webrtc->codec->name);
+	call->route.clock = webrtc->codec->clock;
+	call->route.channels = webrtc->codec->channels;
+	call->route.sip_pt = pts[0].sip_pt;
+	call->route.dtmf = n > 1;
+	if (n > 1) {
+		call->route.dtmf_clock = pts[1].clock;
+		call->route.dtmf_sip_pt = pts[1].sip_pt;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------------------ registry */
@@ -475,6 +492,8 @@ void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn)
 	for (GList *l = all; l; l = l->next) {
 		struct tnd_call *call = l->data;
 
+		if (call->owner == conn && call->phase != CALL_SETUP && tnd_call_detach(call))
+			continue;   /* kept for [calls] reattach_grace */
 		if (call->owner == conn) {
 			/* nobody is left to tell: end without notifying */
 			call->owner = tnd_obj_put(call->owner);

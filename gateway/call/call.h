@@ -120,8 +120,46 @@ int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *call, char
  * NULL for completed. */
 int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *call,
 			const char *cand, char *msg, size_t msglen);
-/* The connection is gone: its calls end (ringing ones only for it). */
+/* The connection is gone. Calls it rings on stop ringing there. Calls it
+ * owns that have a user and are past set-up are kept, detached, for
+ * [calls] reattach_grace seconds (0: they end at once, as do calls
+ * without a user): the SIP side hears nothing, the browser leg's failure
+ * or silence does not end them, and after the grace they end (BYE, or
+ * CANCEL before the answer) with the reason "browser gone for N s". */
 void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn);
+/* The connection logs out: calls it owns end as by tnd_calls_hangup
+ * (reason "logged out", the owner is told), calls it rings on stop
+ * ringing there. */
+void tnd_calls_logout(struct tnd_calls *calls, void *conn);
+
+/* One of a user's detached calls, for login's `calls` list. Borrowed. */
+struct tnd_call_info {
+	const char *call;
+	const char *state;     /* the last call.state: "trying", "ringing", "early",
+				* "answered" */
+	const char *peer;      /* the SIP side's URI */
+	bool incoming;         /* from SIP */
+};
+typedef void (tnd_call_info_h)(void *arg, const struct tnd_call_info *info);
+/* Calls h for each of `user`'s detached calls. */
+void tnd_calls_detached(struct tnd_calls *calls, const char *user, tnd_call_info_h *h,
+			void *arg);
+/* Binds the call to conn (logged in as `user`), the `reattach` method.
+ * Without sdp the browser's pc survived: notifications resume on conn and
+ * done(req, 0, NULL, call, NULL) runs before this returns. With sdp (a new
+ * offer: the page was reloaded) the gateway makes a new WebRTC leg in the
+ * call's bridge, the SIP leg untouched, and done gets the answer once the
+ * leg is up. A call owned by another live connection of the same user is
+ * taken over: that one gets `ended` with reason "taken over". On 0, done
+ * follows exactly once; `req` is a tnd_obj held until then. Else an errno
+ * with msg, and done is not called: ENOENT unknown call, EPERM another
+ * user's (or a call without a user), EALREADY a call still being set up,
+ * ringing, or getting a new leg, ENOTSUP (the caller answers 488) an offer
+ * without the codec the SIP leg carries, EINVAL an offer that does not
+ * parse. */
+int tnd_calls_reattach(struct tnd_calls *calls, void *conn, const char *user, const char *call,
+		       const char *sdp, tnd_call_done_h *done, void *req, char *msg,
+		       size_t msglen);
 
 /* A `register` request: a configured account, or (with [sip]
  * register_inline) one given inline. Borrowed for the call. */

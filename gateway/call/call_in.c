@@ -118,6 +118,10 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	struct tnd_sdp_neg sn;
 	char msg[CALL_MSG], *offer = NULL;
 
+	if (call->reattaching) {
+		tnd_call_reattach_ready(call, err, ufrag, pwd, cands, complete);
+		return;
+	}
 	if (call->phase != CALL_SETUP) {
 		/* the second `ready`: the SIP-side socket for our answer */
 		answer_sip(call, err, rtp_port);
@@ -181,6 +185,8 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 		TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser media connected", call->id);
 		return;
 	}
+	if (tnd_call_media_grace(call, state))
+		return;
 	if (state == TND_BRIDGE_SIP_SILENT || state == TND_BRIDGE_WEBRTC_SILENT) {
 		tnd_call_media_silent(call, state == TND_BRIDGE_SIP_SILENT);
 		return;

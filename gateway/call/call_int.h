@@ -39,6 +39,19 @@ struct tnd_calls {
 	GHashTable *regs;                    /* owned: "user\naccount" -> owned call_reg */
 };
 
+/* The codecs the bridge relays between the legs (tnd_call_route), kept so
+ * a new WebRTC leg can be routed to the SIP leg's payload types after the
+ * parsed SDPs are gone. */
+struct call_route {
+	char codec[32];                      /* "" until routed */
+	uint32_t clock;
+	uint8_t channels;
+	uint8_t sip_pt;
+	bool dtmf;                           /* telephone-event relayed too */
+	uint32_t dtmf_clock;
+	uint8_t dtmf_sip_pt;
+};
+
 enum call_dir {
 	CALL_OUT,        /* browser to SIP */
 	CALL_IN,         /* SIP to browser */
@@ -77,9 +90,21 @@ struct tnd_call {
 	char *use_user;                      /* owned: caller (out) or callee (in), or NULL */
 	void *use_conn;                      /* borrowed key: the caller's WebSocket (out) */
 	bool counted_ring;                   /* in: counted as ringing */
+	bool counted_out;                    /* out: counted against use_user */
 	GSource *ring_timer;                 /* owned: [calls] ring_timeout (in) */
 	uint64_t sess_id;
 	uint64_t sess_version;
+	/* call_reattach.c: the call outlives its WebSocket for [calls]
+	 * reattach_grace; the user it is counted against (use_user) may bind
+	 * it to a new one, with the same pc or a new WebRTC leg */
+	char state[12];                      /* the last call.state told */
+	bool detached;                       /* no owner: its WebSocket went */
+	GSource *grace_timer;                /* owned, while detached */
+	GSource *lost_timer;                 /* owned: browser media lost, socket still up */
+	bool lost_closed;                    /* ... by DTLS close (else failure) */
+	bool reattaching;                    /* the next `ready` is a new WebRTC leg's */
+	struct tnd_sdp *reattach_offer;      /* owned: the reloaded page's offer */
+	struct call_route route;             /* what the bridge relays, once routed */
 };
 
 /* call.c */
@@ -133,6 +158,9 @@ int tnd_call_limit_out(struct tnd_calls *calls, void *conn, const char *user, ch
 		       size_t msglen);
 /* Counts a new browser call against conn and user until it ends. */
 void tnd_call_count_out(struct tnd_call *call, void *conn, const char *user);
+/* The call's WebSocket changes (reattach) or goes (NULL, detached): its
+ * max_per_connection count moves; the user's stays. */
+void tnd_call_count_conn(struct tnd_call *call, void *conn);
 /* May another call ring for `user`? 0, or the SIP status to refuse with
  * (486 for the user's cap, 503 for the gateway's). */
 int tnd_call_limit_in(struct tnd_calls *calls, const char *user);
@@ -169,6 +197,25 @@ void tnd_call_regs_conn_gone(struct tnd_calls *calls, void *conn);
 int tnd_call_reg_identity(struct tnd_calls *calls, const char *account, const char *user,
 			  struct tnd_sipcall_params *sp, struct tnd_sip_cred *cred,
 			  char *ubuf, size_t ulen, char *msg, size_t msglen);
+/* call_reattach.c */
+/* The owner's WebSocket is gone: keeps the call for [calls] reattach_grace
+ * when it can be reattached (answered or in progress, with a user); false
+ * when the caller must end it as before. */
+bool tnd_call_detach(struct tnd_call *call);
+/* Stops the grace timer and the media-lost hold-off (the call ends, is
+ * detached or reattached). */
+void tnd_call_grace_stop(struct tnd_call *call);
+/* A bridge state event that a detached call (or one getting a new WebRTC
+ * leg) survives: the browser's leg failing, closing or going silent. A call
+ * that could be detached and whose browser leg closes or fails while its
+ * socket is up waits a moment first: a reloading page closes its pc and its
+ * socket together, in either order. True when the caller should ignore
+ * the event. */
+bool tnd_call_media_grace(struct tnd_call *call, enum tnd_bridge_state state);
+/* The new WebRTC leg's `ready` (call->reattaching): answers the pending
+ * reattach request. */
+void tnd_call_reattach_ready(struct tnd_call *call, int err, const char *ufrag,
+			     const char *pwd, const char *const *cands, bool complete);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -138,8 +138,36 @@ void tnd_call_count_out(struct tnd_call *call, void *conn, const char *user)
 	use_of(calls, calls->use_by_conn, conn, false)->out++;
 	if (user) {
 		call->use_user = g_strdup(user);
+		call->counted_out = true;
 		use_of(calls, calls->use_by_user, call->use_user, true)->out++;
 	}
+}
+
+static void uncount_conn(struct tnd_call *call)
+{
+	struct tnd_calls *calls = call->calls;
+	struct call_use *u;
+
+	if (!call->use_conn)
+		return;
+	u = g_hash_table_lookup(calls->use_by_conn, call->use_conn);
+	if (u && u->out)
+		u->out--;
+	release_use(calls, calls->use_by_conn, call->use_conn);
+	call->use_conn = NULL;
+}
+
+void tnd_call_count_conn(struct tnd_call *call, void *conn)
+{
+	struct tnd_calls *calls = call->calls;
+
+	/* only calls placed from a WebSocket count against one */
+	if (!calls || call->dir != CALL_OUT)
+		return;
+	uncount_conn(call);
+	call->use_conn = conn;
+	if (conn)
+		use_of(calls, calls->use_by_conn, conn, false)->out++;
 }
 
 int tnd_call_limit_in(struct tnd_calls *calls, const char *user)
@@ -195,19 +223,15 @@ void tnd_call_uncount(struct tnd_call *call)
 	if (!calls)
 		return;
 	tnd_call_uncount_ring(call);
-	if (call->use_conn) {
-		u = g_hash_table_lookup(calls->use_by_conn, call->use_conn);
+	uncount_conn(call);
+	/* a detached call counts against its user alone */
+	if (call->counted_out && call->use_user) {
+		u = g_hash_table_lookup(calls->use_by_user, call->use_user);
 		if (u && u->out)
 			u->out--;
-		release_use(calls, calls->use_by_conn, call->use_conn);
-		if (call->use_user) {
-			u = g_hash_table_lookup(calls->use_by_user, call->use_user);
-			if (u && u->out)
-				u->out--;
-			release_use(calls, calls->use_by_user, call->use_user);
-		}
-		call->use_conn = NULL;
+		release_use(calls, calls->use_by_user, call->use_user);
 	}
+	call->counted_out = false;
 	g_free(call->use_user);
 	call->use_user = NULL;
 }

@@ -155,6 +155,10 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	char msg[CALL_MSG] = "", *answer = NULL, *offer = NULL, fp[256];
 	tnd_call_done_h *done;
 
+	if (call->reattaching) {
+		tnd_call_reattach_ready(call, err, ufrag, pwd, cands, complete);
+		return;
+	}
 	if (err) {
 		snprintf(msg, sizeof(msg), "media set-up failed: %s", strerror(err));
 		fail_request(call, EBUSY, msg);
@@ -224,6 +228,8 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 		TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser media connected", call->id);
 		return;
 	}
+	if (tnd_call_media_grace(call, state))
+		return;
 	if (state == TND_BRIDGE_SIP_SILENT || state == TND_BRIDGE_WEBRTC_SILENT) {
 		tnd_call_media_silent(call, state == TND_BRIDGE_SIP_SILENT);
 		return;

@@ -20,7 +20,8 @@ import time
 from abuse import Baseline, client, counters, health_call, SIPP_DIR
 from tandem_harness import Gateway, free_port, tap_main, track
 
-EXTRA = "[calls]\nring_timeout = 2\nlinger = 3\n"
+# reattach_grace: a closed socket's calls wait that long for a reattach
+EXTRA = "[calls]\nring_timeout = 2\nlinger = 3\nreattach_grace = 2\n"
 RING_PER_USER = 4
 PER_CONN = 8
 

@@ -3,6 +3,7 @@
  * lock-out, and the close after ten protocol errors in a row. The same rules
  * are checked end to end over real WebSockets in tests/integration. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,6 +284,111 @@ static int test_login_auth_none(void)
 	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"stats\"}");
 	TEST_ASSERT(json_integer_value(json_object_get(json_object_get(json_object_get(m,
 		    "result"), "api"), "logged_in")) == 1);
+	env_close(&e);
+	return 0;
+}
+
+/* ---- reattach (protocol.md "Reattaching calls"), against a fake call layer */
+
+static struct {
+	char user[32], call[32], sdp[32];
+	bool had_sdp;
+	int logouts;
+} fk;
+
+static void fake_detached(struct tnd_calls *calls, const char *user, tnd_call_info_h *h,
+			  void *arg)
+{
+	(void)calls;
+	if (!strcmp(user, "alice"))
+		h(arg, &(struct tnd_call_info){ "c1", "answered", "sip:bob@pbx.example", false });
+}
+
+static int fake_reattach(struct tnd_calls *calls, void *conn, const char *user,
+			 const char *call, const char *sdp, tnd_call_done_h *done, void *req,
+			 char *msg, size_t msglen)
+{
+	(void)calls;
+	(void)conn;
+	snprintf(fk.user, sizeof(fk.user), "%s", user ? user : "");
+	snprintf(fk.call, sizeof(fk.call), "%s", call);
+	fk.had_sdp = sdp != NULL;
+	if (!strcmp(call, "c2")) {
+		snprintf(msg, msglen, "params.call: call c2 is another user's");
+		return EPERM;
+	}
+	done(req, 0, NULL, call, sdp ? "answer" : NULL);
+	return 0;
+}
+
+static void fake_logout(struct tnd_calls *calls, void *conn)
+{
+	(void)calls;
+	(void)conn;
+	fk.logouts++;
+}
+
+/* login lists the detached calls; reattach passes the logged-in user and
+ * the optional offer, answers {} or {sdp}, maps EPERM to 403 and checks
+ * its params; logout ends the socket's calls and logs it out. */
+static int test_reattach_methods(void)
+{
+	static int dummy;
+	struct tnd_api_calls ops = { .calls = (struct tnd_calls *)&dummy,
+		.reattach = fake_reattach, .detached = fake_detached, .logout = fake_logout };
+	json_t *m, *r, *c;
+	struct env e;
+
+	memset(&fk, 0, sizeof(fk));
+	TEST_ASSERT(env_open(&e, NONE) == 0);
+	tnd_api_set_calls(e.api, &ops);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+		"\"params\":{\"user\":\"bob\"}}");
+	r = json_object_get(json_object_get(m, "result"), "calls");
+	TEST_ASSERT(json_is_array(r) && json_array_size(r) == 0);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+		"\"params\":{\"user\":\"alice\"}}");
+	r = json_object_get(json_object_get(m, "result"), "calls");
+	TEST_ASSERT(json_is_array(r) && json_array_size(r) == 1);
+	c = json_array_get(r, 0);
+	TEST_ASSERT(!strcmp(json_string_value(json_object_get(c, "call")), "c1"));
+	TEST_ASSERT(!strcmp(json_string_value(json_object_get(c, "state")), "answered"));
+	TEST_ASSERT(!strcmp(json_string_value(json_object_get(c, "peer")), "sip:bob@pbx.example"));
+	TEST_ASSERT(!strcmp(json_string_value(json_object_get(c, "direction")), "out"));
+
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"reattach\","
+		"\"params\":{\"call\":\"c1\"}}");
+	r = json_object_get(m, "result");
+	TEST_ASSERT(json_is_object(r) && json_object_size(r) == 0);
+	TEST_ASSERT(!strcmp(fk.user, "alice") && !strcmp(fk.call, "c1") && !fk.had_sdp);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"reattach\","
+		"\"params\":{\"call\":\"c1\",\"sdp\":\"v=0\"}}");
+	r = json_object_get(m, "result");
+	TEST_ASSERT(r && !strcmp(json_string_value(json_object_get(r, "sdp")), "answer"));
+	TEST_ASSERT(fk.had_sdp);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"reattach\","
+		"\"params\":{\"call\":\"c2\"}}");
+	TEST_ASSERT(err_code(m) == 403);
+	TEST_ASSERT_STR_CONTAINS(err_msg(m), "another user's");
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"reattach\","
+		"\"params\":{}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"reattach\","
+		"\"params\":{\"call\":\"c1\",\"sdp\":5}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"reattach\","
+		"\"params\":{\"call\":\"c1\",\"to\":\"x\"}}");
+	TEST_ASSERT(err_code(m) == -32602);
+
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"logout\"}");
+	r = json_object_get(m, "result");
+	TEST_ASSERT(json_is_object(r) && json_object_size(r) == 0);
+	TEST_ASSERT(fk.logouts == 1);
+	TEST_ASSERT(!e.conn->user);
+	m = rpc(&e, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"logout\","
+		"\"params\":{\"x\":1}}");
+	TEST_ASSERT(err_code(m) == -32602);
+	tnd_api_set_calls(e.api, NULL);
 	env_close(&e);
 	return 0;
 }
@@ -594,6 +700,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_methods_without_legs),
 		TND_TEST(test_login_auth_none),
 		TND_TEST(test_login_users),
+		TND_TEST(test_reattach_methods),
 		TND_TEST(test_detached_conn_is_quiet),
 		TND_TEST(test_login_pipelined_lockout),
 		TND_TEST(test_login_queue_bounded),

@@ -286,8 +286,9 @@ static int in_caller_cancels(void)
 
 /* ------------------------------------------------------------ teardown orders */
 
-/* The WebSocket closes while the call rings, and another while it is up:
- * CANCEL, then BYE, reach the peer; nobody is told (nobody is left). */
+/* With [calls] reattach_grace = 0, the WebSocket closes while the call
+ * rings, and another while it is up: CANCEL, then BYE, reach the peer;
+ * nobody is told (nobody is left). The grace: test_call_reattach.c. */
 static int conn_gone(void)
 {
 	struct pcall *pc;
@@ -695,7 +696,9 @@ FX_TEST(in_reject, conf_default)
 FX_TEST(in_unknown_user, conf_default)
 FX_TEST(in_answer_forked_then_bye, conf_default)
 FX_TEST(in_caller_cancels, conf_default)
-FX_TEST(conn_gone, conf_default)
+/* the calls end with their WebSocket only without a reattach grace */
+static const char conf_no_grace[] = "[media]\nworkers = 1\n[calls]\nreattach_grace = 0\n";
+FX_TEST(conn_gone, conf_no_grace)
 FX_TEST(conn_gone_incoming, conf_default)
 FX_TEST(out_remote_bye, conf_default)
 FX_TEST(calls_free_live, conf_default)
@@ -738,6 +741,13 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_reg_detach_pending),
 		TND_TEST(tnd_test_call_reg_bad_params),
 		TND_TEST(tnd_test_call_reg_requests),
+		TND_TEST(tnd_test_call_reattach_same_pc),
+		TND_TEST(tnd_test_call_reattach_grace_ends),
+		TND_TEST(tnd_test_call_reattach_takeover),
+		TND_TEST(tnd_test_call_reattach_new_offer),
+		TND_TEST(tnd_test_call_reattach_logout),
+		TND_TEST(tnd_test_call_reattach_incoming),
+		TND_TEST(tnd_test_call_reattach_browser_silent),
 	};
 	int rc;
 

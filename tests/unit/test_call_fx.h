@@ -111,6 +111,15 @@ int tnd_test_call_reg_detach_pending(void);
 int tnd_test_call_reg_bad_params(void);
 int tnd_test_call_reg_requests(void);
 
+/* test_call_reattach.c: calls that outlive their WebSocket */
+int tnd_test_call_reattach_same_pc(void);
+int tnd_test_call_reattach_grace_ends(void);
+int tnd_test_call_reattach_takeover(void);
+int tnd_test_call_reattach_new_offer(void);
+int tnd_test_call_reattach_logout(void);
+int tnd_test_call_reattach_incoming(void);
+int tnd_test_call_reattach_browser_silent(void);
+
 #define FX_TEST(name, conf) \
 	static int test_##name(void) \
 	{ \

@@ -25,7 +25,8 @@ static const char conf_ring_user[] =
 	"[media]\nworkers = 1\n[calls]\nmax_ringing_per_user = 1\n";
 static const char conf_ring_total[] = "[media]\nworkers = 1\n[calls]\nmax_ringing = 1\n";
 static const char conf_out_caps[] =
-	"[media]\nworkers = 1\n[calls]\nmax_per_connection = 2\nmax_per_user = 3\n";
+	"[media]\nworkers = 1\n[calls]\nmax_per_connection = 2\nmax_per_user = 3\n"
+	"reattach_grace = 0\n";
 static const char conf_rate[] =
 	"[media]\nworkers = 1\n[calls]\nallow = sip:*@pbx.example\nrate = 1\nburst = 2\n";
 static const char conf_linger[] = "[media]\nworkers = 1\n[calls]\nlinger = 1\n";
