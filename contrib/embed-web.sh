@@ -3,7 +3,8 @@
 # its softphone page from the binary itself: the README's first command
 # works from any directory, installed or not, and no path on disk can be
 # asked for. Usage: embed-web.sh OUT.c SRCDIR FILE...  (FILE relative to
-# SRCDIR/web). od (coreutils) only: no xxd, no Python at build time.
+# SRCDIR/web). od (coreutils) only: no xxd, no Python at build time; 128
+# bytes a line keep the generated file short (tests/check-layout.sh).
 set -e
 out=$1
 src=$2
@@ -26,7 +27,7 @@ mime() {
 	i=0
 	for f in "$@"; do
 		echo "static const unsigned char file$i[] = {"
-		od -An -v -tx1 "$src/web/$f" | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g' -e 's/^/\t/'
+		od -An -v -tx1 -w128 "$src/web/$f" | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g' -e 's/^/\t/'
 		echo "0x00 };"
 		i=$((i + 1))
 	done

@@ -77,6 +77,10 @@ struct tnd_call {
 	GSource *ring_timer;                 /* owned: [calls] ring_timeout (in) */
 	uint64_t sess_id;
 	uint64_t sess_version;
+	/* call_test.c: a call to `echo` or `tone` has no SIP leg */
+	bool is_test;
+	enum tnd_testpeer_kind test_kind;
+	struct tnd_testpeer *test;           /* ref, once answered */
 };
 
 /* call.c */
@@ -150,6 +154,15 @@ void tnd_call_linger_free(struct tnd_calls *calls);
  * draining and none is left, the owner is told from the loop. */
 void tnd_call_drain_check(struct tnd_calls *calls);
 void tnd_call_drain_free(struct tnd_calls *calls);
+
+/* call_test.c: the built-in test destinations. The kind `to` names when
+ * conf enables them, else -1. */
+int tnd_call_test_kind(const struct tnd_conf *conf, const char *to);
+/* Instead of the INVITE: a test peer answers our SIP offer and the bridge
+ * is routed to it; `answered` follows from the loop. 0, or an errno with
+ * msg. */
+int tnd_call_test_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, char *msg,
+			 size_t msglen);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);
