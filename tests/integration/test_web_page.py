@@ -137,6 +137,83 @@ def test_tone_plays_1k_over_a_440_microphone():
     call_test_destination("Tone test", WAV_440(), 1000)
 
 
+WAIT_CONNECTED = """async (page) => {
+  await page.locator('#callstate').filter({ hasText: 'Connected' }).waitFor({ timeout: 20000 });
+}"""
+WAIT_IDLE = """async (page) => {
+  await page.locator('#dial').waitFor({ state: 'visible', timeout: 20000 });
+  return page.locator('#error').isVisible() ? page.locator('#error').textContent() : '';
+}"""
+
+
+def page_calls_baresip(hangup):
+    b = Baresip("b", source_wav=WAV_440(), codecs="pcmu").start()
+    try:
+        with Gateway() as gw, Page(OUT, wav=WAV_1K()) as pg:
+            pg.goto(page_url(gw) + "?raw=1")
+            pg.login("alice")
+            pg.run("""async (page, to) => {
+              await page.getByLabel('Number or SIP address').fill(to);
+              await page.getByLabel('Number or SIP address').press('Enter');
+            }""", b.uri)
+            pg.run(WAIT_CONNECTED)
+            b.wait_event("CALL_ESTABLISHED")
+            peaks = pg.peaks(4)
+            pg.run("async (page, p) => page.screenshot({ path: p })",
+                   os.path.join(OUT, "in-call-mobile.png"))
+            if hangup == "page":
+                pg.run("async (page) => page.getByRole('button', { name: 'Hang up' }).click()")
+            else:
+                b.hangup()
+            left = pg.run(WAIT_IDLE)
+            b.wait_event("CALL_CLOSED")
+            errors = pg.console_errors()
+    finally:
+        b.stop()
+    assert_heard(peaks, 440, "page")
+    x, rate = b.received()
+    assert_tone(x, rate, 1000, 3, "baresip received")
+    assert not errors, errors
+    return left
+
+
+def test_page_calls_baresip_and_hangs_up():
+    page_calls_baresip("page")
+
+
+def test_page_calls_baresip_which_hangs_up():
+    page_calls_baresip("baresip")
+
+
+def test_baresip_calls_the_page():
+    b = Baresip("b", source_wav=WAV_440(), codecs="pcmu")
+    try:
+        with Gateway() as gw, Page(OUT, wav=WAV_1K()) as pg:
+            pg.goto(page_url(gw) + "?raw=1")
+            pg.login("alice")
+            b.start()
+            b.dial("sip:alice@127.0.0.1:%d" % gw.sip_port)
+            caller = pg.run("""async (page) => {
+              await page.locator('#incoming').waitFor({ state: 'visible', timeout: 20000 });
+              const who = await page.locator('#caller').textContent();
+              await page.getByRole('button', { name: 'Answer' }).click();
+              return who;
+            }""")
+            assert "sip:b@" in caller, caller
+            pg.run(WAIT_CONNECTED)
+            peaks = pg.peaks(4)
+            b.hangup()
+            pg.run(WAIT_IDLE)
+            errors = pg.console_errors()
+    finally:
+        b.stop()
+    assert_heard(peaks, 440, "page")
+    x, rate = b.received()
+    assert_tone(x, rate, 1000, 3, "baresip received")
+    assert not errors, errors
+
+
 if __name__ == "__main__":
-    tap_main([test_static_files_headers_and_refusals, test_page_loads_labelled_with_screenshots,
+    tap_main([test_page_calls_baresip_and_hangs_up, test_page_calls_baresip_which_hangs_up,
+              test_baresip_calls_the_page,test_static_files_headers_and_refusals, test_page_loads_labelled_with_screenshots,
               test_echo_brings_the_microphone_back, test_tone_plays_1k_over_a_440_microphone])

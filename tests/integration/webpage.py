@@ -88,7 +88,9 @@ class Page:
         return self.cmd("console")
 
     def peaks(self, seconds=4):
-        return self.run(PAGE_PEAKS, {"seconds": seconds}, timeout=seconds + 30)
+        peaks = self.run(PAGE_PEAKS, {"seconds": seconds}, timeout=seconds + 30)
+        # digital silence is -Infinity dB, which JSON carries as null
+        return [(f, -999.0 if db is None else db) for f, db in peaks]
 
     def goto(self, url):
         return self.run("async (page, url) => { await page.goto(url); return page.url(); }", url)
