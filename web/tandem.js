@@ -298,10 +298,15 @@ export class Tandem extends EventTarget {
   /** Closes for good: no reconnect; calls end locally (the gateway hangs
    * them up, or keeps them for its grace time). */
   close() {
+    const ws = this.ws;
     this._wantOpen = false;
     clearTimeout(this._timer);
-    if (this.ws) this.ws.close(1000);
-    else this._setConn('closed', { code: 1000, reason: '' });
+    this.ws = null;   // its onclose is ours no more: the state changes now
+    if (ws) {
+      ws.close(1000);
+      this._failPending(1000, 'closed by the client');
+    }
+    if (this.state !== 'closed') this._closed(1000, '');
   }
 
   /** Sends one request; resolves with its result, rejects with TandemError. */
