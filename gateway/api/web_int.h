@@ -24,7 +24,7 @@ extern const struct tnd_web_file tnd_web_files[];
 #define TND_WEB_HEAD_MAX 1024
 
 /* The file a request target names ("/" is "/index.html", a query string
- * is ignored), or NULL. target need not be NUL-terminated past n bytes. */
+ * is ignored), or NULL. target is NUL-terminated. */
 const struct tnd_web_file *tnd_web_find(const char *target);
 /* Writes the 200 response's status line and headers (MIME type,
  * Content-Length, Content-Security-Policy without inline script, nosniff,
