@@ -184,6 +184,9 @@ function attach(c) {
   };
   if (c.remoteStream) play(c.remoteStream);
   c.addEventListener('track', (ev) => play(ev.detail.stream));
+  c.addEventListener('dtmf', (ev) => {
+    $('callstate').textContent = `${STATE_WORDS[c.state] || c.state}: received digit ${ev.detail.digit}`;
+  });
   c.addEventListener('state', (ev) => {
     const d = ev.detail;
     $('callstate').textContent = STATE_WORDS[d.state] || d.state;
@@ -250,6 +253,11 @@ $('keypad-btn').addEventListener('click', () => {
   const open = $('dtmfpad').hidden;
   $('dtmfpad').hidden = !open;
   $('keypad-btn').setAttribute('aria-expanded', String(open));
+});
+// with the keypad open, the keyboard's digits go out as DTMF too
+document.addEventListener('keydown', (ev) => {
+  if (!call || $('dtmfpad').hidden || ev.target.tagName === 'INPUT' || !/^[0-9*#]$/.test(ev.key)) return;
+  call.dtmf(ev.key).catch((e) => showError(`Keypad: ${describeError(e)}`));
 });
 $('transfer').addEventListener('submit', async (ev) => {
   ev.preventDefault();

@@ -118,6 +118,21 @@ def call_test_destination(button, wav, hz):
             .waitFor({ timeout: 20000 });
         }""", button)
         peaks = pg.peaks(4)
+        # hold and transfer either work or say why in words, never silently
+        said = pg.run("""async (page) => {
+          const out = {};
+          await page.getByRole('button', { name: 'Hold' }).click();
+          await page.waitForFunction(() => !document.getElementById('error').hidden ||
+            document.getElementById('hold-btn').getAttribute('aria-pressed') === 'true');
+          out.hold = await page.locator('#error').isVisible() ?
+            await page.locator('#error').textContent() : 'held';
+          await page.getByLabel('Transfer to').fill('sip:carol@127.0.0.1');
+          await page.getByRole('button', { name: 'Transfer' }).click();
+          await page.waitForFunction(() => /^Transfer/.test(document.getElementById('error').textContent) ||
+            document.getElementById('incall').hidden);
+          out.transfer = await page.locator('#error').textContent();
+          return out;
+        }""") if button == "Echo test" else None
         pg.run("""async (page) => {
           await page.getByRole('button', { name: 'Hang up' }).click();
           await page.locator('#dial').waitFor({ state: 'visible', timeout: 10000 });
@@ -126,6 +141,11 @@ def call_test_destination(button, wav, hz):
         stats = http_get(gw, "GET", "/healthz")[0]
     assert stats == 200
     assert_heard(peaks, hz, "page, calling " + button)
+    if said:
+        print("# the page said: hold %r, transfer %r" % (said["hold"], said["transfer"]))
+        assert said["hold"] == "held" or said["hold"].startswith("Hold: "), said
+        assert "{" not in said["hold"] + said["transfer"], said
+        assert said["transfer"].startswith("Transfer: ") or said["transfer"] == "", said
     assert not errors, errors
 
 
