@@ -550,6 +550,22 @@ static void lws_log(int level, const char *line)
 		TND_LOG_DEBUG(TND_LOG_LIB, "%s", msg);
 }
 
+/* The one line a newcomer needs (README): where the page is. A wildcard
+ * listen is reachable on loopback; IPv6 needs brackets. */
+static void log_page_url(const struct tnd_conf *conf)
+{
+	const char *host = conf->ws_listen;
+	bool v6 = strchr(host, ':') != NULL;
+
+	if (!strcmp(host, "0.0.0.0"))
+		host = "127.0.0.1";
+	else if (!strcmp(host, "::"))
+		host = "::1";
+	TND_LOG_NOTICE(TND_LOG_API, "softphone page: open %s://%s%s%s:%d/ in a browser",
+		       *conf->ws_cert ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+		       conf->ws_port);
+}
+
 int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 {
 	const struct tnd_conf *conf = api->conf;
@@ -602,11 +618,7 @@ int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 	TND_LOG_NOTICE(TND_LOG_API, "WebSocket on %s://%s:%d%s, subprotocol " TND_WS_SUBPROTOCOL,
 		       *conf->ws_cert ? "wss" : "ws", conf->ws_listen, conf->ws_port,
 		       conf->ws_path);
-	/* the one line a newcomer needs (README): where the page is */
-	TND_LOG_NOTICE(TND_LOG_API, "softphone page: open %s://%s:%d/ in a browser",
-		       *conf->ws_cert ? "https" : "http",
-		       strcmp(conf->ws_listen, "0.0.0.0") ? conf->ws_listen : "127.0.0.1",
-		       conf->ws_port);
+	log_page_url(conf);
 	*wsp = ws;
 	return 0;
 }

@@ -18,7 +18,9 @@ if __name__ == "__main__":
 from peers import Baresip, assert_tone, tones   # noqa: E402
 from tandem_harness import Gateway, TOP_BUILDDIR, tap_main   # noqa: E402
 from test_call_chromium import assert_heard   # noqa: E402
-from webpage import Page   # noqa: E402
+from webpage import DRIVER, Page   # noqa: E402
+
+DRIVER_DIR = os.path.dirname(DRIVER)
 
 OUT = os.environ.get("TANDEM_TEST_OUT") or os.path.join(TOP_BUILDDIR, "tests", "web", "output")
 WAV_1K = lambda: os.path.join(tones(), "tone1k_48k.wav")   # noqa: E731
@@ -61,6 +63,41 @@ def test_static_files_headers_and_refusals():
         assert st == 405 and "GET" in h["allow"], (st, h)
         log = gw.read_log()
     assert "softphone page: open http://127.0.0.1:%d/" % gw.ws_port in log, log[-2000:]
+
+
+def test_page_over_https_when_cert_is_set():
+    """With [websocket] cert the same port serves the page over https (a
+    secure origin: browsers give it the microphone), and the page's
+    WebSocket goes to wss:// on it."""
+    import ssl
+    import subprocess
+    import tempfile
+    d = tempfile.mkdtemp(prefix="tandem-cert-")
+    key, cert = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    with Gateway("[websocket]\ncert = %s\nkey = %s\n" % (cert, key)) as gw:
+        ctx = ssl.create_default_context(cafile=cert)
+        ctx.check_hostname = False
+        c = http.client.HTTPSConnection("127.0.0.1", gw.ws_port, timeout=10, context=ctx)
+        c.request("GET", "/tandem.js")
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        assert r.status == 200 and b"export class Tandem" in body, (r.status, body[:200])
+        assert r.getheader("Content-Type").startswith("text/javascript")
+        # plain http to the TLS port gets no page
+        try:
+            st, _, _ = http_get(gw, "GET", "/")
+            assert st != 200, st
+        except (OSError, http.client.HTTPException):
+            pass
+        log = gw.read_log()
+    assert "softphone page: open https://127.0.0.1:%d/" % gw.ws_port in log, log[-1500:]
+    app = open(os.path.join(os.path.dirname(DRIVER_DIR), "..", "web", "app.js")).read()
+    assert "location.protocol === 'https:' ? 'wss' : 'ws'" in app
 
 
 def test_page_loads_labelled_with_screenshots():
@@ -234,6 +271,6 @@ def test_baresip_calls_the_page():
 
 
 if __name__ == "__main__":
-    tap_main([test_page_calls_baresip_and_hangs_up, test_page_calls_baresip_which_hangs_up,
+    tap_main([test_page_over_https_when_cert_is_set, test_page_calls_baresip_and_hangs_up, test_page_calls_baresip_which_hangs_up,
               test_baresip_calls_the_page,test_static_files_headers_and_refusals, test_page_loads_labelled_with_screenshots,
               test_echo_brings_the_microphone_back, test_tone_plays_1k_over_a_440_microphone])
