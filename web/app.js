@@ -225,7 +225,7 @@ async function place(to) {
     const stream = await getMic();
     const c = await tandem.call(to, { stream });
     attach(c);
-  } catch (e) { showError(e); }
+  } catch (e) { showError(`Calling ${to}: ${describeError(e)}`); }
 }
 
 $('dial').addEventListener('submit', (ev) => { ev.preventDefault(); place($('to').value); });

@@ -568,6 +568,8 @@ export function describeError(e) {
   if (e.name === 'NotReadableError') return 'The microphone is in use by another program.';
   if (!(e instanceof TandemError)) return e.message || String(e);
   const words = {
+    [-32602]: 'The request is missing something the gateway needs',
+    400: 'The gateway cannot use that',
     401: 'Wrong user name or password, or the login has expired.',
     403: 'Not allowed: the number is not allowed by the dial plan, or the account may not do this.',
     404: 'No such call or account.',

@@ -186,6 +186,23 @@ def call_test_destination(button, wav, hz):
     assert not errors, errors
 
 
+def test_echo_off_is_an_error_in_words():
+    """[calls] test_destinations = off: `echo` is no destination, and the
+    page says so in words instead of calling anything."""
+    with Gateway("[calls]\ntest_destinations = off\n") as gw, Page(OUT, wav=WAV_1K()) as pg:
+        pg.goto(page_url(gw))
+        pg.login("alice")
+        said = pg.run("""async (page) => {
+          await page.getByRole('button', { name: 'Echo test' }).click();
+          await page.locator('#error').waitFor({ state: 'visible', timeout: 20000 });
+          return [await page.locator('#error').textContent(), await page.locator('#incall').isVisible()];
+        }""")
+        errors = pg.console_errors()
+    print("# the page said: %r" % said[0])
+    assert said[0].startswith("Calling echo: The gateway cannot use that") and not said[1], said
+    assert not errors, errors
+
+
 def test_echo_brings_the_microphone_back():
     call_test_destination("Echo test", WAV_1K(), 1000)
 
@@ -271,6 +288,8 @@ def test_baresip_calls_the_page():
 
 
 if __name__ == "__main__":
-    tap_main([test_page_over_https_when_cert_is_set, test_page_calls_baresip_and_hangs_up, test_page_calls_baresip_which_hangs_up,
-              test_baresip_calls_the_page,test_static_files_headers_and_refusals, test_page_loads_labelled_with_screenshots,
-              test_echo_brings_the_microphone_back, test_tone_plays_1k_over_a_440_microphone])
+    tap_main([test_static_files_headers_and_refusals, test_page_over_https_when_cert_is_set,
+              test_page_loads_labelled_with_screenshots, test_page_calls_baresip_and_hangs_up,
+              test_page_calls_baresip_which_hangs_up, test_baresip_calls_the_page,
+              test_echo_off_is_an_error_in_words, test_echo_brings_the_microphone_back,
+              test_tone_plays_1k_over_a_440_microphone])
