@@ -20,7 +20,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
 TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn
- groff-base man-db systemd kamailio"
+ groff-base man-db systemd kamailio nodejs npm"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2
@@ -49,6 +49,17 @@ if [ -n "$missing" ]; then
 	fi
 else
 	echo "install-deps.sh: all Debian packages present"
+fi
+
+# --- npm packages of the browser tests (tests/web/package.json) -------------
+# playwright-core drives Debian's chromium and firefox-esr (it downloads no
+# browser); ws is Node 18's missing WebSocket client for tandem.js's tests.
+web_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/web
+if [ -f "$web_tests/package.json" ] && { [ ! -d "$web_tests/node_modules/playwright-core" ] ||
+	[ ! -d "$web_tests/node_modules/ws" ]; }; then
+	(cd "$web_tests" && npm install --no-audit --no-fund --no-package-lock)
+else
+	echo "install-deps.sh: npm packages of tests/web present"
 fi
 
 # --- libsrtp2 with the OpenSSL backend ---------------------------------------

@@ -211,6 +211,7 @@ static int check_patterns(const char *v, char *err, size_t errlen)
 }
 
 static const char *const auth_modes[] = { "none", "users", NULL };
+static const char *const test_dest_modes[] = { "auto", "on", "off", NULL };
 
 static const struct tnd_opt opts[] = {
 	{ "log", "level", TND_OPT_STR, "info", 0, 0, NULL, OFF(log_level), check_levels,
@@ -410,6 +411,13 @@ static const struct tnd_opt opts[] = {
 	  NULL,
 	  "Seconds a call from SIP may ring unanswered: then the caller gets 480 and the "
 	  "browsers `ended` 480 \"no answer\"." },
+	{ "calls", "test_destinations", TND_OPT_ENUM, "auto", 0, 0, test_dest_modes,
+	  OFF(calls_test_destinations), NULL,
+	  "Built-in destinations for trying the gateway out: `echo` (your own audio back "
+	  "after 200 ms) and `tone` (1 kHz for 5 s, then ring-back), also as "
+	  "sip:echo@tandem.invalid and sip:tone@tandem.invalid; they take no SIP and no "
+	  "dial-plan entry. auto: on while [websocket] listen and [sip] listen are both "
+	  "loopback addresses." },
 	{ "calls", "max_ringing", TND_OPT_INT, "100", 1, 100000, NULL, OFF(calls_max_ringing),
 	  NULL,
 	  "Calls from SIP ringing unanswered at once, for all users together; more get 503 "
@@ -756,6 +764,13 @@ static unsigned line_of(const struct tnd_ini *ini, const char *section, const ch
 static int is_loopback(const char *addr)
 {
 	return !strncmp(addr, "127.", 4) || !strcmp(addr, "::1");
+}
+
+bool tnd_conf_test_destinations(const struct tnd_conf *c)
+{
+	if (c->calls_test_destinations == TND_TESTDEST_AUTO)
+		return is_loopback(c->ws_listen) && is_loopback(c->sip_listen);
+	return c->calls_test_destinations == TND_TESTDEST_ON;
 }
 
 /* Rules that tie keys together, checked after every key parsed alone. */

@@ -109,6 +109,7 @@ struct tnd_conf {
 	char *calls_allow;           /* comma-separated glob patterns on `to` */
 	int max_calls;
 	int calls_ring_timeout;      /* seconds an incoming call may ring */
+	int calls_test_destinations; /* enum tnd_testdest_mode: echo and tone */
 	int calls_max_ringing;       /* incoming calls ringing at once, in total */
 	int calls_max_ringing_user;  /* ... for one user */
 	int calls_max_conn;          /* browser calls at once on one WebSocket */
@@ -130,6 +131,15 @@ struct tnd_conf {
 
 /* Loads `path`, or the embedded default when path is NULL. On bad input
  * returns EINVAL with "FILE:LINE: [section] key: reason" in err. */
+/* [calls] test_destinations (choices in this order). */
+enum tnd_testdest_mode {
+	TND_TESTDEST_AUTO,   /* on while WebSocket and SIP listen on loopback */
+	TND_TESTDEST_ON,
+	TND_TESTDEST_OFF,
+};
+/* Whether `echo` and `tone` may be called under this configuration. */
+bool tnd_conf_test_destinations(const struct tnd_conf *c);
+
 int tnd_conf_load(struct tnd_conf **confp, const char *path, char *err, size_t errlen);
 /* Same, from text in memory (tests, fuzzer); `name` stands for the file. */
 int tnd_conf_load_text(struct tnd_conf **confp, const char *name, const char *text, size_t len,

@@ -64,7 +64,8 @@ static void usage(FILE *out)
 		"Usage: tandem [OPTION]...\n"
 		"SIP-to-WebRTC gateway. With no --config it runs on its embedded default:\n"
 		"WebSocket ws://127.0.0.1:8088/ws, SIP on 127.0.0.1:5060 (UDP and TCP),\n"
-		"auth = none, loopback only.\n\n");
+		"auth = none, loopback only. Open http://127.0.0.1:8088/ in a browser for the\n"
+		"softphone page, and call \"echo\" or \"tone\" to test your audio.\n\n");
 	for (size_t i = 0; i < N_CLI_OPTS; i++) {
 		const struct cli_opt *o = &cli_opts[i];
 		char left[40];

@@ -25,7 +25,9 @@ echo "1..7"
 mk install || cat "$tmp/make.log" | sed 's/^/# /'
 bad=""
 for f in usr/sbin/tandem usr/share/man/man8/tandem.8 usr/share/man/man5/tandem.conf.5 \
-	etc/tandem/tandem.conf.example lib/systemd/system/tandem.service; do
+	etc/tandem/tandem.conf.example lib/systemd/system/tandem.service \
+	usr/share/tandem/web/tandem.js usr/share/tandem/web/tandem.d.ts usr/share/tandem/web/package.json \
+	usr/share/tandem/web/index.html; do
 	[ -f "$tmp/root/$f" ] || bad="$bad$f missing
 "
 done

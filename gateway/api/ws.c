@@ -25,6 +25,7 @@
 #include <libwebsockets.h>
 
 #include "gateway/api/api_int.h"
+#include "gateway/api/web_int.h"
 #include "gateway/api/ws_int.h"
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
@@ -335,6 +336,25 @@ static void answer_http(struct ws_peer *p, int status, const char *why)
 	want_write(p);
 }
 
+/* A file of the softphone page (web.c): headers, then the body unless
+ * HEAD; the connection ends once both are written. */
+static void answer_file(struct ws_peer *p)
+{
+	const struct tnd_web_file *f = p->hs->file;
+	char buf[TND_WEB_HEAD_MAX];
+	size_t n = tnd_web_head(f, buf, sizeof(buf));
+
+	if (n)
+		(void)queue_out(p, buf, n, f->data, p->hs->head_only ? 0 : f->len);
+	p->end_after_flush = true;
+	want_write(p);
+}
+
+static const void *find_file(const char *target)
+{
+	return tnd_web_find(target);
+}
+
 static void refuse_http(struct ws_peer *p, int status, const char *why)
 {
 	refuse(p->ws, p->wsi, why);
@@ -353,7 +373,9 @@ static int handshake_rx(struct ws_peer *p, unsigned char *in, size_t len)
 
 	if (!status)
 		return 0;
-	if (p->hs->health)
+	if (p->hs->file)
+		answer_file(p);
+	else if (p->hs->health)
 		answer_http(p, status, p->hs->why);   /* a probe, not a refusal */
 	else if (status != 101)
 		refuse_http(p, status, p->hs->why);
@@ -453,6 +475,7 @@ static void peer_open(struct tnd_api_ws *ws, struct ws_peer *p, struct lws *wsi)
 		p->hs->peer[0] = '\0';
 	p->hs->ready = ws_ready;
 	p->hs->ready_arg = ws->api;
+	p->hs->find = find_file;
 }
 
 /* Idempotent: lws may report the end twice (RAW_CLOSE, WSI_DESTROY). */
@@ -527,6 +550,22 @@ static void lws_log(int level, const char *line)
 		TND_LOG_DEBUG(TND_LOG_LIB, "%s", msg);
 }
 
+/* The one line a newcomer needs (README): where the page is. A wildcard
+ * listen is reachable on loopback; IPv6 needs brackets. */
+static void log_page_url(const struct tnd_conf *conf)
+{
+	const char *host = conf->ws_listen;
+	bool v6 = strchr(host, ':') != NULL;
+
+	if (!strcmp(host, "0.0.0.0"))
+		host = "127.0.0.1";
+	else if (!strcmp(host, "::"))
+		host = "::1";
+	TND_LOG_NOTICE(TND_LOG_API, "softphone page: open %s://%s%s%s:%d/ in a browser",
+		       *conf->ws_cert ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+		       conf->ws_port);
+}
+
 int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 {
 	const struct tnd_conf *conf = api->conf;
@@ -579,6 +618,7 @@ int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api)
 	TND_LOG_NOTICE(TND_LOG_API, "WebSocket on %s://%s:%d%s, subprotocol " TND_WS_SUBPROTOCOL,
 		       *conf->ws_cert ? "wss" : "ws", conf->ws_listen, conf->ws_port,
 		       conf->ws_path);
+	log_page_url(conf);
 	*wsp = ws;
 	return 0;
 }

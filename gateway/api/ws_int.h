@@ -47,6 +47,10 @@ struct tnd_ws_hs {
 	void *ready_arg;
 	bool head_only;                  /* a HEAD request: the answer has no body */
 	bool health;                     /* answered by /healthz or /readyz (200 or 503) */
+	/* a plain GET or HEAD of any other path asks this (NULL: 404); a
+	 * non-NULL answer is kept in `file` and the status is 200 */
+	const void *(*find)(const char *target);
+	const void *file;
 	char head[TND_WS_HEAD_MAX + 1];
 	size_t len;                      /* bytes of head kept so far */
 	int status;                      /* 0 while incomplete, then the answer */
@@ -59,8 +63,9 @@ struct tnd_ws_hs {
  * 426 or 431 with hs->why saying why), the same on every later call. A
  * plain GET or HEAD of /healthz gets 200, of /readyz 200 or 503 (hs->why:
  * the ready callback's reason), both with hs->health set, or 403 when
- * hs->peer is not in [websocket] health_allow; other plain requests 404,
- * other methods 405.
+ * hs->peer is not in [websocket] health_allow; other plain requests 200
+ * when hs->find knows the target (hs->file set), else 404; other methods
+ * 405.
  * *used is how many bytes of in belong to the head: the rest are the first
  * frame bytes. conf gives the path and the Origin rule (borrowed). */
 int tnd_ws_hs_feed(struct tnd_ws_hs *hs, const struct tnd_conf *conf, const void *in,

@@ -189,7 +189,15 @@ static int plain_request(struct tnd_ws_hs *hs, const struct tnd_conf *conf, cons
 	}
 	hs->head_only = !strcmp(r->method, "HEAD");
 	if (!healthz && !readyz) {
-		hs->why = "not found: this port serves a WebSocket, /healthz and /readyz";
+		/* the softphone page's files (web.c), served to anyone: they
+		 * hold nothing secret and the WebSocket checks Origin itself */
+		hs->file = hs->find ? hs->find(r->target) : NULL;
+		if (hs->file) {
+			hs->why = "ok";
+			return 200;
+		}
+		hs->why = "not found: this port serves the softphone page, a WebSocket, "
+			  "/healthz and /readyz";
 		return 404;
 	}
 	if (!tnd_api_ws_addr_allowed(conf->ws_health_allow, hs->peer)) {

@@ -47,6 +47,7 @@ static void call_destroy(void *data)
 		tnd_obj_put(call->ringing[i]);
 	tnd_obj_put(call->sip);
 	tnd_obj_put(call->br);
+	tnd_obj_put(call->test);
 	tnd_obj_put(call->req);
 	tnd_sdp_free(call->webrtc_offer);
 	tnd_sdp_free(call->webrtc_answer);
@@ -150,6 +151,10 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 		if (calls)
 			tnd_call_linger(calls, call->sip);
 		call->sip = tnd_obj_put(call->sip);
+	}
+	if (call->test) {
+		tnd_testpeer_close(call->test);
+		call->test = tnd_obj_put(call->test);
 	}
 	if (call->br) {
 		tnd_bridge_close(call->br);

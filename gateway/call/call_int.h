@@ -105,6 +105,10 @@ struct tnd_call {
 	bool reattaching;                    /* the next `ready` is a new WebRTC leg's */
 	struct tnd_sdp *reattach_offer;      /* owned: the reloaded page's offer */
 	struct call_route route;             /* what the bridge relays, once routed */
+	/* call_test.c: a call to `echo` or `tone` has no SIP leg */
+	bool is_test;
+	enum tnd_testpeer_kind test_kind;
+	struct tnd_testpeer *test;           /* ref, once answered */
 };
 
 /* call.c */
@@ -216,6 +220,14 @@ bool tnd_call_media_grace(struct tnd_call *call, enum tnd_bridge_state state);
  * reattach request. */
 void tnd_call_reattach_ready(struct tnd_call *call, int err, const char *ufrag,
 			     const char *pwd, const char *const *cands, bool complete);
+/* call_test.c: the built-in test destinations. The kind `to` names when
+ * conf enables them, else -1. */
+int tnd_call_test_kind(const struct tnd_conf *conf, const char *to);
+/* Instead of the INVITE: a test peer answers our SIP offer and the bridge
+ * is routed to it; `answered` follows from the loop. 0, or an errno with
+ * msg. */
+int tnd_call_test_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, char *msg,
+			 size_t msglen);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -186,8 +186,14 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		err = tnd_bridge_webrtc_candidate(call->br, NULL);
 	if (!err)
 		err = build_sip_offer(call, &wn, &offer);
-	if (!err)
+	if (!err && call->is_test) {
+		if ((err = tnd_call_test_answer(call, &wn, msg, sizeof(msg)))) {
+			fail_request(call, err, msg);
+			goto out;
+		}
+	} else if (!err) {
 		err = send_invite(call, offer);
+	}
 	if (err == EINVAL) {
 		fail_request(call, EINVAL, "params.to: not a SIP or tel: URI the gateway can call");
 		goto out;
@@ -264,7 +270,7 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	struct tnd_sdp_local l;
 	struct tnd_call *call;
 	char why[CALL_MSG];
-	int err;
+	int err, test;
 
 	if (!calls || !p || !p->to || !p->sdp || !done) {
 		snprintf(msg, msglen, "params.to and params.sdp are required");
@@ -288,7 +294,8 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 		if (err)
 			return err;
 	}
-	if (tnd_policy_check_call(calls->env.conf, p->to)) {
+	test = tnd_call_test_kind(calls->env.conf, p->to);
+	if (test < 0 && tnd_policy_check_call(calls->env.conf, p->to)) {
 		snprintf(msg, msglen, "params.to: the dial plan does not allow calls to %.128s",
 			 p->to);
 		return EPERM;
@@ -306,6 +313,8 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 		return err;
 	}
 	call->webrtc_offer = offer;
+	call->is_test = test >= 0;
+	call->test_kind = test >= 0 ? (enum tnd_testpeer_kind)test : TND_TESTPEER_ECHO;
 	tnd_call_count_out(call, conn, p->from_user);
 	/* answer once with stand-in ICE values: an offer we cannot use gets
 	 * its 488 now, before any port is taken */

@@ -166,4 +166,27 @@ struct tnd_media_counts {
 };
 void tnd_media_counts(struct tnd_media_counts *c);
 
+/* ------------------------------------------------------------ test peer */
+
+/* The built-in test destinations (testpeer.c): the far end of a call's SIP
+ * leg, answering on loopback without SIP. */
+enum tnd_testpeer_kind {
+	TND_TESTPEER_ECHO,   /* what comes in goes back 200 ms later, renumbered */
+	TND_TESTPEER_TONE,   /* 1 kHz for 5 s, then ring-back cadence */
+};
+
+/* Refcounted (tnd_obj). Made on the signalling thread; runs on `worker`. */
+struct tnd_testpeer;
+
+/* Binds a UDP socket on addr (any port, written to *portp) that sends to
+ * addr:peer_port (the bridge's SIP-leg socket). TONE encodes with the
+ * codec named (rtpmap name and clock, e.g. "PCMU" 8000) as payload type pt;
+ * ECHO ignores codec. 0, EINVAL, ENOTSUP (codec not built), ENOMEM or a
+ * socket errno. Call tnd_testpeer_close before the last put. */
+int tnd_testpeer_alloc(struct tnd_testpeer **tpp, struct tnd_loop *worker,
+		       enum tnd_testpeer_kind kind, const char *addr, uint16_t peer_port,
+		       const char *codec, uint32_t clock, uint8_t pt, uint16_t *portp);
+/* Stops it on its worker (queued; any thread). */
+void tnd_testpeer_close(struct tnd_testpeer *tp);
+
 #endif

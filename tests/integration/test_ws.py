@@ -267,7 +267,7 @@ async def t_rfc6455_raw(gw):
     assert "Connection: close" in head and closed_by_server(s)
     s.close()
     # plain HTTP on the port: complete answers, then the connection ends
-    for req, want in ((b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 404),
+    for req, want in ((b"GET /nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", 404),
                       (b"POST /ws HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405),
                       (b"GET /ws HTTP/1.0\r\n\r\n", 400),
                       (b"GET /ws HTTP/1.1\r\n" + b"X-a: b\r\n" * 100 + b"\r\n", 431)):
