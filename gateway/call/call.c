@@ -57,6 +57,7 @@ static void call_destroy(void *data)
 	g_strfreev(call->hdr_names);
 	g_strfreev(call->hdr_values);
 	g_free(call->sip_call_id);
+	g_free(call->user);
 }
 
 int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir dir)

@@ -92,6 +92,7 @@ struct tnd_call {
 	enum call_by by;
 	bool told_created;
 	char *sip_call_id;                   /* owned: kept past the SIP leg */
+	char *user;                          /* owned: caller (out) or callee (in) */
 	char codec_webrtc[40], codec_sip[40];
 };
 

@@ -68,7 +68,8 @@ static void fill(const struct tnd_call *call, struct tnd_call_info *in)
 	in->id = call->id;
 	in->sip_call_id = call->sip_call_id ? call->sip_call_id :
 		call->sip ? str(tnd_sipcall_id(call->sip)) : "";
-	in->user = str(call->use_user ? call->use_user : call->from_user);
+	in->user = str(call->user ? call->user : call->use_user ? call->use_user :
+		       call->from_user);
 	if (call->dir == CALL_OUT)
 		in->from = str(call->from_user);
 	else
@@ -139,6 +140,8 @@ void tnd_call_emit(struct tnd_call *call, enum tnd_call_event ev)
 			return;
 		call->told_created = true;
 		call->start_us = call->start_us ? call->start_us : now;
+		/* the limits' copy goes when the call ends; the CDR needs it then */
+		call->user = g_strdup(call->use_user ? call->use_user : call->from_user);
 		break;
 	case TND_CALL_EV_RINGING:
 		if (call->ringing_us)

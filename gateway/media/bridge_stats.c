@@ -46,7 +46,7 @@ static void leg_figures(const struct tnd_bridge *br, unsigned side,
 	}
 	/* jitter is kept scaled by 16 in clock units (A.8) */
 	ls->jitter_ms = clock ? (double)rx->jitter / 16.0 * 1000.0 / clock : 0;
-	ls->rtt_ms = br->leg[side].rtcp.rtt_ms;
+	ls->rtt_ms = br->leg[side].ops ? br->leg[side].rtcp.rtt_ms : -1;
 }
 
 /* Signalling loop. The caller's object is released here, on its own
