@@ -61,6 +61,7 @@ struct tnd_api_calls {
 		     char *msg, size_t msglen);
 	int (*kill)(struct tnd_calls *calls, const char *call, const char *reason, char *msg,
 		    size_t msglen);
+	int (*drain)(struct tnd_calls *calls);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

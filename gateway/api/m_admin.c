@@ -1,6 +1,6 @@
 /* Admin methods (protocol.md "Admin requests", docs/operations.md): list
  * calls and registrations, show or end one call, reload the configuration,
- * set a module's log level, and subscribe to call events. Only users named
+ * set a module's log level, drain, and subscribe to call events. Only users named
  * in [auth] admins may use them, once logged in; anyone else gets 403
  * whatever the parameters. Signalling thread. */
 #include <errno.h>
@@ -32,7 +32,8 @@ static int no_params(struct tnd_api_req *req, json_t *params)
 
 static int needs_calls(struct tnd_api_req *req)
 {
-	if (req->conn->api->calls.calls && req->conn->api->calls.foreach)
+	if (req->conn->api->calls.calls && req->conn->api->calls.foreach &&
+	    req->conn->api->calls.drain)
 		return 0;
 	tnd_api_req_msg(req, "%s is not available: this gateway has no call legs", req->method);
 	return ENOSYS;
@@ -190,6 +191,25 @@ static int m_log_level(struct tnd_api_req *req, json_t *params)
 	return 0;
 }
 
+static int m_drain(struct tnd_api_req *req, json_t *params)
+{
+	struct tnd_api *api = req->conn->api;
+	int r;
+
+	if ((r = admin_only(req)) || (r = no_params(req, params)) || (r = needs_calls(req)))
+		return r;
+	TND_LOG_NOTICE(TND_LOG_API, "admin %s starts a drain", req->conn->user);
+	r = api->calls.drain(api->calls.calls);
+	if (r == EALREADY) {
+		tnd_api_req_msg(req, "the gateway is draining already");
+		return r;
+	}
+	if (r)
+		return r;
+	tnd_api_reply(req, json_object());
+	return 0;
+}
+
 static int m_subscribe(struct tnd_api_req *req, json_t *params)
 {
 	int r;
@@ -209,6 +229,7 @@ const struct tnd_api_method tnd_api_admin_methods[] = {
 	{ "admin.hangup", m_hangup, true },
 	{ "admin.reload", m_reload, true },
 	{ "admin.log_level", m_log_level, true },
+	{ "admin.drain", m_drain, true },
 	{ "events.subscribe", m_subscribe, true },
 	{ NULL, NULL, false },
 };

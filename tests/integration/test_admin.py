@@ -8,7 +8,8 @@ and hangs it up: alice gets `ended`, and SIPp must receive our BYE.
 admin.registrations answers an empty list; admin.log_level changes a
 module's level and refuses unknown ones; admin.reload applies a changed
 file (a dial plan that then refuses alice's next call with 403) and
-refuses a broken one with 400, the gateway running on."""
+refuses a broken one with 400, the gateway running on; admin.drain drains
+as SIGUSR1 does."""
 
 import asyncio
 import subprocess
@@ -21,7 +22,8 @@ from test_sip_calls import sipp_ok, sipp_uas
 ADMIN_METHODS = [("admin.calls", None), ("admin.registrations", None),
                  ("admin.call", {"call": "c1"}), ("admin.hangup", {"call": "c1"}),
                  ("admin.reload", None), ("admin.log_level", {"module": "sip", "level": "debug"}),
-                 ("events.subscribe", None), ("admin.calls", {"bogus": 1})]
+                 ("admin.drain", None), ("events.subscribe", None),
+                 ("admin.calls", {"bogus": 1})]
 
 
 def hash_of(password):
@@ -137,6 +139,30 @@ def test_admin_registrations_log_level_reload():
         asyncio.run(_misc(gw))
 
 
+async def _drain(gw):
+    sp, port, cwd = sipp_uas("uas_answer_bye.xml")
+    boss = await login(gw, "boss")
+    alice, pc, call = await answered_call_users(gw, "sip:drain@127.0.0.1:%d" % port)
+    assert (await boss.call("admin.drain")) == {}
+    m = await boss.request("admin.drain")
+    assert error_code(m) == 409, m
+    m = await alice.request("call", {"to": "sip:x@127.0.0.1:%d" % port, "sdp": "v=0\r\n"})
+    assert error_code(m) == 503 and "draining" in m["error"]["message"], m
+    assert gw.proc.poll() is None, "exited with a call up"
+    await alice.call("hangup", {"call": call})
+    rc = await asyncio.get_running_loop().run_in_executor(None, gw.proc.wait, 15)
+    assert rc == 0, rc
+    sipp_ok(sp, cwd)
+    await pc.close()
+
+
+def test_admin_drain():
+    """admin.drain is SIGUSR1: new calls get 503, the call up carries on,
+    and the gateway exits 0 once it has ended."""
+    with Gateway(users_conf()) as gw:
+        asyncio.run(_drain(gw))
+
+
 if __name__ == "__main__":
     tap_main([test_ordinary_user_gets_403, test_admin_lists_shows_and_hangs_up,
-              test_admin_registrations_log_level_reload])
+              test_admin_registrations_log_level_reload, test_admin_drain])
