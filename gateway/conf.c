@@ -214,15 +214,27 @@ static int check_patterns(const char *v, char *err, size_t errlen)
  * the receiver is expected on a trusted network. */
 static int check_http_url(const char *v, char *err, size_t errlen)
 {
-	const char *host = v + 7, *end;
+	const char *host = v + 7, *end, *colon;
+	char *pe;
+	long port;
 
 	if (!*v)
 		return 0;
 	if (strncmp(v, "http://", 7) || strpbrk(v, " \t\r\n") || strlen(v) > 512)
 		goto bad;
-	end = host + strcspn(host, "/");
+	end = host + strcspn(host, "/?#");
 	if (end == host || (*host == '[' && !memchr(host, ']', (size_t)(end - host))))
 		goto bad;
+	/* the port after the host (after "]" for an IPv6 literal) */
+	colon = *host == '[' ? (const char *)memchr(host, ']', (size_t)(end - host)) + 1 :
+		memchr(host, ':', (size_t)(end - host));
+	if (colon && colon < end && *colon == ':') {
+		port = strtol(colon + 1, &pe, 10);
+		if (pe != end || port < 1 || port > 65535)
+			goto bad;
+	} else if (colon && colon < end) {
+		goto bad;
+	}
 	return 0;
  bad:
 	snprintf(err, errlen, "'%s' is not an http://host[:port]/path URL", v);

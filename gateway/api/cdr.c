@@ -61,7 +61,8 @@ double tnd_cdr_mos(double delay_ms, double loss_pct, const char *codec)
 	size_t n = codec ? strcspn(codec, "/") : 0;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(codec_ie); i++) {
-		if (n == strlen(codec_ie[i].name) && !g_ascii_strncasecmp(codec, codec_ie[i].name, n)) {
+		if (n == strlen(codec_ie[i].name) &&
+		    !g_ascii_strncasecmp(codec, codec_ie[i].name, n)) {
 			ie = codec_ie[i].ie;
 			bpl = codec_ie[i].bpl;
 		}
@@ -153,8 +154,10 @@ json_t *tnd_api_call_json(const struct tnd_call_info *in)
 		      "call", in->id, "sip_call_id", in->sip_call_id, "user", in->user,
 		      "from", in->from, "to", in->to, "direction", in->direction,
 		      "trunk", in->trunk, "state", in->state,
-		      "start", tnd_api_iso_time(in->start_us), "ringing", tnd_api_iso_time(in->ringing_us),
-		      "answer", tnd_api_iso_time(in->answer_us), "end", tnd_api_iso_time(in->end_us));
+		      "start", tnd_api_iso_time(in->start_us),
+		      "ringing", tnd_api_iso_time(in->ringing_us),
+		      "answer", tnd_api_iso_time(in->answer_us),
+		      "end", tnd_api_iso_time(in->end_us));
 	if (!o)
 		return NULL;
 	/* billable seconds: answered to ended (so far, while up) */

@@ -278,8 +278,8 @@ static gpointer sender(gpointer data)
 		} else if (attempt < retries && err != ECANCELED && !wh->stop) {
 			gint64 until = g_get_monotonic_time() + (gint64)backoff * 1000;
 
-			TND_LOG_RL(TND_LOG_API, NOTICE, "webhook %s: %s (HTTP %d); retry %u in %u ms",
-				   url, strerror(err), status, attempt + 1, backoff);
+			TND_LOG_RL(TND_LOG_API, NOTICE, "webhook %s: %s (HTTP %d); retry %u in "
+				   "%u ms", url, strerror(err), status, attempt + 1, backoff);
 			g_free(url);
 			wh->st.retries++;
 			attempt++;
@@ -290,8 +290,8 @@ static gpointer sender(gpointer data)
 			continue;
 		} else {
 			wh->st.failed++;
-			TND_LOG_RL(TND_LOG_API, WARN, "webhook %s: event dropped after %u attempt(s): "
-				   "%s", url, attempt + 1, strerror(err));
+			TND_LOG_RL(TND_LOG_API, WARN, "webhook %s: event dropped after %u "
+				   "attempt(s): %s", url, attempt + 1, strerror(err));
 		}
 		g_free(url);
 		free(body);

@@ -259,9 +259,18 @@ static int test_webhook_url(void)
 		"https://a/", "http://", "http:///x", "http://a:/x", "http://a:0/",
 		"http://a:65536/", "http://a:8x/", "http://[::1/", "http://[::1]x/", "ftp://a/",
 	};
-	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++)
+	for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+		char text[128], err[256];
+		struct tnd_conf *conf = NULL;
+
 		TEST_ASSERT(tnd_webhook_parse_url(bad[i], host, sizeof(host), port, sizeof(port),
 						  &path) == EINVAL);
+		/* the configuration refuses what the sender could not use */
+		snprintf(text, sizeof(text), "[events]\nwebhook = %s\n", bad[i]);
+		TEST_ASSERT(tnd_conf_load_text(&conf, "t", text, strlen(text), err,
+					       sizeof(err)) == EINVAL);
+		TEST_ASSERT_STR_CONTAINS(err, "[events] webhook");
+	}
 	return 0;
 }
 
