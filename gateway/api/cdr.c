@@ -57,7 +57,7 @@ static const struct {
 
 double tnd_cdr_mos(double delay_ms, double loss_pct, const char *codec)
 {
-	double ie = 0, bpl = 25.1, id, ie_eff, r;
+	double ie = 0, bpl = 25.1, id, ie_eff, r, mos;
 	size_t n = codec ? strcspn(codec, "/") : 0;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(codec_ie); i++) {
@@ -78,12 +78,12 @@ double tnd_cdr_mos(double delay_ms, double loss_pct, const char *codec)
 	/* G.107 (7-29), random loss (BurstR = 1) */
 	ie_eff = ie + (95 - ie) * loss_pct / (loss_pct + bpl);
 	r = 93.2 - id - ie_eff;
-	/* G.107 Annex B (B-4) */
-	if (r <= 0)
-		return 1.0;
+	/* G.107 Annex B (B-4); the cubic dips below 1 for R under 6.5, where
+	 * the scale's floor applies as it does for R <= 0 */
 	if (r >= 100)
 		return 4.5;
-	return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+	mos = 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+	return r <= 0 || mos < 1 ? 1.0 : mos;
 }
 
 /* ------------------------------------------------------------ the line */
