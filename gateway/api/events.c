@@ -92,7 +92,9 @@ void tnd_events_call(struct tnd_events *ev, enum tnd_call_event e,
 	for (GList *l = api->conns; l; l = l->next) {
 		struct tnd_api_conn *conn = l->data;
 
-		if (conn->events && !conn->closing)
+		/* a reload may have taken the admin role away since */
+		if (conn->events && !conn->closing && conn->user &&
+		    tnd_api_list_has(api->conf->auth_admins, conn->user, false))
 			tnd_api_notify(conn, "event", json_incref(o));
 	}
 	if (ev->hook) {

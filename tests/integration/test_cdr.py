@@ -4,8 +4,9 @@ phones through a live gateway with [cdr] file set, and the file must hold
 exactly one JSON line per call with what really happened: 200 and media
 figures for an answered call (SIPp echoes the RTP, so both legs count
 packets), 486 for a busy phone, 487 for a call the browser cancelled while
-it rang, the SIP failure for a phone that is not there, and a line for a
-call the gateway ended on SIGTERM, on disk when the process has exited.
+it rang, the SIP failure for a phone that is not there, 486 from the
+browser for a call from SIPp that it rejected, and a line for a call the
+gateway ended on SIGTERM, on disk when the process has exited.
 A SIGHUP after the file was moved away (log rotation) starts a new file
 and loses nothing."""
 
@@ -19,7 +20,7 @@ import time
 from abuse import client
 from ops import answered_call, cdrs, place_call, wait_cdr
 from tandem_harness import Gateway, free_port, tap_main
-from test_sip_calls import sipp_ok, sipp_uas
+from test_sip_calls import sipp_ok, sipp_uac, sipp_uas
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -31,9 +32,9 @@ def cdr_gateway():
     return gw, path
 
 
-def common(r, call, user="alice"):
+def common(r, call, user="alice", direction="outbound"):
     assert r["call"] == call and r["user"] == user, r
-    assert r["direction"] == "outbound" and r["trunk"] == "", r
+    assert r["direction"] == direction and r["trunk"] == "", r
     assert r["state"] == "ended", r
     assert re.match(r"^[^@\s]+@?", r["sip_call_id"]) and r["sip_call_id"], r
     for k in ("start", "end"):
@@ -164,6 +165,26 @@ def test_sigterm_writes_cdr():
         asyncio.run(_term(gw, path))
 
 
+async def _inbound(gw, path):
+    c = await client(gw)
+    uac, ucwd = sipp_uac("uac_busy.xml", gw.sip_port)
+    inc = (await c.wait_note(lambda m: m["method"] == "incoming"))["params"]
+    await c.call("reject", {"call": inc["call"], "code": 486})
+    sipp_ok(uac, ucwd)          # it got our 180, then the 486
+    r = wait_cdr(path, inc["call"])
+    common(r, inc["call"], direction="inbound")
+    assert r["from"].startswith("sip:bob@") and r["to"].startswith("sip:alice@"), r
+    assert r["code"] == 486 and r["ended_by"] == "browser", r
+    assert ISO.match(r["ringing"]) and r["answer"] is None, r
+    await c.close()
+
+
+def test_inbound_rejected_call():
+    gw, path = cdr_gateway()
+    with gw:
+        asyncio.run(_inbound(gw, path))
+
+
 async def _rotation(gw, path):
     c = await client(gw)
     calls = []
@@ -197,4 +218,4 @@ def test_sighup_reopens_file():
 
 if __name__ == "__main__":
     tap_main([test_answered_call, test_busy_call, test_cancelled_call, test_failed_call,
-              test_sigterm_writes_cdr, test_sighup_reopens_file])
+              test_inbound_rejected_call, test_sigterm_writes_cdr, test_sighup_reopens_file])
