@@ -8,7 +8,9 @@ it rang, the SIP failure for a phone that is not there, 486 from the
 browser for a call from SIPp that it rejected, and a line for a call the
 gateway ended on SIGTERM, on disk when the process has exited.
 A SIGHUP after the file was moved away (log rotation) starts a new file
-and loses nothing."""
+and loses nothing. With [cdr] syslog = true the same line reaches syslog:
+the gateway runs in a mount namespace whose /dev/log is this test's
+socket."""
 
 import asyncio
 import json
@@ -210,6 +212,68 @@ async def _rotation(gw, path):
     await c.close()
 
 
+SYSLOG_WRAPPER = """#!/bin/sh
+# tandem with its own /dev, in a mount namespace of its own, where /dev/log
+# is the test's socket: syslog(3) always writes to /dev/log
+set -e
+t=$1; shift
+mount -t tmpfs tmpfs "$t/dev"
+for n in null zero random urandom; do
+	touch "$t/dev/$n"
+	mount --bind "/dev/$n" "$t/dev/$n"
+done
+ln -s "$t/log.sock" "$t/dev/log"
+mount --rbind "$t/dev" /dev
+exec "$@"
+"""
+
+
+def test_syslog():
+    """[cdr] syslog = true: the same line reaches syslog, tagged tandem-cdr,
+    besides the file."""
+    import socket
+    import tandem_harness
+    gw, path = cdr_gateway()
+    gw.write_conf("[cdr]\nfile = %s\nsyslog = true\n" % path)
+    os.mkdir(os.path.join(gw.dir, "dev"))
+    log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    log.bind(os.path.join(gw.dir, "log.sock"))
+    log.settimeout(10)
+    wrapper = os.path.join(gw.dir, "wrap.sh")
+    with open(wrapper, "w") as f:
+        f.write(SYSLOG_WRAPPER)
+    real, script = tandem_harness.TANDEM, os.path.join(gw.dir, "tandem-ns")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nexec unshare -m sh %s %s %s \"$@\"\n" % (wrapper, gw.dir, real))
+    os.chmod(script, 0o755)
+    tandem_harness.TANDEM = script
+    try:
+        with gw:
+            call = asyncio.run(_one_busy(gw))
+            line = wait_cdr(path, call)
+            got = []
+            while not any(call in g for g in got):
+                got.append(log.recv(65536).decode(errors="replace"))
+    finally:
+        tandem_harness.TANDEM = real
+        log.close()
+    msg = [g for g in got if call in g][0]
+    # RFC 3164 as glibc writes it: <PRI>timestamp tag[pid]: message
+    assert msg.startswith("<14>") and " tandem-cdr[" in msg, msg
+    assert json.loads(msg.split("]: ", 1)[1]) == line, (msg, line)
+
+
+async def _one_busy(gw):
+    sp, port, cwd = sipp_uas("uas_busy.xml")
+    c = await client(gw)
+    pc, call = await place_call(c, "sip:busy@127.0.0.1:%d" % port)
+    await c.wait_state(call, "ended")
+    await pc.close()
+    sipp_ok(sp, cwd)
+    await c.close()
+    return call
+
+
 def test_sighup_reopens_file():
     gw, path = cdr_gateway()
     with gw:
@@ -218,4 +282,5 @@ def test_sighup_reopens_file():
 
 if __name__ == "__main__":
     tap_main([test_answered_call, test_busy_call, test_cancelled_call, test_failed_call,
-              test_inbound_rejected_call, test_sigterm_writes_cdr, test_sighup_reopens_file])
+              test_inbound_rejected_call, test_sigterm_writes_cdr, test_sighup_reopens_file,
+              test_syslog])
