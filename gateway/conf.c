@@ -210,6 +210,37 @@ static int check_patterns(const char *v, char *err, size_t errlen)
 	return e;
 }
 
+/* "http://host[:port]/path" or empty ([events] webhook): plain HTTP only,
+ * the receiver is expected on a trusted network. */
+static int check_http_url(const char *v, char *err, size_t errlen)
+{
+	const char *host = v + 7, *end, *colon;
+	char *pe;
+	long port;
+
+	if (!*v)
+		return 0;
+	if (strncmp(v, "http://", 7) || strpbrk(v, " \t\r\n") || strlen(v) > 512)
+		goto bad;
+	end = host + strcspn(host, "/?#");
+	if (end == host || (*host == '[' && !memchr(host, ']', (size_t)(end - host))))
+		goto bad;
+	/* the port after the host (after "]" for an IPv6 literal) */
+	colon = *host == '[' ? (const char *)memchr(host, ']', (size_t)(end - host)) + 1 :
+		memchr(host, ':', (size_t)(end - host));
+	if (colon && colon < end && *colon == ':') {
+		port = strtol(colon + 1, &pe, 10);
+		if (pe != end || port < 1 || port > 65535)
+			goto bad;
+	} else if (colon && colon < end) {
+		goto bad;
+	}
+	return 0;
+ bad:
+	snprintf(err, errlen, "'%s' is not an http://host[:port]/path URL", v);
+	return EINVAL;
+}
+
 static const char *const auth_modes[] = { "none", "users", NULL };
 static const char *const test_dest_modes[] = { "auto", "on", "off", NULL };
 
@@ -283,6 +314,10 @@ static const struct tnd_opt opts[] = {
 	  "tens of ms of CPU); further logins get error 429. One connection may have 4." },
 	{ "auth", "tokens_per_user", TND_OPT_INT, "16", 1, 1000, NULL, OFF(tokens_per_user),
 	  NULL, "Live login tokens per user; a new one retires the oldest." },
+	{ "auth", "admins", TND_OPT_STR, "", 0, 0, NULL, OFF(auth_admins), NULL,
+	  "Comma-separated users with the admin role: once logged in, they may use the "
+	  "admin.* requests and events.subscribe (docs/operations.md); anyone else gets "
+	  "403. With mode = none anyone may log in under these names. Reloaded on SIGHUP." },
 
 	{ "sip", "listen", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(sip_listen), check_addr,
 	  "Address of the SIP user agent. Needs a restart to change." },
@@ -453,6 +488,29 @@ static const struct tnd_opt opts[] = {
 	  "the SIP side hears nothing, and a new WebSocket of the same user may `reattach` "
 	  "them. Then the call ends (BYE, or CANCEL before the answer) with the reason "
 	  "\"browser gone for N s\". 0: closing the WebSocket ends its calls at once." },
+
+	{ "cdr", "file", TND_OPT_STR, "", 0, 0, NULL, OFF(cdr_file), NULL,
+	  "File that gets one JSON line per call when it ends (docs/operations.md), opened "
+	  "for appending, and reopened on SIGHUP for rotation. Empty: no CDR file." },
+	{ "cdr", "syslog", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(cdr_syslog), NULL,
+	  "Also send each CDR line to syslog (ident tandem-cdr, facility user, level info)." },
+	{ "cdr", "queue", TND_OPT_INT, "10000", 100, 1000000, NULL, OFF(cdr_queue), NULL,
+	  "CDR lines that may wait for the writer thread (a slow disk); past it new lines "
+	  "are dropped, counted and logged as errors." },
+
+	{ "events", "webhook", TND_OPT_STR, "", 0, 0, NULL, OFF(events_webhook),
+	  check_http_url,
+	  "http://host[:port]/path that gets each call event as a JSON POST, in order "
+	  "(docs/operations.md). Empty: no webhook. Reloaded on SIGHUP." },
+	{ "events", "queue", TND_OPT_INT, "1000", 10, 1000000, NULL, OFF(events_queue), NULL,
+	  "Events that may wait for the webhook; when full the oldest is dropped and "
+	  "counted, so a slow or dead receiver never holds calls up." },
+	{ "events", "timeout", TND_OPT_INT, "5", 1, 60, NULL, OFF(events_timeout), NULL,
+	  "Seconds one POST may take (connect, send, status line) before it counts as "
+	  "failed." },
+	{ "events", "retries", TND_OPT_INT, "5", 0, 100, NULL, OFF(events_retries), NULL,
+	  "Attempts after a failed POST (after 0.25 s, then doubling up to 10 s) before the "
+	  "event is dropped and counted; later events wait their turn." },
 };
 
 static int add_user(void *data, const char *key, const char *value, char *err, size_t errlen)

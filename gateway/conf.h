@@ -66,6 +66,7 @@ struct tnd_conf {
 	int login_global_lockout;
 	int login_max_pending;
 	int tokens_per_user;
+	char *auth_admins;           /* comma-separated users with the admin role */
 
 	/* [sip] */
 	char *sip_listen;
@@ -119,6 +120,17 @@ struct tnd_conf {
 	int calls_drain_timeout;     /* seconds a drain waits for calls */
 	int calls_linger;            /* seconds an ended call's SIP side may take */
 	int calls_reattach_grace;    /* seconds calls outlive their WebSocket; 0 off */
+
+	/* [cdr] */
+	char *cdr_file;              /* "" none */
+	bool cdr_syslog;
+	int cdr_queue;               /* lines waiting for the writer */
+
+	/* [events] */
+	char *events_webhook;        /* http://host[:port]/path, "" none */
+	int events_queue;            /* events waiting for the webhook */
+	int events_timeout;          /* seconds per attempt */
+	int events_retries;          /* attempts after the first */
 
 	/* [users] */
 	struct tnd_conf_user *users; /* owned array */

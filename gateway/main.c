@@ -40,6 +40,8 @@ struct gw {
 	struct tnd_sipua *sip;       /* owned */
 	struct tnd_media_pool *media; /* owned */
 	struct tnd_calls *calls;     /* owned */
+	struct tnd_cdr *cdr;         /* owned, NULL without [cdr] file or syslog */
+	struct tnd_events *events;   /* owned */
 	bool stopping;
 	guint stop_timer;
 };
@@ -132,7 +134,8 @@ static void print_man8(FILE *out)
 	      "the SIP dialogs, then exit.\n"
 	      ".TP\n.B SIGHUP\n"
 	      "read the configuration file again; a file that does not validate is "
-	      "logged and the running configuration stays.\n"
+	      "logged and the running configuration stays. The log file and the CDR "
+	      "file ([cdr] file) are reopened, for rotation.\n"
 	      ".TP\n.B SIGUSR1\n"
 	      "drain: take no new calls (\\fB/readyz\\fR answers 503), let the calls up "
 	      "end, then stop as on SIGTERM and exit 0; calls still up after "
@@ -222,22 +225,24 @@ static void warn_restart_keys(const struct tnd_conf *o, const struct tnd_conf *n
 			     "effect after a restart");
 }
 
-static gboolean on_hup(gpointer data)
+/* SIGHUP and admin.reload: 0, or EINVAL with why in msg. */
+static int reload(void *arg, char *msg, size_t msglen)
 {
-	struct gw *gw = data;
+	struct gw *gw = arg;
 	struct tnd_conf *conf;
 	char err[768];
 
 	if (!gw->path) {
-		TND_LOG_NOTICE(TND_LOG_CONF, "SIGHUP: running on the embedded default, nothing "
+		TND_LOG_NOTICE(TND_LOG_CONF, "reload: running on the embedded default, nothing "
 			       "to reload; reopening the log");
 		tnd_log_open(gw->conf->log_file);
-		return G_SOURCE_CONTINUE;
+		return 0;
 	}
 	if (tnd_conf_load(&conf, gw->path, err, sizeof(err))) {
 		TND_LOG_ERR(TND_LOG_CONF, "reload refused, keeping the running configuration: %s",
 			    err);
-		return G_SOURCE_CONTINUE;
+		snprintf(msg, msglen, "reload refused, the running configuration stays: %s", err);
+		return EINVAL;
 	}
 	warn_restart_keys(gw->conf, conf);
 	if (apply_logging(conf))
@@ -246,9 +251,22 @@ static gboolean on_hup(gpointer data)
 	tnd_api_set_conf(gw->api, conf);
 	tnd_calls_set_conf(gw->calls, conf);
 	tnd_media_pool_set_max_load(gw->media, (unsigned)conf->media_max_load);
+	/* queued CDR lines stay; the file is reopened (rotation) */
+	tnd_cdr_set_conf(gw->cdr, conf);
+	tnd_events_set_conf(gw->events, conf);
+	if (!gw->cdr && (*conf->cdr_file || conf->cdr_syslog))
+		TND_LOG_WARN(TND_LOG_CONF, "[cdr] turned on: it takes effect after a restart");
 	tnd_conf_free(gw->conf);
 	gw->conf = conf;
 	TND_LOG_NOTICE(TND_LOG_CONF, "reloaded %s (%zu users)", gw->path, conf->n_users);
+	return 0;
+}
+
+static gboolean on_hup(gpointer data)
+{
+	char msg[1024];
+
+	reload(data, msg, sizeof(msg));
 	return G_SOURCE_CONTINUE;
 }
 
@@ -283,7 +301,20 @@ static const struct tnd_api_calls call_ops = {
 	NULL, tnd_calls_start, tnd_calls_answer, tnd_calls_reject, tnd_calls_hangup,
 	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats, tnd_calls_register,
 	tnd_calls_unregister, tnd_calls_reattach, tnd_calls_detached, tnd_calls_logout,
+	tnd_calls_foreach, tnd_calls_query, tnd_calls_kill, tnd_calls_drain_start,
 };
+
+/* Every call's lifecycle: CDRs and call events (docs/operations.md). */
+static void on_call_event(void *arg, enum tnd_call_event ev, const struct tnd_call_info *info)
+{
+	struct gw *gw = arg;
+
+	if (ev == TND_CALL_EV_ENDED)
+		tnd_cdr_write(gw->cdr, info);
+	tnd_events_call(gw->events, ev, info);
+}
+
+static const struct tnd_call_observer call_observer = { on_call_event };
 
 static void drained(void *arg);
 
@@ -294,6 +325,7 @@ static int start_calls(struct gw *gw)
 		.conf = gw->conf, .signal = gw->loop, .media = gw->media, .sip = gw->sip,
 		.sink = &tnd_api_call_sink, .lookup = tnd_api_lookup_user, .lookup_arg = gw->api,
 		.drained = drained, .drained_arg = gw,
+		.observer = &call_observer, .observer_arg = gw,
 	};
 	int e = tnd_calls_alloc(&gw->calls, &env);
 
@@ -443,8 +475,19 @@ static int run(struct gw *gw)
 		tnd_media_pool_set_max_load(gw->media, (unsigned)gw->conf->media_max_load);
 	if (!e)
 		e = tnd_api_alloc(&gw->api, gw->loop, gw->conf, gw->policy, true);
+	if (!e) {
+		char msg[512] = "";
+
+		e = tnd_cdr_alloc(&gw->cdr, gw->conf, msg, sizeof(msg));
+		if (e)
+			TND_LOG_ERR(TND_LOG_MAIN, "%s", msg);
+	}
 	if (!e)
+		e = tnd_events_alloc(&gw->events, gw->api, gw->conf);
+	if (!e) {
+		tnd_api_set_admin(gw->api, &(struct tnd_api_admin){ reload, gw });
 		e = start_calls(gw);
+	}
 	if (e) {
 		TND_LOG_ERR(TND_LOG_MAIN, "start-up failed: %s", strerror(e));
 		goto out;
@@ -461,7 +504,11 @@ static int run(struct gw *gw)
  out:
 	if (gw->api)
 		tnd_api_set_calls(gw->api, NULL);
+	/* calls ended by the shutdown reach the CDRs and events here */
 	tnd_calls_free(gw->calls);
+	tnd_events_free(gw->events);
+	/* every CDR line on disk before the process exits */
+	tnd_cdr_free(gw->cdr);
 	tnd_api_free(gw->api);
 	tnd_sipua_free(gw->sip);
 	/* joins the workers after the bridges' queued releases ran */

@@ -64,9 +64,16 @@ struct tnd_api_calls {
 	int (*reattach)(struct tnd_calls *calls, void *conn, const char *user, const char *call,
 			const char *sdp, tnd_call_done_h *done, void *req, char *msg,
 			size_t msglen);
-	void (*detached)(struct tnd_calls *calls, const char *user, tnd_call_info_h *h,
+	void (*detached)(struct tnd_calls *calls, const char *user, tnd_call_brief_h *h,
 			 void *arg);
 	void (*logout)(struct tnd_calls *calls, void *conn);
+	/* admin requests (m_admin.c) */
+	void (*foreach)(struct tnd_calls *calls, tnd_call_info_h *h, void *arg);
+	int (*query)(struct tnd_calls *calls, const char *call, tnd_call_info_h *h, void *arg,
+		     char *msg, size_t msglen);
+	int (*kill)(struct tnd_calls *calls, const char *call, const char *reason, char *msg,
+		    size_t msglen);
+	int (*drain)(struct tnd_calls *calls);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);
@@ -112,5 +119,58 @@ struct tnd_api_stats {
 	unsigned long ws_refused;        /* handshakes and accepts refused */
 };
 void tnd_api_get_stats(const struct tnd_api *api, struct tnd_api_stats *st);
+
+/* ------------------------------------------------------------ operations
+ * Admin requests, CDRs and call events (docs/operations.md). */
+
+/* What admin requests need from the program (gateway/main.c). */
+struct tnd_api_admin {
+	/* admin.reload: as SIGHUP; 0, or an errno with why in msg */
+	int (*reload)(void *arg, char *msg, size_t msglen);
+	void *arg;
+};
+/* Copies ops; without them admin.reload answers 503. */
+void tnd_api_set_admin(struct tnd_api *api, const struct tnd_api_admin *ops);
+
+/* CDRs (cdr.c): one JSON line per call, to [cdr] file and/or syslog,
+ * written by a thread of its own from a bounded queue, so neither the
+ * signalling thread nor a worker ever waits on a disk. Single owner. */
+struct tnd_cdr;
+/* Starts the writer when [cdr] file or syslog is set (the file is opened
+ * now, so a bad path stops start-up). 0 or an errno with why in msg. */
+int tnd_cdr_alloc(struct tnd_cdr **cdrp, const struct tnd_conf *conf, char *msg,
+		  size_t msglen);
+/* Reload: a new file or syslog setting, and the file reopened (rotation).
+ * Lines queued meanwhile are kept. */
+void tnd_cdr_set_conf(struct tnd_cdr *cdr, const struct tnd_conf *conf);
+/* Queues the CDR of an ended call; never blocks. NULL cdr: nothing. */
+void tnd_cdr_write(struct tnd_cdr *cdr, const struct tnd_call_info *info);
+/* Writes every queued line, syncs the file and stops the writer. */
+void tnd_cdr_free(struct tnd_cdr *cdr);
+struct tnd_cdr_stats {
+	unsigned long written;       /* lines written */
+	unsigned long dropped;       /* lines refused: queue full */
+	unsigned long errors;        /* lines that could not be written */
+};
+void tnd_cdr_get_stats(struct tnd_cdr *cdr, struct tnd_cdr_stats *st);
+/* The CDR of `info` as one line of JSON ending in "\n" (free()), or NULL. */
+char *tnd_cdr_line(const struct tnd_call_info *info);
+/* ITU-T G.107 E-model, simplified: MOS-CQ estimate (1.0 to 4.5) for a
+ * stream with one-way delay `delay_ms` and `loss_pct` packets lost, of the
+ * codec `codec` ("PCMU/8000"; Ie and Bpl from G.113 Appendix I). */
+double tnd_cdr_mos(double delay_ms, double loss_pct, const char *codec);
+
+/* Call events (events.c): sequence-numbered JSON to [events] webhook and
+ * to admin WebSockets that sent events.subscribe. Single owner; api is
+ * borrowed and must outlive it. */
+struct tnd_events;
+int tnd_events_alloc(struct tnd_events **evp, struct tnd_api *api,
+		     const struct tnd_conf *conf);
+void tnd_events_set_conf(struct tnd_events *ev, const struct tnd_conf *conf);
+/* One lifecycle event of a call; never blocks. NULL ev: nothing. */
+void tnd_events_call(struct tnd_events *ev, enum tnd_call_event e,
+		     const struct tnd_call_info *info);
+/* Gives the webhook up to a second to send what is queued, then stops. */
+void tnd_events_free(struct tnd_events *ev);
 
 #endif

@@ -37,6 +37,8 @@ struct tnd_api {
 	tnd_api_done_h *done;
 	void *done_arg;
 	guint done_timer;
+	struct tnd_api_admin admin;      /* admin.reload; zeroed: not available */
+	uint64_t event_seq;              /* last call event's number (events.c) */
 };
 
 struct tnd_api_conn {
@@ -58,6 +60,7 @@ struct tnd_api_conn {
 	double bucket;
 	gint64 bucket_us;
 	unsigned limited_run;            /* refused, less those let through since */
+	bool events;                     /* events.subscribe: gets `event` notifications */
 };
 
 /* Password logins one connection may have queued or running. */
@@ -94,6 +97,14 @@ extern const struct tnd_api_method tnd_api_reg_methods[];
 /* The sink's `registration` (m_reg.c). */
 void tnd_api_sink_registration(void *conn, const char *reg, const char *state, int code,
 			       const char *reason, unsigned expires, unsigned retry_in);
+extern const struct tnd_api_method tnd_api_admin_methods[];
+
+/* A call snapshot as JSON: the CDR's fields (cdr.c), also used by call
+ * events and admin requests. New reference, or NULL. */
+json_t *tnd_api_call_json(const struct tnd_call_info *info);
+/* Real time `us` as ISO 8601 UTC with milliseconds ("...T16:31:43.123Z"),
+ * or JSON null for 0. New reference. */
+json_t *tnd_api_iso_time(int64_t us);
 
 void tnd_api_req_msg(struct tnd_api_req *req, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -148,6 +159,34 @@ bool tnd_api_ws_origin_ok(const struct tnd_conf *conf, const char *origin);
 /* true when the IP literal addr is in list: "*" (anyone), or comma-separated
  * addresses and CIDR prefixes, v4 or v6 ([websocket] health_allow). */
 bool tnd_api_ws_addr_allowed(const char *list, const char *addr);
+
+/* The call events' webhook (webhook.c): a thread that POSTs JSON bodies
+ * in order. Single owner. */
+struct tnd_webhook;
+struct tnd_webhook_stats {
+	unsigned long posted;            /* answered 2xx */
+	unsigned long dropped;           /* queue full: the oldest went */
+	unsigned long failed;            /* given up after the retries */
+	unsigned long retries;
+	unsigned queued;
+};
+int tnd_webhook_alloc(struct tnd_webhook **whp);
+/* url "" drops what comes; max >= 1 bodies wait; timeout per attempt. */
+void tnd_webhook_set(struct tnd_webhook *wh, const char *url, unsigned max,
+		     unsigned timeout_ms, unsigned retries);
+/* Queues body (malloc'd; taken), dropping the oldest when full. */
+void tnd_webhook_post(struct tnd_webhook *wh, char *body);
+void tnd_webhook_get_stats(struct tnd_webhook *wh, struct tnd_webhook_stats *st);
+/* Lets the queue drain for up to grace_ms, then stops the thread. */
+void tnd_webhook_free(struct tnd_webhook *wh, unsigned grace_ms);
+/* "http://host[:port]/path": host (IP literal without brackets, or a
+ * name), port ("80" by default) and path ("/" when none). 0 or EINVAL. */
+int tnd_webhook_parse_url(const char *url, char *host, size_t hostlen, char *port,
+			  size_t portlen, const char **path);
+/* The status of an HTTP/1.x response from its first bytes: 0 with
+ * *status once the status line is complete, EAGAIN when more is needed,
+ * EBADMSG when it is not one (RFC 9112 4). */
+int tnd_webhook_status(const char *buf, size_t len, int *status);
 
 /* WebSocket transport (ws.c). */
 struct tnd_api_ws;

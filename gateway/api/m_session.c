@@ -45,7 +45,7 @@ static void verify_free(struct verify *v)
 	free(v);
 }
 
-static void add_call(void *arg, const struct tnd_call_info *info)
+static void add_call(void *arg, const struct tnd_call_brief *info)
 {
 	json_array_append_new(arg, json_pack("{s:s, s:s, s:s, s:s}", "call", info->call,
 					     "state", info->state, "peer", info->peer ? info->peer :

@@ -185,6 +185,7 @@ static const struct tnd_api_method *find_method(const char *name)
 {
 	static const struct tnd_api_method *const groups[] = {
 		tnd_api_session_methods, tnd_api_reg_methods, tnd_api_call_methods,
+		tnd_api_admin_methods,
 	};
 
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++)

@@ -60,6 +60,8 @@ static void call_destroy(void *data)
 	g_free(call->from_uri);
 	g_strfreev(call->hdr_names);
 	g_strfreev(call->hdr_values);
+	g_free(call->sip_call_id);
+	g_free(call->user);
 }
 
 int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir dir)
@@ -76,6 +78,7 @@ int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir
 	call->calls = calls;
 	call->dir = dir;
 	call->sess_id = g_get_real_time();
+	call->start_us = (int64_t)call->sess_id;
 	call->sess_version = 1;
 	snprintf(call->id, sizeof(call->id), "c%lx%04x", ++calls->next_id,
 		 g_random_int() & 0xffff);
@@ -88,6 +91,7 @@ int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir
 void tnd_call_answered(struct tnd_call *call)
 {
 	call->phase = CALL_ANSWERED;
+	tnd_call_emit(call, TND_CALL_EV_ANSWERED);
 	stop_ring(call);
 	tnd_call_uncount_ring(call);
 	/* negotiation is over: the parsed SDPs are ~14 KiB per m= line each
@@ -112,6 +116,8 @@ void tnd_call_notify(struct tnd_call *call, const char *state, int code, const c
 	/* what a reattaching client is told the call is at */
 	if (strcmp(state, "ended"))
 		snprintf(call->state, sizeof(call->state), "%s", state);
+	if (!strcmp(state, "ringing") || !strcmp(state, "early"))
+		tnd_call_emit(call, TND_CALL_EV_RINGING);
 	if (call->owner) {
 		sink->state(call->owner, call->id, state, code, reason);
 		return;
@@ -144,6 +150,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 	} else if (told) {
 		tnd_call_notify(call, "ended", code, reason);
 	}
+	tnd_call_emit_ended(call, code, reason);   /* before the bridge closes */
 	if (call->sip) {
 		/* CANCEL or BYE goes out; whatever the peer does, the dialog is
 		 * gone within [calls] linger */
@@ -345,6 +352,8 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	if (err)
 		return err;
 	call->sip_media_set = true;
+	tnd_call_set_codecs(call, webrtc->codec->name, webrtc->codec->clock,
+			    sn.codec->name, sn.codec->clock);
 	/* a new WebRTC leg (reattach) is routed to the same SIP payload types */
 	snprintf(call->route.codec, sizeof(call->route.codec), "%s", webrtc->codec->name);
 	call->route.clock = webrtc->codec->clock;
@@ -374,6 +383,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	calls->by_id = g_hash_table_new(g_str_hash, g_str_equal);
 	tnd_call_limits_init(calls);
 	tnd_call_regs_init(calls);
+	tnd_call_obs_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	*callsp = calls;
 	return 0;
@@ -412,6 +422,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 	tnd_calls_hangup_all(calls);
 	tnd_call_drain_free(calls);
 	tnd_call_regs_free(calls);
+	tnd_call_obs_free(calls);
 	tnd_call_limits_free(calls);
 	g_hash_table_destroy(calls->by_id);
 	free(calls);
@@ -461,6 +472,7 @@ int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *id, char *
 
 	if (!call)
 		return ENOENT;
+	tnd_call_by(call, CALL_BY_BROWSER);
 	if (call->dir == CALL_IN && !call->owner)
 		return tnd_calls_reject(calls, conn, id, 486, msg, msglen);
 	/* the browser is done with the call now, whatever the SIP side does
@@ -500,6 +512,7 @@ void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn)
 		if (call->owner == conn && call->phase != CALL_SETUP && tnd_call_detach(call))
 			continue;   /* kept for [calls] reattach_grace */
 		if (call->owner == conn) {
+			tnd_call_by(call, CALL_BY_BROWSER);
 			/* nobody is left to tell: end without notifying */
 			call->owner = tnd_obj_put(call->owner);
 			if (call->done) {

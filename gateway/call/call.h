@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct tnd_conf;
 struct tnd_loop;
@@ -44,6 +45,56 @@ struct tnd_call_sink {
  * writes up to max borrowed connection objects, returns how many. */
 typedef size_t (tnd_call_lookup_h)(void *arg, const char *user, void **conns, size_t max);
 
+/* ------------------------------------------------------------ lifecycle
+ * What CDRs, call events and admin requests see of a call (call_obs.c,
+ * docs/operations.md). Held and transferred are named for when hold and
+ * transfer exist; nothing emits them yet. */
+enum tnd_call_event {
+	TND_CALL_EV_CREATED,
+	TND_CALL_EV_RINGING,
+	TND_CALL_EV_ANSWERED,
+	TND_CALL_EV_HELD,
+	TND_CALL_EV_TRANSFERRED,
+	TND_CALL_EV_ENDED,
+};
+
+/* One leg's media as its worker counted it (RFC 3550 A.3, A.8, 6.4.1). */
+struct tnd_call_leg_stats {
+	uint64_t packets_in, packets_out;
+	uint64_t bytes_in;
+	int64_t lost;              /* expected less received, of what we received */
+	double jitter_ms;          /* interarrival jitter of what we received */
+	int rtt_ms;                /* from the peer's receiver reports; -1 unknown */
+};
+
+/* A snapshot of a call. Strings are never NULL ("" when unknown) and are
+ * borrowed for the callback that hands the snapshot over. */
+struct tnd_call_info {
+	const char *id;
+	const char *sip_call_id;
+	const char *user;          /* logged-in user: the caller (out), the callee (in) */
+	const char *from, *to;
+	const char *direction;     /* "outbound" (browser to SIP) or "inbound" */
+	const char *trunk;         /* "" until trunks exist */
+	const char *state;         /* "setup", "ringing", "answered", "ended" */
+	int64_t start_us, ringing_us, answer_us, end_us;   /* real time; 0: not (yet) */
+	const char *ended_by;      /* "browser", "sip" or "gateway"; "" while up */
+	int code;                  /* final SIP status; 0 when none applied */
+	const char *reason;
+	const char *codec_webrtc;  /* "PCMU/8000"; "" before negotiation */
+	const char *codec_sip;
+	const char *media_mode;    /* "pass-through" ("transcoded" later) */
+	bool has_media;            /* leg[] holds the worker's figures */
+	struct tnd_call_leg_stats leg[2];   /* 0: the browser's leg, 1: the SIP leg */
+};
+
+/* Lifecycle events, on the signalling thread, in order per call; `ended`
+ * comes once, after the media worker has handed over the call's figures
+ * (or, at shutdown, from tnd_calls_free without them). */
+struct tnd_call_observer {
+	void (*event)(void *arg, enum tnd_call_event ev, const struct tnd_call_info *info);
+};
+
 /* The drain is over: no call is left (signalling thread, from the loop). */
 typedef void (tnd_calls_drained_h)(void *arg);
 
@@ -57,6 +108,8 @@ struct tnd_calls_env {
 	void *lookup_arg;
 	tnd_calls_drained_h *drained;        /* or NULL */
 	void *drained_arg;
+	const struct tnd_call_observer *observer;   /* borrowed, static; or NULL */
+	void *observer_arg;
 };
 
 /* Single owner: tnd_calls_alloc / tnd_calls_free. The registry of calls. */
@@ -133,16 +186,16 @@ void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn);
 void tnd_calls_logout(struct tnd_calls *calls, void *conn);
 
 /* One of a user's detached calls, for login's `calls` list. Borrowed. */
-struct tnd_call_info {
+struct tnd_call_brief {
 	const char *call;
 	const char *state;     /* the last call.state: "trying", "ringing", "early",
 				* "answered" */
 	const char *peer;      /* the SIP side's URI */
 	bool incoming;         /* from SIP */
 };
-typedef void (tnd_call_info_h)(void *arg, const struct tnd_call_info *info);
+typedef void (tnd_call_brief_h)(void *arg, const struct tnd_call_brief *info);
 /* Calls h for each of `user`'s detached calls. */
-void tnd_calls_detached(struct tnd_calls *calls, const char *user, tnd_call_info_h *h,
+void tnd_calls_detached(struct tnd_calls *calls, const char *user, tnd_call_brief_h *h,
 			void *arg);
 /* Binds the call to conn (logged in as `user`), the `reattach` method.
  * Without sdp the browser's pc survived: notifications resume on conn and
@@ -202,5 +255,21 @@ struct tnd_calls_stats {
 	unsigned long registrations;  /* live now, including those in their grace time */
 };
 void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st);
+
+/* Admin requests (call_obs.c). A snapshot of every live call, in no order,
+ * without media figures. */
+typedef void (tnd_call_info_h)(void *arg, const struct tnd_call_info *info);
+void tnd_calls_foreach(struct tnd_calls *calls, tnd_call_info_h *h, void *arg);
+/* One call with its media figures: h(arg, info) runs once, from the loop
+ * when the call's worker has answered (before this returns when the call
+ * has no media yet); arg is a tnd_obj held until then. 0, or ENOENT or
+ * ENOMEM with msg. */
+int tnd_calls_query(struct tnd_calls *calls, const char *id, tnd_call_info_h *h, void *arg,
+		    char *msg, size_t msglen);
+/* Ends a call as the gateway: BYE once answered, CANCEL (487) while an
+ * outgoing call rings, 480 to an incoming one; the browser gets `ended`
+ * with `reason`. 0, or ENOENT with msg. */
+int tnd_calls_kill(struct tnd_calls *calls, const char *id, const char *reason, char *msg,
+		   size_t msglen);
 
 #endif

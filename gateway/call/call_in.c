@@ -27,6 +27,7 @@ static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 	struct tnd_call *call = arg;
 
 	(void)sip;
+	tnd_call_by(call, CALL_BY_SIP);
 	tnd_call_end(call, status, phrase ? phrase : tnd_sipcall_end_name(why));
 }
 
@@ -61,6 +62,7 @@ static gboolean on_ring_timeout(gpointer data)
 	snprintf(reason, sizeof(reason), "no answer within %d s",
 		 call->calls->env.conf->calls_ring_timeout);
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: %s (480)", call->id, reason);
+	tnd_call_by(call, CALL_BY_GATEWAY);
 	if (call->sip)
 		tnd_sipcall_reject(call->sip, 480, NULL);
 	tnd_call_end(call, 480, reason);
@@ -102,6 +104,7 @@ static int pick_codec(struct tnd_call *call, struct tnd_sdp **answerp, struct tn
  * status (ending alone would detach the dialog, which answers 480). */
 static void refuse(struct tnd_call *call, int code, const char *reason)
 {
+	tnd_call_by(call, CALL_BY_GATEWAY);
 	if (call->sip)
 		tnd_sipcall_reject(call->sip, code, NULL);
 	tnd_call_end(call, code, reason);
@@ -158,6 +161,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 			       (const char *const *)call->hdr_values,
 			       g_strv_length(call->hdr_names));
 	g_free(offer);
+	tnd_call_emit(call, TND_CALL_EV_RINGING);
 	if (call->sip)
 		tnd_sipcall_ringing(call->sip, NULL);
 }
@@ -273,6 +277,7 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		call->hdr_names[i] = g_strdup(info->headers[i].name);
 		call->hdr_values[i] = g_strdup(info->headers[i].value);
 	}
+	tnd_call_emit(call, TND_CALL_EV_CREATED);
 	err = tnd_call_media(call, true, &bridge_events);
 	if (err) {
 		/* the dialog is ours now: end it ourselves, and keep handlers on
@@ -435,5 +440,6 @@ int tnd_calls_reject(struct tnd_calls *calls, void *conn, const char *id, int co
 	call = ringing_call(calls, conn, id, msg, msglen, &err);
 	if (!call)
 		return err;
+	tnd_call_by(call, CALL_BY_BROWSER);
 	return tnd_sipcall_reject(call->sip, code, NULL);
 }

@@ -37,6 +37,8 @@ struct tnd_calls {
 	GSource *drain_idle;                 /* owned: reports the drain's end */
 	/* call_reg.c */
 	GHashTable *regs;                    /* owned: "user\naccount" -> owned call_reg */
+	/* call_obs.c: ended calls waiting for their worker's media figures */
+	GPtrArray *ending;                   /* owned: refs to struct call_snap */
 };
 
 /* The codecs the bridge relays between the legs (tnd_call_route), kept so
@@ -55,6 +57,14 @@ struct call_route {
 enum call_dir {
 	CALL_OUT,        /* browser to SIP */
 	CALL_IN,         /* SIP to browser */
+};
+
+/* Who ended a call, for CDRs: the first to act wins (call_obs.c). */
+enum call_by {
+	CALL_BY_NONE,
+	CALL_BY_BROWSER,
+	CALL_BY_SIP,
+	CALL_BY_GATEWAY,
 };
 
 enum call_phase {
@@ -109,6 +119,13 @@ struct tnd_call {
 	bool is_test;
 	enum tnd_testpeer_kind test_kind;
 	struct tnd_testpeer *test;           /* ref, once answered */
+	/* call_obs.c: lifecycle facts for CDRs, events and admin requests */
+	int64_t start_us, ringing_us, answer_us;   /* real time; 0: not yet */
+	enum call_by by;
+	bool told_created;
+	char *sip_call_id;                   /* owned: kept past the SIP leg */
+	char *user;                          /* owned: caller (out) or callee (in) */
+	char codec_webrtc[40], codec_sip[40];
 };
 
 /* call.c */
@@ -228,6 +245,21 @@ int tnd_call_test_kind(const struct tnd_conf *conf, const char *to);
  * msg. */
 int tnd_call_test_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, char *msg,
 			 size_t msglen);
+/* call_obs.c: lifecycle hooks (call.h, struct tnd_call_observer). */
+/* Tells the observer `ev` (created, ringing once, answered), stamping its
+ * time. */
+void tnd_call_emit(struct tnd_call *call, enum tnd_call_event ev);
+/* Records who ends the call, unless someone already did. */
+void tnd_call_by(struct tnd_call *call, enum call_by by);
+/* The call is ending (tnd_call_end, before the bridge closes): `ended`
+ * goes to the observer once the worker has handed over the media figures. */
+void tnd_call_emit_ended(struct tnd_call *call, int code, const char *reason);
+/* Records the codecs both legs agreed on. */
+void tnd_call_set_codecs(struct tnd_call *call, const char *webrtc, unsigned wclock,
+			 const char *sip, unsigned sclock);
+void tnd_call_obs_init(struct tnd_calls *calls);
+/* Reports the calls still waiting for figures without them, then forgets. */
+void tnd_call_obs_free(struct tnd_calls *calls);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

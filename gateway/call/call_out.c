@@ -79,6 +79,7 @@ static void on_ended(void *arg, struct tnd_sipcall *sip, int status, const char 
 	struct tnd_call *call = arg;
 
 	(void)sip;
+	tnd_call_by(call, CALL_BY_SIP);
 	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: SIP ended (%s)", call->id, tnd_sipcall_end_name(why));
 	tnd_call_end(call, status, phrase ? phrase : tnd_sipcall_end_name(why));
 }
@@ -243,6 +244,8 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 	snprintf(reason, sizeof(reason), "browser media %s%s%s",
 		 state == TND_BRIDGE_CLOSED ? "closed" : "failed", err ? ": " : "",
 		 err ? strerror(err) : "");
+	if (state == TND_BRIDGE_CLOSED)
+		tnd_call_by(call, CALL_BY_BROWSER);
 	if (call->sip)
 		tnd_sipcall_hangup(call->sip);
 	tnd_call_end(call, 0, reason);
@@ -336,6 +339,7 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	call->hdr_values = strv_copy(p->hdr_values, p->n_hdrs);
 	call->done = done;
 	call->req = tnd_obj_get(req);
+	tnd_call_emit(call, TND_CALL_EV_CREATED);
 	err = tnd_call_media(call, false, &bridge_events);
 	if (err) {
 		/* EBUSY here is admission control: no worker under max_load */

@@ -130,7 +130,7 @@ bool tnd_call_media_grace(struct tnd_call *call, enum tnd_bridge_state state)
 
 /* ------------------------------------------------------------ listing */
 
-void tnd_calls_detached(struct tnd_calls *calls, const char *user, tnd_call_info_h *h,
+void tnd_calls_detached(struct tnd_calls *calls, const char *user, tnd_call_brief_h *h,
 			void *arg)
 {
 	GHashTableIter it;
@@ -144,7 +144,7 @@ void tnd_calls_detached(struct tnd_calls *calls, const char *user, tnd_call_info
 
 		if (!call->detached || !call->use_user || strcmp(call->use_user, user))
 			continue;
-		h(arg, &(struct tnd_call_info){
+		h(arg, &(struct tnd_call_brief){
 			.call = call->id,
 			.state = *call->state ? call->state : "trying",
 			.peer = call->dir == CALL_OUT ? call->to : call->from_uri,

@@ -153,6 +153,25 @@ int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, uns
  * still drops its reference. */
 void tnd_bridge_close(struct tnd_bridge *br);
 
+/* One leg's figures for CDRs and admin requests (bridge_stats.c). */
+struct tnd_bridge_leg_stats {
+	uint64_t packets_in, packets_out;
+	uint64_t bytes_in;
+	int64_t lost;          /* expected less received (RFC 3550 A.3) */
+	double jitter_ms;      /* interarrival jitter of what the leg sends us (A.8) */
+	int rtt_ms;            /* from the peer's receiver reports; -1 unknown */
+};
+struct tnd_bridge_stats {
+	bool valid;            /* false: the bridge had closed already */
+	struct tnd_bridge_leg_stats leg[2];   /* A (browser), B (SIP) */
+};
+typedef void (tnd_bridge_stats_h)(void *arg, const struct tnd_bridge_stats *st);
+/* Asks the worker for the bridge's figures: h(arg, st) runs once on the
+ * signalling loop, also after tnd_bridge_close (commands run in order, so
+ * a query made before the close sees the call's last figures). arg is a
+ * tnd_obj, held until then. 0, EINVAL or ENOMEM (h is then not called). */
+int tnd_bridge_stats_query(struct tnd_bridge *br, tnd_bridge_stats_h *h, void *arg);
+
 /* Live objects, for the gateway's leak counters: bridges, and of those
  * whose legs still hold sockets. Any thread. */
 struct tnd_media_counts {

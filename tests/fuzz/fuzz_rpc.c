@@ -1,6 +1,7 @@
 /* libFuzzer target: JSON-RPC frame handling. The input is split at 0xff
  * bytes into up to 32 frames sent in turn on one connection, so sequences
- * (the protocol error count, login state) are explored too. A frame's first
+ * (the protocol error count, login state, admin requests after an admin's
+ * login) are explored too. A frame's first
  * byte picks its kind: 0xfe binary, 0xfd too big, else text. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,7 +37,8 @@ static struct tnd_api *api;
 
 static void setup(void)
 {
-	static const char text[] = "[log]\nlevel = error\n";
+	/* an admin, so a login as "root" reaches the admin methods too */
+	static const char text[] = "[log]\nlevel = error\n[auth]\nadmins = root\n";
 	char err[256];
 
 	if (tnd_loop_alloc(&loop, "fuzz", 1) ||

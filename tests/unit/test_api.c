@@ -296,12 +296,12 @@ static struct {
 	int logouts;
 } fk;
 
-static void fake_detached(struct tnd_calls *calls, const char *user, tnd_call_info_h *h,
+static void fake_detached(struct tnd_calls *calls, const char *user, tnd_call_brief_h *h,
 			  void *arg)
 {
 	(void)calls;
 	if (!strcmp(user, "alice"))
-		h(arg, &(struct tnd_call_info){ "c1", "answered", "sip:bob@pbx.example", false });
+		h(arg, &(struct tnd_call_brief){ "c1", "answered", "sip:bob@pbx.example", false });
 }
 
 static int fake_reattach(struct tnd_calls *calls, void *conn, const char *user,

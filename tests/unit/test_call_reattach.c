@@ -62,7 +62,7 @@ struct listed {
 	unsigned n;
 };
 
-static void list_one(void *arg, const struct tnd_call_info *info)
+static void list_one(void *arg, const struct tnd_call_brief *info)
 {
 	struct listed *l = arg;
 	size_t len = strlen(l->text);
