@@ -1,0 +1,213 @@
+/* iLBC adaptive codebook (RFC 3951 sections 3.6 and 4.4). A codebook is
+ * built from lmem samples of decoded residual (the memory): its base part
+ * holds every len-sample stretch of the memory, newest first; for 40-sample
+ * targets 20 augmented vectors follow, made by repeating the newest 20..39
+ * samples (with a 5-sample cross-fade); then the same again over the memory
+ * passed through the 8-tap expansion filter. A target takes three vectors
+ * with successively quantised gains (5, 4 and 3 bits). The encoder's
+ * search runs in the perceptually weighted domain: it filters memory and
+ * target through 1/Aw(z) and builds the same codebook over the filtered
+ * memory. Any thread; the caller passes the scratch space. */
+#include <math.h>
+#include <string.h>
+
+#include "codecs/ilbc/ilbc_int.h"
+
+#define MAX_GAIN 1.3f  /* largest first-stage gain the search takes */
+
+/* vectors in the base part (plain stretches, then augmented ones) */
+static unsigned base_size(unsigned lmem, unsigned len)
+{
+	return lmem - len + 1 + (len == ILBC_SUBL ? ILBC_SUBL / 2 : 0);
+}
+
+unsigned tnd_ilbc_cb_size(unsigned lmem, unsigned len)
+{
+	return 2 * base_size(lmem, len);
+}
+
+void tnd_ilbc_cb_expand(const float *mem, unsigned lmem, float *fmem)
+{
+	unsigned t, k;
+
+	/* y[t] = sum_k h[k] x[t + 4 - k], the memory taken as 0 outside itself */
+	for (t = 0; t < lmem; t++) {
+		float acc = 0;
+
+		for (k = 0; k < 8; k++) {
+			int s = (int)t + 4 - (int)k;
+
+			if (s >= 0 && s < (int)lmem)
+				acc += tnd_ilbc_cb_filter[k] * mem[s];
+		}
+		fmem[t] = acc;
+	}
+}
+
+/* One vector of one half of the codebook, idx counted inside that half. */
+static void half_vec(const float *mem, unsigned lmem, unsigned len, unsigned idx, float *out)
+{
+	unsigned plain = lmem - len + 1, lag, n;
+
+	if (idx < plain) {
+		memcpy(out, mem + lmem - len - idx, len * sizeof(float));
+		return;
+	}
+	/* augmented: the newest `lag` samples, then them again, with the
+	 * 5 samples before the seam faded into the repetition */
+	lag = idx - plain + len / 2;
+	for (n = 0; n < len; n++) {
+		if (n + 5 < lag) {
+			out[n] = mem[lmem - lag + n];
+		} else if (n < lag) {
+			float f = 0.2f * (float)(n + 5 - lag);
+
+			out[n] = (1 - f) * mem[lmem - lag + n] + f * mem[lmem - 2 * lag + n];
+		} else {
+			out[n] = mem[lmem - 2 * lag + n];
+		}
+	}
+}
+
+void tnd_ilbc_cb_vec(const float *mem, const float *fmem, unsigned lmem, unsigned len,
+		     unsigned idx, float *out)
+{
+	unsigned b = base_size(lmem, len);
+
+	if (idx >= 2 * b)
+		idx = 2 * b - 1;  /* unpack clamps; this guards our own callers */
+	if (idx < b)
+		half_vec(mem, lmem, len, idx, out);
+	else
+		half_vec(fmem, lmem, len, idx - b, out);
+}
+
+void tnd_ilbc_gains(const int *g, float *gains)
+{
+	float s;
+
+	gains[0] = tnd_ilbc_gain5[g[0] & 31];
+	s = fabsf(gains[0]) < 0.1f ? 0.1f : fabsf(gains[0]);
+	gains[1] = s * tnd_ilbc_gain4[g[1] & 15];
+	s = fabsf(gains[1]) < 0.1f ? 0.1f : fabsf(gains[1]);
+	gains[2] = s * tnd_ilbc_gain3[g[2] & 7];
+}
+
+void tnd_ilbc_cb_decode(const float *mem, unsigned lmem, unsigned len, const int *idx,
+			const int *gidx, float *out)
+{
+	float fmem[ILBC_CB_MEM], vec[ILBC_SUBL], g[ILBC_STAGES];
+	unsigned k, n;
+
+	tnd_ilbc_gains(gidx, g);
+	tnd_ilbc_cb_expand(mem, lmem, fmem);
+	memset(out, 0, len * sizeof(float));
+	for (k = 0; k < ILBC_STAGES; k++) {
+		tnd_ilbc_cb_vec(mem, fmem, lmem, len, (unsigned)idx[k], vec);
+		for (n = 0; n < len; n++)
+			out[n] += g[k] * vec[n];
+	}
+}
+
+/* Indices a 7-bit stage 2 or 3 field can carry (section 3.6.4.2). */
+static bool fits7(unsigned i)
+{
+	return i < 44 || (i >= 108 && i < 172) || i >= 236;
+}
+
+/* The augmented vectors of the expanded half (the last 20 of a 40-sample
+ * codebook) are left out of the search: FFmpeg 5.1's fixed-point decoder
+ * (Debian's) turns loud frames that use them into saturated noise (a 440 +
+ * 1300 Hz two-tone at 8000 + 5000 peak, measured), and an encoder may pick
+ * any subset of the codebook. Our decoder still decodes them. */
+static bool searched(unsigned i, unsigned len, unsigned size)
+{
+	return len != ILBC_SUBL || i < size - ILBC_SUBL / 2;
+}
+
+/* Nearest level of scale * tab[0..n); its index. */
+static int quant_gain(float g, float scale, const float *tab, unsigned n, float *gq)
+{
+	unsigned i, best = 0;
+	float d, bd = 1e30f;
+
+	for (i = 0; i < n; i++) {
+		d = (g - scale * tab[i]) * (g - scale * tab[i]);
+		if (d < bd) {
+			bd = d;
+			best = i;
+		}
+	}
+	*gq = scale * tab[best];
+	return (int)best;
+}
+
+/* Weighting: x through 1/aw with zero state, in place. */
+static void weight(float *x, unsigned n, const float *aw)
+{
+	unsigned i, k;
+
+	for (i = 0; i < n; i++) {
+		float acc = x[i];
+
+		for (k = 1; k < ILBC_NA && k <= i; k++)
+			acc -= aw[k] * x[i - k];
+		x[i] = acc;
+	}
+}
+
+void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, unsigned len,
+			const float *aw, bool restrict7, float *scratch, int *idx, int *gidx)
+{
+	float *cbv = scratch, *ene = scratch + ILBC_CB_MAX * ILBC_SUBL;
+	float buf[ILBC_CB_MEM + ILBC_SUBL], fmem[ILBC_CB_MEM], t[ILBC_SUBL];
+	float prev = 1.0f, gq;
+	unsigned size = tnd_ilbc_cb_size(lmem, len), i, n, k;
+
+	memcpy(buf, mem, lmem * sizeof(float));
+	memcpy(buf + lmem, target, len * sizeof(float));
+	weight(buf, lmem + len, aw);
+	memcpy(t, buf + lmem, len * sizeof(float));
+	tnd_ilbc_cb_expand(buf, lmem, fmem);
+	for (i = 0; i < size; i++) {
+		float *v = cbv + i * len, e = 0;
+
+		tnd_ilbc_cb_vec(buf, fmem, lmem, len, i, v);
+		for (n = 0; n < len; n++)
+			e += v[n] * v[n];
+		ene[i] = e;
+	}
+	for (k = 0; k < ILBC_STAGES; k++) {
+		float best = -1, bg = 0;
+		unsigned bi = 0;
+
+		for (i = 0; i < size; i++) {
+			float c = 0, g;
+
+			if (ene[i] < 1e-6f || (k && restrict7 && !fits7(i)) ||
+			    !searched(i, len, size))
+				continue;
+			for (n = 0; n < len; n++)
+				c += t[n] * cbv[i * len + n];
+			g = c / ene[i];
+			/* the first stage's gain quantiser has positive levels only */
+			if ((k == 0 && c <= 0) || fabsf(g) >= MAX_GAIN)
+				continue;
+			if (c * g > best) {
+				best = c * g;
+				bi = i;
+				bg = g;
+			}
+		}
+		idx[k] = (int)bi;
+		if (k == 0)
+			gidx[k] = quant_gain(bg < 0 ? 0 : bg, 1.0f, tnd_ilbc_gain5, 32, &gq);
+		else if (k == 1)
+			gidx[k] = quant_gain(bg, prev < 0.1f ? 0.1f : prev, tnd_ilbc_gain4, 16, &gq);
+		else
+			gidx[k] = quant_gain(bg, prev < 0.1f ? 0.1f : prev, tnd_ilbc_gain3, 8, &gq);
+		prev = fabsf(gq);
+		for (n = 0; n < len; n++)
+			t[n] -= gq * cbv[bi * len + n];
+	}
+}

@@ -1,0 +1,167 @@
+/* codecs/ilbc/ private: our implementation of iLBC (RFC 3951), shared by its
+ * files. Frame parameters (what the bitstream carries), the per-mode
+ * geometry, the encoder and decoder states (sized for the larger mode at
+ * alloc, so no frame allocates), and the DSP steps both sides run. All
+ * arithmetic is float; bit-exactness with the RFC's reference is not a goal,
+ * decoding by any RFC 3951 decoder is (tests/unit/test_ilbc.c checks it
+ * against FFmpeg's). A state belongs to one media worker; tables are
+ * read-only. */
+#ifndef TND_CODECS_ILBC_INT_H
+#define TND_CODECS_ILBC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ILBC_ORDER 10              /* LPC order */
+#define ILBC_NA (ILBC_ORDER + 1)   /* coefficients of A(z), a[0] = 1 */
+#define ILBC_SUBL 40               /* sub-block */
+#define ILBC_STATE_LEN 80          /* two sub-blocks hold the start state */
+#define ILBC_MAX_BLOCK 240         /* 30 ms */
+#define ILBC_MAX_NSUB 6
+#define ILBC_MAX_CBBLOCKS 4        /* 40-sample blocks coded by the codebook */
+#define ILBC_STAGES 3
+#define ILBC_CB_MEM 147            /* codebook memory of a 40-sample block */
+#define ILBC_CB_MEM_SHORT 85       /* ... of the rest of the start state */
+#define ILBC_CB_MAX 256            /* vectors in one codebook */
+#define ILBC_MAX_SHORT 58          /* scalar-coded start state samples */
+#define ILBC_LSF_SPLIT 3
+#define ILBC_MAX_BYTES 50
+
+/* The two modes (section 2): 20 ms at 15.2 kbit/s, 30 ms at 13.33 kbit/s. */
+struct ilbc_mode {
+	unsigned ms;
+	unsigned block;       /* samples per frame: 160 or 240 */
+	unsigned nsub;        /* sub-blocks: 4 or 6 */
+	unsigned ncb;         /* 40-sample blocks coded by the codebook: nsub - 2 */
+	unsigned nlsf;        /* LSF sets per frame: 1 or 2 */
+	unsigned short_len;   /* scalar-coded start state: 57 or 58 */
+	unsigned bytes;       /* 38 or 50 */
+};
+
+const struct ilbc_mode *tnd_ilbc_mode(unsigned ms);
+
+/* Everything one frame carries, with codebook indices as the codebook
+ * numbers them (before the transmitted-index mapping of section 3.6.4.2). */
+struct ilbc_frame {
+	int lsf[2 * ILBC_LSF_SPLIT];
+	int start;                 /* 1..nsub-1: the state is in sub-blocks start-1, start */
+	int state_first;           /* 1: scalar part first, codebook part after it */
+	int scale;                 /* 0..63 */
+	int state[ILBC_MAX_SHORT]; /* 0..7 */
+	int xcb[ILBC_STAGES];      /* the rest of the start state (22/23 samples) */
+	int xgain[ILBC_STAGES];
+	int cb[ILBC_MAX_CBBLOCKS][ILBC_STAGES];  /* in coding order: forward, then backward */
+	int gain[ILBC_MAX_CBBLOCKS][ILBC_STAGES];
+};
+
+/* ----------------------------------------------------------- ilbc_pack.c */
+
+/* Writes m->bytes bytes (section 3.8: three classes, then a 0 bit). */
+void tnd_ilbc_pack(const struct ilbc_mode *m, const struct ilbc_frame *f, uint8_t *out);
+/* Reads a frame; EBADMSG for one the RFC tells to treat as lost (start out
+ * of range, the empty-frame bit set). Indices are clamped to their
+ * codebooks, so any input decodes safely. */
+int tnd_ilbc_unpack(const struct ilbc_mode *m, const uint8_t *in, struct ilbc_frame *f);
+
+/* ------------------------------------------------------------ ilbc_lpc.c */
+
+void tnd_ilbc_lsf_to_a(const float *lsf, float *a);
+/* false when the roots cannot be found (lsf left untouched) */
+bool tnd_ilbc_a_to_lsf(const float *a, float *lsf);
+/* Keeps LSFs ordered, apart and inside (0, pi) (section 4.1). */
+void tnd_ilbc_lsf_stable(float *lsf);
+void tnd_ilbc_lsf_dequant(const int *idx, float *lsf);
+void tnd_ilbc_lsf_quant(const float *lsf, int *idx, float *lsfq);
+/* Per sub-block synthesis filters from the previous frame's last LSF set
+ * and this frame's (section 3.2.6 / 4.1); updates *old. */
+void tnd_ilbc_interp(const struct ilbc_mode *m, float *old, const float *lsfq,
+		     float a[][ILBC_NA]);
+void tnd_ilbc_bwexpand(const float *a, float *out, float chirp);
+/* Levinson-Durbin on r[0..ORDER]; a[0] = 1. */
+void tnd_ilbc_levinson(const float *r, float *a);
+
+/* ------------------------------------------------------------- ilbc_cb.c */
+
+/* Codebook size for a target of len samples over lmem memory samples. */
+unsigned tnd_ilbc_cb_size(unsigned lmem, unsigned len);
+/* The expanded memory (section 3.6.3) of mem. */
+void tnd_ilbc_cb_expand(const float *mem, unsigned lmem, float *fmem);
+/* Vector idx of the codebook over mem (and its expansion fmem). */
+void tnd_ilbc_cb_vec(const float *mem, const float *fmem, unsigned lmem, unsigned len,
+		     unsigned idx, float *out);
+/* The three gains of indices g (section 4.4.2). */
+void tnd_ilbc_gains(const int *g, float *gains);
+/* Decodes len samples from three indices and gains (section 4.4). */
+void tnd_ilbc_cb_decode(const float *mem, unsigned lmem, unsigned len, const int *idx,
+			const int *gidx, float *out);
+/* Encoder: picks indices and gains for target over mem, searching in the
+ * domain of the weighting filter aw (section 3.6.4); restrict: stages 2
+ * and 3 may use only the indices a 7-bit field carries. scratch holds
+ * ILBC_CB_MAX * ILBC_SUBL + ILBC_CB_MAX floats. */
+void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, unsigned len,
+			const float *aw, bool restrict7, float *scratch, int *idx, int *gidx);
+
+/* ---------------------------------------------------------- ilbc_state.c */
+
+/* Decodes the scalar start state (section 4.2) into out[0..len). */
+void tnd_ilbc_state_decode(int scale, const int *q, const float *a, unsigned len, float *out);
+/* Encoder: quantises the residual res[0..len) (section 3.5). */
+void tnd_ilbc_state_encode(const float *res, const float *a, unsigned len, int *scale, int *q);
+
+/* ------------------------------------------------------------ ilbc_exc.c */
+
+/* Decodes a frame's residual (section 4.3 to 4.5) into res[0..block).
+ * With target (the encoder's residual), first chooses every start state
+ * and codebook parameter in f from it, so both sides rebuild the same. */
+void tnd_ilbc_excitation(const struct ilbc_mode *m, struct ilbc_frame *f,
+			 float a[][ILBC_NA], const float *target, float *scratch, float *res);
+
+/* ---------------------------------------------------- encoder / decoder */
+
+/* Scratch floats tnd_ilbc_excitation and the codebook search need. */
+#define ILBC_SCRATCH (ILBC_CB_MAX * ILBC_SUBL + ILBC_CB_MAX + 4 * ILBC_CB_MEM)
+
+struct ilbc_enc {
+	const struct ilbc_mode *m;
+	float hp_x[2], hp_y[2];              /* input high-pass memory */
+	float hist[60 + ILBC_MAX_BLOCK];     /* LPC analysis look-back and frame */
+	float ana_mem[ILBC_ORDER];           /* analysis filter: past inputs */
+	float lsf_old[ILBC_ORDER];           /* quantised LSF set of the last frame */
+	float lsf_prev[2 * ILBC_ORDER];      /* unquantised, for a failed root search */
+	float scratch[ILBC_SCRATCH];
+};
+
+struct ilbc_dec {
+	const struct ilbc_mode *m;
+	float lsf_old[ILBC_ORDER];
+	float syn_mem[ILBC_ORDER];
+	float hp_x[2], hp_y[2];
+	float last_a[ILBC_NA];               /* the last sub-block's filter, for PLC */
+	float last_res[ILBC_MAX_BLOCK];      /* residual of the last frame */
+	unsigned lag;                        /* its pitch lag */
+	float periodicity;                   /* 0..1 */
+	unsigned lost;                       /* consecutive concealed frames */
+	uint32_t seed;
+	float scratch[ILBC_SCRATCH];
+};
+
+void tnd_ilbc_enc_init(struct ilbc_enc *e, const struct ilbc_mode *m);
+void tnd_ilbc_encode_frame(struct ilbc_enc *e, const int16_t *pcm, uint8_t *out);
+void tnd_ilbc_dec_init(struct ilbc_dec *d, const struct ilbc_mode *m);
+/* in NULL: a lost frame, concealed (section 4.5). */
+void tnd_ilbc_decode_frame(struct ilbc_dec *d, const uint8_t *in, int16_t *pcm);
+
+/* ------------------------------------------------------------- tables */
+
+extern const float tnd_ilbc_hp_in_b[3], tnd_ilbc_hp_in_a[3];
+extern const float tnd_ilbc_hp_out_b[3], tnd_ilbc_hp_out_a[3];
+extern const float tnd_ilbc_state_sq3[8];
+extern const float tnd_ilbc_state_frgq[64];
+extern const float tnd_ilbc_cb_filter[8];
+extern const float tnd_ilbc_gain3[8], tnd_ilbc_gain4[16], tnd_ilbc_gain5[32];
+extern const float tnd_ilbc_lsf_mean[ILBC_ORDER];
+extern const float tnd_ilbc_win_sym[240], tnd_ilbc_win_asym[240], tnd_ilbc_win_lag[11];
+extern const float tnd_ilbc_lsf_cb[1088];
+
+#endif
