@@ -11,14 +11,14 @@
 #include "codecs/codec_int.h"
 #include "codecs/ilbc/ilbc_int.h"
 
-#define ILBC_MAX_FRAMES 3  /* max_ptime 60 ms */
+#define TND_ILBC_MAX_FRAMES 3  /* max_ptime 60 ms */
 
 static bool ilbc_format_ok(unsigned rate, unsigned channels)
 {
 	return rate == 8000 && channels == 1;
 }
 
-static const struct ilbc_mode *mode_of(const struct tnd_codec_params *p)
+static const struct tnd_ilbc_mode *mode_of(const struct tnd_codec_params *p)
 {
 	return tnd_ilbc_mode(p->mode_ms ? p->mode_ms : 20);
 }
@@ -26,8 +26,8 @@ static const struct ilbc_mode *mode_of(const struct tnd_codec_params *p)
 static int ilbc_enc_alloc(void **stp, const struct tnd_codec_params *p, unsigned rate,
 			  unsigned channels)
 {
-	const struct ilbc_mode *m = mode_of(p);
-	struct ilbc_enc *e;
+	const struct tnd_ilbc_mode *m = mode_of(p);
+	struct tnd_ilbc_enc *e;
 
 	(void)rate;
 	(void)channels;
@@ -49,14 +49,14 @@ static void ilbc_enc_free(void *st)
 static int ilbc_enc(void *st, const int16_t *pcm, size_t nsamp, uint8_t *out, size_t outsz,
 		    size_t *outlen)
 {
-	struct ilbc_enc *e = st;
+	struct tnd_ilbc_enc *e = st;
 	size_t frames, i;
 
 	/* codec.c let any multiple of 10 ms through: the mode decides */
 	if (nsamp % e->m->block)
 		return EINVAL;
 	frames = nsamp / e->m->block;
-	if (frames > ILBC_MAX_FRAMES)
+	if (frames > TND_ILBC_MAX_FRAMES)
 		return EINVAL;
 	if (outsz < frames * e->m->bytes)
 		return ENOSPC;
@@ -69,8 +69,8 @@ static int ilbc_enc(void *st, const int16_t *pcm, size_t nsamp, uint8_t *out, si
 static int ilbc_dec_alloc(void **stp, const struct tnd_codec_params *p, unsigned rate,
 			  unsigned channels)
 {
-	const struct ilbc_mode *m = mode_of(p);
-	struct ilbc_dec *d;
+	const struct tnd_ilbc_mode *m = mode_of(p);
+	struct tnd_ilbc_dec *d;
 
 	(void)rate;
 	(void)channels;
@@ -92,10 +92,10 @@ static void ilbc_dec_free(void *st)
 static int ilbc_dec(void *st, const uint8_t *payload, size_t len, int16_t *pcm, size_t maxsamp,
 		    size_t *nsamp)
 {
-	struct ilbc_dec *d = st;
+	struct tnd_ilbc_dec *d = st;
 	size_t frames = len / d->m->bytes, i;
 
-	if (len % d->m->bytes || !frames || frames > ILBC_MAX_FRAMES)
+	if (len % d->m->bytes || !frames || frames > TND_ILBC_MAX_FRAMES)
 		return EBADMSG;
 	if (frames * d->m->block > maxsamp)
 		return ENOSPC;
@@ -108,8 +108,8 @@ static int ilbc_dec(void *st, const uint8_t *payload, size_t len, int16_t *pcm, 
 
 static int ilbc_conceal(void *st, int16_t *pcm, size_t nsamp)
 {
-	struct ilbc_dec *d = st;
-	int16_t frame[ILBC_MAX_BLOCK];
+	struct tnd_ilbc_dec *d = st;
+	int16_t frame[TND_ILBC_MAX_BLOCK];
 	size_t i, n;
 
 	/* whole frames; a partial last one is cut */

@@ -18,7 +18,7 @@
 /* vectors in the base part (plain stretches, then augmented ones) */
 static unsigned base_size(unsigned lmem, unsigned len)
 {
-	return lmem - len + 1 + (len == ILBC_SUBL ? ILBC_SUBL / 2 : 0);
+	return lmem - len + 1 + (len == TND_ILBC_SUBL ? TND_ILBC_SUBL / 2 : 0);
 }
 
 unsigned tnd_ilbc_cb_size(unsigned lmem, unsigned len)
@@ -96,13 +96,13 @@ void tnd_ilbc_gains(const int *g, float *gains)
 void tnd_ilbc_cb_decode(const float *mem, unsigned lmem, unsigned len, const int *idx,
 			const int *gidx, float *out)
 {
-	float fmem[ILBC_CB_MEM], vec[ILBC_SUBL], g[ILBC_STAGES];
+	float fmem[TND_ILBC_CB_MEM], vec[TND_ILBC_SUBL], g[TND_ILBC_STAGES];
 	unsigned k, n;
 
 	tnd_ilbc_gains(gidx, g);
 	tnd_ilbc_cb_expand(mem, lmem, fmem);
 	memset(out, 0, len * sizeof(float));
-	for (k = 0; k < ILBC_STAGES; k++) {
+	for (k = 0; k < TND_ILBC_STAGES; k++) {
 		tnd_ilbc_cb_vec(mem, fmem, lmem, len, (unsigned)idx[k], vec);
 		for (n = 0; n < len; n++)
 			out[n] += g[k] * vec[n];
@@ -113,16 +113,6 @@ void tnd_ilbc_cb_decode(const float *mem, unsigned lmem, unsigned len, const int
 static bool fits7(unsigned i)
 {
 	return i < 44 || (i >= 108 && i < 172) || i >= 236;
-}
-
-/* The augmented vectors of the expanded half (the last 20 of a 40-sample
- * codebook) are left out of the search: FFmpeg 5.1's fixed-point decoder
- * (Debian's) turns loud frames that use them into saturated noise (a 440 +
- * 1300 Hz two-tone at 8000 + 5000 peak, measured), and an encoder may pick
- * any subset of the codebook. Our decoder still decodes them. */
-static bool searched(unsigned i, unsigned len, unsigned size)
-{
-	return len != ILBC_SUBL || i < size - ILBC_SUBL / 2;
 }
 
 /* Nearest level of scale * tab[0..n); its index. */
@@ -150,7 +140,7 @@ static void weight(float *x, unsigned n, const float *aw)
 	for (i = 0; i < n; i++) {
 		float acc = x[i];
 
-		for (k = 1; k < ILBC_NA && k <= i; k++)
+		for (k = 1; k < TND_ILBC_NA && k <= i; k++)
 			acc -= aw[k] * x[i - k];
 		x[i] = acc;
 	}
@@ -159,8 +149,8 @@ static void weight(float *x, unsigned n, const float *aw)
 void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, unsigned len,
 			const float *aw, bool restrict7, float *scratch, int *idx, int *gidx)
 {
-	float *cbv = scratch, *ene = scratch + ILBC_CB_MAX * ILBC_SUBL;
-	float buf[ILBC_CB_MEM + ILBC_SUBL], fmem[ILBC_CB_MEM], t[ILBC_SUBL];
+	float *cbv = scratch, *ene = scratch + TND_ILBC_CB_MAX * TND_ILBC_SUBL;
+	float buf[TND_ILBC_CB_MEM + TND_ILBC_SUBL], fmem[TND_ILBC_CB_MEM], t[TND_ILBC_SUBL];
 	float prev = 1.0f, gq;
 	unsigned size = tnd_ilbc_cb_size(lmem, len), i, n, k;
 
@@ -177,15 +167,14 @@ void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, un
 			e += v[n] * v[n];
 		ene[i] = e;
 	}
-	for (k = 0; k < ILBC_STAGES; k++) {
+	for (k = 0; k < TND_ILBC_STAGES; k++) {
 		float best = -1, bg = 0;
 		unsigned bi = 0;
 
 		for (i = 0; i < size; i++) {
 			float c = 0, g;
 
-			if (ene[i] < 1e-6f || (k && restrict7 && !fits7(i)) ||
-			    !searched(i, len, size))
+			if (ene[i] < 1e-6f || (k && restrict7 && !fits7(i)))
 				continue;
 			for (n = 0; n < len; n++)
 				c += t[n] * cbv[i * len + n];

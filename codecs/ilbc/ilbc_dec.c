@@ -17,17 +17,17 @@
 #define LAG_MAX 119
 #define LAG_WIN 80
 
-static const struct ilbc_mode modes[2] = {
+static const struct tnd_ilbc_mode modes[2] = {
 	{ 20, 160, 4, 2, 1, 57, 38 },
 	{ 30, 240, 6, 4, 2, 58, 50 },
 };
 
-const struct ilbc_mode *tnd_ilbc_mode(unsigned ms)
+const struct tnd_ilbc_mode *tnd_ilbc_mode(unsigned ms)
 {
 	return ms == 20 ? &modes[0] : ms == 30 ? &modes[1] : NULL;
 }
 
-void tnd_ilbc_dec_init(struct ilbc_dec *d, const struct ilbc_mode *m)
+void tnd_ilbc_dec_init(struct tnd_ilbc_dec *d, const struct tnd_ilbc_mode *m)
 {
 	memset(d, 0, sizeof(*d));
 	d->m = m;
@@ -38,9 +38,9 @@ void tnd_ilbc_dec_init(struct ilbc_dec *d, const struct ilbc_mode *m)
 }
 
 /* The pitch lag and periodicity of the residual history (for PLC). */
-static void find_lag(struct ilbc_dec *d)
+static void find_lag(struct tnd_ilbc_dec *d)
 {
-	const float *h = d->last_res, *x = h + ILBC_MAX_BLOCK - LAG_WIN;
+	const float *h = d->last_res, *x = h + TND_ILBC_MAX_BLOCK - LAG_WIN;
 	float best = -1, ex = 0;
 	unsigned lag, n;
 
@@ -66,10 +66,10 @@ static void find_lag(struct ilbc_dec *d)
 	d->periodicity = best < 0 ? 0 : best > 1 ? 1 : best;
 }
 
-static void conceal(struct ilbc_dec *d, float *res)
+static void conceal(struct tnd_ilbc_dec *d, float *res)
 {
 	const unsigned B = d->m->block;
-	const float *h = d->last_res + ILBC_MAX_BLOCK;
+	const float *h = d->last_res + TND_ILBC_MAX_BLOCK;
 	float rms = 0, g, p = d->periodicity;
 	unsigned n;
 
@@ -77,9 +77,9 @@ static void conceal(struct ilbc_dec *d, float *res)
 	g = d->lost == 1 ? 1.0f : PLC_FADE;
 	if (d->lost * B > PLC_MUTE_SAMPLES)
 		g = 0;
-	for (n = 0; n < ILBC_MAX_BLOCK; n++)
+	for (n = 0; n < TND_ILBC_MAX_BLOCK; n++)
 		rms += d->last_res[n] * d->last_res[n];
-	rms = sqrtf(rms / ILBC_MAX_BLOCK);
+	rms = sqrtf(rms / TND_ILBC_MAX_BLOCK);
 	for (n = 0; n < B; n++) {
 		float noise;
 
@@ -89,21 +89,21 @@ static void conceal(struct ilbc_dec *d, float *res)
 	}
 }
 
-static void synth(struct ilbc_dec *d, const float *a, float *x, unsigned n)
+static void synth(struct tnd_ilbc_dec *d, const float *a, float *x, unsigned n)
 {
 	unsigned i, k;
 
 	for (i = 0; i < n; i++) {
 		float acc = x[i];
 
-		for (k = 1; k < ILBC_NA; k++)
-			acc -= a[k] * (i >= k ? x[i - k] : d->syn_mem[ILBC_ORDER + i - k]);
+		for (k = 1; k < TND_ILBC_NA; k++)
+			acc -= a[k] * (i >= k ? x[i - k] : d->syn_mem[TND_ILBC_ORDER + i - k]);
 		x[i] = acc;
 	}
-	memcpy(d->syn_mem, x + n - ILBC_ORDER, sizeof(d->syn_mem));
+	memcpy(d->syn_mem, x + n - TND_ILBC_ORDER, sizeof(d->syn_mem));
 }
 
-static void output(struct ilbc_dec *d, const float *x, int16_t *pcm, unsigned n)
+static void output(struct tnd_ilbc_dec *d, const float *x, int16_t *pcm, unsigned n)
 {
 	const float *b = tnd_ilbc_hp_out_b, *a = tnd_ilbc_hp_out_a;
 	unsigned i;
@@ -123,33 +123,33 @@ static void output(struct ilbc_dec *d, const float *x, int16_t *pcm, unsigned n)
 	}
 }
 
-void tnd_ilbc_decode_frame(struct ilbc_dec *d, const uint8_t *in, int16_t *pcm)
+void tnd_ilbc_decode_frame(struct tnd_ilbc_dec *d, const uint8_t *in, int16_t *pcm)
 {
-	const struct ilbc_mode *m = d->m;
-	float a[ILBC_MAX_NSUB][ILBC_NA], lsfq[2 * ILBC_ORDER], res[ILBC_MAX_BLOCK];
-	float x[ILBC_MAX_BLOCK];
-	struct ilbc_frame f;
+	const struct tnd_ilbc_mode *m = d->m;
+	float a[TND_ILBC_MAX_NSUB][TND_ILBC_NA], lsfq[2 * TND_ILBC_ORDER], res[TND_ILBC_MAX_BLOCK];
+	float x[TND_ILBC_MAX_BLOCK];
+	struct tnd_ilbc_frame f;
 	unsigned i, k;
 
 	if (in && tnd_ilbc_unpack(m, in, &f) == 0) {
 		for (k = 0; k < m->nlsf; k++) {
-			tnd_ilbc_lsf_dequant(f.lsf + k * ILBC_LSF_SPLIT, lsfq + k * ILBC_ORDER);
-			tnd_ilbc_lsf_stable(lsfq + k * ILBC_ORDER);
+			tnd_ilbc_lsf_dequant(f.lsf + k * TND_ILBC_LSF_SPLIT, lsfq + k * TND_ILBC_ORDER);
+			tnd_ilbc_lsf_stable(lsfq + k * TND_ILBC_ORDER);
 		}
 		tnd_ilbc_interp(m, d->lsf_old, lsfq, a);
 		tnd_ilbc_excitation(m, &f, a, NULL, d->scratch, res);
 		d->lost = 0;
 		memcpy(x, res, m->block * sizeof(float));
 		for (i = 0; i < m->nsub; i++)
-			synth(d, a[i], x + i * ILBC_SUBL, ILBC_SUBL);
+			synth(d, a[i], x + i * TND_ILBC_SUBL, TND_ILBC_SUBL);
 		memcpy(d->last_a, a[m->nsub - 1], sizeof(d->last_a));
 	} else {
 		conceal(d, res);
 		memcpy(x, res, m->block * sizeof(float));
 		synth(d, d->last_a, x, m->block);
 	}
-	memmove(d->last_res, d->last_res + m->block, (ILBC_MAX_BLOCK - m->block) * sizeof(float));
-	memcpy(d->last_res + ILBC_MAX_BLOCK - m->block, res, m->block * sizeof(float));
+	memmove(d->last_res, d->last_res + m->block, (TND_ILBC_MAX_BLOCK - m->block) * sizeof(float));
+	memcpy(d->last_res + TND_ILBC_MAX_BLOCK - m->block, res, m->block * sizeof(float));
 	if (!d->lost)
 		find_lag(d);
 	output(d, x, pcm, m->block);

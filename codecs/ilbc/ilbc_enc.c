@@ -4,26 +4,31 @@
  * the start state and codebook search of ilbc_exc.c, then packing. Our own
  * simplifications, which any RFC 3951 decoder decodes alike: unweighted LSF
  * quantisation, start state without noise feedback, and no gain
- * re-calculation after the search. One worker owns a state. */
+ * re-calculation after the search. The first frame of a stream is sent
+ * silent: FFmpeg's decoder (5.1, Debian's) starts with an LSF memory of
+ * zeros instead of the RFC's mean (section 4.1), and a loud first frame
+ * through that filter drives its saturating synthesis into a full-scale
+ * limit cycle (measured: a two-tone stream never recovered; a vowel took
+ * 120 ms). One worker owns a state. */
 #include <math.h>
 #include <string.h>
 
 #include "codecs/ilbc/ilbc_int.h"
 
 #define LOOKBACK 60
-#define HIST (LOOKBACK + ILBC_MAX_BLOCK)
+#define HIST (LOOKBACK + TND_ILBC_MAX_BLOCK)
 #define CHIRP_SYNT 0.9025f  /* bandwidth expansion before the LSFs */
 
-void tnd_ilbc_enc_init(struct ilbc_enc *e, const struct ilbc_mode *m)
+void tnd_ilbc_enc_init(struct tnd_ilbc_enc *e, const struct tnd_ilbc_mode *m)
 {
 	memset(e, 0, sizeof(*e));
 	e->m = m;
 	memcpy(e->lsf_old, tnd_ilbc_lsf_mean, sizeof(e->lsf_old));
 	memcpy(e->lsf_prev, tnd_ilbc_lsf_mean, sizeof(e->lsf_old));
-	memcpy(e->lsf_prev + ILBC_ORDER, tnd_ilbc_lsf_mean, sizeof(e->lsf_old));
+	memcpy(e->lsf_prev + TND_ILBC_ORDER, tnd_ilbc_lsf_mean, sizeof(e->lsf_old));
 }
 
-static void highpass(struct ilbc_enc *e, const int16_t *pcm, float *x, unsigned n)
+static void highpass(struct tnd_ilbc_enc *e, const int16_t *pcm, float *x, unsigned n)
 {
 	const float *b = tnd_ilbc_hp_in_b, *a = tnd_ilbc_hp_in_a;
 	unsigned i;
@@ -42,18 +47,18 @@ static void highpass(struct ilbc_enc *e, const int16_t *pcm, float *x, unsigned 
 }
 
 /* LSFs of one analysis window over 240 samples of the history. */
-static void analyse(struct ilbc_enc *e, const float *win, const float *x, float *lsf,
+static void analyse(struct tnd_ilbc_enc *e, const float *win, const float *x, float *lsf,
 		    unsigned set)
 {
-	float w[ILBC_MAX_BLOCK], r[ILBC_NA], a[ILBC_NA], a2[ILBC_NA];
+	float w[TND_ILBC_MAX_BLOCK], r[TND_ILBC_NA], a[TND_ILBC_NA], a2[TND_ILBC_NA];
 	unsigned i, k;
 
-	for (i = 0; i < ILBC_MAX_BLOCK; i++)
+	for (i = 0; i < TND_ILBC_MAX_BLOCK; i++)
 		w[i] = win[i] * x[i];
-	for (k = 0; k < ILBC_NA; k++) {
+	for (k = 0; k < TND_ILBC_NA; k++) {
 		float acc = 0;
 
-		for (i = k; i < ILBC_MAX_BLOCK; i++)
+		for (i = k; i < TND_ILBC_MAX_BLOCK; i++)
 			acc += w[i] * w[i - k];
 		r[k] = acc * tnd_ilbc_win_lag[k];
 	}
@@ -61,48 +66,51 @@ static void analyse(struct ilbc_enc *e, const float *win, const float *x, float 
 	tnd_ilbc_bwexpand(a, a2, CHIRP_SYNT);
 	/* a failed root search (silence, overflow) keeps the last good set */
 	if (tnd_ilbc_a_to_lsf(a2, lsf))
-		memcpy(e->lsf_prev + set * ILBC_ORDER, lsf, ILBC_ORDER * sizeof(float));
+		memcpy(e->lsf_prev + set * TND_ILBC_ORDER, lsf, TND_ILBC_ORDER * sizeof(float));
 	else
-		memcpy(lsf, e->lsf_prev + set * ILBC_ORDER, ILBC_ORDER * sizeof(float));
+		memcpy(lsf, e->lsf_prev + set * TND_ILBC_ORDER, TND_ILBC_ORDER * sizeof(float));
 }
 
-void tnd_ilbc_encode_frame(struct ilbc_enc *e, const int16_t *pcm, uint8_t *out)
+void tnd_ilbc_encode_frame(struct tnd_ilbc_enc *e, const int16_t *pcm, uint8_t *out)
 {
-	const struct ilbc_mode *m = e->m;
-	float x[ILBC_MAX_BLOCK], lsf[2 * ILBC_ORDER], lsfq[2 * ILBC_ORDER];
-	float a[ILBC_MAX_NSUB][ILBC_NA], res[ILBC_MAX_BLOCK], dec[ILBC_MAX_BLOCK];
-	struct ilbc_frame f;
+	const struct tnd_ilbc_mode *m = e->m;
+	float x[TND_ILBC_MAX_BLOCK], lsf[2 * TND_ILBC_ORDER], lsfq[2 * TND_ILBC_ORDER];
+	float a[TND_ILBC_MAX_NSUB][TND_ILBC_NA], res[TND_ILBC_MAX_BLOCK], dec[TND_ILBC_MAX_BLOCK];
+	struct tnd_ilbc_frame f;
 	unsigned i, n, k;
 
 	memset(&f, 0, sizeof(f));
 	highpass(e, pcm, x, m->block);
+	if (!e->started)
+		memset(x, 0, m->block * sizeof(float));
+	e->started = true;
 	memmove(e->hist, e->hist + m->block, (HIST - m->block) * sizeof(float));
 	memcpy(e->hist + HIST - m->block, x, m->block * sizeof(float));
 	/* 30 ms: a symmetric window centred early in the frame, and the
 	 * asymmetric one ending with it; 20 ms: the asymmetric one only */
 	for (k = 0; k < m->nlsf; k++) {
 		if (k + 1 < m->nlsf)
-			analyse(e, tnd_ilbc_win_sym, e->hist, lsf + k * ILBC_ORDER, k);
+			analyse(e, tnd_ilbc_win_sym, e->hist, lsf + k * TND_ILBC_ORDER, k);
 		else
-			analyse(e, tnd_ilbc_win_asym, e->hist + LOOKBACK, lsf + k * ILBC_ORDER, k);
-		tnd_ilbc_lsf_quant(lsf + k * ILBC_ORDER, f.lsf + k * ILBC_LSF_SPLIT,
-				   lsfq + k * ILBC_ORDER);
-		tnd_ilbc_lsf_stable(lsfq + k * ILBC_ORDER);
+			analyse(e, tnd_ilbc_win_asym, e->hist + LOOKBACK, lsf + k * TND_ILBC_ORDER, k);
+		tnd_ilbc_lsf_quant(lsf + k * TND_ILBC_ORDER, f.lsf + k * TND_ILBC_LSF_SPLIT,
+				   lsfq + k * TND_ILBC_ORDER);
+		tnd_ilbc_lsf_stable(lsfq + k * TND_ILBC_ORDER);
 	}
 	tnd_ilbc_interp(m, e->lsf_old, lsfq, a);
 
 	/* residual: each sub-block through its own quantised A(z) */
 	for (i = 0; i < m->nsub; i++) {
-		for (n = 0; n < ILBC_SUBL; n++) {
-			unsigned t = i * ILBC_SUBL + n;
+		for (n = 0; n < TND_ILBC_SUBL; n++) {
+			unsigned t = i * TND_ILBC_SUBL + n;
 			float acc = x[t];
 
-			for (k = 1; k < ILBC_NA; k++)
-				acc += a[i][k] * (t >= k ? x[t - k] : e->ana_mem[ILBC_ORDER + t - k]);
+			for (k = 1; k < TND_ILBC_NA; k++)
+				acc += a[i][k] * (t >= k ? x[t - k] : e->ana_mem[TND_ILBC_ORDER + t - k]);
 			res[t] = acc;
 		}
 	}
-	memcpy(e->ana_mem, x + m->block - ILBC_ORDER, sizeof(e->ana_mem));
+	memcpy(e->ana_mem, x + m->block - TND_ILBC_ORDER, sizeof(e->ana_mem));
 
 	tnd_ilbc_excitation(m, &f, a, res, e->scratch, dec);
 	tnd_ilbc_pack(m, &f, out);

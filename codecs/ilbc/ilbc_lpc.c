@@ -27,16 +27,16 @@ static void mul_quad(float *p, unsigned deg, float c)
 
 void tnd_ilbc_lsf_to_a(const float *lsf, float *a)
 {
-	float p[ILBC_ORDER + 3] = { 1 }, q[ILBC_ORDER + 3] = { 1 };
+	float p[TND_ILBC_ORDER + 3] = { 1 }, q[TND_ILBC_ORDER + 3] = { 1 };
 	unsigned i;
 
-	for (i = 0; i < ILBC_ORDER / 2; i++) {
+	for (i = 0; i < TND_ILBC_ORDER / 2; i++) {
 		mul_quad(p, 2 * i, cosf(lsf[2 * i]));
 		mul_quad(q, 2 * i, cosf(lsf[2 * i + 1]));
 	}
 	/* P = p (1 + z^-1), Q = q (1 - z^-1); the z^-11 terms cancel in the sum */
 	a[0] = 1;
-	for (i = 1; i <= ILBC_ORDER; i++)
+	for (i = 1; i <= TND_ILBC_ORDER; i++)
 		a[i] = 0.5f * ((p[i] + p[i - 1]) + (q[i] - q[i - 1]));
 }
 
@@ -47,12 +47,12 @@ static float sym_eval(const float *c, float x)
 	float b1 = 0, b2 = 0, t;
 	int k;
 
-	for (k = ILBC_ORDER / 2; k >= 1; k--) {
-		t = 2 * c[ILBC_ORDER / 2 - k] + 2 * x * b1 - b2;
+	for (k = TND_ILBC_ORDER / 2; k >= 1; k--) {
+		t = 2 * c[TND_ILBC_ORDER / 2 - k] + 2 * x * b1 - b2;
 		b2 = b1;
 		b1 = t;
 	}
-	return c[ILBC_ORDER / 2] + x * b1 - b2;
+	return c[TND_ILBC_ORDER / 2] + x * b1 - b2;
 }
 
 /* The 5 roots in (0, pi) of a symmetric polynomial; their count. */
@@ -61,7 +61,7 @@ static unsigned roots(const float *c, float *w)
 	float prev = sym_eval(c, 1.0f), lo, hi, mid, vlo, v;
 	unsigned n = 0, i, it;
 
-	for (i = 1; i <= GRID && n < ILBC_ORDER / 2; i++) {
+	for (i = 1; i <= GRID && n < TND_ILBC_ORDER / 2; i++) {
 		hi = PI_F * (float)i / GRID;
 		v = sym_eval(c, cosf(hi));
 		if ((prev < 0) != (v < 0)) {
@@ -86,17 +86,17 @@ static unsigned roots(const float *c, float *w)
 
 bool tnd_ilbc_a_to_lsf(const float *a, float *lsf)
 {
-	float p[ILBC_ORDER + 1], q[ILBC_ORDER + 1], wp[5], wq[5];
-	float ext[ILBC_ORDER + 2];
+	float p[TND_ILBC_ORDER + 1], q[TND_ILBC_ORDER + 1], wp[5], wq[5];
+	float ext[TND_ILBC_ORDER + 2];
 	unsigned i;
 
-	memcpy(ext, a, ILBC_NA * sizeof(float));
-	ext[ILBC_NA] = 0;
+	memcpy(ext, a, TND_ILBC_NA * sizeof(float));
+	ext[TND_ILBC_NA] = 0;
 	/* divide P by (1 + z^-1) and Q by (1 - z^-1) */
 	p[0] = q[0] = 1;
-	for (i = 1; i <= ILBC_ORDER; i++) {
-		p[i] = ext[i] + ext[ILBC_NA - i] - p[i - 1];
-		q[i] = ext[i] - ext[ILBC_NA - i] + q[i - 1];
+	for (i = 1; i <= TND_ILBC_ORDER; i++) {
+		p[i] = ext[i] + ext[TND_ILBC_NA - i] - p[i - 1];
+		q[i] = ext[i] - ext[TND_ILBC_NA - i] + q[i - 1];
 	}
 	if (roots(p, wp) != 5 || roots(q, wq) != 5)
 		return false;
@@ -115,7 +115,7 @@ void tnd_ilbc_lsf_stable(float *lsf)
 	/* section 4.1: two passes push close or crossed neighbours apart,
 	 * then keep every LSF inside [0.01, 3.14] */
 	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i + 1 < ILBC_ORDER; i++) {
+		for (i = 0; i + 1 < TND_ILBC_ORDER; i++) {
 			if (lsf[i + 1] - lsf[i] < gap) {
 				if (lsf[i + 1] < lsf[i]) {
 					lsf[i + 1] = lsf[i] + half;
@@ -140,7 +140,7 @@ void tnd_ilbc_lsf_dequant(const int *idx, float *lsf)
 {
 	unsigned s, pos = 0;
 
-	for (s = 0; s < ILBC_LSF_SPLIT; s++) {
+	for (s = 0; s < TND_ILBC_LSF_SPLIT; s++) {
 		memcpy(lsf + pos, tnd_ilbc_lsf_cb + split_off[s] + (unsigned)idx[s] * split_dim[s],
 		       split_dim[s] * sizeof(float));
 		pos += split_dim[s];
@@ -151,7 +151,7 @@ void tnd_ilbc_lsf_quant(const float *lsf, int *idx, float *lsfq)
 {
 	unsigned s, j, k, pos = 0;
 
-	for (s = 0; s < ILBC_LSF_SPLIT; s++) {
+	for (s = 0; s < TND_ILBC_LSF_SPLIT; s++) {
 		const float *cb = tnd_ilbc_lsf_cb + split_off[s];
 		float best = 1e30f;
 
@@ -173,16 +173,16 @@ void tnd_ilbc_lsf_quant(const float *lsf, int *idx, float *lsfq)
 
 static void mix_to_a(const float *x, const float *y, float wx, float *a)
 {
-	float lsf[ILBC_ORDER];
+	float lsf[TND_ILBC_ORDER];
 	unsigned i;
 
-	for (i = 0; i < ILBC_ORDER; i++)
+	for (i = 0; i < TND_ILBC_ORDER; i++)
 		lsf[i] = wx * x[i] + (1 - wx) * y[i];
 	tnd_ilbc_lsf_to_a(lsf, a);
 }
 
-void tnd_ilbc_interp(const struct ilbc_mode *m, float *old, const float *lsfq,
-		     float a[][ILBC_NA])
+void tnd_ilbc_interp(const struct tnd_ilbc_mode *m, float *old, const float *lsfq,
+		     float a[][TND_ILBC_NA])
 {
 	/* weights of the older set per sub-block (sections 3.2.6, 4.1) */
 	static const float w20[4] = { 0.75f, 0.5f, 0.25f, 0 };
@@ -192,13 +192,13 @@ void tnd_ilbc_interp(const struct ilbc_mode *m, float *old, const float *lsfq,
 	if (m->nlsf == 1) {
 		for (i = 0; i < 4; i++)
 			mix_to_a(old, lsfq, w20[i], a[i]);
-		memcpy(old, lsfq, ILBC_ORDER * sizeof(float));
+		memcpy(old, lsfq, TND_ILBC_ORDER * sizeof(float));
 		return;
 	}
 	mix_to_a(old, lsfq, 0.5f, a[0]);
 	for (i = 1; i < 6; i++)
-		mix_to_a(lsfq, lsfq + ILBC_ORDER, w30[i - 1], a[i]);
-	memcpy(old, lsfq + ILBC_ORDER, ILBC_ORDER * sizeof(float));
+		mix_to_a(lsfq, lsfq + TND_ILBC_ORDER, w30[i - 1], a[i]);
+	memcpy(old, lsfq + TND_ILBC_ORDER, TND_ILBC_ORDER * sizeof(float));
 }
 
 void tnd_ilbc_bwexpand(const float *a, float *out, float chirp)
@@ -207,20 +207,20 @@ void tnd_ilbc_bwexpand(const float *a, float *out, float chirp)
 	unsigned i;
 
 	out[0] = a[0];
-	for (i = 1; i < ILBC_NA; i++, c *= chirp)
+	for (i = 1; i < TND_ILBC_NA; i++, c *= chirp)
 		out[i] = a[i] * c;
 }
 
 void tnd_ilbc_levinson(const float *r, float *a)
 {
-	float tmp[ILBC_NA], err = r[0], k, acc;
+	float tmp[TND_ILBC_NA], err = r[0], k, acc;
 	unsigned i, j;
 
-	memset(a, 0, ILBC_NA * sizeof(float));
+	memset(a, 0, TND_ILBC_NA * sizeof(float));
 	a[0] = 1;
 	if (r[0] <= 1e-9f)
 		return;
-	for (i = 1; i <= ILBC_ORDER; i++) {
+	for (i = 1; i <= TND_ILBC_ORDER; i++) {
 		acc = r[i];
 		for (j = 1; j < i; j++)
 			acc += a[j] * r[i - j];

@@ -11,12 +11,12 @@
 
 #include "codecs/ilbc/ilbc_int.h"
 
-struct ilbc_bits {
+struct tnd_ilbc_bits {
 	uint8_t lsf[6][3], start[3], state_first[3], scale[3], state[3];
 	uint8_t xcb[3][3], xgain[3][3], cb[4][3][3], gain[4][3][3];
 };
 
-static const struct ilbc_bits bits20 = {
+static const struct tnd_ilbc_bits bits20 = {
 	.lsf = { {6, 0, 0}, {7, 0, 0}, {7, 0, 0} },
 	.start = {2, 0, 0}, .state_first = {1, 0, 0}, .scale = {6, 0, 0}, .state = {0, 1, 2},
 	.xcb = { {6, 0, 1}, {0, 0, 7}, {0, 0, 7} },
@@ -25,7 +25,7 @@ static const struct ilbc_bits bits20 = {
 	.gain = { { {1, 2, 2}, {1, 1, 2}, {0, 0, 3} }, { {1, 1, 3}, {0, 2, 2}, {0, 0, 3} } },
 };
 
-static const struct ilbc_bits bits30 = {
+static const struct tnd_ilbc_bits bits30 = {
 	.lsf = { {6, 0, 0}, {7, 0, 0}, {7, 0, 0}, {6, 0, 0}, {7, 0, 0}, {7, 0, 0} },
 	.start = {3, 0, 0}, .state_first = {1, 0, 0}, .scale = {6, 0, 0}, .state = {0, 1, 2},
 	.xcb = { {4, 2, 1}, {0, 0, 7}, {0, 0, 7} },
@@ -42,30 +42,30 @@ struct field {
 	const uint8_t *bits;
 };
 
-#define MAX_FIELDS (6 + 3 + ILBC_MAX_SHORT + 6 + 2 * 3 * ILBC_MAX_CBBLOCKS)
+#define MAX_FIELDS (6 + 3 + TND_ILBC_MAX_SHORT + 6 + 2 * 3 * TND_ILBC_MAX_CBBLOCKS)
 
 /* The parameters in bitstream order. */
-static unsigned list_fields(const struct ilbc_mode *m, struct ilbc_frame *f, struct field *fl)
+static unsigned list_fields(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f, struct field *fl)
 {
-	const struct ilbc_bits *b = m->ms == 20 ? &bits20 : &bits30;
+	const struct tnd_ilbc_bits *b = m->ms == 20 ? &bits20 : &bits30;
 	unsigned n = 0, i, k;
 
-	for (i = 0; i < m->nlsf * ILBC_LSF_SPLIT; i++)
+	for (i = 0; i < m->nlsf * TND_ILBC_LSF_SPLIT; i++)
 		fl[n++] = (struct field){ &f->lsf[i], b->lsf[i] };
 	fl[n++] = (struct field){ &f->start, b->start };
 	fl[n++] = (struct field){ &f->state_first, b->state_first };
 	fl[n++] = (struct field){ &f->scale, b->scale };
 	for (i = 0; i < m->short_len; i++)
 		fl[n++] = (struct field){ &f->state[i], b->state };
-	for (k = 0; k < ILBC_STAGES; k++)
+	for (k = 0; k < TND_ILBC_STAGES; k++)
 		fl[n++] = (struct field){ &f->xcb[k], b->xcb[k] };
-	for (k = 0; k < ILBC_STAGES; k++)
+	for (k = 0; k < TND_ILBC_STAGES; k++)
 		fl[n++] = (struct field){ &f->xgain[k], b->xgain[k] };
 	for (i = 0; i < m->ncb; i++)
-		for (k = 0; k < ILBC_STAGES; k++)
+		for (k = 0; k < TND_ILBC_STAGES; k++)
 			fl[n++] = (struct field){ &f->cb[i][k], b->cb[i][k] };
 	for (i = 0; i < m->ncb; i++)
-		for (k = 0; k < ILBC_STAGES; k++)
+		for (k = 0; k < TND_ILBC_STAGES; k++)
 			fl[n++] = (struct field){ &f->gain[i][k], b->gain[i][k] };
 	return n;
 }
@@ -89,10 +89,10 @@ static int map_up(int t)
 	return t;
 }
 
-void tnd_ilbc_pack(const struct ilbc_mode *m, const struct ilbc_frame *f, uint8_t *out)
+void tnd_ilbc_pack(const struct tnd_ilbc_mode *m, const struct tnd_ilbc_frame *f, uint8_t *out)
 {
 	struct field fl[MAX_FIELDS];
-	struct ilbc_frame t = *f;
+	struct tnd_ilbc_frame t = *f;
 	unsigned n, c, i, pos = 0;
 
 	t.cb[0][1] = map_down(t.cb[0][1]);
@@ -115,7 +115,7 @@ void tnd_ilbc_pack(const struct ilbc_mode *m, const struct ilbc_frame *f, uint8_
 	/* the remaining bit is the empty-frame flag: 0 */
 }
 
-int tnd_ilbc_unpack(const struct ilbc_mode *m, const uint8_t *in, struct ilbc_frame *f)
+int tnd_ilbc_unpack(const struct tnd_ilbc_mode *m, const uint8_t *in, struct tnd_ilbc_frame *f)
 {
 	struct field fl[MAX_FIELDS];
 	unsigned n, c, i, pos = 0, xmax;
@@ -137,8 +137,8 @@ int tnd_ilbc_unpack(const struct ilbc_mode *m, const uint8_t *in, struct ilbc_fr
 	f->cb[0][1] = map_up(f->cb[0][1]);
 	f->cb[0][2] = map_up(f->cb[0][2]);
 	/* 20 ms: 7 bits address a codebook of 126 vectors */
-	xmax = tnd_ilbc_cb_size(ILBC_CB_MEM_SHORT, ILBC_STATE_LEN - m->short_len) - 1;
-	for (i = 0; i < ILBC_STAGES; i++)
+	xmax = tnd_ilbc_cb_size(TND_ILBC_CB_MEM_SHORT, TND_ILBC_STATE_LEN - m->short_len) - 1;
+	for (i = 0; i < TND_ILBC_STAGES; i++)
 		if (f->xcb[i] > (int)xmax)
 			f->xcb[i] = (int)xmax;
 	return 0;

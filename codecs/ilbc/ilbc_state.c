@@ -16,7 +16,7 @@
  * returns y folded to n samples: y[k] + y[k + n]. */
 static void allpass_fold(const float *x, const float *a, unsigned n, float *out)
 {
-	float y[2 * ILBC_MAX_SHORT], xin[2 * ILBC_MAX_SHORT];
+	float y[2 * TND_ILBC_MAX_SHORT], xin[2 * TND_ILBC_MAX_SHORT];
 	unsigned i, k;
 
 	memset(xin, 0, sizeof(xin));
@@ -25,9 +25,9 @@ static void allpass_fold(const float *x, const float *a, unsigned n, float *out)
 		float acc = 0;
 
 		/* numerator: a[10], a[9], ..., a[0] */
-		for (k = 0; k < ILBC_NA && k <= i; k++)
-			acc += a[ILBC_ORDER - k] * xin[i - k];
-		for (k = 1; k < ILBC_NA && k <= i; k++)
+		for (k = 0; k < TND_ILBC_NA && k <= i; k++)
+			acc += a[TND_ILBC_ORDER - k] * xin[i - k];
+		for (k = 1; k < TND_ILBC_NA && k <= i; k++)
 			acc -= a[k] * y[i - k];
 		y[i] = acc;
 	}
@@ -38,7 +38,7 @@ static void allpass_fold(const float *x, const float *a, unsigned n, float *out)
 void tnd_ilbc_state_decode(int scale, const int *q, const float *a, unsigned len, float *out)
 {
 	float amp = powf(10.0f, tnd_ilbc_state_frgq[scale & 63]) / 4.5f;
-	float x[ILBC_MAX_SHORT] = { 0 }, y[ILBC_MAX_SHORT];
+	float x[TND_ILBC_MAX_SHORT] = { 0 }, y[TND_ILBC_MAX_SHORT];
 	unsigned k;
 
 	for (k = 0; k < len; k++)
@@ -50,7 +50,7 @@ void tnd_ilbc_state_decode(int scale, const int *q, const float *a, unsigned len
 
 void tnd_ilbc_state_encode(const float *res, const float *a, unsigned len, int *scale, int *q)
 {
-	float y[ILBC_MAX_SHORT], peak = 0, lg, best = 1e30f, s;
+	float y[TND_ILBC_MAX_SHORT], peak = 0, lg, best = 1e30f, s;
 	unsigned k, i;
 
 	allpass_fold(res, a, len, y);
