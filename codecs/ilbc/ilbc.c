@@ -151,10 +151,12 @@ int tnd_codec_ilbc_mode(const char *fmtp, unsigned *mode_ms)
 				v++;
 				while (*v == ' ')
 					v++;
-				if (!strncmp(v, "20", 2) && (v[2] == '\0' || v[2] == ';' || v[2] == ' '))
+				bool end = v[0] && v[1] && strchr(" ;", v[2]);
+
+				/* strchr finds the terminating NUL too */
+				if (end && !strncmp(v, "20", 2))
 					*mode_ms = 20;
-				else if (!strncmp(v, "30", 2) &&
-					 (v[2] == '\0' || v[2] == ';' || v[2] == ' '))
+				else if (end && !strncmp(v, "30", 2))
 					*mode_ms = 30;
 				else
 					return EBADMSG;

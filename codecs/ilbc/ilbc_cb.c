@@ -151,7 +151,7 @@ void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, un
 {
 	float *cbv = scratch, *ene = scratch + TND_ILBC_CB_MAX * TND_ILBC_SUBL;
 	float buf[TND_ILBC_CB_MEM + TND_ILBC_SUBL], fmem[TND_ILBC_CB_MEM], t[TND_ILBC_SUBL];
-	float prev = 1.0f, gq;
+	float prev = 1.0f, gq, scale;
 	unsigned size = tnd_ilbc_cb_size(lmem, len), i, n, k;
 
 	memcpy(buf, mem, lmem * sizeof(float));
@@ -188,13 +188,15 @@ void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, un
 				bg = g;
 			}
 		}
+		/* later stages scale by the previous gain, at least 0.1 */
+		scale = prev < 0.1f ? 0.1f : prev;
 		idx[k] = (int)bi;
 		if (k == 0)
 			gidx[k] = quant_gain(bg < 0 ? 0 : bg, 1.0f, tnd_ilbc_gain5, 32, &gq);
 		else if (k == 1)
-			gidx[k] = quant_gain(bg, prev < 0.1f ? 0.1f : prev, tnd_ilbc_gain4, 16, &gq);
+			gidx[k] = quant_gain(bg, scale, tnd_ilbc_gain4, 16, &gq);
 		else
-			gidx[k] = quant_gain(bg, prev < 0.1f ? 0.1f : prev, tnd_ilbc_gain3, 8, &gq);
+			gidx[k] = quant_gain(bg, scale, tnd_ilbc_gain3, 8, &gq);
 		prev = fabsf(gq);
 		for (n = 0; n < len; n++)
 			t[n] -= gq * cbv[bi * len + n];

@@ -133,11 +133,13 @@ void tnd_ilbc_decode_frame(struct tnd_ilbc_dec *d, const uint8_t *in, int16_t *p
 
 	if (in && tnd_ilbc_unpack(m, in, &f) == 0) {
 		for (k = 0; k < m->nlsf; k++) {
-			tnd_ilbc_lsf_dequant(f.lsf + k * TND_ILBC_LSF_SPLIT, lsfq + k * TND_ILBC_ORDER);
-			tnd_ilbc_lsf_stable(lsfq + k * TND_ILBC_ORDER);
+			float *set = lsfq + k * TND_ILBC_ORDER;
+
+			tnd_ilbc_lsf_dequant(f.lsf + k * TND_ILBC_LSF_SPLIT, set);
+			tnd_ilbc_lsf_stable(set);
 		}
 		tnd_ilbc_interp(m, d->lsf_old, lsfq, a);
-		tnd_ilbc_excitation(m, &f, a, NULL, d->scratch, res);
+		tnd_ilbc_excitation(m, &f, a, NULL, NULL, res);
 		d->lost = 0;
 		memcpy(x, res, m->block * sizeof(float));
 		for (i = 0; i < m->nsub; i++)
@@ -148,7 +150,8 @@ void tnd_ilbc_decode_frame(struct tnd_ilbc_dec *d, const uint8_t *in, int16_t *p
 		memcpy(x, res, m->block * sizeof(float));
 		synth(d, d->last_a, x, m->block);
 	}
-	memmove(d->last_res, d->last_res + m->block, (TND_ILBC_MAX_BLOCK - m->block) * sizeof(float));
+	memmove(d->last_res, d->last_res + m->block,
+		(TND_ILBC_MAX_BLOCK - m->block) * sizeof(float));
 	memcpy(d->last_res + TND_ILBC_MAX_BLOCK - m->block, res, m->block * sizeof(float));
 	if (!d->lost)
 		find_lag(d);

@@ -92,7 +92,8 @@ void tnd_ilbc_encode_frame(struct tnd_ilbc_enc *e, const int16_t *pcm, uint8_t *
 		if (k + 1 < m->nlsf)
 			analyse(e, tnd_ilbc_win_sym, e->hist, lsf + k * TND_ILBC_ORDER, k);
 		else
-			analyse(e, tnd_ilbc_win_asym, e->hist + LOOKBACK, lsf + k * TND_ILBC_ORDER, k);
+			analyse(e, tnd_ilbc_win_asym, e->hist + LOOKBACK, lsf + k * TND_ILBC_ORDER,
+				k);
 		tnd_ilbc_lsf_quant(lsf + k * TND_ILBC_ORDER, f.lsf + k * TND_ILBC_LSF_SPLIT,
 				   lsfq + k * TND_ILBC_ORDER);
 		tnd_ilbc_lsf_stable(lsfq + k * TND_ILBC_ORDER);
@@ -106,7 +107,8 @@ void tnd_ilbc_encode_frame(struct tnd_ilbc_enc *e, const int16_t *pcm, uint8_t *
 			float acc = x[t];
 
 			for (k = 1; k < TND_ILBC_NA; k++)
-				acc += a[i][k] * (t >= k ? x[t - k] : e->ana_mem[TND_ILBC_ORDER + t - k]);
+				acc += a[i][k] *
+				       (t >= k ? x[t - k] : e->ana_mem[TND_ILBC_ORDER + t - k]);
 			res[t] = acc;
 		}
 	}

@@ -57,8 +57,9 @@ static void segment(const float *mem, unsigned lmem, const float *tgt, unsigned 
 }
 
 /* The rest of the start state's two sub-blocks. */
-static void state_rest(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f, float a[][TND_ILBC_NA],
-		       const float *target, float *scratch, float *res, unsigned pos)
+static void state_rest(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f,
+		       float a[][TND_ILBC_NA], const float *target, float *scratch, float *res,
+		       unsigned pos)
 {
 	unsigned s = m->short_len, d = TND_ILBC_STATE_LEN - s, k, first = (unsigned)f->start - 1;
 	float mem[TND_ILBC_CB_MEM] = { 0 }, rev[TND_ILBC_SUBL], trev[TND_ILBC_SUBL];
@@ -75,8 +76,8 @@ static void state_rest(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f, 
 	if (target)
 		for (k = 0; k < d; k++)
 			trev[k] = target[pos - 1 - k];
-	segment(mem + TND_ILBC_CB_MEM - TND_ILBC_CB_MEM_SHORT, TND_ILBC_CB_MEM_SHORT, target ? trev : NULL,
-		d, a[first], false, scratch, f->xcb, f->xgain, rev);
+	segment(mem + TND_ILBC_CB_MEM - TND_ILBC_CB_MEM_SHORT, TND_ILBC_CB_MEM_SHORT,
+		target ? trev : NULL, d, a[first], false, scratch, f->xcb, f->xgain, rev);
 	for (k = 0; k < d; k++)
 		res[pos - 1 - k] = rev[k];
 }
@@ -90,7 +91,9 @@ void tnd_ilbc_excitation(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f
 	if (target)
 		classify(m, f, target);
 	start = (unsigned)f->start;
-	pos = (start - 1) * TND_ILBC_SUBL + (f->state_first ? 0 : TND_ILBC_STATE_LEN - m->short_len);
+	pos = (start - 1) * TND_ILBC_SUBL;
+	if (!f->state_first)
+		pos += TND_ILBC_STATE_LEN - m->short_len;
 	if (target)
 		tnd_ilbc_state_encode(target + pos, a[start - 1], m->short_len, &f->scale,
 				      f->state);
@@ -102,8 +105,8 @@ void tnd_ilbc_excitation(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f
 	memcpy(mem + TND_ILBC_CB_MEM - TND_ILBC_STATE_LEN, res + (start - 1) * TND_ILBC_SUBL,
 	       TND_ILBC_STATE_LEN * sizeof(float));
 	for (blk = start + 1; blk < m->nsub; blk++, sub++) {
-		segment(mem, TND_ILBC_CB_MEM, target ? target + blk * TND_ILBC_SUBL : NULL, TND_ILBC_SUBL,
-			a[blk], sub == 0, scratch, f->cb[sub], f->gain[sub],
+		segment(mem, TND_ILBC_CB_MEM, target ? target + blk * TND_ILBC_SUBL : NULL,
+			TND_ILBC_SUBL, a[blk], sub == 0, scratch, f->cb[sub], f->gain[sub],
 			res + blk * TND_ILBC_SUBL);
 		shift_in(mem, res + blk * TND_ILBC_SUBL);
 	}

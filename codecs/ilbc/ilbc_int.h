@@ -51,7 +51,8 @@ struct tnd_ilbc_frame {
 	int state[TND_ILBC_MAX_SHORT]; /* 0..7 */
 	int xcb[TND_ILBC_STAGES];      /* the rest of the start state (22/23 samples) */
 	int xgain[TND_ILBC_STAGES];
-	int cb[TND_ILBC_MAX_CBBLOCKS][TND_ILBC_STAGES];  /* in coding order: forward, then backward */
+	/* in coding order: forward, then backward */
+	int cb[TND_ILBC_MAX_CBBLOCKS][TND_ILBC_STAGES];
 	int gain[TND_ILBC_MAX_CBBLOCKS][TND_ILBC_STAGES];
 };
 
@@ -113,7 +114,8 @@ void tnd_ilbc_state_encode(const float *res, const float *a, unsigned len, int *
 
 /* Decodes a frame's residual (section 4.3 to 4.5) into res[0..block).
  * With target (the encoder's residual), first chooses every start state
- * and codebook parameter in f from it, so both sides rebuild the same. */
+ * and codebook parameter in f from it, so both sides rebuild the same;
+ * only that search uses scratch (NULL when decoding). */
 void tnd_ilbc_excitation(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f,
 			 float a[][TND_ILBC_NA], const float *target, float *scratch, float *res);
 
@@ -144,7 +146,6 @@ struct tnd_ilbc_dec {
 	float periodicity;                   /* 0..1 */
 	unsigned lost;                       /* consecutive concealed frames */
 	uint32_t seed;
-	float scratch[TND_ILBC_SCRATCH];
 };
 
 void tnd_ilbc_enc_init(struct tnd_ilbc_enc *e, const struct tnd_ilbc_mode *m);

@@ -45,7 +45,8 @@ struct field {
 #define MAX_FIELDS (6 + 3 + TND_ILBC_MAX_SHORT + 6 + 2 * 3 * TND_ILBC_MAX_CBBLOCKS)
 
 /* The parameters in bitstream order. */
-static unsigned list_fields(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f, struct field *fl)
+static unsigned list_fields(const struct tnd_ilbc_mode *m, struct tnd_ilbc_frame *f,
+			    struct field *fl)
 {
 	const struct tnd_ilbc_bits *b = m->ms == 20 ? &bits20 : &bits30;
 	unsigned n = 0, i, k;

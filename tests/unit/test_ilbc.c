@@ -49,7 +49,8 @@ static void tones(int16_t *x, size_t n, double f1, double a1, double f2, double 
 static void speechlike(int16_t *x, size_t n)
 {
 	double y1 = 0, y2 = 0, z1 = 0, z2 = 0, phase = 0;
-	double r = 0.97, c1 = 2 * r * cos(2 * PI * 700 / RATE), c2 = 2 * r * cos(2 * PI * 1200 / RATE);
+	double r = 0.97, c1 = 2 * r * cos(2 * PI * 700 / RATE);
+	double c2 = 2 * r * cos(2 * PI * 1200 / RATE);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -119,7 +120,8 @@ static int check_tone(const char *what, const int16_t *x, size_t n, double f, do
 	double a = goertzel(w, RATE, f), db = 20 * log10(a / amp + 1e-12);
 
 	if (fabs(db) > lvl || (peak && peak_freq(w, RATE) != f)) {
-		printf("# %s: %.0f Hz at %+.1f dB, peak %.0f Hz\n", what, f, db, peak_freq(w, RATE));
+		printf("# %s: %.0f Hz at %+.1f dB, peak %.0f Hz\n", what, f, db,
+		       peak_freq(w, RATE));
 		return 1;
 	}
 	return 0;
@@ -151,8 +153,11 @@ static int encode(const struct tnd_codec_params *p, unsigned ptime, const int16_
 
 	TEST_ASSERT(tnd_codec_enc_alloc(&e, tnd_codec_get(TND_CODEC_ILBC), p) == 0);
 	for (i = 0; i + per <= n; i += per) {
-		TEST_ASSERT(tnd_codec_encode(e, x + i, per, bits + at, sizeof(bits) - at, &len) == 0);
-		TEST_ASSERT(len == per / (p->mode_ms == 30 ? 240 : 160) * (p->mode_ms == 30 ? 50 : 38));
+		size_t fs = p->mode_ms == 30 ? 240 : 160, fb = p->mode_ms == 30 ? 50 : 38;
+
+		TEST_ASSERT(tnd_codec_encode(e, x + i, per, bits + at, sizeof(bits) - at,
+					     &len) == 0);
+		TEST_ASSERT(len == per / fs * fb);
 		at += len;
 	}
 	tnd_codec_enc_free(e);
@@ -169,7 +174,8 @@ static int decode(const struct tnd_codec_params *p, unsigned ptime, size_t nbyte
 
 	TEST_ASSERT(tnd_codec_dec_alloc(&d, tnd_codec_get(TND_CODEC_ILBC), p) == 0);
 	for (i = 0; i + per <= nbytes; i += per) {
-		TEST_ASSERT(tnd_codec_decode(d, bits + i, per, sig_out + out, NSAMP - out, &got) == 0);
+		TEST_ASSERT(tnd_codec_decode(d, bits + i, per, sig_out + out, NSAMP - out,
+					     &got) == 0);
 		TEST_ASSERT(got == per / fb * fs);
 		out += got;
 	}
@@ -377,7 +383,8 @@ static int test_garbage(void)
 		tones(sig_in, NSAMP, 1000, AMP, 0, 0);
 		TEST_ASSERT(encode(&p, modes[i], sig_in, NSAMP, &nb) == 0);
 		for (j = 0, n = 0; j + fb <= nb; j += fb, n += got)
-			TEST_ASSERT(tnd_codec_decode(d, bits + j, fb, sig_out + n, NSAMP, &got) == 0);
+			TEST_ASSERT(tnd_codec_decode(d, bits + j, fb, sig_out + n, NSAMP,
+						     &got) == 0);
 		TEST_ASSERT(check_tone("after garbage", sig_out, n, 1000, AMP, 1.5, true) == 0);
 		tnd_codec_dec_free(d);
 	}
@@ -418,7 +425,8 @@ static int test_conceal(void)
 		/* the packets after the loss: the tone again from the 2nd frame on */
 		at += 12 * fb;
 		for (j = 0; j < 4; j++, at += fb)
-			TEST_ASSERT(tnd_codec_decode(d, bits + at, fb, sig_out + j * fs, fs, &got) == 0);
+			TEST_ASSERT(tnd_codec_decode(d, bits + at, fb, sig_out + j * fs, fs,
+						     &got) == 0);
 		TEST_ASSERT(goertzel(sig_out + fs, 3 * fs, 1000) > AMP / 1.5);
 		/* a partial frame is cut from a whole concealed one */
 		TEST_ASSERT(tnd_codec_conceal(d, lost, fs / 2) == 0);
