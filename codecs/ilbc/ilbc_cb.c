@@ -146,38 +146,62 @@ static void weight(float *x, unsigned n, const float *aw)
 	}
 }
 
+/* Dot product in four partial sums (the search's inner loop: without
+ * -ffast-math the compiler keeps one sum's order and cannot vectorise). */
+static float dot(const float *a, const float *b, unsigned n)
+{
+	float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+	unsigned i;
+
+	for (i = 0; i + 4 <= n; i += 4) {
+		s0 += a[i] * b[i];
+		s1 += a[i + 1] * b[i + 1];
+		s2 += a[i + 2] * b[i + 2];
+		s3 += a[i + 3] * b[i + 3];
+	}
+	for (; i < n; i++)
+		s0 += a[i] * b[i];
+	return (s0 + s1) + (s2 + s3);
+}
+
 void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, unsigned len,
 			const float *aw, bool restrict7, float *scratch, int *idx, int *gidx)
 {
-	float *cbv = scratch, *ene = scratch + TND_ILBC_CB_MAX * TND_ILBC_SUBL;
+	float *aug = scratch, *ene = scratch + TND_ILBC_CB_MAX * TND_ILBC_SUBL;
 	float buf[TND_ILBC_CB_MEM + TND_ILBC_SUBL], fmem[TND_ILBC_CB_MEM], t[TND_ILBC_SUBL];
+	const float *vp[TND_ILBC_CB_MAX];
 	float prev = 1.0f, gq, scale;
-	unsigned size = tnd_ilbc_cb_size(lmem, len), i, n, k;
+	unsigned size = tnd_ilbc_cb_size(lmem, len), plain = lmem - len + 1, i, n, k;
 
 	memcpy(buf, mem, lmem * sizeof(float));
 	memcpy(buf + lmem, target, len * sizeof(float));
 	weight(buf, lmem + len, aw);
 	memcpy(t, buf + lmem, len * sizeof(float));
 	tnd_ilbc_cb_expand(buf, lmem, fmem);
+	/* plain vectors are stretches of the (expanded) memory; only the
+	 * augmented ones are built */
 	for (i = 0; i < size; i++) {
-		float *v = cbv + i * len, e = 0;
+		unsigned j = i < size / 2 ? i : i - size / 2;
+		const float *m = i < size / 2 ? buf : fmem;
 
-		tnd_ilbc_cb_vec(buf, fmem, lmem, len, i, v);
-		for (n = 0; n < len; n++)
-			e += v[n] * v[n];
-		ene[i] = e;
+		if (j < plain) {
+			vp[i] = m + lmem - len - j;
+		} else {
+			tnd_ilbc_cb_vec(buf, fmem, lmem, len, i, aug + i * len);
+			vp[i] = aug + i * len;
+		}
+		ene[i] = dot(vp[i], vp[i], len);
 	}
 	for (k = 0; k < TND_ILBC_STAGES; k++) {
 		float best = -1, bg = 0;
 		unsigned bi = 0;
 
 		for (i = 0; i < size; i++) {
-			float c = 0, g;
+			float c, g;
 
 			if (ene[i] < 1e-6f || (k && restrict7 && !fits7(i)))
 				continue;
-			for (n = 0; n < len; n++)
-				c += t[n] * cbv[i * len + n];
+			c = dot(t, vp[i], len);
 			g = c / ene[i];
 			/* the first stage's gain quantiser has positive levels only */
 			if ((k == 0 && c <= 0) || fabsf(g) >= MAX_GAIN)
@@ -199,6 +223,6 @@ void tnd_ilbc_cb_search(const float *mem, unsigned lmem, const float *target, un
 			gidx[k] = quant_gain(bg, scale, tnd_ilbc_gain3, 8, &gq);
 		prev = fabsf(gq);
 		for (n = 0; n < len; n++)
-			t[n] -= gq * cbv[bi * len + n];
+			t[n] -= gq * vp[bi][n];
 	}
 }
