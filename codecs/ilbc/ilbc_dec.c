@@ -98,7 +98,7 @@ static void synth(struct tnd_ilbc_dec *d, const float *a, float *x, unsigned n)
 
 		for (k = 1; k < TND_ILBC_NA; k++)
 			acc -= a[k] * (i >= k ? x[i - k] : d->syn_mem[TND_ILBC_ORDER + i - k]);
-		x[i] = acc;
+		x[i] = TND_ILBC_FLUSH(acc);
 	}
 	memcpy(d->syn_mem, x + n - TND_ILBC_ORDER, sizeof(d->syn_mem));
 }
@@ -115,7 +115,7 @@ static void output(struct tnd_ilbc_dec *d, const float *x, int16_t *pcm, unsigne
 		d->hp_x[1] = d->hp_x[0];
 		d->hp_x[0] = x[i];
 		d->hp_y[1] = d->hp_y[0];
-		d->hp_y[0] = y;
+		d->hp_y[0] = y = TND_ILBC_FLUSH(y);
 		/* keeps the filter state finite whatever the input */
 		if (!(y > -40000.0f && y < 40000.0f))
 			d->hp_y[0] = y = y > 0 ? 40000.0f : -40000.0f;

@@ -41,7 +41,7 @@ static void highpass(struct tnd_ilbc_enc *e, const int16_t *pcm, float *x, unsig
 		e->hp_x[1] = e->hp_x[0];
 		e->hp_x[0] = in;
 		e->hp_y[1] = e->hp_y[0];
-		e->hp_y[0] = y;
+		e->hp_y[0] = y = TND_ILBC_FLUSH(y);
 		x[i] = y;
 	}
 }

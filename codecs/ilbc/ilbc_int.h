@@ -154,6 +154,11 @@ void tnd_ilbc_dec_init(struct tnd_ilbc_dec *d, const struct tnd_ilbc_mode *m);
 /* in NULL: a lost frame, concealed (section 4.5). */
 void tnd_ilbc_decode_frame(struct tnd_ilbc_dec *d, const uint8_t *in, int16_t *pcm);
 
+/* Filter memories that decay after the signal stops (silence, a muted
+ * concealment) would reach denormal floats, which cost about 100 times a
+ * normal operation on x86: they are flushed to 0 instead. */
+#define TND_ILBC_FLUSH(v) ((v) > -1e-20f && (v) < 1e-20f ? 0.0f : (v))
+
 /* ------------------------------------------------------------- tables */
 
 extern const float tnd_ilbc_hp_in_b[3], tnd_ilbc_hp_in_a[3];
