@@ -101,6 +101,11 @@ static void synth(struct tnd_ilbc_dec *d, const float *a, float *x, unsigned n)
 		x[i] = TND_ILBC_FLUSH(acc);
 	}
 	memcpy(d->syn_mem, x + n - TND_ILBC_ORDER, sizeof(d->syn_mem));
+	/* a filter that garbage made ring past any sample value must not
+	 * poison the frames after it */
+	for (i = 0; i < TND_ILBC_ORDER; i++)
+		if (!(fabsf(d->syn_mem[i]) < 1e7f))
+			memset(d->syn_mem, 0, sizeof(d->syn_mem));
 }
 
 static void output(struct tnd_ilbc_dec *d, const float *x, int16_t *pcm, unsigned n)

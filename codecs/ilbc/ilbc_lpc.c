@@ -109,7 +109,7 @@ bool tnd_ilbc_a_to_lsf(const float *a, float *lsf)
 
 void tnd_ilbc_lsf_stable(float *lsf)
 {
-	const float gap = 0.039f, half = 0.0195f;
+	const float gap = 0.039f, half = 0.0195f, lo = 0.01f, hi = 3.14f;
 	unsigned pass, i;
 
 	/* section 4.1: two passes push close or crossed neighbours apart,
@@ -124,11 +124,22 @@ void tnd_ilbc_lsf_stable(float *lsf)
 					lsf[i + 1] += half;
 				}
 			}
-			if (lsf[i] < 0.01f)
-				lsf[i] = 0.01f;
-			if (lsf[i] > 3.14f)
-				lsf[i] = 3.14f;
+			if (lsf[i] < lo)
+				lsf[i] = lo;
+			if (lsf[i] > hi)
+				lsf[i] = hi;
 		}
+	}
+	/* our addition for garbage frames: strictly increasing inside the
+	 * bounds, so A(z) is minimum phase (no change to any sane set) */
+	for (i = 1; i < TND_ILBC_ORDER; i++)
+		if (lsf[i] < lsf[i - 1] + lo)
+			lsf[i] = lsf[i - 1] + lo;
+	for (i = TND_ILBC_ORDER; i-- > 0;) {
+		float top = hi - lo * (float)(TND_ILBC_ORDER - 1 - i);
+
+		if (lsf[i] > top)
+			lsf[i] = top;
 	}
 }
 
