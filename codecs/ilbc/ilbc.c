@@ -1,6 +1,7 @@
 /* iLBC's row of the codec table (RFC 3951 codec, RFC 3952 payload): 8 kHz
  * mono, frames of 20 ms (38 bytes) or 30 ms (50 bytes) by the mode the
- * call negotiated, whole frames per packet (RFC 3952 section 3.2). The
+ * call negotiated, whole frames per packet (RFC 3952 section 3.2); the
+ * decoder follows a peer that sends the other mode. The
  * codec itself is codecs/ilbc/ilbc_*.c. States are sized for their mode at
  * alloc; nothing allocates per frame. One worker owns a state. */
 #include <errno.h>
@@ -89,13 +90,30 @@ static void ilbc_dec_free(void *st)
 	free(st);
 }
 
+/* Frames in a payload of len bytes for mode m; 0 if it is not whole
+ * frames within max_ptime. */
+static size_t frames_of(const struct tnd_ilbc_mode *m, size_t len)
+{
+	return len % m->bytes || len / m->bytes > TND_ILBC_MAX_FRAMES ? 0 : len / m->bytes;
+}
+
 static int ilbc_dec(void *st, const uint8_t *payload, size_t len, int16_t *pcm, size_t maxsamp,
 		    size_t *nsamp)
 {
 	struct tnd_ilbc_dec *d = st;
-	size_t frames = len / d->m->bytes, i;
+	const struct tnd_ilbc_mode *other = tnd_ilbc_mode(d->m->ms == 20 ? 30 : 20);
+	size_t frames = frames_of(d->m, len), i;
 
-	if (len % d->m->bytes || !frames || frames > TND_ILBC_MAX_FRAMES)
+	/* RFC 3952 section 3.2: the length tells the mode (38, 76, 114 or
+	 * 50, 100 bytes never collide); a peer that sends the other mode than
+	 * the SDP said is followed, its first frame decoded from a fresh state */
+	if (!frames && frames_of(other, len)) {
+		if (frames_of(other, len) * other->block > maxsamp)
+			return ENOSPC;
+		tnd_ilbc_dec_init(d, other);
+		frames = frames_of(other, len);
+	}
+	if (!frames)
 		return EBADMSG;
 	if (frames * d->m->block > maxsamp)
 		return ENOSPC;

@@ -393,8 +393,10 @@ static int test_garbage(void)
 				memset(pkt, j % 2 ? 0xFF : 0, len);
 			err = tnd_codec_decode(d, pkt, len, sig_out, NSAMP, &got);
 			TEST_ASSERT(err == 0 || err == EBADMSG || err == ENOSPC);
+			/* whole frames of either mode (the decoder follows the length) */
 			if (!err)
-				TEST_ASSERT(got == len / fb * (modes[i] == 20 ? 160 : 240));
+				TEST_ASSERT((len % 38 == 0 && got == len / 38 * 160) ||
+					    (len % 50 == 0 && got == len / 50 * 240));
 		}
 		/* then a good stream: the tone is back within a second */
 		tones(sig_in, NSAMP, 1000, AMP, 0, 0);
@@ -405,6 +407,35 @@ static int test_garbage(void)
 		TEST_ASSERT(check_tone("after garbage", sig_out, n, 1000, AMP, 1.5, true) == 0);
 		tnd_codec_dec_free(d);
 	}
+	return 0;
+}
+
+/* RFC 3952 section 3.2: a decoder made for one mode follows a peer that
+ * sends the other (the payload length tells), and back */
+static int test_mode_follow(void)
+{
+	struct tnd_codec_params p20 = { .mode_ms = 20 }, p30 = { .mode_ms = 30 };
+	struct tnd_codec_dec *d;
+	size_t nb, j, got, n = 0;
+
+	tones(sig_in, NSAMP, 1000, AMP, 0, 0);
+	TEST_ASSERT(encode(&p20, 40, sig_in, NSAMP, &nb) == 0);
+	TEST_ASSERT(tnd_codec_dec_alloc(&d, tnd_codec_get(TND_CODEC_ILBC), &p30) == 0);
+	for (j = 0; j + 76 <= nb; j += 76, n += got) {
+		TEST_ASSERT(tnd_codec_decode(d, bits + j, 76, sig_out + n, NSAMP - n, &got) == 0);
+		TEST_ASSERT(got == 320);
+	}
+	TEST_ASSERT(check_tone("30 ms decoder, 20 ms stream", sig_out, n, 1000, AMP, 1.5,
+			       true) == 0);
+	TEST_ASSERT(encode(&p30, 60, sig_in, NSAMP, &nb) == 0);
+	for (j = 0, n = 0; j + 100 <= nb; j += 100, n += got)
+		TEST_ASSERT(tnd_codec_decode(d, bits + j, 100, sig_out + n, NSAMP - n, &got) == 0 &&
+			    got == 480);
+	TEST_ASSERT(check_tone("and back to 30 ms", sig_out, n, 1000, AMP, 1.5, true) == 0);
+	/* no room for the other mode's samples: refused, mode kept */
+	TEST_ASSERT(tnd_codec_decode(d, bits, 114, sig_out, 479, &got) == ENOSPC);
+	TEST_ASSERT(tnd_codec_decode(d, bits, 50, sig_out, 240, &got) == 0 && got == 240);
+	tnd_codec_dec_free(d);
 	return 0;
 }
 
@@ -476,8 +507,9 @@ static int test_refusals(void)
 	TEST_ASSERT(tnd_codec_encode(e, pcm, 480, pkt, sizeof(pkt), &len) == 0 && len == 100);
 	tnd_codec_enc_free(e);
 	TEST_ASSERT(tnd_codec_dec_alloc(&d, c, &p) == 0);
-	TEST_ASSERT(tnd_codec_decode(d, pkt, 38, pcm, 480, &got) == EBADMSG);
+	TEST_ASSERT(tnd_codec_decode(d, pkt, 37, pcm, 480, &got) == EBADMSG);
 	TEST_ASSERT(tnd_codec_decode(d, pkt, 200, pcm, 480, &got) == EBADMSG);  /* 4 frames */
+	TEST_ASSERT(tnd_codec_decode(d, pkt, 152, pcm, 480, &got) == EBADMSG);  /* 4 x 38 */
 	TEST_ASSERT(tnd_codec_decode(d, pkt, 100, pcm, 479, &got) == ENOSPC);
 	TEST_ASSERT(tnd_codec_decode(d, pkt, 100, pcm, 480, &got) == 0 && got == 480);
 	tnd_codec_dec_free(d);
@@ -633,6 +665,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_speechlike),
 		TND_TEST(test_garbage),
 		TND_TEST(test_conceal),
+		TND_TEST(test_mode_follow),
 		TND_TEST(test_g729_ffmpeg),
 		TND_TEST(test_g729_sid),
 	};
