@@ -3,7 +3,7 @@
  * type: RFC 3551 section 6) and what its audio is (native rate, frame
  * length); G.722 is the row where they differ (clock 8000 for 16 kHz audio,
  * RFC 3551 section 4.5.2). The wrappers check arguments once here, so the
- * per-codec code (g711.c, g722.c, g729.c, opus.c) sees only whole packets at
+ * per-codec code (g711.c, g722.c, g729.c, opus.c, ilbc/) sees only whole packets at
  * a rate it runs at. Any thread; a state is used by one worker at a time. */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,9 +24,9 @@ static const struct tnd_codec table[TND_CODEC_COUNT] = {
 	 * 40, 60 ms (see opus.c for 30) */
 	[TND_CODEC_OPUS] = { TND_CODEC_OPUS, "opus", 48000, 48000, 2, -1, 10, 0, 60, 0x2B, true,
 			     true, &tnd_codec_ops_opus },
-	/* RFC 3952: 20 or 30 ms by mode=; not built yet */
+	/* RFC 3952: 20 or 30 ms by mode= (codecs/ilbc/, our own RFC 3951) */
 	[TND_CODEC_ILBC] = { TND_CODEC_ILBC, "iLBC", 8000, 8000, 1, -1, 20, 30, 60, 0, true,
-			     false, NULL },
+			     false, &tnd_codec_ops_ilbc },
 };
 
 const struct tnd_codec *tnd_codec_get(enum tnd_codec_id id)
@@ -147,7 +147,7 @@ static bool length_ok(const struct tnd_codec *c, unsigned rate, size_t nsamp)
 		return true;
 	if (nsamp * 1000 % rate != 0)
 		return false;
-	/* iLBC's mode is fixed at alloc; a later codecs/ilbc/ checks it */
+	/* iLBC's mode is fixed at alloc; codecs/ilbc/ilbc.c checks it */
 	return tnd_codec_ptime_ok(c, NULL, (unsigned)(nsamp * 1000 / rate)) ||
 	       (c->frame_ms_alt && nsamp * 1000 / rate % c->frame_ms_alt == 0);
 }

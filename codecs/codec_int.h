@@ -44,6 +44,7 @@ extern const struct tnd_codec_ops tnd_codec_ops_pcma;
 extern const struct tnd_codec_ops tnd_codec_ops_g722;
 extern const struct tnd_codec_ops tnd_codec_ops_g729;
 extern const struct tnd_codec_ops tnd_codec_ops_opus;
+extern const struct tnd_codec_ops tnd_codec_ops_ilbc;
 
 /* G.711 sample conversions (ITU-T G.711), exposed for the tests and the
  * in-band DTMF code */

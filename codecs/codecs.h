@@ -22,7 +22,7 @@ enum tnd_codec_id {
 	TND_CODEC_G722,
 	TND_CODEC_G729,
 	TND_CODEC_OPUS,
-	TND_CODEC_ILBC,  /* reserved: codecs/ilbc/ (RFC 3951) is a later task */
+	TND_CODEC_ILBC,  /* codecs/ilbc/: our own RFC 3951 */
 	TND_CODEC_COUNT
 };
 
@@ -71,7 +71,7 @@ struct tnd_codec {
 				    * whole number of frames up to max_ptime */
 	bool has_plc;              /* conceal() is the codec's own PLC */
 	bool has_fec;              /* decode_fec() recovers a lost frame */
-	const struct tnd_codec_ops *ops;  /* NULL: listed but not built (iLBC) */
+	const struct tnd_codec_ops *ops;  /* NULL: listed but not built */
 };
 
 /* The row for an id; NULL when out of range. */
@@ -87,6 +87,12 @@ const struct tnd_codec *tnd_codec_by_pt(int pt);
 
 /* The frame length in ms with these params (iLBC: mode_ms when valid). */
 unsigned tnd_codec_frame_ms(const struct tnd_codec *c, const struct tnd_codec_params *p);
+
+/* iLBC's mode from an fmtp string ("mode=20", RFC 3952 section 5), for
+ * tnd_codec_params.mode_ms: 20 or 30, and 30 when fmtp is NULL or has no
+ * mode (the RFC's default; the params' 0 means the row's 20 instead).
+ * EBADMSG for another value, EINVAL for a NULL mode_ms. */
+int tnd_codec_ilbc_mode(const char *fmtp, unsigned *mode_ms);
 
 /* True when a packet of ptime ms is one this codec's encoder makes with
  * these params: a whole number of frames, at most max_ptime, and in
@@ -134,7 +140,8 @@ int tnd_codec_decode(struct tnd_codec_dec *d, const uint8_t *payload, size_t len
 		     int16_t *pcm, size_t maxsamp, size_t *nsamp);
 
 /* Makes nsamp samples per channel to fill a lost packet's place. Opus:
- * libopus PLC; G.729: the decoder's frame erasure (10 ms steps); PCMU/PCMA:
+ * libopus PLC; G.729: the decoder's frame erasure (10 ms steps); iLBC: its
+ * own concealment (20/30 ms steps, muted after 120 ms); PCMU/PCMA:
  * spandsp's plc_*, fed by every decode. ENOTSUP for G.722, whose loss the
  * jitter buffer's generic PLC conceals (has_plc false). */
 int tnd_codec_conceal(struct tnd_codec_dec *d, int16_t *pcm, size_t nsamp);

@@ -17,7 +17,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
  libglib2.0-dev libsofia-sip-ua-glib-dev libsofia-sip-ua-dev libnice-dev
  libssl-dev libwebsockets-dev libwebsockets-evlib-glib libjansson-dev
  libopus-dev libspandsp-dev libbcg729-dev libspeexdsp-dev clang libclang-rt-14-dev llvm"
-TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av
+TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av ffmpeg
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn
  groff-base man-db systemd kamailio nodejs npm"

@@ -1,6 +1,6 @@
 /* libFuzzer target: every decoder's RTP payload path (codecs/). The first
  * byte picks the codec (low 3 bits), the Opus decoder's rate (bits 3-5) and
- * channels (bit 6); the rest is a run of packets, each a length byte and
+ * channels (bit 6), or iLBC's mode (bit 3: 30 ms, else 20 ms); the rest is a run of packets, each a length byte and
  * that many payload bytes, fed to one decoder as a stream would be, with
  * concealment and Opus FEC mixed in. Every call must return 0, EBADMSG or
  * ENOSPC, and never write past the room it was given. */
@@ -42,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p.rate = rates[(data[0] >> 3) & 7];
 		p.channels = data[0] & 0x40 ? 2 : 1;
 	}
+	if (c->id == TND_CODEC_ILBC)
+		p.mode_ms = data[0] & 0x08 ? 30 : 20;
 	if (tnd_codec_dec_alloc(&d, c, &p) != 0)
 		abort();
 	ch = tnd_codec_dec_channels(d);

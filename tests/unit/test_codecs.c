@@ -197,12 +197,13 @@ static int test_table(void)
 	TEST_ASSERT(tnd_codec_get(TND_CODEC_COUNT) == NULL);
 	TEST_ASSERT(!tnd_codec_ptime_ok(tnd_codec_get(TND_CODEC_G729), NULL, 25));
 	TEST_ASSERT(!tnd_codec_ptime_ok(tnd_codec_get(TND_CODEC_G729), NULL, 70));
-	/* iLBC: room in the row for its two modes, but not built yet */
+	/* iLBC: two modes in one row (codecs/ilbc/, tests/unit/test_ilbc.c) */
 	TEST_ASSERT(tnd_codec_frame_ms(ilbc, NULL) == 20);
 	TEST_ASSERT(tnd_codec_frame_ms(ilbc, &p) == 30);
 	TEST_ASSERT(!tnd_codec_ptime_ok(ilbc, &p, 20) && tnd_codec_ptime_ok(ilbc, &p, 60));
-	TEST_ASSERT(tnd_codec_find("iLBC", 8000, 1) == NULL);
-	TEST_ASSERT(tnd_codec_enc_alloc(&e, ilbc, NULL) == ENOTSUP);
+	TEST_ASSERT(tnd_codec_find("iLBC", 8000, 1) == ilbc);
+	TEST_ASSERT(tnd_codec_enc_alloc(&e, ilbc, &p) == 0);
+	tnd_codec_enc_free(e);
 	return 0;
 }
 
