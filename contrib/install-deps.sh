@@ -20,7 +20,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
 TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av ffmpeg
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn
- groff-base man-db systemd kamailio nodejs npm"
+ groff-base man-db systemd kamailio"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2
@@ -35,6 +35,13 @@ for p in $BUILD_PKGS $TEST_PKGS; do
 		missing="$missing $p"
 	fi
 done
+
+# Node.js and npm run the browser tests. A machine that has them already
+# (often NodeSource's nodejs, which bundles npm and conflicts with Debian's
+# npm package) keeps its own; elsewhere Debian's are installed.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
 
 if [ -n "$missing" ]; then
 	echo "install-deps.sh: installing:$missing"
