@@ -20,7 +20,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
 TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn
- groff-base man-db systemd nodejs npm"
+ groff-base man-db systemd nodejs"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2
@@ -55,6 +55,11 @@ fi
 # playwright-core drives Debian's chromium and firefox-esr (it downloads no
 # browser); ws is Node 18's missing WebSocket client for tandem.js's tests.
 web_tests=$(cd "$(dirname "$0")/.." && pwd)/tests/web
+# Debian's nodejs comes without npm; NodeSource's carries its own (and
+# conflicts with Debian's npm package)
+if ! command -v npm >/dev/null 2>&1; then
+	apt-get install -y -q --no-install-recommends npm
+fi
 if [ -f "$web_tests/package.json" ] && { [ ! -d "$web_tests/node_modules/playwright-core" ] ||
 	[ ! -d "$web_tests/node_modules/ws" ]; }; then
 	(cd "$web_tests" && npm install --no-audit --no-fund --no-package-lock)
