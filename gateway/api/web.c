@@ -24,8 +24,10 @@ const struct tnd_web_file *tnd_web_find(const char *target)
 	if (!target || target[0] != '/')
 		return NULL;
 	n = strcspn(target, "?#");
-	if (n == 1)
-		target = "/index.html", n = strlen(target);
+	if (n == 1) {
+		target = "/index.html";
+		n = strlen(target);
+	}
 	for (const struct tnd_web_file *f = tnd_web_files; f->path; f++)
 		if (strlen(f->path) == n && !strncmp(f->path, target, n))
 			return f;

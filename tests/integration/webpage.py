@@ -44,6 +44,26 @@ PAGE_PEAKS = """async (page, arg) => page.evaluate(async ({seconds}) => {
 }, arg)"""
 
 
+# What MediaRecorder captured of #remote-audio in arg.seconds, base64
+# (Firefox runs no AudioContext without a sound card; harness.md s. 4):
+# test_call_firefox.decode_recording reads it.
+PAGE_RECORD = """async (page, arg) => page.evaluate(async ({seconds}) => {
+  const a = document.getElementById('remote-audio');
+  const rec = new MediaRecorder(a.srcObject);
+  const chunks = [];
+  rec.ondataavailable = (e) => chunks.push(e.data);
+  const stopped = new Promise((r) => { rec.onstop = r; });
+  rec.start(500);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  rec.stop();
+  await stopped;
+  const b = new Uint8Array(await new Blob(chunks).arrayBuffer());
+  let s = '';
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode.apply(null, b.subarray(i, i + 8192));
+  return { mime: rec.mimeType, data: btoa(s) };
+}, arg)"""
+
+
 class Page:
     """One headless browser with the fake microphone playing `wav`; its
     artefacts (screenshots, driver log) go to `outdir`."""
@@ -91,6 +111,9 @@ class Page:
         peaks = self.run(PAGE_PEAKS, {"seconds": seconds}, timeout=seconds + 30)
         # digital silence is -Infinity dB, which JSON carries as null
         return [(f, -999.0 if db is None else db) for f, db in peaks]
+
+    def record(self, seconds=5):
+        return self.run(PAGE_RECORD, {"seconds": seconds}, timeout=seconds + 30)
 
     def goto(self, url):
         return self.run("async (page, url) => { await page.goto(url); return page.url(); }", url)

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -92,7 +93,7 @@ static int test_echo_delays_and_renumbers(void)
 	long live = tnd_obj_live();
 	uint16_t port, tp_port = 0, seq = 0;
 	uint8_t p[172], r[2048];
-	gint64 sent[10];
+	gint64 sent[10], lo = G_MAXINT64, hi = 0;
 	int fd = udp_open(&port);
 
 	TEST_ASSERT(fd >= 0);
@@ -114,11 +115,14 @@ static int test_echo_delays_and_renumbers(void)
 		TEST_ASSERT(n == (ssize_t)sizeof(p));
 		TEST_ASSERT(r[12] == i && r[sizeof(p) - 1] == i);   /* in order, intact */
 		TEST_ASSERT(late >= 195000);                         /* the delay line */
+		lo = MIN(lo, late);
+		hi = MAX(hi, late);
 		TEST_ASSERT(get32(r + 8) != 0x11111111);             /* its own SSRC */
 		if (i)
 			TEST_ASSERT((uint16_t)(r[2] << 8 | r[3]) == (uint16_t)(seq + 1));
 		seq = (uint16_t)(r[2] << 8 | r[3]);
 	}
+	printf("# echo delay %.1f..%.1f ms (send to receive, loopback)\n", lo / 1000.0, hi / 1000.0);
 	/* an RTCP report (PT 200) is not echoed */
 	p[1] = 200;
 	send_to(fd, tp_port, p, 28);

@@ -9,6 +9,9 @@ import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
 
 const pw = await import(process.env.PLAYWRIGHT_CORE || 'playwright-core');
 let ctx = null, page = null, profile = null;
@@ -23,14 +26,18 @@ function watch(p) {
 async function launch({ browser = 'chromium', wav, dir, width = 1280, height = 800 }) {
   profile = mkdtempSync(join(tmpdir(), 'tandem-pw-'));
   if (browser === 'firefox') {
+    // over WebDriver BiDi, through firefox-shim.mjs (see there why)
     ctx = await pw.firefox.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/firefox-esr', headless: true, viewport: { width, height },
+      channel: 'moz-firefox', executablePath: join(here, 'firefox-shim.mjs'), headless: true,
+      viewport: { width, height },
       firefoxUserPrefs: {
         'media.navigator.streams.fake': true, 'media.navigator.permission.disabled': true,
         'media.peerconnection.ice.loopback': true,
         'media.peerconnection.ice.obfuscate_host_addresses': false,
         'media.autoplay.default': 0, 'media.autoplay.block-webaudio': false,
         'media.cubeb.force_null_context': true,
+        'media.autoplay.blocking_policy': 0,
+        'media.autoplay.enabled.user-gestures-needed': false,
       },
     });
   } else {
