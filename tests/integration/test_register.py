@@ -29,17 +29,18 @@ USERS = {"alice": "secret", "bob": "bobpw", "carol": "carolpw", "dave": "davepw"
          "erin": "erinpw"}
 
 
-def gw_conf(kam, password="secret", expires=60, extra="", grace=1):
+def gw_conf(kam, password="secret", expires=60, extra="", grace=1, transport="udp"):
     # dave's secret is given as HA1 = MD5(dave:127.0.0.1:davepw), Kamailio's
     # realm being the From domain
     return ("[sip]\ntrusted = 192.0.2.1\nregister_retry_max = 4\nregister_grace = %d\n%s"
             "[accounts]\nalice.uri = sip:alice@127.0.0.1\nalice.registrar = %s\n"
             "alice.password = %s\nalice.expires = %d\nalice.users = alice\n"
+            "alice.transport = %s\n"
             "carol.uri = sip:carol@127.0.0.1\ncarol.registrar = %s\n"
             "carol.password = carolpw\ncarol.users = carol, alice\n"
             "dave.uri = sip:dave@127.0.0.1\ndave.registrar = %s\ndave.ha1 = %s\n"
             "dave.users = dave\n" % (
-                grace, extra, kam.uri, password, expires, kam.uri, kam.uri,
+                grace, extra, kam.uri, password, expires, transport, kam.uri, kam.uri,
                 hashlib.md5(b"dave:127.0.0.1:davepw").hexdigest()))
 
 
@@ -334,6 +335,34 @@ async def test_baresip_calls_registered_account():
         await c2.close()
 
 
+async def test_tcp_registration_takes_calls():
+    """transport = tcp: the REGISTER goes over TCP, Kamailio binds a
+    ;transport=tcp Contact and sends bob's INVITE over TCP; the registrar's
+    address is trusted for it whatever its source port, and the browser
+    answers."""
+    with Kamailio(USERS, tcp=True) as kam, Gateway(gw_conf(kam, transport="tcp")) as gw:
+        c = await connect(gw)
+        assert (await register(c))["state"] == "registered"
+        contact = (await wait_for(lambda: our_contacts(kam, gw), "Contact"))[0]
+        assert "transport=tcp" in contact["uri"], contact
+        assert contact["socket"].startswith("tcp:"), contact
+        b = Baresip("bob", codecs="pcmu", register=(kam.hostport, "bobpw"))
+        b.start()
+        try:
+            await wait_for(lambda: kam.contacts("bob"), "baresip registered", 15)
+            b.dial("sip:alice@%s" % kam.hostport)
+            inc, pc, rec = await answer_incoming(c, b)
+            assert "sip:bob@" in inc["from"], inc
+            b.hangup()
+            await c.wait_state(inc["call"], "ended")
+            rec.stop()
+            await pc.close()
+        finally:
+            b.stop()
+        await counters_zero(c)
+        await c.close()
+
+
 async def test_two_accounts_two_calls():
     """One user, two accounts (alice and carol), two calls at once: erin
     calls carol's AOR and bob calls alice's, both through Kamailio; both
@@ -448,6 +477,7 @@ if __name__ == "__main__":
         test_registrar_outage_backoff,
         test_grace_after_websocket_loss,
         test_baresip_calls_registered_account,
+        test_tcp_registration_takes_calls,
         test_two_accounts_two_calls,
         test_browser_calls_baresip_with_digest,
         test_challenge_without_credentials_ends_call,
