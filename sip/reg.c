@@ -40,6 +40,7 @@ struct tnd_sipreg {
 	tnd_sipreg_h *h;                 /* NULL once detached */
 	void *arg;
 	char *aor, *registrar, *proxy;   /* owned */
+	char mparams[24];                /* Contact parameters: "transport=tcp" or "" */
 	char contact[24];                /* our Contact's user part */
 	struct tnd_sipauth auth;         /* owned */
 	unsigned expires, retry_max, backoff;
@@ -225,6 +226,8 @@ static int send_register(struct tnd_sipreg *reg)
 	 * guessing; keep-alives for TCP flows belong to issue 11 item 7 */
 	nua_register(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
 		     NUTAG_M_USERNAME(reg->contact), SIPTAG_EXPIRES_STR(expires),
+		     /* a Contact reached over TCP says so (RFC 3261 10.2.1) */
+		     TAG_IF(*reg->mparams, NUTAG_M_PARAMS(reg->mparams)),
 		     NUTAG_OUTBOUND("no-options-keepalive no-validate no-natify"),
 		     NUTAG_KEEPALIVE(0),
 		     TAG_IF(reg->proxy, NUTAG_PROXY(URL_STRING_MAKE(reg->proxy))), TAG_END());
@@ -449,6 +452,8 @@ int tnd_sipreg_alloc(struct tnd_sipreg **regp, struct tnd_sipua *ua,
 		goto out;
 	snprintf(reg->contact, sizeof(reg->contact), "tnd%02x%02x%02x%02x%02x%02x%02x%02x",
 		 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+	if (p->transport && !strcmp(p->transport, "tcp"))
+		snprintf(reg->mparams, sizeof(reg->mparams), "transport=tcp");
 	reg->expires = p->expires;
 	reg->retry_max = p->retry_max ? p->retry_max : RETRY_MAX_DEFAULT;
 	reg->backoff = 1;

@@ -451,6 +451,9 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 		ua->stop_timer = NULL;
 	}
 	ua->done = NULL;
+	/* bindings still live were un-registered by nua_shutdown(); on an
+	 * error path they go without (and without callbacks) */
+	tnd_sipreg_cut_all(ua);
 	if (ua->nua && !ua->shut) {
 		/* nua_destroy() asserts that shutdown finished: on an error path
 		 * (another part failed to start, or shutdown ran out of time) run
@@ -464,8 +467,6 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 		while (!ua->shut && g_get_monotonic_time() < until)
 			g_main_context_iteration(ctx, TRUE);
 	}
-	/* bindings still live were un-registered by nua_shutdown() */
-	tnd_sipreg_cut_all(ua);
 	if (ua->nua)
 		nua_destroy(ua->nua);
 	if (ua->root)

@@ -24,9 +24,9 @@ debug=2
 log_stderror=yes
 children=2
 listen=udp:127.0.0.1:%(port)d
+%(tcp)s
 alias="127.0.0.1:%(port)d"
 auto_aliases=no
-disable_tcp=yes
 dns=no
 rev_dns=no
 use_dns_cache=off
@@ -121,11 +121,13 @@ request_route {
 
 class Kamailio:
     """users: {name: password}. min_expires: the registrar's floor, so a
-    test can ask for a short expiry and see the refresh."""
+    test can ask for a short expiry and see the refresh. tcp: listen on TCP
+    too (same port)."""
 
-    def __init__(self, users, port=None, min_expires=5, nonce_expire=300):
+    def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False):
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
-        self.port = port or free_port(kind=__import__("socket").SOCK_DGRAM)
+        self.port = port or (free_port(also_udp=True) if tcp else
+                             free_port(kind=__import__("socket").SOCK_DGRAM))
         self.users = users
         self.min_expires = min_expires
         self.nonce_expire = nonce_expire
@@ -142,6 +144,8 @@ class Kamailio:
         self.cfg = os.path.join(self.dir, "kamailio.cfg")
         with open(self.cfg, "w") as f:
             f.write(CFG % {"port": self.port, "mpath": MODULES, "run": self.dir,
+                           "tcp": "listen=tcp:127.0.0.1:%d" % self.port if tcp else
+                           "disable_tcp=yes",
                            "min_expires": min_expires, "nonce_expire": nonce_expire})
         self.log = os.path.join(self.dir, "kamailio.log")
 
@@ -181,7 +185,8 @@ class Kamailio:
         return r.stdout
 
     def contacts(self, user):
-        """[(contact uri, expires left, cseq)] registered for user."""
+        """[{uri, expires, cseq, socket}] registered for user (socket: the
+        transport and address Kamailio received the REGISTER on)."""
         out = self.kamcmd("ul.dump") or ""
         found, aor = [], None
         for line in out.splitlines():
@@ -193,7 +198,7 @@ class Kamailio:
             if m and aor == user:
                 found.append({"uri": m.group(1)})
                 continue
-            m = re.search(r"(Expires|CSeq):\s*(\S+)", line)
+            m = re.search(r"(Expires|CSeq|Socket):\s*(\S+)", line)
             if m and aor == user and found:
                 found[-1][m.group(1).lower()] = m.group(2)
         return found

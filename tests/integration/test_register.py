@@ -29,17 +29,20 @@ USERS = {"alice": "secret", "bob": "bobpw", "carol": "carolpw", "dave": "davepw"
          "erin": "erinpw"}
 
 
-def gw_conf(kam, password="secret", expires=60, extra="", grace=1):
+def gw_conf(kam, password="secret", expires=60, extra="", grace=1, transport="udp",
+            proxy=""):
     # dave's secret is given as HA1 = MD5(dave:127.0.0.1:davepw), Kamailio's
     # realm being the From domain
     return ("[sip]\ntrusted = 192.0.2.1\nregister_retry_max = 4\nregister_grace = %d\n%s"
             "[accounts]\nalice.uri = sip:alice@127.0.0.1\nalice.registrar = %s\n"
             "alice.password = %s\nalice.expires = %d\nalice.users = alice\n"
+            "alice.transport = %s\nalice.proxy = %s\n"
             "carol.uri = sip:carol@127.0.0.1\ncarol.registrar = %s\n"
             "carol.password = carolpw\ncarol.users = carol, alice\n"
             "dave.uri = sip:dave@127.0.0.1\ndave.registrar = %s\ndave.ha1 = %s\n"
             "dave.users = dave\n" % (
-                grace, extra, kam.uri, password, expires, kam.uri, kam.uri,
+                grace, extra, kam.uri, password, expires, transport, proxy, kam.uri,
+                kam.uri,
                 hashlib.md5(b"dave:127.0.0.1:davepw").hexdigest()))
 
 
@@ -179,6 +182,27 @@ async def test_rights_and_bad_requests():
         assert r["error"]["code"] == 404, r
         await asyncio.sleep(0.5)
         assert not kam.contacts("alice")
+        await c.close()
+
+
+async def test_inline_registration():
+    """With [sip] register_inline, a user may bring uri, password and
+    registrar; the registration's id is the uri."""
+    with Kamailio(USERS) as kam, \
+            Gateway(gw_conf(kam, extra="register_inline = true\n")) as gw:
+        c = await connect(gw, "bob")
+        uri = "sip:bob@127.0.0.1"
+        r = await c.call("register", {"uri": uri, "password": "bobpw",
+                                      "registrar": kam.uri, "expires": 30})
+        assert r["registration"] == uri, r
+        n = (await c.wait_note(reg_note(reg=uri)))["params"]
+        assert n["state"] == "registered" and n["expires"] == 30, n
+        await wait_for(lambda: our_contacts(kam, gw, "bob"), "bob's Contact")
+        r = await c.request("register", {"uri": "sip:nohost", "password": "x"})
+        assert r["error"]["code"] == 400, r
+        await c.call("unregister", {"registration": uri})
+        await c.wait_note(reg_note("unregistered", reg=uri))
+        await wait_for(lambda: not our_contacts(kam, gw, "bob"), "bob's Contact gone")
         await c.close()
 
 
@@ -334,6 +358,34 @@ async def test_baresip_calls_registered_account():
         await c2.close()
 
 
+async def test_tcp_registration_takes_calls():
+    """transport = tcp: the REGISTER goes over TCP, Kamailio binds a
+    ;transport=tcp Contact and sends bob's INVITE over TCP; the registrar's
+    address is trusted for it whatever its source port, and the browser
+    answers."""
+    with Kamailio(USERS, tcp=True) as kam, Gateway(gw_conf(kam, transport="tcp")) as gw:
+        c = await connect(gw)
+        assert (await register(c))["state"] == "registered"
+        contact = (await wait_for(lambda: our_contacts(kam, gw), "Contact"))[0]
+        assert "transport=tcp" in contact["uri"], contact
+        assert contact["socket"].startswith("tcp:"), contact
+        b = Baresip("bob", codecs="pcmu", register=(kam.hostport, "bobpw"))
+        b.start()
+        try:
+            await wait_for(lambda: kam.contacts("bob"), "baresip registered", 15)
+            b.dial("sip:alice@%s" % kam.hostport)
+            inc, pc, rec = await answer_incoming(c, b)
+            assert "sip:bob@" in inc["from"], inc
+            b.hangup()
+            await c.wait_state(inc["call"], "ended")
+            rec.stop()
+            await pc.close()
+        finally:
+            b.stop()
+        await counters_zero(c)
+        await c.close()
+
+
 async def test_two_accounts_two_calls():
     """One user, two accounts (alice and carol), two calls at once: erin
     calls carol's AOR and bob calls alice's, both through Kamailio; both
@@ -378,11 +430,12 @@ async def test_two_accounts_two_calls():
 
 
 async def test_browser_calls_baresip_with_digest():
-    """alice calls bob through Kamailio as her account: Kamailio answers 407,
-    Tandem answers the challenge with the account's password, Kamailio
-    relays to baresip, tones both ways; alice's BYE must pass Kamailio's
-    digest check too."""
-    with Kamailio(USERS) as kam, Gateway(gw_conf(kam)) as gw:
+    """alice calls bob as her account, whose proxy is Kamailio: the INVITE
+    to sip:bob@127.0.0.1 (port 5060, where nothing listens) goes to the
+    proxy, Kamailio answers 407, Tandem answers the challenge with the
+    account's password, Kamailio relays to baresip, tones both ways;
+    alice's BYE must pass Kamailio's digest check too."""
+    with Kamailio(USERS) as kam, Gateway(gw_conf(kam, proxy=kam.uri)) as gw:
         b = Baresip("bob", source_wav=os.path.join(tones(), "tone440_48k.wav"),
                     codecs="pcmu", register=(kam.hostport, "bobpw"))
         b.start()
@@ -390,7 +443,7 @@ async def test_browser_calls_baresip_with_digest():
             await wait_for(lambda: kam.contacts("bob"), "baresip registered", 15)
             c = await connect(gw)
             pc, rec = await offering_pc("PCMU", record=True)
-            r = await c.call("call", {"to": "sip:bob@%s" % kam.hostport, "account": "alice",
+            r = await c.call("call", {"to": "sip:bob@127.0.0.1", "account": "alice",
                                       "sdp": pc.localDescription.sdp})
             await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
             st = await c.wait_state(r["call"], ("answered", "ended"), timeout=15)
@@ -444,10 +497,12 @@ if __name__ == "__main__":
         test_ha1_registers_and_sigterm_unregisters,
         test_wrong_password_fails,
         test_rights_and_bad_requests,
+        test_inline_registration,
         test_refresh_before_expiry,
         test_registrar_outage_backoff,
         test_grace_after_websocket_loss,
         test_baresip_calls_registered_account,
+        test_tcp_registration_takes_calls,
         test_two_accounts_two_calls,
         test_browser_calls_baresip_with_digest,
         test_challenge_without_credentials_ends_call,
