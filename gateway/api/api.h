@@ -172,5 +172,14 @@ void tnd_events_call(struct tnd_events *ev, enum tnd_call_event e,
 		     const struct tnd_call_info *info);
 /* Gives the webhook up to a second to send what is queued, then stops. */
 void tnd_events_free(struct tnd_events *ev);
+/* Counters, for metrics and tests. Signalling thread. */
+struct tnd_events_stats {
+	unsigned long seq;               /* events made so far */
+	unsigned long posted;            /* accepted (2xx) by the webhook */
+	unsigned long dropped;           /* the webhook's queue was full: oldest dropped */
+	unsigned long failed;            /* given up after [events] retries */
+	unsigned queued;                 /* waiting for the webhook now */
+};
+void tnd_events_get_stats(struct tnd_events *ev, struct tnd_events_stats *st);
 
 #endif

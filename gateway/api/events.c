@@ -106,6 +106,22 @@ void tnd_events_call(struct tnd_events *ev, enum tnd_call_event e,
 	json_decref(o);
 }
 
+void tnd_events_get_stats(struct tnd_events *ev, struct tnd_events_stats *st)
+{
+	struct tnd_webhook_stats ws = { 0 };
+
+	memset(st, 0, sizeof(*st));
+	if (!ev)
+		return;
+	if (ev->hook)
+		tnd_webhook_get_stats(ev->hook, &ws);
+	st->seq = (unsigned long)ev->api->event_seq;
+	st->posted = ws.posted;
+	st->dropped = ws.dropped;
+	st->failed = ws.failed;
+	st->queued = ws.queued;
+}
+
 void tnd_events_free(struct tnd_events *ev)
 {
 	if (!ev)

@@ -524,6 +524,12 @@ static int test_admin_and_subscribe(void)
 	}
 	/* alice did not subscribe (and could not) */
 	TEST_ASSERT(fa.n == 1 + G_N_ELEMENTS(methods));
+	{
+		struct tnd_events_stats es;
+
+		tnd_events_get_stats(ev, &es);
+		TEST_ASSERT(es.seq == 2 && !es.posted && !es.dropped && !es.queued);
+	}
 
 	tnd_events_free(ev);
 	tnd_api_conn_detach(boss);
