@@ -14,13 +14,15 @@
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
 
-/* Our codecs in preference order for pass-through (no transcoding yet):
- * G.711 first, because the phones and trunks on the SIP side nearly all
- * have it; a browser that wants Opus end to end offers Opus alone. */
+/* Our codecs toward the browser, in preference order: G.711 first, because
+ * the phones and trunks on the SIP side nearly all have it and a shared
+ * codec spares the transcode; Opus (any SIP codec is transcoded to it),
+ * then G.722. The SIP leg's list comes from [media] sip_codecs. */
 static const struct tnd_sdp_codec_pref prefs[] = {
 	{ "PCMU", 8000, 1, 0, NULL },
 	{ "PCMA", 8000, 1, 8, NULL },
 	{ "opus", 48000, 2, 111, NULL },
+	{ "G722", 8000, 1, 9, NULL },
 	{ "telephone-event", 8000, 1, 101, NULL },
 	{ "telephone-event", 48000, 1, 110, NULL },
 };
@@ -235,6 +237,10 @@ void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool w
 		l->msid_stream = "tandem";
 		l->msid_track = "audio";
 	} else {
+		l->codecs = call->calls->sip_prefs;
+		l->n_codecs = call->calls->n_sip_prefs;
+		l->offer_order = true;
+		l->keep_ptime = true;
 		l->port = call->rtp_port;
 		l->rtcp_port = call->rtp_port ? (uint16_t)(call->rtp_port + 1) : 0;
 		l->ptime = 20;
@@ -253,19 +259,6 @@ void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
 	l->ssrc = tnd_bridge_webrtc_ssrc(call->br);
 }
 
-size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
-		      const struct tnd_sdp_codec *dtmf, bool fmtp)
-{
-	size_t n = 0;
-
-	want[n++] = (struct tnd_sdp_codec_pref){ codec->name, codec->clock, codec->channels,
-		codec->pt, fmtp ? codec->fmtp : NULL };
-	if (dtmf)
-		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", dtmf->clock, 1,
-			dtmf->pt, fmtp ? dtmf->fmtp : NULL };
-	return n;
-}
-
 char *tnd_call_sdp_text(const struct tnd_sdp *sdp)
 {
 	char *text = NULL;
@@ -276,28 +269,15 @@ char *tnd_call_sdp_text(const struct tnd_sdp *sdp)
 	return text;
 }
 
-/* The PT of the same codec on the other leg. */
-static int sip_pt_of(const struct tnd_sdp_media *m, const struct tnd_sdp_codec *c)
-{
-	const struct tnd_sdp_codec *o;
-
-	if (!c)
-		return -1;
-	o = tnd_sdp_media_find_codec(m, c->name, c->clock);
-	return o ? o->pt : -1;
-}
-
 int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		   const struct tnd_sdp *sip_answer, const struct tnd_sdp_neg *webrtc,
 		   char *msg, size_t msglen)
 {
-	struct tnd_bridge_pt pts[2];
 	const struct tnd_sdp_conn *conn;
 	const struct tnd_sdp *remote;
 	const struct tnd_sdp_media *rm;
 	struct tnd_sdp_neg sn;
-	unsigned n = 0;
-	int pt, err;
+	int err;
 
 	err = tnd_sdp_negotiated(&sn, sip_offer, sip_answer, msg, msglen);
 	if (err)
@@ -313,21 +293,8 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	err = tnd_sdp_conn_check(conn, msg, msglen);
 	if (err)
 		return err;
-	pt = sip_pt_of(rm, webrtc->codec);
-	if (pt < 0 || strcasecmp(sn.codec->name, webrtc->codec->name) ||
-	    sn.codec->clock != webrtc->codec->clock) {
-		/* pass-through only: both legs must carry the same codec */
-		snprintf(msg, msglen, "SIP peer chose %s/%u, the browser leg has %s/%u",
-			 sn.codec->name, sn.codec->clock, webrtc->codec->name,
-			 webrtc->codec->clock);
-		return ENOTSUP;
-	}
-	pts[n++] = (struct tnd_bridge_pt){ webrtc->codec->pt, (uint8_t)pt, webrtc->codec->clock };
-	pt = sip_pt_of(rm, webrtc->dtmf);
-	if (pt >= 0)
-		pts[n++] = (struct tnd_bridge_pt){ webrtc->dtmf->pt, (uint8_t)pt,
-						   webrtc->dtmf->clock };
-	err = tnd_bridge_route(call->br, pts, n);
+	/* the ptime we send: what the peer asked for in its SDP */
+	err = tnd_call_join(call, webrtc, sn.codec, sn.dtmf, rm->ptime, msg, msglen);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
 	if (!err)
@@ -350,6 +317,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	calls->env = *env;
 	calls->by_id = g_hash_table_new(g_str_hash, g_str_equal);
 	tnd_call_limits_init(calls);
+	tnd_call_codecs_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	*callsp = calls;
 	return 0;

@@ -17,6 +17,7 @@
 
 #define CALL_MAX_RING 16     /* WebSockets alerted for one incoming call */
 #define CALL_MSG 256
+#define CALL_MAX_PREFS 12    /* SIP-side codecs offered, with telephone-event */
 
 struct tnd_calls {
 	struct tnd_calls_env env;            /* borrowed pointers */
@@ -35,6 +36,10 @@ struct tnd_calls {
 	bool drain_done;                     /* env.drained has run */
 	GSource *drain_timer;                /* owned: [calls] drain_timeout */
 	GSource *drain_idle;                 /* owned: reports the drain's end */
+	/* call_codec.c: the SIP leg's codecs, from [media] sip_codecs; the
+	 * strings are the codec table's (static) */
+	struct tnd_sdp_codec_pref sip_prefs[CALL_MAX_PREFS];
+	size_t n_sip_prefs;
 };
 
 enum call_dir {
@@ -77,6 +82,8 @@ struct tnd_call {
 	GSource *ring_timer;                 /* owned: [calls] ring_timeout (in) */
 	uint64_t sess_id;
 	uint64_t sess_version;
+	char leg_codec[2][16];               /* browser's, SIP's codec, for `stats` */
+	bool transcoded;
 };
 
 /* call.c */
@@ -106,12 +113,6 @@ struct tnd_call_ice {
 /* tnd_call_local for the WebRTC leg, with our ICE values and send SSRC. */
 void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
 			   const struct tnd_call_ice *ice);
-/* Pass-through: one leg is offered (or answered) exactly the codec the
- * other leg agreed on, at its payload types, plus telephone-event at its
- * clock. fmtp false leaves the fmtp to copy from the offer (answers).
- * Returns how many of want[] it filled. */
-size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
-		      const struct tnd_sdp_codec *dtmf, bool fmtp);
 /* Points the bridge's SIP leg at the peer's media and routes the codecs
  * agreed on both legs. 0, or an errno with msg. */
 int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
@@ -150,6 +151,18 @@ void tnd_call_linger_free(struct tnd_calls *calls);
  * draining and none is left, the owner is told from the loop. */
 void tnd_call_drain_check(struct tnd_calls *calls);
 void tnd_call_drain_free(struct tnd_calls *calls);
+
+/* call_codec.c: the SIP leg's codec list from the configuration (at
+ * start-up); the browser offer's codecs for a call from SIP whose SIP side
+ * agreed on `sip` (that codec when browsers have it, Opus, telephone-event;
+ * returns the count); joins the codecs the legs agreed on, pass-through or
+ * transcoded. sip_ptime: the ms we send on the SIP leg (0: 20). */
+void tnd_call_codecs_init(struct tnd_calls *calls);
+size_t tnd_call_webrtc_offer_prefs(struct tnd_sdp_codec_pref want[4],
+				   const struct tnd_sdp_codec *sip, const struct tnd_sdp_codec *dtmf);
+int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
+		  const struct tnd_sdp_codec *sip, const struct tnd_sdp_codec *sip_dtmf,
+		  unsigned sip_ptime, char *msg, size_t msglen);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

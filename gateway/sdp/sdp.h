@@ -281,6 +281,12 @@ struct tnd_sdp_local {
 	size_t n_codecs;
 	enum tnd_sdp_dir dir;          /* what we want: sendrecv, sendonly to hold */
 	unsigned ptime;                /* a=ptime, 0 omits */
+	/* answers: take the offerer's first codec that `codecs` lists (a
+	 * transcoding gateway serves any of them: the offerer's preference
+	 * decides) instead of our first that the offer lists */
+	bool offer_order;
+	/* SIP answers: keep the offer's a=ptime when it has one */
+	bool keep_ptime;
 	bool rtcp_rsize;               /* we take reduced-size RTCP (RFC 5506) */
 	/* rtcp-fb values we implement: offers put them on every codec but
 	 * telephone-event, answers keep the offered ones listed here */
