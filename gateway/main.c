@@ -280,7 +280,7 @@ static void api_closed(void *arg)
 
 static const struct tnd_api_calls call_ops = {
 	NULL, tnd_calls_start, tnd_calls_answer, tnd_calls_reject, tnd_calls_hangup,
-	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats,
+	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats, tnd_calls_media_stats,
 };
 
 static void drained(void *arg);

@@ -414,6 +414,86 @@ int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *id, char *
 	return 0;
 }
 
+/* A `stats` request in flight: what the bridge's answer needs. */
+struct stats_req {
+	struct tnd_obj obj;
+	void *req;                       /* ref */
+	tnd_call_stats_h *done;
+	char codec[2][16];
+	bool transcoded;
+};
+
+static void stats_req_destroy(void *data)
+{
+	struct stats_req *r = data;
+
+	tnd_obj_put(r->req);
+}
+
+static void copy_leg(struct tnd_call_leg_stats *o, const struct tnd_bridge_leg_stats *m,
+		     const char *codec)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->codec, sizeof(o->codec), "%s", *m->codec ? m->codec : codec);
+	o->clock = m->clock;
+	o->transcoded = m->transcoded;
+	o->packets_in = m->packets_in;
+	o->packets_out = m->packets_out;
+	o->lost = m->lost;
+	o->jitter_ms = m->jitter_ms;
+	o->rtt_ms = m->rtt_ms;
+	o->remote_loss = m->remote_fraction_lost / 256.0;
+	o->remote_jitter_ms = m->remote_jitter_ms;
+	o->rtcp_in = m->rtcp_in;
+	o->rtcp_out = m->rtcp_out;
+	o->jb_delay_ms = m->xc.jb_delay_ms;
+	o->frames_decoded = m->xc.frames;
+	o->concealed = m->xc.concealed;
+	o->fec_recovered = m->xc.fec;
+}
+
+static void on_bridge_stats(void *arg, const struct tnd_bridge_leg_stats st[2])
+{
+	struct stats_req *r = arg;
+	struct tnd_call_stats cs;
+
+	if (!st) {
+		r->done(r->req, ENOENT, NULL);
+		return;
+	}
+	cs.transcoded = r->transcoded;
+	for (unsigned i = 0; i < 2; i++)
+		copy_leg(&cs.leg[i], &st[i], r->codec[i]);
+	r->done(r->req, 0, &cs);
+}
+
+int tnd_calls_media_stats(struct tnd_calls *calls, void *conn, const char *id,
+			  tnd_call_stats_h *done, void *req, char *msg, size_t msglen)
+{
+	struct tnd_call *call = own_call(calls, conn, id, msg, msglen);
+	struct stats_req *r;
+	int err;
+
+	if (!call)
+		return ENOENT;
+	if (!call->br || !call->sip_media_set) {
+		snprintf(msg, msglen, "call %s has no media yet", call->id);
+		return EALREADY;
+	}
+	r = tnd_obj_zalloc(sizeof(*r), stats_req_destroy);
+	if (!r)
+		return ENOMEM;
+	r->req = tnd_obj_get(req);
+	r->done = done;
+	r->transcoded = call->transcoded;
+	memcpy(r->codec, call->leg_codec, sizeof(r->codec));
+	err = tnd_bridge_stats(call->br, on_bridge_stats, r);
+	tnd_obj_put(r);
+	if (err)
+		snprintf(msg, msglen, "out of memory");
+	return err;
+}
+
 int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *id, const char *cand,
 			char *msg, size_t msglen)
 {

@@ -116,6 +116,34 @@ int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *call,
 /* The connection is gone: its calls end (ringing ones only for it). */
 void tnd_calls_conn_gone(struct tnd_calls *calls, void *conn);
 
+/* One leg's media figures for `stats` with params.call (protocol.md). */
+struct tnd_call_leg_stats {
+	char codec[16];               /* "opus", "PCMU", ... */
+	unsigned clock;
+	bool transcoded;              /* what arrives on this leg is decoded */
+	unsigned long long packets_in, packets_out;
+	long lost;                    /* RFC 3550 cumulative, of what arrives */
+	unsigned jitter_ms;           /* interarrival jitter of what arrives */
+	int rtt_ms;                   /* from the peer's RTCP; -1 unknown */
+	double remote_loss;           /* the peer's last report about ours, 0..1 */
+	unsigned remote_jitter_ms;
+	unsigned long long rtcp_in, rtcp_out;
+	unsigned jb_delay_ms;         /* transcoded legs: jitter-buffer delay now */
+	unsigned long long frames_decoded, concealed, fec_recovered;
+};
+struct tnd_call_stats {
+	bool transcoded;
+	struct tnd_call_leg_stats leg[2];   /* [0] the browser's, [1] the SIP side's */
+};
+/* `stats` done: st NULL with err set when the call's media was gone. */
+typedef void (tnd_call_stats_h)(void *req, int err, const struct tnd_call_stats *st);
+/* Reads a call's media figures from its worker; `done` runs once, later,
+ * on the signalling thread, unless this returns an errno (ENOENT: no such
+ * call on conn; EALREADY: its media is not set up yet). `req` is a tnd_obj
+ * held until then. */
+int tnd_calls_media_stats(struct tnd_calls *calls, void *conn, const char *call,
+			  tnd_call_stats_h *done, void *req, char *msg, size_t msglen);
+
 /* Live objects, for the `stats` method and the leak tests. */
 struct tnd_calls_stats {
 	unsigned long calls;          /* live now */
