@@ -571,7 +571,8 @@ int tnd_bridge_transcode(struct tnd_bridge *br, const struct tnd_bridge_codec *a
 		tnd_obj_put(c);
 		return err;
 	}
-	memcpy(c->te, te, n_te * sizeof(*te));
+	if (n_te)
+		memcpy(c->te, te, n_te * sizeof(*te));
 	c->n_te = n_te;
 	return queue(br, c);
 }

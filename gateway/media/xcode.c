@@ -28,6 +28,7 @@
 #define XC_FRAMER (TND_CODEC_MAX_SAMPLES * 2)  /* framer capacity, samples */
 #define XC_MAX_PAYLOAD 1200
 #define XC_STALL_US 200000                     /* a worker stall: restart the tick */
+#define XC_CONCEAL_EMPTY 3                     /* empty ticks concealed before silence */
 
 struct tnd_xdir {
 	struct tnd_bridge *br;             /* borrowed: set by attach, worker */
@@ -47,6 +48,10 @@ struct tnd_xdir {
 	uint32_t skip_ts;                  /* output time not sent (EMPTY, DTX) */
 	bool mark;                         /* next packet starts a talk spurt */
 	bool running;
+	bool playing;                      /* frames flow: an empty tick is concealed */
+	unsigned empty_run;                /* empty ticks concealed in a row */
+	unsigned ahead;                    /* of those, losses the buffer has not
+					    * reported yet (MISSING follows) */
 	struct tnd_timer timer;
 	int64_t next_us;
 	/* telephone-event relay: an event keeps its output timestamp */
@@ -276,21 +281,49 @@ static void tick(struct tnd_xdir *x, int64_t now_us)
 
 	switch (tnd_jb_get(x->jb, now_us, &f)) {
 	case TND_JB_FRAME:
+		x->empty_run = 0;
+		x->ahead = 0;
 		n = decode(x, &f);
 		break;
 	case TND_JB_MISSING:
+		x->empty_run = 0;
+		if (x->ahead) {
+			/* this loss was concealed at an empty tick already: the
+			 * output pauses a tick rather than play it twice */
+			x->ahead--;
+			return;
+		}
 		n = conceal(x);
 		break;
 	default:
+		x->st.empty++;
+		if (tnd_jb_peek(x->jb, &f)) {
+			/* a frame is held, not yet due: the buffer grows its delay
+			 * by a tick. Nothing is missing: the output pauses and
+			 * continues with that frame, its timestamps unbroken */
+			return;
+		}
+		if (x->playing && x->empty_run < XC_CONCEAL_EMPTY) {
+			/* mid-stream, most often a packet whose loss the buffer
+			 * cannot know yet (the next one is not here): conceal it,
+			 * so a loss never leaves a silent gap */
+			x->empty_run++;
+			x->ahead++;
+			n = conceal(x);
+			break;
+		}
 		/* nothing to play (filling, DTX): time passes on the output too,
 		 * so the receiver sees the gap in its timestamps */
-		x->st.empty++;
+		x->playing = false;
+		x->ahead = 0;
 		if (x->d->tx.sent) {
 			x->skip_ts += tnd_codec_ts_units(x->out_c, x->tick_us / 1000);
 			x->mark = true;
 		}
 		return;
 	}
+	if (n && x->empty_run == 0)
+		x->playing = true;
 	push_pcm(x, x->pcm, n);
 	drain_framer(x, now_us);
 }
