@@ -5,14 +5,20 @@ restricted to PCMU, PCMA or G.722 (tones both ways: 1 kHz from aiortc,
 answers only PCMU and echoes RTP (the 1 kHz tone comes back through two
 transcodes). Each test asserts on the recorded audio's dominant frequency
 and level, the payload type baresip decoded, and the call's `stats`
-(codecs, packets and the transcoder's counters)."""
+(codecs, packets and the transcoder's counters). The loss tests drop 5 %
+and 15 % of aiortc's RTP at random and delay the rest by 0-30 ms (a lossy
+link written in the test, at aiortc's socket: this kernel has no netem);
+baresip (PCMU) must hear the tone with no silent gap longer than a frame."""
 
 import asyncio
 import os
+import random
 import subprocess
 import tempfile
 
+import numpy as np
 from aiortc import RTCSessionDescription
+from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from aiortc_peer import Recorder, ToneTrack, new_pc, prefer
 from peers import Baresip, assert_tone, tones
@@ -126,6 +132,83 @@ async def test_opus_browser_sipp_pcmu_echo():
     check_stats(stats, "PCMU")
 
 
+class LossyLink:
+    """While active, aiortc's SRTP packets (not RTCP) leave through a link
+    that loses `loss` of them at random and delays each of the others by
+    0-30 ms (so they also reorder), as netem would."""
+
+    def __init__(self, loss, jitter_s=0.030, seed=7):
+        self.loss, self.jitter, self.rng = loss, jitter_s, random.Random(seed)
+        self.sent = self.dropped = 0
+        self.orig = RTCDtlsTransport._send_rtp
+
+    def __enter__(self):
+        link = self
+
+        async def send_rtp(transport, data):
+            if not link.loss or (len(data) > 1 and 192 <= data[1] <= 223):
+                return await link.orig(transport, data)   # RTCP, or no loss yet
+            if link.rng.random() < link.loss:
+                link.dropped += 1
+                return
+            link.sent += 1
+            protect = transport._tx_srtp.protect(data)   # in order: SRTP's index
+            loop = asyncio.get_event_loop()
+            loop.call_later(link.rng.uniform(0, link.jitter),
+                            lambda: asyncio.ensure_future(transport.transport._send(protect)))
+        RTCDtlsTransport._send_rtp = send_rtp
+        return self
+
+    def __exit__(self, *exc):
+        RTCDtlsTransport._send_rtp = self.orig
+
+
+def longest_silence_ms(x, rate, lead_s=1.0, tail_s=0.5):
+    """The longest run of 10 ms blocks below RMS 0.01 in the middle of x."""
+    blk = rate // 100
+    x = x[int(rate * lead_s): len(x) - int(rate * tail_s)]
+    n = len(x) // blk
+    rms = np.sqrt(np.mean(x[:n * blk].reshape(n, blk) ** 2, axis=1))
+    run = best = 0
+    for quiet in rms < 0.01:
+        run = run + 1 if quiet else 0
+        best = max(best, run)
+    return best * 10
+
+
+async def lossy_call(loss):
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs="pcmu").start()
+    try:
+        with Gateway() as gw, LossyLink(0) as link:
+            # loss starts once the call is up (ICE and DTLS are not the point)
+            x, rate, stats = await opus_call(
+                gw, b.uri, after=lambda: (b.wait_event("CALL_ESTABLISHED"),
+                                          setattr(link, "loss", loss)))
+            b.wait_event("CALL_CLOSED")
+    finally:
+        b.stop()
+    y, yrate = b.received()
+    assert_tone(y, yrate, 1000, 3, "baresip received at %d %% loss" % (loss * 100))
+    gap = longest_silence_ms(y, yrate)
+    web = [leg for leg in stats["legs"] if leg["side"] == "webrtc"][0]
+    print("# %d %% loss (%d of %d dropped), 0-30 ms jitter: lost %d, concealed %d, FEC %d, "
+          "jitter buffer %d ms; longest silence at the SIP side %d ms" % (
+              loss * 100, link.dropped, link.dropped + link.sent, web["lost"],
+              web["concealed"], web["fec_recovered"], web["jb_delay_ms"], gap))
+    assert link.dropped > 0 and web["lost"] > 0 and web["concealed"] > 0, web
+    # a 20 ms frame can straddle two 10 ms blocks: up to 20 ms is one frame
+    assert gap <= 20, "a silent gap of %d ms at %d %% loss" % (gap, loss * 100)
+
+
+async def test_loss_5_jitter_30():
+    await lossy_call(0.05)
+
+
+async def test_loss_15_jitter_30():
+    await lossy_call(0.15)
+
+
 if __name__ == "__main__":
     tap_main([test_opus_browser_baresip_pcmu, test_opus_browser_baresip_pcma,
-              test_opus_browser_baresip_g722, test_opus_browser_sipp_pcmu_echo])
+              test_opus_browser_baresip_g722, test_opus_browser_sipp_pcmu_echo,
+              test_loss_5_jitter_30, test_loss_15_jitter_30])
