@@ -64,29 +64,6 @@ size_t tnd_call_webrtc_offer_prefs(struct tnd_sdp_codec_pref want[4],
 	return n;
 }
 
-/* The value of `key` in an fmtp "k=v;k=v" list, into val; false if absent. */
-static bool fmtp_get(const char *fmtp, const char *key, char *val, size_t cap)
-{
-	size_t kn = strlen(key);
-	const char *p = fmtp;
-
-	while (p && *p) {
-		p += strspn(p, " ;");
-		if (!g_ascii_strncasecmp(p, key, kn) && p[kn] == '=') {
-			size_t vn = strcspn(p + kn + 1, ";");
-
-			if (vn >= cap)
-				vn = cap - 1;
-			memcpy(val, p + kn + 1, vn);
-			val[vn] = '\0';
-			g_strstrip(val);
-			return true;
-		}
-		p = strchr(p, ';');
-	}
-	return false;
-}
-
 /* One leg's codec for the transcoder: the row, PT, the ptime we send and
  * the encoder's options from [media] and the peer's fmtp. */
 static int leg_codec(const struct tnd_conf *conf, const struct tnd_sdp_codec *sc,
@@ -109,16 +86,16 @@ static int leg_codec(const struct tnd_conf *conf, const struct tnd_sdp_codec *sc
 		p->complexity_set = true;
 		p->bitrate = conf->media_opus_bitrate && conf->media_opus_bitrate < 6000 ? 6000 :
 			     (unsigned)conf->media_opus_bitrate;
-		p->fec = conf->media_opus_fec && fmtp_get(sc->fmtp, "useinbandfec", v, sizeof(v)) &&
+		p->fec = conf->media_opus_fec && tnd_sdp_fmtp_get(sc->fmtp, "useinbandfec", v, sizeof(v)) &&
 			 !strcmp(v, "1");
 		p->dtx = conf->media_opus_dtx;
-		if (fmtp_get(sc->fmtp, "maxplaybackrate", v, sizeof(v)))
+		if (tnd_sdp_fmtp_get(sc->fmtp, "maxplaybackrate", v, sizeof(v)))
 			p->maxplaybackrate = (unsigned)strtoul(v, NULL, 10);
 		/* stereo=1 only says the receiver takes stereo: mono is always valid */
 	} else if (c->id == TND_CODEC_G729) {
 		/* Annex B only when the peer said yes: SID frames confuse some */
-		p->annexb = fmtp_get(sc->fmtp, "annexb", v, sizeof(v)) && !g_ascii_strcasecmp(v, "yes");
-	} else if (c->id == TND_CODEC_ILBC && fmtp_get(sc->fmtp, "mode", v, sizeof(v))) {
+		p->annexb = tnd_sdp_fmtp_get(sc->fmtp, "annexb", v, sizeof(v)) && !g_ascii_strcasecmp(v, "yes");
+	} else if (c->id == TND_CODEC_ILBC && tnd_sdp_fmtp_get(sc->fmtp, "mode", v, sizeof(v))) {
 		p->mode_ms = (unsigned)strtoul(v, NULL, 10);
 		bc->ptime = tnd_codec_frame_ms(c, p);
 	}
