@@ -77,9 +77,7 @@ def check_stats(stats, sip_codec):
 
 
 async def opus_to_baresip(codec, modules=()):
-    # baresip registers G.722 at its audio rate: its account filter wants that
-    acc = "g722/16000/1" if codec == "g722" else codec
-    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs=acc,
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs=codec,
                 extra_modules=modules).start()
     try:
         with Gateway() as gw:
