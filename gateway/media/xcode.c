@@ -24,8 +24,15 @@
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/xcode.h"
 
-#define XC_MAX_IN (TND_CODEC_MAX_SAMPLES)      /* decoded samples per tick */
-#define XC_FRAMER (TND_CODEC_MAX_SAMPLES * 2)  /* framer capacity, samples */
+/* Sizes (R7: all set up front; docs/benchmarks.md "Transcoding" counts the
+ * heap per call). Transcoding PCM runs at 8 or 16 kHz only: Opus decodes and
+ * encodes at the other leg's rate, and two legs with Opus are relayed. */
+#define XC_MAX_RATE 16000
+#define XC_MAX_IN (XC_MAX_RATE / 1000 * 120)   /* one packet of up to 120 ms */
+#define XC_FRAMER (XC_MAX_IN * 2)              /* framer capacity, samples */
+#define XC_JB_FRAMES 32                        /* 320 ms at 10 ms ptime > max delay */
+#define XC_JB_SLOT 640                         /* G.711/G.722 80 ms; G.729 640 ms */
+#define XC_JB_SLOT_OPUS 1276                   /* RFC 6716 3.4 R2: one frame's most */
 #define XC_MAX_PAYLOAD 1200
 #define XC_STALL_US 200000                     /* a worker stall: restart the tick */
 #define XC_CONCEAL_EMPTY 3                     /* empty ticks concealed before silence */
@@ -61,8 +68,8 @@ struct tnd_xdir {
 	bool te_seen;
 	struct tnd_bridge_dir_stats st;
 	int16_t pcm[XC_MAX_IN];
-	int16_t rsout[XC_MAX_IN * 6 + 64];
-	int16_t enc_in[TND_CODEC_MAX_SAMPLES];
+	int16_t rsout[XC_MAX_IN * 2 + 64];     /* 8 -> 16 kHz, and the carry */
+	int16_t enc_in[XC_MAX_IN];
 };
 
 /* ------------------------------------------------------------ set-up */
@@ -115,6 +122,10 @@ int tnd_xdir_alloc(struct tnd_xdir **xp, const struct tnd_bridge_codec *in,
 	x->dec_rate = pcm_rate(in->codec, out->codec);
 	x->enc_rate = pcm_rate(out->codec, in->codec);
 	x->out_n = (size_t)x->enc_rate * ptime / 1000;
+	if (x->dec_rate > XC_MAX_RATE || x->enc_rate > XC_MAX_RATE || x->out_n > XC_MAX_IN) {
+		free(x);
+		return EINVAL;   /* Opus on both legs: relayed, never transcoded */
+	}
 	x->out_step = tnd_codec_ts_units(out->codec, ptime);
 	x->tick_us = 1000 * (in->ptime ? in->ptime : 20);
 	x->mark = true;
@@ -125,6 +136,8 @@ int tnd_xdir_alloc(struct tnd_xdir **xp, const struct tnd_bridge_codec *in,
 	ep.rate = x->enc_rate;
 	ep.channels = 1;
 	jc.clock_rate = in->codec->clock;
+	jc.capacity = XC_JB_FRAMES;
+	jc.max_payload = in->codec->id == TND_CODEC_OPUS ? XC_JB_SLOT_OPUS : XC_JB_SLOT;
 	err = tnd_codec_dec_alloc(&x->dec, in->codec, &dp);
 	if (!err)
 		err = tnd_codec_enc_alloc(&x->enc, out->codec, &ep);
