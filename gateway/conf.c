@@ -421,9 +421,9 @@ static const struct tnd_opt opts[] = {
 	  "first codec in this list is taken, at its ptime." },
 	{ "media", "opus_complexity", TND_OPT_INT, "5", 0, 10, NULL, OFF(media_opus_complexity),
 	  NULL,
-	  "Opus encoder complexity (0-10) of transcoded calls. 5 costs about half of 10's "
-	  "encoder time (tests/bench) for speech that is hard to tell apart at these "
-	  "bitrates, so a core carries about twice the calls; raise it when CPU is plenty." },
+	  "Opus encoder complexity (0-10) of transcoded calls. At 8 kHz, 5 costs about half "
+	  "of 10's encoder time (57 vs 105 us per 20 ms frame, docs/benchmarks.md) for "
+	  "speech that is hard to tell apart at these bitrates; raise it when CPU is plenty." },
 	{ "media", "opus_bitrate", TND_OPT_INT, "0", 0, 510000, NULL, OFF(media_opus_bitrate),
 	  NULL,
 	  "Opus bit/s of transcoded calls (6000-510000); 0 leaves it to libopus (about "
