@@ -225,7 +225,8 @@ static double dominant(const int16_t *x, size_t n, unsigned rate, double *share)
 	return best_hz;
 }
 
-static int fx_up(struct fx *f, const struct tnd_bridge_codec *a, const struct tnd_bridge_codec *b)
+static int fx_up_te(struct fx *f, const struct tnd_bridge_codec *a,
+		    const struct tnd_bridge_codec *b, const struct tnd_bridge_te *te, unsigned n_te)
 {
 	const struct tnd_bridge_conf conf = {
 		.rtp_addr = "127.0.0.1", .port_min = 40000, .port_max = 49999, .a_rtp = true,
@@ -245,7 +246,12 @@ static int fx_up(struct fx *f, const struct tnd_bridge_codec *a, const struct tn
 	/* RTCP to the RTP port: the peers read both */
 	return tnd_bridge_rtp_remote(f->br, 0, "127.0.0.1", f->a.port, f->a.port) ||
 	       tnd_bridge_rtp_remote(f->br, 1, "127.0.0.1", f->b.port, f->b.port) ||
-	       tnd_bridge_transcode(f->br, a, b, NULL, 0);
+	       tnd_bridge_transcode(f->br, a, b, te, n_te);
+}
+
+static int fx_up(struct fx *f, const struct tnd_bridge_codec *a, const struct tnd_bridge_codec *b)
+{
+	return fx_up_te(f, a, b, NULL, 0);
 }
 
 static int fx_down(struct fx *f, long live)
@@ -513,6 +519,76 @@ static int test_xcode_pcmu_loss_no_gap(void)
 	return xcode_case(TND_CODEC_PCMU, 0, 20, TND_CODEC_OPUS, 111, 20, 10);
 }
 
+/* telephone-event across a transcoded call: PCMU's te/8000 (PT 101) on
+ * leg A, Opus's te/48000 (PT 110) on leg B. An event from A arrives on B
+ * in our stream (B's audio SSRC, next sequence numbers), its PT mapped, one
+ * timestamp for the whole event, durations in the 48 kHz clock. */
+static int test_xcode_te_relay(void)
+{
+	static const uint16_t durs[] = { 160, 320, 480, 640, 640, 640 };
+	long live = tnd_obj_live();
+	static struct fx f;
+	struct tnd_bridge_codec a = { tnd_codec_get(TND_CODEC_PCMU), 0, 20, { 0 } };
+	struct tnd_bridge_codec b = { tnd_codec_get(TND_CODEC_OPUS), 111, 20, { 0 } };
+	const struct tnd_bridge_te te = { 101, 110, 8000, 48000 };
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	uint32_t audio_ssrc = 0, ev_ts = 0;
+	unsigned got = 0, i;
+	uint8_t pkt[2048];
+	int rc = 1;
+
+	memset(&f, 0, sizeof(f));
+	if (peer_open(&f.a, TND_CODEC_PCMU, 0, 20, 1000) ||
+	    peer_open(&f.b, TND_CODEC_OPUS, 111, 20, 440) || fx_up_te(&f, &a, &b, &te, 1))
+		goto out;
+	/* some audio first: B's stream is running */
+	for (i = 0; i < 25; i++) {
+		peer_send(&f.a, tnd_bridge_port(f.br, 0), false);
+		g_usleep(20000);
+		g_main_context_iteration(NULL, FALSE);
+	}
+	to.sin_port = htons(tnd_bridge_port(f.br, 0));
+	for (i = 0; i < 6; i++) {
+		memset(pkt, 0, 16);
+		pkt[0] = 0x80;
+		pkt[1] = (uint8_t)(101 | (i == 0 ? 0x80 : 0));
+		tnd_rtp_set_seq(pkt, f.a.seq++);
+		tnd_rtp_set_ts(pkt, 777000);
+		tnd_rtp_set_ssrc(pkt, 0x1234);
+		pkt[12] = 5;
+		pkt[13] = (uint8_t)(i >= 3 ? 0x80 | 10 : 10);
+		tnd_rtp_wr16(pkt + 14, durs[i]);
+		sendto(f.a.fd, pkt, 16, 0, (struct sockaddr *)&to, sizeof(to));
+		g_usleep(20000);
+	}
+	for (int64_t end = g_get_monotonic_time() + 1000000; g_get_monotonic_time() < end;) {
+		ssize_t n = recv(f.b.fd, pkt, sizeof(pkt), 0);
+
+		if (n < 12 || tnd_demux_classify(pkt, (size_t)n) != TND_DEMUX_RTP) {
+			g_usleep(2000);
+			continue;
+		}
+		if (tnd_rtp_pt(pkt) == 111) {
+			audio_ssrc = tnd_rtp_ssrc(pkt);
+			continue;
+		}
+		TEST_ASSERT(tnd_rtp_pt(pkt) == 110 && n == 16 && got < 6);
+		TEST_ASSERT(audio_ssrc && tnd_rtp_ssrc(pkt) == audio_ssrc);
+		if (!got)
+			ev_ts = tnd_rtp_ts(pkt);
+		TEST_ASSERT(tnd_rtp_ts(pkt) == ev_ts);
+		TEST_ASSERT(pkt[12] == 5 && (pkt[13] & 0x80) == (got >= 3 ? 0x80 : 0));
+		TEST_ASSERT((uint16_t)(pkt[14] << 8 | pkt[15]) == durs[got] * 6);
+		got++;
+	}
+	printf("# %u of 6 event packets crossed, 8000 -> 48000 Hz durations\n", got);
+	rc = got == 6 ? 0 : 1;
+ out:
+	if (fx_down(&f, live))
+		rc = 1;
+	return rc;
+}
+
 /* Bad set-ups are refused before anything is queued. */
 static int test_xcode_refused(void)
 {
@@ -539,6 +615,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_xcode_opus_loss_no_gap),
 		TND_TEST(test_xcode_pcmu_loss_no_gap),
 		TND_TEST(test_xcode_clock_drift),
+		TND_TEST(test_xcode_te_relay),
 	};
 	int rc;
 
