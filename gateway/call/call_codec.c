@@ -32,7 +32,8 @@ void tnd_call_codecs_init(struct tnd_calls *calls)
 		calls->sip_prefs[n++] = (struct tnd_sdp_codec_pref){
 			c->name, c->clock, (uint8_t)c->sdp_channels, c->pt >= 0 ? (uint8_t)c->pt : 0,
 			c->id == TND_CODEC_G729 ? "annexb=no" :
-			c->id == TND_CODEC_OPUS ? "useinbandfec=1" : NULL,
+			c->id == TND_CODEC_OPUS ? "useinbandfec=1" :
+			c->id == TND_CODEC_ILBC ? "mode=20" : NULL,
 		};
 		opus |= c->id == TND_CODEC_OPUS;
 	}
@@ -95,9 +96,12 @@ static int leg_codec(const struct tnd_conf *conf, const struct tnd_sdp_codec *sc
 	} else if (c->id == TND_CODEC_G729) {
 		/* Annex B only when the peer said yes: SID frames confuse some */
 		p->annexb = tnd_sdp_fmtp_get(sc->fmtp, "annexb", v, sizeof(v)) && !g_ascii_strcasecmp(v, "yes");
-	} else if (c->id == TND_CODEC_ILBC && tnd_sdp_fmtp_get(sc->fmtp, "mode", v, sizeof(v))) {
-		p->mode_ms = (unsigned)strtoul(v, NULL, 10);
-		bc->ptime = tnd_codec_frame_ms(c, p);
+	} else if (c->id == TND_CODEC_ILBC) {
+		/* RFC 3952 5: no mode parameter means 30 ms */
+		p->mode_ms = tnd_sdp_fmtp_get(sc->fmtp, "mode", v, sizeof(v)) &&
+			     !strcmp(v, "20") ? 20 : 30;
+		if (!tnd_codec_ptime_ok(c, p, bc->ptime))
+			bc->ptime = tnd_codec_frame_ms(c, p);
 	}
 	return 0;
 }
