@@ -71,6 +71,37 @@ static int check_addr_list(const char *v, char *err, size_t errlen)
 	return e;
 }
 
+/* [media] sip_codecs: names the codec table has (codecs/codecs.h), each
+ * once; iLBC is accepted and offered once its row is built. */
+static int check_codec_list(const char *v, char *err, size_t errlen)
+{
+	static const char *const known[] = { "PCMU", "PCMA", "G722", "G729", "opus", "iLBC" };
+	char **parts = g_strsplit(v, ",", 0);
+	unsigned seen = 0;
+	int e = 0;
+
+	for (char **p = parts; *p && !e; p++) {
+		const char *s = g_strstrip(*p);
+		unsigned i;
+
+		for (i = 0; i < G_N_ELEMENTS(known); i++)
+			if (!g_ascii_strcasecmp(s, known[i]))
+				break;
+		if (i == G_N_ELEMENTS(known) || seen & 1u << i) {
+			snprintf(err, errlen, "a comma-separated list of PCMU, PCMA, G722, G729, opus "
+				 "and iLBC, each once");
+			e = EINVAL;
+		}
+		seen |= 1u << (i & 7);
+	}
+	g_strfreev(parts);
+	if (!e && !seen) {
+		snprintf(err, errlen, "name at least one codec");
+		e = EINVAL;
+	}
+	return e;
+}
+
 /* "IP/len" prefixes separated by commas (IPv4 or IPv6), or empty. */
 static int check_cidr_list(const char *v, char *err, size_t errlen)
 {
@@ -432,6 +463,26 @@ static const struct tnd_opt opts[] = {
 	{ "media", "max_load", TND_OPT_INT, "90", 0, 100, NULL, OFF(media_max_load), NULL,
 	  "Percent of a core a media worker may be busy before it takes no new call; new "
 	  "calls get 503 when every worker is past it. 0: no limit." },
+	{ "media", "sip_codecs", TND_OPT_STR, "PCMU,PCMA,G722,opus,G729", 0, 0, NULL,
+	  OFF(media_sip_codecs), check_codec_list,
+	  "Codecs offered to SIP peers, in preference order (PCMU, PCMA, G722, G729, opus, "
+	  "iLBC), plus telephone-event. The browser's codec is relayed untouched when the "
+	  "SIP peer picks it; any other is transcoded. Answering a SIP offer, the offerer's "
+	  "first codec in this list is taken, at its ptime." },
+	{ "media", "opus_complexity", TND_OPT_INT, "5", 0, 10, NULL, OFF(media_opus_complexity),
+	  NULL,
+	  "Opus encoder complexity (0-10) of transcoded calls. At 8 kHz, 5 costs about half "
+	  "of 10's encoder time (57 vs 105 us per 20 ms frame, docs/benchmarks.md) for "
+	  "speech that is hard to tell apart at these bitrates; raise it when CPU is plenty." },
+	{ "media", "opus_bitrate", TND_OPT_INT, "0", 0, 510000, NULL, OFF(media_opus_bitrate),
+	  NULL,
+	  "Opus bit/s of transcoded calls (6000-510000); 0 leaves it to libopus (about "
+	  "24 kbit/s for wideband speech). Values below 6000 count as 6000." },
+	{ "media", "opus_fec", TND_OPT_BOOL, "true", 0, 0, NULL, OFF(media_opus_fec), NULL,
+	  "Opus in-band FEC (RFC 7587 useinbandfec) toward browsers that ask for it: a lost "
+	  "packet is rebuilt from the next one, at some bitrate cost." },
+	{ "media", "opus_dtx", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(media_opus_dtx), NULL,
+	  "Opus DTX toward browsers: silence is sent as rare small packets." },
 	{ "media", "max_calls", TND_OPT_INT, "1000", 1, 100000, NULL, OFF(max_calls), NULL,
 	  "Calls at once; further calls get 503 (JSON-RPC) or 503 Service Unavailable "
 	  "(SIP)." },

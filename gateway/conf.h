@@ -105,6 +105,11 @@ struct tnd_conf {
 	char *media_candidate_deny;  /* comma-separated prefixes */
 	int media_max_load;          /* percent; 0 off */
 	int media_socket_buffer;     /* KiB */
+	char *media_sip_codecs;      /* comma-separated codec names, preference order */
+	int media_opus_complexity;   /* 0..10 */
+	int media_opus_bitrate;      /* bit/s; 0 libopus's choice */
+	bool media_opus_fec;
+	bool media_opus_dtx;
 
 	/* [calls] */
 	char *calls_allow;           /* comma-separated glob patterns on `to` */

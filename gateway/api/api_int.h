@@ -108,6 +108,8 @@ json_t *tnd_api_iso_time(int64_t us);
 
 void tnd_api_req_msg(struct tnd_api_req *req, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* m_call.c: `stats` with params.call, a call's media figures. */
+int tnd_api_call_stats(struct tnd_api_req *req, json_t *params);
 /* Answers with a result (stolen). Only the first answer is sent. */
 void tnd_api_reply(struct tnd_api_req *req, json_t *result);
 /* Answers with an error: code <0 as is, >0 as an errno through the table. */

@@ -111,7 +111,7 @@ static double round3(double v)
 	return (double)(int64_t)(v * 1000 + (v < 0 ? -0.5 : 0.5)) / 1000;
 }
 
-static double leg_loss_pct(const struct tnd_call_leg_stats *l)
+static double leg_loss_pct(const struct tnd_call_leg_fig *l)
 {
 	double all = (double)l->packets_in + (double)l->lost;
 
@@ -120,14 +120,14 @@ static double leg_loss_pct(const struct tnd_call_leg_stats *l)
 
 /* One-way delay for the E-model: half the round trip, a jitter buffer of
  * twice the jitter, and one 20 ms packet. */
-static double leg_delay_ms(const struct tnd_call_leg_stats *l)
+static double leg_delay_ms(const struct tnd_call_leg_fig *l)
 {
 	return (l->rtt_ms > 0 ? l->rtt_ms / 2.0 : 0) + 2 * l->jitter_ms + 20;
 }
 
 static json_t *leg_json(const struct tnd_call_info *in, unsigned i)
 {
-	const struct tnd_call_leg_stats *l = &in->leg[i];
+	const struct tnd_call_leg_fig *l = &in->leg[i];
 	const char *codec = i ? in->codec_sip : in->codec_webrtc;
 	json_t *o = json_pack("{s:s, s:s}", "codec", codec, "media_mode", in->media_mode);
 

@@ -126,6 +126,55 @@ static int finish(struct tnd_api_req *req, int r, const char *msg)
 	return 0;
 }
 
+static json_t *leg_json(const char *side, const struct tnd_call_leg_stats *l)
+{
+	return json_pack("{s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:i, s:i, s:f, s:i, s:I, s:I, "
+			 "s:i, s:I, s:I, s:I}",
+			 "side", side, "codec", l->codec, "clock", (int)l->clock,
+			 "transcoded", l->transcoded,
+			 "packets_in", (json_int_t)l->packets_in,
+			 "packets_out", (json_int_t)l->packets_out,
+			 "lost", (json_int_t)l->lost, "jitter_ms", (int)l->jitter_ms,
+			 "rtt_ms", l->rtt_ms, "remote_loss", l->remote_loss,
+			 "remote_jitter_ms", (int)l->remote_jitter_ms,
+			 "rtcp_in", (json_int_t)l->rtcp_in, "rtcp_out", (json_int_t)l->rtcp_out,
+			 "jb_delay_ms", (int)l->jb_delay_ms,
+			 "frames_decoded", (json_int_t)l->frames_decoded,
+			 "concealed", (json_int_t)l->concealed,
+			 "fec_recovered", (json_int_t)l->fec_recovered);
+}
+
+static void stats_done(void *data, int err, const struct tnd_call_stats *st)
+{
+	struct tnd_api_req *req = data;
+
+	if (err) {
+		tnd_api_req_msg(req, "params.call: the call ended");
+		tnd_api_reply_error(req, err);
+		return;
+	}
+	tnd_api_reply(req, json_pack("{s:b, s:[o, o]}", "transcoded", st->transcoded, "legs",
+				     leg_json("webrtc", &st->leg[0]), leg_json("sip", &st->leg[1])));
+}
+
+int tnd_api_call_stats(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", NULL };
+	const char *call;
+	char msg[256];
+	int r;
+
+	if ((r = call_params(req, params, allowed, &call)))
+		return r;
+	if (!ops(req)->media_stats)
+		return no_calls(req);
+	r = ops(req)->media_stats(calls_of(req), req->conn, call, stats_done, req, msg,
+				  sizeof(msg));
+	if (r)
+		tnd_api_req_msg(req, "%s", msg);
+	return r;
+}
+
 static int m_answer(struct tnd_api_req *req, json_t *params)
 {
 	static const char *const allowed[] = { "call", "sdp", NULL };

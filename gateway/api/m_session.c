@@ -330,8 +330,10 @@ static int m_stats(struct tnd_api_req *req, json_t *params)
 	struct tnd_api_stats st;
 	json_t *r;
 
+	if (params && json_object_get(params, "call"))
+		return tnd_api_call_stats(req, params);
 	if (params && json_object_size(params)) {
-		tnd_api_req_msg(req, "stats takes no params");
+		tnd_api_req_msg(req, "stats takes no params but call");
 		return TND_RPC_INVALID_PARAMS;
 	}
 	tnd_api_get_stats(req->conn->api, &st);

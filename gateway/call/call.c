@@ -14,13 +14,15 @@
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
 
-/* Our codecs in preference order for pass-through (no transcoding yet):
- * G.711 first, because the phones and trunks on the SIP side nearly all
- * have it; a browser that wants Opus end to end offers Opus alone. */
+/* Our codecs toward the browser, in preference order: G.711 first, because
+ * the phones and trunks on the SIP side nearly all have it and a shared
+ * codec spares the transcode; Opus (any SIP codec is transcoded to it),
+ * then G.722. The SIP leg's list comes from [media] sip_codecs. */
 static const struct tnd_sdp_codec_pref prefs[] = {
 	{ "PCMU", 8000, 1, 0, NULL },
 	{ "PCMA", 8000, 1, 8, NULL },
 	{ "opus", 48000, 2, 111, NULL },
+	{ "G722", 8000, 1, 9, NULL },
 	{ "telephone-event", 8000, 1, 101, NULL },
 	{ "telephone-event", 48000, 1, 110, NULL },
 };
@@ -254,6 +256,10 @@ void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool w
 		l->msid_stream = "tandem";
 		l->msid_track = "audio";
 	} else {
+		l->codecs = call->calls->sip_prefs;
+		l->n_codecs = call->calls->n_sip_prefs;
+		l->offer_order = true;
+		l->keep_ptime = true;
 		l->port = call->rtp_port;
 		l->rtcp_port = call->rtp_port ? (uint16_t)(call->rtp_port + 1) : 0;
 		l->ptime = 20;
@@ -272,19 +278,6 @@ void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
 	l->ssrc = tnd_bridge_webrtc_ssrc(call->br);
 }
 
-size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
-		      const struct tnd_sdp_codec *dtmf, bool fmtp)
-{
-	size_t n = 0;
-
-	want[n++] = (struct tnd_sdp_codec_pref){ codec->name, codec->clock, codec->channels,
-		codec->pt, fmtp ? codec->fmtp : NULL };
-	if (dtmf)
-		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", dtmf->clock, 1,
-			dtmf->pt, fmtp ? dtmf->fmtp : NULL };
-	return n;
-}
-
 char *tnd_call_sdp_text(const struct tnd_sdp *sdp)
 {
 	char *text = NULL;
@@ -295,28 +288,15 @@ char *tnd_call_sdp_text(const struct tnd_sdp *sdp)
 	return text;
 }
 
-/* The PT of the same codec on the other leg. */
-static int sip_pt_of(const struct tnd_sdp_media *m, const struct tnd_sdp_codec *c)
-{
-	const struct tnd_sdp_codec *o;
-
-	if (!c)
-		return -1;
-	o = tnd_sdp_media_find_codec(m, c->name, c->clock);
-	return o ? o->pt : -1;
-}
-
 int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		   const struct tnd_sdp *sip_answer, const struct tnd_sdp_neg *webrtc,
 		   char *msg, size_t msglen)
 {
-	struct tnd_bridge_pt pts[2];
 	const struct tnd_sdp_conn *conn;
 	const struct tnd_sdp *remote;
 	const struct tnd_sdp_media *rm;
 	struct tnd_sdp_neg sn;
-	unsigned n = 0;
-	int pt, err;
+	int err;
 
 	err = tnd_sdp_negotiated(&sn, sip_offer, sip_answer, msg, msglen);
 	if (err)
@@ -332,21 +312,8 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	err = tnd_sdp_conn_check(conn, msg, msglen);
 	if (err)
 		return err;
-	pt = sip_pt_of(rm, webrtc->codec);
-	if (pt < 0 || strcasecmp(sn.codec->name, webrtc->codec->name) ||
-	    sn.codec->clock != webrtc->codec->clock) {
-		/* pass-through only: both legs must carry the same codec */
-		snprintf(msg, msglen, "SIP peer chose %s/%u, the browser leg has %s/%u",
-			 sn.codec->name, sn.codec->clock, webrtc->codec->name,
-			 webrtc->codec->clock);
-		return ENOTSUP;
-	}
-	pts[n++] = (struct tnd_bridge_pt){ webrtc->codec->pt, (uint8_t)pt, webrtc->codec->clock };
-	pt = sip_pt_of(rm, webrtc->dtmf);
-	if (pt >= 0)
-		pts[n++] = (struct tnd_bridge_pt){ webrtc->dtmf->pt, (uint8_t)pt,
-						   webrtc->dtmf->clock };
-	err = tnd_bridge_route(call->br, pts, n);
+	/* the ptime we send: what the peer asked for in its SDP */
+	err = tnd_call_join(call, webrtc, sn.codec, sn.dtmf, rm->ptime, msg, msglen);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
 	if (err)
@@ -358,11 +325,13 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	snprintf(call->route.codec, sizeof(call->route.codec), "%s", webrtc->codec->name);
 	call->route.clock = webrtc->codec->clock;
 	call->route.channels = webrtc->codec->channels;
-	call->route.sip_pt = pts[0].sip_pt;
-	call->route.dtmf = n > 1;
-	if (n > 1) {
-		call->route.dtmf_clock = pts[1].clock;
-		call->route.dtmf_sip_pt = pts[1].sip_pt;
+	call->route.sip_pt = sn.codec->pt;
+	call->route.webrtc_pt = webrtc->codec->pt;
+	/* telephone-event is mapped by PT only when both legs run its clock */
+	call->route.dtmf = webrtc->dtmf && sn.dtmf && webrtc->dtmf->clock == sn.dtmf->clock;
+	if (call->route.dtmf) {
+		call->route.dtmf_clock = webrtc->dtmf->clock;
+		call->route.dtmf_sip_pt = sn.dtmf->pt;
 	}
 	return 0;
 }
@@ -384,6 +353,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	tnd_call_limits_init(calls);
 	tnd_call_regs_init(calls);
 	tnd_call_obs_init(calls);
+	tnd_call_codecs_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	*callsp = calls;
 	return 0;
@@ -482,6 +452,86 @@ int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *id, char *
 	tnd_call_end(call, call->phase == CALL_ANSWERED ? 200 :
 		     call->phase == CALL_PROGRESS ? 487 : 0, "hung up");
 	return 0;
+}
+
+/* A `stats` request in flight: what the bridge's answer needs. */
+struct stats_req {
+	struct tnd_obj obj;
+	void *req;                       /* ref */
+	tnd_call_stats_h *done;
+	char codec[2][16];
+	bool transcoded;
+};
+
+static void stats_req_destroy(void *data)
+{
+	struct stats_req *r = data;
+
+	tnd_obj_put(r->req);
+}
+
+static void copy_leg(struct tnd_call_leg_stats *o, const struct tnd_bridge_leg_stats *m,
+		     const char *codec)
+{
+	memset(o, 0, sizeof(*o));
+	snprintf(o->codec, sizeof(o->codec), "%s", *m->codec ? m->codec : codec);
+	o->clock = m->clock;
+	o->transcoded = m->transcoded;
+	o->packets_in = m->packets_in;
+	o->packets_out = m->packets_out;
+	o->lost = m->lost;
+	o->jitter_ms = m->jitter_ms;
+	o->rtt_ms = m->rtt_ms;
+	o->remote_loss = m->remote_fraction_lost / 256.0;
+	o->remote_jitter_ms = m->remote_jitter_ms;
+	o->rtcp_in = m->rtcp_in;
+	o->rtcp_out = m->rtcp_out;
+	o->jb_delay_ms = m->xc.jb_delay_ms;
+	o->frames_decoded = m->xc.frames;
+	o->concealed = m->xc.concealed;
+	o->fec_recovered = m->xc.fec;
+}
+
+static void on_bridge_stats(void *arg, const struct tnd_bridge_leg_stats st[2])
+{
+	struct stats_req *r = arg;
+	struct tnd_call_stats cs;
+
+	if (!st) {
+		r->done(r->req, ENOENT, NULL);
+		return;
+	}
+	cs.transcoded = r->transcoded;
+	for (unsigned i = 0; i < 2; i++)
+		copy_leg(&cs.leg[i], &st[i], r->codec[i]);
+	r->done(r->req, 0, &cs);
+}
+
+int tnd_calls_media_stats(struct tnd_calls *calls, void *conn, const char *id,
+			  tnd_call_stats_h *done, void *req, char *msg, size_t msglen)
+{
+	struct tnd_call *call = own_call(calls, conn, id, msg, msglen);
+	struct stats_req *r;
+	int err;
+
+	if (!call)
+		return ENOENT;
+	if (!call->br || !call->sip_media_set) {
+		snprintf(msg, msglen, "call %s has no media yet", call->id);
+		return EALREADY;
+	}
+	r = tnd_obj_zalloc(sizeof(*r), stats_req_destroy);
+	if (!r)
+		return ENOMEM;
+	r->req = tnd_obj_get(req);
+	r->done = done;
+	r->transcoded = call->transcoded;
+	memcpy(r->codec, call->leg_codec, sizeof(r->codec));
+	err = tnd_bridge_stats(call->br, on_bridge_stats, r);
+	tnd_obj_put(r);
+	if (err)
+		snprintf(msg, msglen, "out of memory");
+	return err;
 }
 
 int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *id, const char *cand,

@@ -59,7 +59,7 @@ enum tnd_call_event {
 };
 
 /* One leg's media as its worker counted it (RFC 3550 A.3, A.8, 6.4.1). */
-struct tnd_call_leg_stats {
+struct tnd_call_leg_fig {
 	uint64_t packets_in, packets_out;
 	uint64_t bytes_in;
 	int64_t lost;              /* expected less received, of what we received */
@@ -83,9 +83,9 @@ struct tnd_call_info {
 	const char *reason;
 	const char *codec_webrtc;  /* "PCMU/8000"; "" before negotiation */
 	const char *codec_sip;
-	const char *media_mode;    /* "pass-through" ("transcoded" later) */
+	const char *media_mode;    /* "pass-through" or "transcoded" */
 	bool has_media;            /* leg[] holds the worker's figures */
-	struct tnd_call_leg_stats leg[2];   /* 0: the browser's leg, 1: the SIP leg */
+	struct tnd_call_leg_fig leg[2];   /* 0: the browser's leg, 1: the SIP leg */
 };
 
 /* Lifecycle events, on the signalling thread, in order per call; `ended`
@@ -242,6 +242,34 @@ int tnd_calls_unregister(struct tnd_calls *calls, void *conn, const char *user,
 			 const char *reg, char *msg, size_t msglen);
 /* Registrations alive (for stats and leak checks). */
 unsigned long tnd_calls_registrations(const struct tnd_calls *calls);
+
+/* One leg's media figures for `stats` with params.call (protocol.md). */
+struct tnd_call_leg_stats {
+	char codec[16];               /* "opus", "PCMU", ... */
+	unsigned clock;
+	bool transcoded;              /* what arrives on this leg is decoded */
+	unsigned long long packets_in, packets_out;
+	long lost;                    /* RFC 3550 cumulative, of what arrives */
+	unsigned jitter_ms;           /* interarrival jitter of what arrives */
+	int rtt_ms;                   /* from the peer's RTCP; -1 unknown */
+	double remote_loss;           /* the peer's last report about ours, 0..1 */
+	unsigned remote_jitter_ms;
+	unsigned long long rtcp_in, rtcp_out;
+	unsigned jb_delay_ms;         /* transcoded legs: jitter-buffer delay now */
+	unsigned long long frames_decoded, concealed, fec_recovered;
+};
+struct tnd_call_stats {
+	bool transcoded;
+	struct tnd_call_leg_stats leg[2];   /* [0] the browser's, [1] the SIP side's */
+};
+/* `stats` done: st NULL with err set when the call's media was gone. */
+typedef void (tnd_call_stats_h)(void *req, int err, const struct tnd_call_stats *st);
+/* Reads a call's media figures from its worker; `done` runs once, later,
+ * on the signalling thread, unless this returns an errno (ENOENT: no such
+ * call on conn; EALREADY: its media is not set up yet). `req` is a tnd_obj
+ * held until then. */
+int tnd_calls_media_stats(struct tnd_calls *calls, void *conn, const char *call,
+			  tnd_call_stats_h *done, void *req, char *msg, size_t msglen);
 
 /* Live objects, for the `stats` method and the leak tests. */
 struct tnd_calls_stats {

@@ -115,7 +115,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 {
 	struct tnd_call *call = arg;
 	const struct tnd_call_sink *sink = call->calls->env.sink;
-	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_codec_pref want[4];
 	struct tnd_sdp *trial = NULL;
 	struct tnd_sdp_local l;
 	struct tnd_sdp_neg sn;
@@ -144,9 +144,9 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		return;
 	}
 	tnd_call_local_webrtc(call, &l, &(struct tnd_call_ice){ ufrag, pwd, cands, complete });
-	/* the trial answer keeps the caller's payload types (RFC 3264 6.1) */
+	/* the SIP side's codec when browsers have it, and Opus (call_codec.c) */
 	l.codecs = want;
-	l.n_codecs = tnd_call_prefs(want, sn.codec, sn.dtmf, true);
+	l.n_codecs = tnd_call_webrtc_offer_prefs(want, sn.codec, sn.dtmf);
 	err = tnd_sdp_offer_webrtc(&call->webrtc_offer, &l);
 	tnd_sdp_free(trial);
 	offer = err ? NULL : tnd_call_sdp_text(call->webrtc_offer);
@@ -328,14 +328,14 @@ static struct tnd_call *ringing_call(struct tnd_calls *calls, void *conn, const 
 static int sip_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, uint16_t port,
 		      struct tnd_sdp **answerp, char *why, size_t whylen)
 {
-	struct tnd_sdp_codec_pref want[2];
 	struct tnd_sdp_local l;
 
+	/* the offerer's first codec we serve, whatever the browser took: the
+	 * bridge relays or transcodes (tnd_call_route) */
+	(void)wn;
 	tnd_call_local(call, &l, false);
 	l.port = port;
 	l.rtcp_port = (uint16_t)(port + 1);
-	l.codecs = want;
-	l.n_codecs = tnd_call_prefs(want, wn->codec, wn->dtmf, false);
 	return tnd_sdp_answer_sip(answerp, call->sip_offer, &l, why, whylen);
 }
 

@@ -17,6 +17,7 @@
 
 #define CALL_MAX_RING 16     /* WebSockets alerted for one incoming call */
 #define CALL_MSG 256
+#define CALL_MAX_PREFS 12    /* SIP-side codecs offered, with telephone-event */
 
 struct tnd_calls {
 	struct tnd_calls_env env;            /* borrowed pointers */
@@ -39,6 +40,10 @@ struct tnd_calls {
 	GHashTable *regs;                    /* owned: "user\naccount" -> owned call_reg */
 	/* call_obs.c: ended calls waiting for their worker's media figures */
 	GPtrArray *ending;                   /* owned: refs to struct call_snap */
+	/* call_codec.c: the SIP leg's codecs, from [media] sip_codecs; the
+	 * strings are the codec table's (static) */
+	struct tnd_sdp_codec_pref sip_prefs[CALL_MAX_PREFS];
+	size_t n_sip_prefs;
 };
 
 /* The codecs the bridge relays between the legs (tnd_call_route), kept so
@@ -52,6 +57,7 @@ struct call_route {
 	bool dtmf;                           /* telephone-event relayed too */
 	uint32_t dtmf_clock;
 	uint8_t dtmf_sip_pt;
+	uint8_t webrtc_pt;                   /* the browser leg's, when transcoded */
 };
 
 enum call_dir {
@@ -126,6 +132,8 @@ struct tnd_call {
 	char *sip_call_id;                   /* owned: kept past the SIP leg */
 	char *user;                          /* owned: caller (out) or callee (in) */
 	char codec_webrtc[40], codec_sip[40];
+	char leg_codec[2][16];               /* browser's, SIP's codec, for `stats` */
+	bool transcoded;
 };
 
 /* call.c */
@@ -155,12 +163,6 @@ struct tnd_call_ice {
 /* tnd_call_local for the WebRTC leg, with our ICE values and send SSRC. */
 void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
 			   const struct tnd_call_ice *ice);
-/* Pass-through: one leg is offered (or answered) exactly the codec the
- * other leg agreed on, at its payload types, plus telephone-event at its
- * clock. fmtp false leaves the fmtp to copy from the offer (answers).
- * Returns how many of want[] it filled. */
-size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
-		      const struct tnd_sdp_codec *dtmf, bool fmtp);
 /* Points the bridge's SIP leg at the peer's media and routes the codecs
  * agreed on both legs. 0, or an errno with msg. */
 int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
@@ -260,6 +262,21 @@ void tnd_call_set_codecs(struct tnd_call *call, const char *webrtc, unsigned wcl
 void tnd_call_obs_init(struct tnd_calls *calls);
 /* Reports the calls still waiting for figures without them, then forgets. */
 void tnd_call_obs_free(struct tnd_calls *calls);
+/* call_codec.c: the SIP leg's codec list from the configuration (at
+ * start-up); the browser offer's codecs for a call from SIP whose SIP side
+ * agreed on `sip` (that codec when browsers have it, Opus, telephone-event;
+ * returns the count); joins the codecs the legs agreed on, pass-through or
+ * transcoded. sip_ptime: the ms we send on the SIP leg (0: 20). */
+void tnd_call_codecs_init(struct tnd_calls *calls);
+/* One codec and its telephone-event as answer preferences (the reattach
+ * and test-destination answers); fmtp: copy the codec's fmtp too. */
+size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
+		      const struct tnd_sdp_codec *dtmf, bool fmtp);
+size_t tnd_call_webrtc_offer_prefs(struct tnd_sdp_codec_pref want[4],
+				   const struct tnd_sdp_codec *sip, const struct tnd_sdp_codec *dtmf);
+int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
+		  const struct tnd_sdp_codec *sip, const struct tnd_sdp_codec *sip_dtmf,
+		  unsigned sip_ptime, char *msg, size_t msglen);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -85,7 +85,7 @@ static void fill(const struct tnd_call *call, struct tnd_call_info *in)
 	in->reason = "";
 	in->codec_webrtc = call->codec_webrtc;
 	in->codec_sip = call->codec_sip;
-	in->media_mode = *call->codec_webrtc ? "pass-through" : "";
+	in->media_mode = !*call->codec_webrtc ? "" : call->transcoded ? "transcoded" : "pass-through";
 	for (unsigned i = 0; i < 2; i++)
 		in->leg[i].rtt_ms = -1;
 }
@@ -171,7 +171,7 @@ void tnd_call_set_codecs(struct tnd_call *call, const char *webrtc, unsigned wcl
 	snprintf(call->codec_sip, sizeof(call->codec_sip), "%s/%u", sip, sclock);
 }
 
-static void copy_stats(struct tnd_call_info *in, const struct tnd_bridge_stats *st)
+static void copy_stats(struct tnd_call_info *in, const struct tnd_bridge_figs *st)
 {
 	in->has_media = st->valid;
 	for (unsigned i = 0; st->valid && i < 2; i++) {
@@ -197,7 +197,7 @@ static void snap_report(struct call_snap *s)
 		tnd_obj_put(s);
 }
 
-static void on_end_stats(void *arg, const struct tnd_bridge_stats *st)
+static void on_end_stats(void *arg, const struct tnd_bridge_figs *st)
 {
 	struct call_snap *s = arg;
 
@@ -262,7 +262,7 @@ void tnd_calls_foreach(struct tnd_calls *calls, tnd_call_info_h *h, void *arg)
 	}
 }
 
-static void on_query_stats(void *arg, const struct tnd_bridge_stats *st)
+static void on_query_stats(void *arg, const struct tnd_bridge_figs *st)
 {
 	struct call_snap *s = arg;
 

@@ -1,9 +1,9 @@
 /* Calls from the browser to SIP (the `call` method).
  *
  * The browser offers; we answer it as soon as our media legs are up, with
- * the first of our codecs it offers (pass-through: the SIP leg is then
- * offered that codec alone, plus telephone-event at its clock), and send the
- * INVITE. SIP progress becomes call.state: 100 trying, 180 ringing, 183 with
+ * the first of our codecs it offers, and send the INVITE offering every
+ * codec we relay or transcode ([media] sip_codecs): the SIP peer's choice
+ * is relayed when it is the browser's, else transcoded. SIP progress becomes call.state: 100 trying, 180 ringing, 183 with
  * SDP early (media flows from then on), 2xx answered, failures ended with
  * their status. RFC 3264 for both offer/answer exchanges; RFC 8829 for the
  * browser's. */
@@ -102,17 +102,15 @@ static void fail_request(struct tnd_call *call, int err, const char *msg)
 	tnd_call_end(call, 0, msg);
 }
 
-/* Our SIP offer: the browser's codec alone, at the browser's payload types
- * so the bridge need not remap when the peer keeps them. */
+/* Our SIP offer: every codec we pass through or transcode, in [media]
+ * sip_codecs order, plus telephone-event (call_codec.c). */
 static int build_sip_offer(struct tnd_call *call, const struct tnd_sdp_neg *wn, char **textp)
 {
-	struct tnd_sdp_codec_pref want[2];
 	struct tnd_sdp_local l;
 	int err;
 
+	(void)wn;
 	tnd_call_local(call, &l, false);
-	l.codecs = want;
-	l.n_codecs = tnd_call_prefs(want, wn->codec, wn->dtmf, true);
 	err = tnd_sdp_offer_sip(&call->sip_offer, &l);
 	if (!err) {
 		*textp = tnd_call_sdp_text(call->sip_offer);

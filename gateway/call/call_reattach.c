@@ -244,6 +244,17 @@ static int start_leg(struct tnd_call *call, const struct tnd_sdp_neg *wn)
 		err = tnd_bridge_webrtc_candidate(call->br, NULL);
 	if (err || !*call->route.codec)
 		return err;   /* not routed yet: the SIP answer routes the new offer */
+	if (call->transcoded) {
+		/* the transcoder stays; it sends the browser leg the PT it was
+		 * set up with, which a reloaded page of the same browser keeps */
+		if (wn->codec->pt != call->route.webrtc_pt) {
+			TND_LOG_WARN(TND_LOG_MEDIA, "call %s: the new leg numbers %s %u, the "
+				     "transcoder sends %u", call->id, wn->codec->name,
+				     wn->codec->pt, call->route.webrtc_pt);
+			return ENOTSUP;
+		}
+		return 0;
+	}
 	/* the reloaded page may number its payload types differently */
 	pts[n++] = (struct tnd_bridge_pt){ wn->codec->pt, call->route.sip_pt, call->route.clock };
 	if (call->route.dtmf && wn->dtmf)

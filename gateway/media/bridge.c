@@ -23,6 +23,7 @@
 #include "gateway/base/log.h"
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/media_int.h"
+#include "gateway/media/xcode.h"
 
 
 static atomic_long live_bridges, live_legs, live_ports, dropped_total;
@@ -97,7 +98,7 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
 
 enum cmd_kind {
 	CMD_SETUP, CMD_REMOTE, CMD_CANDIDATE, CMD_RTP_REMOTE, CMD_ROUTE, CMD_SWAP, CMD_SWAP_WEBRTC,
-	CMD_SRTP, CMD_CLOSE
+	CMD_SRTP, CMD_CLOSE, CMD_XCODE, CMD_STATS
 };
 
 struct cmd {
@@ -113,6 +114,13 @@ struct cmd {
 	unsigned n_pts;
 	uint8_t tx[32], rx[32];    /* CMD_SRTP: key||salt, wiped with the command */
 	size_t key_len;
+	struct tnd_xdir *xd[2];    /* CMD_XCODE: owned until installed */
+	struct tnd_bridge_te te[TND_BRIDGE_MAX_TE];
+	unsigned n_te;
+	tnd_bridge_stats_h *sh;    /* CMD_STATS */
+	void *sarg;                /* ref (a tnd_obj or NULL) */
+	bool have_st;
+	struct tnd_bridge_leg_stats st[2];
 };
 
 static void cmd_destroy(void *data)
@@ -127,6 +135,9 @@ static void cmd_destroy(void *data)
 	g_free(c->str);
 	OPENSSL_cleanse(c->tx, sizeof(c->tx));
 	OPENSSL_cleanse(c->rx, sizeof(c->rx));
+	tnd_xdir_free(c->xd[0]);
+	tnd_xdir_free(c->xd[1]);
+	tnd_obj_put(c->sarg);
 	tnd_obj_put(c->br);
 }
 
@@ -290,6 +301,7 @@ static void close_bridge(struct tnd_bridge *br)
 {
 	br->closed = true;
 	count_drops(br);
+	tnd_bridge_xc_release(br);
 	release_legs(br);
 	atomic_fetch_sub(&live_legs, 1);
 	tnd_media_worker_load(br->worker, -1);
@@ -314,6 +326,25 @@ static void close_bridge(struct tnd_bridge *br)
 	}
 }
 
+/* Signalling loop: the figures reach the caller. */
+static void stats_done(void *data)
+{
+	struct cmd *c = data;
+
+	c->sh(c->sarg, c->have_st ? c->st : NULL);
+}
+
+/* Worker: read the figures, then back to the signalling loop. */
+static void stats_run(struct cmd *c)
+{
+	if (!c->br->closed) {
+		tnd_bridge_stats_fill(c->br, c->st);
+		c->have_st = true;
+	}
+	if (tnd_loop_call(c->br->signal, stats_done, c))
+		TND_LOG_WARN(TND_LOG_MEDIA, "stats reply lost: out of memory");
+}
+
 static void cmd_run(void *data)
 {
 	struct cmd *c = data;
@@ -322,6 +353,10 @@ static void cmd_run(void *data)
 	struct tnd_rtpsock *sock;
 	int err = 0;
 
+	if (c->kind == CMD_STATS) {
+		stats_run(c);
+		return;
+	}
 	if (br->closed)
 		return;
 	switch (c->kind) {
@@ -358,9 +393,15 @@ static void cmd_run(void *data)
 		err = sock ? tnd_rtpsock_set_srtp(sock, c->str, c->tx, c->key_len, c->rx,
 						  c->key_len) : EINVAL;
 		break;
+	case CMD_XCODE:
+		tnd_bridge_xc_install(br, c->xd, c->te, c->n_te);
+		c->xd[0] = c->xd[1] = NULL;
+		break;
 	case CMD_CLOSE:
 		close_bridge(br);
 		return;
+	case CMD_STATS:
+		break;
 	}
 	if (err)
 		TND_LOG_NOTICE(TND_LOG_MEDIA, "bridge command %d: %s", c->kind, strerror(err));
@@ -507,6 +548,46 @@ int tnd_bridge_swap_webrtc_leg(struct tnd_bridge *br)
 	c = cmd_new(CMD_SWAP_WEBRTC);
 	if (!c)
 		return ENOMEM;
+	return queue(br, c);
+}
+
+int tnd_bridge_transcode(struct tnd_bridge *br, const struct tnd_bridge_codec *a,
+			 const struct tnd_bridge_codec *b, const struct tnd_bridge_te *te,
+			 unsigned n_te)
+{
+	struct cmd *c;
+	int err;
+
+	if (!br || !a || !b || n_te > TND_BRIDGE_MAX_TE || (n_te && !te))
+		return EINVAL;
+	c = cmd_new(CMD_XCODE);
+	if (!c)
+		return ENOMEM;
+	/* dir 0 decodes A and encodes B; dir 1 the reverse */
+	err = tnd_xdir_alloc(&c->xd[0], a, b);
+	if (!err)
+		err = tnd_xdir_alloc(&c->xd[1], b, a);
+	if (err) {
+		tnd_obj_put(c);
+		return err;
+	}
+	if (n_te)
+		memcpy(c->te, te, n_te * sizeof(*te));
+	c->n_te = n_te;
+	return queue(br, c);
+}
+
+int tnd_bridge_stats(struct tnd_bridge *br, tnd_bridge_stats_h *h, void *arg)
+{
+	struct cmd *c;
+
+	if (!br || !h)
+		return EINVAL;
+	c = cmd_new(CMD_STATS);
+	if (!c)
+		return ENOMEM;
+	c->sh = h;
+	c->sarg = tnd_obj_get(arg);
 	return queue(br, c);
 }
 

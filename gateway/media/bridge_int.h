@@ -106,6 +106,7 @@ struct tnd_bridge {
 	/* OWNER: worker */
 	struct tnd_leg leg[2];
 	struct tnd_mdir dir[2];                  /* dir[i] leaves on leg[!i] */
+	struct tnd_xdir *xc[2];                  /* owned: dir[i] transcoded, else NULL */
 	bool closed;
 	bool held_by_worker;                     /* the worker's reference, see bridge.c */
 	struct leg_setup set[2];
@@ -141,6 +142,14 @@ void tnd_bridge_setup_reset(struct tnd_bridge *br, unsigned side);
 /* fwd.c: input from a leg (worker), and the pass-through handler. */
 extern tnd_mdir_h *const tnd_bridge_fwd_pass;
 void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
+/* xcode_br.c: installs a transcoded call's directions (taking ownership
+ * of xd[]; a NULL slot goes back to pass-through), frees them at close,
+ * and fills the `stats` figures. Worker. */
+struct tnd_xdir;
+void tnd_bridge_xc_install(struct tnd_bridge *br, struct tnd_xdir *xd[2],
+			   const struct tnd_bridge_te *te, unsigned n_te);
+void tnd_bridge_xc_release(struct tnd_bridge *br);
+void tnd_bridge_stats_fill(struct tnd_bridge *br, struct tnd_bridge_leg_stats st[2]);
 /* rtcp_term.c */
 void tnd_bridge_rtcp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
 /* Sends leg's report if due and checks inactivity; returns true when the

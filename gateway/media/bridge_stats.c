@@ -12,9 +12,9 @@
 struct query {
 	struct tnd_obj obj;
 	struct tnd_bridge *br;       /* ref */
-	tnd_bridge_stats_h *h;
+	tnd_bridge_figs_h *h;
 	void *arg;                   /* ref */
-	struct tnd_bridge_stats st;  /* written on the worker, read on signal after */
+	struct tnd_bridge_figs st;  /* written on the worker, read on signal after */
 };
 
 static void query_destroy(void *data)
@@ -27,7 +27,7 @@ static void query_destroy(void *data)
 
 /* Worker: what leg `side` sent us (dir[side]) and what we sent it. */
 static void leg_figures(const struct tnd_bridge *br, unsigned side,
-			struct tnd_bridge_leg_stats *ls)
+			struct tnd_bridge_leg_fig *ls)
 {
 	const struct tnd_mdir *in = &br->dir[side], *out = &br->dir[!side];
 	const struct tnd_mdir_rx *rx = &in->rx;
@@ -76,7 +76,7 @@ static void run(void *data)
 	tnd_loop_call(br->signal, deliver, q);
 }
 
-int tnd_bridge_stats_query(struct tnd_bridge *br, tnd_bridge_stats_h *h, void *arg)
+int tnd_bridge_stats_query(struct tnd_bridge *br, tnd_bridge_figs_h *h, void *arg)
 {
 	struct query *q;
 	int err;

@@ -8,8 +8,11 @@
  * A bridge has two legs, A (the browser's side: a WebRTC pc, or plain RTP)
  * and B (the SIP side: plain RTP), and one stream per direction that owns
  * its output SSRC, sequence and timestamp (stream.h), so each leg sees one
- * continuous stream whatever changes on the other. Pass-through for now:
- * both legs share the codec, packets are relayed without decoding. Each
+ * continuous stream whatever changes on the other. Each direction's
+ * handler is picked at negotiation: pass-through when both legs share the
+ * codec (packets relayed without decoding, tnd_bridge_route), transcoding
+ * otherwise (tnd_bridge_transcode: jitter buffer, decode, resample,
+ * ptime conversion, encode; gateway/media/xcode.c). Each
  * leg's RTCP is terminated: we send our own SR/RR from what we sent and
  * received (rtcp_term.c). A leg silent for the configured time ends the
  * call (TND_BRIDGE_SIP_SILENT, TND_BRIDGE_WEBRTC_SILENT). */
@@ -19,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "codecs/codecs.h"
 #include "gateway/base/loop.h"
 
 /* ------------------------------------------------------------ worker pool */
@@ -149,28 +153,89 @@ int tnd_bridge_swap_sip_leg(struct tnd_bridge *br);
 int tnd_bridge_swap_webrtc_leg(struct tnd_bridge *br);
 /* The codecs relayed (audio and telephone-event); others are dropped. */
 int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, unsigned n);
+/* One leg's codec in a transcoded call (issue 10 item 2). */
+struct tnd_bridge_codec {
+	const struct tnd_codec *codec;    /* borrowed table row, with ops */
+	uint8_t pt;                       /* its payload type on this leg */
+	unsigned ptime;                   /* ms per packet we send on this leg; 0: 20 */
+	struct tnd_codec_params params;   /* encoder options (complexity, FEC, fmtp);
+					   * rate and channels are the bridge's */
+};
+
+/* telephone-event carried across a transcoded call: its payload types and
+ * clocks on the input and output leg (durations are rescaled). */
+#define TND_BRIDGE_MAX_TE 2
+struct tnd_bridge_te {
+	uint8_t in_pt, out_pt;
+	uint32_t in_clock, out_clock;
+};
+
+/* Transcodes between leg A's codec `a` and leg B's `b` (replacing any
+ * route): each direction gets its own decoder, encoder, jitter buffer,
+ * resampler and framer, all made here, on the calling thread; te[] are the
+ * telephone-event pairs seen from leg A (A's PT and clock first), relayed
+ * both ways. EINVAL (a row without ops, a ptime the codec cannot send, n_te
+ * above TND_BRIDGE_MAX_TE), ENOMEM. */
+int tnd_bridge_transcode(struct tnd_bridge *br, const struct tnd_bridge_codec *a,
+			 const struct tnd_bridge_codec *b, const struct tnd_bridge_te *te,
+			 unsigned n_te);
+
+/* ------------------------------------------------------------ stats */
+
+/* What a transcoded direction did (zero for pass-through). */
+struct tnd_bridge_dir_stats {
+	uint64_t frames;                  /* decoded */
+	uint64_t concealed;               /* frames made up for lost ones */
+	uint64_t fec;                     /* of those, recovered by Opus FEC */
+	uint64_t empty;                   /* ticks with nothing to play */
+	uint64_t dec_errors, enc_errors;
+	uint64_t jb_lost, jb_late;
+	uint32_t jb_delay_ms;             /* jitter-buffer delay now */
+};
+
+/* One leg as the `stats` request shows it. */
+struct tnd_bridge_leg_stats {
+	char codec[16];                   /* what arrives on the leg: "opus", "PCMU"; "" */
+	uint32_t clock;
+	bool transcoded;                  /* its packets are decoded */
+	uint64_t packets_in, packets_out;
+	int32_t lost;                     /* RFC 3550 cumulative loss of what arrives */
+	uint32_t jitter_ms;               /* interarrival jitter of what arrives */
+	int32_t rtt_ms;                   /* from the peer's reports; -1 unknown */
+	uint8_t remote_fraction_lost;     /* the peer's last report about ours, /256 */
+	uint32_t remote_jitter_ms;
+	uint64_t rtcp_in, rtcp_out;
+	struct tnd_bridge_dir_stats xc;   /* the direction decoding this leg's audio */
+};
+
+/* `h` gets both legs' figures (A, B) once, on the signalling loop; st is
+ * NULL when the bridge closed first. `arg` is a tnd_obj (or NULL) held
+ * until h returns. 0, EINVAL or ENOMEM (then h is never called). */
+typedef void (tnd_bridge_stats_h)(void *arg, const struct tnd_bridge_leg_stats st[2]);
+int tnd_bridge_stats(struct tnd_bridge *br, tnd_bridge_stats_h *h, void *arg);
+
 /* Stops media and events; the legs are released on the worker. The caller
  * still drops its reference. */
 void tnd_bridge_close(struct tnd_bridge *br);
 
 /* One leg's figures for CDRs and admin requests (bridge_stats.c). */
-struct tnd_bridge_leg_stats {
+struct tnd_bridge_leg_fig {
 	uint64_t packets_in, packets_out;
 	uint64_t bytes_in;
 	int64_t lost;          /* expected less received (RFC 3550 A.3) */
 	double jitter_ms;      /* interarrival jitter of what the leg sends us (A.8) */
 	int rtt_ms;            /* from the peer's receiver reports; -1 unknown */
 };
-struct tnd_bridge_stats {
+struct tnd_bridge_figs {
 	bool valid;            /* false: the bridge had closed already */
-	struct tnd_bridge_leg_stats leg[2];   /* A (browser), B (SIP) */
+	struct tnd_bridge_leg_fig leg[2];   /* A (browser), B (SIP) */
 };
-typedef void (tnd_bridge_stats_h)(void *arg, const struct tnd_bridge_stats *st);
+typedef void (tnd_bridge_figs_h)(void *arg, const struct tnd_bridge_figs *st);
 /* Asks the worker for the bridge's figures: h(arg, st) runs once on the
  * signalling loop, also after tnd_bridge_close (commands run in order, so
  * a query made before the close sees the call's last figures). arg is a
  * tnd_obj, held until then. 0, EINVAL or ENOMEM (h is then not called). */
-int tnd_bridge_stats_query(struct tnd_bridge *br, tnd_bridge_stats_h *h, void *arg);
+int tnd_bridge_stats_query(struct tnd_bridge *br, tnd_bridge_figs_h *h, void *arg);
 
 /* Live objects, for the gateway's leak counters: bridges, and of those
  * whose legs still hold sockets. Any thread. */

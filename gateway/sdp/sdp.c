@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <arpa/inet.h>
 
@@ -714,4 +715,35 @@ const char *tnd_sdp_check_crypto(const char *s, size_t n)
 	if (!field(&p, end, &f, &fn) || fn < 8 || !tnd_sdp_eq(f, 7, "inline:"))
 		return "crypto key must be inline:";
 	return NULL;
+}
+
+bool tnd_sdp_fmtp_get(const char *fmtp, const char *key, char *val, size_t cap)
+{
+	size_t kn = key ? strlen(key) : 0;
+	const char *p = fmtp;
+
+	if (!fmtp || !kn || !val || !cap)
+		return false;
+	while (*p) {
+		p += strspn(p, " \t;");
+		/* strncasecmp stops at p's end: only then is p + kn inside it */
+		const char *eq = strncasecmp(p, key, kn) ? NULL : p + kn + strspn(p + kn, " \t");
+
+		if (eq && *eq == '=') {
+			const char *v = eq + 1;
+			size_t vn;
+
+			v += strspn(v, " \t");
+			vn = strcspn(v, ";");
+			while (vn && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+				vn--;
+			if (vn >= cap)
+				vn = cap - 1;
+			memcpy(val, v, vn);
+			val[vn] = '\0';
+			return true;
+		}
+		p += strcspn(p, ";");
+	}
+	return false;
 }

@@ -223,6 +223,11 @@ const struct tnd_sdp_conn *tnd_sdp_media_conn(const struct tnd_sdp *sdp,
  * addrtype that names a host. ENOTSUP with msg saying why (multicast, a
  * host name, 0.0.0.0, no address at all). */
 int tnd_sdp_conn_check(const struct tnd_sdp_conn *c, char *msg, size_t msglen);
+/* The value of `key` (case-insensitive) in an a=fmtp parameter list
+ * ("minptime=10;useinbandfec=1", RFC 4855 3), spaces around it removed,
+ * into val (NUL-terminated, cut to cap - 1). false when fmtp is NULL, the
+ * key is absent or cap is 0. */
+bool tnd_sdp_fmtp_get(const char *fmtp, const char *key, char *val, size_t cap);
 /* Whether a space-separated option list ("trickle renomination") holds opt. */
 bool tnd_sdp_has_option(const char *options, const char *opt);
 /* Digest bytes of a fingerprint. 0, EINVAL, EBADMSG or ENOSPC. */
@@ -281,6 +286,12 @@ struct tnd_sdp_local {
 	size_t n_codecs;
 	enum tnd_sdp_dir dir;          /* what we want: sendrecv, sendonly to hold */
 	unsigned ptime;                /* a=ptime, 0 omits */
+	/* answers: take the offerer's first codec that `codecs` lists (a
+	 * transcoding gateway serves any of them: the offerer's preference
+	 * decides) instead of our first that the offer lists */
+	bool offer_order;
+	/* SIP answers: keep the offer's a=ptime when it has one */
+	bool keep_ptime;
 	bool rtcp_rsize;               /* we take reduced-size RTCP (RFC 5506) */
 	/* rtcp-fb values we implement: offers put them on every codec but
 	 * telephone-event, answers keep the offered ones listed here */

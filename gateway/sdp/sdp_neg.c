@@ -270,7 +270,18 @@ int tnd_sdp_neg_pick(const struct tnd_sdp_media *om, const struct tnd_sdp_local 
 	size_t i, j;
 
 	memset(pick, 0, sizeof(*pick));
-	/* our preference decides: it says which codec spares a transcode */
+	/* the offerer's preference decides when we can serve all of ours */
+	for (j = 0; l->offer_order && j < om->n_codecs && !pick->codec; j++) {
+		for (i = 0; i < l->n_codecs; i++) {
+			if (!pref_is_dtmf(&l->codecs[i]) &&
+			    pref_matches(&l->codecs[i], &om->codecs[j])) {
+				pick->codec = &om->codecs[j];
+				pick->pref = &l->codecs[i];
+				break;
+			}
+		}
+	}
+	/* else ours: it says which codec spares a transcode */
 	for (i = 0; i < l->n_codecs && !pick->codec; i++) {
 		if (pref_is_dtmf(&l->codecs[i]))
 			continue;

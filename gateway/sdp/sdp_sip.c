@@ -94,7 +94,7 @@ static int accept_audio(struct tnd_sdp *ans, const struct tnd_sdp_media *om,
 	am->rtcp_mux = om->rtcp_mux && l->rtcp_mux;
 	/* RFC 5761 5.1.3: with rtcp-mux RTCP shares the RTP port */
 	am->rtcp_port = am->rtcp_mux ? 0 : l->rtcp_port;
-	am->ptime = l->ptime;
+	am->ptime = l->keep_ptime && om->ptime ? om->ptime : l->ptime;
 	if (!err)
 		err = tnd_sdp_neg_add_pick(ans, am, &pick->codecs, l);
 	if (!err && pick->their_crypto) {

@@ -49,6 +49,13 @@ static const struct tnd_sdp_local sip = {
 	.crypto = crypto, .n_crypto = 1,
 };
 
+/* a transcoding gateway's SIP side: the offerer's order and ptime */
+static const struct tnd_sdp_local sip_xc = {
+	.sess_id = 3, .sess_version = 1, .addr = "198.51.100.2", .port = 5006,
+	.rtcp_port = 5007, .ptime = 20, .offer_order = true, .keep_ptime = true,
+	.codecs = prefs, .n_codecs = sizeof(prefs) / sizeof(prefs[0]),
+};
+
 static void must(bool ok, const char *what, const char *detail)
 {
 	if (!ok) {
@@ -122,9 +129,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			must(tnd_sdp_find_mid(sdp, m->mid) == m, "find_mid", m->mid);
 		tnd_sdp_media_find_codec(m, "opus", 48000);
 		tnd_sdp_media_conn(sdp, m);
+		/* the fmtp keys the transcoder reads (gateway/call/call_codec.c) */
+		for (unsigned j = 0; j < m->n_codecs; j++) {
+			static const char *const keys[] = { "useinbandfec", "maxplaybackrate",
+							    "annexb", "mode", "stereo" };
+			char v[8];
+
+			for (unsigned k = 0; k < 5; k++)
+				if (tnd_sdp_fmtp_get(m->codecs[j].fmtp, keys[k], v, sizeof(v)))
+					must(strlen(v) < sizeof(v), "fmtp value overran", keys[k]);
+		}
 	}
 	answer(sdp, &webrtc, tnd_sdp_answer_webrtc);
 	answer(sdp, &sip, tnd_sdp_answer_sip);
+	answer(sdp, &sip_xc, tnd_sdp_answer_sip);
 	/* the input read as an answer to itself: any result, no finding */
 	tnd_sdp_negotiated(&neg, sdp, back, err, sizeof(err));
 

@@ -84,6 +84,10 @@ class Baresip:
                  account_params="answermode=auto", register=None):
         self.dir = tempfile.mkdtemp(prefix="tandem-baresip-")
         self.user = user
+        # baresip's account filter wants a codec's rtpmap rate and channels
+        # where they are not 8000/1; a name it cannot find filters nothing
+        # (then it answered PCMU from the gateway's full offer)
+        codecs = {"opus": "opus/48000/2", "g722": "g722/16000/1"}.get(codecs, codecs)
         self.sip_port = free_port(also_udp=True)
         self.ctrl_port = free_port()
         rtp = free_port(also_udp=True) & ~1

@@ -55,13 +55,17 @@ static int out_answered_hangup(void)
 	TEST_ASSERT_STR_CONTAINS(fx.answer, "a=fingerprint:sha-256 ");
 	TEST_ASSERT_STR_CONTAINS(fx.answer, "a=ice-ufrag:");
 	TEST_ASSERT(!strstr(fx.answer, "opus"));
-	/* the INVITE: PCMU alone (pass-through) plus telephone-event, plain RTP */
+	/* the INVITE: every codec we relay or transcode, in [media] sip_codecs
+	 * order (PCMU,PCMA,G722,opus,G729), plus telephone-event, plain RTP */
 	TEST_ASSERT_STR_CONTAINS(pc->log, "invite bob;");
-	TEST_ASSERT_STR_CONTAINS(pc->sdp, "RTP/AVP 0 126");
+	TEST_ASSERT_STR_CONTAINS(pc->sdp, "RTP/AVP 0 8 9 111 18 101 110");
 	TEST_ASSERT_STR_CONTAINS(pc->sdp, "a=rtpmap:0 PCMU/8000");
-	TEST_ASSERT_STR_CONTAINS(pc->sdp, "a=rtpmap:126 telephone-event/8000");
+	TEST_ASSERT_STR_CONTAINS(pc->sdp, "a=rtpmap:9 G722/8000");
+	TEST_ASSERT_STR_CONTAINS(pc->sdp, "a=rtpmap:111 opus/48000/2");
+	TEST_ASSERT_STR_CONTAINS(pc->sdp, "a=fmtp:18 annexb=no");
+	TEST_ASSERT_STR_CONTAINS(pc->sdp, "a=rtpmap:101 telephone-event/8000");
+	TEST_ASSERT_STR_CONTAINS(pc->sdp, "a=rtpmap:110 telephone-event/48000");
 	TEST_ASSERT_STR_CONTAINS(pc->sdp, "c=IN IP4 127.0.0.1");
-	TEST_ASSERT(!strstr(pc->sdp, "opus") && !strstr(pc->sdp, "PCMA"));
 
 	TEST_ASSERT(tnd_sipcall_ringing(pc->sc, NULL) == 0);
 	TEST_ASSERT(wait_for(fx.sink, "ringing", WAIT_MS));
@@ -172,12 +176,12 @@ static int out_refused(void)
 	TEST_ASSERT(tnd_calls_start(fx.calls, fx.alice, &p, call_done, r, msg,
 				    sizeof(msg)) == EINVAL);
 	TEST_ASSERT_STR_CONTAINS(msg, "params.sdp");
-	/* no codec in common: 488 before any port is taken */
+	/* no codec we relay or transcode (GSM): 488 before any port is taken */
 	p.sdp = L("v=0") L("o=- 1 1 IN IP4 127.0.0.1") L("s=-") L("t=0 0")
-		L("m=audio 9 UDP/TLS/RTP/SAVPF 9") L("c=IN IP4 0.0.0.0")
+		L("m=audio 9 UDP/TLS/RTP/SAVPF 3") L("c=IN IP4 0.0.0.0")
 		L("a=ice-ufrag:Ow9+") L("a=ice-pwd:Gk2bA7sQm6hX1yTqzR0vN3pL")
 		L("a=fingerprint:sha-256 " FP) L("a=setup:actpass") L("a=mid:0")
-		L("a=rtcp-mux") L("a=rtpmap:9 G722/8000");
+		L("a=rtcp-mux") L("a=rtpmap:3 GSM/8000");
 	TEST_ASSERT(tnd_calls_start(fx.calls, fx.alice, &p, call_done, r, msg,
 				    sizeof(msg)) == ENOTSUP);
 	tnd_obj_put(r);
@@ -199,8 +203,10 @@ static int in_reject(void)
 	TEST_ASSERT(wait_for(fx.sink, "incoming", WAIT_MS));
 	TEST_ASSERT(wait_for(pc->log, "180;", WAIT_MS));
 	TEST_ASSERT_STR_CONTAINS(fx.sink, "1 incoming sip:carol@127.0.0.1");
-	/* a browser offer: the caller's codec alone at its PT, DTLS, ICE */
-	TEST_ASSERT_STR_CONTAINS(fx.incoming_sdp, "m=audio 9 UDP/TLS/RTP/SAVPF 0 101");
+	/* a browser offer: the caller's codec at its PT (pass-through), Opus
+	 * to transcode from, telephone-event at both clocks, DTLS, ICE */
+	TEST_ASSERT_STR_CONTAINS(fx.incoming_sdp, "m=audio 9 UDP/TLS/RTP/SAVPF 0 111 101 110");
+	TEST_ASSERT_STR_CONTAINS(fx.incoming_sdp, "a=fmtp:111 minptime=10;useinbandfec=1");
 	TEST_ASSERT_STR_CONTAINS(fx.incoming_sdp, "a=setup:actpass");
 	TEST_ASSERT_STR_CONTAINS(fx.incoming_sdp, "a=ice-pwd:");
 	/* bad codes and other connections are refused */
@@ -734,6 +740,9 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_out_caps),
 		TND_TEST(tnd_test_call_out_rate),
 		TND_TEST(tnd_test_call_hangup_silent_peer),
+		TND_TEST(tnd_test_call_in_pcma_ptime30_opus),
+		TND_TEST(tnd_test_call_out_peer_answers_pcma),
+		TND_TEST(tnd_test_call_out_peer_answers_g729),
 		TND_TEST(tnd_test_call_drain_last_call),
 		TND_TEST(tnd_test_call_drain_timeout),
 		TND_TEST(tnd_test_call_drain_idle),

@@ -207,6 +207,12 @@ static int peer_incoming(void *arg, struct tnd_sipcall *sc, const struct tnd_sip
 /* The peer's SDP (offer or answer): PCMU on its RTP socket. */
 static void peer_sdp(char *buf, size_t len, bool offer)
 {
+	if (fx.peer_fmts) {
+		snprintf(buf, len, L("v=0") L("o=peer 1 1 IN IP4 127.0.0.1") L("s=-")
+			 L("c=IN IP4 127.0.0.1") L("t=0 0") L("m=audio %u RTP/AVP %s") "%s"
+			 L("a=sendrecv"), fx.media_port, fx.peer_fmts, fx.peer_attrs);
+		return;
+	}
 	snprintf(buf, len, L("v=0") L("o=peer 1 1 IN IP4 127.0.0.1") L("s=-")
 		 L("c=IN IP4 127.0.0.1") L("t=0 0") L("m=audio %u RTP/AVP 0%s")
 		 L("a=rtpmap:0 PCMU/8000") "%s" L("a=ptime:20") L("a=sendrecv"),

@@ -77,6 +77,9 @@ struct fx {
 	struct pcall pc[NPEER];
 	unsigned n_pc;
 	bool peer_auto_ring;              /* 180 to every INVITE at once */
+	/* the peer's SDP m= payload types and attribute lines instead of PCMU
+	 * (offer: peer_invite; answer: peer_answer), NULL for the default */
+	const char *peer_fmts, *peer_attrs;
 	unsigned drained;                 /* the drain's end, counted */
 	bool drained_flag;
 };
@@ -101,6 +104,10 @@ int tnd_test_call_ring_cap_total(void);
 int tnd_test_call_out_caps(void);
 int tnd_test_call_out_rate(void);
 int tnd_test_call_hangup_silent_peer(void);
+/* test_call_xcode.c: codec choice and transcoding between the legs */
+int tnd_test_call_in_pcma_ptime30_opus(void);
+int tnd_test_call_out_peer_answers_pcma(void);
+int tnd_test_call_out_peer_answers_g729(void);
 /* test_call_drain.c: the graceful drain */
 int tnd_test_call_drain_last_call(void);
 int tnd_test_call_drain_timeout(void);

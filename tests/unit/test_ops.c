@@ -80,8 +80,8 @@ static void sample(struct tnd_call_info *in)
 	in->codec_sip = "PCMU/8000";
 	in->media_mode = "pass-through";
 	in->has_media = true;
-	in->leg[0] = (struct tnd_call_leg_stats){ 3000, 2990, 516000, 30, 4.0, 40 };
-	in->leg[1] = (struct tnd_call_leg_stats){ 2990, 3000, 514280, 0, 1.0, -1 };
+	in->leg[0] = (struct tnd_call_leg_fig){ 3000, 2990, 516000, 30, 4.0, 40 };
+	in->leg[1] = (struct tnd_call_leg_fig){ 2990, 3000, 514280, 0, 1.0, -1 };
 }
 
 static int test_cdr_line(void)

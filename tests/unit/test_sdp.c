@@ -641,6 +641,28 @@ static int test_model(void)
 	return 0;
 }
 
+/* RFC 4855 3 fmtp parameters, as the transcoder reads them. */
+static int test_fmtp_get(void)
+{
+	char v[8];
+
+	TEST_ASSERT(tnd_sdp_fmtp_get("minptime=10;useinbandfec=1", "useinbandfec", v, sizeof(v)));
+	TEST_ASSERT(!strcmp(v, "1"));
+	TEST_ASSERT(tnd_sdp_fmtp_get("minptime=10; UseInbandFEC = 1 ;x=2", "useinbandfec", v,
+				     sizeof(v)));
+	TEST_ASSERT(!strcmp(v, "1"));
+	TEST_ASSERT(tnd_sdp_fmtp_get("annexb=no", "annexb", v, sizeof(v)) && !strcmp(v, "no"));
+	/* a key that only starts like ours is another key */
+	TEST_ASSERT(!tnd_sdp_fmtp_get("annexbx=no", "annexb", v, sizeof(v)));
+	TEST_ASSERT(!tnd_sdp_fmtp_get("minptime=10", "useinbandfec", v, sizeof(v)));
+	TEST_ASSERT(!tnd_sdp_fmtp_get(NULL, "mode", v, sizeof(v)));
+	/* long values are cut, never overrun */
+	TEST_ASSERT(tnd_sdp_fmtp_get("maxplaybackrate=480000000", "maxplaybackrate", v, 4));
+	TEST_ASSERT(!strcmp(v, "480"));
+	TEST_ASSERT(tnd_sdp_fmtp_get("mode=", "mode", v, sizeof(v)) && !strcmp(v, ""));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -663,6 +685,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_offer_webrtc),
 		TND_TEST(test_negotiated_errors),
 		TND_TEST(test_local_invalid),
+		TND_TEST(test_fmtp_get),
 	};
 
 	int r = 1;

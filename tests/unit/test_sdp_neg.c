@@ -64,6 +64,8 @@ static struct tnd_sdp_local local_for(const char *name)
 			l.n_crypto = 1;
 		}
 		l.rtcp_mux = !strcmp(name, "sip-mux");
+		/* a transcoding gateway: the offerer's codec order and ptime */
+		l.offer_order = l.keep_ptime = !strcmp(name, "sip-xcode");
 		return l;
 	}
 	l.addr = "203.0.113.5";
@@ -470,6 +472,17 @@ int test_answer_sip_cases(void)
 		  "ENOTSUP: audio m= line 1 is UDP/TLS/RTP/SAVPF; we take RTP/AVP and RTP/SAVP" },
 		{ "audio rejected by the offerer", "sip | audio 0:PCMU/8000 port=0", "sip",
 		  "ENOTSUP: audio m= line 1 is rejected in the offer" },
+		{ "our order and ptime unless told", "sip | audio 8:PCMA/8000 0:PCMU/8000 "
+		  "ptime:30", "sip", "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005" },
+		{ "transcoding: the offerer's first codec at its ptime", "sip | audio 8:PCMA/8000 "
+		  "0:PCMU/8000 101:telephone-event/8000 ptime:30", "sip-xcode",
+		  "audio 5004 8:PCMA/8000 101:telephone-event/8000 sendrecv ptime=30 rtcp=5005" },
+		{ "transcoding: codecs we lack are passed over", "sip | audio 9:G722/8000 "
+		  "96:opus/48000/2 0:PCMU/8000", "sip-xcode",
+		  "audio 5004 96:opus/48000/2[minptime=10;useinbandfec=1] sendrecv ptime=20 "
+		  "rtcp=5005" },
+		{ "transcoding: no ptime offered, ours", "sip | audio 8:PCMA/8000", "sip-xcode",
+		  "audio 5004 8:PCMA/8000 sendrecv ptime=20 rtcp=5005" },
 	};
 	size_t i;
 	int fails = 0;

@@ -1,0 +1,64 @@
+"""A transcoded call from headless Chromium (issue 10 item 6), the browser in
+its own network namespace across a veth (harness.md section 3, as
+test_call_netns.py): Chromium offering only Opus calls SIPp's UAS, which
+answers only PCMU and echoes RTP; the browser's 1 kHz fake microphone comes
+back (frequency checked in the page), through Opus -> PCMU -> echo -> PCMU
+-> Opus. The loss and jitter tests are in test_transcode_aiortc.py (this
+kernel has no netem)."""
+
+import os
+import subprocess
+import tempfile
+
+import netns
+if __name__ == "__main__":
+    netns.enter_two_hosts()
+
+from tandem_harness import Gateway, free_port, tap_main   # noqa: E402
+from test_call_chromium import Browser, assert_heard   # noqa: E402
+
+GW = "[websocket]\nlisten = 127.0.0.2\n[media]\nice_addresses = 127.0.0.2\n"
+
+
+def browser_ns():
+    return os.environ["TANDEM_BROWSER_NS"]
+
+
+def opus_call(to, seconds=4):
+    """A call from Chromium with Opus alone offered; the page's measurement."""
+    with Gateway(GW, host="127.0.0.2") as gw:
+        br = Browser({"ws": gw.url, "mode": "outgoing", "codec": "opus", "to": to,
+                      "trickle": "1", "hangup": "browser", "seconds": seconds},
+                     host="127.0.0.2", netns=browser_ns())
+        try:
+            m = br.wait("measured", 40)
+            done = br.wait("done", 20)
+        finally:
+            br.close()
+        log = gw.read_log()
+    assert m["answered"]["code"] == 200, m
+    assert done["ended"]["state"] == "ended", done
+    return m, log
+
+
+def test_chromium_opus_sipp_pcmu_echo():
+    port = free_port(also_udp=True)
+    sipp = subprocess.Popen(
+        ["sipp", "-sn", "uas", "-p", str(port), "-m", "1", "-nostdin", "-i", "127.0.0.1",
+         "-mi", "127.0.0.1", "-mp", str(free_port(also_udp=True)), "-rtp_echo",
+         "-timeout", "40", "-timeout_error", "-trace_err"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=tempfile.mkdtemp(prefix="tandem-sipp-"))
+    try:
+        m, log = opus_call("sip:echo@127.0.0.1:%d" % port)
+        out = sipp.communicate(timeout=30)[0].decode(errors="replace")
+        assert sipp.returncode == 0, out[-1500:]
+    finally:
+        if sipp.poll() is None:
+            sipp.kill()
+            sipp.wait()
+    assert_heard(m["peaks"], 1000, "browser hearing SIPp's PCMU echo")
+
+
+if __name__ == "__main__":
+    tap_main([test_chromium_opus_sipp_pcmu_echo])
