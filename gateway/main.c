@@ -21,6 +21,7 @@
 #include <glib-unix.h>
 
 #include "config.h"
+#include "codecs/codecs.h"
 #include "gateway/api/api.h"
 #include "gateway/call/call.h"
 #include "gateway/media/media.h"
@@ -280,7 +281,7 @@ static void api_closed(void *arg)
 
 static const struct tnd_api_calls call_ops = {
 	NULL, tnd_calls_start, tnd_calls_answer, tnd_calls_reject, tnd_calls_hangup,
-	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats,
+	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats, tnd_calls_dtmf,
 };
 
 static void drained(void *arg);
@@ -435,6 +436,8 @@ static int run(struct gw *gw)
 		if (!e && *gw->conf->sip_outbound_proxy)
 			e = tnd_sipua_set_outbound(gw->sip, gw->conf->sip_outbound_proxy, NULL);
 	}
+	/* spandsp's DTMF tables, built once before any worker could race */
+	tnd_dtmf_warmup();
 	if (!e)
 		e = tnd_media_pool_alloc(&gw->media, (unsigned)gw->conf->media_workers);
 	if (!e)

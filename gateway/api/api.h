@@ -55,6 +55,8 @@ struct tnd_api_calls {
 			 const char *cand, char *msg, size_t msglen);
 	void (*conn_gone)(struct tnd_calls *calls, void *conn);
 	void (*stats)(const struct tnd_calls *calls, struct tnd_calls_stats *st);
+	int (*dtmf)(struct tnd_calls *calls, void *conn, const char *call, const char *digits,
+		    unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

@@ -39,6 +39,7 @@ static void call_destroy(void *data)
 	struct tnd_call *call = data;
 
 	stop_ring(call);
+	tnd_call_dtmf_stop(call);
 	g_free(call->use_user);
 
 	tnd_obj_put(call->owner);
@@ -125,6 +126,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 	call->phase = CALL_ENDED;
 	tnd_obj_get(call);
 	stop_ring(call);
+	tnd_call_dtmf_stop(call);
 	tnd_call_uncount(call);
 	TND_LOG_INFO(TND_LOG_MEDIA, "call %s ended: %d %s", call->id, code, reason);
 	if (call->done) {
@@ -260,9 +262,14 @@ size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_co
 
 	want[n++] = (struct tnd_sdp_codec_pref){ codec->name, codec->clock, codec->channels,
 		codec->pt, fmtp ? codec->fmtp : NULL };
+	/* telephone-event is always offered and accepted (issue 10 item 5):
+	 * without it on the other leg, the bridge converts (dtmf_media.c) */
 	if (dtmf)
 		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", dtmf->clock, 1,
 			dtmf->pt, fmtp ? dtmf->fmtp : NULL };
+	else
+		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", codec->clock, 1, 0,
+			NULL };
 	return n;
 }
 
@@ -291,7 +298,7 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		   const struct tnd_sdp *sip_answer, const struct tnd_sdp_neg *webrtc,
 		   char *msg, size_t msglen)
 {
-	struct tnd_bridge_pt pts[2];
+	struct tnd_bridge_pt pts[1];
 	const struct tnd_sdp_conn *conn;
 	const struct tnd_sdp *remote;
 	const struct tnd_sdp_media *rm;
@@ -323,11 +330,10 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		return ENOTSUP;
 	}
 	pts[n++] = (struct tnd_bridge_pt){ webrtc->codec->pt, (uint8_t)pt, webrtc->codec->clock };
-	pt = sip_pt_of(rm, webrtc->dtmf);
-	if (pt >= 0)
-		pts[n++] = (struct tnd_bridge_pt){ webrtc->dtmf->pt, (uint8_t)pt,
-						   webrtc->dtmf->clock };
+	/* telephone-event is the DTMF handler's, with its own clocks */
 	err = tnd_bridge_route(call->br, pts, n);
+	if (!err)
+		err = tnd_call_dtmf_route(call, webrtc, rm, sn.codec);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
 	if (!err)

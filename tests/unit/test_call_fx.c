@@ -105,7 +105,16 @@ static void sink_incoming(void *conn, const char *call, const char *from,
 	fx.n_incoming++;
 }
 
-static const struct tnd_call_sink sink = { sink_state, sink_candidate, sink_incoming };
+static void sink_dtmf(void *conn, const char *call, char digit, unsigned duration_ms,
+		      const char *source)
+{
+	(void)call;
+	append(fx.sink, "%d dtmf %c %u %s;", conn_id(conn), digit, duration_ms, source);
+}
+
+static const struct tnd_call_sink sink = {
+	sink_state, sink_candidate, sink_incoming, sink_dtmf,
+};
 
 static void drained(void *arg)
 {
@@ -183,7 +192,7 @@ static void peer_ended(void *arg, struct tnd_sipcall *sc, int status, const char
 }
 
 static const struct tnd_sipcall_handlers peer_h = {
-	peer_progress, peer_answered, peer_ack, peer_ended,
+	peer_progress, peer_answered, peer_ack, peer_ended, NULL,
 };
 
 /* INVITEs from the gateway. */
