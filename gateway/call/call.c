@@ -255,7 +255,7 @@ void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
 	l->ssrc = tnd_bridge_webrtc_ssrc(call->br);
 }
 
-size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_codec *codec,
+size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[3], const struct tnd_sdp_codec *codec,
 		      const struct tnd_sdp_codec *dtmf, bool fmtp)
 {
 	size_t n = 0;
@@ -270,6 +270,10 @@ size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[2], const struct tnd_sdp_co
 	else
 		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", codec->clock, 1, 0,
 			NULL };
+	/* phones keep telephone-event/8000 whatever their codec (baresip with
+	 * Opus): offered too, the bridge maps the clocks */
+	if (codec->clock != 8000 && fmtp)
+		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", 8000, 1, 0, NULL };
 	return n;
 }
 

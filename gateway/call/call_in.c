@@ -112,7 +112,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 {
 	struct tnd_call *call = arg;
 	const struct tnd_call_sink *sink = call->calls->env.sink;
-	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_codec_pref want[3];
 	struct tnd_sdp *trial = NULL;
 	struct tnd_sdp_local l;
 	struct tnd_sdp_neg sn;
@@ -313,7 +313,7 @@ static struct tnd_call *ringing_call(struct tnd_calls *calls, void *conn, const 
 static int sip_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, uint16_t port,
 		      struct tnd_sdp **answerp, char *why, size_t whylen)
 {
-	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_codec_pref want[3];
 	struct tnd_sdp_local l;
 
 	tnd_call_local(call, &l, false);

@@ -105,7 +105,7 @@ static void fail_request(struct tnd_call *call, int err, const char *msg)
  * so the bridge need not remap when the peer keeps them. */
 static int build_sip_offer(struct tnd_call *call, const struct tnd_sdp_neg *wn, char **textp)
 {
-	struct tnd_sdp_codec_pref want[2];
+	struct tnd_sdp_codec_pref want[3];
 	struct tnd_sdp_local l;
 	int err;
 

@@ -458,6 +458,8 @@ static void cmd_run(void *data)
 		return;
 	}
 	queue_digits(m, c);
+	TND_LOG_DEBUG(TND_LOG_MEDIA, "DTMF %s toward leg %u: %u queued, pt %d", c->digits, c->side,
+		      m->qn, m->out_pt);
 }
 
 static int cmd_queue(struct tnd_bridge *br, struct dtmf_cmd *c)
