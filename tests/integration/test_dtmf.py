@@ -38,11 +38,15 @@ TE_PTS = {8000: 126, 48000: 110}
 
 # ------------------------------------------------------------ aiortc + RFC 4733
 
-for _clock, _pt in TE_PTS.items():
-    if not any(c.mimeType.lower() == "audio/telephone-event" and c.clockRate == _clock
-               for c in aiortc_codecs.CODECS["audio"]):
-        aiortc_codecs.CODECS["audio"].append(RTCRtpCodecParameters(
-            mimeType="audio/telephone-event", clockRate=_clock, channels=1, payloadType=_pt))
+
+def te_codec(clock):
+    """aiortc lists telephone-event at this clock only (it would match a
+    second one by name and offer the first)."""
+    audio = aiortc_codecs.CODECS["audio"]
+    audio[:] = [c for c in audio if c.mimeType.lower() != "audio/telephone-event"]
+    audio.append(RTCRtpCodecParameters(mimeType="audio/telephone-event", clockRate=clock,
+                                       channels=1, payloadType=TE_PTS[clock]))
+
 
 _received_events = {}      # receiver -> list of (event, end, duration, ts)
 _orig_handle = RTCRtpReceiver._handle_rtp_packet
@@ -144,6 +148,7 @@ class EventSender:
 async def te_browser_call(c, to, codec="PCMU", te_clock=8000):
     """An aiortc call with telephone-event; returns (pc, call id, rx events,
     sender of events)."""
+    te_codec(te_clock)
     pc = new_pc()
     pc.addTrack(ToneTrack(1000))
     prefer_te(pc, codec, te_clock)
