@@ -356,13 +356,15 @@ def sipp_wait(p, timeout=30):
 def info_bodies(path):
     """(Content-Type, body) of each INFO SIPp received, in order."""
     with open(path, errors="replace") as f:
-        text = f.read()
+        chunks = re.split(r"^-{20,} [^\n]*\n", f.read(), flags=re.M)
     out = []
-    for m in re.finditer(r"received \[\d+\] bytes.*?\n\n?(INFO [^\n]*\n.*?)(?=\n-{10,}|\Z)",
-                         text, re.S):
-        msg = m.group(1).replace("\r\n", "\n")
-        head, _, body = msg.partition("\n\n")
-        ct = re.search(r"^Content-Type:\s*(\S+)", head, re.M | re.I)
+    for ch in chunks:
+        head, _, msg = ch.partition("\n\n")
+        if "message received" not in head or not msg.startswith("INFO "):
+            continue
+        msg = msg.replace("\r\n", "\n")
+        hdrs, _, body = msg.partition("\n\n")
+        ct = re.search(r"^Content-Type:\s*(\S+)", hdrs, re.M | re.I)
         out.append((ct.group(1).lower() if ct else "", body.strip()))
     return out
 
