@@ -121,7 +121,7 @@ int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *call,
  * call, each duration_ms long (40..2000) and gap_ms (0..2000) apart, the way
  * [calls] dtmf_mode picks for this call. ENOENT, EINVAL (digits or a range,
  * with msg naming the field), EALREADY before the call is answered,
- * EAGAIN while an earlier string still goes out as INFO. */
+ * EAGAIN when more than 64 digits would wait to go out as SIP INFO. */
 int tnd_calls_dtmf(struct tnd_calls *calls, void *conn, const char *call, const char *digits,
 		   unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
 /* The connection is gone: its calls end (ringing ones only for it). */

@@ -149,8 +149,15 @@ static gboolean info_next(gpointer data)
 
 static int info_start(struct tnd_call *call, const char *digits, unsigned ms, unsigned gap)
 {
-	if (call->info_timer)
-		return EAGAIN;
+	if (call->info_timer) {
+		/* a string still going out: these follow it, at its pace */
+		size_t have = strlen(call->info_q);
+
+		if (have + strlen(digits) >= sizeof(call->info_q))
+			return EAGAIN;
+		memcpy(call->info_q + have, digits, strlen(digits) + 1);
+		return 0;
+	}
 	snprintf(call->info_q, sizeof(call->info_q), "%s", digits);
 	call->info_pos = 0;
 	call->info_ms = ms;
@@ -282,7 +289,7 @@ int tnd_calls_dtmf(struct tnd_calls *calls, void *conn, const char *id, const ch
 	}
 	err = to_sip(call, digits, duration_ms, gap_ms);
 	if (err == EAGAIN)
-		snprintf(msg, msglen, "params.digits: the last string is still going out as INFO");
+		snprintf(msg, msglen, "params.digits: more than 64 digits would wait for SIP INFO");
 	else if (err)
 		snprintf(msg, msglen, "params.digits: cannot send: %s", strerror(err));
 	return err;

@@ -11,7 +11,6 @@ and turning outgoing audio packets into event packets while a digit plays,
 as a browser's RTCDTMFSender does. Private API, pinned to aiortc 1.4."""
 
 import asyncio
-import audioop
 import math
 import os
 import re
@@ -21,6 +20,12 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
+
+with warnings.catch_warnings():
+    # G.711 for the in-band peer; deprecated in 3.11, still in Debian 12's
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 from aiortc import RTCRtpSender, RTCSessionDescription
 from aiortc import codecs as aiortc_codecs
