@@ -734,6 +734,8 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_drain_last_call),
 		TND_TEST(tnd_test_call_drain_timeout),
 		TND_TEST(tnd_test_call_drain_idle),
+		TND_TEST(tnd_test_call_dtmf_info),
+		TND_TEST(tnd_test_call_dtmf_checks),
 	};
 	int rc;
 

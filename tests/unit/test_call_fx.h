@@ -101,6 +101,9 @@ int tnd_test_call_ring_cap_total(void);
 int tnd_test_call_out_caps(void);
 int tnd_test_call_out_rate(void);
 int tnd_test_call_hangup_silent_peer(void);
+/* test_call_dtmf.c: SIP INFO both ways, the dtmf request's checks */
+int tnd_test_call_dtmf_info(void);
+int tnd_test_call_dtmf_checks(void);
 /* test_call_drain.c: the graceful drain */
 int tnd_test_call_drain_last_call(void);
 int tnd_test_call_drain_timeout(void);
