@@ -67,7 +67,8 @@ void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phr
 			    SIPTAG_ACCEPT_STR("application/dtmf-relay, application/dtmf"),
 			    NUTAG_WITH_CURRENT(nua), TAG_END());
 	else if (err == EMSGSIZE)
-		nua_respond(call->nh, SIP_413_REQUEST_TOO_LARGE, NUTAG_WITH_CURRENT(nua), TAG_END());
+		nua_respond(call->nh, SIP_413_REQUEST_TOO_LARGE, NUTAG_WITH_CURRENT(nua),
+			    TAG_END());
 	else
 		nua_respond(call->nh, SIP_400_BAD_REQUEST, NUTAG_WITH_CURRENT(nua), TAG_END());
 	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: INFO %s (%zu bytes): %s", call->call_id,

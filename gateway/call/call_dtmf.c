@@ -270,8 +270,8 @@ int tnd_calls_dtmf(struct tnd_calls *calls, void *conn, const char *id, const ch
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (tnd_dtmf_digit_event(digits[i]) < 0) {
-			snprintf(msg, msglen, "params.digits: '%c' is not a DTMF digit (0-9 * # A-D)",
-				 digits[i]);
+			snprintf(msg, msglen, "params.digits: '%c' is not a DTMF digit "
+				 "(0-9 * # A-D)", digits[i]);
 			return EINVAL;
 		}
 	}

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs the WebSocket, call and abuse (SIP access and floods, call floods)
+# Runs the WebSocket, call, DTMF and abuse (SIP access and floods, call floods)
 # integration tests against tests/tandem-asan, the gateway built with
 # AddressSanitizer and UBSan: any memory error, leak at exit or undefined
 # behaviour in the gateway fails this test even when the calls themselves
@@ -16,10 +16,10 @@ export ASAN_OPTIONS="log_path=$work/asan:detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$work/asan:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$work/lsan.supp"
 py=${PYTHON3:-/usr/bin/python3}
-echo "1..5"
+echo "1..6"
 n=0
 rc=0
-for t in test_ws test_call_aiortc test_abuse_sip test_abuse_calls; do
+for t in test_ws test_call_aiortc test_dtmf test_abuse_sip test_abuse_calls; do
 	n=$((n + 1))
 	if "$py" "$src/tests/integration/$t.py" >"$work/$t.out" 2>&1; then
 		echo "ok $n - $t.py against the ASan+UBSan gateway ($(grep -c '^ok' "$work/$t.out") cases)"

@@ -39,7 +39,8 @@ static int dtmf_info(void)
 	TEST_ASSERT(tnd_calls_dtmf(fx.calls, fx.alice, fx.call_id, "A", 100, 50, msg,
 				   sizeof(msg)) == 0);
 	TEST_ASSERT(wait_for(pc->log, "Signal=A", WAIT_MS));
-	TEST_ASSERT_STR_CONTAINS(pc->log, "ack;info application/dtmf-relay Signal=5||Duration=100||;"
+	TEST_ASSERT_STR_CONTAINS(pc->log, "ack;"
+				 "info application/dtmf-relay Signal=5||Duration=100||;"
 				 "info application/dtmf-relay Signal=#||Duration=100||;"
 				 "info application/dtmf-relay Signal=A||Duration=100||;");
 
