@@ -17,6 +17,7 @@
  * browser is muted while a detected tone lasts, and an audio packet that
  * carries a generated event is replaced, never mixed. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "codecs/codecs.h"
@@ -30,6 +31,7 @@
 #define EV_PTIME_MS 20
 #define RX_STALE_US 1000000    /* an event without news this long has ended */
 #define MAX_PCM 1600           /* 200 ms at 8 kHz: a G.711 payload fits */
+#define SILENT_US 45000        /* no audio out for this long: the timer paces events */
 
 struct qdigit {
 	char digit;
@@ -56,6 +58,7 @@ struct tnd_mdtmf {
 	bool tx_on, gap_on;
 	uint16_t gap_ms;
 	uint32_t gap_end;
+	struct tnd_timer pace;     /* events toward a leg whose other side is silent */
 	/* in-band toward leg B (dir[0]): the tone replaces the audio */
 	struct tnd_dtmf_gen *gen;              /* owned */
 	struct tnd_codec_enc *enc;             /* owned */
@@ -138,6 +141,8 @@ static void on_det_digit(const struct tnd_dtmf_digit *dg, void *arg)
 
 static void dir_clear(struct tnd_mdtmf *m)
 {
+	if (m->br)
+		tnd_timer_stop(tnd_loop_poller(m->br->worker), &m->pace);
 	tnd_dtmf_gen_free(m->gen);
 	tnd_dtmf_det_free(m->det);
 	tnd_codec_enc_free(m->enc);
@@ -300,6 +305,11 @@ bool tnd_mdtmf_in(struct tnd_mdir *d, uint8_t *pkt, size_t len, int64_t now_us)
 	return true;
 }
 
+static bool events_left(const struct tnd_mdtmf *m)
+{
+	return m->qn || m->tx_on || m->gap_on;
+}
+
 /* The next queued digit starts, or the one playing goes on: writes one
  * event packet over the audio packet. 0 when nothing is due. */
 static size_t event_out(struct tnd_mdtmf *m, uint8_t *pkt, size_t len, uint32_t clock)
@@ -362,7 +372,7 @@ size_t tnd_mdtmf_out(struct tnd_mdir *d, uint8_t *pkt, size_t len, uint32_t cloc
 
 	if (!m)
 		return len;
-	if (m->out_pt >= 0 && (m->qn || m->tx_on || m->gap_on)) {
+	if (m->out_pt >= 0 && events_left(m)) {
 		n = event_out(m, pkt, len, clock);
 		if (n)
 			return n;
@@ -374,6 +384,52 @@ size_t tnd_mdtmf_out(struct tnd_mdir *d, uint8_t *pkt, size_t len, uint32_t cloc
 	if (m->det_on && !tnd_rtp_parse(pkt, len, &h))
 		memset(pkt + h.payload_off, m->silence, h.payload_len);
 	return len;
+}
+
+/* Worker timer, every 20 ms while digits are to go out as events. Audio
+ * packets carry them (tnd_mdtmf_out) while the other leg sends; when it has
+ * sent nothing for SILENT_US (a phone with silence suppression, a PBX that
+ * sends no RTP), this makes the event packets itself, one sequence number
+ * after the last sent, and moves the stream's offset on by one so the next
+ * packet from the other leg continues after it. */
+static void on_pace(struct tnd_timer *t, int64_t now_us)
+{
+	struct tnd_mdtmf *m = (struct tnd_mdtmf *)(void *)((char *)t -
+							   offsetof(struct tnd_mdtmf, pace));
+	struct tnd_poller *p = tnd_loop_poller(m->br->worker);
+	struct tnd_mdir *d = m->d;
+	uint32_t clock = d->n_pt ? d->pt[0].clock : m->out_clock;
+	uint16_t seq = (uint16_t)(d->tx.last_seq + 1);
+	uint32_t ts = d->tx.last_ts;
+	uint8_t *pkt;
+	size_t len;
+
+	if (!events_left(m))
+		return;
+	tnd_timer_start(p, &m->pace, EV_PTIME_MS, on_pace);
+	if ((d->tx.sent && now_us - d->tx.last_us < SILENT_US) || !d->out->ops ||
+	    !d->out->ops->up(d->out->obj))
+		return;
+	if (d->tx.sent)
+		ts += (uint32_t)((uint64_t)(now_us - d->tx.last_us) * clock / 1000000);
+	pkt = tnd_poller_tx_buf(p);
+	memset(pkt, 0, TND_RTP_HDR_LEN + TND_DTMF_EV_SIZE);
+	pkt[0] = 0x80;
+	tnd_rtp_set_seq(pkt, seq);
+	tnd_rtp_set_ts(pkt, ts);
+	tnd_rtp_set_ssrc(pkt, d->out_ssrc);
+	len = event_out(m, pkt, TND_RTP_HDR_LEN + TND_DTMF_EV_SIZE, clock);
+	if (!len)
+		return;   /* a gap: nothing to send */
+	d->seq_off++;
+	d->tx.last_seq = seq;
+	d->tx.last_ts = ts;
+	d->tx.last_us = now_us;
+	d->tx.sent = d->tx.sent_since_report = true;
+	d->tx.packets++;
+	d->tx.octets += TND_DTMF_EV_SIZE;
+	if (d->out->ops->send_rtp(d->out->obj, pkt, len, TND_POLL_BUF_SIZE))
+		d->st.send_err++;
 }
 
 bool tnd_mdtmf_pcm_out(struct tnd_mdir *d, int16_t *pcm, size_t n, unsigned rate)
@@ -458,6 +514,8 @@ static void cmd_run(void *data)
 		return;
 	}
 	queue_digits(m, c);
+	if (!c->inband && !tnd_timer_armed(&m->pace))
+		tnd_timer_start(tnd_loop_poller(br->worker), &m->pace, EV_PTIME_MS, on_pace);
 	TND_LOG_DEBUG(TND_LOG_MEDIA, "DTMF %s toward leg %u: %u queued, pt %d", c->digits, c->side,
 		      m->qn, m->out_pt);
 }

@@ -184,9 +184,10 @@ int tnd_bridge_dtmf(struct tnd_bridge *br, const struct tnd_bridge_dtmf *conf);
  * as RFC 4733 (needs that leg's telephone-event) or, with inband, as tones
  * that replace leg B's outgoing G.711 audio (side 1, sip_inband). Each
  * digit lasts duration_ms (40..2000) then gap_ms (0..2000) of nothing.
- * Digits go out while the other leg's audio flows: each outgoing audio
- * packet is replaced by one event packet (or its tone), so seq and
- * timestamps stay continuous. 0, EINVAL or ENOMEM. */
+ * While the other leg's audio flows, each outgoing audio packet is replaced
+ * by one event packet (or its tone), so seq and timestamps stay continuous;
+ * while it is silent, a 20 ms timer sends the event packets in its place
+ * (in-band tones need the audio). 0, EINVAL or ENOMEM. */
 int tnd_bridge_dtmf_send(struct tnd_bridge *br, unsigned side, const char *digits,
 			 unsigned duration_ms, unsigned gap_ms, bool inband);
 /* Stops media and events; the legs are released on the worker. The caller

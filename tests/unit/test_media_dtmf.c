@@ -254,6 +254,42 @@ static int test_generate_events(void)
 	return 0;
 }
 
+/* Toward the browser while the SIP leg sends nothing (a PBX that sends no
+ * RTP, silence suppression): the worker's timer makes the event packets,
+ * 20 ms apart, numbered on from the stream, and the SIP leg's first packet
+ * afterwards continues one after them. */
+static int test_generate_silent(void)
+{
+	const struct tnd_bridge_dtmf d = { .webrtc_pt = 126, .webrtc_clock = 8000, .sip_pt = -1,
+		.relay_to_webrtc = true, .sip_audio_pt = 0, .sip_audio = "PCMU" };
+	uint8_t audio[160];
+	struct fx f;
+	unsigned n;
+
+	TEST_ASSERT(fx_up(&f, &d) == 0);
+	TEST_ASSERT(tnd_bridge_dtmf_send(f.br, 0, "6", 100, 60, false) == 0);
+	spin(400);
+	n = sent[0].n;
+	TEST_ASSERT(n == 7);
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *p = sent[0].pkt[i];
+
+		TEST_ASSERT(tnd_rtp_pt(p) == 126 && sent[0].len[i] == 16 && p[12] == 6);
+		TEST_ASSERT(tnd_rtp_ts(p) == tnd_rtp_ts(sent[0].pkt[0]));
+		TEST_ASSERT(tnd_rtp_marker(p) == (i == 0));
+		TEST_ASSERT(!!(p[13] & 0x80) == (i >= 4));
+		if (i)
+			TEST_ASSERT(tnd_rtp_seq(p) ==
+				    (uint16_t)(tnd_rtp_seq(sent[0].pkt[i - 1]) + 1));
+	}
+	silence(audio);
+	in(&f, 1, 0, 333, 1234, false, audio, 160, g_get_monotonic_time());
+	TEST_ASSERT(sent[0].n == n + 1);
+	TEST_ASSERT(tnd_rtp_seq(sent[0].pkt[n]) == (uint16_t)(tnd_rtp_seq(sent[0].pkt[n - 1]) + 1));
+	fx_down(&f);
+	return 0;
+}
+
 /* In-band both ways on a PCMU SIP leg: tones made for "3*" replace the
  * audio toward SIP, and spandsp's detector finds exactly "3*" in what left;
  * tones arriving from SIP are reported once each, source in-band, and the
@@ -356,6 +392,7 @@ int main(int argc, char **argv)
 	static const struct tnd_test tests[] = {
 		TND_TEST(test_relay_48k_to_8k),
 		TND_TEST(test_generate_events),
+		TND_TEST(test_generate_silent),
 		TND_TEST(test_inband),
 		TND_TEST(test_pcm_hooks),
 	};
