@@ -271,8 +271,8 @@ size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[3], const struct tnd_sdp_co
 		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", codec->clock, 1, 0,
 			NULL };
 	/* phones keep telephone-event/8000 whatever their codec (baresip with
-	 * Opus): offered too, the bridge maps the clocks */
-	if (codec->clock != 8000 && fmtp)
+	 * Opus): offered and accepted too, the bridge maps the clocks */
+	if (codec->clock != 8000)
 		want[n++] = (struct tnd_sdp_codec_pref){ "telephone-event", 8000, 1, 0, NULL };
 	return n;
 }

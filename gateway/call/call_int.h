@@ -114,8 +114,8 @@ void tnd_call_local_webrtc(const struct tnd_call *call, struct tnd_sdp_local *l,
 			   const struct tnd_call_ice *ice);
 /* Pass-through: one leg is offered (or answered) exactly the codec the
  * other leg agreed on, at its payload types, plus telephone-event at its
- * clock (always, issue 10 item 5) and, in offers of a codec with another
- * clock, telephone-event/8000 too. fmtp false leaves the fmtp to copy from
+ * clock (always, issue 10 item 5) and, beside a codec with another clock,
+ * telephone-event/8000 too. fmtp false leaves the fmtp to copy from
  * the offer (answers). Returns how many of want[] it filled. */
 size_t tnd_call_prefs(struct tnd_sdp_codec_pref want[3], const struct tnd_sdp_codec *codec,
 		      const struct tnd_sdp_codec *dtmf, bool fmtp);
