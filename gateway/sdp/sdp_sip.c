@@ -79,8 +79,6 @@ static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_s
 		 * clock we list, the bridge maps it (issue 10 item 5) */
 		tnd_sdp_neg_pick_dtmf(om, l, &pick->codecs, true);
 		return 0;
-	} else {
-		return ENOTSUP;
 	}
 	return ENOTSUP;
 }
