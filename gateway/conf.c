@@ -274,6 +274,8 @@ static int check_http_url(const char *v, char *err, size_t errlen)
 
 static const char *const auth_modes[] = { "none", "users", NULL };
 static const char *const test_dest_modes[] = { "auto", "on", "off", NULL };
+static const char *const dtmf_modes[] = { "auto", "rfc4733", "info", "inband", NULL };
+static const char *const dtmf_infos[] = { "dtmf-relay", "dtmf", NULL };
 
 static const struct tnd_opt opts[] = {
 	{ "log", "level", TND_OPT_STR, "info", 0, 0, NULL, OFF(log_level), check_levels,
@@ -562,6 +564,16 @@ static const struct tnd_opt opts[] = {
 	{ "events", "retries", TND_OPT_INT, "5", 0, 100, NULL, OFF(events_retries), NULL,
 	  "Attempts after a failed POST (after 0.25 s, then doubling up to 10 s) before the "
 	  "event is dropped and counted; later events wait their turn." },
+	{ "calls", "dtmf_mode", TND_OPT_ENUM, "auto", 0, 0, dtmf_modes, OFF(calls_dtmf_mode), NULL,
+	  "How digits (the `dtmf` request, the browser's RFC 4733 events) reach the SIP "
+	  "side. rfc4733: telephone-event packets; info: SIP INFO; inband: tones in the "
+	  "G.711 audio; auto: rfc4733 when the SIP peer negotiated telephone-event, else "
+	  "inband. Digits from the SIP side are taken every way whatever this says." },
+	{ "calls", "dtmf_info", TND_OPT_ENUM, "dtmf-relay", 0, 0, dtmf_infos,
+	  OFF(calls_dtmf_info), NULL,
+	  "Body of the SIP INFOs sent with dtmf_mode = info: dtmf-relay "
+	  "(application/dtmf-relay, Signal= and Duration=) or dtmf (application/dtmf, "
+	  "the digit alone). Both are taken when received." },
 };
 
 static int add_user(void *data, const char *key, const char *value, char *err, size_t errlen)

@@ -9,6 +9,20 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* [calls] dtmf_mode: how digits reach the SIP side (issue 10 item 5). */
+enum tnd_dtmf_mode {
+	TND_DTMF_AUTO,       /* RFC 4733 when the peer has telephone-event, else in-band */
+	TND_DTMF_RFC4733,
+	TND_DTMF_INFO,       /* SIP INFO */
+	TND_DTMF_INBAND,     /* tones in the G.711 audio */
+};
+
+/* [calls] dtmf_info: the body type of the INFOs we send. */
+enum tnd_dtmf_info {
+	TND_DTMF_INFO_RELAY,     /* application/dtmf-relay */
+	TND_DTMF_INFO_PLAIN,     /* application/dtmf */
+};
+
 enum tnd_auth_mode {
 	TND_AUTH_NONE,    /* any user name logs in; only for loopback deployments */
 	TND_AUTH_USERS,   /* the [users] section, passwords as PBKDF2 hashes */
@@ -136,6 +150,8 @@ struct tnd_conf {
 	int events_queue;            /* events waiting for the webhook */
 	int events_timeout;          /* seconds per attempt */
 	int events_retries;          /* attempts after the first */
+	int calls_dtmf_mode;         /* enum tnd_dtmf_mode: how digits reach SIP */
+	int calls_dtmf_info;         /* enum tnd_dtmf_info: the INFO body we send */
 
 	/* [users] */
 	struct tnd_conf_user *users; /* owned array */

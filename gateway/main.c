@@ -21,6 +21,7 @@
 #include <glib-unix.h>
 
 #include "config.h"
+#include "codecs/codecs.h"
 #include "gateway/api/api.h"
 #include "gateway/call/call.h"
 #include "gateway/media/media.h"
@@ -302,7 +303,7 @@ static const struct tnd_api_calls call_ops = {
 	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats, tnd_calls_register,
 	tnd_calls_unregister, tnd_calls_reattach, tnd_calls_detached, tnd_calls_logout,
 	tnd_calls_foreach, tnd_calls_query, tnd_calls_kill, tnd_calls_drain_start,
-	tnd_calls_media_stats,
+	tnd_calls_media_stats, tnd_calls_dtmf,
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */
@@ -470,6 +471,8 @@ static int run(struct gw *gw)
 		if (!e && *gw->conf->sip_outbound_proxy)
 			e = tnd_sipua_set_outbound(gw->sip, gw->conf->sip_outbound_proxy, NULL);
 	}
+	/* spandsp's DTMF tables, built once before any worker could race */
+	tnd_dtmf_warmup();
 	if (!e)
 		e = tnd_media_pool_alloc(&gw->media, (unsigned)gw->conf->media_workers);
 	if (!e)

@@ -471,7 +471,8 @@ static void on_i_error(struct tnd_sipcall *call, int status, const char *phrase,
 }
 
 /* One handler per nua event; the rest are logged and left to nua (it has
- * answered in-dialog INFO, UPDATE, PRACK, OPTIONS by the time we see them). */
+ * answered in-dialog UPDATE, PRACK, OPTIONS by the time we see them; INFO
+ * is ours, info.c). */
 static call_event_h *const call_events[] = {
 	[nua_r_invite] = on_r_invite,
 	[nua_i_state] = on_i_state,
@@ -483,6 +484,8 @@ static call_event_h *const call_events[] = {
 	[nua_i_invite] = on_i_invite,
 	[nua_i_error] = on_i_error,
 	[nua_i_media_error] = on_i_error,
+	[nua_i_info] = tnd_sipcall_on_i_info,
+	[nua_r_info] = tnd_sipcall_on_r_info,
 };
 
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,

@@ -135,6 +135,14 @@ typedef void (tnd_sipcall_ack_h)(void *arg, struct tnd_sipcall *call);
 typedef void (tnd_sipcall_ended_h)(void *arg, struct tnd_sipcall *call, int status,
 				   const char *phrase, enum tnd_sipcall_end why);
 
+/* An INFO arrived in the call's dialog (RFC 6086): its Content-Type
+ * (type/subtype in lower case, no parameters; "" without one) and body
+ * (not NUL-terminated, at most 1024 bytes; longer ones get 413 first).
+ * Return 0 to answer 200, ENOTSUP for 415 (a body type not taken), any
+ * other errno (EBADMSG) for 400. Without the callback every INFO gets 415. */
+typedef int (tnd_sipcall_info_h)(void *arg, struct tnd_sipcall *call, const char *ctype,
+				 const char *body, size_t len);
+
 /* Every pointer may be NULL but `ended`. Borrowed: the table must outlive
  * the call (a static const table). Strings passed to the callbacks are
  * borrowed for the duration of the callback. */
@@ -143,6 +151,7 @@ struct tnd_sipcall_handlers {
 	tnd_sipcall_answered_h *answered;
 	tnd_sipcall_ack_h *ack;
 	tnd_sipcall_ended_h *ended;
+	tnd_sipcall_info_h *info;
 };
 
 /* Digest credentials for requests we send (RFC 3261 22.2, RFC 2617 with
@@ -256,6 +265,11 @@ int tnd_sipcall_reject_retry(struct tnd_sipcall *call, int status, const char *p
  * its status (200 for the BYE, 487 after CANCEL, 480). EALREADY when
  * already ending or ended. */
 int tnd_sipcall_hangup(struct tnd_sipcall *call);
+/* Sends an INFO in the call's answered dialog with this
+ * Content-Type and body (a NUL-terminated string of at most 1024 bytes):
+ * SIP INFO DTMF. Its response is only logged. EINVAL, or EALREADY before
+ * the dialog exists or once it ends. */
+int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *body);
 /* No callback fires after this returns; a live call is hung up as by
  * tnd_sipcall_hangup. Then drop the reference. NULL-safe, idempotent. */
 void tnd_sipcall_detach(struct tnd_sipcall *call);

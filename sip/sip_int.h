@@ -151,6 +151,12 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 			  int refuse, const char *phrase, const char *challenge);
 /* A re-INVITE inside an established call. */
 void tnd_sipcall_reinvite(struct tnd_sipcall *call, const sip_t *sip);
+/* info.c: INFO in the dialog, received (answered from the owner's verdict)
+ * and the response to ours. */
+void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phrase,
+			   const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phrase,
+			   const sip_t *sip, tagi_t tags[]);
 
 /* auth.c */
 /* Copies cred (NULL clears): 0, EINVAL, ENOMEM. */

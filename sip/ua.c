@@ -39,13 +39,14 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
 /* OPTIONS and REGISTER reach us (sip/admit.c) so they are rate limited
- * like INVITE */
-#define APPL_METHODS "OPTIONS, REGISTER"
+ * like INVITE; INFO so that its answer says whether its DTMF was taken
+ * (sip/info.c) */
+#define APPL_METHODS "OPTIONS, REGISTER, INFO"
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -154,7 +155,10 @@ static void stray_handle(nua_t *nua, nua_event_t event, int status, nua_handle_t
 {
 	if (!nh)
 		return;
-	if (nua_event_is_incoming_request(event) && status < 200)
+	/* INFO outside any call of ours: RFC 6086 section 4.2.2 */
+	if (event == nua_i_info && status < 200)
+		nua_respond(nh, SIP_481_NO_TRANSACTION, NUTAG_WITH_THIS(nua), TAG_END());
+	else if (nua_event_is_incoming_request(event) && status < 200)
 		nua_respond(nh, SIP_501_NOT_IMPLEMENTED, NUTAG_WITH_THIS(nua), TAG_END());
 	nua_handle_destroy(nh);
 }

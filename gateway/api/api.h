@@ -76,6 +76,8 @@ struct tnd_api_calls {
 	int (*drain)(struct tnd_calls *calls);
 	int (*media_stats)(struct tnd_calls *calls, void *conn, const char *call,
 			   tnd_call_stats_h *done, void *req, char *msg, size_t msglen);
+	int (*dtmf)(struct tnd_calls *calls, void *conn, const char *call, const char *digits,
+		    unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

@@ -293,6 +293,43 @@ static int m_reattach(struct tnd_api_req *req, json_t *params)
 	return r;
 }
 
+/* An optional integer param in [lo, hi], else def. */
+static int param_ms(struct tnd_api_req *req, json_t *params, const char *key, unsigned lo,
+		    unsigned hi, unsigned def, unsigned *out)
+{
+	json_t *v = json_object_get(params, key);
+
+	*out = def;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+		tnd_api_req_msg(req, "params.%s must be an integer from %u to %u", key, lo, hi);
+		return TND_RPC_INVALID_PARAMS;
+	}
+	*out = (unsigned)json_integer_value(v);
+	return 0;
+}
+
+static int m_dtmf(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "digits", "duration_ms", "gap_ms", NULL };
+	const char *call, *digits;
+	unsigned duration, gap;
+	char msg[256];
+	int r;
+
+	if ((r = call_params(req, params, allowed, &call)) ||
+	    (r = tnd_api_param_str(req, params, "digits", true, &digits)) ||
+	    (r = param_ms(req, params, "duration_ms", 40, 2000, 100, &duration)) ||
+	    (r = param_ms(req, params, "gap_ms", 0, 2000, 60, &gap)))
+		return r;
+	if (!ops(req)->dtmf)
+		return not_yet(req, "DTMF on the call legs");
+	r = ops(req)->dtmf(calls_of(req), req->conn, call, digits, duration, gap, msg,
+			   sizeof(msg));
+	return finish(req, r, msg);
+}
+
 const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "call", m_call, true },
 	{ "answer", m_answer, true },
@@ -300,7 +337,7 @@ const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "hangup", m_hangup, true },
 	{ "candidate", m_candidate, true },
 	{ "reattach", m_reattach, true },
-	{ "dtmf", m_later, true },
+	{ "dtmf", m_dtmf, true },
 	{ "hold", m_later, true },
 	{ "resume", m_later, true },
 	{ "transfer", m_later, true },
@@ -349,6 +386,16 @@ static void sink_incoming(void *conn, const char *call, const char *from,
 						   "headers", hdrs));
 }
 
+static void sink_dtmf(void *conn, const char *call, char digit, unsigned duration_ms,
+		      const char *source)
+{
+	char d[2] = { digit, '\0' };
+
+	tnd_api_notify(conn, "dtmf", json_pack("{s:s, s:s, s:I, s:s}", "call", call, "digit", d,
+					       "duration_ms", (json_int_t)duration_ms,
+					       "source", source));
+}
+
 const struct tnd_call_sink tnd_api_call_sink = {
-	sink_state, sink_candidate, sink_incoming, tnd_api_sink_registration,
+	sink_state, sink_candidate, sink_incoming, tnd_api_sink_registration, sink_dtmf,
 };

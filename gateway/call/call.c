@@ -42,6 +42,7 @@ static void call_destroy(void *data)
 
 	stop_ring(call);
 	tnd_call_grace_stop(call);
+	tnd_call_dtmf_stop(call);
 	g_free(call->use_user);
 
 	tnd_obj_put(call->owner);
@@ -141,6 +142,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 	tnd_obj_get(call);
 	stop_ring(call);
 	tnd_call_grace_stop(call);
+	tnd_call_dtmf_stop(call);
 	tnd_call_uncount(call);
 	TND_LOG_INFO(TND_LOG_MEDIA, "call %s ended: %d %s", call->id, code, reason);
 	if (call->done) {
@@ -314,6 +316,9 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		return err;
 	/* the ptime we send: what the peer asked for in its SDP */
 	err = tnd_call_join(call, webrtc, sn.codec, sn.dtmf, rm->ptime, msg, msglen);
+	if (!err)
+		err = call->transcoded ? tnd_call_dtmf_route_xcode(call, webrtc) :
+		      tnd_call_dtmf_route(call, webrtc, rm, sn.codec);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
 	if (err)

@@ -39,6 +39,10 @@ struct tnd_call_sink {
 	 * the next attempt (failed) */
 	void (*registration)(void *conn, const char *reg, const char *state, int code,
 			     const char *reason, unsigned expires, unsigned retry_in);
+	/* dtmf notification: a digit from the SIP side; source "rfc4733",
+	 * "info" or "inband" */
+	void (*dtmf)(void *conn, const char *call, char digit, unsigned duration_ms,
+		     const char *source);
 };
 
 /* Finds the open connections of a logged-in user, for incoming calls:
@@ -173,6 +177,13 @@ int tnd_calls_hangup(struct tnd_calls *calls, void *conn, const char *call, char
  * NULL for completed. */
 int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *call,
 			const char *cand, char *msg, size_t msglen);
+/* Sends digits (0-9 * # A-D, 1..64 of them) to the SIP side of an answered
+ * call, each duration_ms long (40..2000) and gap_ms (0..2000) apart, the way
+ * [calls] dtmf_mode picks for this call. ENOENT, EINVAL (digits or a range,
+ * with msg naming the field), EALREADY before the call is answered,
+ * EAGAIN when more than 64 digits would wait to go out as SIP INFO. */
+int tnd_calls_dtmf(struct tnd_calls *calls, void *conn, const char *call, const char *digits,
+		   unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
 /* The connection is gone. Calls it rings on stop ringing there. Calls it
  * owns that have a user and are past set-up are kept, detached, for
  * [calls] reattach_grace seconds (0: they end at once, as do calls

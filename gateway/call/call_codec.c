@@ -137,8 +137,10 @@ int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 		unsigned n = 0;
 
 		pts[n++] = (struct tnd_bridge_pt){ wc->pt, sip->pt, wc->clock };
-		if (wd && sip_dtmf && wd->clock == sip_dtmf->clock)
-			pts[n++] = (struct tnd_bridge_pt){ wd->pt, sip_dtmf->pt, wd->clock };
+		/* telephone-event is not routed: the DTMF handler (dtmf_media.c,
+		 * tnd_call_dtmf_route) re-times it between the clocks */
+		(void)wd;
+		(void)sip_dtmf;
 		call->transcoded = false;
 		return tnd_bridge_route(call->br, pts, n);
 	}

@@ -31,7 +31,9 @@ static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 	tnd_call_end(call, status, phrase ? phrase : tnd_sipcall_end_name(why));
 }
 
-static const struct tnd_sipcall_handlers sip_handlers = { NULL, NULL, NULL, on_sip_ended };
+static const struct tnd_sipcall_handlers sip_handlers = {
+	NULL, NULL, NULL, on_sip_ended, tnd_call_on_info,
+};
 
 static void on_refused_ended(void *arg, struct tnd_sipcall *sip, int status,
 			     const char *phrase, enum tnd_sipcall_end why)
@@ -45,7 +47,7 @@ static void on_refused_ended(void *arg, struct tnd_sipcall *sip, int status,
 
 /* a call refused at once by a [calls] limit: nothing to tell anyone */
 static const struct tnd_sipcall_handlers refused_handlers = {
-	NULL, NULL, NULL, on_refused_ended,
+	NULL, NULL, NULL, on_refused_ended, NULL,
 };
 
 /* No answer within [calls] ring_timeout: the caller gets 480 (RFC 3261
@@ -203,6 +205,7 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 
 static const struct tnd_bridge_events bridge_events = {
 	.ready = on_ready, .candidate = on_candidate, .state = on_state,
+	.dtmf = tnd_call_on_dtmf,
 };
 
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)

@@ -134,6 +134,12 @@ struct tnd_call {
 	char codec_webrtc[40], codec_sip[40];
 	char leg_codec[2][16];               /* browser's, SIP's codec, for `stats` */
 	bool transcoded;
+	/* call_dtmf.c, set when the media is routed */
+	int dtmf_mode;                       /* enum tnd_dtmf_mode, resolved (never auto) */
+	bool webrtc_te;                      /* the browser leg has telephone-event */
+	char info_q[65];                     /* digits still to send as INFO */
+	unsigned info_pos, info_ms, info_gap;
+	GSource *info_timer;                 /* owned: the next INFO */
 };
 
 /* call.c */
@@ -277,6 +283,22 @@ size_t tnd_call_webrtc_offer_prefs(struct tnd_sdp_codec_pref want[4],
 int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 		  const struct tnd_sdp_codec *sip, const struct tnd_sdp_codec *sip_dtmf,
 		  unsigned sip_ptime, char *msg, size_t msglen);
+/* call_dtmf.c */
+/* Sets the bridge's DTMF for the negotiated legs: `rm` is the SIP peer's
+ * media section, `sip_codec` the SIP leg's audio codec. 0 or an errno. */
+int tnd_call_dtmf_route(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
+			const struct tnd_sdp_media *rm, const struct tnd_sdp_codec *sip_codec);
+/* A transcoded call's DTMF: the transcoder relays telephone-event; the
+ * `dtmf` request is sent as SIP INFO. */
+int tnd_call_dtmf_route_xcode(struct tnd_call *call, const struct tnd_sdp_neg *webrtc);
+/* The bridge's dtmf event (tnd_bridge_events.dtmf, arg: the call). */
+void tnd_call_on_dtmf(void *arg, unsigned side, char digit, unsigned duration_ms,
+		      enum tnd_bridge_dtmf_src src);
+/* The SIP leg's INFO handler (tnd_sipcall_handlers.info, arg: the call). */
+int tnd_call_on_info(void *arg, struct tnd_sipcall *sip, const char *ctype, const char *body,
+		     size_t len);
+/* Stops a pending INFO string (the call ends). */
+void tnd_call_dtmf_stop(struct tnd_call *call);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -85,7 +85,7 @@ static void on_ended(void *arg, struct tnd_sipcall *sip, int status, const char 
 }
 
 static const struct tnd_sipcall_handlers sip_handlers = {
-	on_progress, on_answered, NULL, on_ended,
+	on_progress, on_answered, NULL, on_ended, tnd_call_on_info,
 };
 
 /* ------------------------------------------------------------ media events */
@@ -251,6 +251,7 @@ static void on_state(void *arg, enum tnd_bridge_state state, int err)
 
 static const struct tnd_bridge_events bridge_events = {
 	.ready = on_ready, .candidate = on_candidate, .state = on_state,
+	.dtmf = tnd_call_on_dtmf,
 };
 
 /* ------------------------------------------------------------ request */

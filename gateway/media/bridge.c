@@ -22,6 +22,7 @@
 
 #include "gateway/base/log.h"
 #include "gateway/media/bridge_int.h"
+#include "gateway/media/dtmf_media.h"
 #include "gateway/media/media_int.h"
 #include "gateway/media/xcode.h"
 
@@ -300,6 +301,7 @@ static void swap_sip_leg(struct tnd_bridge *br)
 static void close_bridge(struct tnd_bridge *br)
 {
 	br->closed = true;
+	tnd_mdtmf_free(br);   /* its codecs and detector are the worker's */
 	count_drops(br);
 	tnd_bridge_xc_release(br);
 	release_legs(br);
@@ -628,6 +630,7 @@ static void bridge_destroy(void *data)
 	g_free(br->turn);
 	g_free(br->turn_user);
 	g_free(br->turn_pass);
+	tnd_mdtmf_free(br);   /* never closed (set-up failed): nothing else runs */
 	atomic_fetch_sub(&live_bridges, 1);
 }
 

@@ -25,6 +25,8 @@
 
 #define BRIDGE_MAX_CANDS 32
 
+struct tnd_bdtmf;
+
 /* A leg kind. `obj` is the transport (a tnd_obj). */
 struct tnd_leg_ops {
 	const char *kind;
@@ -111,6 +113,7 @@ struct tnd_bridge {
 	bool held_by_worker;                     /* the worker's reference, see bridge.c */
 	struct leg_setup set[2];
 	struct tnd_poll_tick tick;               /* reports and inactivity */
+	struct tnd_bdtmf *dtmf;                  /* owned: DTMF state (dtmf_media.c), or NULL */
 	unsigned tick_count;
 };
 

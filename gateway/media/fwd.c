@@ -10,13 +10,18 @@
 #include "gateway/base/loop.h"
 #include "gateway/base/poll.h"
 #include "gateway/media/bridge_int.h"
+#include "gateway/media/dtmf_media.h"
 
 /* Pass-through: both legs carry the same codec. */
 static void fwd_pass(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, int64_t now_us)
 {
-	const struct tnd_mdir_pt *pt = tnd_mdir_pt_of(d, tnd_rtp_pt(pkt));
+	const struct tnd_mdir_pt *pt;
 	int err;
 
+	/* telephone-event, and the SIP leg's audio for the tone detector */
+	if (d->dtmf && tnd_mdtmf_in(d, pkt, len, now_us))
+		return;
+	pt = tnd_mdir_pt_of(d, tnd_rtp_pt(pkt));
 	if (!pt) {
 		d->st.drop_pt++;
 		return;
@@ -30,6 +35,8 @@ static void fwd_pass(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, i
 		return;
 	}
 	tnd_mdir_rewrite(d, pkt, len, pt, now_us);
+	if (d->dtmf)
+		len = tnd_mdtmf_out(d, pkt, len, pt->clock);
 	err = d->out->ops->send_rtp(d->out->obj, pkt, len, cap);
 	if (err) {
 		d->st.send_err++;

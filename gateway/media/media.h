@@ -82,6 +82,13 @@ enum tnd_bridge_state {
 	TND_BRIDGE_WEBRTC_SILENT,   /* nor from the browser's */
 };
 
+/* Where a digit came from (the `dtmf` notification's source). */
+enum tnd_bridge_dtmf_src {
+	TND_BRIDGE_DTMF_RFC4733,    /* telephone-event packets */
+	TND_BRIDGE_DTMF_INFO,       /* SIP INFO (set by gateway/call, never the bridge) */
+	TND_BRIDGE_DTMF_INBAND,     /* tones detected in the SIP leg's audio */
+};
+
 /* Events, on the signalling loop. Borrowed strings. */
 struct tnd_bridge_events {
 	/* Once: the legs are up locally. `cands` are the candidates gathered
@@ -97,6 +104,11 @@ struct tnd_bridge_events {
 			const char *const *cands, bool complete);
 	void (*candidate_b)(void *arg, const char *cand);
 	void (*state_b)(void *arg, enum tnd_bridge_state state, int err);
+	/* A digit ended on leg `side` (0 browser, 1 SIP): RFC 4733 from
+	 * either leg, or in-band tones detected on leg B (dtmf_media.c).
+	 * Once per digit, in order; NULL: not wanted. */
+	void (*dtmf)(void *arg, unsigned side, char digit, unsigned duration_ms,
+		     enum tnd_bridge_dtmf_src src);
 };
 
 /* Payload types of one codec on both legs. */
@@ -214,6 +226,35 @@ struct tnd_bridge_leg_stats {
 typedef void (tnd_bridge_stats_h)(void *arg, const struct tnd_bridge_leg_stats st[2]);
 int tnd_bridge_stats(struct tnd_bridge *br, tnd_bridge_stats_h *h, void *arg);
 
+/* DTMF of a pass-through call (gateway/media/dtmf_media.c), set at
+ * negotiation after tnd_bridge_route(). telephone-event is not listed in
+ * tnd_bridge_route's table: its packets are read here, re-timestamped into
+ * the target stream and their durations moved between the two event clocks
+ * (48000 <-> 8000). A pt of -1 means the leg has no telephone-event. */
+struct tnd_bridge_dtmf {
+	int webrtc_pt;            /* telephone-event on leg A, or -1 */
+	uint32_t webrtc_clock;
+	int sip_pt;               /* on leg B, or -1 */
+	uint32_t sip_clock;
+	bool relay_to_sip;        /* leg A's events go on to leg B as RFC 4733 */
+	bool relay_to_webrtc;     /* leg B's events go on to leg A as RFC 4733 */
+	/* in-band on leg B (G.711 only in pass-through): detect tones in its
+	 * audio, and allow tnd_bridge_dtmf_send(.., 1, .., true) */
+	bool sip_inband;
+	int sip_audio_pt;         /* leg B's audio payload type (0 PCMU, 8 PCMA...) */
+	const char *sip_audio;    /* its encoding name: "PCMU" or "PCMA" */
+};
+int tnd_bridge_dtmf(struct tnd_bridge *br, const struct tnd_bridge_dtmf *conf);
+/* Sends digits (0-9 * # A-D, at most 64 queued per leg) toward leg `side`:
+ * as RFC 4733 (needs that leg's telephone-event) or, with inband, as tones
+ * that replace leg B's outgoing G.711 audio (side 1, sip_inband). Each
+ * digit lasts duration_ms (40..2000) then gap_ms (0..2000) of nothing.
+ * While the other leg's audio flows, each outgoing audio packet is replaced
+ * by one event packet (or its tone), so seq and timestamps stay continuous;
+ * while it is silent, a 20 ms timer sends the event packets in its place
+ * (in-band tones need the audio). 0, EINVAL or ENOMEM. */
+int tnd_bridge_dtmf_send(struct tnd_bridge *br, unsigned side, const char *digits,
+			 unsigned duration_ms, unsigned gap_ms, bool inband);
 /* Stops media and events; the legs are released on the worker. The caller
  * still drops its reference. */
 void tnd_bridge_close(struct tnd_bridge *br);

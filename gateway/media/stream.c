@@ -9,10 +9,12 @@ void tnd_mdir_init(struct tnd_mdir *d, uint32_t out_ssrc, uint16_t seq0, uint32_
 {
 	tnd_mdir_h *h = d->handler;
 	struct tnd_leg *out = d->out;
+	struct tnd_mdtmf *dtmf = d->dtmf;
 
 	memset(d, 0, sizeof(*d));
 	d->handler = h;
 	d->out = out;
+	d->dtmf = dtmf;
 	d->out_ssrc = out_ssrc;
 	/* the output "was" at seq0 - 1 and ts0: the first packet continues
 	 * from there exactly as a switch would */

@@ -36,6 +36,7 @@
 
 struct tnd_mdir;
 struct tnd_leg;
+struct tnd_mdtmf;
 
 /* The media handler, picked at negotiation (R7): pass-through now;
  * transcoding and DTMF plug in here. `pkt` is valid RTP of `len` bytes in
@@ -97,6 +98,9 @@ struct tnd_mdir {
 	struct tnd_mdir_stats st;
 	/* warm: per packet, but not per decision */
 	struct tnd_mdir_rx rx;
+	/* borrowed: the bridge's DTMF state for this direction
+	 * (dtmf_media.h); NULL when the call has none */
+	struct tnd_mdtmf *dtmf;
 };
 
 /* Sets the fixed output SSRC and a random first sequence number and

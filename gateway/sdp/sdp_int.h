@@ -104,6 +104,10 @@ int tnd_sdp_neg_answer(struct tnd_sdp **ansp, const struct tnd_sdp *offer,
  * 0, or ENOTSUP with the reason in why. */
 int tnd_sdp_neg_pick(const struct tnd_sdp_media *om, const struct tnd_sdp_local *l,
 		     struct tnd_sdp_pick *pick, char *why, size_t whylen);
+/* telephone-event of ours the offer has, when pick has none yet: at the
+ * picked codec's clock, or with any_clock at any clock we list. */
+void tnd_sdp_neg_pick_dtmf(const struct tnd_sdp_media *om, const struct tnd_sdp_local *l,
+			   struct tnd_sdp_pick *pick, bool any_clock);
 /* Writes the picked codecs into an answer's section, at the offer's PTs,
  * with the rtcp-fb values of l->fb the offer gave. */
 int tnd_sdp_neg_add_pick(struct tnd_sdp *ans, struct tnd_sdp_media *am,

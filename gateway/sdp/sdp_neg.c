@@ -263,6 +263,23 @@ static void codec_names(char *buf, size_t cap, const struct tnd_sdp_media *m,
 		memcpy(buf + cap - 4, "...", 4);
 }
 
+void tnd_sdp_neg_pick_dtmf(const struct tnd_sdp_media *om, const struct tnd_sdp_local *l,
+			   struct tnd_sdp_pick *pick, bool any_clock)
+{
+	for (size_t i = 0; i < l->n_codecs && !pick->dtmf; i++) {
+		if (!pref_is_dtmf(&l->codecs[i]) ||
+		    (!any_clock && l->codecs[i].clock != pick->codec->clock))
+			continue;
+		for (size_t j = 0; j < om->n_codecs; j++) {
+			if (pref_matches(&l->codecs[i], &om->codecs[j])) {
+				pick->dtmf = &om->codecs[j];
+				pick->dtmf_pref = &l->codecs[i];
+				break;
+			}
+		}
+	}
+}
+
 int tnd_sdp_neg_pick(const struct tnd_sdp_media *om, const struct tnd_sdp_local *l,
 		     struct tnd_sdp_pick *pick, char *why, size_t whylen)
 {
@@ -301,17 +318,7 @@ int tnd_sdp_neg_pick(const struct tnd_sdp_media *om, const struct tnd_sdp_local 
 		return ENOTSUP;
 	}
 	/* RFC 4733 2.5.1: events at the clock of the audio they go with */
-	for (i = 0; i < l->n_codecs && !pick->dtmf; i++) {
-		if (!pref_is_dtmf(&l->codecs[i]) || l->codecs[i].clock != pick->codec->clock)
-			continue;
-		for (j = 0; j < om->n_codecs; j++) {
-			if (pref_matches(&l->codecs[i], &om->codecs[j])) {
-				pick->dtmf = &om->codecs[j];
-				pick->dtmf_pref = &l->codecs[i];
-				break;
-			}
-		}
-	}
+	tnd_sdp_neg_pick_dtmf(om, l, pick, false);
 	return 0;
 }
 

@@ -74,8 +74,12 @@ static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_s
 		tnd_sdp_neg_fail(why, whylen, l->n_crypto ? "audio m= line %u wants SDES-SRTP "
 				 "with suites we lack" : "audio m= line %u wants SDES-SRTP and we "
 				 "have no keys", i + 1);
-	else
-		return tnd_sdp_neg_pick(om, l, &pick->codecs, why, whylen);
+	else if (!tnd_sdp_neg_pick(om, l, &pick->codecs, why, whylen)) {
+		/* a phone keeps telephone-event/8000 beside Opus: taken at any
+		 * clock we list, the bridge maps it (issue 10 item 5) */
+		tnd_sdp_neg_pick_dtmf(om, l, &pick->codecs, true);
+		return 0;
+	}
 	return ENOTSUP;
 }
 

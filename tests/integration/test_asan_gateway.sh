@@ -1,7 +1,7 @@
 #!/bin/sh
-# Runs the WebSocket, call, transcoding, abuse (SIP access and floods, call
-# floods), registration, reattach and operations (CDRs, call events, admin
-# requests) integration tests against tests/tandem-asan, the gateway
+# Runs the WebSocket, call, transcoding, DTMF, abuse (SIP access and floods,
+# call floods), registration, reattach and operations (CDRs, call events,
+# admin requests) integration tests against tests/tandem-asan, the gateway
 # built with AddressSanitizer and UBSan: any memory error, leak at exit or
 # undefined behaviour in the gateway fails this test even when the calls
 # themselves worked. libwebsockets' own leak on a failed context
@@ -19,7 +19,7 @@ export ASAN_OPTIONS="log_path=$work/asan:detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="log_path=$work/asan:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$work/lsan.supp"
 py=${PYTHON3:-/usr/bin/python3}
-tests=${TANDEM_ASAN_TESTS:-test_ws test_call_aiortc test_transcode_aiortc test_abuse_sip test_abuse_calls}
+tests=${TANDEM_ASAN_TESTS:-test_ws test_call_aiortc test_transcode_aiortc test_dtmf test_abuse_sip test_abuse_calls}
 echo "1..$(( $(echo $tests | wc -w) + 1 ))"
 n=0
 rc=0

@@ -289,23 +289,26 @@ async def t_rfc6455_raw(gw):
 
 async def t_methods_without_legs(gw):
     async with gw.connect() as ws:
-        for i, method in enumerate(["dtmf", "hold", "resume", "transfer", "renegotiate"]):
+        for i, method in enumerate(["hold", "resume", "transfer", "renegotiate"]):
             m = await rpc(ws, method, params={}, id_=i)
             assert error_code(m) == 503, m
             assert method in m["error"]["message"] and "SIP" in m["error"]["message"], m
         # the call methods exist: they check their params and the call id
         for i, method in enumerate(["call", "answer", "reject", "hangup", "candidate",
-                                    "register", "unregister"]):
+                                    "register", "unregister", "dtmf"]):
             m = await rpc(ws, method, params={}, id_=20 + i)
             assert error_code(m) == -32602, m
         for i, (method, p) in enumerate([("answer", {"call": "nope", "sdp": "v=0"}),
                                          ("reject", {"call": "nope"}),
                                          ("hangup", {"call": "nope"}),
-                                         ("candidate", {"call": "nope", "completed": True})]):
+                                         ("candidate", {"call": "nope", "completed": True}),
+                                         ("dtmf", {"call": "nope", "digits": "1"})]):
             m = await rpc(ws, method, params=p, id_=30 + i)
             assert error_code(m) == 404 and "nope" in m["error"]["message"], m
         m = await rpc(ws, "call", {"to": "sip:x@127.0.0.1", "sdp": "v=0\r\nx\r\n"}, id_=40)
         assert error_code(m) == 400 and "sdp" in m["error"]["message"], m
+        m = await rpc(ws, "dtmf", {"call": "nope", "digits": "1", "gap_ms": 3000}, id_=43)
+        assert error_code(m) == -32602 and "gap_ms" in m["error"]["message"], m
         m = await rpc(ws, "reject", {"call": "nope", "code": 200}, id_=41)
         assert error_code(m) == 400 and "code" in m["error"]["message"], m
         m = await rpc(ws, "call", {"to": "sip:x@127.0.0.1", "sdp": "v=0",

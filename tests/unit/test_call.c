@@ -757,6 +757,8 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_reattach_logout),
 		TND_TEST(tnd_test_call_reattach_incoming),
 		TND_TEST(tnd_test_call_reattach_browser_silent),
+		TND_TEST(tnd_test_call_dtmf_info),
+		TND_TEST(tnd_test_call_dtmf_checks),
 	};
 	int rc;
 

@@ -105,7 +105,16 @@ static void sink_incoming(void *conn, const char *call, const char *from,
 	fx.n_incoming++;
 }
 
-static const struct tnd_call_sink sink = { sink_state, sink_candidate, sink_incoming, NULL };
+static void sink_dtmf(void *conn, const char *call, char digit, unsigned duration_ms,
+		      const char *source)
+{
+	(void)call;
+	append(fx.sink, "%d dtmf %c %u %s;", conn_id(conn), digit, duration_ms, source);
+}
+
+static const struct tnd_call_sink sink = {
+	sink_state, sink_candidate, sink_incoming, NULL, sink_dtmf,
+};
 
 static void drained(void *arg)
 {
@@ -182,8 +191,25 @@ static void peer_ended(void *arg, struct tnd_sipcall *sc, int status, const char
 	pc->sc = tnd_obj_put(pc->sc);
 }
 
+/* INFO from the gateway: logged with CR and LF as '|'; only DTMF bodies
+ * are taken, others get 415. */
+static int peer_info(void *arg, struct tnd_sipcall *sc, const char *ctype, const char *body,
+		     size_t len)
+{
+	struct pcall *pc = arg;
+	char b[128];
+	size_t i;
+
+	(void)sc;
+	for (i = 0; i < len && i + 1 < sizeof(b); i++)
+		b[i] = body[i] == '\r' || body[i] == '\n' ? '|' : body[i];
+	b[i] = '\0';
+	append(pc->log, "info %s %s;", ctype, b);
+	return strncmp(ctype, "application/dtmf", 16) ? ENOTSUP : 0;
+}
+
 static const struct tnd_sipcall_handlers peer_h = {
-	peer_progress, peer_answered, peer_ack, peer_ended,
+	peer_progress, peer_answered, peer_ack, peer_ended, peer_info,
 };
 
 /* INVITEs from the gateway. */

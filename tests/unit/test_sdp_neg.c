@@ -446,6 +446,10 @@ int test_answer_sip_cases(void)
 		  "sip",
 		  "audio 5004 98:opus/48000/2[minptime=10;useinbandfec=1] sendrecv ptime=20 "
 		  "rtcp=5005" },
+		{ "telephone-event/8000 beside opus is taken (the bridge maps clocks)",
+		  "sip | audio 98:opus/48000/2 101:telephone-event/8000", "sip",
+		  "audio 5004 98:opus/48000/2[minptime=10;useinbandfec=1] "
+		  "101:telephone-event/8000 sendrecv ptime=20 rtcp=5005" },
 		{ "SDES: the suite we have, under its tag", "sip | audio 0:PCMU/8000 "
 		  "proto=RTP/SAVP " AES256 " " AES80, "sip-srtp",
 		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005 "

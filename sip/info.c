@@ -1,0 +1,97 @@
+/* SIP INFO inside a call's dialog (RFC 6086): what carries DTMF to and
+ * from PBXs and trunks without RFC 4733 (application/dtmf-relay,
+ * application/dtmf). sip/ reads no body: an INFO's Content-Type and body
+ * go to the owner's typed `info` callback, whose verdict becomes the
+ * response (200, 415 or 400); tnd_sipcall_info() sends one. nua answers
+ * nothing itself (INFO is in APPL_METHODS, ua.c). Signalling thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+
+#include "gateway/base/log.h"
+#include "sip/sip_int.h"
+
+#define INFO_MAX_BODY 1024      /* a DTMF body is a few dozen bytes */
+
+/* "type/subtype" in lower case, without parameters; "" when absent. */
+static void content_type(const sip_t *sip, char *buf, size_t size)
+{
+	const char *t = sip && sip->sip_content_type ? sip->sip_content_type->c_type : NULL;
+	size_t i;
+
+	buf[0] = '\0';
+	if (!t)
+		return;
+	for (i = 0; t[i] && t[i] != ';' && t[i] != ' ' && i + 1 < size; i++)
+		buf[i] = (char)((t[i] >= 'A' && t[i] <= 'Z') ? t[i] + 32 : t[i]);
+	buf[i] = '\0';
+}
+
+void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phrase,
+			   const sip_t *sip, tagi_t tags[])
+{
+	const struct tnd_sipcall_handlers *h = call->h;
+	nua_t *nua = call->ua ? call->ua->nua : NULL;
+	const char *body = "";
+	char ctype[64];
+	size_t len = 0;
+	int err = ENOTSUP;
+
+	(void)phrase;
+	(void)tags;
+	if (status >= 200 || !nua)
+		return;
+	content_type(sip, ctype, sizeof(ctype));
+	if (sip && sip->sip_payload) {
+		body = sip->sip_payload->pl_data;
+		len = sip->sip_payload->pl_len;
+	}
+	if (len > INFO_MAX_BODY) {
+		err = EMSGSIZE;
+	} else if (h && h->info) {
+		tnd_obj_get(call);   /* the owner may drop its reference inside */
+		err = h->info(call->arg, call, ctype, body, len);
+		tnd_obj_put(call);
+	}
+	if (call->state == CS_ENDED || !call->nh)
+		return;
+	if (!err)
+		nua_respond(call->nh, SIP_200_OK, NUTAG_WITH_CURRENT(nua), TAG_END());
+	else if (err == ENOTSUP)
+		nua_respond(call->nh, SIP_415_UNSUPPORTED_MEDIA,
+			    SIPTAG_ACCEPT_STR("application/dtmf-relay, application/dtmf"),
+			    NUTAG_WITH_CURRENT(nua), TAG_END());
+	else if (err == EMSGSIZE)
+		nua_respond(call->nh, SIP_413_REQUEST_TOO_LARGE, NUTAG_WITH_CURRENT(nua),
+			    TAG_END());
+	else
+		nua_respond(call->nh, SIP_400_BAD_REQUEST, NUTAG_WITH_CURRENT(nua), TAG_END());
+	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: INFO %s (%zu bytes): %s", call->call_id,
+		      ctype[0] ? ctype : "without body", len, err ? strerror(err) : "taken");
+}
+
+void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phrase,
+			   const sip_t *sip, tagi_t tags[])
+{
+	(void)sip;
+	(void)tags;
+	if (status >= 300)
+		TND_LOG_WARN(TND_LOG_SIP, "call %s: our INFO got %d %s", call->call_id, status,
+			     phrase ? phrase : "");
+}
+
+int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *body)
+{
+	if (!call || !ctype || !body || !*ctype || strlen(body) > INFO_MAX_BODY)
+		return EINVAL;
+	/* RFC 6086 section 4.2.1: in the dialog; DTMF matters once answered */
+	if (!call->nh || (call->state != CS_CONFIRMED && call->state != CS_ANSWERED))
+		return EALREADY;
+	nua_info(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
+	return 0;
+}
