@@ -299,6 +299,7 @@ static int start_calls(struct gw *gw)
 		return e;
 	ops.calls = gw->calls;
 	tnd_api_set_calls(gw->api, &ops);
+	tnd_api_set_metrics(gw->api, tnd_calls_metrics_write, gw->calls);
 	return 0;
 }
 
@@ -457,8 +458,10 @@ static int run(struct gw *gw)
 	tnd_loop_run(gw->loop);
 	TND_LOG_NOTICE(TND_LOG_MAIN, "stopped");
  out:
-	if (gw->api)
+	if (gw->api) {
 		tnd_api_set_calls(gw->api, NULL);
+		tnd_api_set_metrics(gw->api, NULL, NULL);
+	}
 	tnd_calls_free(gw->calls);
 	tnd_api_free(gw->api);
 	tnd_sipua_free(gw->sip);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <glib.h>
+
 struct tnd_conf;
 struct tnd_loop;
 struct tnd_media_pool;
@@ -127,5 +129,11 @@ struct tnd_calls_stats {
 	long media_dropped;           /* garbage dropped by ended calls' media legs */
 };
 void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st);
+
+/* /metrics gauges of the call layer (a tnd_api_metrics_h; arg is the
+ * struct tnd_calls): live calls by direction and media mode, SIP
+ * registrations, media workers' load and bridges, in Prometheus text
+ * format. Signalling thread. */
+void tnd_calls_metrics_write(void *arg, GString *out);
 
 #endif

@@ -77,6 +77,7 @@ struct tnd_call {
 	GSource *ring_timer;                 /* owned: [calls] ring_timeout (in) */
 	uint64_t sess_id;
 	uint64_t sess_version;
+	int64_t metrics_start_us;            /* call_metrics.c: monotonic, at start */
 };
 
 /* call.c */
@@ -150,6 +151,13 @@ void tnd_call_linger_free(struct tnd_calls *calls);
  * draining and none is left, the owner is told from the loop. */
 void tnd_call_drain_check(struct tnd_calls *calls);
 void tnd_call_drain_free(struct tnd_calls *calls);
+
+/* call_metrics.c: /metrics' hooks in the call's life (gateway/base/stats.h):
+ * started (an attempt), answered (set-up time), ended (the outcome's SIP
+ * status class; before the phase becomes CALL_ENDED). */
+void tnd_call_metrics_start(struct tnd_call *call);
+void tnd_call_metrics_answered(struct tnd_call *call);
+void tnd_call_metrics_end(struct tnd_call *call, int code);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

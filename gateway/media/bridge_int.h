@@ -19,6 +19,7 @@
 
 #include "gateway/base/obj.h"
 #include "gateway/base/poll.h"
+#include "gateway/base/stats.h"
 #include "gateway/media/media.h"
 #include "gateway/media/stream.h"
 #include "webrtc/webrtc.h"
@@ -81,7 +82,11 @@ struct tnd_bridge {
 	struct tnd_obj obj;
 	struct tnd_loop *worker;                 /* borrowed: pinned for life */
 	struct tnd_loop *signal;                 /* borrowed */
+	struct tnd_stats *stats;                 /* borrowed: the worker's slab (stats.h) */
 	uint32_t ssrc[2];                        /* ours on leg A, B; immutable */
+	/* enum tnd_media_mode: set on the worker when the handler is picked,
+	 * read by /metrics on the signalling thread */
+	_Atomic int mode;
 
 	/* OWNER: signal */
 	const struct tnd_bridge_events *ev;
@@ -141,6 +146,9 @@ void tnd_bridge_setup_reset(struct tnd_bridge *br, unsigned side);
 /* fwd.c: input from a leg (worker), and the pass-through handler. */
 extern tnd_mdir_h *const tnd_bridge_fwd_pass;
 void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
+/* media_stats.c: a closing bridge's per-call figures (loss, jitter, RTT,
+ * MOS) and its legs' drops into the worker's slab. Worker thread. */
+void tnd_bridge_observe(struct tnd_bridge *br);
 /* rtcp_term.c */
 void tnd_bridge_rtcp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
 /* Sends leg's report if due and checks inactivity; returns true when the

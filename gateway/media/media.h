@@ -149,6 +149,17 @@ int tnd_bridge_swap_sip_leg(struct tnd_bridge *br);
 int tnd_bridge_swap_webrtc_leg(struct tnd_bridge *br);
 /* The codecs relayed (audio and telephone-event); others are dropped. */
 int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, unsigned n);
+/* How the bridge carries media, for /metrics: pass-through (the legs share
+ * the codec) or transcoded (decoded and encoded again). */
+enum tnd_media_mode {
+	TND_MEDIA_PASSTHROUGH,
+	TND_MEDIA_TRANSCODED,
+};
+/* The mode the bridge's handler runs in now. Any thread. */
+enum tnd_media_mode tnd_bridge_mode(const struct tnd_bridge *br);
+/* Workers in the pool, and live bridges on worker i. Any thread. */
+unsigned tnd_media_pool_size(const struct tnd_media_pool *p);
+long tnd_media_pool_bridges(const struct tnd_media_pool *p, unsigned i);
 /* Stops media and events; the legs are released on the worker. The caller
  * still drops its reference. */
 void tnd_bridge_close(struct tnd_bridge *br);
