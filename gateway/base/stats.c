@@ -136,7 +136,7 @@ enum tnd_stats_class tnd_stats_class_of(int status)
 
 double tnd_stats_mos(double delay_ms, double loss, double ie, double bpl)
 {
-	double id, ppl, ie_eff, r;
+	double id, ppl, ie_eff, r, mos;
 
 	if (delay_ms < 0)
 		delay_ms = 0;
@@ -147,12 +147,14 @@ double tnd_stats_mos(double delay_ms, double loss, double ie, double bpl)
 	ppl = loss < 0 ? 0 : loss > 1 ? 100 : loss * 100;
 	ie_eff = ie + (95 - ie) * ppl / (ppl + bpl);
 	r = 93.2 - id - ie_eff;
-	/* Annex B: MOS from R */
+	/* Annex B: MOS from R; the cubic dips just under 1 for R below about
+	 * 6.5, where the scale's floor of 1 holds instead */
 	if (r <= 0)
 		return 1;
 	if (r >= 100)
 		return 4.5;
-	return 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+	mos = 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
+	return mos < 1 ? 1 : mos;
 }
 
 uint64_t tnd_stats_sum(unsigned i)
