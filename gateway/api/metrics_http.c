@@ -40,8 +40,16 @@ static void write_body(struct tnd_api *api, GString *out)
 GString *tnd_api_metrics_response(struct tnd_api *api, bool head_only)
 {
 	GString *body = g_string_sized_new(16384), *resp;
+	gint64 t0 = g_get_monotonic_time();
 
 	write_body(api, body);
+	/* what this scrape cost the signalling thread, written last so that
+	 * it covers everything above (docs/benchmarks.md, "Metrics scrape") */
+	g_string_append_printf(body, "# HELP tandem_metrics_render_seconds Time the gateway took "
+			       "to write this answer's other samples.\n"
+			       "# TYPE tandem_metrics_render_seconds gauge\n"
+			       "tandem_metrics_render_seconds %.6f\n",
+			       (double)(g_get_monotonic_time() - t0) / 1e6);
 	resp = g_string_sized_new(body->len + 256);
 	/* the Content-Type a Prometheus server expects of format 0.0.4; a
 	 * scrape is never to come from a cache */

@@ -2,7 +2,8 @@
 """Scrapes a gateway's /metrics once a second until killed (SIGTERM) or
 `seconds` pass (at least one scrape), and prints one line per scrape: wall latency of the whole
 HTTP exchange in ms, the bytes of the answer, and the live calls it
-reported (the sum of tandem_calls_active). Used by run-metrics-bench.sh.
+reported (the sum of tandem_calls_active), and the gateway's own time to
+write the answer (tandem_metrics_render_seconds). Used by run-metrics-bench.sh.
 
 Usage: metrics_scrape.py PORT [SECONDS] [INTERVAL]"""
 
@@ -22,11 +23,13 @@ def scrape(port):
     c.close()
     if r.status != 200:
         raise RuntimeError("status %d" % r.status)
-    calls = 0
+    calls, render = 0, 0.0
     for line in body.decode().splitlines():
         if line.startswith("tandem_calls_active{"):
             calls += int(float(line.rsplit(" ", 1)[1]))
-    return ms, len(body), calls
+        elif line.startswith("tandem_metrics_render_seconds "):
+            render = float(line.split()[1]) * 1000
+    return ms, len(body), calls, render
 
 
 def main():
@@ -39,8 +42,9 @@ def main():
     ok = False
     while True:
         try:
-            ms, n, calls = scrape(port)
-            print("SCRAPE ms=%.2f bytes=%d calls=%d" % (ms, n, calls), flush=True)
+            ms, n, calls, render = scrape(port)
+            print("SCRAPE ms=%.2f bytes=%d calls=%d render_ms=%.3f" % (ms, n, calls, render),
+                  flush=True)
             ok = True
         except (OSError, RuntimeError) as e:
             print("SCRAPE error=%s" % str(e).replace(" ", "_"), flush=True)
