@@ -312,6 +312,11 @@ static const struct tnd_opt opts[] = {
 	  "Addresses and CIDR prefixes (comma-separated) that may fetch /healthz and "
 	  "/readyz on this port, the load balancer's probes (docs/operations.md); \"*\" "
 	  "allows any. Others get 403. Empty: nobody." },
+	{ "websocket", "metrics_allow", TND_OPT_STR, "127.0.0.0/8, ::1", 0, 0, NULL,
+	  OFF(ws_metrics_allow), check_allow_list,
+	  "Addresses and CIDR prefixes (comma-separated) that may fetch /metrics on this "
+	  "port, the Prometheus scrape (docs/operations.md); \"*\" allows any. Others get "
+	  "403. Empty: nobody." },
 	{ "websocket", "max_handshakes_per_address", TND_OPT_INT, "16", 1, 10000, NULL,
 	  OFF(ws_max_handshakes), NULL,
 	  "Connections from one address that may be in their HTTP handshake at once; "

@@ -66,6 +66,7 @@ struct tnd_conf {
 	int ws_max_pending_kib;
 	char *ws_origins;            /* comma-separated; "" = by auth mode */
 	char *ws_health_allow;       /* "*" or addresses/prefixes for /healthz, /readyz */
+	char *ws_metrics_allow;      /* "*" or addresses/prefixes for /metrics */
 	int ws_max_handshakes;       /* per address */
 	int ws_handshake_timeout;
 	int ws_rate;

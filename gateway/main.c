@@ -335,6 +335,7 @@ static int start_calls(struct gw *gw)
 		return e;
 	ops.calls = gw->calls;
 	tnd_api_set_calls(gw->api, &ops);
+	tnd_api_set_metrics(gw->api, tnd_calls_metrics_write, gw->calls);
 	return 0;
 }
 
@@ -506,8 +507,10 @@ static int run(struct gw *gw)
 	tnd_loop_run(gw->loop);
 	TND_LOG_NOTICE(TND_LOG_MAIN, "stopped");
  out:
-	if (gw->api)
+	if (gw->api) {
 		tnd_api_set_calls(gw->api, NULL);
+		tnd_api_set_metrics(gw->api, NULL, NULL);
+	}
 	/* calls ended by the shutdown reach the CDRs and events here */
 	tnd_calls_free(gw->calls);
 	tnd_events_free(gw->events);

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <glib.h>
+
 #include "gateway/call/call.h"
 
 struct tnd_conf;
@@ -32,6 +34,13 @@ void tnd_api_set_conf(struct tnd_api *api, const struct tnd_conf *conf);
 typedef const char *(tnd_api_ready_h)(void *arg);
 /* Sets the /readyz question (NULL h: ready unless shutting down). */
 void tnd_api_set_ready(struct tnd_api *api, tnd_api_ready_h *h, void *arg);
+
+/* GET /metrics (docs/operations.md): the API writes its own families and
+ * the counters of gateway/base/stats.h, then this appends the gauges of
+ * the layers it does not know (calls, media workers) in Prometheus text
+ * format. Signalling thread. */
+typedef void (tnd_api_metrics_h)(void *arg, GString *out);
+void tnd_api_set_metrics(struct tnd_api *api, tnd_api_metrics_h *h, void *arg);
 
 typedef void (tnd_api_done_h)(void *arg);
 /* Closes every connection with 1001 and stops listening; calls done when the

@@ -34,6 +34,8 @@ struct tnd_api {
 	bool shutting_down;
 	tnd_api_ready_h *ready;          /* /readyz; NULL: ready */
 	void *ready_arg;
+	tnd_api_metrics_h *metrics;      /* /metrics: the other layers' gauges, or NULL */
+	void *metrics_arg;
 	tnd_api_done_h *done;
 	void *done_arg;
 	guint done_timer;
@@ -195,5 +197,9 @@ struct tnd_api_ws;
 int tnd_api_ws_alloc(struct tnd_api_ws **wsp, struct tnd_api *api);
 void tnd_api_ws_free(struct tnd_api_ws *ws);
 void tnd_api_ws_stop_listening(struct tnd_api_ws *ws);
+
+/* metrics_http.c: the whole GET /metrics answer (head and, unless
+ * head_only, body) in a new GString. */
+GString *tnd_api_metrics_response(struct tnd_api *api, bool head_only);
 
 #endif

@@ -17,6 +17,7 @@
 #include "gateway/api/api_int.h"
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
+#include "gateway/base/stats.h"
 #include "gateway/conf.h"
 #include "gateway/policy/policy.h"
 
@@ -82,6 +83,7 @@ static void login_done(struct tnd_api_req *req, const char *user)
 		tnd_api_reply_error(req, e);
 		return;
 	}
+	tnd_stats_inc(tnd_stats_slab(0), TND_ST_LOGINS + TND_STATS_LOGIN_OK);
 	TND_LOG_INFO(TND_LOG_POLICY, "user %s logged in from %s", user, conn->peer);
 	if (api->conf->auth_mode == TND_AUTH_NONE) {
 		tnd_api_reply(req, with_calls(api, user, json_pack("{s:s, s:i}", "user", user,
@@ -98,6 +100,7 @@ static void login_failed(struct tnd_api_req *req, const char *user, const char *
 	struct tnd_api_conn *conn = req->conn;
 
 	tnd_policy_login_result(conn->api->policy, conn->peer, false);
+	tnd_stats_inc(tnd_stats_slab(0), TND_ST_LOGINS + TND_STATS_LOGIN_FAILED);
 	TND_LOG_NOTICE(TND_LOG_POLICY, "login of %s from %s failed: %s", user, conn->peer, why);
 	tnd_api_req_msg(req, "%s", why);
 	tnd_api_reply_error(req, EACCES);
@@ -110,6 +113,7 @@ static int login_refused(struct tnd_api_req *req, const char *why)
 	struct tnd_api_conn *conn = req->conn;
 
 	conn->api->stats.logins_refused++;
+	tnd_stats_inc(tnd_stats_slab(0), TND_ST_LOGINS + TND_STATS_LOGIN_LOCKED);
 	TND_LOG_RL(TND_LOG_POLICY, NOTICE, "login from %s refused: %s", conn->peer, why);
 	tnd_api_req_msg(req, "%s", why);
 	return EAGAIN;

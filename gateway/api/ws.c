@@ -28,6 +28,7 @@
 #include "gateway/api/web_int.h"
 #include "gateway/api/ws_int.h"
 #include "gateway/base/log.h"
+#include "gateway/base/stats.h"
 #include "gateway/base/loop.h"
 #include "gateway/conf.h"
 
@@ -158,6 +159,7 @@ static void refuse(struct tnd_api_ws *ws, struct lws *wsi, const char *why)
 	char peer[64];
 
 	ws->api->stats.ws_refused++;
+	tnd_stats_inc(tnd_stats_slab(0), TND_ST_WS_REFUSED);
 	if (!lws_get_peer_simple(wsi, peer, sizeof(peer)))
 		snprintf(peer, sizeof(peer), "?");
 	TND_LOG_RL(TND_LOG_API, NOTICE, "refused a WebSocket from %s: %s", peer, why);
@@ -181,6 +183,7 @@ static int filter_accept(struct tnd_api_ws *ws, const struct lws_filter_network_
 	    (guint)ws->api->conf->ws_max_handshakes)
 		return 0;
 	ws->api->stats.ws_refused++;
+	tnd_stats_inc(tnd_stats_slab(0), TND_ST_WS_REFUSED);
 	TND_LOG_RL(TND_LOG_API, NOTICE, "refused a WebSocket from %s: %s", addr,
 		   "too many handshakes in progress from this address");
 	return -1;
@@ -350,6 +353,17 @@ static void answer_file(struct ws_peer *p)
 	want_write(p);
 }
 
+/* GET /metrics, allowed: the whole answer queued at once, then the end. */
+static void answer_metrics(struct ws_peer *p)
+{
+	GString *r = tnd_api_metrics_response(p->ws->api, p->hs->head_only);
+
+	(void)queue_out(p, r->str, r->len, NULL, 0);
+	g_string_free(r, TRUE);
+	p->end_after_flush = true;
+	want_write(p);
+}
+
 static const void *find_file(const char *target)
 {
 	return tnd_web_find(target);
@@ -373,7 +387,9 @@ static int handshake_rx(struct ws_peer *p, unsigned char *in, size_t len)
 
 	if (!status)
 		return 0;
-	if (p->hs->file)
+	if (p->hs->metrics && status == 200)
+		answer_metrics(p);
+	else if (p->hs->file)
 		answer_file(p);
 	else if (p->hs->health)
 		answer_http(p, status, p->hs->why);   /* a probe, not a refusal */
@@ -397,6 +413,7 @@ static int handshake_rx(struct ws_peer *p, unsigned char *in, size_t len)
 	if (!n || queue_out(p, buf, n, NULL, 0) ||
 	    tnd_api_conn_alloc(&p->conn, ws->api, peer, &ws_transport, p))
 		return -1;
+	tnd_stats_inc(tnd_stats_slab(0), TND_ST_WS_ACCEPTED);
 	TND_LOG_DEBUG(TND_LOG_API, "WebSocket from %s", peer);
 	return frames_rx(p, in + used, len - used);
 }

@@ -51,6 +51,7 @@ struct tnd_ws_hs {
 	 * non-NULL answer is kept in `file` and the status is 200 */
 	const void *(*find)(const char *target);
 	const void *file;
+	bool metrics;                    /* GET or HEAD /metrics, allowed: the caller writes it */
 	char head[TND_WS_HEAD_MAX + 1];
 	size_t len;                      /* bytes of head kept so far */
 	int status;                      /* 0 while incomplete, then the answer */
@@ -63,7 +64,9 @@ struct tnd_ws_hs {
  * 426 or 431 with hs->why saying why), the same on every later call. A
  * plain GET or HEAD of /healthz gets 200, of /readyz 200 or 503 (hs->why:
  * the ready callback's reason), both with hs->health set, or 403 when
- * hs->peer is not in [websocket] health_allow; other plain requests 200
+ * hs->peer is not in [websocket] health_allow; /metrics gets 200 with
+ * hs->metrics set (the caller writes the answer, tnd_api_metrics_response)
+ * or 403 outside [websocket] metrics_allow; other plain requests 200
  * when hs->find knows the target (hs->file set), else 404; other methods
  * 405.
  * *used is how many bytes of in belong to the head: the rest are the first

@@ -177,17 +177,29 @@ static bool path_is(const char *target, const char *path)
 }
 
 /* A request that is not a WebSocket upgrade: the load balancer's probes
- * (docs/operations.md). /healthz says the signalling thread runs (it is
- * this thread answering); /readyz whether a new call would be taken. */
+ * and the Prometheus scrape (docs/operations.md). /healthz says the
+ * signalling thread runs (it is this thread answering); /readyz whether a
+ * new call would be taken; /metrics is only approved here, ws.c writes it.
+ * Each has its own address allow-list. */
 static int plain_request(struct tnd_ws_hs *hs, const struct tnd_conf *conf, const struct req *r)
 {
 	bool healthz = path_is(r->target, "/healthz"), readyz = path_is(r->target, "/readyz");
+	bool metrics = path_is(r->target, "/metrics");
 
 	if (strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) {
 		hs->why = "only GET and HEAD";
 		return 405;
 	}
 	hs->head_only = !strcmp(r->method, "HEAD");
+	if (metrics) {
+		if (!tnd_api_ws_addr_allowed(conf->ws_metrics_allow, hs->peer)) {
+			hs->why = "address not in [websocket] metrics_allow";
+			return 403;
+		}
+		hs->metrics = true;
+		hs->why = "metrics";
+		return 200;
+	}
 	if (!healthz && !readyz) {
 		/* the softphone page's files (web.c), served to anyone: they
 		 * hold nothing secret and the WebSocket checks Origin itself */
@@ -197,7 +209,7 @@ static int plain_request(struct tnd_ws_hs *hs, const struct tnd_conf *conf, cons
 			return 200;
 		}
 		hs->why = "not found: this port serves the softphone page, a WebSocket, "
-			  "/healthz and /readyz";
+			  "/healthz, /readyz and /metrics";
 		return 404;
 	}
 	if (!tnd_api_ws_addr_allowed(conf->ws_health_allow, hs->peer)) {

@@ -87,12 +87,14 @@ int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir
 		 g_random_int() & 0xffff);
 	g_hash_table_insert(calls->by_id, call->id, tnd_obj_get(call));
 	calls->total++;
+	tnd_call_metrics_start(call);
 	*callp = call;
 	return 0;
 }
 
 void tnd_call_answered(struct tnd_call *call)
 {
+	tnd_call_metrics_answered(call);
 	call->phase = CALL_ANSWERED;
 	tnd_call_emit(call, TND_CALL_EV_ANSWERED);
 	stop_ring(call);
@@ -138,6 +140,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 
 	if (call->phase == CALL_ENDED)
 		return;
+	tnd_call_metrics_end(call, code);
 	call->phase = CALL_ENDED;
 	tnd_obj_get(call);
 	stop_ring(call);

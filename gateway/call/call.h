@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 struct tnd_conf;
 struct tnd_loop;
 struct tnd_media_pool;
@@ -310,5 +312,10 @@ int tnd_calls_query(struct tnd_calls *calls, const char *id, tnd_call_info_h *h,
  * with `reason`. 0, or ENOENT with msg. */
 int tnd_calls_kill(struct tnd_calls *calls, const char *id, const char *reason, char *msg,
 		   size_t msglen);
+/* /metrics gauges of the call layer (a tnd_api_metrics_h; arg is the
+ * struct tnd_calls): live calls by direction and media mode, SIP
+ * registrations, media workers' load and bridges, in Prometheus text
+ * format. Signalling thread. */
+void tnd_calls_metrics_write(void *arg, GString *out);
 
 #endif

@@ -140,6 +140,7 @@ struct tnd_call {
 	char info_q[65];                     /* digits still to send as INFO */
 	unsigned info_pos, info_ms, info_gap;
 	GSource *info_timer;                 /* owned: the next INFO */
+	int64_t metrics_start_us;            /* call_metrics.c: monotonic, at start */
 };
 
 /* call.c */
@@ -299,6 +300,12 @@ int tnd_call_on_info(void *arg, struct tnd_sipcall *sip, const char *ctype, cons
 		     size_t len);
 /* Stops a pending INFO string (the call ends). */
 void tnd_call_dtmf_stop(struct tnd_call *call);
+/* call_metrics.c: /metrics' hooks in the call's life (gateway/base/stats.h):
+ * started (an attempt), answered (set-up time), ended (the outcome's SIP
+ * status class; before the phase becomes CALL_ENDED). */
+void tnd_call_metrics_start(struct tnd_call *call);
+void tnd_call_metrics_answered(struct tnd_call *call);
+void tnd_call_metrics_end(struct tnd_call *call, int code);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -282,6 +282,8 @@ static void set_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, un
 	}
 	tnd_mdir_set_pts(&br->dir[0], a2b, n);
 	tnd_mdir_set_pts(&br->dir[1], b2a, n);
+	/* the handler stays fwd_pass: a transcoding route sets its mode here */
+	atomic_store_explicit(&br->mode, TND_MEDIA_PASSTHROUGH, memory_order_relaxed);
 }
 
 /* A new socket for leg B under the live call: the old one goes, the
@@ -304,6 +306,7 @@ static void close_bridge(struct tnd_bridge *br)
 	tnd_mdtmf_free(br);   /* its codecs and detector are the worker's */
 	count_drops(br);
 	tnd_bridge_xc_release(br);
+	tnd_bridge_observe(br);
 	release_legs(br);
 	atomic_fetch_sub(&live_legs, 1);
 	tnd_media_worker_load(br->worker, -1);
@@ -605,6 +608,11 @@ void tnd_bridge_close(struct tnd_bridge *br)
 		queue(br, c);
 }
 
+enum tnd_media_mode tnd_bridge_mode(const struct tnd_bridge *br)
+{
+	return (enum tnd_media_mode)atomic_load_explicit(&br->mode, memory_order_relaxed);
+}
+
 uint32_t tnd_bridge_webrtc_ssrc(const struct tnd_bridge *br)
 {
 	return br->ssrc[0];
@@ -671,6 +679,7 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	atomic_fetch_add(&live_bridges, 1);
 	br->worker = worker;
 	br->signal = signal;
+	br->stats = tnd_stats_slab(1 + tnd_media_worker_slot(worker));
 	br->ev = ev;
 	br->arg = arg;
 	br->ice_addrs = strv_copy(conf->ice_addrs, conf->n_ice_addrs);

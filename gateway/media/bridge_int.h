@@ -19,6 +19,7 @@
 
 #include "gateway/base/obj.h"
 #include "gateway/base/poll.h"
+#include "gateway/base/stats.h"
 #include "gateway/media/media.h"
 #include "gateway/media/stream.h"
 #include "webrtc/webrtc.h"
@@ -83,7 +84,11 @@ struct tnd_bridge {
 	struct tnd_obj obj;
 	struct tnd_loop *worker;                 /* borrowed: pinned for life */
 	struct tnd_loop *signal;                 /* borrowed */
+	struct tnd_stats *stats;                 /* borrowed: the worker's slab (stats.h) */
 	uint32_t ssrc[2];                        /* ours on leg A, B; immutable */
+	/* enum tnd_media_mode: set on the worker when the handler is picked,
+	 * read by /metrics on the signalling thread */
+	_Atomic int mode;
 
 	/* OWNER: signal */
 	const struct tnd_bridge_events *ev;
@@ -153,6 +158,9 @@ void tnd_bridge_xc_install(struct tnd_bridge *br, struct tnd_xdir *xd[2],
 			   const struct tnd_bridge_te *te, unsigned n_te);
 void tnd_bridge_xc_release(struct tnd_bridge *br);
 void tnd_bridge_stats_fill(struct tnd_bridge *br, struct tnd_bridge_leg_stats st[2]);
+/* media_stats.c: a closing bridge's per-call figures (loss, jitter, RTT,
+ * MOS) and its legs' drops into the worker's slab. Worker thread. */
+void tnd_bridge_observe(struct tnd_bridge *br);
 /* rtcp_term.c */
 void tnd_bridge_rtcp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
 /* Sends leg's report if due and checks inactivity; returns true when the

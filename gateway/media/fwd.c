@@ -24,6 +24,7 @@ static void fwd_pass(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, i
 	pt = tnd_mdir_pt_of(d, tnd_rtp_pt(pkt));
 	if (!pt) {
 		d->st.drop_pt++;
+		tnd_stats_inc(d->out->br->stats, TND_ST_DROPS + TND_STATS_DROP_PT);
 		return;
 	}
 	tnd_mdir_account(d, pkt, len, pt->clock, now_us);
@@ -32,14 +33,20 @@ static void fwd_pass(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, i
 		 * not done: dropped, and not numbered, so the output starts
 		 * without a gap when the leg comes up */
 		d->st.drop_not_ready++;
+		tnd_stats_inc(d->out->br->stats, TND_ST_DROPS + TND_STATS_DROP_NOT_READY);
 		return;
 	}
 	tnd_mdir_rewrite(d, pkt, len, pt, now_us);
 	if (d->dtmf)
 		len = tnd_mdtmf_out(d, pkt, len, pt->clock);
 	err = d->out->ops->send_rtp(d->out->obj, pkt, len, cap);
-	if (err) {
+	if (!err) {
+		/* the worker's own slab: plain adds (stats.h) */
+		tnd_stats_inc(d->out->br->stats, TND_ST_PACKETS + d->out->side * 2u + 1);
+		tnd_stats_add(d->out->br->stats, TND_ST_BYTES + d->out->side * 2u + 1, len);
+	} else {
 		d->st.send_err++;
+		tnd_stats_inc(d->out->br->stats, TND_ST_DROPS + TND_STATS_DROP_SEND);
 		TND_LOG_RL(TND_LOG_MEDIA, DEBUG, "send on %s leg: %s", d->out->ops->kind,
 			   strerror(err));
 	}
@@ -62,6 +69,8 @@ void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len)
 	p = tnd_loop_poller(br->worker);
 	now = tnd_poller_now_us(p);   /* the batch's clock read, not one per packet */
 	in->last_rx_us = now;
+	tnd_stats_inc(br->stats, TND_ST_PACKETS + in->side * 2u);
+	tnd_stats_add(br->stats, TND_ST_BYTES + in->side * 2u, len);
 	/* Every leg kind reads into the worker's receive buffer, which has room
 	 * for SRTP's tag behind the largest packet: protect in place. Anything
 	 * else is copied to the send buffer first. */

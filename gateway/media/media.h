@@ -255,6 +255,17 @@ int tnd_bridge_dtmf(struct tnd_bridge *br, const struct tnd_bridge_dtmf *conf);
  * (in-band tones need the audio). 0, EINVAL or ENOMEM. */
 int tnd_bridge_dtmf_send(struct tnd_bridge *br, unsigned side, const char *digits,
 			 unsigned duration_ms, unsigned gap_ms, bool inband);
+/* How the bridge carries media, for /metrics: pass-through (the legs share
+ * the codec) or transcoded (decoded and encoded again). */
+enum tnd_media_mode {
+	TND_MEDIA_PASSTHROUGH,
+	TND_MEDIA_TRANSCODED,
+};
+/* The mode the bridge's handler runs in now. Any thread. */
+enum tnd_media_mode tnd_bridge_mode(const struct tnd_bridge *br);
+/* Workers in the pool, and live bridges on worker i. Any thread. */
+unsigned tnd_media_pool_size(const struct tnd_media_pool *p);
+long tnd_media_pool_bridges(const struct tnd_media_pool *p, unsigned i);
 /* Stops media and events; the legs are released on the worker. The caller
  * still drops its reference. */
 void tnd_bridge_close(struct tnd_bridge *br);

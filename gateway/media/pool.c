@@ -208,6 +208,16 @@ unsigned tnd_media_pool_load(const struct tnd_media_pool *p, unsigned i)
 	return i < p->n ? atomic_load(&worker_pct[i]) : 0;
 }
 
+unsigned tnd_media_pool_size(const struct tnd_media_pool *p)
+{
+	return p ? p->n : 0;
+}
+
+long tnd_media_pool_bridges(const struct tnd_media_pool *p, unsigned i)
+{
+	return p && i < p->n ? atomic_load(&worker_bridges[i]) : 0;
+}
+
 struct tnd_loop *tnd_media_pool_pick(struct tnd_media_pool *p)
 {
 	int best = -1;

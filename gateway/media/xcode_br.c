@@ -7,6 +7,8 @@
  * buffer and concealment counters. Worker thread. */
 #include <string.h>
 
+#include <stdatomic.h>
+
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/xcode.h"
 
@@ -30,6 +32,9 @@ void tnd_bridge_xc_install(struct tnd_bridge *br, struct tnd_xdir *xd[2],
 		/* a re-negotiation: the old direction's timer stops with it */
 		tnd_xdir_free(old);
 	}
+	/* what /metrics counts this call as */
+	atomic_store_explicit(&br->mode, xd[0] || xd[1] ? TND_MEDIA_TRANSCODED :
+			      TND_MEDIA_PASSTHROUGH, memory_order_relaxed);
 }
 
 void tnd_bridge_xc_release(struct tnd_bridge *br)

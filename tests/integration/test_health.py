@@ -86,7 +86,7 @@ def test_probes():
         assert st == 200 and h["content-length"] == "3" and body == b"", (st, h, body)
         st, h, _ = get(gw, "/healthz", "POST")
         assert st == 405 and "HEAD" in h["allow"], (st, h)
-        assert get(gw, "/metrics")[0] == 404
+        assert get(gw, "/metricz")[0] == 404   # /metrics: test_metrics.py
         # the WebSocket itself is as it was
         c = asyncio.run(_ping(gw))
         assert c == {}, c

@@ -578,6 +578,10 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pollfunc_handover_same_fd),
 	TND_TEST(test_pollfunc_beyond_64_loops),
 	TND_TEST(test_log_levels_atomic),
+	TND_TEST(test_stats_mos_emodel),
+	TND_TEST(test_stats_status_class),
+	TND_TEST(test_stats_slabs_sum),
+	TND_TEST(test_stats_text),
 };
 
 int main(int argc, char **argv)

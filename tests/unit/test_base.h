@@ -21,5 +21,10 @@ int test_pollfunc_fd_number_reused(void);
 int test_pollfunc_fallback_regular_file(void);
 int test_pollfunc_handover_same_fd(void);
 int test_pollfunc_beyond_64_loops(void);
+/* test_base_stats.c */
+int test_stats_mos_emodel(void);
+int test_stats_status_class(void);
+int test_stats_slabs_sum(void);
+int test_stats_text(void);
 
 #endif

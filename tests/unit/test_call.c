@@ -28,6 +28,7 @@
 
 #include "gateway/base/loop.h"
 #include "gateway/base/obj.h"
+#include "gateway/base/stats.h"
 #include "gateway/call/call.h"
 #include "gateway/conf.h"
 #include "gateway/media/media.h"
@@ -97,6 +98,41 @@ static int out_rejected_486(void)
 	TEST_ASSERT(!strcmp(fx.sink, "1 ended 486 Busy Here;"));
 	TEST_ASSERT(wait_for(pc->log, "ended", WAIT_MS));
 	TEST_ASSERT_STR_CONTAINS(pc->log, "ended 486 local;");
+	return 0;
+}
+
+/* /metrics' view of the same: one attempt, one 4xx outcome, no set-up
+ * time (never answered), and the live call in the call layer's gauges
+ * while it rings. */
+static int out_metrics_busy(void)
+{
+	unsigned busy = TND_ST_OUTCOMES + TND_STATS_OUT * TND_STATS_CLASSES + TND_STATS_4XX;
+	uint64_t att = tnd_stats_sum(TND_ST_ATTEMPTS + TND_STATS_OUT), n4 = tnd_stats_sum(busy);
+	uint64_t n2 = tnd_stats_sum(busy - TND_STATS_4XX + TND_STATS_2XX);
+	uint64_t setups = tnd_stats_hist_count(TND_H_SETUP + TND_STATS_OUT);
+	GString *out = g_string_new(NULL);
+	struct pcall *pc;
+
+	pc = start_call();
+	TEST_ASSERT(pc);
+	tnd_calls_metrics_write(fx.calls, out);
+	TEST_ASSERT_STR_CONTAINS(out->str, "tandem_calls_active{direction=\"out\","
+				 "mode=\"passthrough\"} 1\n");
+	TEST_ASSERT_STR_CONTAINS(out->str, "tandem_calls_active{direction=\"in\","
+				 "mode=\"passthrough\"} 0\n");
+	TEST_ASSERT_STR_CONTAINS(out->str, "tandem_media_worker_load_ratio{worker=\"0\"} ");
+	TEST_ASSERT(tnd_sipcall_reject(pc->sc, 486, NULL) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "ended", WAIT_MS));
+	TEST_ASSERT(tnd_stats_sum(TND_ST_ATTEMPTS + TND_STATS_OUT) == att + 1);
+	TEST_ASSERT(tnd_stats_sum(busy) == n4 + 1);
+	TEST_ASSERT(tnd_stats_sum(busy - TND_STATS_4XX + TND_STATS_2XX) == n2);
+	TEST_ASSERT(tnd_stats_hist_count(TND_H_SETUP + TND_STATS_OUT) == setups);
+	g_string_truncate(out, 0);
+	tnd_calls_metrics_write(fx.calls, out);
+	TEST_ASSERT_STR_CONTAINS(out->str, "tandem_calls_active{direction=\"out\","
+				 "mode=\"passthrough\"} 0\n");
+	g_string_free(out, TRUE);
+	TEST_ASSERT(wait_for(pc->log, "ended", WAIT_MS));
 	return 0;
 }
 
@@ -694,6 +730,7 @@ static int admission_max_load(void)
 FX_TEST(out_answered_hangup, conf_default)
 FX_TEST(in_latin1_display, conf_default)
 FX_TEST(out_rejected_486, conf_default)
+FX_TEST(out_metrics_busy, conf_default)
 FX_TEST(out_by_name, conf_default)
 FX_TEST(out_name_unresolvable, conf_default)
 FX_TEST(out_cancel_ringing, conf_default)
@@ -717,6 +754,7 @@ int main(int argc, char **argv)
 	static const struct tnd_test tests[] = {
 		TND_TEST(test_out_answered_hangup),
 		TND_TEST(test_out_rejected_486),
+		TND_TEST(test_out_metrics_busy),
 		TND_TEST(test_out_by_name),
 		TND_TEST(test_out_name_unresolvable),
 		TND_TEST(test_out_cancel_ringing),

@@ -574,7 +574,7 @@ static const struct health_case health_cases[] = {
 	{ "POST /healthz HTTP/1.1\r\nHost: gw\r\nContent-Length: 0\r\n\r\n", "127.0.0.1", true,
 	  405, "only GET and HEAD\n" },
 	{ "DELETE /readyz HTTP/1.1\r\nHost: gw\r\n\r\n", "127.0.0.1", true, 405, "GET" },
-	{ H_GET("/metrics"), "127.0.0.1", true, 404, "not found" },
+	{ H_GET("/metric"), "127.0.0.1", true, 404, "not found" },   /* /metrics: test_metrics_route */
 	{ H_GET("/healthzz"), "127.0.0.1", true, 404, "not found" },
 	{ "HEAD /nope HTTP/1.1\r\nHost: gw\r\n\r\n", "127.0.0.1", true, 404, NULL },
 };
@@ -715,6 +715,58 @@ static int test_health_allow_conf(void)
 	return 0;
 }
 
+/* /metrics: approved (hs->metrics, 200) for [websocket] metrics_allow,
+ * loopback by default, apart from health_allow; 403 outside; GET and HEAD
+ * only. The answer itself is ws.c's (metrics_http.c). */
+static int metrics_status(const char *text, const char *req, const char *peer, bool *metrics)
+{
+	struct tnd_conf *conf = NULL;
+	struct tnd_ws_hs *hs = calloc(1, sizeof(*hs));
+	char err[256];
+	size_t used;
+	int st = -1;
+
+	if (hs && !tnd_conf_load_text(&conf, "t.conf", text, strlen(text), err, sizeof(err))) {
+		snprintf(hs->peer, sizeof(hs->peer), "%s", peer);
+		st = tnd_ws_hs_feed(hs, conf, req, strlen(req), &used);
+		*metrics = hs->metrics;
+	}
+	tnd_conf_free(conf);
+	free(hs);
+	return st;
+}
+
+static int test_metrics_route(void)
+{
+	static const char dflt[] = "[websocket]\nhealth_allow = 10.0.0.0/8\n";
+	static const char only2[] = "[websocket]\nmetrics_allow = 127.0.0.2, 2001:db8::/32\n";
+	static const char none[] = "[websocket]\nmetrics_allow =\n";
+	static const char bad[] = "[websocket]\nmetrics_allow = prom.example\n";
+	struct tnd_conf *conf = NULL;
+	char err[256];
+	bool m = false;
+
+	TEST_ASSERT(metrics_status(dflt, H_GET("/metrics"), "127.0.0.1", &m) == 200 && m);
+	TEST_ASSERT(metrics_status(dflt, H_GET("/metrics?x=1"), "::1", &m) == 200 && m);
+	TEST_ASSERT(metrics_status(dflt, H_GET("/metrics"), "10.1.2.3", &m) == 403 && !m);
+	TEST_ASSERT(metrics_status(dflt, "HEAD /metrics HTTP/1.1\r\nHost: gw\r\n\r\n",
+				   "127.0.0.1", &m) == 200 && m);
+	TEST_ASSERT(metrics_status(dflt, "POST /metrics HTTP/1.1\r\nHost: gw\r\n"
+				   "Content-Length: 0\r\n\r\n", "127.0.0.1", &m) == 405 && !m);
+	TEST_ASSERT(metrics_status(only2, H_GET("/metrics"), "127.0.0.1", &m) == 403 && !m);
+	TEST_ASSERT(metrics_status(only2, H_GET("/metrics"), "127.0.0.2", &m) == 200 && m);
+	TEST_ASSERT(metrics_status(only2, H_GET("/metrics"), "2001:db8::5", &m) == 200 && m);
+	TEST_ASSERT(metrics_status(only2, H_GET("/metrics"), "", &m) == 403 && !m);
+	/* the probes keep their own list */
+	TEST_ASSERT(metrics_status(only2, H_GET("/healthz"), "127.0.0.1", &m) == 200 && !m);
+	TEST_ASSERT(metrics_status(none, H_GET("/metrics"), "127.0.0.1", &m) == 403 && !m);
+	TEST_ASSERT(metrics_status(dflt, H_GET("/metricsx"), "127.0.0.1", &m) == 404 && !m);
+	TEST_ASSERT(tnd_conf_load_text(&conf, "t.conf", bad, sizeof(bad) - 1, err, sizeof(err)));
+	TEST_ASSERT_STR_CONTAINS(err, "metrics_allow");
+	tnd_conf_free(conf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -732,6 +784,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_health_ready_unset),
 		TND_TEST(test_health_allow_list),
 		TND_TEST(test_health_allow_conf),
+		TND_TEST(test_metrics_route),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
