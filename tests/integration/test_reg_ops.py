@@ -10,7 +10,9 @@ left; alice herself gets 403. A wrong password is listed failed with
 Kamailio's 401 (or 403) and reported as a registration.failed event. The
 webhook (a real HTTP server here) and boss's subscribed WebSocket receive
 registration.registered then registration.unregistered for alice, in order,
-numbered in the gateway's one event sequence right after the subscription."""
+numbered in the gateway's one event sequence right after the subscription;
+a registration whose user stays away past the grace time ends with
+registration.unregistered too."""
 
 import asyncio
 
@@ -102,9 +104,15 @@ async def test_wrong_password_listed_failed():
             ev = of_reg(rx.wait(lambda e: of_reg(e)))
             assert [e["event"] for e in ev] == ["registration.failed"], ev
             assert ev[0]["registration"]["code"] == n["code"], ev
-            # the retries fail the same way: no new event for them
+            # the retries fail the same way: no new event for them (the
+            # unregistered event, sent after, proves none was in between)
             await alice.wait_note(reg_note("failed"), timeout=10)
-            assert [e["event"] for e in of_reg(rx.events())] == ["registration.failed"]
+            await alice.call("unregister", {"registration": "alice"})
+            got = of_reg(rx.wait(lambda e: len(of_reg(e)) >= 2))
+            assert [e["event"] for e in got] == ["registration.failed",
+                                                 "registration.unregistered"], got
+            assert got[1]["seq"] == got[0]["seq"] + 1, got
+            assert got[1]["registration"]["code"] == 0, got
             await alice.close()
             await boss.close()
     finally:
@@ -152,9 +160,33 @@ async def test_events_registered_then_unregistered():
         rx.close()
 
 
+async def test_grace_over_is_unregistered_event():
+    """The user's last socket stays away past [sip] register_grace (1 s):
+    the gateway removes the registration itself, and says so in an event."""
+    rx = Receiver()
+    try:
+        with Kamailio(USERS) as kam, Gateway(conf(kam, hook=rx.url, grace=1)) as gw:
+            boss = await connect(gw, "boss")
+            alice = await connect(gw)
+            assert (await register(alice))["state"] == "registered"
+            await alice.close()
+            got = of_reg(rx.wait(lambda e: len(of_reg(e)) >= 2))
+            assert [e["event"] for e in got] == ["registration.registered",
+                                                 "registration.unregistered"], got
+            assert got[1]["seq"] == got[0]["seq"] + 1, got
+            b = got[1]["registration"]
+            assert (b["user"], b["code"], b["sockets"]) == ("alice", 200, 0), b
+            await wait_for(lambda: not our_contacts(kam, gw), "our Contact gone")
+            assert await listed(boss) == []
+            await boss.close()
+    finally:
+        rx.close()
+
+
 if __name__ == "__main__":
     tap_main([
         test_admin_lists_registration,
         test_wrong_password_listed_failed,
         test_events_registered_then_unregistered,
+        test_grace_over_is_unregistered_event,
     ])
