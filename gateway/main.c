@@ -303,7 +303,7 @@ static const struct tnd_api_calls call_ops = {
 	tnd_calls_candidate, tnd_calls_conn_gone, tnd_calls_stats, tnd_calls_register,
 	tnd_calls_unregister, tnd_calls_reattach, tnd_calls_detached, tnd_calls_logout,
 	tnd_calls_foreach, tnd_calls_query, tnd_calls_kill, tnd_calls_drain_start,
-	tnd_calls_media_stats, tnd_calls_dtmf,
+	tnd_calls_media_stats, tnd_calls_dtmf, tnd_calls_reg_foreach,
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */
@@ -316,7 +316,15 @@ static void on_call_event(void *arg, enum tnd_call_event ev, const struct tnd_ca
 	tnd_events_call(gw->events, ev, info);
 }
 
-static const struct tnd_call_observer call_observer = { on_call_event };
+/* Registration changes: call events too (no CDR). */
+static void on_reg_event(void *arg, const struct tnd_reg_info *info)
+{
+	struct gw *gw = arg;
+
+	tnd_events_registration(gw->events, info);
+}
+
+static const struct tnd_call_observer call_observer = { on_call_event, on_reg_event };
 
 static void drained(void *arg);
 

@@ -87,6 +87,8 @@ struct tnd_api_calls {
 			   tnd_call_stats_h *done, void *req, char *msg, size_t msglen);
 	int (*dtmf)(struct tnd_calls *calls, void *conn, const char *call, const char *digits,
 		    unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
+	/* admin.registrations; NULL: the list is empty */
+	void (*reg_foreach)(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);
@@ -183,6 +185,10 @@ void tnd_events_set_conf(struct tnd_events *ev, const struct tnd_conf *conf);
 /* One lifecycle event of a call; never blocks. NULL ev: nothing. */
 void tnd_events_call(struct tnd_events *ev, enum tnd_call_event e,
 		     const struct tnd_call_info *info);
+/* A registration's change (registered, failed, unregistered) as the event
+ * "registration.<state>", with the same sequence numbers as call events;
+ * never blocks. NULL ev: nothing. */
+void tnd_events_registration(struct tnd_events *ev, const struct tnd_reg_info *info);
 /* Gives the webhook up to a second to send what is queued, then stops. */
 void tnd_events_free(struct tnd_events *ev);
 /* Counters, for metrics and tests. Signalling thread. */

@@ -104,6 +104,9 @@ extern const struct tnd_api_method tnd_api_admin_methods[];
 /* A call snapshot as JSON: the CDR's fields (cdr.c), also used by call
  * events and admin requests. New reference, or NULL. */
 json_t *tnd_api_call_json(const struct tnd_call_info *info);
+/* A registration snapshot as JSON (events.c), for admin.registrations and
+ * registration events. New reference, or NULL. */
+json_t *tnd_api_reg_json(const struct tnd_reg_info *info);
 /* Real time `us` as ISO 8601 UTC with milliseconds ("...T16:31:43.123Z"),
  * or JSON null for 0. New reference. */
 json_t *tnd_api_iso_time(int64_t us);

@@ -1,4 +1,5 @@
-/* Call events (docs/operations.md): each lifecycle event of a call becomes
+/* Call events (docs/operations.md): each lifecycle event of a call, and each
+ * change of a registration (registered, failed, unregistered), becomes
  * one JSON object with the gateway's sequence number and a timestamp, sent
  * as an `event` notification to every admin WebSocket that subscribed
  * (events.subscribe) and POSTed to [events] webhook through its thread.
@@ -6,6 +7,7 @@
  * number counts every event of the gateway's life from 1, so a receiver
  * sees both order and gaps (events dropped by a full webhook queue). */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,21 +74,19 @@ void tnd_events_set_conf(struct tnd_events *ev, const struct tnd_conf *conf)
 		TND_LOG_ERR(TND_LOG_API, "cannot start the webhook of [events]");
 }
 
-void tnd_events_call(struct tnd_events *ev, enum tnd_call_event e,
-		     const struct tnd_call_info *info)
+/* Numbers the event and sends it to subscribers and the webhook. `key`
+ * names the subject (what) in the event object; `what` is stolen. */
+static void deliver(struct tnd_events *ev, const char *name, const char *key, json_t *what,
+		    const char *id)
 {
-	struct tnd_api *api;
+	struct tnd_api *api = ev->api;
 	json_t *o;
 
-	if (!ev || (unsigned)e >= G_N_ELEMENTS(names))
-		return;
-	api = ev->api;
 	o = json_pack("{s:I, s:o, s:s, s:o*}", "seq", (json_int_t)++api->event_seq,
-		      "time", tnd_api_iso_time(g_get_real_time()), "event", names[e],
-		      "call", tnd_api_call_json(info));
+		      "time", tnd_api_iso_time(g_get_real_time()), "event", name, key, what);
 	if (!o) {
-		TND_LOG_ERR(TND_LOG_API, "event %s of call %s lost: cannot encode it", names[e],
-			    info->id);
+		/* the number stays used: receivers see the gap */
+		TND_LOG_ERR(TND_LOG_API, "event %s of %s lost: cannot encode it", name, id);
 		return;
 	}
 	for (GList *l = api->conns; l; l = l->next) {
@@ -120,6 +120,37 @@ void tnd_events_get_stats(struct tnd_events *ev, struct tnd_events_stats *st)
 	st->dropped = ws.dropped;
 	st->failed = ws.failed;
 	st->queued = ws.queued;
+}
+
+void tnd_events_call(struct tnd_events *ev, enum tnd_call_event e,
+		     const struct tnd_call_info *info)
+{
+	if (!ev || !info || (unsigned)e >= G_N_ELEMENTS(names))
+		return;
+	deliver(ev, names[e], "call", tnd_api_call_json(info), info->id);
+}
+
+json_t *tnd_api_reg_json(const struct tnd_reg_info *in)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:s, s:o, s:I, s:o}",
+			 "registration", in->id, "user", in->user, "aor", in->aor,
+			 "registrar", in->registrar, "state", in->state, "code", in->code,
+			 "reason", in->reason, "expires", (json_int_t)in->expires,
+			 "retry_in", (json_int_t)in->retry_in, "contact", in->contact,
+			 "changed", tnd_api_iso_time(in->changed_us),
+			 "sockets", (json_int_t)in->sockets,
+			 "grace_left", in->grace_left < 0 ? json_null() :
+			 json_integer(in->grace_left));
+}
+
+void tnd_events_registration(struct tnd_events *ev, const struct tnd_reg_info *info)
+{
+	char name[48];
+
+	if (!ev || !info)
+		return;
+	snprintf(name, sizeof(name), "registration.%s", info->state);
+	deliver(ev, name, "registration", tnd_api_reg_json(info), info->id);
 }
 
 void tnd_events_free(struct tnd_events *ev)

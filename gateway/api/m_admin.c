@@ -61,14 +61,27 @@ static int m_calls(struct tnd_api_req *req, json_t *params)
 	return 0;
 }
 
+static void add_reg(void *arg, const struct tnd_reg_info *info)
+{
+	json_t *o = tnd_api_reg_json(info);
+
+	if (o)
+		json_array_append_new(arg, o);
+}
+
 static int m_registrations(struct tnd_api_req *req, json_t *params)
 {
+	struct tnd_api *api = req->conn->api;
+	json_t *list;
 	int r;
 
 	if ((r = admin_only(req)) || (r = no_params(req, params)))
 		return r;
-	/* the gateway registers nowhere yet: always empty, same shape later */
-	tnd_api_reply(req, json_pack("{s:[]}", "registrations"));
+	list = json_array();
+	/* without call legs nothing can register: the empty list is the truth */
+	if (api->calls.calls && api->calls.reg_foreach)
+		api->calls.reg_foreach(api->calls.calls, add_reg, list);
+	tnd_api_reply(req, json_pack("{s:o}", "registrations", list));
 	return 0;
 }
 

@@ -94,11 +94,36 @@ struct tnd_call_info {
 	struct tnd_call_leg_fig leg[2];   /* 0: the browser's leg, 1: the SIP leg */
 };
 
+/* A snapshot of a registration (call_reg.c). Strings are never NULL ("" when
+ * unknown) and are borrowed for the callback that hands the snapshot over. */
+struct tnd_reg_info {
+	const char *id;            /* the account name, or the inline uri */
+	const char *user;          /* the logged-in user it belongs to */
+	const char *aor;           /* address of record */
+	const char *registrar;     /* as configured; "" = the AOR's domain */
+	const char *state;         /* "registering", "registered", "failed",
+				    * "unregistered" */
+	int code;                  /* last SIP status; 0 when none came yet */
+	const char *reason;        /* its phrase ("" with code 0) */
+	unsigned expires;          /* seconds granted by the last 2xx; 0 when not registered */
+	unsigned retry_in;         /* failed: seconds to the next attempt */
+	const char *contact;       /* our Contact's user part (sip:<contact>@...) */
+	int64_t changed_us;        /* real time of the last state change */
+	unsigned sockets;          /* the user's WebSockets open now */
+	int grace_left;            /* with no socket: seconds until it is removed;
+				    * -1 when not in its grace time */
+};
+typedef void (tnd_reg_info_h)(void *arg, const struct tnd_reg_info *info);
+
 /* Lifecycle events, on the signalling thread, in order per call; `ended`
  * comes once, after the media worker has handed over the call's figures
- * (or, at shutdown, from tnd_calls_free without them). */
+ * (or, at shutdown, from tnd_calls_free without them). `registration`
+ * (or NULL) reports a registration whose state or status code changed:
+ * registered, failed or unregistered (a refresh that changes neither is
+ * not reported); registrations still alive at tnd_calls_free are not. */
 struct tnd_call_observer {
 	void (*event)(void *arg, enum tnd_call_event ev, const struct tnd_call_info *info);
+	void (*registration)(void *arg, const struct tnd_reg_info *info);
 };
 
 /* The drain is over: no call is left (signalling thread, from the loop). */
@@ -255,6 +280,9 @@ int tnd_calls_unregister(struct tnd_calls *calls, void *conn, const char *user,
 			 const char *reg, char *msg, size_t msglen);
 /* Registrations alive (for stats and leak checks). */
 unsigned long tnd_calls_registrations(const struct tnd_calls *calls);
+/* Admin requests: a snapshot of every live registration (including those
+ * in their grace time or being removed), in no order. */
+void tnd_calls_reg_foreach(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg);
 
 /* One leg's media figures for `stats` with params.call (protocol.md). */
 struct tnd_call_leg_stats {

@@ -5,8 +5,9 @@
  * `registration` notifications and ring for calls to its Contact (call_in.c
  * asks tnd_call_reg_user), and it outlives the last socket by [sip]
  * register_grace seconds so a page reload keeps the agent in its queue.
- * Accounts are checked against the user's rights on every use. Signalling
- * thread only. */
+ * Accounts are checked against the user's rights on every use. Changes of
+ * state or status go to the observer (call events) and admin.registrations
+ * lists them (tnd_calls_reg_foreach). Signalling thread only. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,15 @@ struct call_reg {
 	char *user;                  /* owned */
 	char *id;                    /* owned: account name, or the inline uri */
 	struct tnd_sipreg *sip;      /* ref */
+	char *aor;                   /* owned */
+	char *registrar;             /* owned; "" = the AOR's domain */
 	GSource *grace;              /* owned: running while no socket of user is open */
+	int64_t grace_end;           /* monotonic time the grace runs out, with grace */
 	const char *state;           /* static */
+	int code;                    /* last SIP status, 0 none yet */
+	char *reason;                /* owned; its phrase */
+	unsigned expires, retry_in;  /* as the last report had them */
+	int64_t changed_us;          /* real time of the last change */
 	bool removing;               /* unregister asked: freed when it is through */
 };
 
@@ -41,6 +49,9 @@ static void reg_free(gpointer data)
 	free(r->key);
 	free(r->user);
 	free(r->id);
+	free(r->aor);
+	free(r->registrar);
+	free(r->reason);
 	free(r);
 }
 
@@ -69,6 +80,68 @@ const char *tnd_call_reg_user(struct tnd_calls *calls, void *reg_arg)
 	return r && r->calls == calls ? r->user : NULL;
 }
 
+/* The user's open sockets, up to CALL_MAX_RING. */
+static size_t user_conns(const struct call_reg *r)
+{
+	const struct tnd_calls_env *env = &r->calls->env;
+	void *conns[CALL_MAX_RING];
+
+	return env->lookup(env->lookup_arg, r->user, conns, CALL_MAX_RING);
+}
+
+static void fill_info(const struct call_reg *r, struct tnd_reg_info *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->id = r->id;
+	in->user = r->user;
+	in->aor = r->aor;
+	in->registrar = r->registrar;
+	in->state = r->state;
+	in->code = r->code;
+	in->reason = r->reason ? r->reason : "";
+	in->expires = r->expires;
+	in->retry_in = r->retry_in;
+	in->contact = r->sip ? tnd_sipreg_contact(r->sip) : "";
+	in->contact = in->contact ? in->contact : "";
+	in->changed_us = r->changed_us;
+	in->sockets = (unsigned)user_conns(r);
+	in->grace_left = -1;
+	if (r->grace) {
+		int64_t left = r->grace_end - g_get_monotonic_time();
+
+		/* rounded up: 0 only once it has run out */
+		in->grace_left = left > 0 ? (int)((left + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC) :
+			0;
+	}
+}
+
+/* Records a report of sip/ (or our own "unregistered"), and tells the
+ * observer when the state or the status changed: a refresh is no event. */
+static void note_change(struct call_reg *r, const char *state, int code, const char *reason,
+			unsigned expires, unsigned retry_in)
+{
+	const struct tnd_call_observer *o = r->calls->env.observer;
+	bool changed = strcmp(state, r->state) || code != r->code;
+	struct tnd_reg_info info;
+	char *why = strdup(reason ? reason : "");
+
+	r->state = state;
+	r->code = code;
+	if (why) {   /* out of memory: the old phrase stays */
+		free(r->reason);
+		r->reason = why;
+	}
+	r->expires = expires;
+	r->retry_in = retry_in;
+	if (!changed)
+		return;
+	r->changed_us = g_get_real_time();
+	if (!o || !o->registration)
+		return;
+	fill_info(r, &info);
+	o->registration(r->calls->env.observer_arg, &info);
+}
+
 static void tell_user(struct call_reg *r, int code, const char *reason, unsigned expires,
 		      unsigned retry_in)
 {
@@ -90,7 +163,9 @@ static void on_sipreg(void *arg, struct tnd_sipreg *sip, enum tnd_sipreg_state s
 	struct call_reg *r = arg;
 
 	(void)sip;
-	r->state = tnd_sipreg_state_name(st);
+	note_change(r, tnd_sipreg_state_name(st), code, reason,
+		    st == TND_SIPREG_REGISTERED ? expires : 0,
+		    st == TND_SIPREG_FAILED ? retry_in : 0);
 	tell_user(r, code, reason, expires, retry_in);
 	if (st == TND_SIPREG_UNREGISTERED && r->removing)
 		g_hash_table_remove(r->calls->regs, r->key);   /* frees r */
@@ -101,7 +176,7 @@ static void remove_reg(struct call_reg *r)
 {
 	r->removing = true;
 	if (tnd_sipreg_unregister(r->sip) == EALREADY) {
-		r->state = "unregistered";
+		note_change(r, "unregistered", 0, "not registered", 0, 0);
 		tell_user(r, 0, "not registered", 0, 0);
 		g_hash_table_remove(r->calls->regs, r->key);
 	}
@@ -143,6 +218,8 @@ void tnd_call_regs_conn_gone(struct tnd_calls *calls, void *conn)
 		/* even 0 s goes through the loop: we are inside the socket's
 		 * teardown and must not free what it may still walk */
 		r->grace = g_timeout_source_new_seconds((guint)env->conf->sip_register_grace);
+		r->grace_end = g_get_monotonic_time() +
+			(int64_t)env->conf->sip_register_grace * G_USEC_PER_SEC;
 		g_source_set_callback(r->grace, on_grace, r, NULL);
 		g_source_attach(r->grace, tnd_loop_context(env->signal));
 	}
@@ -275,10 +352,13 @@ int tnd_calls_register(struct tnd_calls *calls, void *conn, const char *user,
 		r->key = strdup(key);
 		r->user = strdup(user);
 		r->id = strdup(p->account ? p->account : p->uri);
+		r->aor = strdup(sp.aor ? sp.aor : "");
+		r->registrar = strdup(sp.registrar ? sp.registrar : "");
 		r->state = "registering";
+		r->changed_us = g_get_real_time();
 	}
 	g_free(key);
-	if (!r || !r->key || !r->user || !r->id) {
+	if (!r || !r->key || !r->user || !r->id || !r->aor || !r->registrar) {
 		if (r)
 			reg_free(r);
 		snprintf(msg, msglen, "out of memory");
@@ -339,4 +419,20 @@ int tnd_call_reg_identity(struct tnd_calls *calls, const char *account, const ch
 	cred->ha1 = nz(acc->ha1);
 	sp->cred = cred->password || cred->ha1 ? cred : NULL;
 	return 0;
+}
+
+void tnd_calls_reg_foreach(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (!calls || !calls->regs || !h)
+		return;
+	g_hash_table_iter_init(&it, calls->regs);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		struct tnd_reg_info info;
+
+		fill_info(v, &info);
+		h(arg, &info);
+	}
 }

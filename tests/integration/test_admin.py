@@ -5,7 +5,8 @@ gateway with [auth] mode = users, alice an ordinary user and boss named in
 403, whatever its parameters. boss lists the calls and sees alice's call
 to a SIPp phone (which echoes her RTP), reads it with its media figures,
 and hangs it up: alice gets `ended`, and SIPp must receive our BYE.
-admin.registrations answers an empty list; admin.log_level changes a
+admin.registrations answers an empty list with nothing registered
+(test_reg_ops.py lists real ones against Kamailio); admin.log_level changes a
 module's level and refuses unknown ones; admin.reload applies a changed
 file (a dial plan that then refuses alice's next call with 403) and
 refuses a broken one with 400, the gateway running on; admin.drain drains

@@ -384,6 +384,17 @@ static int ua_up(struct tnd_sipua **uap, uint16_t *port)
 	return err;
 }
 
+static void on_reg_event(void *arg, const struct tnd_reg_info *in)
+{
+	size_t len = strlen(fx.regs);
+
+	(void)arg;
+	snprintf(fx.regs + len, sizeof(fx.regs) - len, "%s %s %d sockets=%u;", in->id,
+		 in->state, in->code, in->sockets);
+}
+
+static const struct tnd_call_observer observer = { NULL, on_reg_event };
+
 static int fx_up(const char *conf_text)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
@@ -415,7 +426,8 @@ static int fx_up(const char *conf_text)
 	fx.alice2->id = 2;
 	fx.n_alice = 1;
 	env = (struct tnd_calls_env){ .conf = fx.conf, .signal = fx.signal, .media = fx.pool,
-		.sip = fx.gw, .sink = &sink, .lookup = lookup, .drained = drained };
+		.sip = fx.gw, .sink = &sink, .lookup = lookup, .drained = drained,
+		.observer = &observer };
 	return tnd_calls_alloc(&fx.calls, &env) ? 1 : 0;
 }
 

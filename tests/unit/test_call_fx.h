@@ -82,6 +82,8 @@ struct fx {
 	const char *peer_fmts, *peer_attrs;
 	unsigned drained;                 /* the drain's end, counted */
 	bool drained_flag;
+	char regs[LOGLEN];                /* the observer's registration events:
+					   * "a failed 403 sockets=1;..." */
 };
 
 extern struct fx fx;
@@ -120,6 +122,7 @@ int tnd_test_call_reg_refused(void);
 int tnd_test_call_reg_detach_pending(void);
 int tnd_test_call_reg_bad_params(void);
 int tnd_test_call_reg_requests(void);
+int tnd_test_call_reg_observed(void);
 
 /* test_call_reattach.c: calls that outlive their WebSocket */
 int tnd_test_call_reattach_same_pc(void);

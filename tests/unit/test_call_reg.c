@@ -4,7 +4,8 @@
  * back-off, un-registration and detach, and to check that each path frees
  * everything (the fixture counts live objects). Digest, refresh and calls
  * through a real registrar are in tests/integration/test_register.py
- * (Kamailio). */
+ * (Kamailio). The observer's registration events and the admin snapshot
+ * (tnd_calls_reg_foreach) are checked on the same refusing peer. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -176,6 +177,91 @@ static int reg_requests(void)
 	TEST_ASSERT(tnd_calls_register(fx.calls, fx.alice, "alice", &a, id, sizeof(id), &state,
 				       msg, sizeof(msg)) == 0);
 	return 0;
+}
+
+static const char conf_inline[] = "[media]\nworkers = 1\n[sip]\nregister_inline = true\n"
+	"register_retry_max = 2\nregister_grace = 30\n";
+
+struct seen {
+	unsigned n;
+	struct tnd_reg_info in;   /* the last one; strings copied below */
+	char id[64], aor[64], registrar[64], state[16], reason[64], contact[32];
+};
+
+static void on_info(void *arg, const struct tnd_reg_info *in)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	s->in = *in;
+	snprintf(s->id, sizeof(s->id), "%s", in->id);
+	snprintf(s->aor, sizeof(s->aor), "%s", in->aor);
+	snprintf(s->registrar, sizeof(s->registrar), "%s", in->registrar);
+	snprintf(s->state, sizeof(s->state), "%s", in->state);
+	snprintf(s->reason, sizeof(s->reason), "%s", in->reason);
+	snprintf(s->contact, sizeof(s->contact), "%s", in->contact);
+}
+
+/* The observer and admin view (issue 13): a refused registration is one
+ * `failed 403` event however often it is retried; the snapshot names the
+ * account, AOR, registrar, status and Contact and counts the user's
+ * sockets, then the grace left once the last socket is gone; removing it
+ * is an `unregistered` event and it leaves the list. */
+static int reg_observed(void)
+{
+	struct tnd_reg_params p = { .uri = "sip:alice@127.0.0.1", .password = "pw" };
+	const char *state = NULL;
+	char id[64], msg[256], registrar[64];
+	struct seen s;
+
+	snprintf(registrar, sizeof(registrar), "sip:127.0.0.1:%u", fx.peer_port);
+	p.registrar = registrar;
+	memset(&s, 0, sizeof(s));
+	tnd_calls_reg_foreach(fx.calls, on_info, &s);
+	TEST_ASSERT(s.n == 0);
+	TEST_ASSERT(tnd_calls_register(fx.calls, fx.alice, "alice", &p, id, sizeof(id), &state,
+				       msg, sizeof(msg)) == 0);
+	tnd_calls_reg_foreach(fx.calls, on_info, &s);
+	TEST_ASSERT(s.n == 1 && !strcmp(s.state, "registering") && s.in.code == 0);
+	TEST_ASSERT(!strcmp(s.reason, "") && s.in.changed_us > 0);
+	TEST_ASSERT(wait_for(fx.regs, "sip:alice@127.0.0.1 failed 403 sockets=1;", WAIT_MS));
+	/* retried after 1 s, then 2 s (register_retry_max = 2), same status: no event */
+	spin(2500);
+	TEST_ASSERT(!strcmp(fx.regs, "sip:alice@127.0.0.1 failed 403 sockets=1;"));
+
+	memset(&s, 0, sizeof(s));
+	tnd_calls_reg_foreach(fx.calls, on_info, &s);
+	TEST_ASSERT(s.n == 1);
+	TEST_ASSERT(!strcmp(s.id, "sip:alice@127.0.0.1") && !strcmp(s.in.user, "alice"));
+	TEST_ASSERT(!strcmp(s.aor, "sip:alice@127.0.0.1") && !strcmp(s.registrar, registrar));
+	TEST_ASSERT(!strcmp(s.state, "failed") && s.in.code == 403 && *s.reason);
+	TEST_ASSERT(s.in.expires == 0 && s.in.retry_in == 2);
+	TEST_ASSERT(!strncmp(s.contact, "tnd", 3) && strlen(s.contact) == 19);
+	TEST_ASSERT(s.in.sockets == 1 && s.in.grace_left == -1);
+
+	/* the user's last socket goes: the grace runs */
+	fx.n_alice = 0;
+	tnd_calls_conn_gone(fx.calls, fx.alice);
+	memset(&s, 0, sizeof(s));
+	tnd_calls_reg_foreach(fx.calls, on_info, &s);
+	TEST_ASSERT(s.n == 1 && s.in.sockets == 0);
+	TEST_ASSERT(s.in.grace_left >= 29 && s.in.grace_left <= 30);
+
+	/* nothing bound: removed at once, with its event */
+	TEST_ASSERT(tnd_calls_unregister(fx.calls, fx.alice, "alice", "sip:alice@127.0.0.1", msg,
+					 sizeof(msg)) == 0);
+	TEST_ASSERT(!strcmp(fx.regs, "sip:alice@127.0.0.1 failed 403 sockets=1;"
+			    "sip:alice@127.0.0.1 unregistered 0 sockets=0;"));
+	memset(&s, 0, sizeof(s));
+	tnd_calls_reg_foreach(fx.calls, on_info, &s);
+	TEST_ASSERT(s.n == 0);
+	TEST_ASSERT(wait_regs(0, WAIT_MS));
+	return 0;
+}
+
+int tnd_test_call_reg_observed(void)
+{
+	return with_fx(reg_observed, conf_inline);
 }
 
 int tnd_test_call_reg_refused(void)

@@ -5,7 +5,8 @@
  * the webhook's URL and status-line parsers, its sender thread against a
  * real socket (in order, a 503 retried, the oldest dropped when a hung
  * receiver lets the queue fill), and admin requests and event
- * subscriptions through the JSON-RPC frame handler. */
+ * subscriptions through the JSON-RPC frame handler, registrations' JSON
+ * and events included. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -545,6 +546,159 @@ static int test_admin_and_subscribe(void)
 	return 0;
 }
 
+static void reg_sample(struct tnd_reg_info *in)
+{
+	memset(in, 0, sizeof(*in));
+	in->id = "alice";
+	in->user = "alice";
+	in->aor = "sip:alice@pbx.example";
+	in->registrar = "";
+	in->state = "registered";
+	in->code = 200;
+	in->reason = "OK";
+	in->expires = 600;
+	in->contact = "tnd0123456789abcdef";
+	in->changed_us = T0;
+	in->sockets = 2;
+	in->grace_left = -1;
+}
+
+static void fake_reg_foreach(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg)
+{
+	struct tnd_reg_info in;
+
+	(void)calls;
+	reg_sample(&in);
+	h(arg, &in);
+	in.id = "carol";
+	in.state = "failed";
+	in.code = 403;
+	in.reason = "Forbidden";
+	in.expires = 0;
+	in.retry_in = 8;
+	in.sockets = 0;
+	in.grace_left = 12;
+	h(arg, &in);
+}
+
+static bool has(json_t *o, const char *key, const char *str)
+{
+	return json_is_string(json_object_get(o, key)) &&
+		!strcmp(json_string_value(json_object_get(o, key)), str);
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : -99;
+}
+
+/* A registration as JSON (issue 13 items 3, 5): every field with its type;
+ * admin.registrations lists what the call layer reports (403 for a user
+ * who is no admin); a registration's change is an event numbered in the
+ * same sequence as the call events around it. */
+static int test_registration_json(void)
+{
+	static int dummy;
+	struct tnd_api_calls ops = { .calls = (struct tnd_calls *)&dummy,
+		.reg_foreach = fake_reg_foreach };
+	struct tnd_loop *loop;
+	struct tnd_conf *conf;
+	struct tnd_policy *policy;
+	struct tnd_api *api;
+	struct tnd_api_conn *boss, *alice;
+	struct tnd_events *ev;
+	struct fake fb = { 0 }, fa = { 0 };
+	struct tnd_call_info call;
+	struct tnd_reg_info in;
+	json_t *o, *m, *l, *p;
+
+	reg_sample(&in);
+	o = tnd_api_reg_json(&in);
+	TEST_ASSERT(o && json_object_size(o) == 13);
+	TEST_ASSERT(has(o, "registration", "alice") && has(o, "user", "alice"));
+	TEST_ASSERT(has(o, "aor", "sip:alice@pbx.example") && has(o, "registrar", ""));
+	TEST_ASSERT(has(o, "state", "registered") && num(o, "code") == 200);
+	TEST_ASSERT(has(o, "reason", "OK") && num(o, "expires") == 600);
+	TEST_ASSERT(num(o, "retry_in") == 0 && has(o, "contact", "tnd0123456789abcdef"));
+	TEST_ASSERT(has(o, "changed", "2026-12-05T16:31:43.123Z"));
+	TEST_ASSERT(num(o, "sockets") == 2 && json_is_null(json_object_get(o, "grace_left")));
+	json_decref(o);
+	in.changed_us = 0;
+	in.grace_left = 0;
+	o = tnd_api_reg_json(&in);
+	TEST_ASSERT(json_is_null(json_object_get(o, "changed")) && num(o, "grace_left") == 0);
+	json_decref(o);
+
+	TEST_ASSERT(load(&conf, "[log]\nlevel = error\n[auth]\nadmins = boss\n") == 0);
+	TEST_ASSERT(tnd_loop_alloc(&loop, "t", 1) == 0);
+	TEST_ASSERT(tnd_policy_alloc(&policy, conf) == 0);
+	TEST_ASSERT(tnd_api_alloc(&api, loop, conf, policy, false) == 0);
+	TEST_ASSERT(tnd_events_alloc(&ev, api, conf) == 0);
+	tnd_api_set_calls(api, &ops);
+	TEST_ASSERT(tnd_api_conn_alloc(&boss, api, "127.0.0.1", &fake_tp, &fb) == 0);
+	TEST_ASSERT(tnd_api_conn_alloc(&alice, api, "127.0.0.1", &fake_tp, &fa) == 0);
+	rpc(boss, &fb, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+	    "\"params\":{\"user\":\"boss\"}}");
+	rpc(alice, &fa, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"login\","
+	    "\"params\":{\"user\":\"alice\"}}");
+	m = rpc(alice, &fa, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"admin.registrations\"}");
+	TEST_ASSERT(code_of(m) == 403 && !json_object_get(m, "result"));
+	m = rpc(boss, &fb, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"admin.registrations\"}");
+	l = json_object_get(json_object_get(m, "result"), "registrations");
+	TEST_ASSERT(json_array_size(l) == 2);
+	TEST_ASSERT(has(json_array_get(l, 0), "state", "registered") &&
+		    num(json_array_get(l, 0), "expires") == 600);
+	o = json_array_get(l, 1);
+	TEST_ASSERT(has(o, "registration", "carol") && has(o, "state", "failed"));
+	TEST_ASSERT(num(o, "code") == 403 && has(o, "reason", "Forbidden"));
+	TEST_ASSERT(num(o, "retry_in") == 8 && num(o, "grace_left") == 12);
+	m = rpc(boss, &fb, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"admin.registrations\","
+		"\"params\":{\"x\":1}}");
+	TEST_ASSERT(code_of(m) == -32602);
+
+	rpc(boss, &fb, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"events.subscribe\"}");
+	sample(&call);
+	reg_sample(&in);
+	tnd_events_call(ev, TND_CALL_EV_CREATED, &call);
+	tnd_events_registration(ev, &in);
+	in.state = "unregistered";
+	tnd_events_registration(ev, &in);
+	tnd_events_call(ev, TND_CALL_EV_ENDED, &call);
+	/* login, three answers (two lists, subscribe), then the four events */
+	TEST_ASSERT(fb.n == 8);
+	for (int i = 0; i < 4; i++) {
+		static const char *const names[] = { "call.created", "registration.registered",
+			"registration.unregistered", "call.ended" };
+
+		p = json_object_get(fb.sent[4 + i], "params");
+		TEST_ASSERT(num(p, "seq") == i + 1 && has(p, "event", names[i]));
+		TEST_ASSERT(json_object_size(p) == 4);
+		if (i == 1 || i == 2)
+			TEST_ASSERT(has(json_object_get(p, "registration"), "aor",
+					"sip:alice@pbx.example") && !json_object_get(p, "call"));
+		else
+			TEST_ASSERT(json_object_get(p, "call") &&
+				    !json_object_get(p, "registration"));
+	}
+	TEST_ASSERT(fa.n == 2);   /* alice: login, the 403 */
+
+	tnd_api_set_calls(api, NULL);   /* the fake has no conn_gone */
+	tnd_events_free(ev);
+	tnd_api_conn_detach(boss);
+	tnd_api_conn_detach(alice);
+	tnd_api_free(api);
+	tnd_policy_free(policy);
+	tnd_conf_free(conf);
+	tnd_loop_free(loop);
+	for (int i = 0; i < fb.n; i++)
+		json_decref(fb.sent[i]);
+	for (int i = 0; i < fa.n; i++)
+		json_decref(fa.sent[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -556,6 +710,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_webhook_in_order),
 		TND_TEST(test_webhook_hung_receiver),
 		TND_TEST(test_admin_and_subscribe),
+		TND_TEST(test_registration_json),
 	};
 
 	tnd_log_parse_levels("error", false);
