@@ -14,6 +14,7 @@
 #include "codecs/codecs.h"
 #include "gateway/base/loop.h"
 #include "gateway/base/obj.h"
+#include "gateway/base/stats.h"
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/dtmf_media.h"
 #include "webrtc/webrtc.h"
@@ -75,7 +76,9 @@ static struct tnd_bridge *make_bridge(struct tnd_loop *loop, uint8_t cfg)
 		abort();
 	br->worker = br->signal = loop;
 	br->ev = &events;
+	br->stats = tnd_stats_slab(1);   /* the packet path counts into it */
 	for (unsigned i = 0; i < 2; i++) {
+		br->leg[i].br = br;
 		br->leg[i].ops = &ops;
 		br->leg[i].side = (uint8_t)i;
 		br->dir[i].handler = tnd_bridge_fwd_pass;
