@@ -36,6 +36,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/obj.h"
 #include "gateway/media/media.h"
+#include "webrtc/webrtc.h"
 
 #define ECHO_DELAY_US 200000
 #define ECHO_SLOTS 64          /* 200 ms of 5 ms packets, or 1.28 s of 20 ms ones */
@@ -146,24 +147,12 @@ static void on_digit(const struct tnd_dtmf_digit *d, void *arg)
  * the receiver, audio is dropped. Bad headers are dropped too. */
 static void dtmf_packet(struct tnd_testpeer *tp, const uint8_t *p, size_t len)
 {
-	size_t off = 12 + 4u * (p[0] & 0x0f);
+	struct tnd_rtp_hdr h;
 
-	if (tp->te_pt < 0 || (p[1] & 0x7f) != tp->te_pt)
+	if (tp->te_pt < 0 || tnd_rtp_parse(p, len, &h) || h.pt != tp->te_pt)
 		return;
-	if (p[0] & 0x10) {   /* header extension, RFC 3550 section 5.3.1 */
-		if (off + 4 > len)
-			return;
-		off += 4 + 4u * ((size_t)p[off + 2] << 8 | p[off + 3]);
-	}
-	if ((p[0] & 0x20) && len > off) {       /* padding: its count is the last byte */
-		if (p[len - 1] > len - off)
-			return;
-		len -= p[len - 1];
-	}
-	if (off > len)
-		return;
-	(void)tnd_dtmf_rx_packet(&tp->rx, p + off, len - off, get32(p + 4),
-				 (uint16_t)(p[2] << 8 | p[3]), (p[1] & 0x80) != 0);
+	(void)tnd_dtmf_rx_packet(&tp->rx, p + h.payload_off, h.payload_len, h.ts, h.seq,
+				 h.marker);
 }
 
 /* Worker: one packet from the bridge. RTCP (PT 72-76 with the marker bit
