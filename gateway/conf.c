@@ -507,8 +507,9 @@ static const struct tnd_opt opts[] = {
 	{ "calls", "test_destinations", TND_OPT_ENUM, "auto", 0, 0, test_dest_modes,
 	  OFF(calls_test_destinations), NULL,
 	  "Built-in destinations for trying the gateway out: `echo` (your own audio back "
-	  "after 200 ms) and `tone` (1 kHz for 5 s, then ring-back), also as "
-	  "sip:echo@tandem.invalid and sip:tone@tandem.invalid; they take no SIP and no "
+	  "after 200 ms), `tone` (1 kHz for 5 s, then ring-back) and `dtmf` (the digits "
+	  "you send read back as tones and RFC 4733), also as sip:echo@tandem.invalid, "
+	  "sip:tone@tandem.invalid and sip:dtmf@tandem.invalid; they take no SIP and no "
 	  "dial-plan entry. auto: on while [websocket] listen and [sip] listen are both "
 	  "loopback addresses." },
 	{ "calls", "max_ringing", TND_OPT_INT, "100", 1, 100000, NULL, OFF(calls_max_ringing),

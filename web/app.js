@@ -231,6 +231,7 @@ async function place(to) {
 $('dial').addEventListener('submit', (ev) => { ev.preventDefault(); place($('to').value); });
 $('echo-btn').addEventListener('click', () => place('echo'));
 $('tone-btn').addEventListener('click', () => place('tone'));
+$('dtmf-btn').addEventListener('click', () => place('dtmf'));
 $('hangup-btn').addEventListener('click', () => {
   if (call) call.hangup().catch(showError);
 });

@@ -1,5 +1,5 @@
-/* Calls to the built-in test destinations `echo` and `tone` (issue 12 item
- * 4; [calls] test_destinations). The browser's leg is set up exactly as for
+/* Calls to the built-in test destinations `echo`, `tone` and `dtmf` (issue
+ * 12 item 4; [calls] test_destinations). The browser's leg is set up exactly as for
  * a SIP call; only the far end differs: instead of an INVITE, a test peer
  * (gateway/media/testpeer.c) answers on the media address, with an SDP
  * answer we write for it as a phone would, so the bridge, the SDP code and
@@ -21,6 +21,7 @@ static const struct {
 } dests[] = {
 	{ "echo", TND_TESTPEER_ECHO },
 	{ "tone", TND_TESTPEER_TONE },
+	{ "dtmf", TND_TESTPEER_DTMF },
 };
 
 int tnd_call_test_kind(const struct tnd_conf *conf, const char *to)
@@ -52,6 +53,21 @@ static void answered_later(void *obj)
 	tnd_call_notify(call, "answered", 200, "OK");
 }
 
+/* The test peer sends and reads telephone-event as its answer says (the
+ * SIP offer's payload type, not the browser's). */
+static int set_te(struct tnd_call *call, const struct tnd_sdp *answer, char *msg, size_t msglen)
+{
+	struct tnd_sdp_neg sn;
+	int err = tnd_sdp_negotiated(&sn, call->sip_offer, answer, msg, msglen);
+
+	if (err || !sn.dtmf)
+		return err;
+	err = tnd_testpeer_set_te(call->test, sn.dtmf->pt, sn.dtmf->clock);
+	if (err)
+		snprintf(msg, msglen, "test destination: telephone-event: %s", strerror(err));
+	return err;
+}
+
 int tnd_call_test_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, char *msg,
 			 size_t msglen)
 {
@@ -80,6 +96,8 @@ int tnd_call_test_answer(struct tnd_call *call, const struct tnd_sdp_neg *wn, ch
 	l.codecs = want;
 	l.n_codecs = tnd_call_prefs(want, wn->codec, wn->dtmf, false);
 	err = tnd_sdp_answer_sip(&answer, call->sip_offer, &l, msg, msglen);
+	if (!err)
+		err = set_te(call, answer, msg, msglen);
 	if (!err)
 		err = tnd_call_route(call, call->sip_offer, answer, wn, msg, msglen);
 	tnd_sdp_free(answer);

@@ -309,6 +309,7 @@ void tnd_media_counts(struct tnd_media_counts *c);
 enum tnd_testpeer_kind {
 	TND_TESTPEER_ECHO,   /* what comes in goes back 200 ms later, renumbered */
 	TND_TESTPEER_TONE,   /* 1 kHz for 5 s, then ring-back cadence */
+	TND_TESTPEER_DTMF,   /* the digits it gets read back, in-band and RFC 4733 */
 };
 
 /* Refcounted (tnd_obj). Made on the signalling thread; runs on `worker`. */
@@ -322,6 +323,11 @@ struct tnd_testpeer;
 int tnd_testpeer_alloc(struct tnd_testpeer **tpp, struct tnd_loop *worker,
 		       enum tnd_testpeer_kind kind, const char *addr, uint16_t peer_port,
 		       const char *codec, uint32_t clock, uint8_t pt, uint16_t *portp);
+/* Signalling thread, once, after alloc: the telephone-event payload type
+ * and clock the SIP leg's answer gives (DTMF reads back the events it gets
+ * with them; without, it sends silence; the others ignore them). 0, EINVAL
+ * (a second call, a pt above 127, a clock outside 1000-192000) or ENOMEM. */
+int tnd_testpeer_set_te(struct tnd_testpeer *tp, uint8_t te_pt, uint32_t te_clock);
 /* Stops it on its worker (queued; any thread). */
 void tnd_testpeer_close(struct tnd_testpeer *tp);
 

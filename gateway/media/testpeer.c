@@ -8,7 +8,12 @@
  *   source numbers its own packets);
  * - tone sends 1 kHz for 5 s, then ring-back (440 + 480 Hz, 2 s on, 4 s
  *   off, as ITU-T E.180 lists for North America), encoded through codecs/
- *   in the call's codec at 20 ms a packet.
+ *   in the call's codec at 20 ms a packet;
+ * - dtmf reads back the digits it gets as RFC 4733 telephone-events: each
+ *   digit, once, plays back 100 ms later as its in-band tone pair (ITU-T
+ *   Q.23 frequencies, encoded in the call's codec, silence between) and as
+ *   RFC 4733 events of the same 100 ms on the audio's clock and SSRC, so
+ *   the caller both hears it and gets it as a digit.
  * Threads: made on the signalling thread (socket bound, encoder made at
  * negotiation); from then on its socket source and 10 ms clock run on one
  * media worker, which owns every field marked OWNER: worker. The signalling
@@ -31,6 +36,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/obj.h"
 #include "gateway/media/media.h"
+#include "webrtc/webrtc.h"
 
 #define ECHO_DELAY_US 200000
 #define ECHO_SLOTS 64          /* 200 ms of 5 ms packets, or 1.28 s of 20 ms ones */
@@ -39,6 +45,9 @@
 #define TONE_FIRST_MS 5000     /* 1 kHz, then ring-back */
 #define CLOCK_MS 10
 #define CATCH_UP_MAX 10        /* frames sent at once after a stalled worker */
+#define DIGIT_FRAMES 5         /* 100 ms of tone a digit read back */
+#define GAP_FRAMES 5           /* 100 ms of silence after it */
+#define DIGITS_MAX 32          /* digits queued; more are dropped */
 
 struct slot {
 	gint64 due_us;
@@ -70,6 +79,18 @@ struct tnd_testpeer {
 	gint64 start_us;
 	uint64_t frames;
 	double ph1, ph2;                  /* oscillator phases, radians */
+	/* dtmf */
+	int te_pt;                        /* telephone-event PT, or -1 */
+	uint32_t te_clock;
+	int te_pt_set;                    /* OWNER: signalling; staged by set_te */
+	uint32_t te_clock_set;
+	struct tnd_dtmf_rx rx;
+	char digits[DIGITS_MAX];          /* ring of digits to read back */
+	unsigned d_head, d_count;
+	char playing;                     /* the digit on the air, or 0 */
+	unsigned play_frames;             /* frames of it (tone, then gap) sent */
+	struct tnd_dtmf_tx tx;
+	bool tx_on;
 };
 
 static void testpeer_destroy(void *data)
@@ -110,6 +131,30 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Worker: the receiver saw a digit begin: it is queued to be read back
+ * (once, however many packets and end packets it came in). */
+static void on_digit(const struct tnd_dtmf_digit *d, void *arg)
+{
+	struct tnd_testpeer *tp = arg;
+
+	if (d->end || tp->d_count == DIGITS_MAX)
+		return;
+	tp->digits[(tp->d_head + tp->d_count) % DIGITS_MAX] = d->digit;
+	tp->d_count++;
+}
+
+/* Worker: an RTP packet for the dtmf destination; telephone-events go to
+ * the receiver, audio is dropped. Bad headers are dropped too. */
+static void dtmf_packet(struct tnd_testpeer *tp, const uint8_t *p, size_t len)
+{
+	struct tnd_rtp_hdr h;
+
+	if (tp->te_pt < 0 || tnd_rtp_parse(p, len, &h) || h.pt != tp->te_pt)
+		return;
+	(void)tnd_dtmf_rx_packet(&tp->rx, p + h.payload_off, h.payload_len, h.ts, h.seq,
+				 h.marker);
+}
+
 /* Worker: one packet from the bridge. RTCP (PT 72-76 with the marker bit
  * folded in, RFC 5761 section 4) and anything not RTP version 2 is read
  * and dropped; echo keeps RTP for its delay line. */
@@ -118,7 +163,13 @@ static void on_packet(struct tnd_testpeer *tp, const uint8_t *p, size_t len, gin
 	struct slot *s;
 	uint8_t pt = p[1] & 0x7f;
 
-	if (len < 12 || (p[0] >> 6) != 2 || (pt >= 72 && pt <= 76) || tp->kind != TND_TESTPEER_ECHO)
+	if (len < 12 || (p[0] >> 6) != 2 || (pt >= 72 && pt <= 76))
+		return;
+	if (tp->kind == TND_TESTPEER_DTMF) {
+		dtmf_packet(tp, p, len);
+		return;
+	}
+	if (tp->kind != TND_TESTPEER_ECHO)
 		return;
 	if (tp->count == ECHO_SLOTS) {
 		/* full: the oldest goes, as a late packet would */
@@ -191,6 +242,80 @@ static void tone_fill(struct tnd_testpeer *tp, int16_t *pcm, size_t n, uint64_t 
 	}
 }
 
+/* ITU-T Q.23: a digit's row (low) and column (high) frequencies. */
+static bool dtmf_freqs(char digit, double *lo, double *hi)
+{
+	static const char keys[] = "123A456B789C*0#D";
+	static const double rows[] = { 697, 770, 852, 941 }, cols[] = { 1209, 1336, 1477, 1633 };
+	const char *k = digit ? strchr(keys, digit) : NULL;
+
+	if (!k)
+		return false;
+	*lo = rows[(k - keys) / 4];
+	*hi = cols[(k - keys) % 4];
+	return true;
+}
+
+/* The dtmf destination's frame: the digit on the air (each tone at -7 dBFS
+ * or so), or silence; the next queued digit starts when the last one's gap
+ * is over, with its RFC 4733 events. */
+static void dtmf_fill(struct tnd_testpeer *tp, int16_t *pcm, size_t n)
+{
+	double lo, hi;
+
+	if (!tp->playing && tp->d_count) {
+		tp->playing = tp->digits[tp->d_head];
+		tp->d_head = (tp->d_head + 1) % DIGITS_MAX;
+		tp->d_count--;
+		tp->play_frames = 0;
+		tp->tx_on = tp->te_pt >= 0 &&
+			    !tnd_dtmf_tx_start(&tp->tx, tp->playing, DIGIT_FRAMES * TONE_FRAME_MS, 10,
+					       tp->te_clock, TONE_FRAME_MS, tp->ts);
+	}
+	if (!tp->playing || tp->play_frames >= DIGIT_FRAMES || !dtmf_freqs(tp->playing, &lo, &hi)) {
+		memset(pcm, 0, n * sizeof(*pcm));
+	} else {
+		double w1 = 2 * M_PI * lo / tp->rate, w2 = 2 * M_PI * hi / tp->rate;
+
+		for (size_t i = 0; i < n; i++) {
+			pcm[i] = (int16_t)lrint((0.22 * sin(tp->ph1) + 0.22 * sin(tp->ph2)) * 32767.0);
+			tp->ph1 = fmod(tp->ph1 + w1, 2 * M_PI);
+			tp->ph2 = fmod(tp->ph2 + w2, 2 * M_PI);
+		}
+	}
+	if (tp->playing && ++tp->play_frames >= DIGIT_FRAMES + GAP_FRAMES)
+		tp->playing = 0;
+}
+
+static void put_header(struct tnd_testpeer *tp, uint8_t *pkt, uint8_t pt, bool marker,
+		       uint32_t ts)
+{
+	pkt[0] = 0x80;
+	pkt[1] = (uint8_t)(pt | (marker ? 0x80 : 0));
+	pkt[2] = (uint8_t)(tp->seq >> 8);
+	pkt[3] = (uint8_t)tp->seq;
+	put32(pkt + 4, ts);
+	put32(pkt + 8, tp->ssrc);
+	tp->seq++;
+}
+
+/* The dtmf destination's telephone-event packet of this frame, if any. */
+static void dtmf_event(struct tnd_testpeer *tp)
+{
+	uint8_t pkt[12 + TND_DTMF_EV_SIZE];
+	struct tnd_dtmf_pkt ev;
+
+	if (!tp->tx_on)
+		return;
+	if (!tnd_dtmf_tx_next(&tp->tx, &ev)) {
+		tp->tx_on = false;
+		return;
+	}
+	put_header(tp, pkt, (uint8_t)tp->te_pt, ev.marker, ev.ts);
+	memcpy(pkt + 12, ev.payload, TND_DTMF_EV_SIZE);
+	send_rtp(tp, pkt, sizeof(pkt));
+}
+
 static void tone_frame(struct tnd_testpeer *tp)
 {
 	int16_t pcm[TND_CODEC_MAX_SAMPLES];
@@ -198,18 +323,17 @@ static void tone_frame(struct tnd_testpeer *tp)
 	size_t n = tp->rate * TONE_FRAME_MS / 1000, len = 0;
 	int err;
 
-	tone_fill(tp, pcm, n, tp->frames * TONE_FRAME_MS);
+	if (tp->kind == TND_TESTPEER_DTMF)
+		dtmf_fill(tp, pcm, n);
+	else
+		tone_fill(tp, pcm, n, tp->frames * TONE_FRAME_MS);
 	err = tnd_codec_encode(tp->enc, pcm, n, pkt + 12, TND_CODEC_MAX_PAYLOAD, &len);
 	if (!err && len) {
-		pkt[0] = 0x80;
-		pkt[1] = (uint8_t)(tp->pt | (tp->frames == 0 ? 0x80 : 0));   /* marker: talkspurt */
-		pkt[2] = (uint8_t)(tp->seq >> 8);
-		pkt[3] = (uint8_t)tp->seq;
-		put32(pkt + 4, tp->ts);
-		put32(pkt + 8, tp->ssrc);
-		tp->seq++;
+		put_header(tp, pkt, tp->pt, tp->frames == 0, tp->ts);   /* marker: talkspurt */
 		send_rtp(tp, pkt, 12 + len);
 	}
+	if (tp->kind == TND_TESTPEER_DTMF)
+		dtmf_event(tp);
 	tp->ts += tp->ts_step;
 	tp->frames++;
 }
@@ -319,6 +443,31 @@ static int make_encoder(struct tnd_testpeer *tp, const char *codec, uint32_t clo
 	return 0;
 }
 
+/* Worker: telephone-event from now on (set_te's values, staged). */
+static void te_on_worker(void *obj)
+{
+	struct tnd_testpeer *tp = obj;
+
+	tp->te_pt = tp->te_pt_set;
+	tp->te_clock = tp->te_clock_set;
+	tnd_dtmf_rx_reset(&tp->rx);
+}
+
+int tnd_testpeer_set_te(struct tnd_testpeer *tp, uint8_t te_pt, uint32_t te_clock)
+{
+	int err;
+
+	if (!tp || te_pt > 127 || tp->te_pt_set >= 0)
+		return EINVAL;
+	/* the receiver is set up here, before the worker can look at it */
+	err = tnd_dtmf_rx_init(&tp->rx, te_clock, on_digit, tp);
+	if (err)
+		return err;
+	tp->te_pt_set = te_pt;
+	tp->te_clock_set = te_clock;
+	return tnd_loop_call(tp->worker, te_on_worker, tp);
+}
+
 int tnd_testpeer_alloc(struct tnd_testpeer **tpp, struct tnd_loop *worker,
 		       enum tnd_testpeer_kind kind, const char *addr, uint16_t peer_port,
 		       const char *codec, uint32_t clock, uint8_t pt, uint16_t *portp)
@@ -327,7 +476,7 @@ int tnd_testpeer_alloc(struct tnd_testpeer **tpp, struct tnd_loop *worker,
 	int err;
 
 	if (!tpp || !worker || !addr || !peer_port || !portp ||
-	    (kind == TND_TESTPEER_TONE && !codec))
+	    (kind != TND_TESTPEER_ECHO && !codec))
 		return EINVAL;
 	tp = tnd_obj_zalloc(sizeof(*tp), testpeer_destroy);
 	if (!tp)
@@ -339,6 +488,7 @@ int tnd_testpeer_alloc(struct tnd_testpeer **tpp, struct tnd_loop *worker,
 	tp->ssrc = g_random_int();
 	tp->seq = (uint16_t)g_random_int();
 	tp->ts = g_random_int();
+	tp->te_pt = tp->te_pt_set = -1;
 	if (kind == TND_TESTPEER_ECHO)
 		err = (tp->ring = calloc(ECHO_SLOTS, sizeof(*tp->ring))) ? 0 : ENOMEM;
 	else

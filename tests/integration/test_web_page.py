@@ -118,7 +118,7 @@ def test_page_loads_labelled_with_screenshots():
         seen = pg.run("""async (page) => {
           const out = {};
           for (const [role, name] of [['textbox', 'Number or SIP address'],
-              ['button', 'Call'], ['button', 'Echo test'], ['button', 'Tone test'],
+              ['button', 'Call'], ['button', 'Echo test'], ['button', 'Tone test'], ['button', 'DTMF test'],
               ['button', 'digit 5'], ['button', 'star'], ['button', 'hash'],
               ['group', 'Dial pad'], ['button', 'Log out']])
             out[role + ':' + name] = await page.getByRole(role, { name, exact: true }).isVisible();

@@ -3,7 +3,10 @@
  * echo sends back what came, at least 200 ms later, as a stream of its own
  * (SSRC, continuous sequence numbers, the sender's timestamp spacing), and
  * drops RTCP; tone sends PCMU whose decoded audio is 1 kHz (Goertzel power
- * against 440 Hz), paced at 20 ms with continuous numbering. */
+ * against 440 Hz), paced at 20 ms with continuous numbering; dtmf reads a
+ * digit sent as RFC 4733 back once, as its tone pair in the PCMU (row and
+ * column against 1 kHz and the other row) and as telephone-events of PT
+ * 101 ending with the E bit, and shrugs off broken event packets. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -190,6 +193,81 @@ static int test_tone_is_1k_pcmu_paced(void)
 	return teardown(tp, w, fd, live);
 }
 
+/* Digit '5' (event 5) as RFC 4733 on PT 101: begin, two updates, three
+ * ends; then its end again, late, and three broken packets. */
+static void send_digit_5(int fd, uint16_t port)
+{
+	static const uint16_t durs[] = { 160, 320, 480, 800, 800, 800, 800 };
+	uint8_t p[32];
+
+	for (unsigned i = 0; i < sizeof(durs) / sizeof(durs[0]); i++) {
+		mk_rtp(p, (uint8_t)(101 | (i == 0 ? 0x80 : 0)), (uint16_t)(700 + i), 90000, 0x2222);
+		p[12] = 5;
+		p[13] = (uint8_t)(i >= 3 ? 0x80 | 10 : 10);
+		p[14] = (uint8_t)(durs[i] >> 8);
+		p[15] = (uint8_t)durs[i];
+		send_to(fd, port, p, 16);
+		g_usleep(20000);
+	}
+	mk_rtp(p, 101, 710, 90000, 0x2222);
+	p[0] = 0x9f;                 /* X bit and 15 CSRCs: longer than the packet */
+	send_to(fd, port, p, 16);
+	p[0] = 0xa0;                 /* padding larger than the payload */
+	p[15] = 200;
+	send_to(fd, port, p, 16);
+	p[0] = 0x80;
+	send_to(fd, port, p, 14);    /* half an event block */
+}
+
+static int test_dtmf_reads_back(void)
+{
+	struct tnd_testpeer *tp = NULL;
+	struct tnd_loop *w = NULL;
+	struct tnd_codec_dec *dec = NULL;
+	struct tnd_codec_params prm;
+	long live = tnd_obj_live();
+	uint16_t port, tp_port = 0;
+	uint8_t r[2048];
+	int16_t pcm[8000 * 3];
+	size_t got = 0;
+	unsigned events = 0, ends = 0, markers = 0;
+	int fd = udp_open(&port);
+
+	memset(&prm, 0, sizeof(prm));
+	TEST_ASSERT(fd >= 0);
+	TEST_ASSERT(tnd_codec_dec_alloc(&dec, tnd_codec_get(TND_CODEC_PCMU), &prm) == 0);
+	TEST_ASSERT(tnd_loop_alloc(&w, "media0", 1) == 0 && tnd_loop_thread_start(w) == 0);
+	TEST_ASSERT(tnd_testpeer_alloc(&tp, w, TND_TESTPEER_DTMF, "127.0.0.1", port, "PCMU", 8000,
+				       0, &tp_port) == 0);
+	TEST_ASSERT(tnd_testpeer_set_te(tp, 200, 8000) == EINVAL);
+	TEST_ASSERT(tnd_testpeer_set_te(tp, 101, 8000) == 0);
+	TEST_ASSERT(tnd_testpeer_set_te(tp, 101, 8000) == EINVAL);
+	send_digit_5(fd, tp_port);
+	send_digit_5(fd, tp_port);   /* the same event again: no second digit */
+	/* 3 s of what it sends: the digit, 100 ms, once */
+	while (got + 160 <= sizeof(pcm) / sizeof(pcm[0])) {
+		ssize_t n = recv_wait(fd, r, sizeof(r), 2000);
+		size_t ns = 0;
+
+		TEST_ASSERT(n >= 12);
+		if ((r[1] & 0x7f) == 101) {
+			TEST_ASSERT(n == 16 && r[12] == 5);
+			events++;
+			ends += (r[13] & 0x80) != 0;
+			markers += (r[1] & 0x80) != 0;
+			continue;
+		}
+		TEST_ASSERT((r[1] & 0x7f) == 0 && n == 12 + 160);
+		TEST_ASSERT(tnd_codec_decode(dec, r + 12, 160, pcm + got, 160, &ns) == 0 && ns == 160);
+		got += ns;
+	}
+	TEST_ASSERT(events >= 5 && ends == 3 && markers == 1);
+	TEST_ASSERT(power_at(pcm, got, 770, 8000) > 100 * power_at(pcm, got, 1000, 8000));
+	TEST_ASSERT(power_at(pcm, got, 1336, 8000) > 100 * power_at(pcm, got, 697, 8000));
+	tnd_codec_dec_free(dec);
+	return teardown(tp, w, fd, live);
+}
+
 static int test_bad_arguments(void)
 {
 	struct tnd_testpeer *tp = NULL;
@@ -215,6 +293,7 @@ int main(int argc, char **argv)
 	static const struct tnd_test tests[] = {
 		TND_TEST(test_echo_delays_and_renumbers),
 		TND_TEST(test_tone_is_1k_pcmu_paced),
+		TND_TEST(test_dtmf_reads_back),
 		TND_TEST(test_bad_arguments),
 	};
 
