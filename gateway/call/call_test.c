@@ -8,6 +8,7 @@
  * destination can have. Signalling thread. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -26,16 +27,21 @@ static const struct {
 
 int tnd_call_test_kind(const struct tnd_conf *conf, const char *to)
 {
+	bool uri;
+
 	if (!conf || !to || !tnd_conf_test_destinations(conf))
 		return -1;
-	if (!strncasecmp(to, "sip:", 4))
+	uri = !strncasecmp(to, "sip:", 4);
+	if (uri)
 		to += 4;
 	for (size_t i = 0; i < sizeof(dests) / sizeof(dests[0]); i++) {
 		size_t n = strlen(dests[i].name);
 
 		if (strncmp(to, dests[i].name, n))
 			continue;
-		if (!to[n] || !strcasecmp(to + n, "@tandem.invalid"))
+		/* "echo" or sip:echo@tandem.invalid; sip:echo is a host named
+		 * echo, which the dial plan and DNS decide about */
+		if ((!uri && !to[n]) || !strcasecmp(to + n, "@tandem.invalid"))
 			return (int)dests[i].kind;
 	}
 	return -1;
