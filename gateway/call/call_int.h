@@ -291,7 +291,6 @@ int tnd_call_dtmf_route(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 			const struct tnd_sdp_media *rm, const struct tnd_sdp_codec *sip_codec);
 /* A transcoded call's DTMF: the transcoder relays telephone-event; the
  * `dtmf` request is sent as SIP INFO. */
-int tnd_call_dtmf_route_xcode(struct tnd_call *call, const struct tnd_sdp_neg *webrtc);
 /* The bridge's dtmf event (tnd_bridge_events.dtmf, arg: the call). */
 void tnd_call_on_dtmf(void *arg, unsigned side, char digit, unsigned duration_ms,
 		      enum tnd_bridge_dtmf_src src);

@@ -22,6 +22,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/poll.h"
 #include "gateway/media/bridge_int.h"
+#include "gateway/media/dtmf_media.h"
 #include "gateway/media/xcode.h"
 
 /* Sizes (R7: all set up front; docs/benchmarks.md "Transcoding" counts the
@@ -61,11 +62,7 @@ struct tnd_xdir {
 					    * reported yet (MISSING follows) */
 	struct tnd_timer timer;
 	int64_t next_us;
-	/* telephone-event relay: an event keeps its output timestamp */
-	struct tnd_bridge_te te[TND_BRIDGE_MAX_TE];
-	unsigned n_te;
-	uint32_t te_in_ts, te_out_ts;
-	bool te_seen;
+	uint32_t dtmf_pos;                 /* 8 kHz samples decoded, for the detector */
 	struct tnd_bridge_dir_stats st;
 	int16_t pcm[XC_MAX_IN];
 	int16_t rsout[XC_MAX_IN * 2 + 64];     /* 8 -> 16 kHz, and the carry */
@@ -173,6 +170,10 @@ static void send_payload(struct tnd_xdir *x, uint8_t *buf, size_t plen, int64_t 
 	tnd_rtp_set_ssrc(buf, d->out_ssrc);
 	x->mark = false;
 	x->skip_ts = 0;
+	plen += TND_RTP_HDR_LEN;
+	if (d->dtmf)   /* a queued digit replaces this packet with its event */
+		plen = tnd_mdtmf_out(d, buf, plen, x->out_c->clock);
+	plen -= TND_RTP_HDR_LEN;
 	d->tx.last_seq = seq;
 	d->tx.last_ts = ts;
 	d->tx.last_us = now_us;
@@ -202,6 +203,8 @@ static void drain_framer(struct tnd_xdir *x, int64_t now_us)
 			x->d->st.drop_not_ready++;
 			continue;
 		}
+		if (x->d->dtmf)   /* in-band digits toward leg B replace the voice */
+			(void)tnd_mdtmf_pcm_out(x->d, x->enc_in, x->out_n, x->enc_rate);
 		err = tnd_codec_encode(x->enc, x->enc_in, x->out_n, buf + TND_RTP_HDR_LEN,
 				       XC_MAX_PAYLOAD, &plen);
 		if (err) {
@@ -337,6 +340,13 @@ static void tick(struct tnd_xdir *x, int64_t now_us)
 	}
 	if (n && x->empty_run == 0)
 		x->playing = true;
+	if (x->d->dtmf) {
+		/* leg B's tones are detected, and muted toward the browser
+		 * while they last (the digit reaches it once, as its event) */
+		tnd_mdtmf_pcm_in(x->d, x->pcm, n, x->dec_rate, x->dtmf_pos);
+		tnd_mdtmf_pcm_mute(x->d, x->pcm, n);
+		x->dtmf_pos += (uint32_t)n;
+	}
 	push_pcm(x, x->pcm, n);
 	drain_framer(x, now_us);
 }
@@ -357,54 +367,10 @@ static void on_timer(struct tnd_timer *t, int64_t now_us)
 
 /* ------------------------------------------------------------ input */
 
-/* A telephone-event packet: relayed in our numbering, its timestamp that
- * of our audio when the event began, its durations in the output clock. */
-static void relay_event(struct tnd_xdir *x, uint8_t *pkt, const struct tnd_rtp_hdr *h,
-			const struct tnd_bridge_te *te)
-{
-	struct tnd_mdir *d = x->d;
-	uint8_t *p = pkt + h->payload_off;
-	int err;
-
-	if (!d->out->ops || !d->out->ops->up(d->out->obj) || h->payload_len < 4)
-		return;
-	if (!x->te_seen || h->ts != x->te_in_ts) {
-		x->te_seen = true;
-		x->te_in_ts = h->ts;
-		x->te_out_ts = d->tx.last_ts + x->skip_ts;
-	}
-	for (size_t i = 0; te->in_clock != te->out_clock && i + 4 <= h->payload_len; i += 4) {
-		uint64_t dur = (uint64_t)((uint32_t)p[i + 2] << 8 | p[i + 3]);
-
-		dur = dur * te->out_clock / te->in_clock;
-		tnd_rtp_wr16(p + i + 2, (uint16_t)(dur > 0xffff ? 0xffff : dur));
-	}
-	tnd_rtp_set_pt(pkt, te->out_pt);
-	tnd_rtp_set_ssrc(pkt, d->out_ssrc);
-	d->tx.last_seq++;
-	tnd_rtp_set_seq(pkt, d->tx.last_seq);
-	tnd_rtp_set_ts(pkt, x->te_out_ts);
-	d->tx.packets++;
-	d->tx.octets += h->payload_len;
-	err = d->out->ops->send_rtp(d->out->obj, pkt, h->payload_off + h->payload_len + h->pad_len,
-				    TND_POLL_BUF_SIZE);
-	if (err)
-		d->st.send_err++;
-}
-
-static const struct tnd_bridge_te *te_of(const struct tnd_xdir *x, uint8_t pt)
-{
-	for (unsigned i = 0; i < x->n_te; i++)
-		if (x->te[i].in_pt == pt)
-			return &x->te[i];
-	return NULL;
-}
-
 static void xcode_in(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, int64_t now_us)
 {
 	struct tnd_bridge *br = d->out->br;
 	struct tnd_xdir *x = br->xc[d - br->dir];
-	const struct tnd_bridge_te *te;
 	struct tnd_rtp_hdr h;
 	struct tnd_jb_pkt jp;
 
@@ -413,12 +379,12 @@ static void xcode_in(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, i
 		d->st.drop_pt++;
 		return;
 	}
+	/* telephone-event goes to the DTMF handler (dtmf_media.c): relayed
+	 * in our numbering, or posted as a digit, exactly once */
+	if (d->dtmf && tnd_mdtmf_in(d, pkt, len, now_us))
+		return;
 	if (h.pt != x->in_pt) {
-		te = te_of(x, h.pt);
-		if (te)
-			relay_event(x, pkt, &h, te);
-		else
-			d->st.drop_pt++;
+		d->st.drop_pt++;
 		return;
 	}
 	tnd_mdir_account(d, pkt, len, x->in_c->clock, now_us);
@@ -438,17 +404,13 @@ tnd_mdir_h *const tnd_bridge_fwd_xcode = xcode_in;
 
 /* ------------------------------------------------------------ bridge side */
 
-void tnd_xdir_attach(struct tnd_xdir *x, struct tnd_bridge *br, unsigned dir,
-		     const struct tnd_bridge_te *te, unsigned n_te)
+void tnd_xdir_attach(struct tnd_xdir *x, struct tnd_bridge *br, unsigned dir)
 {
 	/* the map's one entry: the audio, at the output clock SR reports in */
 	struct tnd_mdir_pt pt = { x->in_pt, x->out_pt, x->out_c->clock };
 
 	x->br = br;
 	x->d = &br->dir[dir];
-	x->n_te = 0;
-	for (unsigned i = 0; i < n_te && x->n_te < TND_BRIDGE_MAX_TE; i++)
-		x->te[x->n_te++] = te[i];
 	tnd_mdir_set_pts(x->d, &pt, 1);
 	x->d->handler = tnd_bridge_fwd_xcode;
 }

@@ -109,7 +109,9 @@ static int fx_up(struct fx *f, const struct tnd_bridge_dtmf *d)
 		return 1;
 	f->br->worker = f->br->signal = f->loop;
 	f->br->ev = &events;
+	f->br->stats = tnd_stats_slab(1);   /* fwd.c counts into the worker's slab */
 	for (unsigned i = 0; i < 2; i++) {
+		f->br->leg[i].br = f->br;
 		f->br->leg[i].ops = &fake_ops;
 		f->br->leg[i].obj = &sent[i];
 		f->br->leg[i].side = (uint8_t)i;
