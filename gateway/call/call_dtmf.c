@@ -36,13 +36,13 @@ static bool is_g711(const struct tnd_sdp_codec *c)
 }
 
 /* Tones can be made and heard in the SIP leg's audio: G.711 in
- * pass-through (the handler's own codec), any codec the transcoder
- * decodes at 8 kHz when transcoding (its PCM hooks). */
+ * pass-through (the handler's own codec), any narrowband or wideband codec
+ * when transcoding (the transcoder's PCM, 16 kHz halved for DTMF). */
 static bool inband_ok(const struct tnd_call *call, const struct tnd_sdp_codec *c)
 {
 	if (!call->transcoded)
 		return is_g711(c);
-	return c && c->name && strcasecmp(c->name, "G722") && strcasecmp(c->name, "opus");
+	return c && c->name && strcasecmp(c->name, "opus");
 }
 
 /* The peer's telephone-event, at the audio's clock if it has one there. */

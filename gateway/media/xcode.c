@@ -63,6 +63,7 @@ struct tnd_xdir {
 	struct tnd_timer timer;
 	int64_t next_us;
 	uint32_t dtmf_pos;                 /* 8 kHz samples decoded, for the detector */
+	int16_t dtmf8[XC_MAX_IN / 2];      /* DTMF's 8 kHz view of 16 kHz PCM */
 	struct tnd_bridge_dir_stats st;
 	int16_t pcm[XC_MAX_IN];
 	int16_t rsout[XC_MAX_IN * 2 + 64];     /* 8 -> 16 kHz, and the carry */
@@ -189,6 +190,46 @@ static void send_payload(struct tnd_xdir *x, uint8_t *buf, size_t plen, int64_t 
 	}
 }
 
+/* DTMF runs at 8 kHz. 16 kHz PCM (G.722) is halved for the detector (pairs
+ * averaged: a low-pass enough for tones below 2 kHz) and generated tones are
+ * doubled back (linear interpolation). */
+static void dtmf_pcm_in(struct tnd_xdir *x, int16_t *pcm, size_t n)
+{
+	size_t h = n / 2;
+
+	if (x->dec_rate == 16000 && h <= sizeof(x->dtmf8) / sizeof(x->dtmf8[0])) {
+		for (size_t i = 0; i < h; i++)
+			x->dtmf8[i] = (int16_t)(((int32_t)pcm[2 * i] + pcm[2 * i + 1]) / 2);
+		tnd_mdtmf_pcm_in(x->d, x->dtmf8, h, 8000, x->dtmf_pos);
+		x->dtmf_pos += (uint32_t)h;
+	} else {
+		tnd_mdtmf_pcm_in(x->d, pcm, n, x->dec_rate, x->dtmf_pos);
+		x->dtmf_pos += (uint32_t)n;
+	}
+	tnd_mdtmf_pcm_mute(x->d, pcm, n);
+}
+
+static void dtmf_pcm_out(struct tnd_xdir *x, int16_t *pcm, size_t n)
+{
+	size_t h = n / 2;
+
+	if (x->enc_rate != 16000) {
+		(void)tnd_mdtmf_pcm_out(x->d, pcm, n, x->enc_rate);
+		return;
+	}
+	if (h > sizeof(x->dtmf8) / sizeof(x->dtmf8[0]))
+		return;
+	memset(x->dtmf8, 0, h * sizeof(x->dtmf8[0]));
+	if (!tnd_mdtmf_pcm_out(x->d, x->dtmf8, h, 8000))
+		return;
+	for (size_t i = 0; i < h; i++) {
+		int32_t a = x->dtmf8[i], b = i + 1 < h ? x->dtmf8[i + 1] : a;
+
+		pcm[2 * i] = (int16_t)a;
+		pcm[2 * i + 1] = (int16_t)((a + b) / 2);
+	}
+}
+
 /* Encodes every whole output packet the framer holds. */
 static void drain_framer(struct tnd_xdir *x, int64_t now_us)
 {
@@ -204,7 +245,7 @@ static void drain_framer(struct tnd_xdir *x, int64_t now_us)
 			continue;
 		}
 		if (x->d->dtmf)   /* in-band digits toward leg B replace the voice */
-			(void)tnd_mdtmf_pcm_out(x->d, x->enc_in, x->out_n, x->enc_rate);
+			dtmf_pcm_out(x, x->enc_in, x->out_n);
 		err = tnd_codec_encode(x->enc, x->enc_in, x->out_n, buf + TND_RTP_HDR_LEN,
 				       XC_MAX_PAYLOAD, &plen);
 		if (err) {
@@ -340,13 +381,10 @@ static void tick(struct tnd_xdir *x, int64_t now_us)
 	}
 	if (n && x->empty_run == 0)
 		x->playing = true;
-	if (x->d->dtmf) {
-		/* leg B's tones are detected, and muted toward the browser
-		 * while they last (the digit reaches it once, as its event) */
-		tnd_mdtmf_pcm_in(x->d, x->pcm, n, x->dec_rate, x->dtmf_pos);
-		tnd_mdtmf_pcm_mute(x->d, x->pcm, n);
-		x->dtmf_pos += (uint32_t)n;
-	}
+	/* leg B's tones are detected, and muted toward the browser while
+	 * they last (the digit reaches it once, as its event) */
+	if (x->d->dtmf)
+		dtmf_pcm_in(x, x->pcm, n);
 	push_pcm(x, x->pcm, n);
 	drain_framer(x, now_us);
 }

@@ -631,23 +631,24 @@ static int test_xcode_te_relay(void)
  * (no telephone-event) on leg B. A digit sent toward B in-band arrives as
  * its two tones in B's decoded PCMA instead of A's 440 Hz; B's own tone
  * pair (852 + 1477 Hz, "9") is detected and reported exactly once. */
-static int test_xcode_inband(void)
+static int xcode_inband(enum tnd_codec_id sip, uint8_t sip_pt)
 {
 	long live = tnd_obj_live();
 	static struct fx f;
 	struct tnd_bridge_codec a = { tnd_codec_get(TND_CODEC_OPUS), 111, 20, { 0 } };
-	struct tnd_bridge_codec b = { tnd_codec_get(TND_CODEC_PCMA), 8, 20, { 0 } };
+	struct tnd_bridge_codec b = { tnd_codec_get(sip), sip_pt, 20, { 0 } };
 	const struct tnd_bridge_dtmf dc = {
-		.webrtc_pt = -1, .sip_pt = -1, .sip_inband = true, .sip_audio_pt = 8,
+		.webrtc_pt = -1, .sip_pt = -1, .sip_inband = true, .sip_audio_pt = sip_pt,
 		.transcoded = true,
 	};
+	unsigned rate, win;
 	unsigned tone_frames = 0, voice_frames = 0;
 	int64_t t0;
 	int rc = 1;
 
 	memset(&f, 0, sizeof(f));
 	if (peer_open(&f.a, TND_CODEC_OPUS, 111, 20, 440) ||
-	    peer_open(&f.b, TND_CODEC_PCMA, 8, 20, 300) || fx_up(&f, &a, &b) ||
+	    peer_open(&f.b, sip, sip_pt, 20, 300) || fx_up(&f, &a, &b) ||
 	    tnd_bridge_dtmf(f.br, &dc))
 		goto out;
 	t0 = g_get_monotonic_time();
@@ -674,10 +675,12 @@ static int test_xcode_inband(void)
 		g_usleep(5000);
 	}
 	/* B's audio in 20 ms windows: the "5" pair (770 + 1336 Hz) or A's 440 */
-	for (size_t off = 0; off + 160 <= f.b.n_pcm; off += 160) {
+	rate = f.b.rate;
+	win = rate / 50;
+	for (size_t off = 0; off + win <= f.b.n_pcm; off += win) {
 		const int16_t *w = f.b.pcm + off;
-		double p770 = power_at(w, 160, 8000, 770), p1336 = power_at(w, 160, 8000, 1336);
-		double p440 = power_at(w, 160, 8000, 440);
+		double p770 = power_at(w, win, rate, 770), p1336 = power_at(w, win, rate, 1336);
+		double p440 = power_at(w, win, rate, 440);
 
 		if (p770 > 20 * p440 && p1336 > 20 * p440)
 			tone_frames++;
@@ -685,8 +688,8 @@ static int test_xcode_inband(void)
 			voice_frames++;
 	}
 	f.digits[f.n_digits] = '\0';
-	printf("# leg B heard %u frames of the 5 pair, %u of A's 440 Hz; digits reported \"%s\"\n",
-	       tone_frames, voice_frames, f.digits);
+	printf("# %s: leg B heard %u frames of the 5 pair, %u of A's 440 Hz; digits reported \"%s\"\n",
+	       f.b.c->name, tone_frames, voice_frames, f.digits);
 	/* 200 ms of tone: 10 windows, allow the edges */
 	rc = tone_frames >= 7 && tone_frames <= 12 && voice_frames >= 50 &&
 	     !strcmp(f.digits, "9") ? 0 : 1;
@@ -694,6 +697,17 @@ static int test_xcode_inband(void)
 	if (fx_down(&f, live))
 		rc = 1;
 	return rc;
+}
+
+static int test_xcode_inband(void)
+{
+	return xcode_inband(TND_CODEC_PCMA, 8);
+}
+
+/* The same at 16 kHz: G.722 on leg B (DTMF on its PCM halved and doubled). */
+static int test_xcode_inband_g722(void)
+{
+	return xcode_inband(TND_CODEC_G722, 9);
 }
 
 /* Bad set-ups are refused before anything is queued. */
@@ -724,6 +738,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_xcode_clock_drift),
 		TND_TEST(test_xcode_te_relay),
 		TND_TEST(test_xcode_inband),
+		TND_TEST(test_xcode_inband_g722),
 	};
 	int rc;
 
