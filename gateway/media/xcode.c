@@ -13,7 +13,12 @@
  * Clock drift: the timer is ours, so the output runs at our clock; the jitter
  * buffer shrinks its delay when the sender runs fast and conceals when it
  * runs slow, and the framer is drained every tick, so no queue grows.
- * Worker thread; no allocation after tnd_xdir_alloc (R7). */
+ *
+ * DTMF (dtmf_media.h): every packet goes to the DTMF handler first, which
+ * takes telephone-event; decoded PCM from leg B feeds its in-band detector
+ * and PCM toward leg B its tone generator, and each packet we send may
+ * become an RFC 4733 event packet. Worker thread; no allocation after
+ * tnd_xdir_alloc (R7). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
