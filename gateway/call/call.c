@@ -320,8 +320,7 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	/* the ptime we send: what the peer asked for in its SDP */
 	err = tnd_call_join(call, webrtc, sn.codec, sn.dtmf, rm->ptime, msg, msglen);
 	if (!err)
-		err = call->transcoded ? tnd_call_dtmf_route_xcode(call, webrtc) :
-		      tnd_call_dtmf_route(call, webrtc, rm, sn.codec);
+		err = tnd_call_dtmf_route(call, webrtc, rm, sn.codec);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
 	if (err)

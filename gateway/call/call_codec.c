@@ -124,10 +124,11 @@ int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 		  unsigned sip_ptime, char *msg, size_t msglen)
 {
 	const struct tnd_conf *conf = call->calls->env.conf;
-	const struct tnd_sdp_codec *wc = webrtc->codec, *wd = webrtc->dtmf;
+	const struct tnd_sdp_codec *wc = webrtc->codec;
 	struct tnd_bridge_codec a, b;
-	struct tnd_bridge_te te;
 	int err;
+
+	(void)sip_dtmf;   /* telephone-event is the DTMF handler's either way */
 
 	snprintf(call->leg_codec[0], sizeof(call->leg_codec[0]), "%s", wc->name);
 	snprintf(call->leg_codec[1], sizeof(call->leg_codec[1]), "%s", sip->name);
@@ -139,8 +140,6 @@ int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 		pts[n++] = (struct tnd_bridge_pt){ wc->pt, sip->pt, wc->clock };
 		/* telephone-event is not routed: the DTMF handler (dtmf_media.c,
 		 * tnd_call_dtmf_route) re-times it between the clocks */
-		(void)wd;
-		(void)sip_dtmf;
 		call->transcoded = false;
 		return tnd_bridge_route(call->br, pts, n);
 	}
@@ -152,9 +151,8 @@ int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 			 sip->name, sip->clock);
 		return ENOTSUP;
 	}
-	if (wd && sip_dtmf)
-		te = (struct tnd_bridge_te){ wd->pt, sip_dtmf->pt, wd->clock, sip_dtmf->clock };
-	err = tnd_bridge_transcode(call->br, &a, &b, &te, wd && sip_dtmf ? 1 : 0);
+	/* telephone-event: the DTMF handler's here too (tnd_call_dtmf_route) */
+	err = tnd_bridge_transcode(call->br, &a, &b, NULL, 0);
 	if (err)
 		snprintf(msg, msglen, "transcoder %s/%u <-> %s/%u ptime %u: %s", wc->name,
 			 wc->clock, sip->name, sip->clock, b.ptime, strerror(err));

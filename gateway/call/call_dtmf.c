@@ -5,7 +5,8 @@
  * Toward SIP ([calls] dtmf_mode, resolved here, never left at auto):
  * rfc4733 relays the browser's events (and sends the `dtmf` request's) as
  * telephone-event on the SIP leg; info sends one SIP INFO per digit, the
- * next only after duration + gap; inband makes tones in the G.711 audio.
+ * next only after duration + gap; inband makes tones in the audio (G.711
+ * in pass-through; any 8 kHz codec when transcoded, on the PCM).
  * From SIP, every way is taken: telephone-event (relayed to the browser by
  * the bridge when its leg has it), INFO and in-band tones (turned into
  * RFC 4733 toward the browser here). Each digit from SIP becomes one
@@ -34,6 +35,16 @@ static bool is_g711(const struct tnd_sdp_codec *c)
 	return c && c->name && (!strcasecmp(c->name, "PCMU") || !strcasecmp(c->name, "PCMA"));
 }
 
+/* Tones can be made and heard in the SIP leg's audio: G.711 in
+ * pass-through (the handler's own codec), any narrowband or wideband codec
+ * when transcoding (the transcoder's PCM, 16 kHz halved for DTMF). */
+static bool inband_ok(const struct tnd_call *call, const struct tnd_sdp_codec *c)
+{
+	if (!call->transcoded)
+		return is_g711(c);
+	return c && c->name && strcasecmp(c->name, "opus");
+}
+
 /* The peer's telephone-event, at the audio's clock if it has one there. */
 static const struct tnd_sdp_codec *sip_te(const struct tnd_sdp_media *rm, uint32_t clock)
 {
@@ -59,6 +70,7 @@ int tnd_call_dtmf_route(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 	const struct tnd_conf *conf = call->calls ? call->calls->env.conf : NULL;
 	int mode = conf ? conf->calls_dtmf_mode : TND_DTMF_AUTO;
 	bool g711 = is_g711(sip_codec);
+	bool inband = inband_ok(call, sip_codec);
 	struct tnd_bridge_dtmf d = {
 		.webrtc_pt = webrtc->dtmf ? webrtc->dtmf->pt : -1,
 		.webrtc_clock = webrtc->dtmf ? webrtc->dtmf->clock : 0,
@@ -66,6 +78,7 @@ int tnd_call_dtmf_route(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 		.sip_clock = ste ? ste->clock : 0,
 		.sip_audio_pt = sip_codec->pt,
 		.sip_audio = g711 ? sip_codec->name : NULL,
+		.transcoded = call->transcoded,
 	};
 
 	if (mode == TND_DTMF_AUTO)
@@ -73,29 +86,19 @@ int tnd_call_dtmf_route(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 	/* a way the negotiation left closed falls back to one that is open */
 	if (mode == TND_DTMF_RFC4733 && !ste)
 		mode = TND_DTMF_INBAND;
-	if (mode == TND_DTMF_INBAND && !g711)
+	if (mode == TND_DTMF_INBAND && !inband)
 		mode = TND_DTMF_INFO;
 	call->dtmf_mode = mode;
 	call->webrtc_te = webrtc->dtmf != NULL;
 	d.relay_to_sip = mode == TND_DTMF_RFC4733;
 	d.relay_to_webrtc = call->webrtc_te;
-	/* tones are listened for on a G.711 leg without telephone-event */
-	d.sip_inband = g711 && (mode == TND_DTMF_INBAND || !ste);
+	/* tones are listened for on a leg without telephone-event */
+	d.sip_inband = inband && (mode == TND_DTMF_INBAND || !ste);
 	TND_LOG_DEBUG(TND_LOG_MEDIA, "call %s: DTMF to SIP %s, browser %s telephone-event%s",
 		      call->id, mode == TND_DTMF_RFC4733 ? "rfc4733" :
 		      mode == TND_DTMF_INFO ? "info" : "inband", call->webrtc_te ? "has" : "has no",
 		      d.sip_inband ? ", in-band detection on" : "");
 	return tnd_bridge_dtmf(call->br, &d);
-}
-
-int tnd_call_dtmf_route_xcode(struct tnd_call *call, const struct tnd_sdp_neg *webrtc)
-{
-	/* The transcoder relays telephone-event itself (xcode.c, both ways);
-	 * the DTMF handler's packet hooks sit on the pass-through path, so the
-	 * `dtmf` request goes out as SIP INFO here. */
-	call->dtmf_mode = TND_DTMF_INFO;
-	call->webrtc_te = webrtc->dtmf != NULL;
-	return 0;
 }
 
 /* ------------------------------------------------------------ SIP INFO out */

@@ -285,13 +285,12 @@ int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 		  const struct tnd_sdp_codec *sip, const struct tnd_sdp_codec *sip_dtmf,
 		  unsigned sip_ptime, char *msg, size_t msglen);
 /* call_dtmf.c */
-/* Sets the bridge's DTMF for the negotiated legs: `rm` is the SIP peer's
- * media section, `sip_codec` the SIP leg's audio codec. 0 or an errno. */
+/* Sets the bridge's DTMF for the negotiated legs, pass-through or
+ * transcoded (call->transcoded, set by tnd_call_join first): `rm` is the
+ * SIP peer's media section, `sip_codec` the SIP leg's audio codec. 0 or an
+ * errno. */
 int tnd_call_dtmf_route(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 			const struct tnd_sdp_media *rm, const struct tnd_sdp_codec *sip_codec);
-/* A transcoded call's DTMF: the transcoder relays telephone-event; the
- * `dtmf` request is sent as SIP INFO. */
-int tnd_call_dtmf_route_xcode(struct tnd_call *call, const struct tnd_sdp_neg *webrtc);
 /* The bridge's dtmf event (tnd_bridge_events.dtmf, arg: the call). */
 void tnd_call_on_dtmf(void *arg, unsigned side, char digit, unsigned duration_ms,
 		      enum tnd_bridge_dtmf_src src);

@@ -399,7 +399,7 @@ static void cmd_run(void *data)
 						  c->key_len) : EINVAL;
 		break;
 	case CMD_XCODE:
-		tnd_bridge_xc_install(br, c->xd, c->te, c->n_te);
+		tnd_bridge_xc_install(br, c->xd);
 		c->xd[0] = c->xd[1] = NULL;
 		break;
 	case CMD_CLOSE:

@@ -154,8 +154,7 @@ void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
  * of xd[]; a NULL slot goes back to pass-through), frees them at close,
  * and fills the `stats` figures. Worker. */
 struct tnd_xdir;
-void tnd_bridge_xc_install(struct tnd_bridge *br, struct tnd_xdir *xd[2],
-			   const struct tnd_bridge_te *te, unsigned n_te);
+void tnd_bridge_xc_install(struct tnd_bridge *br, struct tnd_xdir *xd[2]);
 void tnd_bridge_xc_release(struct tnd_bridge *br);
 void tnd_bridge_stats_fill(struct tnd_bridge *br, struct tnd_bridge_leg_stats st[2]);
 /* media_stats.c: a closing bridge's per-call figures (loss, jitter, RTT,

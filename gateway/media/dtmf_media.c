@@ -47,6 +47,7 @@ struct tnd_mdtmf {
 	int in_pt, out_pt;
 	uint32_t in_clock, out_clock;
 	bool relay;
+	bool xcode;                /* transcoded: PCM hooks, our own numbering */
 	struct tnd_dtmf_rx rx;
 	int64_t rx_last_us;
 	bool map_have;
@@ -171,6 +172,14 @@ static int setup_inband(struct tnd_bdtmf *b, const struct tnd_bridge_dtmf *c)
 	struct tnd_codec_params p = { 0 };
 	int err;
 
+	if (c->transcoded) {
+		/* the transcoder's PCM hooks: no codec of our own, and the
+		 * packet-level paths stay off (no audio PT to match) */
+		err = tnd_dtmf_gen_alloc(&out->gen);
+		if (!err)
+			err = tnd_dtmf_det_alloc(&in->det, on_det_digit, in);
+		return err;
+	}
 	if (!codec || (codec->id != TND_CODEC_PCMU && codec->id != TND_CODEC_PCMA))
 		return EINVAL;   /* pass-through tones: G.711 only (transcoding: PCM API) */
 	err = tnd_dtmf_gen_alloc(&out->gen);
@@ -210,6 +219,7 @@ int tnd_mdtmf_setup(struct tnd_bridge *br, const struct tnd_bridge_dtmf *c)
 		m->relay = (i ? c->relay_to_webrtc : c->relay_to_sip) && m->out_pt >= 0 &&
 			   m->in_pt >= 0;
 		m->out_audio_pt = m->in_audio_pt = -1;
+		m->xcode = c->transcoded;
 		if (m->in_pt >= 0 && !err)
 			err = tnd_dtmf_rx_init(&m->rx, m->in_clock, on_rx_digit, m);
 		if (m->out_pt >= 0 && (m->out_clock < 1000 || m->out_clock > 192000))
@@ -246,7 +256,16 @@ static void relay_event(struct tnd_mdtmf *m, struct tnd_mdir *d, uint8_t *pkt, s
 		m->map_in_ts = h->ts;
 		m->map_out_ts = d->tx.last_ts;
 	}
-	tnd_mdir_rewrite(d, pkt, len, &pt, now_us);
+	if (m->xcode) {
+		/* the transcoder numbers the stream: the event goes next */
+		tnd_rtp_set_pt(pkt, (uint8_t)m->out_pt);
+		tnd_rtp_set_ssrc(pkt, d->out_ssrc);
+		tnd_rtp_set_seq(pkt, ++d->tx.last_seq);
+		d->tx.packets++;
+		d->tx.octets += h->payload_len;
+	} else {
+		tnd_mdir_rewrite(d, pkt, len, &pt, now_us);
+	}
 	/* the audio keeps the stream's position, not the event's start */
 	d->tx.last_ts = keep_ts;
 	tnd_rtp_set_ts(pkt, m->map_out_ts);
@@ -381,7 +400,7 @@ size_t tnd_mdtmf_out(struct tnd_mdir *d, uint8_t *pkt, size_t len, uint32_t cloc
 		tone_out(m, pkt, len);
 	/* toward the browser while the SIP leg's tone lasts: silence, so the
 	 * digit is heard once, as the event */
-	if (m->det_on && !tnd_rtp_parse(pkt, len, &h))
+	if (m->det_on && !m->xcode && !tnd_rtp_parse(pkt, len, &h))
 		memset(pkt + h.payload_off, m->silence, h.payload_len);
 	return len;
 }
@@ -451,6 +470,16 @@ void tnd_mdtmf_pcm_in(struct tnd_mdir *d, const int16_t *pcm, size_t n, unsigned
 	if (m->other->gen && tnd_dtmf_gen_busy(m->other->gen))
 		return;
 	tnd_dtmf_det_process(m->det, pcm, n, pos);
+}
+
+bool tnd_mdtmf_pcm_mute(struct tnd_mdir *d, int16_t *pcm, size_t n)
+{
+	struct tnd_mdtmf *m = d->dtmf;
+
+	if (!m || !m->det_on)
+		return false;
+	memset(pcm, 0, n * sizeof(*pcm));
+	return true;
 }
 
 /* ------------------------------------------------------------ commands */

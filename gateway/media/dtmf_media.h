@@ -9,7 +9,9 @@
  * packet it rewrote, just before sending. A transcoding handler calls the
  * PCM pair instead of (or as well as) tnd_mdtmf_out(): tnd_mdtmf_pcm_in()
  * on what it decoded from leg B, tnd_mdtmf_pcm_out() on what it is about
- * to encode toward leg B. */
+ * to encode toward leg B, and tnd_mdtmf_pcm_mute() on what it decoded.
+ * With a transcoded set-up (tnd_bridge_dtmf.transcoded) relayed events are
+ * numbered after the transcoder's last packet (d->tx), not mapped. */
 #ifndef TND_GATEWAY_MEDIA_DTMF_MEDIA_H
 #define TND_GATEWAY_MEDIA_DTMF_MEDIA_H
 
@@ -56,5 +58,10 @@ bool tnd_mdtmf_pcm_out(struct tnd_mdir *d, int16_t *pcm, size_t n, unsigned rate
  * the pass-through path's. Other rates are ignored. */
 void tnd_mdtmf_pcm_in(struct tnd_mdir *d, const int16_t *pcm, size_t n, unsigned rate,
 		      uint32_t pos);
+
+/* For a transcoding handler, direction d from leg B, after
+ * tnd_mdtmf_pcm_in(): zeroes the n samples while a detected tone lasts,
+ * so the browser gets the digit once, as its event. True when it did. */
+bool tnd_mdtmf_pcm_mute(struct tnd_mdir *d, int16_t *pcm, size_t n);
 
 #endif

@@ -184,9 +184,10 @@ struct tnd_bridge_te {
 
 /* Transcodes between leg A's codec `a` and leg B's `b` (replacing any
  * route): each direction gets its own decoder, encoder, jitter buffer,
- * resampler and framer, all made here, on the calling thread; te[] are the
- * telephone-event pairs seen from leg A (A's PT and clock first), relayed
- * both ways. EINVAL (a row without ops, a ptime the codec cannot send, n_te
+ * resampler and framer, all made here, on the calling thread; te[] (the
+ * telephone-event pairs seen from leg A) are only checked: a transcoded
+ * call's DTMF is the DTMF handler's too (tnd_bridge_dtmf with .transcoded,
+ * sent after this). EINVAL (a row without ops, a ptime the codec cannot send, n_te
  * above TND_BRIDGE_MAX_TE), ENOMEM. */
 int tnd_bridge_transcode(struct tnd_bridge *br, const struct tnd_bridge_codec *a,
 			 const struct tnd_bridge_codec *b, const struct tnd_bridge_te *te,
@@ -243,6 +244,10 @@ struct tnd_bridge_dtmf {
 	bool sip_inband;
 	int sip_audio_pt;         /* leg B's audio payload type (0 PCMU, 8 PCMA...) */
 	const char *sip_audio;    /* its encoding name: "PCMU" or "PCMA" */
+	/* the call is transcoded (tnd_bridge_transcode): the transcoder numbers
+	 * the output and hands the DTMF handler its 8 kHz PCM, so in-band works
+	 * with any SIP codec decoded at 8 kHz and sip_audio is not needed */
+	bool transcoded;
 };
 int tnd_bridge_dtmf(struct tnd_bridge *br, const struct tnd_bridge_dtmf *conf);
 /* Sends digits (0-9 * # A-D, at most 64 queued per leg) toward leg `side`:

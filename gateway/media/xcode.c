@@ -13,7 +13,12 @@
  * Clock drift: the timer is ours, so the output runs at our clock; the jitter
  * buffer shrinks its delay when the sender runs fast and conceals when it
  * runs slow, and the framer is drained every tick, so no queue grows.
- * Worker thread; no allocation after tnd_xdir_alloc (R7). */
+ *
+ * DTMF (dtmf_media.h): every packet goes to the DTMF handler first, which
+ * takes telephone-event; decoded PCM from leg B feeds its in-band detector
+ * and PCM toward leg B its tone generator, and each packet we send may
+ * become an RFC 4733 event packet. Worker thread; no allocation after
+ * tnd_xdir_alloc (R7). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/poll.h"
 #include "gateway/media/bridge_int.h"
+#include "gateway/media/dtmf_media.h"
 #include "gateway/media/xcode.h"
 
 /* Sizes (R7: all set up front; docs/benchmarks.md "Transcoding" counts the
@@ -61,11 +67,8 @@ struct tnd_xdir {
 					    * reported yet (MISSING follows) */
 	struct tnd_timer timer;
 	int64_t next_us;
-	/* telephone-event relay: an event keeps its output timestamp */
-	struct tnd_bridge_te te[TND_BRIDGE_MAX_TE];
-	unsigned n_te;
-	uint32_t te_in_ts, te_out_ts;
-	bool te_seen;
+	uint32_t dtmf_pos;                 /* 8 kHz samples decoded, for the detector */
+	int16_t dtmf8[XC_MAX_IN / 2];      /* DTMF's 8 kHz view of 16 kHz PCM */
 	struct tnd_bridge_dir_stats st;
 	int16_t pcm[XC_MAX_IN];
 	int16_t rsout[XC_MAX_IN * 2 + 64];     /* 8 -> 16 kHz, and the carry */
@@ -173,6 +176,10 @@ static void send_payload(struct tnd_xdir *x, uint8_t *buf, size_t plen, int64_t 
 	tnd_rtp_set_ssrc(buf, d->out_ssrc);
 	x->mark = false;
 	x->skip_ts = 0;
+	plen += TND_RTP_HDR_LEN;
+	if (d->dtmf)   /* a queued digit replaces this packet with its event */
+		plen = tnd_mdtmf_out(d, buf, plen, x->out_c->clock);
+	plen -= TND_RTP_HDR_LEN;
 	d->tx.last_seq = seq;
 	d->tx.last_ts = ts;
 	d->tx.last_us = now_us;
@@ -185,6 +192,46 @@ static void send_payload(struct tnd_xdir *x, uint8_t *buf, size_t plen, int64_t 
 		d->st.send_err++;
 		TND_LOG_RL(TND_LOG_MEDIA, DEBUG, "send on %s leg: %s", d->out->ops->kind,
 			   strerror(err));
+	}
+}
+
+/* DTMF runs at 8 kHz. 16 kHz PCM (G.722) is halved for the detector (pairs
+ * averaged: a low-pass enough for tones below 2 kHz) and generated tones are
+ * doubled back (linear interpolation). */
+static void dtmf_pcm_in(struct tnd_xdir *x, int16_t *pcm, size_t n)
+{
+	size_t h = n / 2;
+
+	if (x->dec_rate == 16000 && h <= sizeof(x->dtmf8) / sizeof(x->dtmf8[0])) {
+		for (size_t i = 0; i < h; i++)
+			x->dtmf8[i] = (int16_t)(((int32_t)pcm[2 * i] + pcm[2 * i + 1]) / 2);
+		tnd_mdtmf_pcm_in(x->d, x->dtmf8, h, 8000, x->dtmf_pos);
+		x->dtmf_pos += (uint32_t)h;
+	} else {
+		tnd_mdtmf_pcm_in(x->d, pcm, n, x->dec_rate, x->dtmf_pos);
+		x->dtmf_pos += (uint32_t)n;
+	}
+	tnd_mdtmf_pcm_mute(x->d, pcm, n);
+}
+
+static void dtmf_pcm_out(struct tnd_xdir *x, int16_t *pcm, size_t n)
+{
+	size_t h = n / 2;
+
+	if (x->enc_rate != 16000) {
+		(void)tnd_mdtmf_pcm_out(x->d, pcm, n, x->enc_rate);
+		return;
+	}
+	if (h > sizeof(x->dtmf8) / sizeof(x->dtmf8[0]))
+		return;
+	memset(x->dtmf8, 0, h * sizeof(x->dtmf8[0]));
+	if (!tnd_mdtmf_pcm_out(x->d, x->dtmf8, h, 8000))
+		return;
+	for (size_t i = 0; i < h; i++) {
+		int32_t a = x->dtmf8[i], b = i + 1 < h ? x->dtmf8[i + 1] : a;
+
+		pcm[2 * i] = (int16_t)a;
+		pcm[2 * i + 1] = (int16_t)((a + b) / 2);
 	}
 }
 
@@ -202,6 +249,8 @@ static void drain_framer(struct tnd_xdir *x, int64_t now_us)
 			x->d->st.drop_not_ready++;
 			continue;
 		}
+		if (x->d->dtmf)   /* in-band digits toward leg B replace the voice */
+			dtmf_pcm_out(x, x->enc_in, x->out_n);
 		err = tnd_codec_encode(x->enc, x->enc_in, x->out_n, buf + TND_RTP_HDR_LEN,
 				       XC_MAX_PAYLOAD, &plen);
 		if (err) {
@@ -337,6 +386,10 @@ static void tick(struct tnd_xdir *x, int64_t now_us)
 	}
 	if (n && x->empty_run == 0)
 		x->playing = true;
+	/* leg B's tones are detected, and muted toward the browser while
+	 * they last (the digit reaches it once, as its event) */
+	if (x->d->dtmf)
+		dtmf_pcm_in(x, x->pcm, n);
 	push_pcm(x, x->pcm, n);
 	drain_framer(x, now_us);
 }
@@ -357,54 +410,10 @@ static void on_timer(struct tnd_timer *t, int64_t now_us)
 
 /* ------------------------------------------------------------ input */
 
-/* A telephone-event packet: relayed in our numbering, its timestamp that
- * of our audio when the event began, its durations in the output clock. */
-static void relay_event(struct tnd_xdir *x, uint8_t *pkt, const struct tnd_rtp_hdr *h,
-			const struct tnd_bridge_te *te)
-{
-	struct tnd_mdir *d = x->d;
-	uint8_t *p = pkt + h->payload_off;
-	int err;
-
-	if (!d->out->ops || !d->out->ops->up(d->out->obj) || h->payload_len < 4)
-		return;
-	if (!x->te_seen || h->ts != x->te_in_ts) {
-		x->te_seen = true;
-		x->te_in_ts = h->ts;
-		x->te_out_ts = d->tx.last_ts + x->skip_ts;
-	}
-	for (size_t i = 0; te->in_clock != te->out_clock && i + 4 <= h->payload_len; i += 4) {
-		uint64_t dur = (uint64_t)((uint32_t)p[i + 2] << 8 | p[i + 3]);
-
-		dur = dur * te->out_clock / te->in_clock;
-		tnd_rtp_wr16(p + i + 2, (uint16_t)(dur > 0xffff ? 0xffff : dur));
-	}
-	tnd_rtp_set_pt(pkt, te->out_pt);
-	tnd_rtp_set_ssrc(pkt, d->out_ssrc);
-	d->tx.last_seq++;
-	tnd_rtp_set_seq(pkt, d->tx.last_seq);
-	tnd_rtp_set_ts(pkt, x->te_out_ts);
-	d->tx.packets++;
-	d->tx.octets += h->payload_len;
-	err = d->out->ops->send_rtp(d->out->obj, pkt, h->payload_off + h->payload_len + h->pad_len,
-				    TND_POLL_BUF_SIZE);
-	if (err)
-		d->st.send_err++;
-}
-
-static const struct tnd_bridge_te *te_of(const struct tnd_xdir *x, uint8_t pt)
-{
-	for (unsigned i = 0; i < x->n_te; i++)
-		if (x->te[i].in_pt == pt)
-			return &x->te[i];
-	return NULL;
-}
-
 static void xcode_in(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, int64_t now_us)
 {
 	struct tnd_bridge *br = d->out->br;
 	struct tnd_xdir *x = br->xc[d - br->dir];
-	const struct tnd_bridge_te *te;
 	struct tnd_rtp_hdr h;
 	struct tnd_jb_pkt jp;
 
@@ -413,12 +422,12 @@ static void xcode_in(struct tnd_mdir *d, uint8_t *pkt, size_t len, size_t cap, i
 		d->st.drop_pt++;
 		return;
 	}
+	/* telephone-event goes to the DTMF handler (dtmf_media.c): relayed
+	 * in our numbering, or posted as a digit, exactly once */
+	if (d->dtmf && tnd_mdtmf_in(d, pkt, len, now_us))
+		return;
 	if (h.pt != x->in_pt) {
-		te = te_of(x, h.pt);
-		if (te)
-			relay_event(x, pkt, &h, te);
-		else
-			d->st.drop_pt++;
+		d->st.drop_pt++;
 		return;
 	}
 	tnd_mdir_account(d, pkt, len, x->in_c->clock, now_us);
@@ -438,17 +447,13 @@ tnd_mdir_h *const tnd_bridge_fwd_xcode = xcode_in;
 
 /* ------------------------------------------------------------ bridge side */
 
-void tnd_xdir_attach(struct tnd_xdir *x, struct tnd_bridge *br, unsigned dir,
-		     const struct tnd_bridge_te *te, unsigned n_te)
+void tnd_xdir_attach(struct tnd_xdir *x, struct tnd_bridge *br, unsigned dir)
 {
 	/* the map's one entry: the audio, at the output clock SR reports in */
 	struct tnd_mdir_pt pt = { x->in_pt, x->out_pt, x->out_c->clock };
 
 	x->br = br;
 	x->d = &br->dir[dir];
-	x->n_te = 0;
-	for (unsigned i = 0; i < n_te && x->n_te < TND_BRIDGE_MAX_TE; i++)
-		x->te[x->n_te++] = te[i];
 	tnd_mdir_set_pts(x->d, &pt, 1);
 	x->d->handler = tnd_bridge_fwd_xcode;
 }

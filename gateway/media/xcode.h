@@ -25,10 +25,9 @@ void tnd_xdir_free(struct tnd_xdir *x);
 
 /* Worker: attaches x to br's direction `dir` (packets from leg `dir`):
  * installs the transcoding handler and the payload-type map that RTCP's SR
- * reads (the output codec's clock). telephone-event entries of `te` whose
- * input PT arrives are relayed renumbered into our output stream. */
-void tnd_xdir_attach(struct tnd_xdir *x, struct tnd_bridge *br, unsigned dir,
-		     const struct tnd_bridge_te *te, unsigned n_te);
+ * reads (the output codec's clock). telephone-event is the DTMF
+ * handler's (dtmf_media.h): every packet goes to tnd_mdtmf_in() first. */
+void tnd_xdir_attach(struct tnd_xdir *x, struct tnd_bridge *br, unsigned dir);
 /* Worker: stops the direction's timer (the bridge is closing or replacing
  * it); x may then be freed. */
 void tnd_xdir_detach(struct tnd_xdir *x);

@@ -12,21 +12,14 @@
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/xcode.h"
 
-void tnd_bridge_xc_install(struct tnd_bridge *br, struct tnd_xdir *xd[2],
-			   const struct tnd_bridge_te *te, unsigned n_te)
+void tnd_bridge_xc_install(struct tnd_bridge *br, struct tnd_xdir *xd[2])
 {
-	struct tnd_bridge_te rev[TND_BRIDGE_MAX_TE];
-
-	/* te[] is seen from leg A; direction 1 runs from B to A */
-	for (unsigned i = 0; i < n_te && i < TND_BRIDGE_MAX_TE; i++)
-		rev[i] = (struct tnd_bridge_te){ te[i].out_pt, te[i].in_pt, te[i].out_clock,
-						 te[i].in_clock };
 	for (unsigned i = 0; i < 2; i++) {
 		struct tnd_xdir *old = br->xc[i];
 
 		br->xc[i] = xd[i];
 		if (xd[i])
-			tnd_xdir_attach(xd[i], br, i, i ? rev : te, n_te);
+			tnd_xdir_attach(xd[i], br, i);
 		else
 			br->dir[i].handler = tnd_bridge_fwd_pass;
 		/* a re-negotiation: the old direction's timer stops with it */

@@ -3,7 +3,9 @@
  * The first byte picks the negotiation (telephone-event clocks on each
  * leg, relays, in-band on a PCMU or PCMA SIP leg); then records: a flags
  * byte (bit 0 the direction, bit 1 a digit string queued toward that
- * direction's output first, bit 2 in-band, bit 3 the marker), a payload
+ * direction's output first, bit 2 in-band, bit 3 the marker, bit 4 the
+ * payload also fed to the transcoder's PCM hooks; the first record's bit
+ * 7 sets the call up as transcoded), a payload
  * type, a sequence step, a timestamp step (2 bytes), a length and that
  * many payload bytes. Whatever arrives, every packet that leaves must be
  * valid RTP no longer than what came in, and every digit reported must be
@@ -13,8 +15,8 @@
 
 #include "codecs/codecs.h"
 #include "gateway/base/loop.h"
-#include "gateway/base/obj.h"
 #include "gateway/base/stats.h"
+#include "gateway/base/obj.h"
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/dtmf_media.h"
 #include "webrtc/webrtc.h"
@@ -58,7 +60,7 @@ static void drain(void)
 		;
 }
 
-static struct tnd_bridge *make_bridge(struct tnd_loop *loop, uint8_t cfg)
+static struct tnd_bridge *make_bridge(struct tnd_loop *loop, uint8_t cfg, bool xcode)
 {
 	static const uint32_t clocks[4] = { 0, 8000, 48000, 16000 };
 	const struct tnd_mdir_pt pcm = { (cfg & 0x80) ? 8 : 0, (cfg & 0x80) ? 8 : 0, 8000 };
@@ -69,6 +71,7 @@ static struct tnd_bridge *make_bridge(struct tnd_loop *loop, uint8_t cfg)
 		.relay_to_sip = cfg & 0x10, .relay_to_webrtc = cfg & 0x20,
 		.sip_inband = cfg & 0x40, .sip_audio_pt = (cfg & 0x80) ? 8 : 0,
 		.sip_audio = (cfg & 0x80) ? "PCMA" : "PCMU",
+		.transcoded = xcode,
 	};
 	struct tnd_bridge *br = tnd_obj_zalloc(sizeof(*br), NULL);
 
@@ -76,7 +79,7 @@ static struct tnd_bridge *make_bridge(struct tnd_loop *loop, uint8_t cfg)
 		abort();
 	br->worker = br->signal = loop;
 	br->ev = &events;
-	br->stats = tnd_stats_slab(1);   /* the packet path counts into it */
+	br->stats = tnd_stats_slab(1);   /* fwd.c counts into the worker's slab */
 	for (unsigned i = 0; i < 2; i++) {
 		br->leg[i].br = br;
 		br->leg[i].ops = &ops;
@@ -108,7 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 1)
 		return 0;
-	br = make_bridge(loop, data[0]);
+	/* the first packet's flags bit 7: a transcoded set-up (PCM hooks) */
+	br = make_bridge(loop, data[0], size > 1 && (data[1] & 0x80));
 	while (i + 6 <= size) {
 		uint8_t flags = data[i], pt = data[i + 1] & 0x7F;
 		unsigned dir = flags & 1;
@@ -138,6 +142,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (tnd_rtp_parse(pkt, last_in, &h))
 				continue;
+		}
+		if (flags & 0x10) {
+			/* the transcoder's hooks on the payload as 8 kHz PCM */
+			int16_t pcm[TND_POLL_BUF_SIZE / 2];
+			size_t n = len / 2;
+
+			memcpy(pcm, data + i - len, n * 2);
+			tnd_mdtmf_pcm_in(&br->dir[1], pcm, n, 8000, ts[dir]);
+			(void)tnd_mdtmf_pcm_mute(&br->dir[1], pcm, n);
+			(void)tnd_mdtmf_pcm_out(&br->dir[0], pcm, n, 8000);
 		}
 		br->dir[dir].handler(&br->dir[dir], pkt, last_in, sizeof(pkt), now);
 		now += 20000;

@@ -13,7 +13,6 @@
 #include "codecs/codecs.h"
 #include "gateway/base/loop.h"
 #include "gateway/base/obj.h"
-#include "gateway/base/stats.h"
 #include "gateway/media/bridge_int.h"
 #include "gateway/media/dtmf_media.h"
 #include "gateway/media/media.h"
@@ -110,7 +109,7 @@ static int fx_up(struct fx *f, const struct tnd_bridge_dtmf *d)
 		return 1;
 	f->br->worker = f->br->signal = f->loop;
 	f->br->ev = &events;
-	f->br->stats = tnd_stats_slab(1);   /* the packet path counts into it */
+	f->br->stats = tnd_stats_slab(1);   /* fwd.c counts into the worker's slab */
 	for (unsigned i = 0; i < 2; i++) {
 		f->br->leg[i].br = f->br;
 		f->br->leg[i].ops = &fake_ops;

@@ -38,6 +38,7 @@ struct peer {
 	unsigned ptime;              /* ms per packet it sends */
 	int drift_ppm;               /* its clock against ours: + runs fast */
 	double hz;                   /* the tone it sends */
+	double hz2;                  /* and a second one (a DTMF pair), or 0 */
 	struct tnd_codec_enc *enc;
 	struct tnd_codec_dec *dec;
 	unsigned rate;               /* PCM rate of enc and dec */
@@ -64,6 +65,9 @@ struct fx {
 	struct tnd_bridge *br;
 	struct peer a, b;
 	int ready;
+	/* digits the bridge reported (its `dtmf` event), in order */
+	char digits[16];
+	unsigned n_digits;
 };
 
 static void ev_ready(void *arg, int err, const char *ufrag, const char *pwd,
@@ -80,7 +84,19 @@ static void ev_state(void *arg, enum tnd_bridge_state state, int err)
 	(void)arg, (void)state, (void)err;
 }
 
-static const struct tnd_bridge_events events = { .ready = ev_ready, .state = ev_state };
+static void ev_dtmf(void *arg, unsigned side, char digit, unsigned duration_ms,
+		    enum tnd_bridge_dtmf_src src)
+{
+	struct fx *f = arg;
+
+	printf("# digit %c from leg %u, %u ms, source %d\n", digit, side, duration_ms, (int)src);
+	if (f->n_digits + 1 < sizeof(f->digits))
+		f->digits[f->n_digits++] = digit;
+}
+
+static const struct tnd_bridge_events events = {
+	.ready = ev_ready, .state = ev_state, .dtmf = ev_dtmf,
+};
 
 static int peer_open(struct peer *p, enum tnd_codec_id id, uint8_t pt, unsigned ptime,
 		     double hz)
@@ -127,8 +143,13 @@ static void peer_send(struct peer *p, uint16_t to, bool drop)
 	int16_t pcm[48 * 60];
 	uint8_t pkt[1500];
 
-	for (size_t i = 0; i < n; i++)
-		pcm[i] = (int16_t)(8000 * sin(2 * M_PI * p->hz * (p->pos + i) / p->rate));
+	for (size_t i = 0; i < n; i++) {
+		double t = (double)(p->pos + i) / p->rate;
+
+		pcm[i] = p->hz2 ? (int16_t)(6000 * sin(2 * M_PI * p->hz * t) +
+					    6000 * sin(2 * M_PI * p->hz2 * t)) :
+			 (int16_t)(8000 * sin(2 * M_PI * p->hz * t));
+	}
 	p->pos += (uint32_t)n;
 	memset(pkt, 0, 12);
 	pkt[0] = 0x80;
@@ -519,10 +540,12 @@ static int test_xcode_pcmu_loss_no_gap(void)
 	return xcode_case(TND_CODEC_PCMU, 0, 20, TND_CODEC_OPUS, 111, 20, 10);
 }
 
-/* telephone-event across a transcoded call: PCMU's te/8000 (PT 101) on
- * leg A, Opus's te/48000 (PT 110) on leg B. An event from A arrives on B
- * in our stream (B's audio SSRC, next sequence numbers), its PT mapped, one
- * timestamp for the whole event, durations in the 48 kHz clock. */
+/* telephone-event across a transcoded call, by the DTMF handler
+ * (tnd_bridge_dtmf with .transcoded): PCMU's te/8000 (PT 101) on leg A,
+ * Opus's te/48000 (PT 110) on leg B. An event from A arrives on B once, in
+ * our stream (B's audio SSRC, every packet the next sequence number), its
+ * PT mapped, one timestamp for the whole event, durations in the 48 kHz
+ * clock; the digit is reported once. */
 static int test_xcode_te_relay(void)
 {
 	static const uint16_t durs[] = { 160, 320, 480, 640, 640, 640 };
@@ -530,16 +553,23 @@ static int test_xcode_te_relay(void)
 	static struct fx f;
 	struct tnd_bridge_codec a = { tnd_codec_get(TND_CODEC_PCMU), 0, 20, { 0 } };
 	struct tnd_bridge_codec b = { tnd_codec_get(TND_CODEC_OPUS), 111, 20, { 0 } };
-	const struct tnd_bridge_te te = { 101, 110, 8000, 48000 };
+	const struct tnd_bridge_dtmf dc = {
+		.webrtc_pt = 101, .webrtc_clock = 8000, .sip_pt = 110, .sip_clock = 48000,
+		.relay_to_sip = true, .relay_to_webrtc = true, .sip_audio_pt = 111,
+		.transcoded = true,
+	};
 	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
 	uint32_t audio_ssrc = 0, ev_ts = 0;
+	uint16_t last_seq = 0;
+	bool have_seq = false;
 	unsigned got = 0, i;
 	uint8_t pkt[2048];
 	int rc = 1;
 
 	memset(&f, 0, sizeof(f));
 	if (peer_open(&f.a, TND_CODEC_PCMU, 0, 20, 1000) ||
-	    peer_open(&f.b, TND_CODEC_OPUS, 111, 20, 440) || fx_up_te(&f, &a, &b, &te, 1))
+	    peer_open(&f.b, TND_CODEC_OPUS, 111, 20, 440) || fx_up(&f, &a, &b) ||
+	    tnd_bridge_dtmf(f.br, &dc))
 		goto out;
 	/* some audio first: B's stream is running */
 	for (i = 0; i < 25; i++) {
@@ -568,6 +598,10 @@ static int test_xcode_te_relay(void)
 			g_usleep(2000);
 			continue;
 		}
+		/* one stream: audio and events numbered together, no repeats */
+		TEST_ASSERT(!have_seq || tnd_rtp_seq(pkt) == (uint16_t)(last_seq + 1));
+		have_seq = true;
+		last_seq = tnd_rtp_seq(pkt);
 		if (tnd_rtp_pt(pkt) == 111) {
 			audio_ssrc = tnd_rtp_ssrc(pkt);
 			continue;
@@ -582,11 +616,98 @@ static int test_xcode_te_relay(void)
 		got++;
 	}
 	printf("# %u of 6 event packets crossed, 8000 -> 48000 Hz durations\n", got);
-	rc = got == 6 ? 0 : 1;
+	for (int64_t end = g_get_monotonic_time() + 500000; g_get_monotonic_time() < end;) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(5000);
+	}
+	rc = got == 6 && f.n_digits == 1 && f.digits[0] == '5' ? 0 : 1;
  out:
 	if (fx_down(&f, live))
 		rc = 1;
 	return rc;
+}
+
+/* In-band DTMF through the transcoder's PCM hooks: Opus on leg A, PCMA
+ * (no telephone-event) on leg B. A digit sent toward B in-band arrives as
+ * its two tones in B's decoded PCMA instead of A's 440 Hz; B's own tone
+ * pair (852 + 1477 Hz, "9") is detected and reported exactly once. */
+static int xcode_inband(enum tnd_codec_id sip, uint8_t sip_pt)
+{
+	long live = tnd_obj_live();
+	static struct fx f;
+	struct tnd_bridge_codec a = { tnd_codec_get(TND_CODEC_OPUS), 111, 20, { 0 } };
+	struct tnd_bridge_codec b = { tnd_codec_get(sip), sip_pt, 20, { 0 } };
+	const struct tnd_bridge_dtmf dc = {
+		.webrtc_pt = -1, .sip_pt = -1, .sip_inband = true, .sip_audio_pt = sip_pt,
+		.transcoded = true,
+	};
+	unsigned rate, win;
+	unsigned tone_frames = 0, voice_frames = 0;
+	int64_t t0;
+	int rc = 1;
+
+	memset(&f, 0, sizeof(f));
+	if (peer_open(&f.a, TND_CODEC_OPUS, 111, 20, 440) ||
+	    peer_open(&f.b, sip, sip_pt, 20, 300) || fx_up(&f, &a, &b) ||
+	    tnd_bridge_dtmf(f.br, &dc))
+		goto out;
+	t0 = g_get_monotonic_time();
+	for (unsigned i = 0; i < 125; i++) {
+		int64_t due = t0 + (int64_t)i * 20000;
+
+		if (i == 30 && tnd_bridge_dtmf_send(f.br, 1, "5", 200, 100, true))
+			goto out;
+		/* B presses 9 for 300 ms, 1.6 s in (after our tone and its gap) */
+		f.b.hz = i >= 80 && i < 95 ? 852 : 300;
+		f.b.hz2 = i >= 80 && i < 95 ? 1477 : 0;
+		peer_send(&f.a, tnd_bridge_port(f.br, 0), false);
+		peer_send(&f.b, tnd_bridge_port(f.br, 1), false);
+		peer_read(&f.a);
+		peer_read(&f.b);
+		g_main_context_iteration(NULL, FALSE);
+		while (g_get_monotonic_time() < due + 20000)
+			g_usleep(1000);
+	}
+	for (int64_t end = g_get_monotonic_time() + 500000; g_get_monotonic_time() < end;) {
+		peer_read(&f.a);
+		peer_read(&f.b);
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(5000);
+	}
+	/* B's audio in 20 ms windows: the "5" pair (770 + 1336 Hz) or A's 440 */
+	rate = f.b.rate;
+	win = rate / 50;
+	for (size_t off = 0; off + win <= f.b.n_pcm; off += win) {
+		const int16_t *w = f.b.pcm + off;
+		double p770 = power_at(w, win, rate, 770), p1336 = power_at(w, win, rate, 1336);
+		double p440 = power_at(w, win, rate, 440);
+
+		if (p770 > 20 * p440 && p1336 > 20 * p440)
+			tone_frames++;
+		else if (p440 > 20 * p770)
+			voice_frames++;
+	}
+	f.digits[f.n_digits] = '\0';
+	printf("# %s: leg B heard %u frames of the 5 pair, %u of A's 440 Hz; digits reported \"%s\"\n",
+	       f.b.c->name, tone_frames, voice_frames, f.digits);
+	/* 200 ms of tone: 10 windows, allow the edges */
+	rc = tone_frames >= 7 && tone_frames <= 12 && voice_frames >= 50 &&
+	     !strcmp(f.digits, "9") ? 0 : 1;
+ out:
+	if (fx_down(&f, live))
+		rc = 1;
+	return rc;
+}
+
+static int test_xcode_inband(void)
+{
+	return xcode_inband(TND_CODEC_PCMA, 8);
+}
+
+/* The same at 16 kHz: G.722 on leg B (DTMF on its PCM halved and doubled). */
+static int test_xcode_inband_g722(void)
+{
+	return xcode_inband(TND_CODEC_G722, 9);
 }
 
 /* Bad set-ups are refused before anything is queued. */
@@ -616,6 +737,8 @@ int main(int argc, char **argv)
 		TND_TEST(test_xcode_pcmu_loss_no_gap),
 		TND_TEST(test_xcode_clock_drift),
 		TND_TEST(test_xcode_te_relay),
+		TND_TEST(test_xcode_inband),
+		TND_TEST(test_xcode_inband_g722),
 	};
 	int rc;
 
