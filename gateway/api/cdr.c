@@ -22,6 +22,7 @@
 
 #include "gateway/api/api_int.h"
 #include "gateway/base/log.h"
+#include "gateway/base/stats.h"
 #include "gateway/conf.h"
 
 #define SYNC_EVERY_US G_USEC_PER_SEC
@@ -57,7 +58,7 @@ static const struct {
 
 double tnd_cdr_mos(double delay_ms, double loss_pct, const char *codec)
 {
-	double ie = 0, bpl = 25.1, id, ie_eff, r, mos;
+	double ie = 0, bpl = 25.1;
 	size_t n = codec ? strcspn(codec, "/") : 0;
 
 	for (size_t i = 0; i < G_N_ELEMENTS(codec_ie); i++) {
@@ -67,23 +68,8 @@ double tnd_cdr_mos(double delay_ms, double loss_pct, const char *codec)
 			bpl = codec_ie[i].bpl;
 		}
 	}
-	if (delay_ms < 0)
-		delay_ms = 0;
-	if (loss_pct < 0)
-		loss_pct = 0;
-	if (loss_pct > 100)
-		loss_pct = 100;
-	/* delay impairment, the usual fit of G.107's Idd for echo-free paths */
-	id = 0.024 * delay_ms + (delay_ms > 177.3 ? 0.11 * (delay_ms - 177.3) : 0);
-	/* G.107 (7-29), random loss (BurstR = 1) */
-	ie_eff = ie + (95 - ie) * loss_pct / (loss_pct + bpl);
-	r = 93.2 - id - ie_eff;
-	/* G.107 Annex B (B-4); the cubic dips below 1 for R under 6.5, where
-	 * the scale's floor applies as it does for R <= 0 */
-	if (r >= 100)
-		return 4.5;
-	mos = 1 + 0.035 * r + r * (r - 60) * (100 - r) * 7e-6;
-	return r <= 0 || mos < 1 ? 1.0 : mos;
+	/* the E-model itself is the metrics' (stats.h): one formula for both */
+	return tnd_stats_mos(delay_ms, loss_pct / 100, ie, bpl);
 }
 
 /* ------------------------------------------------------------ the line */
