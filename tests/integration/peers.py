@@ -75,6 +75,23 @@ def assert_tone(pcm, rate, hz, min_seconds=3.0, what="audio"):
             "%s: second %d has %.0f Hz at RMS %.4f" % (what, i, pk, r)
 
 
+class _PortTaken(Exception):
+    pass
+
+
+def _port_free(port):
+    """Whether port is free on 127.0.0.1 for TCP and UDP."""
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
 class Baresip:
     """One baresip user agent with its own config dir, listening on
     127.0.0.1:sip_port, playing `source_wav` into calls and writing what it
@@ -88,7 +105,24 @@ class Baresip:
         # where they are not 8000/1; a name it cannot find filters nothing
         # (then it answered PCMU from the gateway's full offer)
         codecs = {"opus": "opus/48000/2", "g722": "g722/16000/1"}.get(codecs, codecs)
-        self.sip_port = free_port(also_udp=True)
+        self.source_wav, self.codecs_, self.extra_modules = source_wav, codecs, extra_modules
+        self.account_params, self.register = account_params, register
+        self._configure()
+        self.proc = None
+        self.sock = None
+        self.buf = b""
+        self.events = []
+
+    def _configure(self):
+        """Picks ports and writes config and accounts. baresip listens for
+        SIP on sip_port (UDP and TCP) and for SIP/TLS on sip_port + 1, so
+        both must be free (a taken sip_port + 1 made it exit at start)."""
+        source_wav, codecs, extra_modules = self.source_wav, self.codecs_, self.extra_modules
+        account_params, register, user = self.account_params, self.register, self.user
+        for _ in range(50):
+            self.sip_port = free_port(also_udp=True)
+            if _port_free(self.sip_port + 1):
+                break
         self.ctrl_port = free_port()
         rtp = free_port(also_udp=True) & ~1
         source = source_wav or os.path.join(tones(), "tone440_48k.wav")
@@ -123,23 +157,32 @@ class Baresip:
                 user, self.sip_port, codecs, account_params)
         with open(os.path.join(self.dir, "accounts"), "w") as f:
             f.write(acc + "\n")
-        self.proc = None
-        self.sock = None
-        self.buf = b""
-        self.events = []
 
     @property
     def uri(self):
         return "sip:%s@127.0.0.1:%d" % (self.user, self.sip_port)
 
     def start(self, timeout=10):
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except _PortTaken:
+                # another test took one of the ports between our check and
+                # baresip's bind: new ports, new try
+                self._configure()
+        return self._start(timeout)
+
+    def _start(self, timeout):
         self.log = open(os.path.join(self.dir, "stdout.log"), "wb")
         self.proc = subprocess.Popen(["baresip", "-f", self.dir, "-v"], stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("baresip exited: " + self.read_log()[-1500:])
+                log = self.read_log()
+                if "Address already in use" in log:
+                    raise _PortTaken()
+                raise RuntimeError("baresip exited: " + log[-1500:])
             try:
                 self.sock = socket.create_connection(("127.0.0.1", self.ctrl_port), 1)
                 break

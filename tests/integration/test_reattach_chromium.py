@@ -7,6 +7,7 @@ hears 440 Hz again; baresip never saw a BYE until the page hung up, and
 heard the fake microphone's 1 kHz at the end."""
 
 import os
+import threading
 import time
 
 import netns
@@ -21,7 +22,17 @@ from test_reattach import baresip_closed   # noqa: E402
 PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reattach_page.html")
 
 
+GO = threading.Event()
+
+
 def serve_reattach_page(self):
+    if self.path == "/go":
+        # held until the test has looked at baresip: the page hangs up
+        # when this answers, and that BYE must not be taken for the reload's
+        GO.wait(60)
+        self.send_response(204)
+        self.end_headers()
+        return
     with open(PAGE, "rb") as f:
         body = f.read()
     self.send_response(200)
@@ -54,12 +65,14 @@ def test_reload_mid_call():
                 assert r["connectedMs"] < 5000, r["connectedMs"]
                 tcc.assert_heard(r["peaks"], 440, "browser after the reload")
                 assert not baresip_closed(b), "baresip saw the call close on the reload"
+                GO.set()
                 t0 = time.monotonic()
                 done = br.wait("done", 20)
                 assert done["ended"]["state"] == "ended", done
                 b.wait_event("CALL_CLOSED")
                 assert time.monotonic() - t0 < 10
             finally:
+                GO.set()
                 br.close()
     finally:
         b.stop()
