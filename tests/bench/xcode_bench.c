@@ -37,6 +37,7 @@
 #include "gateway/base/loop.h"
 #include "gateway/base/obj.h"
 #include "gateway/media/media.h"
+#include "tests/bench/xcode_bench.h"
 #include "webrtc/webrtc.h"
 
 #define MAX_CALLS 400
@@ -45,13 +46,16 @@
 struct phone {
 	int fd;
 	uint16_t port;
+	uint16_t to;                /* where this phone sends */
 	uint16_t seq;
 	uint32_t ts;
+	unsigned rx;                /* packets it got back */
 };
 
 struct call {
-	struct tnd_bridge *br;
+	struct tnd_bridge *br;      /* NULL when rtpengine carries the call */
 	struct phone a, b;          /* a: PCMU phone (leg A), b: Opus (leg B) */
+	uint8_t opus_pt;
 	int ready;
 };
 
@@ -120,7 +124,7 @@ static void drain(struct phone *p)
 	uint8_t buf[2048];
 
 	while (recv(p->fd, buf, sizeof(buf), 0) > 0)
-		;
+		p->rx++;
 }
 
 /* Plays both phones of every call, one packet each per 20 ms. */
@@ -134,9 +138,8 @@ static gpointer generator(gpointer arg)
 		for (unsigned i = 0; i < n_calls; i++) {
 			struct call *c = &calls[i];
 
-			phone_send(&c->a, tnd_bridge_port(c->br, 0), 0, pcmu_ring[k % RING], 160,
-				   160);
-			phone_send(&c->b, tnd_bridge_port(c->br, 1), 111, opus_ring[k % RING],
+			phone_send(&c->a, c->a.to, 0, pcmu_ring[k % RING], 160, 160);
+			phone_send(&c->b, c->b.to, c->opus_pt, opus_ring[k % RING],
 				   opus_len[k % RING], 960);
 			drain(&c->a);
 			drain(&c->b);
@@ -226,6 +229,9 @@ static double open_calls(struct tnd_loop *worker, struct tnd_loop *sig, unsigned
 
 		tnd_bridge_rtp_remote(c->br, 0, "127.0.0.1", c->a.port, c->a.port);
 		tnd_bridge_rtp_remote(c->br, 1, "127.0.0.1", c->b.port, c->b.port);
+		c->a.to = tnd_bridge_port(c->br, 0);
+		c->b.to = tnd_bridge_port(c->br, 1);
+		c->opus_pt = 111;
 	}
 	n_calls = n;
 	spin(200);
@@ -244,9 +250,53 @@ static void close_calls(void)
 	spin(500);
 }
 
+/* Packets per second per phone that came back in the last run. */
+static double rx_rate(unsigned n, double wall_s)
+{
+	unsigned long rx = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		rx += calls[i].a.rx + calls[i].b.rx;
+	return (double)rx / (2.0 * n * wall_s);
+}
+
+/* rtpengine's CPU share carrying the same n calls for secs seconds. */
+static double run_rtpe(unsigned n, unsigned secs, int pid, double *rx)
+{
+	int64_t c0, c1, w0, w1;
+	GThread *t;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct call *c = &calls[i];
+
+		memset(c, 0, sizeof(*c));
+		if (phone_open(&c->a) || phone_open(&c->b) ||
+		    tnd_xb_ng_call(i, c->a.port, c->b.port, &c->a.to, &c->b.to, &c->opus_pt))
+			exit(1);
+	}
+	n_calls = n;
+	gen_stop = 0;
+	c0 = tnd_xb_pid_cpu_ns(pid);
+	w0 = g_get_monotonic_time();
+	t = g_thread_new("gen", generator, NULL);
+	g_usleep((gulong)secs * 1000000);
+	gen_stop = 1;
+	g_thread_join(t);
+	c1 = tnd_xb_pid_cpu_ns(pid);
+	w1 = g_get_monotonic_time();
+	*rx = rx_rate(n, (double)(w1 - w0) / 1e6);
+	for (unsigned i = 0; i < n; i++) {
+		tnd_xb_ng_delete(i);
+		close(calls[i].a.fd);
+		close(calls[i].b.fd);
+	}
+	n_calls = 0;
+	return (double)(c1 - c0) / ((double)(w1 - w0) * 1000.0);
+}
+
 /* Worker CPU share with n calls for secs seconds. */
 static double run_load(struct tnd_loop *worker, struct tnd_loop *sig, unsigned n, unsigned secs,
-		       int complexity, double *heap)
+		       int complexity, double *heap, double *rx)
 {
 	int64_t p0, m0, w0, p1, m1;
 	GThread *t;
@@ -262,6 +312,7 @@ static double run_load(struct tnd_loop *worker, struct tnd_loop *sig, unsigned n
 	g_thread_join(t);
 	p1 = process_cpu_ns();
 	m1 = thread_cpu_ns();
+	*rx = rx_rate(n, (double)(g_get_monotonic_time() - w0) / 1e6);
 	close_calls();
 	return (double)(p1 - p0 - gen_cpu_ns - (m1 - m0)) /
 	       ((double)(g_get_monotonic_time() - w0) * 1000.0);
@@ -393,7 +444,8 @@ int main(int argc, char **argv)
 	unsigned n = argc > 1 ? (unsigned)atoi(argv[1]) : 40;
 	unsigned secs = argc > 2 ? (unsigned)atoi(argv[2]) : 5;
 	struct tnd_loop *worker, *sig;
-	double load, heap, per_core, ceil, delay;
+	double load, heap, per_core, ceil, delay, rx, ours10 = 0;
+	const char *ng = getenv("XB_NG_PORT"), *rpid = getenv("XB_RTPE_PID");
 
 	if (!n || n > MAX_CALLS || !secs || tnd_webrtc_init() ||
 	    tnd_loop_alloc(&worker, "media0", 1) || tnd_loop_thread_start(worker) ||
@@ -409,14 +461,30 @@ int main(int argc, char **argv)
 			printf("# load average at start: %.1f\n", la[0]);
 	}
 	printf("| complexity | worker CPU | calls per core | ceiling (enc+dec alone) | ratio | "
-	       "heap per call |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n");
+	       "heap per call | packets back per phone per s |\n"
+	       "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 	for (int cx = 10; cx >= 5; cx -= 5) {
-		load = run_load(worker, sig, n, secs, cx, &heap);
+		load = run_load(worker, sig, n, secs, cx, &heap, &rx);
 		per_core = n / load;
 		ceil = 20e6 / ceiling_ns(cx);
-		printf("| %d | %.1f %% | %.0f | %.0f | %.2f | %.1f KiB |\n", cx, load * 100, per_core,
-		       ceil, per_core / ceil, heap / 1024);
+		if (cx == 10)
+			ours10 = per_core;
+		printf("| %d | %.1f %% | %.0f | %.0f | %.2f | %.1f KiB | %.1f |\n", cx, load * 100,
+		       per_core, ceil, per_core / ceil, heap / 1024, rx);
 		fflush(stdout);
+	}
+	if (ng && rpid) {
+		if (tnd_xb_ng_open((uint16_t)atoi(ng)))
+			return 1;
+		load = run_rtpe(n, secs, atoi(rpid), &rx);
+		per_core = n / load;
+		ceil = 20e6 / ceiling_ns(10);
+		printf("# rtpengine, the same %u calls (its libopus encoder at its default, "
+		       "Opus at 48 kHz)\n", n);
+		printf("| rtpengine | %.1f %% (process) | %.0f | %.0f | %.2f | - | %.1f |\n",
+		       load * 100, per_core, ceil, per_core / ceil, rx);
+		printf("# Tandem (complexity 10) / rtpengine calls per core: %.2f\n",
+		       ours10 / per_core);
 	}
 	delay = added_delay_ms(worker, sig);
 	printf("# added delay at zero jitter, PCMU in -> Opus out (first loud packet after the "

@@ -8,7 +8,7 @@
 set -u
 src=$(cd "${top_srcdir:-.}" && pwd)
 build=$(cd "${top_builddir:-.}" && pwd)
-secs=${FUZZ_SECONDS:-20}
+secs=${FUZZ_SECONDS:-10}
 clang=${CLANG:-clang}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
