@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds each libFuzzer target listed in tests/fuzz/targets with clang (ASan +
-# UBSan + libFuzzer) and fuzzes it for FUZZ_SECONDS (default 20) from its
+# UBSan + libFuzzer) and fuzzes it for FUZZ_SECONDS (default 10) from its
 # corpus. A crash, leak or sanitizer report fails the test and leaves the input
 # in the build tree's tests/fuzz/corpus/NAME/crash-*, to be committed with its
 # fix. Prints TAP. 20 s a target: with 30-odd targets that is ten minutes of
