@@ -3,8 +3,11 @@ its own network namespace across a veth (harness.md section 3, as
 test_call_netns.py): Chromium offering only Opus calls SIPp's UAS, which
 answers only PCMU and echoes RTP; the browser's 1 kHz fake microphone comes
 back (frequency checked in the page), through Opus -> PCMU -> echo -> PCMU
--> Opus. The loss and jitter tests are in test_transcode_aiortc.py (this
-kernel has no netem)."""
+-> Opus. Then Chromium, still offering only Opus, calls baresip restricted
+to each of PCMU, PCMA and G.722: the page hears baresip's 440 Hz and
+baresip hears the fake microphone's 1 kHz, and baresip's decoder is the
+codec it was restricted to. The loss and jitter tests are in
+test_transcode_aiortc.py (this kernel has no netem)."""
 
 import os
 import subprocess
@@ -14,6 +17,7 @@ import netns
 if __name__ == "__main__":
     netns.enter_two_hosts()
 
+from peers import Baresip, assert_tone, tones   # noqa: E402
 from tandem_harness import Gateway, free_port, tap_main   # noqa: E402
 from test_call_chromium import Browser, assert_heard   # noqa: E402
 
@@ -60,5 +64,33 @@ def test_chromium_opus_sipp_pcmu_echo():
     assert_heard(m["peaks"], 1000, "browser hearing SIPp's PCMU echo")
 
 
+def opus_to_baresip(codec, modules=()):
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs=codec,
+                extra_modules=modules).start()
+    try:
+        m, _ = opus_call(b.uri, seconds=3)
+        b.wait_event("CALL_CLOSED")
+    finally:
+        b.stop()
+    assert_heard(m["peaks"], 440, "Chromium (Opus) hearing baresip (%s)" % codec)
+    y, rate = b.received()
+    assert_tone(y, rate, 1000, 2, "baresip (%s) hearing Chromium (Opus)" % codec)
+    assert "audio: Set audio decoder: %s" % codec.upper() in b.read_log(), \
+        b.read_log()[-1500:]
+
+
+def test_chromium_opus_baresip_pcmu():
+    opus_to_baresip("pcmu")
+
+
+def test_chromium_opus_baresip_pcma():
+    opus_to_baresip("pcma")
+
+
+def test_chromium_opus_baresip_g722():
+    opus_to_baresip("g722", ("g722.so",))
+
+
 if __name__ == "__main__":
-    tap_main([test_chromium_opus_sipp_pcmu_echo])
+    tap_main([test_chromium_opus_sipp_pcmu_echo, test_chromium_opus_baresip_pcmu,
+              test_chromium_opus_baresip_pcma, test_chromium_opus_baresip_g722])
