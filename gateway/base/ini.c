@@ -9,7 +9,7 @@
 
 #include "gateway/base/ini.h"
 
-#define INI_MAX_ENTRIES 4096
+#define INI_MAX_ENTRIES 65536   /* the file is at most 1 MiB; 1,000 accounts take 5,000 */
 #define INI_MAX_NAME 64
 
 static int is_name_char(char c)
