@@ -42,7 +42,7 @@ os.environ.setdefault("top_srcdir", os.path.join(HERE, "..", ".."))
 
 import websockets   # noqa: E402
 
-from aiortc_peer import offering_pc   # noqa: E402
+from aiortc_peer import Client, offering_pc   # noqa: E402
 from kamailio import Kamailio   # noqa: E402
 from tandem_harness import Gateway, free_port   # noqa: E402
 
@@ -63,13 +63,13 @@ OPEN_INVITE = '''		if ($rU != "open") {
 ROUNDS = 5
 
 
-class Ws:
-    """One WebSocket session: requests by id, call.state by call."""
+class Ws(Client):
+    """aiortc_peer's Client with call.state routed by call and the latest
+    registration state kept by account (many calls wait at once here)."""
 
     def __init__(self, ws):
-        self.ws, self.next, self.pending, self.states = ws, 1, {}, {}
-        self.regs = {}
-        self.reader = asyncio.ensure_future(self._read())
+        self.states, self.regs = {}, {}
+        super().__init__(ws)
 
     async def _read(self):
         async for text in self.ws:
@@ -78,25 +78,13 @@ class Ws:
                 self.pending.pop(m["id"]).set_result(m)
             elif m.get("method") == "call.state":
                 p = m["params"]
-                q = self.states.setdefault(p["call"], asyncio.Queue())
-                q.put_nowait(p)
+                self.states.setdefault(p["call"], asyncio.Queue()).put_nowait(p)
             elif m.get("method") == "registration":
                 p = m["params"]
                 self.regs[p["registration"]] = p["state"]
 
     async def req(self, method, params=None, timeout=30):
-        i = self.next
-        self.next += 1
-        fut = asyncio.get_event_loop().create_future()
-        self.pending[i] = fut
-        msg = {"jsonrpc": "2.0", "id": i, "method": method}
-        if params is not None:
-            msg["params"] = params
-        await self.ws.send(json.dumps(msg))
-        m = await asyncio.wait_for(fut, timeout)
-        if "error" in m:
-            raise RuntimeError("%s: %s" % (method, m["error"]))
-        return m["result"]
+        return await self.call(method, params, timeout)
 
     async def state(self, call, want, timeout=30):
         q = self.states.setdefault(call, asyncio.Queue())
