@@ -53,6 +53,12 @@ export declare class Call extends EventTarget {
   reject(code?: number): Promise<unknown>;
   hangup(): Promise<unknown>;
   dtmf(digits: string, durationMs?: number): Promise<unknown>;
+  /** A SIP INFO in the call's dialog; resolves on the peer's 2xx. */
+  info(contentType: string, body: string): Promise<unknown>;
+  /** A SIP MESSAGE in the call's dialog. */
+  message(body: string, contentType?: string): Promise<unknown>;
+  /** A new offer from this call's pc, answered by the gateway. */
+  renegotiate(): Promise<void>;
   hold(): Promise<unknown>;
   resume(): Promise<unknown>;
   transfer(to: string | { replaces: string | Call }): Promise<unknown>;
@@ -84,6 +90,8 @@ export interface TandemEventMap {
   incoming: { call: Call };
   callstate: { call: Call } & StateDetail;
   dtmf: DtmfDetail;
+  info: { call: Call; content_type: string; body: string };
+  message: { from: string; to: string; body: string; content_type: string; call?: Call | null };
   registration: { registration: string; state: string; code?: number; reason?: string; expires?: number };
   detached: { calls: DetachedCall[] };
   notification: { method: string; params: Record<string, unknown> };
@@ -112,6 +120,8 @@ export declare class Tandem extends EventTarget {
   reattach(id: string, opts?: { stream?: MediaStream; peer?: string; direction?: 'in' | 'out'; state?: CallState }): Promise<Call>;
   register(params: Record<string, unknown>): Promise<{ registration: string }>;
   unregister(registration: string): Promise<Record<string, never>>;
+  /** A SIP MESSAGE out of any call; fails with the peer's SIP status. */
+  message(to: string, body: string, contentType?: string): Promise<Record<string, never>>;
   gatewayStats(): Promise<Record<string, unknown>>;
 }
 

@@ -34,6 +34,7 @@ function emit(target, type, detail) {
 /** One call, either way. Its `pc` is the RTCPeerConnection (null in Node
  * or before answer), `remoteStream` the audio to play. Events:
  * `state` {state, code, reason}, `dtmf` {digit, duration_ms, source},
+ * `info` {content_type, body}, `message` {from, to, body, content_type},
  * `track` {stream}. */
 export class Call extends EventTarget {
   constructor(tandem, id, direction, peer) {
@@ -85,6 +86,27 @@ export class Call extends EventTarget {
     const p = { call: this.id, digits: String(digits) };
     if (durationMs) p.duration_ms = durationMs;
     return this.tandem.request('dtmf', p);
+  }
+
+  /** Sends a SIP INFO in the call's dialog; resolves when the peer answered 2xx. */
+  info(contentType, body) {
+    return this.tandem.request('info', { call: this.id, content_type: contentType, body: String(body) });
+  }
+
+  /** Sends a SIP MESSAGE in the call's dialog; resolves once the peer accepted it. */
+  message(body, contentType) {
+    const p = { call: this.id, body: String(body) };
+    if (contentType) p.content_type = contentType;
+    return this.tandem.request('message', p);
+  }
+
+  /** A new offer from this call's RTCPeerConnection (e.g. after adding a
+   * track), answered by the gateway (a re-INVITE toward SIP if needed). */
+  async renegotiate() {
+    if (!this.pc) throw new TandemError(409, 'the call has no media yet', 'renegotiate');
+    await this.pc.setLocalDescription(await this.pc.createOffer());
+    const r = await this.tandem.request('renegotiate', { call: this.id, sdp: this.pc.localDescription.sdp });
+    await this.pc.setRemoteDescription({ type: 'answer', sdp: r.sdp });
   }
 
   hold() { return this.tandem.request('hold', { call: this.id }); }
@@ -183,7 +205,8 @@ export class Call extends EventTarget {
  * package under Node), RTCPeerConnection. Events: `connection`
  * {state: 'connecting'|'open'|'ready'|'reconnecting'|'closed', code, reason,
  * delayMs}, `incoming` {call}, `callstate` {call, state, code, reason},
- * `dtmf` {call, digit, duration_ms, source}, `registration` {...},
+ * `dtmf` {call, digit, duration_ms, source}, `info` {call, content_type,
+ * body}, `message` {from, to, body, content_type, call?}, `registration` {...},
  * `detached` {calls: [{call, state, peer, direction}]} (calls the gateway
  * kept that this object does not know: a reloaded page), `error` {error}. */
 export class Tandem extends EventTarget {
@@ -452,6 +475,14 @@ export class Tandem extends EventTarget {
   register(params) { return this.request('register', params); }
   unregister(registration) { return this.request('unregister', { registration }); }
 
+  /** A SIP MESSAGE out of any call (RFC 3428) to a URI or dial string;
+   * resolves once the peer accepted it, else fails with its SIP status. */
+  message(to, body, contentType) {
+    const p = { to, body: String(body) };
+    if (contentType) p.content_type = contentType;
+    return this.request('message', p);
+  }
+
   /** The gateway's counters (stats without a call). */
   gatewayStats() { return this.request('stats'); }
 
@@ -550,6 +581,14 @@ export class Tandem extends EventTarget {
       case 'dtmf':
         emit(call, 'dtmf', p);
         emit(this, 'dtmf', { call, digit: p.digit, duration_ms: p.duration_ms, source: p.source });
+        break;
+      case 'info':
+        emit(call, 'info', p);
+        emit(this, 'info', { call, content_type: p.content_type, body: p.body });
+        break;
+      case 'message':
+        if (call) emit(call, 'message', p);
+        emit(this, 'message', { ...p, call });
         break;
       case 'registration':
         emit(this, 'registration', p);
