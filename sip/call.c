@@ -231,6 +231,7 @@ void tnd_sipcall_finish(struct tnd_sipcall *call, int status, const char *phrase
 	if (!call->end_status)
 		tnd_sipcall_set_why(call, call->why, status ? status : 500, phrase);
 	call->state = CS_ENDED;
+	tnd_sipreq_flush(call, "the call ended");   /* message.c: no answer will come */
 	call->h = NULL;
 	call->arg = NULL;
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: ended %d %s (%s)", call->call_id, call->end_status,
@@ -486,6 +487,8 @@ static call_event_h *const call_events[] = {
 	[nua_i_media_error] = on_i_error,
 	[nua_i_info] = tnd_sipcall_on_i_info,
 	[nua_r_info] = tnd_sipcall_on_r_info,
+	[nua_i_message] = tnd_sipcall_on_i_message,
+	[nua_r_message] = tnd_sipcall_on_r_message,
 };
 
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,

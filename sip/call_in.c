@@ -144,6 +144,10 @@ static int in_copy_make(struct in_copy *c, const sip_t *sip, const char **phrase
 		*phrase = sip_400_Bad_request;
 		return 400;
 	}
+	if (tnd_sipchk_peer_uri(sip->sip_from->a_url) || tnd_sipchk_peer_uri(sip->sip_to->a_url)) {
+		*phrase = sip_400_Bad_request;      /* check.c: the malformed corpus */
+		return 400;
+	}
 	c->ruri_user = strdup(sip->sip_request->rq_url->url_user ?
 			      sip->sip_request->rq_url->url_user : "");
 	c->from_uri = url_str(sip->sip_from->a_url);

@@ -203,3 +203,24 @@ int tnd_sipchk_header(const struct tnd_sip_header *hdr)
 	}
 	return 0;
 }
+
+/* A peer's From or To URI (issue 11 item 9, malformed corpus): Sofia's
+ * parser is lenient and takes "<sip:al ice@@host>"; such a request gets
+ * 400 rather than reach a user. Lighter than tnd_sipchk_uri: headers
+ * parts and long URIs from real PBXs stay allowed. */
+int tnd_sipchk_peer_uri(const url_t *u)
+{
+	const char *s;
+
+	if (!u || (u->url_type != url_sip && u->url_type != url_sips && u->url_type != url_tel))
+		return EINVAL;
+	if (u->url_type != url_tel && (!u->url_host || !host_is_valid(u->url_host)))
+		return EINVAL;
+	for (s = u->url_user; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= 0x20 || c == 0x7f || strchr("@<>\"", c))
+			return EINVAL;
+	}
+	return 0;
+}

@@ -16,21 +16,8 @@
 #include "gateway/base/log.h"
 #include "sip/sip_int.h"
 
-#define INFO_MAX_BODY 1024      /* a DTMF body is a few dozen bytes */
-
-/* "type/subtype" in lower case, without parameters; "" when absent. */
-static void content_type(const sip_t *sip, char *buf, size_t size)
-{
-	const char *t = sip && sip->sip_content_type ? sip->sip_content_type->c_type : NULL;
-	size_t i;
-
-	buf[0] = '\0';
-	if (!t)
-		return;
-	for (i = 0; t[i] && t[i] != ';' && t[i] != ' ' && i + 1 < size; i++)
-		buf[i] = (char)((t[i] >= 'A' && t[i] <= 'Z') ? t[i] + 32 : t[i]);
-	buf[i] = '\0';
-}
+/* a DTMF body is a few dozen bytes; other INFOs reach the browser */
+#define INFO_MAX_BODY TND_SIP_TEXT_MAX
 
 void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phrase,
 			   const sip_t *sip, tagi_t tags[])
@@ -46,7 +33,7 @@ void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phr
 	(void)tags;
 	if (status >= 200 || !nua)
 		return;
-	content_type(sip, ctype, sizeof(ctype));
+	tnd_sip_content_type(sip, ctype, sizeof(ctype));
 	if (sip && sip->sip_payload) {
 		body = sip->sip_payload->pl_data;
 		len = sip->sip_payload->pl_len;
@@ -64,7 +51,8 @@ void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phr
 		nua_respond(call->nh, SIP_200_OK, NUTAG_WITH_CURRENT(nua), TAG_END());
 	else if (err == ENOTSUP)
 		nua_respond(call->nh, SIP_415_UNSUPPORTED_MEDIA,
-			    SIPTAG_ACCEPT_STR("application/dtmf-relay, application/dtmf"),
+			    SIPTAG_ACCEPT_STR("application/dtmf-relay, application/dtmf, text/*, "
+					      "application/json, application/xml"),
 			    NUTAG_WITH_CURRENT(nua), TAG_END());
 	else if (err == EMSGSIZE)
 		nua_respond(call->nh, SIP_413_REQUEST_TOO_LARGE, NUTAG_WITH_CURRENT(nua),
@@ -80,9 +68,12 @@ void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phr
 {
 	(void)sip;
 	(void)tags;
+	if (status < 200)
+		return;
 	if (status >= 300)
 		TND_LOG_WARN(TND_LOG_SIP, "call %s: our INFO got %d %s", call->call_id, status,
 			     phrase ? phrase : "");
+	tnd_sipreq_pop(call, TND_SIPREQ_INFO, status, phrase);   /* message.c */
 }
 
 int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *body)
@@ -93,5 +84,6 @@ int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *bo
 	if (!call->nh || (call->state != CS_CONFIRMED && call->state != CS_ANSWERED))
 		return EALREADY;
 	nua_info(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
+	tnd_sipreq_push(call, TND_SIPREQ_INFO, NULL, NULL);   /* keeps the answers in step */
 	return 0;
 }

@@ -137,7 +137,8 @@ typedef void (tnd_sipcall_ended_h)(void *arg, struct tnd_sipcall *call, int stat
 
 /* An INFO arrived in the call's dialog (RFC 6086): its Content-Type
  * (type/subtype in lower case, no parameters; "" without one) and body
- * (not NUL-terminated, at most 1024 bytes; longer ones get 413 first).
+ * (not NUL-terminated, at most TND_SIP_TEXT_MAX bytes; longer ones get 413
+ * first).
  * Return 0 to answer 200, ENOTSUP for 415 (a body type not taken), any
  * other errno (EBADMSG) for 400. Without the callback every INFO gets 415. */
 typedef int (tnd_sipcall_info_h)(void *arg, struct tnd_sipcall *call, const char *ctype,
@@ -266,8 +267,8 @@ int tnd_sipcall_reject_retry(struct tnd_sipcall *call, int status, const char *p
  * already ending or ended. */
 int tnd_sipcall_hangup(struct tnd_sipcall *call);
 /* Sends an INFO in the call's answered dialog with this
- * Content-Type and body (a NUL-terminated string of at most 1024 bytes):
- * SIP INFO DTMF. Its response is only logged. EINVAL, or EALREADY before
+ * Content-Type and body (a NUL-terminated string of at most
+ * TND_SIP_TEXT_MAX bytes): SIP INFO DTMF. Its response is only logged. EINVAL, or EALREADY before
  * the dialog exists or once it ends. */
 int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *body);
 /* No callback fires after this returns; a live call is hung up as by
@@ -280,6 +281,75 @@ bool tnd_sipcall_is_live(const struct tnd_sipcall *call);
  * UA's count drops; `ended` fires (408, TND_SIPCALL_END_NETWORK) unless
  * detached. For a hard cap after hangup. NULL-safe; no-op once ended. */
 void tnd_sipcall_forget(struct tnd_sipcall *call);
+
+/* ------------------------------------------------------------ INFO and MESSAGE
+ * message.c (issue 11 item 6): INFO of any type and MESSAGE (RFC 3428) in
+ * and out of dialog, with the peer's final answer reported. */
+
+/* Bodies of INFO and MESSAGE that cross to the browser: at most this many
+ * bytes (413 over it). */
+#define TND_SIP_TEXT_MAX 8192
+
+/* 0 when `ctype` is type/subtype (RFC 2045 tokens, optional ;parameters)
+ * and the body is UTF-8 text (RFC 3629) without C0 controls but tab, CR
+ * and LF; EBADMSG for a bad type (400), EMSGSIZE past TND_SIP_TEXT_MAX
+ * (413), ENOTSUP for a body that is not such text (415), EINVAL without
+ * ctype. Pure; any thread (text.c). */
+int tnd_sip_text_check(const char *ctype, const char *body, size_t len);
+
+/* The final answer to an INFO or MESSAGE we sent: its status (200-699;
+ * 408 when nothing came), or 0 when the request could not finish (its
+ * dialog ended, the UA stopped), `phrase` saying why; borrowed for the
+ * call. Runs exactly once per request taken, from the loop; `arg` is a
+ * tnd_obj the request holds a reference to until then. */
+typedef void (tnd_sipreq_done_h)(void *arg, int status, const char *phrase);
+
+/* INFO (RFC 6086) or MESSAGE (RFC 3428 section 4, in a dialog) in the
+ * call's dialog with this Content-Type and body (NUL-terminated, checked
+ * with tnd_sip_text_check); `done` follows. EINVAL (bad ctype or body:
+ * nothing sent), EALREADY before the dialog is answered or once it ends,
+ * ENOMEM. */
+int tnd_sipcall_info_req(struct tnd_sipcall *call, const char *ctype, const char *body,
+			 tnd_sipreq_done_h *done, void *arg);
+int tnd_sipcall_message(struct tnd_sipcall *call, const char *ctype, const char *body,
+			tnd_sipreq_done_h *done, void *arg);
+
+/* A MESSAGE outside any dialog (RFC 3428): all borrowed for the call. */
+struct tnd_sipmsg_params {
+	const char *to;         /* Request-URI and To: as tnd_sipcall_params.to; without an
+				 * outbound proxy its host must be an IP literal */
+	const char *from_user;  /* From is sip:from_user@public_host */
+	const char *ctype;
+	const char *body;       /* NUL-terminated */
+};
+/* Sends it; `done` follows from the loop. EINVAL (bad parameter, or a
+ * host name with no outbound proxy: nothing sent), EBUSY while the UA
+ * stops, ENOMEM. */
+int tnd_sipua_message(struct tnd_sipua *ua, const struct tnd_sipmsg_params *p,
+		      tnd_sipreq_done_h *done, void *arg);
+
+/* An incoming MESSAGE, borrowed for the handler. Out of dialog it has
+ * passed the same admission as an INVITE (trusted source, a registration's
+ * registrar, or digest credentials; else 403 or 401 without the handler
+ * being asked), and bodies over TND_SIP_TEXT_MAX got 413. */
+struct tnd_sipmsg_in {
+	const char *ruri_user;  /* user part of the Request-URI, "" when none */
+	const char *from_uri, *to_uri;
+	const char *ctype;      /* type/subtype in lower case, "" without one */
+	const char *body;       /* not NUL-terminated */
+	size_t len;
+	void *reg_arg;          /* as tnd_sipcall_info.reg_arg */
+	/* in a call's dialog: that call and its handlers' arg; else NULL */
+	struct tnd_sipcall *call;
+	void *call_arg;
+};
+/* 0 answers 200; ENOENT 404, EAGAIN 480 (not logged in), EPERM 403,
+ * ENOTSUP 415, EMSGSIZE 413, EBADMSG or EINVAL 400, else 500. */
+typedef int (tnd_sipua_message_h)(void *arg, const struct tnd_sipmsg_in *m);
+/* Without a handler every MESSAGE gets 480 (in a dialog, 415). */
+void tnd_sipua_set_message(struct tnd_sipua *ua, tnd_sipua_message_h *h, void *arg);
+/* Outgoing MESSAGEs awaiting their answer, for leak checks. */
+unsigned tnd_sipua_messages(const struct tnd_sipua *ua);
 
 /* ------------------------------------------------------------ registrations */
 

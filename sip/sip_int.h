@@ -58,6 +58,10 @@ struct tnd_sipua {
 	unsigned dns_timeout_ms;     /* bound on a call's name lookup */
 	struct tnd_sipreg *regs;     /* borrowed list: each held by its own ref (reg.c) */
 	unsigned n_regs;
+	/* message.c: incoming MESSAGE, and our MESSAGEs outside dialogs */
+	tnd_sipua_message_h *message;
+	void *message_arg;
+	GList *msgs;                 /* owned list of refs to struct tnd_sipmsg */
 };
 
 enum call_state {
@@ -97,6 +101,9 @@ struct tnd_sipcall {
 	char end_phrase[64];
 	struct tnd_sipauth auth;     /* owned: an account's credentials, or none */
 	char *route;                 /* owned: this call's outbound proxy, or NULL */
+	/* message.c: our INFOs [0] and MESSAGEs [1] in this dialog awaiting
+	 * their answers, oldest first (owned struct sipreq) */
+	GQueue pending[2];
 };
 
 /* ua.c */
@@ -158,6 +165,34 @@ void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phr
 void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phrase,
 			   const sip_t *sip, tagi_t tags[]);
 
+/* message.c */
+#define TND_SIPREQ_INFO 0
+#define TND_SIPREQ_MESSAGE 1
+/* Queues the owner's done for a request just sent in the call's dialog
+ * (done NULL: a DTMF INFO nobody waits for). Takes a reference on arg. */
+void tnd_sipreq_push(struct tnd_sipcall *call, int which, tnd_sipreq_done_h *done, void *arg);
+/* A final answer to the oldest: reports it and drops it. */
+void tnd_sipreq_pop(struct tnd_sipcall *call, int which, int status, const char *phrase);
+/* The dialog ends or the owner leaves: every pending done gets status 0. */
+void tnd_sipreq_flush(struct tnd_sipcall *call, const char *phrase);
+/* Whether a handle's hmagic is an out-of-dialog MESSAGE of ours. */
+bool tnd_sipmsg_is(const void *hmagic);
+/* Sofia event on such a handle. */
+void tnd_sipmsg_event(void *msg, nua_event_t event, int status, const char *phrase,
+		      const sip_t *sip);
+/* nua_i_message outside any dialog: admits, answers and destroys nh. */
+void tnd_sipua_i_message(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh, const sip_t *sip);
+/* Ends every pending out-of-dialog MESSAGE (done with status 0) and
+ * destroys their handles (the UA is freed). */
+void tnd_sipmsg_cut_all(struct tnd_sipua *ua);
+/* In a call's dialog: a MESSAGE from the peer, and the answer to ours. */
+void tnd_sipcall_on_i_message(struct tnd_sipcall *call, int status, const char *phrase,
+			      const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_r_message(struct tnd_sipcall *call, int status, const char *phrase,
+			      const sip_t *sip, tagi_t tags[]);
+/* "type/subtype" of the message in lower case, no parameters; "" without. */
+void tnd_sip_content_type(const sip_t *sip, char *buf, size_t size);
+
 /* auth.c */
 /* Copies cred (NULL clears): 0, EINVAL, ENOMEM. */
 int tnd_sipauth_set(struct tnd_sipauth *a, const struct tnd_sip_cred *cred);
@@ -218,6 +253,9 @@ int tnd_sipchk_uri(const char *uri, bool allow_tel);
 int tnd_sipchk_user(const char *user);
 int tnd_sipchk_display(const char *display);
 int tnd_sipchk_header(const struct tnd_sip_header *hdr);
+/* A peer's From or To URI: sip/sips/tel, a valid host, a user part
+ * without space, control, '@', '<', '>' or '"'. 0 or EINVAL. */
+int tnd_sipchk_peer_uri(const url_t *u);
 /* `display` as a quoted-string into buf: 0 or ENOSPC. */
 int tnd_sipchk_quote(char *buf, size_t size, const char *display);
 

@@ -5,8 +5,8 @@
  * callback arrives on the signalling thread (style guide section 1).
  * Sofia's SOA is off (NUTAG_MEDIA_ENABLE(0)): SDP travels as an opaque body.
  * OPTIONS is answered by sip/admit.c, which checks the source first (RFC
- * 3261 section 11; nua adds Allow, Accept, Supported); methods other
- * than INVITE, ACK, BYE, CANCEL and OPTIONS get 405 from nua (Allow).
+ * 3261 section 11; nua adds Allow, Accept, Supported); methods outside
+ * ALLOW get 405 from nua. MESSAGE goes to sip/message.c.
  * Events on a call's handle go to call.c, on a registration's to reg.c;
  * this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
@@ -39,14 +39,15 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, MESSAGE"
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
 /* OPTIONS and REGISTER reach us (sip/admit.c) so they are rate limited
  * like INVITE; INFO so that its answer says whether its DTMF was taken
- * (sip/info.c) */
-#define APPL_METHODS "OPTIONS, REGISTER, INFO"
+ * (sip/info.c); MESSAGE so that it passes admission and its answer says
+ * whether a user took it (sip/message.c) */
+#define APPL_METHODS "OPTIONS, REGISTER, INFO, MESSAGE"
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -93,6 +94,7 @@ static void start_nua_shutdown(struct tnd_sipua *ua)
 		g_source_unref(ua->stop_timer);
 		ua->stop_timer = NULL;
 	}
+	tnd_sipmsg_cut_all(ua);      /* message.c: MESSAGEs still waiting end now */
 	nua_shutdown(ua->nua);
 }
 
@@ -200,6 +202,10 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	}
+	if (hmagic && tnd_sipmsg_is(hmagic)) {
+		tnd_sipmsg_event(hmagic, event, status, phrase, sip);   /* message.c */
+		return;
+	}
 	if (hmagic && tnd_sipreg_is(hmagic)) {
 		tnd_sipreg_event((struct tnd_sipreg *)hmagic, event, status, phrase, nh, sip,
 				 tags);
@@ -227,6 +233,12 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 	case nua_i_register:
 		if (nh && status < 200)
 			tnd_sipua_register(ua, nua, nh);
+		else
+			stray_handle(nua, event, status, nh);
+		break;
+	case nua_i_message:
+		if (nh && status < 200 && sip)
+			tnd_sipua_i_message(ua, nua, nh, sip);   /* message.c */
 		else
 			stray_handle(nua, event, status, nh);
 		break;
@@ -373,9 +385,13 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	ua->nua = nua_create(ua->root, on_event, (nua_magic_t *)ua, NUTAG_URL(url),
 			     SIPTAG_USER_AGENT_STR(conf->user_agent),
 			     NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
-			     NUTAG_AUTOACK(1), NUTAG_ENABLEINVITE(1), NUTAG_ENABLEMESSAGE(0),
+			     NUTAG_AUTOACK(1), NUTAG_ENABLEINVITE(1), NUTAG_ENABLEMESSAGE(1),
 			     SIPTAG_ALLOW_STR(ALLOW), SIPTAG_SUPPORTED_STR(SUPPORTED),
 			     NUTAG_APPL_METHOD(APPL_METHODS),
+			     /* no SIP message of ours needs more than 64 KiB; nta's
+			      * default (2 MiB) let each TCP connection hold that much
+			      * (issue 11 item 9, malformed corpus) */
+			     NTATAG_MAXSIZE(65536),
 			     /* idle TCP connections close (nta's own default is 30 min) */
 			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
 			     /* no STUN server on the SIP port: Sofia's (stun_mini)
@@ -458,6 +474,7 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 	/* bindings still live were un-registered by nua_shutdown(); on an
 	 * error path they go without (and without callbacks) */
 	tnd_sipreg_cut_all(ua);
+	tnd_sipmsg_cut_all(ua);
 	if (ua->nua && !ua->shut) {
 		/* nua_destroy() asserts that shutdown finished: on an error path
 		 * (another part failed to start, or shutdown ran out of time) run

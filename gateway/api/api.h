@@ -89,6 +89,12 @@ struct tnd_api_calls {
 		    unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
 	/* admin.registrations; NULL: the list is empty */
 	void (*reg_foreach)(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg);
+	/* info and message (issue 11 item 6); NULL answers 503 */
+	int (*info)(struct tnd_calls *calls, void *conn, const char *call, const char *ctype,
+		    const char *body, tnd_call_sent_h *done, void *req, char *msg, size_t msglen);
+	int (*message)(struct tnd_calls *calls, void *conn, const char *user,
+		       const struct tnd_msg_params *p, tnd_call_sent_h *done, void *req,
+		       char *msg, size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

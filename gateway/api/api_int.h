@@ -119,6 +119,9 @@ int tnd_api_call_stats(struct tnd_api_req *req, json_t *params);
 void tnd_api_reply(struct tnd_api_req *req, json_t *result);
 /* Answers with an error: code <0 as is, >0 as an errno through the table. */
 void tnd_api_reply_error(struct tnd_api_req *req, int code);
+/* Answers with the SIP peer's refusal (status 300-699) as the error code,
+ * data {sip_status, sip_reason}: `info` and `message` (m_call.c). */
+void tnd_api_reply_sip(struct tnd_api_req *req, int status, const char *phrase);
 /* Sends a notification (params stolen). */
 void tnd_api_notify(struct tnd_api_conn *conn, const char *method, json_t *params);
 

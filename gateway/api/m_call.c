@@ -2,7 +2,8 @@
  * and the notifications calls send back (call.state, candidate, incoming).
  * This file turns JSON into the call layer's typed requests and its events
  * back into JSON; the calls themselves live in gateway/call. Methods whose
- * parts are not built yet answer 503 naming what is missing. */
+ * parts are not built yet answer 503 naming what is missing. `info` and
+ * `message` answer when the SIP peer has (sent_done). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -330,6 +331,75 @@ static int m_dtmf(struct tnd_api_req *req, json_t *params)
 	return finish(req, r, msg);
 }
 
+/* ------------------------------------------------------------ info, message */
+
+/* The peer's final answer: {} on 2xx, else its status as the error code
+ * (protocol.md "Errors": application errors use the SIP status). */
+static void sent_done(void *data, int status, const char *phrase)
+{
+	struct tnd_api_req *req = data;
+
+	if (status >= 200 && status < 300) {
+		tnd_api_reply(req, json_object());
+		return;
+	}
+	if (!status) {
+		tnd_api_req_msg(req, "no answer from the SIP peer: %s", phrase);
+		tnd_api_reply_error(req, EALREADY);
+		return;
+	}
+	tnd_api_req_msg(req, "the SIP peer answered %d %s", status, phrase);
+	tnd_api_reply_sip(req, status, phrase);
+}
+
+static int m_info(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "content_type", "body", NULL };
+	const char *call, *ctype, *body;
+	char msg[256];
+	int r;
+
+	if ((r = call_params(req, params, allowed, &call)) ||
+	    (r = tnd_api_param_str(req, params, "content_type", true, &ctype)) ||
+	    (r = tnd_api_param_str(req, params, "body", true, &body)))
+		return r;
+	if (!ops(req)->info)
+		return not_yet(req, "INFO on the SIP leg");
+	r = ops(req)->info(calls_of(req), req->conn, call, ctype, body, sent_done, req, msg,
+			   sizeof(msg));
+	if (r)
+		tnd_api_req_msg(req, "%s", msg);
+	return r;
+}
+
+static int m_message(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "to", "call", "content_type", "body", NULL };
+	struct tnd_msg_params p = { 0 };
+	char msg[256];
+	int r;
+
+	if (!calls_of(req))
+		return no_calls(req);
+	if ((r = tnd_api_params_only(req, params, allowed)) ||
+	    (r = tnd_api_param_str(req, params, "to", false, &p.to)) ||
+	    (r = tnd_api_param_str(req, params, "call", false, &p.call)) ||
+	    (r = tnd_api_param_str(req, params, "content_type", false, &p.content_type)) ||
+	    (r = tnd_api_param_str(req, params, "body", true, &p.body)))
+		return r;
+	if (!p.to == !p.call) {
+		tnd_api_req_msg(req, "params: exactly one of to and call");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	if (!ops(req)->message)
+		return not_yet(req, "MESSAGE on the SIP leg");
+	r = ops(req)->message(calls_of(req), req->conn, req->conn->user, &p, sent_done, req, msg,
+			      sizeof(msg));
+	if (r)
+		tnd_api_req_msg(req, "%s", msg);
+	return r;
+}
+
 const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "call", m_call, true },
 	{ "answer", m_answer, true },
@@ -342,6 +412,8 @@ const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "resume", m_later, true },
 	{ "transfer", m_later, true },
 	{ "renegotiate", m_later, true },
+	{ "info", m_info, true },
+	{ "message", m_message, true },
 	{ NULL, NULL, false },
 };
 
@@ -396,6 +468,21 @@ static void sink_dtmf(void *conn, const char *call, char digit, unsigned duratio
 					       "source", source));
 }
 
+static void sink_info(void *conn, const char *call, const char *ctype, const char *body)
+{
+	tnd_api_notify(conn, "info", json_pack("{s:s, s:s, s:s}", "call", call, "content_type",
+					       ctype, "body", body));
+}
+
+static void sink_message(void *conn, const char *from, const char *to, const char *body,
+			 const char *ctype, const char *call)
+{
+	tnd_api_notify(conn, "message", json_pack("{s:s, s:s, s:s, s:s, s:s*}", "from", from,
+						  "to", to, "body", body, "content_type",
+						  ctype, "call", call));
+}
+
 const struct tnd_call_sink tnd_api_call_sink = {
 	sink_state, sink_candidate, sink_incoming, tnd_api_sink_registration, sink_dtmf,
+	.info = sink_info, .message = sink_message,
 };

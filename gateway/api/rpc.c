@@ -118,6 +118,20 @@ void tnd_api_reply_error(struct tnd_api_req *req, int code)
 		send_error(req->conn, req->id, code, req->msg);
 }
 
+void tnd_api_reply_sip(struct tnd_api_req *req, int status, const char *phrase)
+{
+	if (req->answered)
+		return;
+	req->answered = true;
+	if (req->id)
+		send_json(req->conn, json_pack("{s:s, s:O, s:{s:i, s:s, s:{s:i, s:s}}}",
+					       "jsonrpc", "2.0", "id", req->id, "error",
+					       "code", status, "message", req->msg[0] ?
+					       req->msg : "the SIP peer refused",
+					       "data", "sip_status", status, "sip_reason",
+					       phrase ? phrase : ""));
+}
+
 void tnd_api_notify(struct tnd_api_conn *conn, const char *method, json_t *params)
 {
 	/* a NULL here is a pack that failed (a string that is not UTF-8, say):

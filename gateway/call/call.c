@@ -362,6 +362,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	tnd_call_obs_init(calls);
 	tnd_call_codecs_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
+	tnd_sipua_set_message(env->sip, tnd_call_message_in, calls);   /* call_msg.c */
 	*callsp = calls;
 	return 0;
 }
@@ -382,6 +383,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 	if (!calls)
 		return;
 	tnd_sipua_set_incoming(calls->env.sip, NULL, NULL);
+	tnd_sipua_set_message(calls->env.sip, NULL, NULL);
 	/* without further events (call.h): with nobody left to tell, ending
 	 * notifies no one and answers no pending request */
 	all = g_hash_table_get_values(calls->by_id);

@@ -45,6 +45,13 @@ struct tnd_call_sink {
 	 * "info" or "inband" */
 	void (*dtmf)(void *conn, const char *call, char digit, unsigned duration_ms,
 		     const char *source);
+	/* info notification: an INFO from the SIP side that is not DTMF
+	 * (call_msg.c); body is UTF-8 text */
+	void (*info)(void *conn, const char *call, const char *content_type, const char *body);
+	/* message notification: a SIP MESSAGE for the user; call NULL outside
+	 * a dialog of the user's */
+	void (*message)(void *conn, const char *from, const char *to, const char *body,
+			const char *content_type, const char *call);
 };
 
 /* Finds the open connections of a logged-in user, for incoming calls:
@@ -283,6 +290,36 @@ unsigned long tnd_calls_registrations(const struct tnd_calls *calls);
 /* Admin requests: a snapshot of every live registration (including those
  * in their grace time or being removed), in no order. */
 void tnd_calls_reg_foreach(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg);
+
+/* ------------------------------------------------------------ INFO, MESSAGE
+ * call_msg.c (issue 11 item 6). */
+
+/* The SIP peer's final answer to an `info` or `message`: its status
+ * (200-699), or 0 when none will come (the call ended, the gateway stops),
+ * with phrase saying why. Runs once, from the loop; `req` is a tnd_obj held
+ * until then. */
+typedef void (tnd_call_sent_h)(void *req, int status, const char *phrase);
+
+/* An INFO in the answered call's dialog, with any text content_type and
+ * body (UTF-8, at most 8 KiB). On 0 done follows; else an errno with msg:
+ * ENOENT no such call on conn, EALREADY not answered (or no SIP leg),
+ * EINVAL a bad content_type or body. */
+int tnd_calls_info(struct tnd_calls *calls, void *conn, const char *call,
+		   const char *content_type, const char *body, tnd_call_sent_h *done, void *req,
+		   char *msg, size_t msglen);
+
+/* A `message`: `call` (in that call's dialog, as tnd_calls_info) or `to`
+ * (outside any dialog, From the logged-in `user`). content_type NULL is
+ * text/plain. `to` passes the dial plan as a call's would (EPERM). */
+struct tnd_msg_params {
+	const char *to;
+	const char *call;
+	const char *content_type;
+	const char *body;
+};
+int tnd_calls_message(struct tnd_calls *calls, void *conn, const char *user,
+		      const struct tnd_msg_params *p, tnd_call_sent_h *done, void *req,
+		      char *msg, size_t msglen);
 
 /* One leg's media figures for `stats` with params.call (protocol.md). */
 struct tnd_call_leg_stats {

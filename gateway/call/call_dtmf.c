@@ -254,7 +254,7 @@ int tnd_call_on_info(void *arg, struct tnd_sipcall *sip, const char *ctype, cons
 	else if (!strcmp(ctype, "application/dtmf"))
 		err = tnd_dtmf_plain_parse(body, len, &digit);
 	else
-		return ENOTSUP;
+		return tnd_call_info_in(call, ctype, body, len);   /* call_msg.c */
 	if (err == ENOTSUP)
 		return 0;   /* a well-formed event we do not relay (flash): taken, dropped */
 	if (err)

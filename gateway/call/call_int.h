@@ -308,5 +308,10 @@ void tnd_call_metrics_end(struct tnd_call *call, int code);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);
+/* call_msg.c: a SIP MESSAGE (the UA's handler, arg the registry), and an
+ * INFO that is not DTMF (from tnd_call_on_info): 0 or the errno sip/
+ * answers with. */
+int tnd_call_message_in(void *arg, const struct tnd_sipmsg_in *m);
+int tnd_call_info_in(struct tnd_call *call, const char *ctype, const char *body, size_t len);
 
 #endif

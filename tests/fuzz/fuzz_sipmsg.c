@@ -65,6 +65,19 @@ static int on_incoming(void *arg, struct tnd_sipcall *call, const struct tnd_sip
 	return 0;
 }
 
+/* MESSAGE (sip/message.c): its body checked as the gateway does, then
+ * taken or refused in turn */
+static int on_message(void *arg, const struct tnd_sipmsg_in *m)
+{
+	static unsigned n;
+	int err = tnd_sip_text_check(m->ctype, m->body, m->len);
+
+	(void)arg;
+	if (err)
+		return err;
+	return n++ % 2 ? EAGAIN : 0;
+}
+
 static int free_udp_port(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -110,6 +123,7 @@ static void setup(void)
 	/* 64*T1 = 1 s: an unACKed answer or a lost response lives 1 s, not 32 */
 	nua_set_params(ua->nua, NTATAG_SIP_T1(100), NTATAG_SIP_T1X64(1000), TAG_END());
 	tnd_sipua_set_incoming(ua, on_incoming, NULL);
+	tnd_sipua_set_message(ua, on_message, NULL);
 	tick_source = g_timeout_source_new(5);
 	g_source_set_callback(tick_source, tick, NULL, NULL);
 	g_source_attach(tick_source, ctx);

@@ -35,9 +35,10 @@ TRUSTED = "[sip]\ntrusted = 127.0.0.1\n"
 
 
 def request(port, method, user="alice", source="127.0.0.1", extra="", tcp=False,
-            timeout=5, sdp=SDP):
+            timeout=5, sdp=SDP, body=None, ctype="application/sdp"):
     """One request from `source`; returns (final status, text), ACKing a
-    non-2xx final answer to INVITE. Status 0 on timeout."""
+    non-2xx final answer to INVITE. Status 0 on timeout. `body` (str or
+    bytes; default: `sdp` for an INVITE, else none) goes as `ctype`."""
     kind = socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
     s = socket.socket(socket.AF_INET, kind)
     try:
@@ -48,7 +49,8 @@ def request(port, method, user="alice", source="127.0.0.1", extra="", tcp=False,
         lport = s.getsockname()[1]
         r = "%x" % random.getrandbits(64)
         ruri = "sip:%s@127.0.0.1:%d" % (user, port)
-        body = sdp if method == "INVITE" else ""
+        if body is None:
+            body = sdp if method == "INVITE" else ""
         proto = "TCP" if tcp else "UDP"
 
         def msg(meth, to, cseq_meth, hdrs, b):
@@ -58,8 +60,9 @@ def request(port, method, user="alice", source="127.0.0.1", extra="", tcp=False,
                  % (meth, ruri, proto, source, lport, r, source, r, to, r, cseq_meth,
                     source, lport, hdrs))
             if b:
-                m += "Content-Type: application/sdp\r\n"
-            return (m + "Content-Length: %d\r\n\r\n%s" % (len(b), b)).encode()
+                m += "Content-Type: %s\r\n" % ctype
+            bb = b.encode() if isinstance(b, str) else b
+            return (m + "Content-Length: %d\r\n\r\n" % len(bb)).encode() + bb
 
         def send(data):
             if tcp:

@@ -113,7 +113,7 @@ static void sink_dtmf(void *conn, const char *call, char digit, unsigned duratio
 }
 
 static const struct tnd_call_sink sink = {
-	sink_state, sink_candidate, sink_incoming, NULL, sink_dtmf,
+	sink_state, sink_candidate, sink_incoming, NULL, sink_dtmf, NULL, NULL,
 };
 
 static void drained(void *arg)

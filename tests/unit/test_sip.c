@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 
 #include "sip/guard_int.h"
+#include "sip/sip.h"
 #include "tests/unit/runner.h"
 
 static struct sockaddr_storage ss;
@@ -174,6 +175,39 @@ static int test_table_bounded(void)
 	return 0;
 }
 
+/* sip/text.c: which INFO and MESSAGE bodies reach the browser (RFC 3629
+ * UTF-8, RFC 2045 type/subtype). */
+static int test_text_check(void)
+{
+	char big[TND_SIP_TEXT_MAX + 2];
+
+	TEST_ASSERT(tnd_sip_text_check("application/json", "{\"a\":1}", 7) == 0);
+	TEST_ASSERT(tnd_sip_text_check("text/plain;charset=UTF-8", "h\xc3\xa9 \xe2\x82\xac\r\n\t",
+				       10) == 0);
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "", 0) == 0);
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "\xf0\x9f\x98\x80", 4) == 0);
+	/* not text: 415 */
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "a\0b", 3) == ENOTSUP);
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "\x01", 1) == ENOTSUP);
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "\x7f", 1) == ENOTSUP);
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "\xc0\xaf", 2) == ENOTSUP);   /* overlong */
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "\xed\xa0\x80", 3) == ENOTSUP); /* surrogate */
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "\xf4\x90\x80\x80", 4) == ENOTSUP);
+	TEST_ASSERT(tnd_sip_text_check("text/plain", "\xe2\x82", 2) == ENOTSUP);   /* cut short */
+	/* bad types: 400 */
+	TEST_ASSERT(tnd_sip_text_check("", "x", 1) == EBADMSG);
+	TEST_ASSERT(tnd_sip_text_check("text", "x", 1) == EBADMSG);
+	TEST_ASSERT(tnd_sip_text_check("text/", "x", 1) == EBADMSG);
+	TEST_ASSERT(tnd_sip_text_check("/plain", "x", 1) == EBADMSG);
+	TEST_ASSERT(tnd_sip_text_check("text/plain\r\nX-Evil: 1", "x", 1) == EBADMSG);
+	TEST_ASSERT(tnd_sip_text_check("te xt/plain", "x", 1) == EBADMSG);
+	TEST_ASSERT(tnd_sip_text_check(NULL, "x", 1) == EINVAL);
+	memset(big, 'a', sizeof(big));
+	TEST_ASSERT(tnd_sip_text_check("text/plain", big, TND_SIP_TEXT_MAX) == 0);
+	TEST_ASSERT(tnd_sip_text_check("text/plain", big, TND_SIP_TEXT_MAX + 1) == EMSGSIZE);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -183,6 +217,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_rate_bucket),
 		TND_TEST(test_block_after_refusals),
 		TND_TEST(test_table_bounded),
+		TND_TEST(test_text_check),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

@@ -1,0 +1,380 @@
+/* INFO of any type and MESSAGE (RFC 6086, RFC 3428) beyond DTMF (issue 11
+ * item 6): MESSAGE in and out of dialogs, our INFOs and MESSAGEs with
+ * their final answers reported to the owner, and the same admission for
+ * an out-of-dialog MESSAGE as for a new INVITE (admit.c), so MESSAGE is
+ * no way around "no open relay". sip/ reads no body beyond checking that
+ * it is text (text.c); the owner decides where it goes.
+ * A request in a dialog queues its owner's `done` on the call (FIFO per
+ * method: nua reports answers of one method in order); a MESSAGE outside
+ * any dialog has a handle of its own whose hmagic is a struct tnd_sipmsg.
+ * Every `done` runs exactly once: at the final answer, or with status 0
+ * when the dialog ends or the UA stops first. Signalling thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/hostdomain.h>
+#include <sofia-sip/nua.h>
+#include <sofia-sip/nua_tag.h>
+#include <sofia-sip/sip_status.h>
+#include <sofia-sip/sip_tag.h>
+#include <sofia-sip/url.h>
+
+#include "gateway/base/log.h"
+#include "sip/sip_int.h"
+
+/* One request awaiting its answer in a dialog. */
+struct sipreq {
+	tnd_sipreq_done_h *done;     /* NULL: nobody waits (DTMF INFO) */
+	void *arg;                   /* ref (tnd_obj), with done */
+};
+
+/* An out-of-dialog MESSAGE of ours. Refcounted; ua->msgs holds one
+ * reference and the handle's hmagic borrows it (the list's reference is
+ * dropped only after nua_handle_destroy). */
+struct tnd_sipmsg {
+	struct tnd_obj obj;
+	struct tnd_sipua *ua;        /* borrowed */
+	nua_handle_t *nh;            /* owned; NULL once destroyed */
+	tnd_sipreq_done_h *done;     /* NULL once reported */
+	void *arg;                   /* ref, with done */
+};
+
+void tnd_sip_content_type(const sip_t *sip, char *buf, size_t size)
+{
+	const char *t = sip && sip->sip_content_type ? sip->sip_content_type->c_type : NULL;
+	size_t i;
+
+	buf[0] = '\0';
+	if (!t)
+		return;
+	for (i = 0; t[i] && t[i] != ';' && t[i] != ' ' && i + 1 < size; i++)
+		buf[i] = (char)((t[i] >= 'A' && t[i] <= 'Z') ? t[i] + 32 : t[i]);
+	buf[i] = '\0';
+}
+
+void tnd_sipua_set_message(struct tnd_sipua *ua, tnd_sipua_message_h *h, void *arg)
+{
+	ua->message = h;
+	ua->message_arg = h ? arg : NULL;
+}
+
+unsigned tnd_sipua_messages(const struct tnd_sipua *ua)
+{
+	return ua ? g_list_length(ua->msgs) : 0;
+}
+
+/* ------------------------------------------------------------ in a dialog */
+
+void tnd_sipreq_push(struct tnd_sipcall *call, int which, tnd_sipreq_done_h *done, void *arg)
+{
+	struct sipreq *r = g_new0(struct sipreq, 1);
+
+	r->done = done;
+	r->arg = done ? tnd_obj_get(arg) : NULL;
+	g_queue_push_tail(&call->pending[which], r);
+}
+
+static void req_report(struct sipreq *r, int status, const char *phrase)
+{
+	if (r->done)
+		r->done(r->arg, status, phrase ? phrase : "");
+	tnd_obj_put(r->arg);
+	g_free(r);
+}
+
+void tnd_sipreq_pop(struct tnd_sipcall *call, int which, int status, const char *phrase)
+{
+	struct sipreq *r = g_queue_pop_head(&call->pending[which]);
+
+	if (r)
+		req_report(r, status, phrase);
+}
+
+void tnd_sipreq_flush(struct tnd_sipcall *call, const char *phrase)
+{
+	for (int i = 0; i < 2; i++) {
+		struct sipreq *r;
+
+		while ((r = g_queue_pop_head(&call->pending[i])))
+			req_report(r, 0, phrase);
+	}
+}
+
+static int dialog_req(struct tnd_sipcall *call, int which, const char *ctype, const char *body,
+		      tnd_sipreq_done_h *done, void *arg)
+{
+	if (!call || !ctype || !body || (done && !arg) ||
+	    tnd_sip_text_check(ctype, body, strlen(body)))
+		return EINVAL;
+	/* RFC 6086 section 4.2.1, RFC 3428 section 4: in the dialog, once
+	 * there is one we answered or were answered in */
+	if (!call->nh || (call->state != CS_CONFIRMED && call->state != CS_ANSWERED))
+		return EALREADY;
+	if (which == TND_SIPREQ_INFO)
+		nua_info(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body),
+			 TAG_END());
+	else
+		nua_message(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body),
+			    TAG_END());
+	tnd_sipreq_push(call, which, done, arg);
+	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: %s %s (%zu bytes)", call->call_id,
+		      which == TND_SIPREQ_INFO ? "INFO" : "MESSAGE", ctype, strlen(body));
+	return 0;
+}
+
+int tnd_sipcall_info_req(struct tnd_sipcall *call, const char *ctype, const char *body,
+			 tnd_sipreq_done_h *done, void *arg)
+{
+	return dialog_req(call, TND_SIPREQ_INFO, ctype, body, done, arg);
+}
+
+int tnd_sipcall_message(struct tnd_sipcall *call, const char *ctype, const char *body,
+			tnd_sipreq_done_h *done, void *arg)
+{
+	return dialog_req(call, TND_SIPREQ_MESSAGE, ctype, body, done, arg);
+}
+
+void tnd_sipcall_on_r_message(struct tnd_sipcall *call, int status, const char *phrase,
+			      const sip_t *sip, tagi_t tags[])
+{
+	(void)sip;
+	(void)tags;
+	if (status < 200)
+		return;
+	if (status >= 300)
+		TND_LOG_INFO(TND_LOG_SIP, "call %s: our MESSAGE got %d %s", call->call_id, status,
+			     phrase ? phrase : "");
+	tnd_sipreq_pop(call, TND_SIPREQ_MESSAGE, status, phrase);
+}
+
+/* ------------------------------------------------------------ incoming */
+
+static int status_of(int err, const char **phrase)
+{
+	switch (err) {
+	case 0: *phrase = sip_200_OK; return 200;
+	case ENOENT: *phrase = sip_404_Not_found; return 404;
+	case EAGAIN: case EBUSY: *phrase = sip_480_Temporarily_unavailable; return 480;
+	case EPERM: case EACCES: *phrase = sip_403_Forbidden; return 403;
+	case ENOTSUP: *phrase = sip_415_Unsupported_media; return 415;
+	case EMSGSIZE: *phrase = sip_413_Request_too_large; return 413;
+	case EBADMSG: case EINVAL: *phrase = sip_400_Bad_request; return 400;
+	default: *phrase = sip_500_Internal_server_error; return 500;
+	}
+}
+
+/* A URI as text without a password (R6), into buf; "" when it does not fit. */
+static void uri_text(const url_t *src, char *buf, size_t size)
+{
+	url_t u;
+
+	buf[0] = '\0';
+	if (!src)
+		return;
+	u = *src;
+	u.url_password = NULL;
+	if (url_e(buf, (isize_t)size, &u) < 0 || strlen(buf) >= size - 1)
+		buf[0] = '\0';
+}
+
+/* Fills m from the request and asks the owner: the status to answer. */
+static int deliver(struct tnd_sipua *ua, const sip_t *sip, struct tnd_sipcall *call)
+{
+	char ctype[64], from[512], to[512];
+	const char *user = sip->sip_request->rq_url->url_user;
+	struct tnd_sipmsg_in m = {
+		.ruri_user = user ? user : "", .from_uri = from, .to_uri = to, .ctype = ctype,
+		.body = "", .call = call, .call_arg = call ? call->arg : NULL,
+	};
+	int err;
+
+	tnd_sip_content_type(sip, ctype, sizeof(ctype));
+	if (sip->sip_payload) {
+		m.body = sip->sip_payload->pl_data;
+		m.len = sip->sip_payload->pl_len;
+	}
+	if (m.len > TND_SIP_TEXT_MAX)
+		return EMSGSIZE;
+	if (!sip->sip_from || !sip->sip_to || tnd_sipchk_peer_uri(sip->sip_from->a_url) ||
+	    tnd_sipchk_peer_uri(sip->sip_to->a_url))
+		return EBADMSG;
+	if (call && !m.call_arg)
+		return ENOENT;          /* the dialog's owner has left */
+	if (!ua->message)
+		return call ? ENOTSUP : EAGAIN;
+	uri_text(sip->sip_from ? sip->sip_from->a_url : NULL, from, sizeof(from));
+	uri_text(sip->sip_to ? sip->sip_to->a_url : NULL, to, sizeof(to));
+	if (!call)
+		m.reg_arg = tnd_sipreg_owner_arg(tnd_sipreg_find(ua, m.ruri_user));
+	if (call)
+		tnd_obj_get(call);      /* the owner may drop its reference inside */
+	err = ua->message(ua->message_arg, &m);
+	if (call)
+		tnd_obj_put(call);
+	return err;
+}
+
+void tnd_sipua_i_message(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh, const sip_t *sip)
+{
+	char challenge[160];
+	const char *phrase;
+	int status, err;
+
+	if (ua->stopping) {
+		nua_respond(nh, SIP_503_SERVICE_UNAVAILABLE, NUTAG_WITH_THIS(nua), TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	/* the same gate as an INVITE: MESSAGE is no way around it */
+	status = tnd_sipua_admit_invite(ua, nua, sip, &phrase, challenge, sizeof(challenge));
+	if (status) {
+		if (status == 401 && *challenge)
+			nua_respond(nh, status, phrase, SIPTAG_WWW_AUTHENTICATE_STR(challenge),
+				    NUTAG_WITH_THIS(nua), TAG_END());
+		else
+			nua_respond(nh, status, phrase, NUTAG_WITH_THIS(nua), TAG_END());
+		nua_handle_destroy(nh);
+		return;
+	}
+	err = deliver(ua, sip, NULL);
+	status = status_of(err, &phrase);
+	nua_respond(nh, status, phrase, NUTAG_WITH_THIS(nua), TAG_END());
+	TND_LOG_INFO(TND_LOG_SIP, "MESSAGE for %s: %d", sip->sip_request->rq_url->url_user ?
+		     sip->sip_request->rq_url->url_user : "-", status);
+	nua_handle_destroy(nh);
+}
+
+void tnd_sipcall_on_i_message(struct tnd_sipcall *call, int status, const char *phrase,
+			      const sip_t *sip, tagi_t tags[])
+{
+	nua_t *nua = call->ua ? call->ua->nua : NULL;
+	int err;
+
+	(void)phrase;
+	(void)tags;
+	if (status >= 200 || !nua || !sip)
+		return;
+	err = deliver(call->ua, sip, call);
+	if (call->state == CS_ENDED || !call->nh)
+		return;
+	status = status_of(err, &phrase);
+	nua_respond(call->nh, status, phrase, NUTAG_WITH_CURRENT(nua), TAG_END());
+	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: MESSAGE in dialog: %d", call->call_id, status);
+}
+
+/* ------------------------------------------------------------ out of dialog */
+
+static void msg_destroy(void *data)
+{
+	(void)data;
+}
+
+bool tnd_sipmsg_is(const void *hmagic)
+{
+	return hmagic && ((const struct tnd_obj *)hmagic)->destroy == msg_destroy;
+}
+
+/* Reports (once), destroys the handle and leaves the UA's list. */
+static void msg_finish(struct tnd_sipmsg *msg, int status, const char *phrase)
+{
+	struct tnd_sipua *ua = msg->ua;
+	tnd_sipreq_done_h *done = msg->done;
+	GList *link;
+
+	msg->done = NULL;
+	if (msg->nh && !(ua && ua->shut))
+		nua_handle_destroy(msg->nh);
+	msg->nh = NULL;     /* after shutdown nua_destroy() frees it */
+	if (done)
+		done(msg->arg, status, phrase ? phrase : "");
+	msg->arg = tnd_obj_put(msg->arg);
+	link = ua ? g_list_find(ua->msgs, msg) : NULL;
+	if (link) {
+		ua->msgs = g_list_delete_link(ua->msgs, link);
+		tnd_obj_put(msg);
+	}
+}
+
+void tnd_sipmsg_event(void *hmagic, nua_event_t event, int status, const char *phrase,
+		      const sip_t *sip)
+{
+	struct tnd_sipmsg *msg = hmagic;
+
+	(void)sip;
+	if (event != nua_r_message || status < 200 || !msg->done)
+		return;
+	TND_LOG_INFO(TND_LOG_SIP, "our MESSAGE got %d %s", status, phrase ? phrase : "");
+	tnd_obj_get(msg);
+	msg_finish(msg, status, phrase);
+	tnd_obj_put(msg);
+}
+
+void tnd_sipmsg_cut_all(struct tnd_sipua *ua)
+{
+	while (ua->msgs)
+		msg_finish(ua->msgs->data, 0, "the SIP user agent is stopping");
+}
+
+/* Without an outbound proxy the host must be an IP literal: Sofia's own
+ * resolver runs on this thread (resolve.c says why calls avoid it). */
+static int route_ok(const struct tnd_sipua *ua, const char *to)
+{
+	su_home_t home[1] = { SU_HOME_INIT(home) };
+	url_t *u;
+	int err = 0;
+
+	if (ua->has_proxy)
+		return 0;
+	u = url_make(home, to);
+	if (!u || !u->url_host || !host_is_ip_address(u->url_host))
+		err = EINVAL;
+	su_home_deinit(home);
+	return err;
+}
+
+int tnd_sipua_message(struct tnd_sipua *ua, const struct tnd_sipmsg_params *p,
+		      tnd_sipreq_done_h *done, void *arg)
+{
+	struct tnd_sipmsg *msg;
+	char *from = NULL, *to = NULL;
+	size_t n;
+	int err;
+
+	if (!ua || !ua->nua || !p || !p->to || !p->from_user || !p->ctype || !p->body || !done ||
+	    !arg)
+		return EINVAL;
+	if (tnd_sipchk_uri(p->to, ua->has_proxy) || tnd_sipchk_user(p->from_user) ||
+	    tnd_sip_text_check(p->ctype, p->body, strlen(p->body)) || route_ok(ua, p->to))
+		return EINVAL;
+	if (ua->stopping)
+		return EBUSY;
+	msg = tnd_obj_zalloc(sizeof(*msg), msg_destroy);
+	n = strlen(p->from_user) + strlen(ua->from_host) + 8;
+	from = malloc(n);
+	to = malloc(strlen(p->to) + 3);
+	err = ENOMEM;
+	if (!msg || !from || !to)
+		goto out;
+	snprintf(from, n, "<sip:%s@%s>", p->from_user, ua->from_host);
+	sprintf(to, "<%s>", p->to);
+	msg->ua = ua;
+	msg->nh = nua_handle(ua->nua, msg, NUTAG_URL(URL_STRING_MAKE(p->to)), SIPTAG_TO_STR(to),
+			     SIPTAG_FROM_STR(from), TAG_END());
+	if (!msg->nh)
+		goto out;
+	msg->done = done;
+	msg->arg = tnd_obj_get(arg);
+	ua->msgs = g_list_prepend(ua->msgs, tnd_obj_get(msg));
+	nua_message(msg->nh, SIPTAG_CONTENT_TYPE_STR(p->ctype), SIPTAG_PAYLOAD_STR(p->body),
+		    TAG_END());
+	TND_LOG_INFO(TND_LOG_SIP, "MESSAGE to %s from %s (%s, %zu bytes)", p->to, from,
+		     p->ctype, strlen(p->body));
+	err = 0;
+ out:
+	free(from);
+	free(to);
+	tnd_obj_put(msg);
+	return err;
+}
