@@ -54,6 +54,7 @@ static void call_destroy(void *data)
 	free(call->xhdr);
 	free(call->xtags);
 	free(call->route);
+	free(call->refer_event);
 	tnd_sipauth_clear(&call->auth);
 }
 
@@ -486,6 +487,11 @@ static call_event_h *const call_events[] = {
 	[nua_i_media_error] = on_i_error,
 	[nua_i_info] = tnd_sipcall_on_i_info,
 	[nua_r_info] = tnd_sipcall_on_r_info,
+	/* transfer: refer.c */
+	[nua_r_refer] = tnd_sipcall_on_r_refer,
+	[nua_i_refer] = tnd_sipcall_on_i_refer,
+	[nua_i_notify] = tnd_sipcall_on_i_notify,
+	[nua_r_notify] = tnd_sipcall_on_r_notify,
 };
 
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,

@@ -58,6 +58,7 @@ struct tnd_sipua {
 	unsigned dns_timeout_ms;     /* bound on a call's name lookup */
 	struct tnd_sipreg *regs;     /* borrowed list: each held by its own ref (reg.c) */
 	unsigned n_regs;
+	const struct tnd_sipcall_xfer_handlers *xfer;   /* borrowed, static (refer.c) */
 };
 
 enum call_state {
@@ -97,6 +98,10 @@ struct tnd_sipcall {
 	char end_phrase[64];
 	struct tnd_sipauth auth;     /* owned: an account's credentials, or none */
 	char *route;                 /* owned: this call's outbound proxy, or NULL */
+	/* refer.c */
+	bool refer_out;              /* our REFER awaits its outcome */
+	char *refer_event;           /* owned: Event of the peer's REFER we accepted
+				      * ("refer;id=N"), until its final NOTIFY */
 };
 
 /* ua.c */
@@ -157,6 +162,21 @@ void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phr
 			   const sip_t *sip, tagi_t tags[]);
 void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phrase,
 			   const sip_t *sip, tagi_t tags[]);
+
+/* refer.c: REFER sent and received, and the NOTIFYs of either. */
+void tnd_sipcall_on_r_refer(struct tnd_sipcall *call, int status, const char *phrase,
+			    const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_i_refer(struct tnd_sipcall *call, int status, const char *phrase,
+			    const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_i_notify(struct tnd_sipcall *call, int status, const char *phrase,
+			     const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_r_notify(struct tnd_sipcall *call, int status, const char *phrase,
+			     const sip_t *sip, tagi_t tags[]);
+/* sipfrag.c: the status line of a message/sipfrag body (RFC 3420): 0 with
+ * status (100-699) and the phrase (cut to size), or EBADMSG (outputs
+ * untouched). Pure: links with libc only (fuzz_sipfrag). */
+int tnd_sip_sipfrag_parse(const char *body, size_t len, int *status, char *phrase,
+			  size_t size);
 
 /* auth.c */
 /* Copies cred (NULL clears): 0, EINVAL, ENOMEM. */

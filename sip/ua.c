@@ -5,8 +5,9 @@
  * callback arrives on the signalling thread (style guide section 1).
  * Sofia's SOA is off (NUTAG_MEDIA_ENABLE(0)): SDP travels as an opaque body.
  * OPTIONS is answered by sip/admit.c, which checks the source first (RFC
- * 3261 section 11; nua adds Allow, Accept, Supported); methods other
- * than INVITE, ACK, BYE, CANCEL and OPTIONS get 405 from nua (Allow).
+ * 3261 section 11; nua adds Allow, Accept, Supported); methods outside
+ * ALLOW get 405 from nua (REFER and NOTIFY only matter in a call's dialog,
+ * sip/refer.c).
  * Events on a call's handle go to call.c, on a registration's to reg.c;
  * this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
@@ -39,14 +40,14 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, REFER, NOTIFY"
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
 /* OPTIONS and REGISTER reach us (sip/admit.c) so they are rate limited
  * like INVITE; INFO so that its answer says whether its DTMF was taken
- * (sip/info.c) */
-#define APPL_METHODS "OPTIONS, REGISTER, INFO"
+ * (sip/info.c); REFER so that the owner decides on its target (sip/refer.c) */
+#define APPL_METHODS "OPTIONS, REGISTER, INFO, REFER"
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 

@@ -284,6 +284,18 @@ unsigned long tnd_calls_registrations(const struct tnd_calls *calls);
  * in their grace time or being removed), in no order. */
 void tnd_calls_reg_foreach(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg);
 
+/* The `transfer` method (call_xfer.c, protocol.md): REFER in the call's
+ * dialog, blind to `to` (checked against the dial plan: EPERM) or attended
+ * with `replaces`, another answered call of the same user, whose peer gets
+ * the call with Replaces. 0 once the REFER is sent: call.state
+ * `transferring` follows with each progress status, then `ended` with
+ * reason "transferred" (both calls, attended) or `answered` again with the
+ * failure's status. ENOENT (no such call), EINVAL (neither or both of to
+ * and replaces; not a sip: URI), EALREADY (not answered, no SIP leg, or a
+ * transfer under way), each with msg. */
+int tnd_calls_transfer(struct tnd_calls *calls, void *conn, const char *call, const char *to,
+		       const char *replaces, char *msg, size_t msglen);
+
 /* One leg's media figures for `stats` with params.call (protocol.md). */
 struct tnd_call_leg_stats {
 	char codec[16];               /* "opus", "PCMU", ... */
