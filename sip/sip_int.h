@@ -19,6 +19,7 @@
 
 #include "gateway/base/obj.h"
 #include "sip/guard_int.h"
+#include "sip/sipfrag_int.h"
 #include "sip/sip.h"
 
 struct tnd_siptcp;
@@ -172,11 +173,6 @@ void tnd_sipcall_on_i_notify(struct tnd_sipcall *call, int status, const char *p
 			     const sip_t *sip, tagi_t tags[]);
 void tnd_sipcall_on_r_notify(struct tnd_sipcall *call, int status, const char *phrase,
 			     const sip_t *sip, tagi_t tags[]);
-/* sipfrag.c: the status line of a message/sipfrag body (RFC 3420): 0 with
- * status (100-699) and the phrase (cut to size), or EBADMSG (outputs
- * untouched). Pure: links with libc only (fuzz_sipfrag). */
-int tnd_sip_sipfrag_parse(const char *body, size_t len, int *status, char *phrase,
-			  size_t size);
 
 /* auth.c */
 /* Copies cred (NULL clears): 0, EINVAL, ENOMEM. */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sip/sip_int.h"
+#include "sip/sipfrag_int.h"
 
 #define SIPFRAG_VERSION "SIP/2.0 "
 
