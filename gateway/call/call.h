@@ -53,8 +53,8 @@ typedef size_t (tnd_call_lookup_h)(void *arg, const char *user, void **conns, si
 
 /* ------------------------------------------------------------ lifecycle
  * What CDRs, call events and admin requests see of a call (call_obs.c,
- * docs/operations.md). Held and transferred are named for when hold and
- * transfer exist; nothing emits them yet. */
+ * docs/operations.md). Transferred comes from call_xfer.c; held is named
+ * for when hold exists. */
 enum tnd_call_event {
 	TND_CALL_EV_CREATED,
 	TND_CALL_EV_RINGING,
