@@ -10,6 +10,8 @@ arrived says who is connected to whom:
 - incoming REFER: A transfers the browser (ctrl_tcp `transfer`): the
   gateway calls C on the call's bridge, the browser hears C's 880 Hz and
   A's dialog ends;
+- a blind transfer the target refuses leaves the call up, `answered`
+  again with the target's 404;
 - a REFER to a target the dial plan forbids gets 403 (A reports the
   failed transfer), D is never called, and the call stays up; the same
   target from the browser's `transfer` gets error 403."""
@@ -183,6 +185,27 @@ async def test_refer_to_forbidden_target_403():
         stop_all(a, d)
 
 
+async def test_blind_transfer_fails_call_stays():
+    """The target refuses (baresip D has no user b: 404): A's NOTIFY says
+    so, the browser's call is `answered` again with 404 and still up (its
+    hangup reaches A)."""
+    a, d = fresh("a", "d")
+    try:
+        c = await connect()
+        call, pc, _ = await place(c, a)
+        wrong = "sip:b@127.0.0.1:%d" % d.sip_port
+        assert await c.call("transfer", {"call": call, "to": wrong}) == {}
+        await c.wait_state(call, "transferring")
+        st = await c.wait_state(call, ("answered", "ended"), timeout=15)
+        assert st["state"] == "answered" and st["code"] == 404, st
+        await c.call("hangup", {"call": call})
+        a.wait_event("CALL_CLOSED")
+        await pc.close()
+        await c.close()
+    finally:
+        stop_all(a, d)
+
+
 def cleanup():
     for gw in GW.values():
         gw.stop()
@@ -192,4 +215,5 @@ def cleanup():
 
 if __name__ == "__main__":
     tap_main([test_blind_transfer_browser_to_b, test_attended_transfer_a_to_b,
-              test_incoming_refer_calls_c, test_refer_to_forbidden_target_403], cleanup)
+              test_incoming_refer_calls_c, test_refer_to_forbidden_target_403,
+              test_blind_transfer_fails_call_stays], cleanup)
