@@ -25,12 +25,22 @@
 #include "sip/sip_int.h"
 
 #define REFER_TO_MAX 1024
+/* ua.c's ALLOW and the transfer's methods: a call's handle only, so that
+ * REFER or NOTIFY outside a dialog gets 405 from nua (else nua would make
+ * a REFER's subscription and NOTIFY whatever address the request named) */
+#define CALL_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, REFER, NOTIFY"
 #define SIPFRAG_CTYPE "message/sipfrag;version=2.0"
 
 void tnd_sipua_set_xfer(struct tnd_sipua *ua, const struct tnd_sipcall_xfer_handlers *x)
 {
 	if (ua)
 		ua->xfer = x;
+}
+
+void tnd_sipcall_allow_refer(struct tnd_sipcall *call)
+{
+	if (call->nh)
+		nua_set_hparams(call->nh, SIPTAG_ALLOW_STR(CALL_ALLOW), TAG_END());
 }
 
 /* ------------------------------------------------------------ our REFER */

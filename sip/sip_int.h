@@ -164,7 +164,10 @@ void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phr
 void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phrase,
 			   const sip_t *sip, tagi_t tags[]);
 
-/* refer.c: REFER sent and received, and the NOTIFYs of either. */
+/* refer.c: REFER sent and received, and the NOTIFYs of either. A call's
+ * handle allows REFER and NOTIFY once the call is admitted (placed, or an
+ * incoming INVITE past admission): set here. */
+void tnd_sipcall_allow_refer(struct tnd_sipcall *call);
 void tnd_sipcall_on_r_refer(struct tnd_sipcall *call, int status, const char *phrase,
 			    const sip_t *sip, tagi_t tags[]);
 void tnd_sipcall_on_i_refer(struct tnd_sipcall *call, int status, const char *phrase,

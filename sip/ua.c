@@ -6,8 +6,8 @@
  * Sofia's SOA is off (NUTAG_MEDIA_ENABLE(0)): SDP travels as an opaque body.
  * OPTIONS is answered by sip/admit.c, which checks the source first (RFC
  * 3261 section 11; nua adds Allow, Accept, Supported); methods outside
- * ALLOW get 405 from nua (REFER and NOTIFY only matter in a call's dialog,
- * sip/refer.c).
+ * ALLOW get 405 from nua (an admitted call's dialog allows REFER and
+ * NOTIFY too, sip/refer.c).
  * Events on a call's handle go to call.c, on a registration's to reg.c;
  * this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
@@ -40,7 +40,7 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, REFER, NOTIFY"
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
