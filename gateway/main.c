@@ -305,6 +305,7 @@ static const struct tnd_api_calls call_ops = {
 	tnd_calls_foreach, tnd_calls_query, tnd_calls_kill, tnd_calls_drain_start,
 	tnd_calls_media_stats, tnd_calls_dtmf, tnd_calls_reg_foreach,
 	.info = tnd_calls_info, .message = tnd_calls_message,      /* issue 11 item 6 */
+	.transfer = tnd_calls_transfer,                            /* issue 11 item 5 */
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */

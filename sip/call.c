@@ -54,6 +54,7 @@ static void call_destroy(void *data)
 	free(call->xhdr);
 	free(call->xtags);
 	free(call->route);
+	free(call->refer_event);
 	tnd_sipauth_clear(&call->auth);
 }
 
@@ -489,6 +490,11 @@ static call_event_h *const call_events[] = {
 	[nua_r_info] = tnd_sipcall_on_r_info,
 	[nua_i_message] = tnd_sipcall_on_i_message,
 	[nua_r_message] = tnd_sipcall_on_r_message,
+	/* transfer: refer.c */
+	[nua_r_refer] = tnd_sipcall_on_r_refer,
+	[nua_i_refer] = tnd_sipcall_on_i_refer,
+	[nua_i_notify] = tnd_sipcall_on_i_notify,
+	[nua_r_notify] = tnd_sipcall_on_r_notify,
 };
 
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,

@@ -258,6 +258,7 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 		     sip->sip_request->rq_url->url_user ? sip->sip_request->rq_url->url_user : "",
 		     sip->sip_from->a_url->url_user ? sip->sip_from->a_url->url_user : "",
 		     sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
+	tnd_sipcall_allow_refer(call);    /* admitted: transfer in its dialog */
 
 	phrase = NULL;
 	if (ua->stopping) {

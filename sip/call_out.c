@@ -150,6 +150,7 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	call->nh = nh;
 	tnd_obj_get(call);           /* hmagic's, until tnd_sipcall_finish() */
 	tnd_sipua_link_call(ua, call);
+	tnd_sipcall_allow_refer(call);
 	/* a host name is looked up here, not by Sofia (sip_int.h, resolve.c) */
 	err = tnd_sipres_start(call, p->route ? p->route : ua->proxy ? ua->proxy : p->to,
 			       &lookup);

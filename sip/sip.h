@@ -405,6 +405,48 @@ const char *tnd_sipreg_contact(const struct tnd_sipreg *reg);
 /* Bindings alive (registered, retrying or un-registering), for leak checks. */
 unsigned tnd_sipua_regs(const struct tnd_sipua *ua);
 
+/* ------------------------------------------------------------ transfer
+ * sip/refer.c: REFER in a call's dialog (RFC 3515), Replaces (RFC 3891),
+ * the transfer flows of RFC 5589. */
+
+/* The outcome of a REFER we sent: `status` is the REFER's own refusal
+ * (3xx-6xx, final), or a NOTIFY's sipfrag status line (100 Trying, 180,
+ * then the referred call's final answer); 202 itself is reported too
+ * (not final). `final` on the last report of this REFER: a final sipfrag,
+ * or the subscription ended without one (487 "Transfer outcome unknown"). */
+typedef void (tnd_sipcall_refer_h)(void *arg, struct tnd_sipcall *call, int status,
+				   const char *phrase, bool final);
+/* A REFER arrived in the confirmed dialog. `refer_to` is its target URI
+ * (sip: or sips:, URI headers dropped), `referred_by` its Referred-By URI
+ * or NULL; borrowed for the callback. Return 0 to accept: 202, then an
+ * initial NOTIFY 100 Trying; the owner reports the referred call with
+ * tnd_sipcall_refer_notify() until a final status. Else an errno: EPERM
+ * 403 (the dial plan forbids the target), EALREADY 491, EINVAL 400,
+ * anything else 500. A Refer-To with Replaces gets 501 unasked, and
+ * every REFER 403 without a `referred` handler or on a detached call. */
+typedef int (tnd_sipcall_referred_h)(void *arg, struct tnd_sipcall *call,
+				     const char *refer_to, const char *referred_by);
+/* Borrowed, static; called with the call's `arg` (as its other handlers),
+ * never for a detached call. */
+struct tnd_sipcall_xfer_handlers {
+	tnd_sipcall_refer_h *refer;
+	tnd_sipcall_referred_h *referred;
+};
+/* Transfer callbacks for every call of the UA (NULL: REFER gets 403). */
+void tnd_sipua_set_xfer(struct tnd_sipua *ua, const struct tnd_sipcall_xfer_handlers *x);
+/* Sends REFER with Refer-To: <target> (a sip:/sips: URI, no headers part),
+ * or, with `replaces` (another confirmed call of this UA: attended
+ * transfer), <target?Replaces=call-id;to-tag;from-tag of that dialog>.
+ * Progress comes to `refer`. EINVAL (bad target), EALREADY (dialog not
+ * confirmed, or a REFER of ours still pending), ENOMEM. */
+int tnd_sipcall_refer(struct tnd_sipcall *call, const char *target,
+		      const struct tnd_sipcall *replaces);
+/* After accepting a REFER: a NOTIFY with "SIP/2.0 <status> <phrase>"
+ * (control characters dropped from phrase); a status >= 200 is the last
+ * and ends the subscription. EINVAL, or EALREADY when no accepted REFER
+ * awaits its outcome. */
+int tnd_sipcall_refer_notify(struct tnd_sipcall *call, int status, const char *phrase);
+
 /* The Call-ID, for logs; valid while the reference is held. */
 const char *tnd_sipcall_id(const struct tnd_sipcall *call);
 bool tnd_sipcall_is_outgoing(const struct tnd_sipcall *call);

@@ -19,6 +19,7 @@
 
 #include "gateway/base/obj.h"
 #include "sip/guard_int.h"
+#include "sip/sipfrag_int.h"
 #include "sip/sip.h"
 
 struct tnd_siptcp;
@@ -62,6 +63,7 @@ struct tnd_sipua {
 	tnd_sipua_message_h *message;
 	void *message_arg;
 	GList *msgs;                 /* owned list of refs to struct tnd_sipmsg */
+	const struct tnd_sipcall_xfer_handlers *xfer;   /* borrowed, static (refer.c) */
 };
 
 enum call_state {
@@ -104,6 +106,10 @@ struct tnd_sipcall {
 	/* message.c: our INFOs [0] and MESSAGEs [1] in this dialog awaiting
 	 * their answers, oldest first (owned struct sipreq) */
 	GQueue pending[2];
+	/* refer.c */
+	bool refer_out;              /* our REFER awaits its outcome */
+	char *refer_event;           /* owned: Event of the peer's REFER we accepted
+				      * ("refer;id=N"), until its final NOTIFY */
 };
 
 /* ua.c */
@@ -192,6 +198,18 @@ void tnd_sipcall_on_r_message(struct tnd_sipcall *call, int status, const char *
 			      const sip_t *sip, tagi_t tags[]);
 /* "type/subtype" of the message in lower case, no parameters; "" without. */
 void tnd_sip_content_type(const sip_t *sip, char *buf, size_t size);
+/* refer.c: REFER sent and received, and the NOTIFYs of either. A call's
+ * handle allows REFER and NOTIFY once the call is admitted (placed, or an
+ * incoming INVITE past admission): set here. */
+void tnd_sipcall_allow_refer(struct tnd_sipcall *call);
+void tnd_sipcall_on_r_refer(struct tnd_sipcall *call, int status, const char *phrase,
+			    const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_i_refer(struct tnd_sipcall *call, int status, const char *phrase,
+			    const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_i_notify(struct tnd_sipcall *call, int status, const char *phrase,
+			     const sip_t *sip, tagi_t tags[]);
+void tnd_sipcall_on_r_notify(struct tnd_sipcall *call, int status, const char *phrase,
+			     const sip_t *sip, tagi_t tags[]);
 
 /* auth.c */
 /* Copies cred (NULL clears): 0, EINVAL, ENOMEM. */

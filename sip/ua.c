@@ -6,7 +6,8 @@
  * Sofia's SOA is off (NUTAG_MEDIA_ENABLE(0)): SDP travels as an opaque body.
  * OPTIONS is answered by sip/admit.c, which checks the source first (RFC
  * 3261 section 11; nua adds Allow, Accept, Supported); methods outside
- * ALLOW get 405 from nua. MESSAGE goes to sip/message.c.
+ * ALLOW get 405 from nua (an admitted call's dialog allows REFER and
+ * NOTIFY too, sip/refer.c). MESSAGE goes to sip/message.c.
  * Events on a call's handle go to call.c, on a registration's to reg.c;
  * this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
@@ -43,11 +44,12 @@
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
-/* OPTIONS and REGISTER reach us (sip/admit.c) so they are rate limited
- * like INVITE; INFO so that its answer says whether its DTMF was taken
- * (sip/info.c); MESSAGE so that it passes admission and its answer says
- * whether a user took it (sip/message.c) */
-#define APPL_METHODS "OPTIONS, REGISTER, INFO, MESSAGE"
+/* Methods the application answers (NUTAG_APPL_METHOD, one tag each, see
+ * tnd_sipua_alloc): OPTIONS and REGISTER reach us (sip/admit.c) so they are
+ * rate limited like INVITE; INFO so that its answer says whether its DTMF
+ * was taken (sip/info.c); MESSAGE so that it passes admission and its
+ * answer says whether a user took it (sip/message.c); REFER so that the
+ * owner decides on its target (sip/refer.c). */
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -387,7 +389,12 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 			     NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
 			     NUTAG_AUTOACK(1), NUTAG_ENABLEINVITE(1), NUTAG_ENABLEMESSAGE(1),
 			     SIPTAG_ALLOW_STR(ALLOW), SIPTAG_SUPPORTED_STR(SUPPORTED),
-			     NUTAG_APPL_METHOD(APPL_METHODS),
+			     /* one method a tag: Sofia 1.12 overruns its list when
+			      * one tag's string names five or more (a crash in
+			      * msg_params_join seen once REFER made five) */
+			     NUTAG_APPL_METHOD("OPTIONS"), NUTAG_APPL_METHOD("REGISTER"),
+			     NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("MESSAGE"),
+			     NUTAG_APPL_METHOD("REFER"),
 			     /* no SIP message of ours needs more than 64 KiB; nta's
 			      * default (2 MiB) let each TCP connection hold that much
 			      * (issue 11 item 9, malformed corpus) */

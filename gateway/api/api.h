@@ -95,6 +95,9 @@ struct tnd_api_calls {
 	int (*message)(struct tnd_calls *calls, void *conn, const char *user,
 		       const struct tnd_msg_params *p, tnd_call_sent_h *done, void *req,
 		       char *msg, size_t msglen);
+	/* transfer (issue 11 item 5); NULL answers 503 */
+	int (*transfer)(struct tnd_calls *calls, void *conn, const char *call, const char *to,
+			const char *replaces, char *msg, size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

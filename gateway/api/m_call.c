@@ -256,6 +256,25 @@ static int m_candidate(struct tnd_api_req *req, json_t *params)
 	return finish(req, r, msg);
 }
 
+/* {call, to} blind, {call, replaces} attended (protocol.md "transfer"):
+ * {} once the REFER is out; the outcome comes as call.state. */
+static int m_transfer(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "to", "replaces", NULL };
+	const char *call, *to, *replaces;
+	char msg[256];
+	int r;
+
+	if ((r = call_params(req, params, allowed, &call)) ||
+	    (r = tnd_api_param_str(req, params, "to", false, &to)) ||
+	    (r = tnd_api_param_str(req, params, "replaces", false, &replaces)))
+		return r;
+	if (!ops(req)->transfer)
+		return not_yet(req, "call transfer");
+	r = ops(req)->transfer(calls_of(req), req->conn, call, to, replaces, msg, sizeof(msg));
+	return finish(req, r, msg);
+}
+
 /* ------------------------------------------------------------ reattach */
 
 static void reattach_done(void *data, int err, const char *msg, const char *call,
@@ -410,7 +429,7 @@ const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "dtmf", m_dtmf, true },
 	{ "hold", m_later, true },
 	{ "resume", m_later, true },
-	{ "transfer", m_later, true },
+	{ "transfer", m_transfer, true },
 	{ "renegotiate", m_later, true },
 	{ "info", m_info, true },
 	{ "message", m_message, true },

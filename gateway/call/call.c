@@ -43,6 +43,7 @@ static void call_destroy(void *data)
 	stop_ring(call);
 	tnd_call_grace_stop(call);
 	tnd_call_dtmf_stop(call);
+	tnd_call_xfer_stop(call);
 	g_free(call->use_user);
 
 	tnd_obj_put(call->owner);
@@ -158,6 +159,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 		tnd_call_notify(call, "ended", code, reason);
 	}
 	tnd_call_emit_ended(call, code, reason);   /* before the bridge closes */
+	tnd_call_xfer_stop(call);
 	if (call->sip) {
 		/* CANCEL or BYE goes out; whatever the peer does, the dialog is
 		 * gone within [calls] linger */
@@ -340,6 +342,11 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		call->route.dtmf_clock = webrtc->dtmf->clock;
 		call->route.dtmf_sip_pt = sn.dtmf->pt;
 	}
+	call->route.webrtc_dtmf = webrtc->dtmf != NULL;
+	if (webrtc->dtmf) {
+		call->route.webrtc_dtmf_pt = webrtc->dtmf->pt;
+		call->route.webrtc_dtmf_clock = webrtc->dtmf->clock;
+	}
 	return 0;
 }
 
@@ -361,6 +368,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	tnd_call_regs_init(calls);
 	tnd_call_obs_init(calls);
 	tnd_call_codecs_init(calls);
+	tnd_call_xfer_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	tnd_sipua_set_message(env->sip, tnd_call_message_in, calls);   /* call_msg.c */
 	*callsp = calls;

@@ -60,8 +60,8 @@ typedef size_t (tnd_call_lookup_h)(void *arg, const char *user, void **conns, si
 
 /* ------------------------------------------------------------ lifecycle
  * What CDRs, call events and admin requests see of a call (call_obs.c,
- * docs/operations.md). Held and transferred are named for when hold and
- * transfer exist; nothing emits them yet. */
+ * docs/operations.md). Transferred comes from call_xfer.c; held is named
+ * for when hold exists. */
 enum tnd_call_event {
 	TND_CALL_EV_CREATED,
 	TND_CALL_EV_RINGING,
@@ -320,6 +320,17 @@ struct tnd_msg_params {
 int tnd_calls_message(struct tnd_calls *calls, void *conn, const char *user,
 		      const struct tnd_msg_params *p, tnd_call_sent_h *done, void *req,
 		      char *msg, size_t msglen);
+/* The `transfer` method (call_xfer.c, protocol.md): REFER in the call's
+ * dialog, blind to `to` (checked against the dial plan: EPERM) or attended
+ * with `replaces`, another answered call of the same user, whose peer gets
+ * the call with Replaces. 0 once the REFER is sent: call.state
+ * `transferring` follows with each progress status, then `ended` with
+ * reason "transferred" (both calls, attended) or `answered` again with the
+ * failure's status. ENOENT (no such call), EINVAL (neither or both of to
+ * and replaces; not a sip: URI), EALREADY (not answered, no SIP leg, or a
+ * transfer under way), each with msg. */
+int tnd_calls_transfer(struct tnd_calls *calls, void *conn, const char *call, const char *to,
+		       const char *replaces, char *msg, size_t msglen);
 
 /* One leg's media figures for `stats` with params.call (protocol.md). */
 struct tnd_call_leg_stats {

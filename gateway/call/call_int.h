@@ -58,6 +58,9 @@ struct call_route {
 	uint32_t dtmf_clock;
 	uint8_t dtmf_sip_pt;
 	uint8_t webrtc_pt;                   /* the browser leg's, when transcoded */
+	bool webrtc_dtmf;                    /* the browser leg's telephone-event, */
+	uint8_t webrtc_dtmf_pt;              /* for a new SIP leg (call_xfer.c) */
+	uint32_t webrtc_dtmf_clock;
 };
 
 enum call_dir {
@@ -141,6 +144,12 @@ struct tnd_call {
 	unsigned info_pos, info_ms, info_gap;
 	GSource *info_timer;                 /* owned: the next INFO */
 	int64_t metrics_start_us;            /* call_metrics.c: monotonic, at start */
+	/* call_xfer.c: a transfer under way */
+	int xfer;                            /* enum call_xfer (call_xfer.c); 0 none */
+	char xfer_with[32];                  /* attended: the other call's id */
+	struct tnd_sipcall *xfer_sip;        /* ref: the referred party's leg, ringing */
+	struct tnd_sdp *xfer_offer;          /* owned: our offer on it */
+	char *xfer_to;                       /* owned: the REFER's target */
 };
 
 /* call.c */
@@ -305,6 +314,13 @@ void tnd_call_dtmf_stop(struct tnd_call *call);
 void tnd_call_metrics_start(struct tnd_call *call);
 void tnd_call_metrics_answered(struct tnd_call *call);
 void tnd_call_metrics_end(struct tnd_call *call, int code);
+
+/* call_xfer.c: transfer (REFER both ways) */
+/* Hands sip/ the REFER callbacks (at tnd_calls_alloc). */
+void tnd_call_xfer_init(struct tnd_calls *calls);
+/* The call ends (or is freed): a referred party's leg still ringing is
+ * dropped and the referrer told 487. Idempotent. */
+void tnd_call_xfer_stop(struct tnd_call *call);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -110,6 +110,8 @@ int tnd_test_call_hangup_silent_peer(void);
 int tnd_test_call_in_pcma_ptime30_opus(void);
 int tnd_test_call_out_peer_answers_pcma(void);
 int tnd_test_call_out_peer_answers_g729(void);
+/* test_call_xfer.c: transfer, REFER both ways */
+int tnd_test_call_xfer(void);
 /* test_call_dtmf.c: SIP INFO both ways, the dtmf request's checks */
 int tnd_test_call_dtmf_info(void);
 int tnd_test_call_dtmf_checks(void);

@@ -1,7 +1,8 @@
 /* sip/ unit tests that need no Sofia stack: the admission guard
  * (sip/guard.c): the trusted list and its defaults, the per-source token
  * bucket, blocking after repeated refusals, and the fixed-size source
- * table. Time is passed in, so nothing here sleeps. The user agent itself
+ * table; the sipfrag status line of a transfer's NOTIFY (sip/sipfrag.c).
+ * Time is passed in, so nothing here sleeps. The user agent itself
  * is driven in test-call and tests/integration (test_sip_calls.py,
  * test_abuse_sip.py). */
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "sip/guard_int.h"
 #include "sip/sip.h"
+#include "sip/sipfrag_int.h"
 #include "tests/unit/runner.h"
 
 static struct sockaddr_storage ss;
@@ -208,6 +210,39 @@ static int test_text_check(void)
 	return 0;
 }
 
+/* RFC 3515 2.4.5 / RFC 3420: what NOTIFYs for a REFER carry, and what
+ * must not pass for a status (the outputs stay as they were, R5). */
+static int test_sipfrag(void)
+{
+	static const char *const bad[] = { "", "SIP/2.0", "SIP/2.0 99 Low", "SIP/2.0 700 X",
+		"SIP/2.0 2OO OK", "SIP/1.0 200 OK", "SIP/2.0 200OK", "SIP/2.0 486 Bu\x01sy",
+		"HTTP/1.1 200 OK" };
+	char ph[8] = "same";
+	int st = -1;
+
+	TEST_ASSERT(tnd_sip_sipfrag_parse("SIP/2.0 100 Trying\r\n", 20, &st, ph,
+					  sizeof(ph)) == 0);
+	TEST_ASSERT(st == 100 && !strcmp(ph, "Trying"));
+	/* headers after the line are not read; the phrase is cut to size */
+	TEST_ASSERT(tnd_sip_sipfrag_parse("sip/2.0 603 Declined\r\nX: y\r\n", 31, &st, ph,
+					  sizeof(ph)) == 0);
+	TEST_ASSERT(st == 603 && !strcmp(ph, "Decline"));
+	TEST_ASSERT(tnd_sip_sipfrag_parse("SIP/2.0 200", 11, &st, ph, sizeof(ph)) == 0);
+	TEST_ASSERT(st == 200 && !strcmp(ph, ""));
+	/* the length is the body's: no read past it, no NUL needed */
+	TEST_ASSERT(tnd_sip_sipfrag_parse("SIP/2.0 180 Ringing", 11, &st, ph, sizeof(ph)) == 0);
+	TEST_ASSERT(st == 180 && !strcmp(ph, ""));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		st = -1;
+		strcpy(ph, "same");
+		TEST_ASSERT(tnd_sip_sipfrag_parse(bad[i], strlen(bad[i]), &st, ph,
+						  sizeof(ph)) == EBADMSG);
+		TEST_ASSERT(st == -1 && !strcmp(ph, "same"));
+	}
+	TEST_ASSERT(tnd_sip_sipfrag_parse(NULL, 0, &st, ph, sizeof(ph)) == EINVAL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -218,6 +253,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_block_after_refusals),
 		TND_TEST(test_table_bounded),
 		TND_TEST(test_text_check),
+		TND_TEST(test_sipfrag),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
