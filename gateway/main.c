@@ -28,6 +28,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
 #include "gateway/conf.h"
+#include "gateway/policy/dialplan.h"
 #include "gateway/policy/policy.h"
 #include "sip/sip.h"
 #include "webrtc/webrtc.h"
@@ -194,6 +195,21 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	/* no version: svmap printed it to anyone who sent OPTIONS */
 	s->user_agent = "Tandem";
 	s->trusted = c->sip_trusted;
+	{
+		/* trunks' source addresses are trusted too (their INVITEs then
+		 * reach only their DIDs: call_trunk.c); kept for the process, as
+		 * the guard parses it once at start-up */
+		static char *joined;
+		char *trunks = tnd_dialplan_sources(c->dialplan);
+
+		if (trunks) {
+			g_free(joined);
+			joined = *c->sip_trusted ? g_strconcat(c->sip_trusted, ",", trunks, NULL) :
+				 g_strdup(trunks);
+			g_free(trunks);
+			s->trusted = joined;
+		}
+	}
 	s->inbound_user = c->sip_inbound_user;
 	s->inbound_password = c->sip_inbound_password;
 	s->rate = (unsigned)c->sip_rate;

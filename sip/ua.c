@@ -200,6 +200,10 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 			nua_respond(nh, SIP_200_OK, NUTAG_WITH_THIS(nua), TAG_END());
 		return;
 	}
+	if (hmagic && tnd_sipping_is(hmagic)) {
+		tnd_sipping_event((struct tnd_sipping *)hmagic, event, status);
+		return;
+	}
 	if (hmagic && tnd_sipreg_is(hmagic)) {
 		tnd_sipreg_event((struct tnd_sipreg *)hmagic, event, status, phrase, nh, sip,
 				 tags);

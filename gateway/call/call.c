@@ -65,6 +65,8 @@ static void call_destroy(void *data)
 	g_strfreev(call->hdr_values);
 	g_free(call->sip_call_id);
 	g_free(call->user);
+	g_free(call->trunk);
+	g_free(call->trunk_ruri);
 }
 
 int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir dir)
@@ -361,6 +363,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	tnd_call_regs_init(calls);
 	tnd_call_obs_init(calls);
 	tnd_call_codecs_init(calls);
+	tnd_call_trunks_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	*callsp = calls;
 	return 0;
@@ -399,6 +402,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 	tnd_calls_hangup_all(calls);
 	tnd_call_drain_free(calls);
 	tnd_call_regs_free(calls);
+	tnd_call_trunks_free(calls);
 	tnd_call_obs_free(calls);
 	tnd_call_limits_free(calls);
 	g_hash_table_destroy(calls->by_id);
@@ -408,6 +412,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 void tnd_calls_set_conf(struct tnd_calls *calls, const struct tnd_conf *conf)
 {
 	calls->env.conf = conf;
+	tnd_call_trunks_conf(calls);
 }
 
 void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st)

@@ -143,6 +143,14 @@ struct tnd_calls_env {
 	void *observer_arg;
 };
 
+/* The [trunks] entry an outgoing call was routed through by the dial plan
+ * (gateway/policy/dialplan.h: its srtp policy, codecs...), or NULL for a
+ * call to a sip: URI. Borrowed from the running configuration: valid until
+ * the next reload, on the signalling thread. */
+struct tnd_trunk;
+struct tnd_call;
+const struct tnd_trunk *tnd_trunk_for_call(const struct tnd_call *call);
+
 /* Single owner: tnd_calls_alloc / tnd_calls_free. The registry of calls. */
 struct tnd_calls;
 
