@@ -384,7 +384,12 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
 			     /* no STUN server on the SIP port: Sofia's (stun_mini)
 			      * leaks 12 bytes per request it refuses (fuzz_sipmsg) */
-			     TPTAG_STUN_SERVER(0), TAG_END());
+			     TPTAG_STUN_SERVER(0),
+			     /* no open relay (issue 11 item 8): nua would follow a
+			      * 302 or 305 by itself, to any target the peer names;
+			      * a 3xx ends the call instead, and the gateway's dial
+			      * plan stays the only one choosing where calls go */
+			     NUTAG_AUTO302(0), NUTAG_AUTO305(0), TAG_END());
 	if (!ua->nua) {
 		TND_LOG_ERR(TND_LOG_SIP, "cannot bind SIP on %s", url);
 		tnd_sipua_free(ua);

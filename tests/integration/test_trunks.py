@@ -15,11 +15,15 @@ four trunks, each a SIPp peer (or nothing) on its own loopback port.
 - OPTIONS pings: the "dead" trunk (nothing listens) goes down in
   /metrics (tandem_trunk_up 0) while the others stay 1; a call whose rule
   lists dead then backup reaches backup, and one whose only trunk is dead
-  gets 503."""
+  gets 503;
+- a 302 from the trunk to another target ends the call with 302: the
+  target hears nothing (a redirect never takes a call where the dial plan
+  did not send it)."""
 
 import asyncio
 import os
 import re
+import socket
 import time
 
 from aiortc import RTCSessionDescription
@@ -163,6 +167,35 @@ async def test_did_inbound():
         await alice.close()
 
 
+async def test_3xx_not_followed():
+    """A redirect from the trunk ends the call with its status; the target
+    it names (another address) hears nothing."""
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.0.1", 0))
+    other.setblocking(False)
+    sp, _, cwd = sipp_uas("uas_302.xml", UK, extra=["-key", "target",
+                                                     str(other.getsockname()[1])])
+    c = await connect(GW)
+    pc, _ = await offering_pc()
+    try:
+        r = await c.call("call", {"to": "0201234567", "sdp": pc.localDescription.sdp})
+        await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+        st = await c.wait_state(r["call"], "ended", 15)
+        assert st.get("code") == 302, st
+        sipp_ok(sp, cwd)
+        await asyncio.sleep(1)   # time for a followed INVITE to arrive
+        try:
+            got = other.recv(65535)
+            raise AssertionError("the redirect was followed: %r" % got[:200])
+        except BlockingIOError:
+            pass
+        await counters_zero(c)
+    finally:
+        await pc.close()
+        await c.close()
+        other.close()
+
+
 def trunk_up():
     return {dict(k[1])["trunk"]: v for k, v in parse(fetch(GW)).items()
             if k[0] == "tandem_trunk_up"}
@@ -194,5 +227,5 @@ def cleanup():
 if __name__ == "__main__":
     GW.start()
     tap_main([test_dial_string_normalised_and_trunk_codecs, test_trunk_digest,
-              test_user_rights_403, test_did_inbound, test_options_ping_down_and_failover],
+              test_user_rights_403, test_did_inbound, test_3xx_not_followed, test_options_ping_down_and_failover],
              cleanup)
