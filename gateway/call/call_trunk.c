@@ -276,7 +276,25 @@ const char *tnd_call_trunk_inbound(struct tnd_calls *calls, const struct sockadd
 	return target;
 }
 
-/* ------------------------------------------------------------ metrics */
+/* ------------------------------------------------------------ admin, metrics */
+
+void tnd_calls_trunk_foreach(struct tnd_calls *calls, tnd_trunk_info_h *h, void *arg)
+{
+	static const char *const srtp[] = { "off", "optional", "mandatory" };
+	const struct tnd_dialplan *dp = calls->env.conf->dialplan;
+
+	for (size_t i = 0; dp && i < dp->n_trunks; i++) {
+		const struct tnd_trunk *t = &dp->trunks[i];
+		const struct trunk_state *ts = g_hash_table_lookup(calls->trunks, t->name);
+		struct tnd_trunk_info info = {
+			t->name, t->address, t->transport, srtp[tnd_trunk_srtp(t)],
+			!ts || ts->up, ts != NULL, ts ? ts->fails : 0, t->n_dids,
+		};
+
+		h(arg, &info);
+	}
+}
+
 
 void tnd_call_trunks_metrics(const struct tnd_calls *calls, GString *out)
 {

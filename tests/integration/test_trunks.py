@@ -13,7 +13,7 @@ four trunks, each a SIPp peer (or nothing) on its own loopback port.
   trunk); an unknown DID, or a user name instead of a DID, gets 404; the
   same INVITE from a source outside every trunk gets 403 (no open relay);
 - OPTIONS pings: the "dead" trunk (nothing listens) goes down in
-  /metrics (tandem_trunk_up 0) while the others stay 1; a call whose rule
+  /metrics (tandem_trunk_up 0) and admin.trunks while the others stay up; a call whose rule
   lists dead then backup reaches backup, and one whose only trunk is dead
   gets 503;
 - a 302 from the trunk to another target ends the call with 302: the
@@ -37,7 +37,9 @@ from test_sip_calls import sipp_ok, sipp_uas
 UK, AUTH, DEAD, BACKUP = (free_port(also_udp=True) for _ in range(4))
 TRUNK_SRC = "127.0.0.7"
 
-CONF = """[sip]
+CONF = """[auth]
+admins = root
+[sip]
 trusted = 127.0.0.1
 [trunks]
 uk.address = sip:127.0.0.1:%d
@@ -207,6 +209,13 @@ async def test_options_ping_down_and_failover():
         assert time.monotonic() < deadline, trunk_up()
         await asyncio.sleep(0.2)
     assert trunk_up() == {"uk": 1, "auth": 1, "dead": 0, "backup": 1}, trunk_up()
+    root = await connect(GW, "root")
+    trunks = {t["name"]: t for t in (await root.call("admin.trunks"))["trunks"]}
+    await root.close()
+    assert set(trunks) == {"uk", "auth", "dead", "backup"}, trunks
+    assert not trunks["dead"]["up"] and trunks["dead"]["pinged"], trunks["dead"]
+    assert trunks["dead"]["fails"] >= 2, trunks["dead"]
+    assert trunks["uk"]["up"] and not trunks["uk"]["pinged"] and trunks["uk"]["dids"] == 2
     c = await connect(GW)
     try:
         inv = await call_through(c, "7100", BACKUP)
