@@ -240,6 +240,16 @@ static void warn_restart_keys(const struct tnd_conf *o, const struct tnd_conf *n
 	    o->sip_tcp_max_per_source != n->sip_tcp_max_per_source)
 		TND_LOG_WARN(TND_LOG_CONF, "[sip] access or TCP settings changed: they take "
 			     "effect after a restart");
+	{
+		/* trunks' `from` joins the trusted list, read once too */
+		char *a = tnd_dialplan_sources(o->dialplan), *b = tnd_dialplan_sources(n->dialplan);
+
+		if (g_strcmp0(a, b))
+			TND_LOG_WARN(TND_LOG_CONF, "[trunks] from changed: the new source addresses "
+				     "are trusted after a restart (DIDs follow the reload now)");
+		g_free(a);
+		g_free(b);
+	}
 }
 
 /* SIGHUP and admin.reload: 0, or EINVAL with why in msg. */
