@@ -211,10 +211,11 @@ static const struct tnd_bridge_events bridge_events = {
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)
 {
 	struct tnd_calls *calls = arg;
-	/* from a trunk: only its DIDs (call_trunk.c), never any user by name */
-	int terr;
-	const char *did = tnd_call_trunk_inbound(calls, info->source, info->ruri_user, &terr);
-	/* a call to a registered Contact rings the registration's user */
+	/* from a trunk: only its DIDs (call_trunk.c), never any user by name;
+	 * a call to a registered Contact rings the registration's user */
+	int terr = 0;
+	const char *did = info->reg_arg ? NULL :
+			  tnd_call_trunk_inbound(calls, info->source, info->ruri_user, &terr);
 	const char *user = did ? did : info->reg_arg ? tnd_call_reg_user(calls, info->reg_arg) :
 			   info->ruri_user;
 	void *conns[CALL_MAX_RING];
