@@ -1,5 +1,5 @@
 #!/bin/sh
 # The second half of the ASan+UBSan gateway runs (see test_asan_gateway.sh):
 # registration, reattach and operations (CDRs, call events, admin requests).
-TANDEM_ASAN_TESTS="test_register test_reattach test_cdr test_events test_admin" \
+TANDEM_ASAN_TESTS="test_register test_reattach test_cdr test_events test_admin test_trunks" \
 	exec sh "$(dirname "$0")/test_asan_gateway.sh"
