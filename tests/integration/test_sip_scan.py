@@ -8,7 +8,7 @@ receive nothing. The gateway must place no call (`stats` calls_total and
 /metrics tandem_call_attempts_total stay 0), svwar must find no extension,
 svcrack must crack nothing (untrusted INVITEs need digest credentials here,
 [sip] inbound_user, so svcrack really guesses), and a normal call
-(abuse.health_call: aiortc browser -> SIPp phone, ICE, DTLS, BYE) works
+(aiortc browser -> gateway -> baresip, each hearing the other's tone) works
 while the burst runs and after it.
 
 The per-source rate limit and block are off here ([sip] rate and
@@ -26,7 +26,11 @@ import subprocess
 import tempfile
 import threading
 
-from abuse import client, health_call
+from aiortc import RTCSessionDescription
+
+from abuse import client
+from aiortc_peer import offering_pc
+from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main, track
 from test_metrics import fetch, parse
 
@@ -145,18 +149,45 @@ def burst(source):
                                   stderr=subprocess.STDOUT))
 
 
-async def test_invite_burst_places_no_call():
-    sp = burst("127.0.0.30")
+async def baresip_call(b, seconds=2.5):
+    """A normal call, aiortc browser -> gateway -> baresip, with baresip's
+    440 Hz arriving at the browser."""
+    c = await client(GW)
+    pc, rec = await offering_pc("PCMU", record=True)
     try:
-        # a normal call while the burst runs, and after it
-        await health_call(GW, timeout=20)
+        r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp}, timeout=20)
+        await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+        await c.wait_state(r["call"], "answered", 20)
+        b.wait_event("CALL_ESTABLISHED")
+        await asyncio.sleep(seconds)
+        await c.call("hangup", {"call": r["call"]})
+        await c.wait_state(r["call"], "ended", 10)
+        b.wait_event("CALL_CLOSED")
     finally:
-        out = await asyncio.get_running_loop().run_in_executor(
-            None, lambda: sp.communicate(timeout=45)[0])
-    # SIPp saw answers, not silence: each INVITE was refused (401 or 403)
-    m = re.findall(rb"Successful call +\| +\d+ +\| +(\d+)", out)
-    assert m and int(m[-1]) >= 990, out[-1500:]
-    await health_call(GW, timeout=20)
+        rec.stop()
+        await pc.close()
+        await c.close()
+    x, rate = rec.samples()
+    assert_tone(x, rate, 440, seconds - 1.0, "aiortc received")
+
+
+async def test_invite_burst_places_no_call():
+    b = Baresip("b", source_wav=os.path.join(tones(), "tone440_48k.wav"), codecs="pcmu").start()
+    try:
+        sp = burst("127.0.0.30")
+        try:
+            await baresip_call(b)      # while the burst runs
+        finally:
+            out = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: sp.communicate(timeout=45)[0])
+        # SIPp saw answers, not silence: each INVITE was refused (401 or 403)
+        m = re.findall(rb"Successful call +\| +\d+ +\| +(\d+)", out)
+        assert m and int(m[-1]) >= 990, out[-1500:]
+        await baresip_call(b)          # and after it
+    finally:
+        b.stop()
+    x, rate = b.received()
+    assert_tone(x, rate, 1000, 1.5, "baresip received")
     await no_call_placed(health_calls=2)
 
 
