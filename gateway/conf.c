@@ -1005,6 +1005,22 @@ static int cross_check(const struct tnd_conf *c, const struct tnd_ini *ini, cons
 	return EINVAL;
 }
 
+/* Entries of [sip] trusted and every trunk's from together. */
+static unsigned trusted_count(const struct tnd_conf *c)
+{
+	char *trunks = tnd_dialplan_sources(c->dialplan);
+	gchar *all = g_strconcat(c->sip_trusted, ",", trunks ? trunks : "", NULL);
+	char **parts = g_strsplit(all, ",", 0);
+	unsigned n = 0;
+
+	for (char **p = parts; *p; p++)
+		n += *g_strstrip(*p) != '\0';
+	g_strfreev(parts);
+	g_free(all);
+	g_free(trunks);
+	return n;
+}
+
 int tnd_conf_load_text(struct tnd_conf **confp, const char *name, const char *text, size_t len,
 		       char *err, size_t errlen)
 {
@@ -1038,6 +1054,12 @@ int tnd_conf_load_text(struct tnd_conf **confp, const char *name, const char *te
 	e = cross_check(conf, ini, name, err, errlen);
 	if (!e && tnd_dialplan_check(conf->dialplan, why, sizeof(why))) {
 		snprintf(err, errlen, "%s: %s", name, why);
+		e = EINVAL;
+	}
+	if (!e && trusted_count(conf) > 64) {
+		/* the SIP guard takes 64 prefixes in all (sip/guard.c) */
+		snprintf(err, errlen, "%s: [trunks] from: with [sip] trusted, at most 64 "
+			 "addresses or prefixes in all", name);
 		e = EINVAL;
 	}
  out:
