@@ -12,6 +12,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/opt.h"
 #include "gateway/conf.h"
+#include "gateway/policy/dialplan.h"
 #include "gateway/policy/policy.h"
 
 #define OFF(f) offsetof(struct tnd_conf, f)
@@ -783,6 +784,20 @@ bool tnd_conf_account_allows(const struct tnd_conf_account *acc, const char *use
 	return ok;
 }
 
+/* ------------------------------------------------------------ [trunks], [dialplan] */
+
+static int add_trunk(void *data, const char *key, const char *value, char *err, size_t errlen)
+{
+	return tnd_dialplan_add_trunk(&((struct tnd_conf *)data)->dialplan, key, value, err,
+				      errlen);
+}
+
+static int add_rule(void *data, const char *key, const char *value, char *err, size_t errlen)
+{
+	return tnd_dialplan_add_rule(&((struct tnd_conf *)data)->dialplan, key, value, err,
+				     errlen);
+}
+
 static const struct tnd_opt_map maps[] = {
 	{ "users", add_user,
 	  "One line per user who may log in when [auth] mode = users: NAME = password hash "
@@ -797,6 +812,31 @@ static const struct tnd_opt_map maps[] = {
 	  "may use it, or *; required). Reloaded on SIGHUP for new registrations.",
 	  "# desk1.uri = sip:1001@pbx.example\n# desk1.password = secret\n"
 	  "# desk1.users = alice, bob\n" },
+	{ "trunks", add_trunk,
+	  "SIP trunks (PSTN carriers, PBXes) as NAME.field lines: address (sip:host[:port] "
+	  "of the next hop, required), transport (udp, tcp or tls), auth_user and password "
+	  "(digest answer to a 401/407 of the trunk), codecs (comma-separated preference "
+	  "that replaces [media] sip_codecs for calls through it), srtp (off, optional or "
+	  "mandatory; needs SDES, not applied yet), from (addresses and CIDR prefixes the "
+	  "trunk sends from: trusted for INVITEs, which then reach only its DIDs; with "
+	  "trunks and an empty [sip] trusted, only these sources are trusted), did "
+	  "(NUMBER=USER_OR_ACCOUNT, comma-separated: who an INVITE from the trunk to NUMBER "
+	  "rings; any other number gets 404), options_ping (seconds between OPTIONS pings, "
+	  "0 off: no answer, 408 or 5xx to two in a row marks the trunk down, and calls skip "
+	  "it), register (true: register at the trunk; not applied yet).",
+	  "# carrier.address = sip:sbc.carrier.example:5060\n"
+	  "# carrier.from = 192.0.2.0/24\n# carrier.did = +442071234567=alice\n"
+	  "# carrier.options_ping = 30\n" },
+	{ "dialplan", add_rule,
+	  "Rules that route a `call` to a dial string or tel: URI (not a sip: URI) to a "
+	  "trunk, tried in file order: NAME = MATCH -> TRUNK[,TRUNK...] [strip=N] "
+	  "[prepend=DIGITS] [users=a|b]. MATCH is a prefix of digits (+ * # too), any, or "
+	  "~REGEX (PCRE, on the number without separators). The number loses N leading "
+	  "digits, then gets DIGITS in front (E.164: 0 -> +44 is strip=1 prepend=+44) and "
+	  "is sent as sip:NUMBER@trunk. users= limits a rule to those users; a number no "
+	  "rule lets the user call gets 403. Trunks are tried in order while down, then "
+	  "the next matching rule; none up gives 503. Reloaded on SIGHUP.",
+	  "# uk = 0 -> carrier strip=1 prepend=+44\n# intl = + -> carrier users=alice|bob\n" },
 };
 
 static const struct tnd_opt_table table = {
@@ -868,6 +908,7 @@ void tnd_conf_free(struct tnd_conf *conf)
 	for (size_t i = 0; i < conf->n_accounts; i++)
 		account_free(&conf->accounts[i]);
 	free(conf->accounts);
+	tnd_dialplan_free(conf->dialplan);
 	free(conf->source);
 	free(conf);
 }
@@ -964,6 +1005,22 @@ static int cross_check(const struct tnd_conf *c, const struct tnd_ini *ini, cons
 	return EINVAL;
 }
 
+/* Entries of [sip] trusted and every trunk's from together. */
+static unsigned trusted_count(const struct tnd_conf *c)
+{
+	char *trunks = tnd_dialplan_sources(c->dialplan);
+	gchar *all = g_strconcat(c->sip_trusted, ",", trunks ? trunks : "", NULL);
+	char **parts = g_strsplit(all, ",", 0);
+	unsigned n = 0;
+
+	for (char **p = parts; *p; p++)
+		n += *g_strstrip(*p) != '\0';
+	g_strfreev(parts);
+	g_free(all);
+	g_free(trunks);
+	return n;
+}
+
 int tnd_conf_load_text(struct tnd_conf **confp, const char *name, const char *text, size_t len,
 		       char *err, size_t errlen)
 {
@@ -995,6 +1052,16 @@ int tnd_conf_load_text(struct tnd_conf **confp, const char *name, const char *te
 			goto out;
 	}
 	e = cross_check(conf, ini, name, err, errlen);
+	if (!e && tnd_dialplan_check(conf->dialplan, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", name, why);
+		e = EINVAL;
+	}
+	if (!e && trusted_count(conf) > 64) {
+		/* the SIP guard takes 64 prefixes in all (sip/guard.c) */
+		snprintf(err, errlen, "%s: [trunks] from: with [sip] trusted, at most 64 "
+			 "addresses or prefixes in all", name);
+		e = EINVAL;
+	}
  out:
 	tnd_ini_free(ini);
 	if (e)

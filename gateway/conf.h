@@ -161,6 +161,9 @@ struct tnd_conf {
 	/* [accounts] */
 	struct tnd_conf_account *accounts; /* owned array */
 	size_t n_accounts;
+
+	/* [trunks] and [dialplan] (gateway/policy/dialplan.h) */
+	struct tnd_dialplan *dialplan;     /* owned; NULL when neither section is there */
 };
 
 /* Loads `path`, or the embedded default when path is NULL. On bad input

@@ -28,6 +28,7 @@
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
 #include "gateway/conf.h"
+#include "gateway/policy/dialplan.h"
 #include "gateway/policy/policy.h"
 #include "sip/sip.h"
 #include "webrtc/webrtc.h"
@@ -194,6 +195,21 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	/* no version: svmap printed it to anyone who sent OPTIONS */
 	s->user_agent = "Tandem";
 	s->trusted = c->sip_trusted;
+	{
+		/* trunks' source addresses are trusted too (their INVITEs then
+		 * reach only their DIDs: call_trunk.c); kept for the process, as
+		 * the guard parses it once at start-up */
+		static char *joined;
+		char *trunks = tnd_dialplan_sources(c->dialplan);
+
+		if (trunks) {
+			g_free(joined);
+			joined = *c->sip_trusted ? g_strconcat(c->sip_trusted, ",", trunks, NULL) :
+				 g_strdup(trunks);
+			g_free(trunks);
+			s->trusted = joined;
+		}
+	}
 	s->inbound_user = c->sip_inbound_user;
 	s->inbound_password = c->sip_inbound_password;
 	s->rate = (unsigned)c->sip_rate;
@@ -224,6 +240,16 @@ static void warn_restart_keys(const struct tnd_conf *o, const struct tnd_conf *n
 	    o->sip_tcp_max_per_source != n->sip_tcp_max_per_source)
 		TND_LOG_WARN(TND_LOG_CONF, "[sip] access or TCP settings changed: they take "
 			     "effect after a restart");
+	{
+		/* trunks' `from` joins the trusted list, read once too */
+		char *a = tnd_dialplan_sources(o->dialplan), *b = tnd_dialplan_sources(n->dialplan);
+
+		if (g_strcmp0(a, b))
+			TND_LOG_WARN(TND_LOG_CONF, "[trunks] from changed: the new source addresses "
+				     "are trusted after a restart (DIDs follow the reload now)");
+		g_free(a);
+		g_free(b);
+	}
 }
 
 /* SIGHUP and admin.reload: 0, or EINVAL with why in msg. */
@@ -306,6 +332,7 @@ static const struct tnd_api_calls call_ops = {
 	tnd_calls_media_stats, tnd_calls_dtmf, tnd_calls_reg_foreach,
 	.info = tnd_calls_info, .message = tnd_calls_message,      /* issue 11 item 6 */
 	.transfer = tnd_calls_transfer,                            /* issue 11 item 5 */
+	.trunk_foreach = tnd_calls_trunk_foreach,
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */

@@ -204,6 +204,7 @@ static int offer_call(struct tnd_sipua *ua, struct tnd_sipcall *call, const sip_
 		.to_uri = c.to_uri, .sdp = call->remote_sdp,
 		.headers = c.hdrs, .n_headers = c.n_hdrs,
 		.reg_arg = tnd_sipreg_owner_arg(tnd_sipreg_find(ua, c.ruri_user)),
+		.source = tnd_sipua_source(ua->nua),
 	};
 	err = ua->incoming(ua->incoming_arg, call, &info);
 	if (!err && !call->h) {

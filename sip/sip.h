@@ -14,6 +14,8 @@
 
 #include <glib.h>
 
+struct sockaddr;
+
 /* The SIP part of the configuration, filled by gateway/conf. */
 struct tnd_sip_conf {
 	const char *listen;     /* borrowed: IP literal */
@@ -219,6 +221,9 @@ struct tnd_sipcall_info {
 	 * INVITE passes admission when it comes from the address the
 	 * registrar answered from, trusted or not. */
 	void *reg_arg;
+	/* Where the INVITE came from (IPv4 or IPv6), or NULL when unknown:
+	 * the gateway tells trunks by it (their DIDs). */
+	const struct sockaddr *source;
 };
 
 /* Called for each new incoming INVITE with a borrowed call. To take it, the
@@ -446,6 +451,21 @@ int tnd_sipcall_refer(struct tnd_sipcall *call, const char *target,
  * and ends the subscription. EINVAL, or EALREADY when no accepted REFER
  * awaits its outcome. */
 int tnd_sipcall_refer_notify(struct tnd_sipcall *call, int status, const char *phrase);
+/* ------------------------------------------------------------ OPTIONS pings */
+
+/* One OPTIONS request out of dialog (a trunk's keep-alive, RFC 3261 11).
+ * Single owner until it reports: the callback runs once with the final
+ * status (408 when no answer came within Timer F, 503 when unreachable),
+ * and the ping is freed right after it; tnd_sipping_cancel frees it
+ * earlier, without the callback. */
+struct tnd_sipping;
+typedef void (tnd_sipping_h)(void *arg, int status);
+/* uri: sip:/sips: URI, sent to as the request URI. EINVAL, EBUSY while
+ * the UA stops, ENOMEM. */
+int tnd_sipping_send(struct tnd_sipping **pingp, struct tnd_sipua *ua, const char *uri,
+		     tnd_sipping_h *h, void *arg);
+/* NULL-safe; only before the callback. */
+void tnd_sipping_cancel(struct tnd_sipping *ping);
 
 /* The Call-ID, for logs; valid while the reference is held. */
 const char *tnd_sipcall_id(const struct tnd_sipcall *call);

@@ -130,6 +130,10 @@ void tnd_sipua_options(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
  * untrusted source's REGISTER counts as a refusal towards its block. */
 void tnd_sipua_register(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
 
+/* ping.c: whether an hmagic is a ping, and its events */
+bool tnd_sipping_is(const void *hmagic);
+void tnd_sipping_event(struct tnd_sipping *p, nua_event_t event, int status);
+
 /* tcp.c: SIP over TCP may not hold descriptors without bound. */
 /* Finds the listening socket nua bound to `port` and starts watching it;
  * ENOENT when there is none. Single owner. `guard` is borrowed (it must

@@ -208,6 +208,10 @@ static void on_event(nua_event_t event, int status, char const *phrase, nua_t *n
 		tnd_sipmsg_event(hmagic, event, status, phrase, sip);   /* message.c */
 		return;
 	}
+	if (hmagic && tnd_sipping_is(hmagic)) {
+		tnd_sipping_event((struct tnd_sipping *)hmagic, event, status);
+		return;
+	}
 	if (hmagic && tnd_sipreg_is(hmagic)) {
 		tnd_sipreg_event((struct tnd_sipreg *)hmagic, event, status, phrase, nh, sip,
 				 tags);
@@ -403,7 +407,12 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
 			     /* no STUN server on the SIP port: Sofia's (stun_mini)
 			      * leaks 12 bytes per request it refuses (fuzz_sipmsg) */
-			     TPTAG_STUN_SERVER(0), TAG_END());
+			     TPTAG_STUN_SERVER(0),
+			     /* no open relay (issue 11 item 8): nua would follow a
+			      * 302 or 305 by itself, to any target the peer names;
+			      * a 3xx ends the call instead, and the gateway's dial
+			      * plan stays the only one choosing where calls go */
+			     NUTAG_AUTO302(0), NUTAG_AUTO305(0), TAG_END());
 	if (!ua->nua) {
 		TND_LOG_ERR(TND_LOG_SIP, "cannot bind SIP on %s", url);
 		tnd_sipua_free(ua);

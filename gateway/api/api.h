@@ -98,6 +98,8 @@ struct tnd_api_calls {
 	/* transfer (issue 11 item 5); NULL answers 503 */
 	int (*transfer)(struct tnd_calls *calls, void *conn, const char *call, const char *to,
 			const char *replaces, char *msg, size_t msglen);
+	/* admin.trunks; NULL: the list is empty */
+	void (*trunk_foreach)(struct tnd_calls *calls, tnd_trunk_info_h *h, void *arg);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

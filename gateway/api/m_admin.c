@@ -85,6 +85,33 @@ static int m_registrations(struct tnd_api_req *req, json_t *params)
 	return 0;
 }
 
+static void add_trunk(void *arg, const struct tnd_trunk_info *t)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "name", t->name,
+			      "address", t->address, "transport", t->transport, "srtp", t->srtp,
+			      "up", t->up, "pinged", t->pinged, "fails", (json_int_t)t->fails,
+			      "dids", (json_int_t)t->dids);
+
+	if (o)
+		json_array_append_new(arg, o);
+}
+
+/* admin.trunks: each [trunks] entry and whether its OPTIONS pings find it up */
+static int m_trunks(struct tnd_api_req *req, json_t *params)
+{
+	struct tnd_api *api = req->conn->api;
+	json_t *list;
+	int r;
+
+	if ((r = admin_only(req)) || (r = no_params(req, params)))
+		return r;
+	list = json_array();
+	if (api->calls.calls && api->calls.trunk_foreach)
+		api->calls.trunk_foreach(api->calls.calls, add_trunk, list);
+	tnd_api_reply(req, json_pack("{s:o}", "trunks", list));
+	return 0;
+}
+
 static void call_answer(void *arg, const struct tnd_call_info *info)
 {
 	struct tnd_api_req *req = arg;
@@ -238,6 +265,7 @@ static int m_subscribe(struct tnd_api_req *req, json_t *params)
 const struct tnd_api_method tnd_api_admin_methods[] = {
 	{ "admin.calls", m_calls, true },
 	{ "admin.registrations", m_registrations, true },
+	{ "admin.trunks", m_trunks, true },
 	{ "admin.call", m_call, true },
 	{ "admin.hangup", m_hangup, true },
 	{ "admin.reload", m_reload, true },

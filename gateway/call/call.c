@@ -66,6 +66,8 @@ static void call_destroy(void *data)
 	g_strfreev(call->hdr_values);
 	g_free(call->sip_call_id);
 	g_free(call->user);
+	g_free(call->trunk);
+	g_free(call->trunk_ruri);
 }
 
 int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir dir)
@@ -369,6 +371,7 @@ int tnd_calls_alloc(struct tnd_calls **callsp, const struct tnd_calls_env *env)
 	tnd_call_obs_init(calls);
 	tnd_call_codecs_init(calls);
 	tnd_call_xfer_init(calls);
+	tnd_call_trunks_init(calls);
 	tnd_sipua_set_incoming(env->sip, tnd_call_incoming, calls);
 	tnd_sipua_set_message(env->sip, tnd_call_message_in, calls);   /* call_msg.c */
 	*callsp = calls;
@@ -409,6 +412,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 	tnd_calls_hangup_all(calls);
 	tnd_call_drain_free(calls);
 	tnd_call_regs_free(calls);
+	tnd_call_trunks_free(calls);
 	tnd_call_obs_free(calls);
 	tnd_call_limits_free(calls);
 	g_hash_table_destroy(calls->by_id);
@@ -418,6 +422,7 @@ void tnd_calls_free(struct tnd_calls *calls)
 void tnd_calls_set_conf(struct tnd_calls *calls, const struct tnd_conf *conf)
 {
 	calls->env.conf = conf;
+	tnd_call_trunks_conf(calls);
 }
 
 void tnd_calls_stats(const struct tnd_calls *calls, struct tnd_calls_stats *st)

@@ -150,6 +150,30 @@ struct tnd_calls_env {
 	void *observer_arg;
 };
 
+/* The [trunks] entry an outgoing call was routed through by the dial plan
+ * (gateway/policy/dialplan.h: its srtp policy, codecs...), or NULL for a
+ * call to a sip: URI. Borrowed from the running configuration: valid until
+ * the next reload, on the signalling thread. */
+struct tnd_trunk;
+struct tnd_call;
+const struct tnd_trunk *tnd_trunk_for_call(const struct tnd_call *call);
+
+/* A snapshot of a [trunks] entry for admin.trunks (call_trunk.c); strings
+ * borrowed for the callback. */
+struct tnd_trunk_info {
+	const char *name;
+	const char *address;
+	const char *transport;   /* "" when the address says */
+	const char *srtp;        /* "off", "optional", "mandatory" */
+	bool up;                 /* false after two failed OPTIONS pings in a row */
+	bool pinged;             /* options_ping is on */
+	unsigned fails;          /* failed pings in a row */
+	size_t dids;
+};
+typedef void (tnd_trunk_info_h)(void *arg, const struct tnd_trunk_info *info);
+struct tnd_calls;
+void tnd_calls_trunk_foreach(struct tnd_calls *calls, tnd_trunk_info_h *h, void *arg);
+
 /* Single owner: tnd_calls_alloc / tnd_calls_free. The registry of calls. */
 struct tnd_calls;
 

@@ -211,8 +211,12 @@ static const struct tnd_bridge_events bridge_events = {
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)
 {
 	struct tnd_calls *calls = arg;
-	/* a call to a registered Contact rings the registration's user */
-	const char *user = info->reg_arg ? tnd_call_reg_user(calls, info->reg_arg) :
+	/* from a trunk: only its DIDs (call_trunk.c), never any user by name;
+	 * a call to a registered Contact rings the registration's user */
+	int terr = 0;
+	const char *did = info->reg_arg ? NULL :
+			  tnd_call_trunk_inbound(calls, info->source, info->ruri_user, &terr);
+	const char *user = did ? did : info->reg_arg ? tnd_call_reg_user(calls, info->reg_arg) :
 			   info->ruri_user;
 	void *conns[CALL_MAX_RING];
 	struct tnd_sdp *offer = NULL, *trial = NULL;
@@ -222,6 +226,8 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	size_t n;
 	int err;
 
+	if (terr)
+		return terr;
 	if (!user)
 		return ENOENT;
 	if (calls->draining) {

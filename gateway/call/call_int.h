@@ -15,6 +15,8 @@
 #include "sip/sip.h"
 #include "webrtc/webrtc.h"
 
+struct sockaddr;
+
 #define CALL_MAX_RING 16     /* WebSockets alerted for one incoming call */
 #define CALL_MSG 256
 #define CALL_MAX_PREFS 12    /* SIP-side codecs offered, with telephone-event */
@@ -44,6 +46,8 @@ struct tnd_calls {
 	 * strings are the codec table's (static) */
 	struct tnd_sdp_codec_pref sip_prefs[CALL_MAX_PREFS];
 	size_t n_sip_prefs;
+	/* call_trunk.c: trunk up/down from OPTIONS pings */
+	GHashTable *trunks;                  /* owned: trunk name -> owned trunk_state */
 };
 
 /* The codecs the bridge relays between the legs (tnd_call_route), kept so
@@ -150,7 +154,37 @@ struct tnd_call {
 	struct tnd_sipcall *xfer_sip;        /* ref: the referred party's leg, ringing */
 	struct tnd_sdp *xfer_offer;          /* owned: our offer on it */
 	char *xfer_to;                       /* owned: the REFER's target */
+	/* call_trunk.c: a call routed by the dial plan */
+	char *trunk;                         /* owned: [trunks] name, or NULL */
+	char *trunk_ruri;                    /* owned: sip:+E164@trunk, or NULL */
 };
+
+/* call_trunk.c */
+void tnd_call_trunks_init(struct tnd_calls *calls);
+void tnd_call_trunks_free(struct tnd_calls *calls);
+/* After a reload: pings follow the new [trunks]. */
+void tnd_call_trunks_conf(struct tnd_calls *calls);
+/* Routes a `call` to a dial string or tel: URI by [dialplan] for `user`:
+ * sets call->trunk and call->trunk_ruri. 0; EPERM (no rule lets the user
+ * call it), EBUSY (every trunk of every matching rule is down), EINVAL (not
+ * a number), with why in msg. */
+int tnd_call_trunk_route(struct tnd_call *call, const char *user, char *msg, size_t msglen);
+/* The INVITE's request URI, credentials and codecs for a call through a
+ * trunk; EACCES when the trunk left the configuration. */
+int tnd_call_trunk_params(struct tnd_call *call, struct tnd_sipcall_params *p,
+			  struct tnd_sip_cred *cred);
+/* The SIP offer's codecs for the call's trunk: its codecs list first-to-last
+ * among those we serve, then telephone-event; 0 when the call has no trunk
+ * or the list names none we serve (then [media] sip_codecs applies). */
+size_t tnd_call_trunk_prefs(const struct tnd_call *call,
+			    struct tnd_sdp_codec_pref out[CALL_MAX_PREFS]);
+/* An INVITE from a trunk's source: the DID target for the Request-URI, or
+ * NULL when the source is no trunk's. *err: ENOENT for an unknown DID. */
+const char *tnd_call_trunk_inbound(struct tnd_calls *calls, const struct sockaddr *sa,
+				   const char *ruri_user, int *err);
+
+/* tandem_trunk_up{trunk=...} for /metrics. */
+void tnd_call_trunks_metrics(const struct tnd_calls *calls, GString *out);
 
 /* call.c */
 int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir dir);

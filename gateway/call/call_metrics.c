@@ -68,6 +68,7 @@ void tnd_calls_metrics_write(void *arg, GString *out)
 	 * dashboards need no change when it does */
 	g_string_append(out, "# HELP tandem_sip_registrations SIP registrations held now.\n"
 			"# TYPE tandem_sip_registrations gauge\ntandem_sip_registrations 0\n");
+	tnd_call_trunks_metrics(calls, out);
 	n = tnd_media_pool_size(pool);
 	g_string_append(out, "# HELP tandem_media_worker_load_ratio Share of a core each media "
 			"worker used over the last second.\n"

@@ -15,6 +15,7 @@
 #include "gateway/base/log.h"
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
+#include "gateway/policy/dialplan.h"
 #include "gateway/policy/policy.h"
 
 /* ------------------------------------------------------------ SIP events */
@@ -109,8 +110,17 @@ static int build_sip_offer(struct tnd_call *call, const struct tnd_sdp_neg *wn, 
 	struct tnd_sdp_local l;
 	int err;
 
+	struct tnd_sdp_codec_pref prefs[CALL_MAX_PREFS];
+	size_t n;
+
 	(void)wn;
 	tnd_call_local(call, &l, false);
+	/* a trunk's own codec preference (call_trunk.c) */
+	n = tnd_call_trunk_prefs(call, prefs);
+	if (n) {
+		l.codecs = prefs;
+		l.n_codecs = n;
+	}
 	err = tnd_sdp_offer_sip(&call->sip_offer, &l);
 	if (!err) {
 		*textp = tnd_call_sdp_text(call->sip_offer);
@@ -135,6 +145,9 @@ static int send_invite(struct tnd_call *call, const char *sdp)
 						   &p, &cred, ubuf, sizeof(ubuf), msg,
 						   sizeof(msg)))
 		return EACCES;
+	/* through a trunk: its request URI and digest credentials */
+	if (tnd_call_trunk_params(call, &p, &cred))
+		return EBUSY;   /* the trunk left the configuration since `call` */
 
 	for (size_t i = 0; call->hdr_names && call->hdr_names[i] &&
 	     i < TND_SIPCALL_MAX_HEADERS; i++) {
@@ -272,6 +285,7 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	struct tnd_sdp_local l;
 	struct tnd_call *call;
 	char why[CALL_MSG];
+	bool dialplan;
 	int err, test;
 
 	if (!calls || !p || !p->to || !p->sdp || !done) {
@@ -297,6 +311,9 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 			return err;
 	}
 	test = tnd_call_test_kind(calls->env.conf, p->to);
+	/* dial strings and tel: URIs go by [dialplan] when it has rules */
+	dialplan = test < 0 && !p->account && tnd_dialplan_is_number(p->to) &&
+		   calls->env.conf->dialplan && calls->env.conf->dialplan->n_rules;
 	if (test < 0 && tnd_policy_check_call(calls->env.conf, p->to)) {
 		snprintf(msg, msglen, "params.to: the dial plan does not allow calls to %.128s",
 			 p->to);
@@ -329,8 +346,13 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 		snprintf(msg, msglen, "params.sdp: %s", why);
 		goto fail;
 	}
-	call->owner = tnd_obj_get(conn);
 	call->to = g_strdup(p->to);
+	if (dialplan) {
+		err = tnd_call_trunk_route(call, p->from_user, msg, msglen);
+		if (err)
+			goto fail;
+	}
+	call->owner = tnd_obj_get(conn);
 	call->from_user = g_strdup(p->from_user);
 	call->from_display = g_strdup(p->from_display);
 	call->account = g_strdup(p->account);

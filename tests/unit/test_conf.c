@@ -11,6 +11,7 @@
 #include "gateway/conf.h"
 #include "gateway/policy/policy.h"
 #include "tests/unit/runner.h"
+#include "tests/unit/test_dialplan.h"
 
 static char err[1024];
 
@@ -445,6 +446,13 @@ int main(int argc, char **argv)
 		TND_TEST(test_dial_plan),
 		TND_TEST(test_ini_direct),
 		TND_TEST(test_load_file),
+		TND_TEST(test_dialplan_parse),
+		TND_TEST(test_dialplan_bad_lines),
+		TND_TEST(test_dialplan_digits),
+		TND_TEST(test_dialplan_normalise),
+		TND_TEST(test_dialplan_rights_and_failover),
+		TND_TEST(test_dialplan_trunk_uri),
+		TND_TEST(test_dialplan_sources_and_dids),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
