@@ -58,6 +58,7 @@ struct tnd_sipua {
 	unsigned dns_timeout_ms;     /* bound on a call's name lookup */
 	struct tnd_sipreg *regs;     /* borrowed list: each held by its own ref (reg.c) */
 	unsigned n_regs;
+	char *tls_dir;               /* owned: private directory of Sofia's TLS files, or NULL */
 };
 
 enum call_state {
@@ -118,12 +119,23 @@ void tnd_sipua_options(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
 void tnd_sipua_register(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh);
 
 /* tcp.c: SIP over TCP may not hold descriptors without bound. */
-/* Finds the listening socket nua bound to `port` and starts watching it;
- * ENOENT when there is none. Single owner. `guard` is borrowed (it must
+/* Finds the listening sockets nua bound to conf->port (with conf->tcp)
+ * and conf->tls_port (with conf->tls: TLS runs over TCP, so the same
+ * guards apply, and the caps count both together) and starts watching
+ * them; ENOENT when there is none. Single owner. `guard` is borrowed (it must
  * outlive the watcher): its trusted sources have no per-source cap. */
 int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd_sip_conf *conf,
 		     const struct tnd_sipguard *guard);
 void tnd_siptcp_free(struct tnd_siptcp *t);
+
+/* tls.c: Sofia's tport reads its TLS identity from a directory holding
+ * agent.pem (certificate and key) and cafile.pem. */
+/* Makes a private (0700) temporary directory with those two files from
+ * the configured PEM files: 0 and *dirp (owned, free with
+ * tnd_siptls_dir_free), or an errno (files unreadable: EINVAL). */
+int tnd_siptls_dir_make(const struct tnd_sip_conf *conf, char **dirp);
+/* Removes the directory and its files and frees the path. NULL-safe. */
+void tnd_siptls_dir_free(char *dir);
 
 /* call.c */
 /* A zeroed call with one reference (the caller's), or NULL. */
