@@ -54,6 +54,7 @@ static void call_destroy(void *data)
 	free(call->xhdr);
 	free(call->xtags);
 	free(call->route);
+	free(call->contact);
 	tnd_sipauth_clear(&call->auth);
 }
 

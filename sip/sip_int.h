@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/sip.h>
@@ -59,6 +60,11 @@ struct tnd_sipua {
 	struct tnd_sipreg *regs;     /* borrowed list: each held by its own ref (reg.c) */
 	unsigned n_regs;
 	char *tls_dir;               /* owned: private directory of Sofia's TLS files, or NULL */
+	int tls_port;                /* SIP over TLS port; 0 without TLS */
+	int port;                    /* SIP over UDP/TCP port */
+	bool udp;                    /* UDP enabled (else a Contact says transport=tcp) */
+	GTlsDatabase *tls_db;        /* owned (GObject ref): [sip] tls_ca, with tls_verify
+				      * (resolve.c checks TLS next hops); else NULL */
 };
 
 enum call_state {
@@ -98,6 +104,8 @@ struct tnd_sipcall {
 	char end_phrase[64];
 	struct tnd_sipauth auth;     /* owned: an account's credentials, or none */
 	char *route;                 /* owned: this call's outbound proxy, or NULL */
+	char *contact;               /* owned: our Contact when Sofia's would be wrong
+				      * (sip: over TLS, tls.c), or NULL */
 };
 
 /* ua.c */
@@ -136,6 +144,16 @@ void tnd_siptcp_free(struct tnd_siptcp *t);
 int tnd_siptls_dir_make(const struct tnd_sip_conf *conf, char **dirp);
 /* Removes the directory and its files and frees the path. NULL-safe. */
 void tnd_siptls_dir_free(char *dir);
+/* With TLS on, Sofia's Contact in calls is always sips:<tls address>,
+ * whatever the transport: wrong for a dialog of a sip: URI (RFC 5630
+ * section 3.1.3; baresip cannot send its ACK to it). For an incoming INVITE
+ * (`sip` set; its transport is its top Via's) or an outgoing one whose
+ * first hop is `hop`: our Contact for that transport (malloc'd), or NULL
+ * when Sofia's own is right (TLS off, a sips: URI, or out of memory). */
+char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *hop, const sip_t *sip);
+/* The CA database of conf->tls_ca (or the system's) for resolve.c's check
+ * of TLS next hops: 0 and *dbp (a new GObject ref), or EINVAL. */
+int tnd_siptls_db(const struct tnd_sip_conf *conf, GTlsDatabase **dbp);
 
 /* call.c */
 /* A zeroed call with one reference (the caller's), or NULL. */

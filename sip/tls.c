@@ -14,8 +14,12 @@
 
 #include <sys/stat.h>
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+
+#include <sofia-sip/sip.h>
+#include <sofia-sip/url.h>
 
 #include "gateway/base/log.h"
 #include "sip/sip_int.h"
@@ -47,6 +51,22 @@ static int append_file(GString *out, const char *path)
 	/* the key file's copy goes too: do not leave it in freed memory */
 	memset(data, 0, len);
 	g_free(data);
+	return 0;
+}
+
+int tnd_siptls_db(const struct tnd_sip_conf *conf, GTlsDatabase **dbp)
+{
+	const char *cafile = conf->tls_ca && *conf->tls_ca ? conf->tls_ca : SYSTEM_CA;
+	GError *ge = NULL;
+	GTlsDatabase *db = g_tls_file_database_new(cafile, &ge);
+
+	if (!db) {
+		TND_LOG_ERR(TND_LOG_SIP, "SIP TLS: CA file %s: %s", cafile,
+			    ge ? ge->message : "unusable");
+		g_clear_error(&ge);
+		return EINVAL;
+	}
+	*dbp = db;
 	return 0;
 }
 
@@ -122,4 +142,49 @@ void tnd_siptls_dir_free(char *dir)
 	}
 	g_rmdir(dir);
 	g_free(dir);
+}
+
+char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *hop, const sip_t *sip)
+{
+	char transport[8] = "", *out;
+	bool sips;
+	size_t n;
+
+	if (!ua || !ua->tls_port)
+		return NULL;
+	if (sip) {
+		const char *proto = sip->sip_via && sip->sip_via->v_protocol ?
+				    sip->sip_via->v_protocol : "";
+
+		if (!sip->sip_request)
+			return NULL;
+		sips = sip->sip_request->rq_url->url_type == url_sips;
+		if (!g_ascii_strncasecmp(proto, "SIP/2.0/", 8))
+			snprintf(transport, sizeof(transport), "%s", proto + 8);
+	} else {
+		char buf[512];
+		url_t u;
+
+		if (!hop || strlen(hop) >= sizeof(buf))
+			return NULL;
+		strcpy(buf, hop);
+		if (url_d(&u, buf) < 0)
+			return NULL;
+		sips = u.url_type == url_sips;
+		if (u.url_params)
+			url_param(u.url_params, "transport", transport, sizeof(transport));
+	}
+	if (sips)
+		return NULL;
+	n = strlen(ua->from_host) + 40;
+	out = malloc(n);
+	if (!out)
+		return NULL;
+	if (!g_ascii_strcasecmp(transport, "tls"))
+		snprintf(out, n, "<sip:%s:%d;transport=tls>", ua->from_host, ua->tls_port);
+	else if (!g_ascii_strcasecmp(transport, "tcp") || !ua->udp)
+		snprintf(out, n, "<sip:%s:%d;transport=tcp>", ua->from_host, ua->port);
+	else
+		snprintf(out, n, "<sip:%s:%d>", ua->from_host, ua->port);
+	return out;
 }

@@ -411,6 +411,8 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	err = admission_setup(ua, conf);
 	if (!err && conf->tls)
 		err = tnd_siptls_dir_make(conf, &ua->tls_dir);
+	if (!err && conf->tls && conf->tls_verify)
+		err = tnd_siptls_db(conf, &ua->tls_db);
 	if (err) {
 		tnd_sipua_free(ua);
 		return err;
@@ -432,6 +434,9 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	/* Sofia loaded the files inside nua_create (no thread: see above):
 	 * the copy of the private key leaves the disk at once */
 	tls = ua->tls_dir != NULL;
+	ua->tls_port = tls ? conf->tls_port : 0;
+	ua->port = conf->port;
+	ua->udp = conf->udp;
 	tnd_siptls_dir_free(ua->tls_dir);
 	ua->tls_dir = NULL;
 	if (err) {
@@ -534,5 +539,7 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 	free(ua->from_host);
 	free(ua->proxy);
 	tnd_siptls_dir_free(ua->tls_dir);     /* error paths before nua_create */
+	if (ua->tls_db)
+		g_object_unref(ua->tls_db);
 	free(ua);
 }
