@@ -237,7 +237,7 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 	nua_handle_bind(nh, call);
 	tnd_obj_get(call);                /* hmagic's, until tnd_sipcall_finish() */
 	tnd_sipua_link_call(ua, call);
-	call->contact = refuse ? NULL : tnd_siptls_contact(ua, NULL, sip);
+	call->contact = refuse ? NULL : tnd_siptls_contact(ua, NULL, NULL, sip);
 	if (refuse) {
 		/* not admitted: answered without a log line (a flood must not
 		 * write one per request) and without asking who is called */

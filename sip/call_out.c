@@ -144,7 +144,7 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	call->h = h;
 	call->arg = arg;
 	/* NULL unless sip: over TLS (or out of memory: Sofia's then) */
-	call->contact = tnd_siptls_contact(ua, p->route ? p->route : ua->proxy ? ua->proxy :
+	call->contact = tnd_siptls_contact(ua, NULL, p->route ? p->route : ua->proxy ? ua->proxy :
 					   p->to, NULL);
 
 	nh = nua_handle(ua->nua, call, NUTAG_URL(URL_STRING_MAKE(p->to)), SIPTAG_TO_STR(to),

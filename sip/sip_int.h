@@ -144,13 +144,15 @@ void tnd_siptcp_free(struct tnd_siptcp *t);
 int tnd_siptls_dir_make(const struct tnd_sip_conf *conf, char **dirp);
 /* Removes the directory and its files and frees the path. NULL-safe. */
 void tnd_siptls_dir_free(char *dir);
-/* With TLS on, Sofia's Contact in calls is always sips:<tls address>,
- * whatever the transport: wrong for a dialog of a sip: URI (RFC 5630
- * section 3.1.3; baresip cannot send its ACK to it). For an incoming INVITE
- * (`sip` set; its transport is its top Via's) or an outgoing one whose
- * first hop is `hop`: our Contact for that transport (malloc'd), or NULL
- * when Sofia's own is right (TLS off, a sips: URI, or out of memory). */
-char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *hop, const sip_t *sip);
+/* With TLS on, Sofia's Contact in calls and registrations is always
+ * sips:<tls address>, whatever the transport: wrong for a sip: URI (RFC
+ * 5630 section 3.1.3; baresip cannot send its ACK to it). For an incoming
+ * INVITE (`sip` set; its transport is its top Via's) or an outgoing
+ * request whose first hop is `hop`: our Contact for that transport, with
+ * `user` (NULL: none) (malloc'd), or NULL when Sofia's own is right (TLS
+ * off, a sips: URI, or out of memory). */
+char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *user, const char *hop,
+			 const sip_t *sip);
 /* The CA database of conf->tls_ca (or the system's) for resolve.c's check
  * of TLS next hops: 0 and *dbp (a new GObject ref), or EINVAL. */
 int tnd_siptls_db(const struct tnd_sip_conf *conf, GTlsDatabase **dbp);

@@ -144,7 +144,8 @@ void tnd_siptls_dir_free(char *dir)
 	g_free(dir);
 }
 
-char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *hop, const sip_t *sip)
+char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *user, const char *hop,
+			 const sip_t *sip)
 {
 	char transport[8] = "", *out;
 	bool sips;
@@ -176,15 +177,20 @@ char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *hop, const sip_
 	}
 	if (sips)
 		return NULL;
-	n = strlen(ua->from_host) + 40;
+	if (!user)
+		user = "";
+	n = strlen(user) + strlen(ua->from_host) + 40;
 	out = malloc(n);
 	if (!out)
 		return NULL;
 	if (!g_ascii_strcasecmp(transport, "tls"))
-		snprintf(out, n, "<sip:%s:%d;transport=tls>", ua->from_host, ua->tls_port);
+		snprintf(out, n, "<sip:%s%s%s:%d;transport=tls>", user, *user ? "@" : "",
+			 ua->from_host, ua->tls_port);
 	else if (!g_ascii_strcasecmp(transport, "tcp") || !ua->udp)
-		snprintf(out, n, "<sip:%s:%d;transport=tcp>", ua->from_host, ua->port);
+		snprintf(out, n, "<sip:%s%s%s:%d;transport=tcp>", user, *user ? "@" : "",
+			 ua->from_host, ua->port);
 	else
-		snprintf(out, n, "<sip:%s:%d>", ua->from_host, ua->port);
+		snprintf(out, n, "<sip:%s%s%s:%d>", user, *user ? "@" : "", ua->from_host,
+			 ua->port);
 	return out;
 }
