@@ -5,13 +5,15 @@ baresip); a TLS server whose certificate is not signed by [sip] tls_ca is
 refused (the call ends 503 and baresip never sees an INVITE); and a raw TCP
 listener posing as a proxy reads what the gateway sent: [sip] external_address
 in Contact, Via and the SDP c= line, then RFC 5626 CRLF keep-alives on the
-idle flow. The certificates are made with the openssl CLI at test time.
+idle flow; and the TCP connection guards hold on the TLS port. The
+certificates are made with the openssl CLI at test time.
 One gateway serves the TLS and TCP calls; the NAT check has its own."""
 
 import asyncio
 import os
 import re
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -21,6 +23,7 @@ from aiortc import RTCSessionDescription
 from aiortc_peer import Client, Recorder, ToneTrack, new_pc, offering_pc
 from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
+from test_abuse_sip import connect as tcp_connect
 
 import websockets
 
@@ -327,6 +330,59 @@ async def test_external_address_and_crlf_keepalive():
     ls.close()
 
 
+def closed_by_peer(s):
+    """Whether the gateway has closed this client socket (EOF or reset)."""
+    s.settimeout(0)
+    try:
+        return s.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def tls_options(port, ca):
+    """An OPTIONS over a verified TLS connection: the status line back."""
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection(("127.0.0.1", port), 5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(("OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;"
+                       "branch=z9hG4bK7\r\nFrom: <sip:p@127.0.0.1>;tag=1\r\nTo: "
+                       "<sip:x@127.0.0.1>\r\nCall-ID: 7@p\r\nCSeq: 1 OPTIONS\r\n"
+                       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n").encode())
+            return s.recv(4096).split(b"\r\n")[0].decode()
+
+
+async def test_tls_connection_guards():
+    """sip/tcp.c's guards hold on the TLS port: 12 connections from one
+    untrusted address are cut to tcp_max_per_source (4) within a sweep, the
+    rest (silent: no handshake) go after tcp_idle_timeout, and a real TLS
+    client still gets 200 to OPTIONS."""
+    p = pki()
+    tls_port = free_port()
+    conf = ("[sip]\ntrusted = 127.0.0.1\ntcp_idle_timeout = 2\ntcp_max_per_source = 4\n"
+            "tls = true\ntls_port = %d\ntls_cert=%s\ntls_key = %s\ntls_ca = %s\n" %
+            (tls_port, p["gw"], p["gw_key"], p["ca"]))
+    with Gateway(conf):
+        held = [tcp_connect(tls_port, "127.0.0.9") for _ in range(12)]
+        try:
+            await asyncio.sleep(1.5)
+            open_ = [s for s in held if not closed_by_peer(s)]
+            assert len(open_) <= 4, "%d connections left from one source" % len(open_)
+            deadline = time.monotonic() + 6
+            while open_ and time.monotonic() < deadline:
+                await asyncio.sleep(0.3)
+                open_ = [s for s in open_ if not closed_by_peer(s)]
+            assert not open_, "%d silent TLS connections outlived the idle timeout" % \
+                len(open_)
+            status = await asyncio.get_running_loop().run_in_executor(
+                None, tls_options, tls_port, p["ca"])
+            assert status == "SIP/2.0 200 OK", status
+        finally:
+            for s in held:
+                s.close()
+
+
 def cleanup():
     if GW:
         GW.__exit__(None, None, None)
@@ -335,4 +391,4 @@ def cleanup():
 if __name__ == "__main__":
     tap_main([test_browser_calls_baresip_over_tls, test_baresip_calls_browser_over_tls,
               test_untrusted_tls_server_refused, test_tcp_both_ways,
-              test_external_address_and_crlf_keepalive], cleanup)
+              test_external_address_and_crlf_keepalive, test_tls_connection_guards], cleanup)
