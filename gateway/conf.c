@@ -437,7 +437,10 @@ static const struct tnd_opt opts[] = {
 
 	{ "sip", "tls", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(sip_tls), NULL,
 	  "Listen for SIP over TLS (sips: URIs and ;transport=tls) on tls_port, and place "
-	  "calls over TLS to such URIs. Needs tls_cert and tls_key. Needs a restart." },
+	  "calls over TLS to such URIs. Needs tls_cert and tls_key. Needs a restart. "
+	  "Sofia-SIP 1.12 never frees a TLS connection's OpenSSL state (about 14 KiB per "
+	  "connection, also one that never finishes its handshake): open tls_port only "
+	  "to known peers (firewall), or restart the gateway now and then." },
 	{ "sip", "tls_port", TND_OPT_INT, "5061", 1, 65535, NULL, OFF(sip_tls_port), NULL,
 	  "SIP over TLS port (must differ from port)." },
 	{ "sip", "tls_cert", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_cert), check_readable,
