@@ -7,6 +7,8 @@
  * OPTIONS is answered by sip/admit.c, which checks the source first (RFC
  * 3261 section 11; nua adds Allow, Accept, Supported); methods other
  * than INVITE, ACK, BYE, CANCEL and OPTIONS get 405 from nua (Allow).
+ * Transports: UDP and TCP on [sip] port, TLS on tls_port (sip/tls.c),
+ * guarded by sip/tcp.c; rport and CRLF keep-alives (RFC 3581, 5626).
  * Events on a call's handle go to call.c, on a registration's to reg.c;
  * this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
@@ -375,6 +377,9 @@ static int create_nua(struct tnd_sipua *ua, const struct tnd_sip_conf *conf, cha
 			      * write past the TLS layer); a ping does not count as
 			      * traffic for the idle timeout above */
 			     TPTAG_KEEPALIVE(conf->keepalive ? conf->keepalive * 1000u : 0),
+			     /* no answer wanted: most peers send no CRLF pong, and a
+			      * missing pong must not close their connection */
+			     TPTAG_PINGPONG(0),
 			     /* RFC 3581: ask for rport, and answer to it */
 			     NTATAG_CLIENT_RPORT(1), NTATAG_SERVER_RPORT(1),
 			     NTATAG_TCP_RPORT(1), NTATAG_TLS_RPORT(1),
