@@ -39,6 +39,21 @@ static int check_addr(const char *v, char *err, size_t errlen)
 	return EINVAL;
 }
 
+/* A host name or IP literal for [sip] external_address. */
+static int check_host(const char *v, char *err, size_t errlen)
+{
+	unsigned char buf[16];
+	size_t n = strlen(v);
+
+	if (!n || inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
+		return 0;
+	if (n <= 253 && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			       "0123456789.-") == n && v[0] != '-' && v[0] != '.')
+		return 0;
+	snprintf(err, errlen, "'%s' is not a host name or IP address", v);
+	return EINVAL;
+}
+
 static int check_path(const char *v, char *err, size_t errlen)
 {
 	if (v[0] != '/' || strlen(v) > 128 || strpbrk(v, " ?#")) {
@@ -420,6 +435,35 @@ static const struct tnd_opt opts[] = {
 	  OFF(sip_register_retry_max), NULL,
 	  "After a registration fails (refused, or the registrar unreachable) it is tried "
 	  "again after 1 s, then 2, 4, 8 ... seconds, at most this many." },
+
+	{ "sip", "tls", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(sip_tls), NULL,
+	  "Listen for SIP over TLS (sips: URIs and ;transport=tls) on tls_port, and place "
+	  "calls over TLS to such URIs. Needs tls_cert and tls_key. Needs a restart. "
+	  "Sofia-SIP 1.12 never frees a TLS connection's OpenSSL state (about 14 KiB per "
+	  "connection, also one that never finishes its handshake): open tls_port only "
+	  "to known peers (firewall), or restart the gateway now and then." },
+	{ "sip", "tls_port", TND_OPT_INT, "5061", 1, 65535, NULL, OFF(sip_tls_port), NULL,
+	  "SIP over TLS port (must differ from port)." },
+	{ "sip", "tls_cert", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_cert), check_readable,
+	  "PEM file with the gateway's SIP TLS certificate (and its chain)." },
+	{ "sip", "tls_key", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_key), check_readable,
+	  "PEM file with the private key of tls_cert (unencrypted)." },
+	{ "sip", "tls_ca", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_ca), check_readable,
+	  "PEM file of the CA certificates that sign the SIP TLS peers' certificates. "
+	  "Empty: the system's (/etc/ssl/certs/ca-certificates.crt)." },
+	{ "sip", "tls_verify", TND_OPT_BOOL, "true", 0, 0, NULL, OFF(sip_tls_verify), NULL,
+	  "On outgoing TLS connections, refuse a server whose certificate is not signed by "
+	  "tls_ca (the call ends with 503 and nothing is sent). Incoming TLS connections are "
+	  "not asked for a certificate; [sip] trusted and inbound_user admit them as others." },
+	{ "sip", "external_address", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_external_address),
+	  check_host, "Public IP address or host name of the gateway behind NAT: put in "
+	  "Contact, Via and From toward SIP peers, and in the SDP c= line of the SIP leg "
+	  "(the RTP sockets still bind [media] rtp_address; the browser side is set by "
+	  "[media] ice_addresses). Empty: the listen and rtp_address addresses." },
+	{ "sip", "keepalive", TND_OPT_INT, "30", 0, 3600, NULL, OFF(sip_keepalive), NULL,
+	  "Seconds between RFC 5626 CRLF keep-alives on every SIP TCP connection (those "
+	  "toward registrars and proxies keep their NAT bindings open; no pong is "
+	  "expected). 0: none. Not sent on TLS connections (Sofia-SIP 1.12 cannot)." },
 
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "
@@ -980,6 +1024,14 @@ static int cross_check(const struct tnd_conf *c, const struct tnd_ini *ini, cons
 		section = "sip";
 		key = "inbound_password";
 		why = "inbound_user needs inbound_password";
+	} else if (c->sip_tls && (!*c->sip_tls_cert || !*c->sip_tls_key)) {
+		section = "sip";
+		key = *c->sip_tls_cert ? "tls_key" : "tls_cert";
+		why = "tls needs tls_cert and tls_key";
+	} else if (c->sip_tls && c->sip_tls_port == c->sip_port) {
+		section = "sip";
+		key = "tls_port";
+		why = "tls_port must differ from port";
 	}
 	for (size_t i = 0; !why && i < c->n_accounts; i++) {
 		static char k[96];

@@ -103,6 +103,16 @@ struct tnd_conf {
 	int sip_register_grace;      /* seconds a registration outlives its last WebSocket */
 	bool sip_register_inline;    /* `register` may give uri and credentials itself */
 	int sip_register_retry_max;  /* seconds, cap of the re-registration back-off */
+	/* [sip] transports and NAT (sip/ua.c, sip/tls.c) */
+	bool sip_tls;
+	int sip_tls_port;
+	char *sip_tls_cert;          /* PEM file paths; "" = none */
+	char *sip_tls_key;
+	char *sip_tls_ca;
+	bool sip_tls_verify;         /* check the server's certificate on outgoing TLS */
+	char *sip_external_address;  /* "" = none: Contact, Via and SIP-side c= use the listen
+				      * and rtp addresses */
+	int sip_keepalive;           /* seconds between CRLF pings on TCP flows; 0 off */
 
 	/* [media] */
 	int media_workers;

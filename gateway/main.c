@@ -219,6 +219,14 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	s->tcp_max = (unsigned)c->sip_tcp_max;
 	s->tcp_max_per_source = (unsigned)c->sip_tcp_max_per_source;
 	s->dns_timeout = c->sip_dns_timeout;
+	s->tls = c->sip_tls;
+	s->tls_port = c->sip_tls_port;
+	s->tls_cert = c->sip_tls_cert;
+	s->tls_key = c->sip_tls_key;
+	s->tls_ca = c->sip_tls_ca;
+	s->tls_verify = c->sip_tls_verify;
+	s->external_address = c->sip_external_address;
+	s->keepalive = (unsigned)c->sip_keepalive;
 }
 
 /* Keys that only take effect at start-up: warn when a reload changes them. */
@@ -227,7 +235,13 @@ static void warn_restart_keys(const struct tnd_conf *o, const struct tnd_conf *n
 	if (strcmp(o->ws_listen, n->ws_listen) || o->ws_port != n->ws_port ||
 	    strcmp(o->ws_cert, n->ws_cert) || strcmp(o->ws_key, n->ws_key) ||
 	    strcmp(o->sip_listen, n->sip_listen) || o->sip_port != n->sip_port ||
-	    o->sip_udp != n->sip_udp || o->sip_tcp != n->sip_tcp)
+	    o->sip_udp != n->sip_udp || o->sip_tcp != n->sip_tcp ||
+	    /* [sip] TLS and NAT keys: read by the SIP user agent once */
+	    o->sip_tls != n->sip_tls || o->sip_tls_port != n->sip_tls_port ||
+	    strcmp(o->sip_tls_cert, n->sip_tls_cert) || strcmp(o->sip_tls_key, n->sip_tls_key) ||
+	    strcmp(o->sip_tls_ca, n->sip_tls_ca) || o->sip_tls_verify != n->sip_tls_verify ||
+	    strcmp(o->sip_external_address, n->sip_external_address) ||
+	    o->sip_keepalive != n->sip_keepalive)
 		TND_LOG_WARN(TND_LOG_CONF, "listen addresses, ports, transports or certificates "
 			     "changed: they take effect after a restart");
 	/* the SIP user agent reads its access rules and TCP limits once */

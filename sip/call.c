@@ -55,6 +55,7 @@ static void call_destroy(void *data)
 	free(call->xtags);
 	free(call->route);
 	free(call->refer_event);
+	free(call->contact);
 	tnd_sipauth_clear(&call->auth);
 }
 

@@ -242,6 +242,7 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 	nua_handle_bind(nh, call);
 	tnd_obj_get(call);                /* hmagic's, until tnd_sipcall_finish() */
 	tnd_sipua_link_call(ua, call);
+	call->contact = refuse ? NULL : tnd_siptls_contact(ua, NULL, NULL, sip);
 	if (refuse) {
 		/* not admitted: answered without a log line (a flood must not
 		 * write one per request) and without asking who is called */
@@ -340,9 +341,10 @@ int tnd_sipcall_ringing(struct tnd_sipcall *call, const char *sdp)
 	if (sdp)
 		nua_respond(call->nh, SIP_183_SESSION_PROGRESS,
 			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-			    TAG_END());
+			    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	else
-		nua_respond(call->nh, SIP_180_RINGING, TAG_END());
+		nua_respond(call->nh, SIP_180_RINGING,
+			    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	call->state = CS_EARLY;
 	return 0;
 }
@@ -362,7 +364,8 @@ int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp)
 	free(call->local_sdp);
 	call->local_sdp = copy;
 	nua_respond(call->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		    SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_END());
+		    SIPTAG_PAYLOAD_STR(call->local_sdp),
+		    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	call->state = CS_ANSWERED;
 	call->established = true;
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: answered", call->call_id);

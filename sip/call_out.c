@@ -89,6 +89,7 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 	if (!next_hop)
 		next_hop = call->route;
 	nua_invite(call->nh, TAG_IF(next_hop, NUTAG_PROXY(URL_STRING_MAKE(next_hop))),
+		   TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)),
 		   SIPTAG_CALL_ID_STR(call->call_id), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
 		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(call->xtags));
 	call->state = CS_CALLING;
@@ -142,6 +143,9 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 		goto out;
 	call->h = h;
 	call->arg = arg;
+	/* NULL unless sip: over TLS (or out of memory: Sofia's then) */
+	call->contact = tnd_siptls_contact(ua, NULL, p->route ? p->route : ua->proxy ? ua->proxy :
+					   p->to, NULL);
 
 	nh = nua_handle(ua->nua, call, NUTAG_URL(URL_STRING_MAKE(p->to)), SIPTAG_TO_STR(to),
 			SIPTAG_FROM_STR(from), TAG_END());

@@ -213,24 +213,31 @@ static void report(struct tnd_sipreg *reg, enum tnd_sipreg_state st, int code,
 static int send_register(struct tnd_sipreg *reg)
 {
 	char expires[16];
+	/* NULL unless TLS is on (Sofia's own would say sips:, sip/tls.c) */
+	char *contact = tnd_siptls_contact(reg->ua, reg->contact, reg->proxy ? reg->proxy :
+					   reg->registrar, NULL);
 
 	reg->nh = nua_handle(reg->ua->nua, reg, SIPTAG_TO_STR(reg->aor),
 			     SIPTAG_FROM_STR(reg->aor), TAG_END());
-	if (!reg->nh)
+	if (!reg->nh) {
+		free(contact);
 		return ENOMEM;
+	}
 	snprintf(expires, sizeof(expires), "%u", reg->expires);
 	reg->state = TND_SIPREG_REGISTERING;
 	reg->registered = false;
 	reg->unregistering = false;
 	/* nua's outbound helpers off: no OPTIONS to ourselves, no NAT
-	 * guessing; keep-alives for TCP flows belong to issue 11 item 7 */
+	 * guessing; TCP flows get CRLF keep-alives from the transport
+	 * ([sip] keepalive, TPTAG_KEEPALIVE in ua.c) */
 	nua_register(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
 		     NUTAG_M_USERNAME(reg->contact), SIPTAG_EXPIRES_STR(expires),
 		     /* a Contact reached over TCP says so (RFC 3261 10.2.1) */
 		     TAG_IF(*reg->mparams, NUTAG_M_PARAMS(reg->mparams)),
 		     NUTAG_OUTBOUND("no-options-keepalive no-validate no-natify"),
-		     NUTAG_KEEPALIVE(0),
+		     NUTAG_KEEPALIVE(0), TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
 		     TAG_IF(reg->proxy, NUTAG_PROXY(URL_STRING_MAKE(reg->proxy))), TAG_END());
+	free(contact);               /* nua copied it */
 	return 0;
 }
 

@@ -11,6 +11,12 @@
  * RFC 3263 section 4 in part: a numeric host or an explicit port is used
  * as is; else SRV (_sip._udp, _sip._tcp or _sips._tcp), then A/AAAA. NAPTR
  * is skipped (the transport is the URI's, UDP by default).
+ * A TLS next hop (sips: or ;transport=tls) with [sip] tls_verify is
+ * checked here too, with a TLS handshake of our own (GIO): Sofia-SIP 1.12
+ * closes a connection whose certificate fails without telling the
+ * transaction, which then waits 32 s (timer B) with nothing sent. A
+ * certificate not signed by tls_ca ends the call at once with 503; Sofia
+ * still verifies its own connection (TPTAG_TLS_VERIFY_POLICY in ua.c).
  * Signalling thread only. A lookup holds a reference on its call while
  * attached; once detached it only waits for GIO's callback to free it. */
 #include <errno.h>
@@ -37,10 +43,18 @@ struct tnd_sipres {
 	int port;                    /* 0 = from SRV, else the default */
 	char transport[8];           /* "udp", "tcp", "tls" or "" */
 	char host[256];
+	GSocketClient *tls;          /* owned: the certificate check, or NULL */
+	GTlsDatabase *db;            /* ref: [sip] tls_ca; NULL = no check */
+	bool tls_refused;            /* the peer's certificate failed */
+	char hop[128];               /* the looked-up next hop, "" = none */
 };
 
 static void res_release(struct tnd_sipres *res)
 {
+	if (res->tls)
+		g_object_unref(res->tls);
+	if (res->db)
+		g_object_unref(res->db);
 	g_object_unref(res->cancel);
 	g_object_unref(res->resolver);
 	free(res);
@@ -62,8 +76,9 @@ static void detach(struct tnd_sipres *res)
 		res_release(res);
 }
 
-/* The lookup is over: send the INVITE to `next_hop`, or end the call with
- * `status` (a call that ended meanwhile ends as its hangup said). */
+/* The lookup is over: send the INVITE to `next_hop` ("": by the request
+ * URI), or without one end the call with `status` (a call that ended
+ * meanwhile ends as its hangup said). `next_hop` must not point into res. */
 static void conclude(struct tnd_sipres *res, const char *next_hop, int status,
 		     const char *phrase)
 {
@@ -74,8 +89,10 @@ static void conclude(struct tnd_sipres *res, const char *next_hop, int status,
 	if (call->state != CS_RESOLVING) {
 		tnd_sipcall_finish(call, SIP_487_REQUEST_TERMINATED);
 	} else if (next_hop) {
-		TND_LOG_DEBUG(TND_LOG_SIP, "call %s: next hop %s", call->call_id, next_hop);
-		tnd_sipcall_send_invite(call, next_hop);
+		/* "": the request URI's own host (an IP literal checked by TLS) */
+		TND_LOG_DEBUG(TND_LOG_SIP, "call %s: next hop %s", call->call_id,
+			      *next_hop ? next_hop : "of the request URI");
+		tnd_sipcall_send_invite(call, *next_hop ? next_hop : NULL);
 	} else {
 		TND_LOG_INFO(TND_LOG_SIP, "call %s: %d %s", call->call_id, status, phrase);
 		tnd_sipcall_set_why(call, TND_SIPCALL_END_NETWORK, status, phrase);
@@ -89,7 +106,8 @@ static gboolean deadline(gpointer data)
 	struct tnd_sipres *res = data;
 	char phrase[64];
 
-	snprintf(phrase, sizeof(phrase), "DNS timeout for %.40s", res->host);
+	snprintf(phrase, sizeof(phrase), "%s timeout for %.40s", res->tls ? "TLS" : "DNS",
+		 res->host);
 	conclude(res, NULL, 504, phrase);
 	return G_SOURCE_REMOVE;
 }
@@ -117,6 +135,82 @@ static GInetAddress *pick(GList *addrs)
 	return addrs ? addrs->data : NULL;
 }
 
+/* Whether the next hop is TLS and certificates are checked. */
+static bool wants_tls_check(const struct tnd_sipres *res)
+{
+	return res->db && (res->sips || !g_ascii_strcasecmp(res->transport, "tls"));
+}
+
+/* Only a certificate that does not chain to tls_ca fails, as in Sofia's
+ * own check (TPTLS_VERIFY_OUT checks the chain, not the name). */
+static gboolean on_accept_cert(GTlsConnection *conn, GTlsCertificate *cert,
+			       GTlsCertificateFlags errors, gpointer data)
+{
+	struct tnd_sipres *res = data;
+
+	(void)conn;
+	(void)cert;
+	if (!(errors & ~G_TLS_CERTIFICATE_BAD_IDENTITY))
+		return TRUE;
+	res->tls_refused = true;
+	return FALSE;
+}
+
+static void on_client_event(GSocketClient *client, GSocketClientEvent event,
+			    GSocketConnectable *addr, GIOStream *conn, gpointer data)
+{
+	struct tnd_sipres *res = data;
+
+	(void)client;
+	(void)addr;
+	if (event != G_SOCKET_CLIENT_TLS_HANDSHAKING || !G_IS_TLS_CONNECTION(conn))
+		return;
+	g_tls_connection_set_database(G_TLS_CONNECTION(conn), res->db);
+	g_signal_connect(conn, "accept-certificate", G_CALLBACK(on_accept_cert), res);
+}
+
+static void tls_done(GObject *src, GAsyncResult *ar, gpointer data)
+{
+	struct tnd_sipres *res = data;
+	GSocketConnection *conn = g_socket_client_connect_finish(G_SOCKET_CLIENT(src), ar, NULL);
+	char phrase[96], hop[sizeof(res->hop)];
+
+	res->pending = false;
+	if (conn) {
+		g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+		g_object_unref(conn);
+	}
+	if (!res->call) {
+		res_release(res);
+	} else if (res->tls_refused) {
+		snprintf(phrase, sizeof(phrase), "TLS certificate of %.40s not trusted", res->host);
+		conclude(res, NULL, 503, phrase);
+	} else {
+		/* trusted, or no handshake at all (refused, reset): Sofia's own
+		 * connection meets the same and reports it */
+		memcpy(hop, res->hop, sizeof(hop));     /* conclude frees res */
+		conclude(res, hop, 0, NULL);
+	}
+}
+
+/* Connects to host:port with TLS, checks the certificate, then goes on
+ * with res->hop (or the request URI) from tls_done. */
+static void check_tls(struct tnd_sipres *res, const char *host)
+{
+	GSocketConnectable *addr = g_network_address_new(host, (guint16)(res->port ? res->port :
+									  5061));
+
+	res->tls = g_socket_client_new();
+	g_socket_client_set_tls(res->tls, TRUE);
+	g_signal_connect(res->tls, "event", G_CALLBACK(on_client_event), res);
+	set_timer(res, res->call->ua->dns_timeout_ms);
+	g_main_context_push_thread_default(res->ctx);   /* GIO answers on this one */
+	res->pending = true;
+	g_socket_client_connect_async(res->tls, addr, res->cancel, tls_done, res);
+	g_main_context_pop_thread_default(res->ctx);
+	g_object_unref(addr);
+}
+
 static void addr_done(GObject *src, GAsyncResult *ar, gpointer data)
 {
 	struct tnd_sipres *res = data;
@@ -137,8 +231,13 @@ static void addr_done(GObject *src, GAsyncResult *ar, gpointer data)
 		snprintf(hop, sizeof(hop), "%s:%s%s%s:%d%s%s", res->sips ? "sips" : "sip",
 			 v6 ? "[" : "", ip, v6 ? "]" : "", res->port,
 			 *res->transport ? ";transport=" : "", res->transport);
+		if (wants_tls_check(res)) {
+			snprintf(res->hop, sizeof(res->hop), "%s", hop);
+			check_tls(res, ip);
+		} else {
+			conclude(res, hop, 0, NULL);
+		}
 		g_free(ip);
-		conclude(res, hop, 0, NULL);
 	}
 	g_resolver_free_addresses(addrs);
 }
@@ -214,16 +313,29 @@ int tnd_sipres_start(struct tnd_sipcall *call, const char *target, bool *needed)
 	if (!res)
 		return ENOMEM;
 	err = parse_target(res, target, &numeric);
-	if (err || numeric) {
+	res->db = call->ua->tls_db;
+	if (err || (numeric && !wants_tls_check(res))) {
 		free(res);
 		return err;
 	}
+	if (res->db)
+		g_object_ref(res->db);
 	res->ctx = call->ua->ctx;
 	res->resolver = g_resolver_get_default();
 	res->cancel = g_cancellable_new();
 	res->call = tnd_obj_get(call);
 	call->res = res;
 	*needed = true;
+	if (numeric) {
+		char host[256];
+
+		/* "[v6]" for the URI is "v6" for a socket address */
+		snprintf(host, sizeof(host), "%s", res->host + (res->host[0] == '['));
+		if (res->host[0] == '[')
+			host[strcspn(host, "]")] = '\0';
+		check_tls(res, host);
+		return 0;
+	}
 	set_timer(res, call->ua->dns_timeout_ms);
 	if (res->port) {
 		lookup_addr(res);

@@ -44,6 +44,17 @@ struct tnd_sip_conf {
 	 * A/AAAA, in GLib's resolver threads, never on the signalling thread)
 	 * before it ends with 504; 0 = 5. */
 	int dns_timeout;
+
+	/* SIP over TLS (sip/tls.c): sips: URIs and ;transport=tls. */
+	bool tls;
+	int tls_port;
+	const char *tls_cert;   /* borrowed: PEM certificate file; needed with tls */
+	const char *tls_key;    /* borrowed: PEM key file; needed with tls */
+	const char *tls_ca;     /* borrowed: PEM CA file; NULL/"" = the system's bundle */
+	bool tls_verify;        /* outgoing: refuse servers not signed by tls_ca */
+	/* NAT: host or IP for Contact, Via and From; NULL/"" = listen */
+	const char *external_address;
+	unsigned keepalive;     /* seconds between CRLF pings on TCP connections; 0 off */
 };
 
 /* Once per process, before any user agent and before workers start. */

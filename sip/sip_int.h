@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <gio/gio.h>
 #include <glib.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/sip.h>
@@ -64,6 +65,12 @@ struct tnd_sipua {
 	void *message_arg;
 	GList *msgs;                 /* owned list of refs to struct tnd_sipmsg */
 	const struct tnd_sipcall_xfer_handlers *xfer;   /* borrowed, static (refer.c) */
+	char *tls_dir;               /* owned: private directory of Sofia's TLS files, or NULL */
+	int tls_port;                /* SIP over TLS port; 0 without TLS */
+	int port;                    /* SIP over UDP/TCP port */
+	bool udp;                    /* UDP enabled (else a Contact says transport=tcp) */
+	GTlsDatabase *tls_db;        /* owned (GObject ref): [sip] tls_ca, with tls_verify
+				      * (resolve.c checks TLS next hops); else NULL */
 };
 
 enum call_state {
@@ -110,6 +117,8 @@ struct tnd_sipcall {
 	bool refer_out;              /* our REFER awaits its outcome */
 	char *refer_event;           /* owned: Event of the peer's REFER we accepted
 				      * ("refer;id=N"), until its final NOTIFY */
+	char *contact;               /* owned: our Contact when Sofia's would be wrong
+				      * (sip: over TLS, tls.c), or NULL */
 };
 
 /* ua.c */
@@ -135,12 +144,35 @@ bool tnd_sipping_is(const void *hmagic);
 void tnd_sipping_event(struct tnd_sipping *p, nua_event_t event, int status);
 
 /* tcp.c: SIP over TCP may not hold descriptors without bound. */
-/* Finds the listening socket nua bound to `port` and starts watching it;
- * ENOENT when there is none. Single owner. `guard` is borrowed (it must
+/* Finds the listening sockets nua bound to conf->port (with conf->tcp)
+ * and conf->tls_port (with conf->tls: TLS runs over TCP, so the same
+ * guards apply, and the caps count both together) and starts watching
+ * them; ENOENT when there is none. Single owner. `guard` is borrowed (it must
  * outlive the watcher): its trusted sources have no per-source cap. */
 int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd_sip_conf *conf,
 		     const struct tnd_sipguard *guard);
 void tnd_siptcp_free(struct tnd_siptcp *t);
+
+/* tls.c: Sofia's tport reads its TLS identity from a directory holding
+ * agent.pem (certificate and key) and cafile.pem. */
+/* Makes a private (0700) temporary directory with those two files from
+ * the configured PEM files: 0 and *dirp (owned, free with
+ * tnd_siptls_dir_free), or an errno (files unreadable: EINVAL). */
+int tnd_siptls_dir_make(const struct tnd_sip_conf *conf, char **dirp);
+/* Removes the directory and its files and frees the path. NULL-safe. */
+void tnd_siptls_dir_free(char *dir);
+/* With TLS on, Sofia's Contact in calls and registrations is always
+ * sips:<tls address>, whatever the transport: wrong for a sip: URI (RFC
+ * 5630 section 3.1.3; baresip cannot send its ACK to it). For an incoming
+ * INVITE (`sip` set; its transport is its top Via's) or an outgoing
+ * request whose first hop is `hop`: our Contact for that transport, with
+ * `user` (NULL: none) (malloc'd), or NULL when Sofia's own is right (TLS
+ * off, a sips: URI, or out of memory). */
+char *tnd_siptls_contact(const struct tnd_sipua *ua, const char *user, const char *hop,
+			 const sip_t *sip);
+/* The CA database of conf->tls_ca (or the system's) for resolve.c's check
+ * of TLS next hops: 0 and *dbp (a new GObject ref), or EINVAL. */
+int tnd_siptls_db(const struct tnd_sip_conf *conf, GTlsDatabase **dbp);
 
 /* call.c */
 /* A zeroed call with one reference (the caller's), or NULL. */

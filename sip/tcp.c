@@ -1,6 +1,8 @@
 /* SIP over TCP must not be able to use up the process's descriptors (abuse
  * probe rows "SIP TCP CLOSE-WAIT leak", "idle SIP TCP connections",
- * "malformed corpus, TCP"). Signalling thread.
+ * "malformed corpus, TCP"). Signalling thread. SIP over TLS runs on TCP
+ * sockets of Sofia's TLS listener ([sip] tls_port), watched the same way:
+ * the caps count TCP and TLS connections together.
  *
  * Why this file exists: on a stream, Sofia's tport stops reading a
  * connection after an unparsable message (tport_parse sets tp_recv_close
@@ -52,12 +54,14 @@ struct src_count {
 	unsigned n;
 };
 
+#define PORTS 2             /* TCP and TLS */
+
 struct tnd_siptcp {
-	GSource *watch;               /* owned: our listening socket is readable */
+	GSource *watch[PORTS];        /* owned: our listening sockets are readable */
 	GSource *timer;               /* owned: the periodic sweep */
-	int listen_fd;                /* borrowed: Sofia's */
+	int listen_fd[PORTS];         /* borrowed: Sofia's; -1 none */
 	const struct tnd_sipguard *guard; /* borrowed: trusted sources have no per-source cap */
-	int port;
+	int port[PORTS];              /* 0 none */
 	unsigned max, per_source;
 	unsigned idle_ms;             /* 0 off */
 	int64_t last_sweep_us;
@@ -98,12 +102,13 @@ static bool is_ours(const struct tnd_siptcp *t, int fd, uint8_t peer[16],
 	struct stat st;
 	uint8_t local[16];
 
-	if (fd == t->listen_fd || fstat(fd, &st) || !S_ISSOCK(st.st_mode))
+	if (fd == t->listen_fd[0] || fd == t->listen_fd[1] || fstat(fd, &st) ||
+	    !S_ISSOCK(st.st_mode))
 		return false;
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) || type != SOCK_STREAM)
 		return false;
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) || !addr_key(&ss, local, &port) ||
-	    port != t->port)
+	    !port || (port != t->port[0] && port != t->port[1]))
 		return false;
 	len = sizeof(*pss);
 	return !getpeername(fd, (struct sockaddr *)pss, &len) && addr_key(pss, peer, &port);
@@ -209,8 +214,12 @@ static gboolean on_listen(gint fd, GIOCondition cond, gpointer data)
 	if (cond & (G_IO_NVAL | G_IO_ERR)) {
 		/* the socket went away under us (Sofia closed it): stop polling */
 		TND_LOG_WARN(TND_LOG_SIP, "SIP over TCP: listening socket gone");
-		g_source_unref(t->watch);
-		t->watch = NULL;
+		for (int i = 0; i < PORTS; i++) {
+			if (t->listen_fd[i] == fd && t->watch[i]) {
+				g_source_unref(t->watch[i]);
+				t->watch[i] = NULL;
+			}
+		}
 		return G_SOURCE_REMOVE;
 	}
 	if (fds_low(fd)) {
@@ -239,7 +248,7 @@ static gboolean on_timer(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* Sofia's listening socket on our port */
+/* Sofia's listening socket on `port` */
 static int find_listener(int port)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -282,19 +291,32 @@ int tnd_siptcp_alloc(struct tnd_siptcp **tp, GMainContext *ctx, const struct tnd
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return ENOMEM;
-	t->port = conf->port;
+	t->port[0] = conf->tcp ? conf->port : 0;
+	t->port[1] = conf->tls ? conf->tls_port : 0;
 	t->guard = guard;
 	t->max = conf->tcp_max;
 	t->per_source = conf->tcp_max_per_source;
 	t->idle_ms = conf->tcp_idle * 1000u;
-	t->listen_fd = find_listener(conf->port);
-	if (t->listen_fd < 0) {
+	for (int i = 0; i < PORTS; i++) {
+		/* a TLS connection is a TCP one to Sofia's TLS listener: the
+		 * same CLOSE-WAIT, silence and cap rules hold (a TLS peer that
+		 * never finishes its handshake never sends SIP either) */
+		t->listen_fd[i] = t->port[i] ? find_listener(t->port[i]) : -1;
+		if (t->port[i] && t->listen_fd[i] < 0) {
+			TND_LOG_WARN(TND_LOG_SIP, "SIP %s: no listening socket on port %d",
+				     i ? "TLS" : "TCP", t->port[i]);
+			t->port[i] = 0;
+		}
+		if (t->listen_fd[i] < 0)
+			continue;
+		t->watch[i] = g_unix_fd_source_new(t->listen_fd[i], G_IO_IN);
+		g_source_set_callback(t->watch[i], G_SOURCE_FUNC(on_listen), t, NULL);
+		g_source_attach(t->watch[i], ctx);
+	}
+	if (!t->watch[0] && !t->watch[1]) {
 		free(t);
 		return ENOENT;
 	}
-	t->watch = g_unix_fd_source_new(t->listen_fd, G_IO_IN);
-	g_source_set_callback(t->watch, G_SOURCE_FUNC(on_listen), t, NULL);
-	g_source_attach(t->watch, ctx);
 	t->timer = g_timeout_source_new(SWEEP_MS);
 	g_source_set_callback(t->timer, on_timer, t, NULL);
 	g_source_attach(t->timer, ctx);
@@ -306,9 +328,11 @@ void tnd_siptcp_free(struct tnd_siptcp *t)
 {
 	if (!t)
 		return;
-	if (t->watch) {
-		g_source_destroy(t->watch);
-		g_source_unref(t->watch);
+	for (int i = 0; i < PORTS; i++) {
+		if (t->watch[i]) {
+			g_source_destroy(t->watch[i]);
+			g_source_unref(t->watch[i]);
+		}
 	}
 	g_source_destroy(t->timer);
 	g_source_unref(t->timer);

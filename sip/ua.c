@@ -8,6 +8,8 @@
  * 3261 section 11; nua adds Allow, Accept, Supported); methods outside
  * ALLOW get 405 from nua (an admitted call's dialog allows REFER and
  * NOTIFY too, sip/refer.c). MESSAGE goes to sip/message.c.
+ * Transports: UDP and TCP on [sip] port, TLS on tls_port (sip/tls.c),
+ * guarded by sip/tcp.c; rport and CRLF keep-alives (RFC 3581, 5626).
  * Events on a call's handle go to call.c, on a registration's to reg.c;
  * this file keeps the UA, its list
  * of live calls, and the shutdown order: calls end first (nua drops every
@@ -24,6 +26,7 @@
 #include <sofia-sip/hostdomain.h>
 #include <sofia-sip/nua.h>
 #include <sofia-sip/nua_tag.h>
+#include <sofia-sip/nta_tag.h>
 #include <sofia-sip/sip_status.h>
 #include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_glib.h>
@@ -342,12 +345,92 @@ static int admission_setup(struct tnd_sipua *ua, const struct tnd_sip_conf *conf
 	return 0;
 }
 
+/* Our bind URL for one transport set: "sip:HOST:PORT;maddr=LISTEN..." with
+ * HOST the external address behind NAT (Sofia puts the URL's host in Via
+ * and Contact and binds the maddr), else "sip:LISTEN:PORT...". */
+static void bind_url(char *url, size_t size, const struct tnd_sip_conf *conf,
+		     const char *scheme, int port, const char *transport)
+{
+	const char *ext = conf->external_address && *conf->external_address ?
+			  conf->external_address : NULL;
+	const char *host = ext ? ext : conf->listen;
+	bool v6 = strchr(host, ':') != NULL, lv6 = strchr(conf->listen, ':') != NULL;
+
+	snprintf(url, size, "%s:%s%s%s:%d%s%s%s%s%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "",
+		 port, ext ? ";maddr=" : "", ext && lv6 ? "[" : "", ext ? conf->listen : "",
+		 ext && lv6 ? "]" : "", transport);
+}
+
+/* Sofia's user agent on our transports. SOA off: we carry SDP ourselves;
+ * the owner answers, rings and alerts; nua ACKs 2xx itself. */
+static int create_nua(struct tnd_sipua *ua, const struct tnd_sip_conf *conf, char *url,
+		      size_t size)
+{
+	char sips[160];
+	const char *transport = "";
+
+	if (conf->udp && !conf->tcp)
+		transport = ";transport=udp";
+	else if (conf->tcp && !conf->udp)
+		transport = ";transport=tcp";
+	bind_url(url, size, conf, "sip", conf->port, transport);
+	if (ua->tls_dir)
+		bind_url(sips, sizeof(sips), conf, "sips", conf->tls_port, "");
+	ua->nua = nua_create(ua->root, on_event, (nua_magic_t *)ua, NUTAG_URL(url),
+			     TAG_IF(ua->tls_dir, NUTAG_SIPS_URL(sips)),
+			     TAG_IF(ua->tls_dir, TPTAG_CERTIFICATE(ua->tls_dir)),
+			     /* outgoing only: incoming TLS callers need no certificate,
+			      * admission (sip/admit.c) decides as for TCP and UDP */
+			     TPTAG_TLS_VERIFY_POLICY(conf->tls_verify ? TPTLS_VERIFY_OUT :
+						     TPTLS_VERIFY_NONE),
+			     SIPTAG_USER_AGENT_STR(conf->user_agent),
+			     NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+			     NUTAG_AUTOACK(1), NUTAG_ENABLEINVITE(1), NUTAG_ENABLEMESSAGE(1),
+			     SIPTAG_ALLOW_STR(ALLOW), SIPTAG_SUPPORTED_STR(SUPPORTED),
+			     /* one method a tag: Sofia 1.12 overruns its list when
+			      * one tag's string names five or more (a crash in
+			      * msg_params_join seen once REFER made five) */
+			     NUTAG_APPL_METHOD("OPTIONS"), NUTAG_APPL_METHOD("REGISTER"),
+			     NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("MESSAGE"),
+			     NUTAG_APPL_METHOD("REFER"),
+			     /* no SIP message of ours needs more than 64 KiB; nta's
+			      * default (2 MiB) let each TCP connection hold that much
+			      * (issue 11 item 9, malformed corpus) */
+			     NTATAG_MAXSIZE(65536),
+			     /* no open relay (issue 11 item 8): nua would follow a
+			      * 302 or 305 by itself, to any target the peer names;
+			      * a 3xx ends the call instead, and the gateway's dial
+			      * plan stays the only one choosing where calls go */
+			     NUTAG_AUTO302(0), NUTAG_AUTO305(0),
+			     /* idle TCP connections close (nta's own default is 30 min) */
+			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
+			     /* RFC 5626 section 4.4.1: CRLF pings on TCP flows (Sofia's
+			      * TLS transport has no keep-alive timer, and its ping would
+			      * write past the TLS layer); a ping does not count as
+			      * traffic for the idle timeout above */
+			     TPTAG_KEEPALIVE(conf->keepalive ? conf->keepalive * 1000u : 0),
+			     /* no answer wanted: most peers send no CRLF pong, and a
+			      * missing pong must not close their connection */
+			     TPTAG_PINGPONG(0),
+			     /* RFC 3581: ask for rport, and answer to it */
+			     NTATAG_CLIENT_RPORT(1), NTATAG_SERVER_RPORT(1),
+			     NTATAG_TCP_RPORT(1), NTATAG_TLS_RPORT(1),
+			     /* no STUN server on the SIP port: Sofia's (stun_mini)
+			      * leaks 12 bytes per request it refuses (fuzz_sipmsg) */
+			     TPTAG_STUN_SERVER(0), TAG_END());
+	if (!ua->nua) {
+		TND_LOG_ERR(TND_LOG_SIP, "cannot bind SIP on %s%s%s", url,
+			    ua->tls_dir ? " and " : "", ua->tls_dir ? sips : "");
+		return EADDRINUSE;
+	}
+	return 0;
+}
+
 int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_sip_conf *conf)
 {
 	struct tnd_sipua *ua;
-	char url[128];
-	const char *transport = "";
-	bool v6;
+	char url[160];
+	bool tls;
 	int err;
 
 	if (!uap || !ctx || !conf || !conf->listen || (!conf->udp && !conf->tcp))
@@ -355,13 +438,18 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	ua = calloc(1, sizeof(*ua));
 	if (!ua)
 		return ENOMEM;
-	err = from_host(conf->listen, &ua->from_host);
+	err = from_host(conf->external_address && *conf->external_address ?
+			conf->external_address : conf->listen, &ua->from_host);
 	if (err) {
 		free(ua);
 		return err;
 	}
 	ua->ctx = ctx;
 	err = admission_setup(ua, conf);
+	if (!err && conf->tls)
+		err = tnd_siptls_dir_make(conf, &ua->tls_dir);
+	if (!err && conf->tls && conf->tls_verify)
+		err = tnd_siptls_db(conf, &ua->tls_db);
 	if (err) {
 		tnd_sipua_free(ua);
 		return err;
@@ -379,54 +467,29 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 	 * connection before Sofia accepts it */
 	ua->source = su_glib_root_gsource(ua->root);
 
-	if (conf->udp && !conf->tcp)
-		transport = ";transport=udp";
-	else if (conf->tcp && !conf->udp)
-		transport = ";transport=tcp";
-	v6 = strchr(conf->listen, ':') != NULL;
-	snprintf(url, sizeof(url), "sip:%s%s%s:%d%s", v6 ? "[" : "", conf->listen, v6 ? "]" : "",
-		 conf->port, transport);
-	/* SOA off: we carry SDP ourselves; the owner answers, rings and
-	 * alerts; nua ACKs 2xx itself */
-	ua->nua = nua_create(ua->root, on_event, (nua_magic_t *)ua, NUTAG_URL(url),
-			     SIPTAG_USER_AGENT_STR(conf->user_agent),
-			     NUTAG_MEDIA_ENABLE(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
-			     NUTAG_AUTOACK(1), NUTAG_ENABLEINVITE(1), NUTAG_ENABLEMESSAGE(1),
-			     SIPTAG_ALLOW_STR(ALLOW), SIPTAG_SUPPORTED_STR(SUPPORTED),
-			     /* one method a tag: Sofia 1.12 overruns its list when
-			      * one tag's string names five or more (a crash in
-			      * msg_params_join seen once REFER made five) */
-			     NUTAG_APPL_METHOD("OPTIONS"), NUTAG_APPL_METHOD("REGISTER"),
-			     NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("MESSAGE"),
-			     NUTAG_APPL_METHOD("REFER"),
-			     /* no SIP message of ours needs more than 64 KiB; nta's
-			      * default (2 MiB) let each TCP connection hold that much
-			      * (issue 11 item 9, malformed corpus) */
-			     NTATAG_MAXSIZE(65536),
-			     /* idle TCP connections close (nta's own default is 30 min) */
-			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
-			     /* no STUN server on the SIP port: Sofia's (stun_mini)
-			      * leaks 12 bytes per request it refuses (fuzz_sipmsg) */
-			     TPTAG_STUN_SERVER(0),
-			     /* no open relay (issue 11 item 8): nua would follow a
-			      * 302 or 305 by itself, to any target the peer names;
-			      * a 3xx ends the call instead, and the gateway's dial
-			      * plan stays the only one choosing where calls go */
-			     NUTAG_AUTO302(0), NUTAG_AUTO305(0), TAG_END());
-	if (!ua->nua) {
-		TND_LOG_ERR(TND_LOG_SIP, "cannot bind SIP on %s", url);
+	err = create_nua(ua, conf, url, sizeof(url));
+	/* Sofia loaded the files inside nua_create (no thread: see above):
+	 * the copy of the private key leaves the disk at once */
+	tls = ua->tls_dir != NULL;
+	ua->tls_port = tls ? conf->tls_port : 0;
+	ua->port = conf->port;
+	ua->udp = conf->udp;
+	tnd_siptls_dir_free(ua->tls_dir);
+	ua->tls_dir = NULL;
+	if (err) {
 		tnd_sipua_free(ua);
-		return EADDRINUSE;
+		return err;
 	}
-	if (conf->tcp) {
+	if (conf->tcp || conf->tls) {
 		err = tnd_siptcp_alloc(&ua->tcp, ctx, conf, ua->guard);
 		if (err)
-			TND_LOG_WARN(TND_LOG_SIP, "SIP over TCP runs without connection limits: "
+			TND_LOG_WARN(TND_LOG_SIP, "SIP over TCP/TLS runs without connection limits: "
 				     "listening socket not found (%s)", strerror(err));
 	}
 	g_source_attach(ua->source, ctx);
-	TND_LOG_NOTICE(TND_LOG_SIP, "SIP on %s (%s%s%s)", url, conf->udp ? "udp" : "",
-		       conf->udp && conf->tcp ? "+" : "", conf->tcp ? "tcp" : "");
+	TND_LOG_NOTICE(TND_LOG_SIP, "SIP on %s (%s%s%s)%s", url, conf->udp ? "udp" : "",
+		       conf->udp && conf->tcp ? "+" : "", conf->tcp ? "tcp" : "",
+		       tls ? ", tls" : "");
 	*uap = ua;
 	return 0;
 }
@@ -513,5 +576,8 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 	free(ua->in_password);
 	free(ua->from_host);
 	free(ua->proxy);
+	tnd_siptls_dir_free(ua->tls_dir);     /* error paths before nua_create */
+	if (ua->tls_db)
+		g_object_unref(ua->tls_db);
 	free(ua);
 }

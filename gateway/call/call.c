@@ -250,7 +250,10 @@ void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool w
 	l->user = "tandem";
 	l->sess_id = call->sess_id;
 	l->sess_version = call->sess_version;
-	l->addr = webrtc ? "0.0.0.0" : conf->media_rtp_address;
+	/* behind NAT the SIP peer must send to [sip] external_address, while
+	 * the sockets stay bound to rtp_address */
+	l->addr = webrtc ? "0.0.0.0" : *conf->sip_external_address ? conf->sip_external_address :
+		  conf->media_rtp_address;
 	l->addrtype = strchr(l->addr, ':') ? "IP6" : "IP4";
 	l->codecs = prefs;
 	l->n_codecs = sizeof(prefs) / sizeof(prefs[0]);

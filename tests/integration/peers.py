@@ -98,8 +98,12 @@ class Baresip:
     receives to dump-*-dec.wav, controlled through ctrl_tcp."""
 
     def __init__(self, user="b", source_wav=None, codecs="pcmu", extra_modules=(),
-                 account_params="answermode=auto", register=None):
+                 account_params="answermode=auto", register=None, tls=None):
+        """`tls`: (certificate, cafile) PEM paths, the certificate file holding
+        its key too: baresip then speaks SIP over TLS on sip_port + 1 with
+        that identity, trusting the CAs in cafile (uri_tls)."""
         self.dir = tempfile.mkdtemp(prefix="tandem-baresip-")
+        self.tls = tls
         self.user = user
         # baresip's account filter wants a codec's rtpmap rate and channels
         # where they are not 8000/1; a name it cannot find filters nothing
@@ -147,6 +151,8 @@ class Baresip:
             "module_app ctrl_tcp.so",
             "ctrl_tcp_listen 127.0.0.1:%d" % self.ctrl_port,
         ]
+        if self.tls:
+            cfg += ["sip_certificate %s" % self.tls[0], "sip_cafile %s" % self.tls[1]]
         with open(os.path.join(self.dir, "config"), "w") as f:
             f.write("\n".join(cfg) + "\n")
         if register:
@@ -161,6 +167,11 @@ class Baresip:
     @property
     def uri(self):
         return "sip:%s@127.0.0.1:%d" % (self.user, self.sip_port)
+
+    @property
+    def uri_tls(self):
+        """Its SIP over TLS address (baresip listens on sip_port + 1)."""
+        return "sip:%s@127.0.0.1:%d;transport=tls" % (self.user, self.sip_port + 1)
 
     def start(self, timeout=10):
         for attempt in range(3):

@@ -168,6 +168,35 @@ static int test_cross_checks(void)
 	return 0;
 }
 
+/* [sip] transports and NAT (issue 11 item 7): TLS needs its files and a
+ * port of its own; external_address is a host name or IP literal. */
+static int test_sip_tls_nat_keys(void)
+{
+	struct tnd_conf *c;
+
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\ntls = true\n"),
+				 "[sip] tls_cert (default): tls needs tls_cert and tls_key");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\ntls = true\ntls_cert = /etc/hostname\n"),
+				 "[sip] tls_key (default): tls needs tls_cert and tls_key");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\ntls = true\ntls_cert = /etc/hostname\n"
+					  "tls_key = /etc/hostname\ntls_port = 5060\n"),
+				 "t.conf:5: [sip] tls_port: tls_port must differ from port");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\ntls_ca = /nonexistent/ca.pem\n"),
+				 "t.conf:2: [sip] tls_ca: cannot read");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\nexternal_address = gw example\n"),
+				 "t.conf:2: [sip] external_address: 'gw example' is not a host");
+	TEST_ASSERT_STR_CONTAINS(load_err("[sip]\nkeepalive = 4000\n"),
+				 "t.conf:2: [sip] keepalive: 4000 is out of range 0..3600");
+	TEST_ASSERT(load(&c, "[sip]\nexternal_address = gw.example.org\n") == 0);
+	TEST_ASSERT(!strcmp(c->sip_external_address, "gw.example.org"));
+	TEST_ASSERT(!c->sip_tls && c->sip_tls_port == 5061 && c->sip_tls_verify);
+	TEST_ASSERT(c->sip_keepalive == 30);
+	tnd_conf_free(c);
+	TEST_ASSERT(load(&c, "[sip]\nexternal_address = 2001:db8::7\n") == 0);
+	tnd_conf_free(c);
+	return 0;
+}
+
 static int test_users_section(void)
 {
 	char hash[TND_PASSWD_HASH_MAX], text[512];
@@ -435,6 +464,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_bad_values),
 		TND_TEST(test_syntax_errors),
 		TND_TEST(test_cross_checks),
+		TND_TEST(test_sip_tls_nat_keys),
 		TND_TEST(test_users_section),
 		TND_TEST(test_accounts_section),
 		TND_TEST(test_log_levels),
