@@ -203,6 +203,9 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	s->tcp_max = (unsigned)c->sip_tcp_max;
 	s->tcp_max_per_source = (unsigned)c->sip_tcp_max_per_source;
 	s->dns_timeout = c->sip_dns_timeout;
+	s->session_expires = (unsigned)(c->sip_session_expires && c->sip_session_expires <
+					 c->sip_min_se ? c->sip_min_se : c->sip_session_expires);
+	s->min_se = (unsigned)c->sip_min_se;
 }
 
 /* Keys that only take effect at start-up: warn when a reload changes them. */
@@ -304,6 +307,7 @@ static const struct tnd_api_calls call_ops = {
 	tnd_calls_unregister, tnd_calls_reattach, tnd_calls_detached, tnd_calls_logout,
 	tnd_calls_foreach, tnd_calls_query, tnd_calls_kill, tnd_calls_drain_start,
 	tnd_calls_media_stats, tnd_calls_dtmf, tnd_calls_reg_foreach,
+	.hold = tnd_calls_hold,
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */

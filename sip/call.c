@@ -54,6 +54,7 @@ static void call_destroy(void *data)
 	free(call->xhdr);
 	free(call->xtags);
 	free(call->route);
+	tnd_sipcall_re_clear(call);
 	tnd_sipauth_clear(&call->auth);
 }
 
@@ -233,6 +234,7 @@ void tnd_sipcall_finish(struct tnd_sipcall *call, int status, const char *phrase
 	call->state = CS_ENDED;
 	call->h = NULL;
 	call->arg = NULL;
+	tnd_sipcall_re_clear(call);      /* its retry timer points here */
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: ended %d %s (%s)", call->call_id, call->end_status,
 		     call->end_phrase, tnd_sipcall_end_name(call->why));
 
@@ -290,6 +292,7 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	if (call->established && strcmp(what, "BYE")) {
 		/* a refused re-INVITE leaves the dialog as it was */
 		TND_LOG_NOTICE(TND_LOG_SIP, "%s refused %d %s", label, status, phrase);
+		tnd_sipcall_on_r_reinvite(call, status, phrase, NULL);
 		return true;
 	}
 	tnd_sipcall_set_why(call, call->state == CS_ENDING ? TND_SIPCALL_END_LOCAL :
@@ -311,6 +314,10 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 			return;
 	} else if (status >= 200) {
 		tnd_sipauth_ok(&call->auth);
+	}
+	if (call->established && tnd_sipcall_reinvite_out(call)) {
+		tnd_sipcall_on_r_reinvite(call, status, phrase, sip);   /* reinvite.c */
+		return;
 	}
 	if (!call->outgoing || call->established) {
 		/* a refresh re-INVITE nua sent for session timers (RFC 4028);
@@ -413,6 +420,8 @@ static void on_i_ack(struct tnd_sipcall *call, int status, const char *phrase,
 		nua_bye(call->nh, TAG_END());
 		return;
 	}
+	if (tnd_sipcall_on_reinvite_ack(call, sip))   /* reinvite.c: offerless re-INVITE */
+		return;
 	if (call->state != CS_ANSWERED)
 		return;
 	call->state = CS_CONFIRMED;
@@ -458,7 +467,7 @@ static void on_i_invite(struct tnd_sipcall *call, int status, const char *phrase
 	(void)phrase;
 	(void)tags;
 	if (status < 200)
-		tnd_sipcall_reinvite(call, sip);
+		tnd_sipcall_on_i_reinvite(call, sip);   /* reinvite.c */
 }
 
 static void on_i_error(struct tnd_sipcall *call, int status, const char *phrase,
@@ -486,6 +495,7 @@ static call_event_h *const call_events[] = {
 	[nua_i_media_error] = on_i_error,
 	[nua_i_info] = tnd_sipcall_on_i_info,
 	[nua_r_info] = tnd_sipcall_on_r_info,
+	[nua_i_update] = tnd_sipcall_on_i_update,       /* reinvite.c */
 };
 
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,

@@ -39,14 +39,15 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO"
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE"
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
 /* OPTIONS and REGISTER reach us (sip/admit.c) so they are rate limited
  * like INVITE; INFO so that its answer says whether its DTMF was taken
  * (sip/info.c) */
-#define APPL_METHODS "OPTIONS, REGISTER, INFO"
+/* UPDATE: its offer is the owner's to answer (sip/reinvite.c) */
+#define APPL_METHODS "OPTIONS, REGISTER, INFO, UPDATE"
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -380,7 +381,13 @@ int tnd_sipua_alloc(struct tnd_sipua **uap, GMainContext *ctx, const struct tnd_
 			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
 			     /* no STUN server on the SIP port: Sofia's (stun_mini)
 			      * leaks 12 bytes per request it refuses (fuzz_sipmsg) */
-			     TPTAG_STUN_SERVER(0), TAG_END());
+			     TPTAG_STUN_SERVER(0),
+			     /* RFC 4028 (sip/reinvite.c): nua refreshes as
+			      * refresher, answers 422 below min_se, and sends
+			      * BYE when the peer's refresh never comes */
+			     NUTAG_SESSION_TIMER(conf->session_expires),
+			     NUTAG_MIN_SE(conf->min_se >= 90 ? conf->min_se : 90),
+			     NUTAG_SESSION_REFRESHER(nua_any_refresher), TAG_END());
 	if (!ua->nua) {
 		TND_LOG_ERR(TND_LOG_SIP, "cannot bind SIP on %s", url);
 		tnd_sipua_free(ua);

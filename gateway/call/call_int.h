@@ -58,6 +58,9 @@ struct call_route {
 	uint32_t dtmf_clock;
 	uint8_t dtmf_sip_pt;
 	uint8_t webrtc_pt;                   /* the browser leg's, when transcoded */
+	/* call_hold.c: the browser leg's telephone-event, for a re-route */
+	uint8_t webrtc_te_pt;
+	uint32_t webrtc_te_clock;            /* 0: none */
 };
 
 enum call_dir {
@@ -141,6 +144,12 @@ struct tnd_call {
 	unsigned info_pos, info_ms, info_gap;
 	GSource *info_timer;                 /* owned: the next INFO */
 	int64_t metrics_start_us;            /* call_metrics.c: monotonic, at start */
+	/* call_hold.c */
+	bool held_local;                     /* the browser holds the call */
+	bool held_remote;                    /* the SIP peer holds it */
+	bool hold_pending;                   /* our re-INVITE is out */
+	bool hold_want;                      /* ... and asks held_local to become this */
+	char *hold_offer;                    /* owned: our last re-offer's SDP */
 };
 
 /* call.c */
@@ -305,6 +314,14 @@ void tnd_call_dtmf_stop(struct tnd_call *call);
 void tnd_call_metrics_start(struct tnd_call *call);
 void tnd_call_metrics_answered(struct tnd_call *call);
 void tnd_call_metrics_end(struct tnd_call *call, int code);
+
+/* call_hold.c: the SIP leg's offers inside the dialog (sip.h handlers,
+ * arg: the call), and the call's hold state freed. */
+int tnd_call_on_reoffer(void *arg, struct tnd_sipcall *sip, const char *sdp, bool update);
+void tnd_call_on_reack(void *arg, struct tnd_sipcall *sip, const char *sdp);
+void tnd_call_on_reanswered(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
+			    const char *sdp);
+void tnd_call_hold_free(struct tnd_call *call);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

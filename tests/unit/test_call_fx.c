@@ -209,7 +209,8 @@ static int peer_info(void *arg, struct tnd_sipcall *sc, const char *ctype, const
 }
 
 static const struct tnd_sipcall_handlers peer_h = {
-	peer_progress, peer_answered, peer_ack, peer_ended, peer_info,
+	.progress = peer_progress, .answered = peer_answered, .ack = peer_ack,
+	.ended = peer_ended, .info = peer_info,
 };
 
 /* INVITEs from the gateway. */
