@@ -86,12 +86,15 @@ static bool same_media(const struct tnd_sdp *a, const struct tnd_sdp *b)
 /* The browser leg's negotiation as routed at answer time (its SDPs are
  * gone by now), for tnd_call_route. */
 static void webrtc_neg(const struct tnd_call *call, struct tnd_sdp_neg *wn,
-		       struct tnd_sdp_codec *codec, struct tnd_sdp_codec *te)
+		       struct tnd_sdp_codec *codec, struct tnd_sdp_codec *te, char *name,
+		       size_t namelen)
 {
 	memset(wn, 0, sizeof(*wn));
 	memset(codec, 0, sizeof(*codec));
 	memset(te, 0, sizeof(*te));
-	codec->name = call->route.codec;
+	/* a copy: tnd_call_route writes call->route.codec from it */
+	snprintf(name, namelen, "%s", call->route.codec);
+	codec->name = name;
 	codec->clock = call->route.clock;
 	codec->channels = call->route.channels;
 	codec->pt = call->route.webrtc_pt;
@@ -130,13 +133,17 @@ static int apply(struct tnd_call *call, const struct tnd_sdp *offer, const struc
 		TND_LOG_WARN(TND_LOG_SIP, "call %s: SIP re-negotiation: %s", call->id, msg);
 		return err;
 	}
+	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: SIP exchange: peer %s%s, %s", call->id,
+		      no_recv ? "does not receive" : "receives", no_send ? ", does not send" : "",
+		      before && same_media(before, remote) ? "same media" : "media to check");
 	if (!before || !same_media(before, remote) || sn.codec->pt != call->route.sip_pt) {
 		const struct tnd_sdp_conn *c = tnd_sdp_media_conn(remote, rm);
 
 		if (c && !tnd_sdp_conn_check(c, msg, sizeof(msg)) && *call->route.codec) {
 			enum call_dir dir = call->dir;
+			char name[sizeof(call->route.codec)];
 
-			webrtc_neg(call, &wn, &wc, &wte);
+			webrtc_neg(call, &wn, &wc, &wte, name, sizeof(name));
 			/* tnd_call_route reads the peer's media from the answer
 			 * when the call's direction says we offered: here the
 			 * offerer is whoever offered this time */
