@@ -98,7 +98,7 @@ class Baresip:
     receives to dump-*-dec.wav, controlled through ctrl_tcp."""
 
     def __init__(self, user="b", source_wav=None, codecs="pcmu", extra_modules=(),
-                 account_params="answermode=auto", register=None):
+                 account_params="answermode=auto", register=None, args=()):
         self.dir = tempfile.mkdtemp(prefix="tandem-baresip-")
         self.user = user
         # baresip's account filter wants a codec's rtpmap rate and channels
@@ -107,6 +107,7 @@ class Baresip:
         codecs = {"opus": "opus/48000/2", "g722": "g722/16000/1"}.get(codecs, codecs)
         self.source_wav, self.codecs_, self.extra_modules = source_wav, codecs, extra_modules
         self.account_params, self.register = account_params, register
+        self.args = list(args)         # more command line flags, e.g. -s (SIP trace)
         self._configure()
         self.proc = None
         self.sock = None
@@ -174,7 +175,7 @@ class Baresip:
 
     def _start(self, timeout):
         self.log = open(os.path.join(self.dir, "stdout.log"), "wb")
-        self.proc = subprocess.Popen(["baresip", "-f", self.dir, "-v"], stdout=self.log,
+        self.proc = subprocess.Popen(["baresip", "-f", self.dir, "-v"] + self.args, stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
