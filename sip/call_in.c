@@ -327,8 +327,11 @@ int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp)
 		return ENOMEM;
 	free(call->local_sdp);
 	call->local_sdp = copy;
+	/* NUTAG_UPDATE_REFRESH: should we have to refresh the session (RFC
+	 * 4028, a peer without timer support), an UPDATE without SDP does it;
+	 * nua's re-INVITE would go without an offer (sip/reinvite.c) */
 	nua_respond(call->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		    SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_END());
+		    SIPTAG_PAYLOAD_STR(call->local_sdp), NUTAG_UPDATE_REFRESH(1), TAG_END());
 	call->state = CS_ANSWERED;
 	call->established = true;
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: answered", call->call_id);

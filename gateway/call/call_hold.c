@@ -353,7 +353,9 @@ int tnd_call_on_reoffer(void *arg, struct tnd_sipcall *sip, const char *sdp, boo
 	int err;
 
 	(void)update;
-	if (call->phase != CALL_ANSWERED || !call->br || call->hold_pending)
+	/* an offer of ours still out never gets here (sip/ answers 491);
+	 * during our wait after a 491 the peer's goes first (RFC 3261 14.1) */
+	if (call->phase != CALL_ANSWERED || !call->br)
 		return EBUSY;
 	if (sdp)
 		return answer_offer(call, sip, sdp);

@@ -335,10 +335,15 @@ async def test_sipp_reinvites_update_timers_glare():
     assert o1[0] == o2[0] and int(o2[1]) == int(o1[1]) + 1, (o1, o2)
     upd = next(m for m in msgs if "CSeq: 4 UPDATE" in m and m.startswith("SIP/2.0 200"))
     assert "a=recvonly" in upd, upd
-    small = next(m for m in msgs if "CSeq: 7 INVITE" in m and m.startswith("SIP/2.0 422"))
+    small = next(m for m in msgs if "CSeq: 8 INVITE" in m and m.startswith("SIP/2.0 422"))
     assert re.search(r"(?im)^Min-SE: *90", small), small
-    se = next(m for m in msgs if "CSeq: 8 INVITE" in m and m.lstrip().startswith("SIP/2.0 200"))
+    se = next(m for m in msgs if "CSeq: 9 INVITE" in m and m.lstrip().startswith("SIP/2.0 200"))
     assert re.search(r"(?im)^Session-Expires: *120", se), se
+    # the offerless re-INVITE got our offer: same o= id, a newer version
+    offered = next(m for m in msgs if "CSeq: 7 INVITE" in m and m.startswith("SIP/2.0 200"))
+    o3 = re.search(r"o=tandem (\d+) (\d+)", offered).groups()
+    assert o3[0] == o1[0] and int(o3[1]) > int(o2[1]), (o1, o3)
+    assert "a=sendrecv" in offered and "m=audio" in offered, offered
     holds = [m for m in msgs if m.lstrip().startswith("INVITE ") and "a=sendonly" in m]
     assert len(holds) == 2, "our hold re-INVITE was not sent twice (491, retry): %d" % len(holds)
 
