@@ -798,6 +798,8 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_reattach_browser_silent),
 		TND_TEST(tnd_test_call_dtmf_info),
 		TND_TEST(tnd_test_call_dtmf_checks),
+		TND_TEST(tnd_test_call_hold_browser),
+		TND_TEST(tnd_test_call_hold_peer),
 	};
 	int rc;
 
