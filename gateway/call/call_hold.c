@@ -155,8 +155,8 @@ static int apply(struct tnd_call *call, const struct tnd_sdp *offer, const struc
 					     msg);
 				return err;
 			}
-			TND_LOG_INFO(TND_LOG_MEDIA, "call %s: SIP media now %s:%u %s/%u%s", call->id,
-				     c->addr, rm->port, sn.codec->name, sn.codec->clock,
+			TND_LOG_INFO(TND_LOG_MEDIA, "call %s: SIP media now %s:%u %s/%u%s",
+				     call->id, c->addr, rm->port, sn.codec->name, sn.codec->clock,
 				     call->transcoded ? " (transcoded)" : "");
 		}
 	}
