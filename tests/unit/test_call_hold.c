@@ -1,7 +1,8 @@
 /* gateway/call hold and resume (issue 11 item 4) with the real user agents
  * of the test_call fixture: the browser's `hold` and `resume` reach the SIP
  * peer as re-INVITEs offering a=sendonly and a=sendrecv and give call.state
- * held / resumed with the peer's 200; the request's checks (another
+ * held / resumed with the peer's 200, on calls to and from SIP; the
+ * request's checks (another
  * connection's call, not answered, held already, not held, one under way).
  * The peer's own re-INVITE with a=sendonly, then a=inactive, then sendrecv
  * gives held (once), then resumed, and is answered with the mirrored
@@ -96,9 +97,38 @@ static int hold_peer(void)
 	return 0;
 }
 
+/* A call from SIP: our re-INVITE offers the answer we gave, now sendonly. */
+static int hold_incoming(void)
+{
+	char msg[256];
+	struct pcall *pc = peer_invite("alice");
+
+	TEST_ASSERT(pc);
+	TEST_ASSERT(wait_for(pc->log, "180;", WAIT_MS));
+	TEST_ASSERT(tnd_calls_answer(fx.calls, fx.alice, fx.incoming_id, browser_answer, msg,
+				     sizeof(msg)) == 0);
+	TEST_ASSERT(wait_for(pc->log, "200;", WAIT_MS));
+	TEST_ASSERT(wait_for(fx.sink, "answered", WAIT_MS));
+	spin(100);   /* our 2xx's ACK */
+	TEST_ASSERT(tnd_calls_hold(fx.calls, fx.alice, fx.incoming_id, true, msg,
+				   sizeof(msg)) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "held", WAIT_MS));
+	TEST_ASSERT_STR_CONTAINS(pc->log, "reoffer sendonly;");
+	TEST_ASSERT(tnd_calls_hold(fx.calls, fx.alice, fx.incoming_id, false, msg,
+				   sizeof(msg)) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "resumed", WAIT_MS));
+	TEST_ASSERT_STR_CONTAINS(pc->log, "reoffer sendonly;reoffer sendrecv;");
+	TEST_ASSERT_STR_CONTAINS(fx.sink, "1 held 200 OK;1 resumed 200 OK;");
+	TEST_ASSERT(tnd_sipcall_hangup(pc->sc) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "ended", WAIT_MS));
+	return 0;
+}
+
 int tnd_test_call_hold_browser(void)
 {
-	return with_fx(hold_browser, conf_default);
+	int err = with_fx(hold_browser, conf_default);
+
+	return err ? err : with_fx(hold_incoming, conf_default);
 }
 
 int tnd_test_call_hold_peer(void)
