@@ -282,6 +282,10 @@ static void set_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, un
 		a2b[i] = (struct tnd_mdir_pt){ pts[i].webrtc_pt, pts[i].sip_pt, pts[i].clock };
 		b2a[i] = (struct tnd_mdir_pt){ pts[i].sip_pt, pts[i].webrtc_pt, pts[i].clock };
 	}
+	/* a re-INVITE that brings both legs to one codec (call_hold.c):
+	 * the transcoders go, the handlers are fwd_pass again */
+	if (br->xc[0] || br->xc[1])
+		tnd_bridge_xc_release(br);
 	tnd_mdir_set_pts(&br->dir[0], a2b, n);
 	tnd_mdir_set_pts(&br->dir[1], b2a, n);
 	/* the handler stays fwd_pass: a transcoding route sets its mode here */

@@ -11,8 +11,8 @@ SIPp required, and the headers and bodies in SIPp's message trace.
   and the tones carry on afterwards both ways.
 - SIPp as the SIP peer (sipp/uas_reinvite.xml): a refresh re-INVITE gets
   the same answer, a hold by a=inactive stops our RTP, a resume on a new
-  port moves it there (the tone arrives at the new socket), UPDATE holds
-  and resumes, Session-Expires below Min-SE gets 422, a valid one is
+  port and to PCMA moves it there transcoded (the tone arrives at the new
+  socket), UPDATE holds and resumes back on PCMU (relayed again), Session-Expires below Min-SE gets 422, a valid one is
   echoed, and glare gets 491 both ways with the retry 2.1-4 s later. The
   peer's RTP resumes with its sequence number jumped past a 16-bit wrap:
   the browser (SRTP) still hears its tone afterwards."""
@@ -190,6 +190,7 @@ class RtpPeer:
         self.cur = 0                   # the socket we send from
         self.sending = False
         self.seq, self.ts, self.ssrc = 30000, 1000, 0x1234abcd
+        self.pt = 0                    # 0 PCMU, 8 PCMA
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -208,8 +209,9 @@ class RtpPeer:
                 try:
                     while True:
                         data, addr = s.recvfrom(2048)
-                        if len(data) >= 12 and data[1] & 0x7F == 0:
-                            self.got[i].append((time.monotonic(), data[12:]))
+                        if len(data) >= 12 and data[1] & 0x7F in (0, 8):
+                            self.got[i].append((time.monotonic(), data[1] & 0x7F,
+                                                data[12:]))
                             if self.dest is None:
                                 self.dest = addr
                 except (socket.timeout, BlockingIOError):
@@ -219,19 +221,23 @@ class RtpPeer:
                 next_t += 0.02
                 if self.sending and self.dest:
                     pcm = (0.4 * 32767 * np.sin(2 * np.pi * 440 * (t + n * 160) / 8000))
-                    payload = audioop.lin2ulaw(pcm.astype("<i2").tobytes(), 2)
-                    hdr = struct.pack("!BBHII", 0x80, 0, self.seq, self.ts, self.ssrc)
+                    lin = pcm.astype("<i2").tobytes()
+                    payload = audioop.lin2alaw(lin, 2) if self.pt == 8 else \
+                        audioop.lin2ulaw(lin, 2)
+                    hdr = struct.pack("!BBHII", 0x80, self.pt, self.seq, self.ts, self.ssrc)
                     self.socks[self.cur].sendto(hdr + payload, self.dest)
                     self.seq = (self.seq + 1) & 0xFFFF
                     self.ts = (self.ts + 160) & 0xFFFFFFFF
                     n += 1
 
-    def pcm(self, i, after=0.0, before=1e18):
-        data = b"".join(p for t, p in self.got[i] if after <= t < before)
-        return np.frombuffer(audioop.ulaw2lin(data, 2), dtype="<i2") / 32768.0
+    def pcm(self, i, pt, after=0.0, before=1e18):
+        """What socket i got with payload type pt in the time window, decoded."""
+        data = b"".join(p for t, k, p in self.got[i] if after <= t < before and k == pt)
+        lin = audioop.alaw2lin(data, 2) if pt == 8 else audioop.ulaw2lin(data, 2)
+        return np.frombuffer(lin, dtype="<i2") / 32768.0
 
-    def count(self, i, after, before):
-        return sum(1 for t, _ in self.got[i] if after <= t < before)
+    def count(self, i, after, before, pt=None):
+        return sum(1 for t, k, _ in self.got[i] if after <= t < before and pt in (None, k))
 
     def close(self):
         self.stop_ev.set()
@@ -275,24 +281,29 @@ async def test_sipp_reinvites_update_timers_glare():
             t_held = time.monotonic()
             n_before = rec_len(rec)
             peer.sending = False
-            # 3: resume on port p2; the peer's sequence jumps past a wrap
+            # 3: resume on port p2 with PCMA (transcoded); the peer's
+            # sequence jumps past a wrap
             await c.wait_state(call, "resumed", 10)
             t_res = time.monotonic()
             n_res = rec_len(rec)
-            peer.cur = 1
+            peer.cur, peer.pt = 1, 8
             peer.jump(40000)
             peer.sending = True
-            # 4: UPDATE hold, UPDATE resume
+            # 4: UPDATE hold, UPDATE resume, both back on PCMU (relayed)
             await c.wait_state(call, "held", 10)
             t_held2 = time.monotonic()
             n_held2 = rec_len(rec)
+            peer.pt = 0
             await c.wait_state(call, "resumed", 10)
+            t_res2 = time.monotonic()
+            n_res2 = rec_len(rec)
             # 5: glare: our hold crosses the peer's re-INVITE
             await asyncio.sleep(1.5)
             t_hold = time.monotonic()
             assert await c.call("hold", {"call": call}) == {}
             st = await c.wait_state(call, ("held", "answered"), 12)
             waited = time.monotonic() - t_hold
+            n_held3 = rec_len(rec)
             assert st["state"] == "held" and st["code"] == 200, st
             await c.call("hangup", {"call": call})
             await c.wait_state(call, "ended")
@@ -310,16 +321,23 @@ async def test_sipp_reinvites_update_timers_glare():
     # while the peer held (inactive), nothing reached it
     quiet = peer.count(0, t_held + 0.3, t_res) + peer.count(1, t_held + 0.3, t_res)
     assert quiet == 0, "%d RTP packets reached the peer while it held" % quiet
-    # after the resume our media goes to the new port, with the browser's tone
-    moved = peer.pcm(1, t_res, t_held2)
-    assert len(moved) >= 8000 * 1.5, "only %d samples at the new port" % len(moved)
-    assert_tone(moved, 8000, 1000, 1.5, "peer's new port")
+    # after the resume our media goes to the new port in PCMA, transcoded
+    # from the browser's PCMU, with its tone
+    moved = peer.pcm(1, 8, t_res, t_held2)
+    assert len(moved) >= 8000 * 1.5, "only %d PCMA samples at the new port" % len(moved)
+    assert_tone(moved, 8000, 1000, 1.5, "peer's new port, PCMA")
+    assert peer.count(1, t_res + 0.5, t_held2, pt=0) == 0, "PCMU after the move to PCMA"
     assert peer.count(0, t_res + 0.5, 1e18) == 0, "RTP still went to the old port"
+    # back on PCMU by UPDATE: relayed again
+    back = peer.pcm(1, 0, t_res2 + 0.3, t_hold)
+    tone_in(back, 8000, 1000, "peer after the UPDATE back to PCMU")
+    assert peer.count(1, t_res2 + 0.3, t_hold, pt=8) == 0, "PCMA after the UPDATE to PCMU"
     # the browser heard the peer before the hold and after the resume (the
     # sequence jump did not break SRTP toward it)
     y, yr = rec.samples()
     tone_in(y[yr // 2:n_before], yr, 440, "browser before the peer's hold")
     tone_in(y[n_res + yr // 2:n_held2], yr, 440, "browser after the resume with a seq jump")
+    tone_in(y[n_res2 + yr // 4:n_held3], yr, 440, "browser after the UPDATE back to PCMU")
     # the trace: headers and bodies
     msgs = trace_messages(cwd)
     invite = next(m for m in msgs if m.lstrip().startswith("INVITE ") and "o=tandem" in m)
