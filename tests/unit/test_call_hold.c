@@ -6,7 +6,7 @@
  * connection's call, not answered, held already, not held, one under way).
  * The peer's own re-INVITE with a=sendonly, then a=inactive, then sendrecv
  * gives held (once), then resumed, and is answered with the mirrored
- * direction. */
+ * direction; c=0.0.0.0 (RFC 2543) holds too. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,15 +60,21 @@ static int hold_browser(void)
 	return 0;
 }
 
-/* The peer's offer with `dir`, o= version `v`. */
-static int peer_reinvite(struct pcall *pc, const char *dir, unsigned v)
+/* The peer's offer with `dir` and media address `addr`, o= version `v`. */
+static int peer_reinvite_at(struct pcall *pc, const char *dir, const char *addr, unsigned v)
 {
 	char sdp[512];
 
 	snprintf(sdp, sizeof(sdp), L("v=0") L("o=peer 1 %u IN IP4 127.0.0.1") L("s=-")
-		 L("c=IN IP4 127.0.0.1") L("t=0 0") L("m=audio %u RTP/AVP 0")
-		 L("a=rtpmap:0 PCMU/8000") L("a=ptime:20") L("a=%s"), v, fx.media_port, dir);
+		 L("c=IN IP4 %s") L("t=0 0") L("m=audio %u RTP/AVP 0")
+		 L("a=rtpmap:0 PCMU/8000") L("a=ptime:20") L("a=%s"), v, addr, fx.media_port,
+		 dir);
 	return tnd_sipcall_reinvite(pc->sc, sdp);
+}
+
+static int peer_reinvite(struct pcall *pc, const char *dir, unsigned v)
+{
+	return peer_reinvite_at(pc, dir, "127.0.0.1", v);
 }
 
 static int hold_peer(void)
@@ -92,6 +98,14 @@ static int hold_peer(void)
 	TEST_ASSERT(wait_for(fx.sink, "resumed", WAIT_MS));
 	TEST_ASSERT_STR_CONTAINS(fx.sink, "1 held 0 held by the SIP peer;"
 				 "1 resumed 0 resumed by the SIP peer;");
+	/* RFC 2543 hold: c=0.0.0.0, still sendrecv (once the last 200 is in) */
+	spin(200);
+	TEST_ASSERT(peer_reinvite_at(pc, "sendrecv", "0.0.0.0", 5) == 0);
+	TEST_ASSERT(wait_for(strstr(fx.sink, "resumed by"), "held by", WAIT_MS));
+	spin(200);
+	TEST_ASSERT(peer_reinvite(pc, "sendrecv", 6) == 0);
+	TEST_ASSERT(wait_for(strstr(strstr(fx.sink, "resumed by") + 1, "held by"), "resumed by",
+			     WAIT_MS));
 	TEST_ASSERT(tnd_calls_hangup(fx.calls, fx.alice, fx.call_id, msg, sizeof(msg)) == 0);
 	TEST_ASSERT(wait_for(pc->log, "ended", WAIT_MS));
 	return 0;
