@@ -273,8 +273,8 @@ int tnd_sipcall_set_handlers(struct tnd_sipcall *call, const struct tnd_sipcall_
  * repeated. EINVAL on an outgoing call, EALREADY once answered or ending. */
 int tnd_sipcall_ringing(struct tnd_sipcall *call, const char *sdp);
 /* Incoming, unanswered: 200 OK with `sdp` (also sent again to a later
- * re-INVITE that repeats the offer, a session refresh; a re-INVITE that
- * changes the session gets 488 for now and the call stays as it was).
+ * re-INVITE that repeats the offer, a session refresh; one that changes
+ * the session goes to the `reoffer` handler, 488 without one).
  * `ack` then `ended` follow. EINVAL on an outgoing call or without sdp,
  * EALREADY once answered or ending, ENOMEM. */
 int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp);
