@@ -18,16 +18,21 @@ SIPp required, and the headers and bodies in SIPp's message trace.
   the browser (SRTP) still hears its tone afterwards."""
 
 import asyncio
-import audioop
 import os
 import re
 import socket
 import struct
 import threading
 import time
+import warnings
 
 import numpy as np
 from aiortc import RTCSessionDescription
+
+with warnings.catch_warnings():
+    # G.711 for the RTP peer; deprecated in 3.11, still in Debian 12's
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import audioop
 
 from aiortc_peer import offering_pc
 from peers import Baresip, assert_tone, dominant, tones
@@ -336,7 +341,7 @@ async def test_sipp_reinvites_update_timers_glare():
     # sequence jump did not break SRTP toward it)
     y, yr = rec.samples()
     tone_in(y[yr // 2:n_before], yr, 440, "browser before the peer's hold")
-    tone_in(y[n_res + yr // 2:n_held2], yr, 440, "browser after the resume with a seq jump")
+    tone_in(y[n_res + yr // 4:n_held2], yr, 440, "browser after the resume with a seq jump")
     tone_in(y[n_res2 + yr // 4:n_held3], yr, 440, "browser after the UPDATE back to PCMU")
     # the trace: headers and bodies
     msgs = trace_messages(cwd)
