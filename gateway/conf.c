@@ -421,6 +421,16 @@ static const struct tnd_opt opts[] = {
 	{ "sip", "dns_timeout", TND_OPT_INT, "5", 1, 60, NULL, OFF(sip_dns_timeout), NULL,
 	  "Seconds an outgoing call may spend looking up its next hop's host name (SRV, "
 	  "then A/AAAA) before it ends with 504. Lookups never block the gateway." },
+	/* hold and re-INVITE (issue 11 item 4) */
+	{ "sip", "session_expires", TND_OPT_INT, "1800", 0, 86400, NULL,
+	  OFF(sip_session_expires), NULL,
+	  "RFC 4028 session timer: the Session-Expires seconds asked for on our calls and "
+	  "granted on the peer's (at least min_se). The refresher re-sends its offer before "
+	  "it runs out; when the peer is the refresher and its refresh never comes, the "
+	  "gateway ends the call with BYE. 0: none asked (a peer's own is still honoured)." },
+	{ "sip", "min_se", TND_OPT_INT, "90", 90, 86400, NULL, OFF(sip_min_se), NULL,
+	  "Smallest Session-Expires (seconds) taken from a peer; a shorter one gets 422 "
+	  "with this Min-SE. RFC 4028 sets 90 as the floor." },
 
 	{ "sip", "register_grace", TND_OPT_INT, "60", 0, 86400, NULL, OFF(sip_register_grace),
 	  NULL, "Seconds a registration (`register`) stays after the last WebSocket of its "

@@ -227,6 +227,9 @@ static void sip_conf(const struct tnd_conf *c, struct tnd_sip_conf *s)
 	s->tls_verify = c->sip_tls_verify;
 	s->external_address = c->sip_external_address;
 	s->keepalive = (unsigned)c->sip_keepalive;
+	s->session_expires = (unsigned)(c->sip_session_expires && c->sip_session_expires <
+					 c->sip_min_se ? c->sip_min_se : c->sip_session_expires);
+	s->min_se = (unsigned)c->sip_min_se;
 }
 
 /* Keys that only take effect at start-up: warn when a reload changes them. */
@@ -347,6 +350,7 @@ static const struct tnd_api_calls call_ops = {
 	.info = tnd_calls_info, .message = tnd_calls_message,      /* issue 11 item 6 */
 	.transfer = tnd_calls_transfer,                            /* issue 11 item 5 */
 	.trunk_foreach = tnd_calls_trunk_foreach,
+	.hold = tnd_calls_hold,
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */

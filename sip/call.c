@@ -56,6 +56,7 @@ static void call_destroy(void *data)
 	free(call->route);
 	free(call->refer_event);
 	free(call->contact);
+	tnd_sipcall_re_clear(call);
 	tnd_sipauth_clear(&call->auth);
 }
 
@@ -236,6 +237,7 @@ void tnd_sipcall_finish(struct tnd_sipcall *call, int status, const char *phrase
 	tnd_sipreq_flush(call, "the call ended");   /* message.c: no answer will come */
 	call->h = NULL;
 	call->arg = NULL;
+	tnd_sipcall_re_clear(call);      /* its retry timer points here */
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: ended %d %s (%s)", call->call_id, call->end_status,
 		     call->end_phrase, tnd_sipcall_end_name(call->why));
 
@@ -293,6 +295,7 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	if (call->established && strcmp(what, "BYE")) {
 		/* a refused re-INVITE leaves the dialog as it was */
 		TND_LOG_NOTICE(TND_LOG_SIP, "%s refused %d %s", label, status, phrase);
+		tnd_sipcall_on_r_reinvite(call, status, phrase, NULL);
 		return true;
 	}
 	tnd_sipcall_set_why(call, call->state == CS_ENDING ? TND_SIPCALL_END_LOCAL :
@@ -314,6 +317,10 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 			return;
 	} else if (status >= 200) {
 		tnd_sipauth_ok(&call->auth);
+	}
+	if (call->established && tnd_sipcall_reinvite_out(call)) {
+		tnd_sipcall_on_r_reinvite(call, status, phrase, sip);   /* reinvite.c */
+		return;
 	}
 	if (!call->outgoing || call->established) {
 		/* a refresh re-INVITE nua sent for session timers (RFC 4028);
@@ -416,6 +423,8 @@ static void on_i_ack(struct tnd_sipcall *call, int status, const char *phrase,
 		nua_bye(call->nh, TAG_END());
 		return;
 	}
+	if (tnd_sipcall_on_reinvite_ack(call, sip))   /* reinvite.c: offerless re-INVITE */
+		return;
 	if (call->state != CS_ANSWERED)
 		return;
 	call->state = CS_CONFIRMED;
@@ -461,7 +470,7 @@ static void on_i_invite(struct tnd_sipcall *call, int status, const char *phrase
 	(void)phrase;
 	(void)tags;
 	if (status < 200)
-		tnd_sipcall_reinvite(call, sip);
+		tnd_sipcall_on_i_reinvite(call, sip);   /* reinvite.c */
 }
 
 static void on_i_error(struct tnd_sipcall *call, int status, const char *phrase,
@@ -496,6 +505,7 @@ static call_event_h *const call_events[] = {
 	[nua_i_refer] = tnd_sipcall_on_i_refer,
 	[nua_i_notify] = tnd_sipcall_on_i_notify,
 	[nua_r_notify] = tnd_sipcall_on_r_notify,
+	[nua_i_update] = tnd_sipcall_on_i_update,       /* reinvite.c */
 };
 
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,

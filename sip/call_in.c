@@ -291,34 +291,6 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 	tnd_obj_put(call);                /* ours; the handler took its own */
 }
 
-static bool same_sdp(const char *a, const sip_t *sip)
-{
-	const sip_payload_t *pl = sip->sip_payload;
-
-	return a && pl && pl->pl_len == strlen(a) && !memcmp(a, pl->pl_data, pl->pl_len);
-}
-
-/* RFC 3261 14.2. Only refreshes are understood for now (RFC 4028 session
- * timers send the same SDP again, or none): they get our SDP back. An offer
- * that changes the session (hold, a new address) gets 488, which leaves the
- * dialog as it was. */
-void tnd_sipcall_reinvite(struct tnd_sipcall *call, const sip_t *sip)
-{
-	if (call->state != CS_CONFIRMED || !call->local_sdp) {
-		nua_respond(call->nh, SIP_491_REQUEST_PENDING, TAG_END());
-		return;
-	}
-	if (sip && sip->sip_payload && sip->sip_payload->pl_len &&
-	    !same_sdp(call->remote_sdp, sip)) {
-		TND_LOG_INFO(TND_LOG_SIP, "call %s: re-INVITE changes the session: 488",
-			     call->call_id);
-		nua_respond(call->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
-		return;
-	}
-	nua_respond(call->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		    SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_END());
-}
-
 static int check_incoming(const struct tnd_sipcall *call)
 {
 	if (!call)
@@ -363,8 +335,11 @@ int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp)
 		return ENOMEM;
 	free(call->local_sdp);
 	call->local_sdp = copy;
+	/* NUTAG_UPDATE_REFRESH: should we have to refresh the session (RFC
+	 * 4028, a peer without timer support), an UPDATE without SDP does it;
+	 * nua's re-INVITE would go without an offer (sip/reinvite.c) */
 	nua_respond(call->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		    SIPTAG_PAYLOAD_STR(call->local_sdp),
+		    SIPTAG_PAYLOAD_STR(call->local_sdp), NUTAG_UPDATE_REFRESH(1),
 		    TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)), TAG_END());
 	call->state = CS_ANSWERED;
 	call->established = true;

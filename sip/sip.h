@@ -55,6 +55,11 @@ struct tnd_sip_conf {
 	/* NAT: host or IP for Contact, Via and From; NULL/"" = listen */
 	const char *external_address;
 	unsigned keepalive;     /* seconds between CRLF pings on TCP connections; 0 off */
+	/* RFC 4028 session timers (sip/reinvite.c): the Session-Expires we ask
+	 * for and grant, 0 = none asked (a peer's is still honoured); the
+	 * smallest we accept (a shorter one gets 422), at least 90. */
+	unsigned session_expires;
+	unsigned min_se;
 };
 
 /* Once per process, before any user agent and before workers start. */
@@ -157,6 +162,28 @@ typedef void (tnd_sipcall_ended_h)(void *arg, struct tnd_sipcall *call, int stat
 typedef int (tnd_sipcall_info_h)(void *arg, struct tnd_sipcall *call, const char *ctype,
 				 const char *body, size_t len);
 
+/* An offer inside the established dialog (sip/reinvite.c): a re-INVITE or
+ * (update true) an UPDATE that changes the session, with its SDP, or a
+ * re-INVITE without a body (sdp NULL: answer with our offer; the ACK's
+ * answer comes to `reack`). A byte-identical repeat of the peer's last SDP,
+ * and an UPDATE without a body, are session refreshes answered by sip/ with
+ * our last SDP, without a callback. The owner answers with
+ * tnd_sipcall_reanswer(), inside the callback or later, and returns 0; or
+ * returns an errno and sip/ refuses it, the dialog left as it was: ENOTSUP
+ * 488, EBUSY or EALREADY 491, EINVAL 400, else 500. Without the callback a
+ * changed offer gets 488. */
+typedef int (tnd_sipcall_reoffer_h)(void *arg, struct tnd_sipcall *call, const char *sdp,
+				    bool update);
+/* The ACK of an offerless re-INVITE we answered with an offer: `sdp` is its
+ * answer, NULL when the ACK had none. */
+typedef void (tnd_sipcall_reack_h)(void *arg, struct tnd_sipcall *call, const char *sdp);
+/* The final response to our tnd_sipcall_reinvite(): 2xx with the answer
+ * (`sdp`, NULL if none came), or the failure (the dialog stays as it was,
+ * unless the peer then ends it: `ended` follows). A 491 (glare) is retried
+ * inside sip/ and reported only when it keeps coming. */
+typedef void (tnd_sipcall_reanswered_h)(void *arg, struct tnd_sipcall *call, int status,
+					const char *phrase, const char *sdp);
+
 /* Every pointer may be NULL but `ended`. Borrowed: the table must outlive
  * the call (a static const table). Strings passed to the callbacks are
  * borrowed for the duration of the callback. */
@@ -166,6 +193,10 @@ struct tnd_sipcall_handlers {
 	tnd_sipcall_ack_h *ack;
 	tnd_sipcall_ended_h *ended;
 	tnd_sipcall_info_h *info;
+	/* sip/reinvite.c */
+	tnd_sipcall_reoffer_h *reoffer;
+	tnd_sipcall_reack_h *reack;
+	tnd_sipcall_reanswered_h *reanswered;
 };
 
 /* Digest credentials for requests we send (RFC 3261 22.2, RFC 2617 with
@@ -259,8 +290,8 @@ int tnd_sipcall_set_handlers(struct tnd_sipcall *call, const struct tnd_sipcall_
  * repeated. EINVAL on an outgoing call, EALREADY once answered or ending. */
 int tnd_sipcall_ringing(struct tnd_sipcall *call, const char *sdp);
 /* Incoming, unanswered: 200 OK with `sdp` (also sent again to a later
- * re-INVITE that repeats the offer, a session refresh; a re-INVITE that
- * changes the session gets 488 for now and the call stays as it was).
+ * re-INVITE that repeats the offer, a session refresh; one that changes
+ * the session goes to the `reoffer` handler, 488 without one).
  * `ack` then `ended` follow. EINVAL on an outgoing call or without sdp,
  * EALREADY once answered or ending, ENOMEM. */
 int tnd_sipcall_answer(struct tnd_sipcall *call, const char *sdp);
@@ -287,6 +318,23 @@ int tnd_sipcall_hangup(struct tnd_sipcall *call);
  * TND_SIP_TEXT_MAX bytes): SIP INFO DTMF. Its response is only logged. EINVAL, or EALREADY before
  * the dialog exists or once it ends. */
 int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *body);
+/* sip/reinvite.c. Sends a re-INVITE with our new offer in the established
+ * dialog (hold, resume, a codec change; RFC 3261 14.1); `reanswered`
+ * follows. After a 491 it is sent again after the RFC 3261 14.1 delay
+ * (2.1-4 s when we placed the call, else 0-2 s), at most 3 times. EINVAL,
+ * EALREADY before the dialog is confirmed or once ending, EBUSY while
+ * another offer of either side is open, ENOMEM. */
+int tnd_sipcall_reinvite(struct tnd_sipcall *call, const char *sdp);
+/* Answers the peer's pending offer (`reoffer`): 2xx with our SDP (our
+ * answer, or our offer to an offerless re-INVITE), or a failure 300-699
+ * (sdp NULL) that leaves the session as it was. EINVAL, EALREADY when no
+ * offer is pending, ENOMEM. */
+int tnd_sipcall_reanswer(struct tnd_sipcall *call, int status, const char *sdp);
+/* The SDP we last sent in the dialog and the peer's last (offer or
+ * answer), as the session stands now; NULL before there is one. Borrowed
+ * until the next exchange. */
+const char *tnd_sipcall_local_sdp(const struct tnd_sipcall *call);
+const char *tnd_sipcall_remote_sdp(const struct tnd_sipcall *call);
 /* No callback fires after this returns; a live call is hung up as by
  * tnd_sipcall_hangup. Then drop the reference. NULL-safe, idempotent. */
 void tnd_sipcall_detach(struct tnd_sipcall *call);

@@ -119,6 +119,15 @@ struct tnd_sipcall {
 				      * ("refer;id=N"), until its final NOTIFY */
 	char *contact;               /* owned: our Contact when Sofia's would be wrong
 				      * (sip: over TLS, tls.c), or NULL */
+	/* reinvite.c: offers inside the dialog */
+	msg_t *re_req;               /* owned ref: the peer's offer awaiting our answer */
+	char *re_offer;              /* owned: its SDP (NULL: offerless re-INVITE) */
+	bool re_update;              /* ... it came in an UPDATE */
+	bool re_offerless;           /* our 200 carried the offer: the ACK answers */
+	bool re_out;                 /* our re-INVITE is out */
+	char *re_sdp;                /* owned: its offer, kept for a 491 retry */
+	GSource *re_timer;           /* owned: the 491 retry */
+	unsigned re_tries;
 };
 
 /* ua.c */
@@ -198,8 +207,6 @@ char *tnd_sipcall_body(const sip_t *sip, int *err);
  * is logged per request); `challenge` the WWW-Authenticate value of a 401. */
 void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip,
 			  int refuse, const char *phrase, const char *challenge);
-/* A re-INVITE inside an established call. */
-void tnd_sipcall_reinvite(struct tnd_sipcall *call, const sip_t *sip);
 /* info.c: INFO in the dialog, received (answered from the owner's verdict)
  * and the response to ours. */
 void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phrase,
@@ -246,6 +253,17 @@ void tnd_sipcall_on_i_notify(struct tnd_sipcall *call, int status, const char *p
 			     const sip_t *sip, tagi_t tags[]);
 void tnd_sipcall_on_r_notify(struct tnd_sipcall *call, int status, const char *phrase,
 			     const sip_t *sip, tagi_t tags[]);
+/* reinvite.c: a re-INVITE or UPDATE from the peer in an established call,
+ * the ACK of one (true when it answered our offer in a 200 and was taken),
+ * the final response to ours, and the state freed when the call ends. */
+void tnd_sipcall_on_i_reinvite(struct tnd_sipcall *call, const sip_t *sip);
+void tnd_sipcall_on_i_update(struct tnd_sipcall *call, int status, const char *phrase,
+			     const sip_t *sip, tagi_t tags[]);
+bool tnd_sipcall_on_reinvite_ack(struct tnd_sipcall *call, const sip_t *sip);
+void tnd_sipcall_on_r_reinvite(struct tnd_sipcall *call, int status, const char *phrase,
+			       const sip_t *sip);
+bool tnd_sipcall_reinvite_out(const struct tnd_sipcall *call);
+void tnd_sipcall_re_clear(struct tnd_sipcall *call);
 
 /* auth.c */
 /* Copies cred (NULL clears): 0, EINVAL, ENOMEM. */

@@ -43,7 +43,7 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, MESSAGE"
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, MESSAGE, UPDATE"
 /* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
  * require reliable provisionals of us (RFC 3262) */
 #define SUPPORTED "timer"
@@ -52,7 +52,8 @@
  * rate limited like INVITE; INFO so that its answer says whether its DTMF
  * was taken (sip/info.c); MESSAGE so that it passes admission and its
  * answer says whether a user took it (sip/message.c); REFER so that the
- * owner decides on its target (sip/refer.c). */
+ * owner decides on its target (sip/refer.c); UPDATE: its offer is the
+ * owner's to answer (sip/reinvite.c). */
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 
@@ -392,7 +393,7 @@ static int create_nua(struct tnd_sipua *ua, const struct tnd_sip_conf *conf, cha
 			      * msg_params_join seen once REFER made five) */
 			     NUTAG_APPL_METHOD("OPTIONS"), NUTAG_APPL_METHOD("REGISTER"),
 			     NUTAG_APPL_METHOD("INFO"), NUTAG_APPL_METHOD("MESSAGE"),
-			     NUTAG_APPL_METHOD("REFER"),
+			     NUTAG_APPL_METHOD("REFER"), NUTAG_APPL_METHOD("UPDATE"),
 			     /* no SIP message of ours needs more than 64 KiB; nta's
 			      * default (2 MiB) let each TCP connection hold that much
 			      * (issue 11 item 9, malformed corpus) */
@@ -402,6 +403,12 @@ static int create_nua(struct tnd_sipua *ua, const struct tnd_sip_conf *conf, cha
 			      * a 3xx ends the call instead, and the gateway's dial
 			      * plan stays the only one choosing where calls go */
 			     NUTAG_AUTO302(0), NUTAG_AUTO305(0),
+			     /* RFC 4028 (sip/reinvite.c): nua refreshes as
+			      * refresher, answers 422 below min_se, and sends
+			      * BYE when the peer's refresh never comes */
+			     NUTAG_SESSION_TIMER(conf->session_expires),
+			     NUTAG_MIN_SE(conf->min_se >= 90 ? conf->min_se : 90),
+			     NUTAG_SESSION_REFRESHER(nua_any_refresher),
 			     /* idle TCP connections close (nta's own default is 30 min) */
 			     TPTAG_IDLE(conf->tcp_idle ? conf->tcp_idle * 1000u : UINT_MAX),
 			     /* RFC 5626 section 4.4.1: CRLF pings on TCP flows (Sofia's

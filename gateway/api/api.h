@@ -100,6 +100,9 @@ struct tnd_api_calls {
 			const char *replaces, char *msg, size_t msglen);
 	/* admin.trunks; NULL: the list is empty */
 	void (*trunk_foreach)(struct tnd_calls *calls, tnd_trunk_info_h *h, void *arg);
+	/* hold / resume (issue 11 item 4); NULL answers 503 */
+	int (*hold)(struct tnd_calls *calls, void *conn, const char *call, bool hold, char *msg,
+		    size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

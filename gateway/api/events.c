@@ -29,6 +29,7 @@ static const char *const names[] = {
 	[TND_CALL_EV_HELD] = "call.held",
 	[TND_CALL_EV_TRANSFERRED] = "call.transferred",
 	[TND_CALL_EV_ENDED] = "call.ended",
+	[TND_CALL_EV_RESUMED] = "call.resumed",
 };
 
 static int apply(struct tnd_events *ev, const struct tnd_conf *conf)

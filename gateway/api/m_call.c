@@ -419,6 +419,33 @@ static int m_message(struct tnd_api_req *req, json_t *params)
 	return r;
 }
 
+/* hold and resume (issue 11 item 4): {} once the re-INVITE is out;
+ * call.state held / resumed follows (gateway/call/call_hold.c). */
+static int hold_or_resume(struct tnd_api_req *req, json_t *params, bool hold)
+{
+	static const char *const allowed[] = { "call", NULL };
+	const char *call;
+	char msg[256];
+	int r;
+
+	if ((r = call_params(req, params, allowed, &call)))
+		return r;
+	if (!ops(req)->hold)
+		return not_yet(req, "hold on the SIP leg");
+	r = ops(req)->hold(calls_of(req), req->conn, call, hold, msg, sizeof(msg));
+	return finish(req, r, msg);
+}
+
+static int m_hold(struct tnd_api_req *req, json_t *params)
+{
+	return hold_or_resume(req, params, true);
+}
+
+static int m_resume(struct tnd_api_req *req, json_t *params)
+{
+	return hold_or_resume(req, params, false);
+}
+
 const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "call", m_call, true },
 	{ "answer", m_answer, true },
@@ -427,8 +454,8 @@ const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "candidate", m_candidate, true },
 	{ "reattach", m_reattach, true },
 	{ "dtmf", m_dtmf, true },
-	{ "hold", m_later, true },
-	{ "resume", m_later, true },
+	{ "hold", m_hold, true },
+	{ "resume", m_resume, true },
 	{ "transfer", m_transfer, true },
 	{ "renegotiate", m_later, true },
 	{ "info", m_info, true },

@@ -56,6 +56,7 @@ static void call_destroy(void *data)
 	tnd_sdp_free(call->webrtc_offer);
 	tnd_sdp_free(call->webrtc_answer);
 	tnd_sdp_free(call->sip_offer);
+	tnd_call_hold_free(call);
 	tnd_sdp_free(call->reattach_offer);
 	g_free(call->to);
 	g_free(call->from_user);
@@ -352,6 +353,9 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		call->route.webrtc_dtmf_pt = webrtc->dtmf->pt;
 		call->route.webrtc_dtmf_clock = webrtc->dtmf->clock;
 	}
+	/* call_hold.c re-routes after the browser's SDPs are gone */
+	call->route.webrtc_te_pt = webrtc->dtmf ? webrtc->dtmf->pt : 0;
+	call->route.webrtc_te_clock = webrtc->dtmf ? webrtc->dtmf->clock : 0;
 	return 0;
 }
 

@@ -60,8 +60,8 @@ typedef size_t (tnd_call_lookup_h)(void *arg, const char *user, void **conns, si
 
 /* ------------------------------------------------------------ lifecycle
  * What CDRs, call events and admin requests see of a call (call_obs.c,
- * docs/operations.md). Transferred comes from call_xfer.c; held is named
- * for when hold exists. */
+ * docs/operations.md). Held and resumed come from call_hold.c,
+ * transferred from call_xfer.c. */
 enum tnd_call_event {
 	TND_CALL_EV_CREATED,
 	TND_CALL_EV_RINGING,
@@ -69,6 +69,7 @@ enum tnd_call_event {
 	TND_CALL_EV_HELD,
 	TND_CALL_EV_TRANSFERRED,
 	TND_CALL_EV_ENDED,
+	TND_CALL_EV_RESUMED,       /* after a hold (call_hold.c) */
 };
 
 /* One leg's media as its worker counted it (RFC 3550 A.3, A.8, 6.4.1). */
@@ -242,6 +243,23 @@ int tnd_calls_candidate(struct tnd_calls *calls, void *conn, const char *call,
  * EAGAIN when more than 64 digits would wait to go out as SIP INFO. */
 int tnd_calls_dtmf(struct tnd_calls *calls, void *conn, const char *call, const char *digits,
 		   unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
+/* call_hold.c. `hold` true: puts an answered call on hold (a re-INVITE
+ * with a=sendonly; the bridge relays nothing either way meanwhile), false:
+ * resumes it (a=sendrecv). The browser leg is not renegotiated. Returns
+ * once the re-INVITE is out; call.state `held` / `resumed` follows when the
+ * peer accepts it (a refusal gives call.state with the last state and the
+ * SIP status). ENOENT, EALREADY (not answered, already in that state, or
+ * an offer under way on the SIP leg), ENOMEM. */
+int tnd_calls_hold(struct tnd_calls *calls, void *conn, const char *call, bool hold, char *msg,
+		   size_t msglen);
+/* For other parts of gateway/call (transfer, renegotiation): sends a
+ * re-INVITE with `sdp` (our complete new SIP offer: same o= id, version
+ * + 1) on the call's answered SIP leg; the peer's answer is applied to the
+ * bridge like a hold's (re-routed when address, port or codec changed).
+ * 491 is retried inside sip/. EINVAL, EALREADY (not answered, or an offer
+ * under way), EBUSY, ENOMEM. */
+struct tnd_call;
+int tnd_call_sip_reinvite(struct tnd_call *call, const char *sdp);
 /* The connection is gone. Calls it rings on stop ringing there. Calls it
  * owns that have a user and are past set-up are kept, detached, for
  * [calls] reattach_grace seconds (0: they end at once, as do calls

@@ -32,7 +32,10 @@ static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 }
 
 static const struct tnd_sipcall_handlers sip_handlers = {
-	NULL, NULL, NULL, on_sip_ended, tnd_call_on_info,
+	.ended = on_sip_ended, .info = tnd_call_on_info,
+	/* call_hold.c */
+	.reoffer = tnd_call_on_reoffer, .reack = tnd_call_on_reack,
+	.reanswered = tnd_call_on_reanswered,
 };
 
 static void on_refused_ended(void *arg, struct tnd_sipcall *sip, int status,
@@ -47,7 +50,7 @@ static void on_refused_ended(void *arg, struct tnd_sipcall *sip, int status,
 
 /* a call refused at once by a [calls] limit: nothing to tell anyone */
 static const struct tnd_sipcall_handlers refused_handlers = {
-	NULL, NULL, NULL, on_refused_ended, NULL,
+	.ended = on_refused_ended,
 };
 
 /* No answer within [calls] ring_timeout: the caller gets 480 (RFC 3261

@@ -65,6 +65,9 @@ struct call_route {
 	bool webrtc_dtmf;                    /* the browser leg's telephone-event, */
 	uint8_t webrtc_dtmf_pt;              /* for a new SIP leg (call_xfer.c) */
 	uint32_t webrtc_dtmf_clock;
+	/* call_hold.c: the browser leg's telephone-event, for a re-route */
+	uint8_t webrtc_te_pt;
+	uint32_t webrtc_te_clock;            /* 0: none */
 };
 
 enum call_dir {
@@ -157,6 +160,12 @@ struct tnd_call {
 	/* call_trunk.c: a call routed by the dial plan */
 	char *trunk;                         /* owned: [trunks] name, or NULL */
 	char *trunk_ruri;                    /* owned: sip:+E164@trunk, or NULL */
+	/* call_hold.c */
+	bool held_local;                     /* the browser holds the call */
+	bool held_remote;                    /* the SIP peer holds it */
+	bool hold_pending;                   /* our re-INVITE is out */
+	bool hold_want;                      /* ... and asks held_local to become this */
+	char *hold_offer;                    /* owned: our last re-offer's SDP */
 };
 
 /* call_trunk.c */
@@ -355,6 +364,13 @@ void tnd_call_xfer_init(struct tnd_calls *calls);
 /* The call ends (or is freed): a referred party's leg still ringing is
  * dropped and the referrer told 487. Idempotent. */
 void tnd_call_xfer_stop(struct tnd_call *call);
+/* call_hold.c: the SIP leg's offers inside the dialog (sip.h handlers,
+ * arg: the call), and the call's hold state freed. */
+int tnd_call_on_reoffer(void *arg, struct tnd_sipcall *sip, const char *sdp, bool update);
+void tnd_call_on_reack(void *arg, struct tnd_sipcall *sip, const char *sdp);
+void tnd_call_on_reanswered(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
+			    const char *sdp);
+void tnd_call_hold_free(struct tnd_call *call);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -86,7 +86,11 @@ static void on_ended(void *arg, struct tnd_sipcall *sip, int status, const char 
 }
 
 static const struct tnd_sipcall_handlers sip_handlers = {
-	on_progress, on_answered, NULL, on_ended, tnd_call_on_info,
+	.progress = on_progress, .answered = on_answered, .ended = on_ended,
+	.info = tnd_call_on_info,
+	/* call_hold.c */
+	.reoffer = tnd_call_on_reoffer, .reack = tnd_call_on_reack,
+	.reanswered = tnd_call_on_reanswered,
 };
 
 /* ------------------------------------------------------------ media events */

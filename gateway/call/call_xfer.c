@@ -165,11 +165,14 @@ static void on_new_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 /* The referrer's dialog while (and after) the gateway carries out its REFER:
  * its end no longer ends the call while the new leg is being set up. */
 static const struct tnd_sipcall_handlers old_leg = {
-	NULL, NULL, NULL, on_old_ended, tnd_call_on_info,
+	.ended = on_old_ended, .info = tnd_call_on_info,
 };
-/* The referred call's leg, for good once it answers. */
+/* The referred call's leg, for good once it answers: it holds and
+ * re-INVITEs as any call's SIP leg (call_hold.c). */
 static const struct tnd_sipcall_handlers new_leg = {
-	on_new_progress, on_new_answered, NULL, on_new_ended, tnd_call_on_info,
+	.progress = on_new_progress, .answered = on_new_answered, .ended = on_new_ended,
+	.info = tnd_call_on_info, .reoffer = tnd_call_on_reoffer, .reack = tnd_call_on_reack,
+	.reanswered = tnd_call_on_reanswered,
 };
 
 /* Drops the new leg (CANCEL or BYE if it lives), lingering until done. */

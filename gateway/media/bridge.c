@@ -85,6 +85,8 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
 	if (br->closed || (++br->tick_count + br->ssrc[0]) % 10)
 		return;
 	for (unsigned i = 0; i < 2; i++) {
+		if (br->mute[i])   /* held: its silence is expected */
+			br->leg[i].last_rx_us = now_us;
 		if (!tnd_bridge_rtcp_tick(&br->leg[i], now_us))
 			continue;
 		TND_LOG_NOTICE(TND_LOG_MEDIA, "%s leg sent nothing for %u ms",
@@ -99,7 +101,7 @@ static void on_tick(struct tnd_poll_tick *t, int64_t now_us)
 
 enum cmd_kind {
 	CMD_SETUP, CMD_REMOTE, CMD_CANDIDATE, CMD_RTP_REMOTE, CMD_ROUTE, CMD_SWAP, CMD_SWAP_WEBRTC,
-	CMD_SRTP, CMD_CLOSE, CMD_XCODE, CMD_STATS
+	CMD_SRTP, CMD_CLOSE, CMD_XCODE, CMD_STATS, CMD_HOLD
 };
 
 struct cmd {
@@ -280,6 +282,10 @@ static void set_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, un
 		a2b[i] = (struct tnd_mdir_pt){ pts[i].webrtc_pt, pts[i].sip_pt, pts[i].clock };
 		b2a[i] = (struct tnd_mdir_pt){ pts[i].sip_pt, pts[i].webrtc_pt, pts[i].clock };
 	}
+	/* a re-INVITE that brings both legs to one codec (call_hold.c):
+	 * the transcoders go, the handlers are fwd_pass again */
+	if (br->xc[0] || br->xc[1])
+		tnd_bridge_xc_release(br);
 	tnd_mdir_set_pts(&br->dir[0], a2b, n);
 	tnd_mdir_set_pts(&br->dir[1], b2a, n);
 	/* the handler stays fwd_pass: a transcoding route sets its mode here */
@@ -407,6 +413,17 @@ static void cmd_run(void *data)
 		return;
 	case CMD_STATS:
 		break;
+	case CMD_HOLD:
+		for (unsigned i = 0; i < 2; i++) {
+			bool mute = c->side & (1u << i);
+
+			/* unmuted: its silence clock starts now */
+			if (br->mute[i] && !mute)
+				br->leg[i].last_rx_us =
+					tnd_poller_now_us(tnd_loop_poller(br->worker));
+			br->mute[i] = mute;
+		}
+		break;
 	}
 	if (err)
 		TND_LOG_NOTICE(TND_LOG_MEDIA, "bridge command %d: %s", c->kind, strerror(err));
@@ -529,6 +546,19 @@ int tnd_bridge_rtp_srtp(struct tnd_bridge *br, unsigned side, const char *suite,
 	memcpy(c->tx, tx, key_len);
 	memcpy(c->rx, rx, key_len);
 	c->key_len = key_len;
+	return queue(br, c);
+}
+
+int tnd_bridge_hold(struct tnd_bridge *br, bool mute_a, bool mute_b)
+{
+	struct cmd *c;
+
+	if (!br)
+		return EINVAL;
+	c = cmd_new(CMD_HOLD);
+	if (!c)
+		return ENOMEM;
+	c->side = (mute_a ? 1u : 0u) | (mute_b ? 2u : 0u);   /* mute bits */
 	return queue(br, c);
 }
 

@@ -120,6 +120,7 @@ struct tnd_bridge {
 	struct tnd_poll_tick tick;               /* reports and inactivity */
 	struct tnd_bdtmf *dtmf;                  /* owned: DTMF state (dtmf_media.c), or NULL */
 	unsigned tick_count;
+	bool mute[2];                            /* hold: input of leg i dropped */
 };
 
 /* leg.c: make a leg of each kind on the worker; the handlers they install

@@ -63,7 +63,8 @@ void tnd_bridge_rtp_in(struct tnd_leg *in, uint8_t *pkt, size_t len)
 	size_t cap;
 	int64_t now;
 
-	if (!br || br->closed || len < TND_RTP_HDR_LEN || len > TND_PC_MAX_PACKET)
+	if (!br || br->closed || len < TND_RTP_HDR_LEN || len > TND_PC_MAX_PACKET ||
+	    br->mute[in->side])   /* on hold (tnd_bridge_hold) */
 		return;
 	d = &br->dir[in->side];
 	p = tnd_loop_poller(br->worker);

@@ -163,6 +163,13 @@ int tnd_bridge_swap_sip_leg(struct tnd_bridge *br);
  * tnd_bridge_webrtc_remote() and _candidate() go to the new pc as at
  * set-up. */
 int tnd_bridge_swap_webrtc_leg(struct tnd_bridge *br);
+/* Hold (issue 11 item 4): with mute_a the media arriving on leg A (the
+ * browser's) is dropped instead of relayed, so leg B's peer hears silence;
+ * mute_b the same for leg B. A leg whose input is muted is expected to be
+ * quiet: it is not timed out for silence ([media] timeout) meanwhile, and
+ * its clock starts again when unmuted. The output streams keep their
+ * numbering (stream.h), so SRTP toward the browser stays continuous. */
+int tnd_bridge_hold(struct tnd_bridge *br, bool mute_a, bool mute_b);
 /* The codecs relayed (audio and telephone-event); others are dropped. */
 int tnd_bridge_route(struct tnd_bridge *br, const struct tnd_bridge_pt *pts, unsigned n);
 /* One leg's codec in a transcoded call (issue 10 item 2). */

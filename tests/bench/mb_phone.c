@@ -138,7 +138,7 @@ static void on_ended(void *arg, struct tnd_sipcall *sip, int status, const char 
 	drop_phone(p);
 }
 
-static const struct tnd_sipcall_handlers handlers = { NULL, NULL, on_ack, on_ended, NULL };
+static const struct tnd_sipcall_handlers handlers = { .ack = on_ack, .ended = on_ended };
 
 /* Takes INVITEs for sip:b<idx>@ and answers them 200 at once. */
 static int on_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *in)

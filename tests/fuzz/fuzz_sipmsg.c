@@ -47,7 +47,7 @@ static void on_ended(void *arg, struct tnd_sipcall *call, int status, const char
 	tnd_obj_put(call);                 /* the sink's reference */
 }
 
-static const struct tnd_sipcall_handlers sink = { NULL, NULL, NULL, on_ended, NULL };
+static const struct tnd_sipcall_handlers sink = { .ended = on_ended };
 
 static int on_incoming(void *arg, struct tnd_sipcall *call, const struct tnd_sipcall_info *info)
 {

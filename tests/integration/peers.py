@@ -98,10 +98,11 @@ class Baresip:
     receives to dump-*-dec.wav, controlled through ctrl_tcp."""
 
     def __init__(self, user="b", source_wav=None, codecs="pcmu", extra_modules=(),
-                 account_params="answermode=auto", register=None, tls=None):
+                 account_params="answermode=auto", register=None, tls=None, args=()):
         """`tls`: (certificate, cafile) PEM paths, the certificate file holding
         its key too: baresip then speaks SIP over TLS on sip_port + 1 with
-        that identity, trusting the CAs in cafile (uri_tls)."""
+        that identity, trusting the CAs in cafile (uri_tls). `args`: more
+        command line flags."""
         self.dir = tempfile.mkdtemp(prefix="tandem-baresip-")
         self.tls = tls
         self.user = user
@@ -111,6 +112,7 @@ class Baresip:
         codecs = {"opus": "opus/48000/2", "g722": "g722/16000/1"}.get(codecs, codecs)
         self.source_wav, self.codecs_, self.extra_modules = source_wav, codecs, extra_modules
         self.account_params, self.register = account_params, register
+        self.args = list(args)         # more command line flags, e.g. -s (SIP trace)
         self._configure()
         self.proc = None
         self.sock = None
@@ -185,7 +187,7 @@ class Baresip:
 
     def _start(self, timeout):
         self.log = open(os.path.join(self.dir, "stdout.log"), "wb")
-        self.proc = subprocess.Popen(["baresip", "-f", self.dir, "-v"], stdout=self.log,
+        self.proc = subprocess.Popen(["baresip", "-f", self.dir, "-v"] + self.args, stdout=self.log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

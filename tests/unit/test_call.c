@@ -799,6 +799,8 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_dtmf_info),
 		TND_TEST(tnd_test_call_dtmf_checks),
 		TND_TEST(tnd_test_call_xfer),
+		TND_TEST(tnd_test_call_hold_browser),
+		TND_TEST(tnd_test_call_hold_peer),
 	};
 	int rc;
 

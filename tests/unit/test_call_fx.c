@@ -208,8 +208,38 @@ static int peer_info(void *arg, struct tnd_sipcall *sc, const char *ctype, const
 	return strncmp(ctype, "application/dtmf", 16) ? ENOTSUP : 0;
 }
 
+static void peer_sdp(char *buf, size_t len, bool offer);
+
+/* An offer from the gateway inside the dialog (hold, resume): logged as
+ * "reoffer <its direction>;" and answered with the peer's SDP, the
+ * direction mirrored (RFC 3264 6.1). */
+static int peer_reoffer(void *arg, struct tnd_sipcall *sc, const char *sdp, bool update)
+{
+	static const char *const dirs[][2] = {
+		{ "a=sendonly", "a=recvonly" }, { "a=recvonly", "a=sendonly" },
+		{ "a=inactive", "a=inactive" },
+	};
+	struct pcall *pc = arg;
+	const char *dir = "sendrecv", *ours = "a=sendrecv";
+	char ans[512];
+	size_t n;
+
+	for (size_t i = 0; sdp && i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (strstr(sdp, dirs[i][0])) {
+			dir = dirs[i][0] + 2;
+			ours = dirs[i][1];
+		}
+	}
+	append(pc->log, "%s %s;", update ? "update" : "reoffer", sdp ? dir : "none");
+	peer_sdp(ans, sizeof(ans), false);
+	n = strlen(ans) - strlen(L("a=sendrecv"));   /* peer_sdp ends with it */
+	snprintf(ans + n, sizeof(ans) - n, L("%s"), ours);
+	return tnd_sipcall_reanswer(sc, 200, ans);
+}
+
 static const struct tnd_sipcall_handlers peer_h = {
-	peer_progress, peer_answered, peer_ack, peer_ended, peer_info,
+	.progress = peer_progress, .answered = peer_answered, .ack = peer_ack,
+	.ended = peer_ended, .info = peer_info, .reoffer = peer_reoffer,
 };
 
 /* INVITEs from the gateway. */

@@ -115,6 +115,9 @@ int tnd_test_call_xfer(void);
 /* test_call_dtmf.c: SIP INFO both ways, the dtmf request's checks */
 int tnd_test_call_dtmf_info(void);
 int tnd_test_call_dtmf_checks(void);
+/* test_call_hold.c: hold and resume both ways */
+int tnd_test_call_hold_browser(void);
+int tnd_test_call_hold_peer(void);
 /* test_call_drain.c: the graceful drain */
 int tnd_test_call_drain_last_call(void);
 int tnd_test_call_drain_timeout(void);
