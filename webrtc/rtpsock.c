@@ -517,26 +517,16 @@ int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
 			 size_t tx_len, const uint8_t *rx, size_t rx_len)
 {
-	struct tnd_srtp_keys k = { .key_len = 16 };
+	struct tnd_srtp_keys k;
 	int err;
 
 	if (!s || !suite || !tx || !rx)
 		return EINVAL;
 	if (s->srtp)
 		return EALREADY;
-	if (!strcmp(suite, "AES_CM_128_HMAC_SHA1_80")) {
-		k.profile = TND_SRTP_AES128_CM_SHA1_80;
-		k.salt_len = 14;
-	} else if (!strcmp(suite, "AEAD_AES_128_GCM")) {
-		k.profile = TND_SRTP_AEAD_AES_128_GCM;
-		k.salt_len = 12;
-	} else {
-		return EINVAL;
-	}
-	if (tx_len != k.key_len + k.salt_len || rx_len != tx_len)
-		return EINVAL;
-	memcpy(k.tx, tx, tx_len);
-	memcpy(k.rx, rx, rx_len);
+	err = tnd_srtp_keys_sdes(&k, suite, tx, tx_len, rx, rx_len);
+	if (err)
+		return err;
 	err = tnd_srtp_alloc(&s->srtp, &k);
 	OPENSSL_cleanse(&k, sizeof(k));
 	return err;

@@ -573,9 +573,9 @@ void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st
  * offers a=crypto: from now on every RTP and RTCP packet is protected on
  * send, and must authenticate on receive (before the source learning sees
  * it: a stranger cannot steer the socket with forged packets). `suite` is
- * "AES_CM_128_HMAC_SHA1_80" or "AEAD_AES_128_GCM"; `tx` and `rx` are the
- * decoded inline key||salt (30 or 28 bytes) we send with and the peer
- * sends with. Once per socket. 0, EINVAL (unknown suite, wrong length),
+ * "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"
+ * or "AEAD_AES_256_GCM"; `tx` and `rx` are the decoded inline key||salt
+ * (30, 30, 28 or 44 bytes) we send with and the peer sends with. Once per socket. 0, EINVAL (unknown suite, wrong length),
  * EALREADY, ENOMEM or EPROTO (libsrtp2 refused). */
 int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
 			 size_t tx_len, const uint8_t *rx, size_t rx_len);

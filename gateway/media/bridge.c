@@ -113,7 +113,7 @@ struct cmd {
 	uint16_t port, rtcp_port;
 	struct tnd_bridge_pt pts[TND_MDIR_MAX_PT];
 	unsigned n_pts;
-	uint8_t tx[32], rx[32];    /* CMD_SRTP: key||salt, wiped with the command */
+	uint8_t tx[48], rx[48];    /* CMD_SRTP: key||salt, wiped with the command */
 	size_t key_len;
 	struct tnd_xdir *xd[2];    /* CMD_XCODE: owned until installed */
 	struct tnd_bridge_te te[TND_BRIDGE_MAX_TE];
@@ -519,7 +519,7 @@ int tnd_bridge_rtp_srtp(struct tnd_bridge *br, unsigned side, const char *suite,
 {
 	struct cmd *c;
 
-	if (!br || side > 1 || !suite || !tx || !rx || !key_len || key_len > 32)
+	if (!br || side > 1 || !suite || !tx || !rx || !key_len || key_len > 48)
 		return EINVAL;
 	c = cmd_new(CMD_SRTP);
 	if (!c)

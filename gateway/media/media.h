@@ -146,9 +146,11 @@ int tnd_bridge_sip_remote(struct tnd_bridge *br, const char *ip, uint16_t port,
 int tnd_bridge_rtp_remote(struct tnd_bridge *br, unsigned side, const char *ip, uint16_t port,
 			  uint16_t rtcp_port);
 /* SDES-SRTP (RFC 4568) on a plain RTP leg (toward a PBX or trunk that
- * negotiated a=crypto): suite "AES_CM_128_HMAC_SHA1_80" or
- * "AEAD_AES_128_GCM", our and the peer's inline key||salt of key_len bytes
- * each (30 or 28). The WebRTC leg is untouched: WebRTC <-> SDES-SRTP. */
+ * negotiated a=crypto): suite "AES_CM_128_HMAC_SHA1_80",
+ * "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM" or "AEAD_AES_256_GCM", our
+ * and the peer's inline key||salt of key_len bytes each (30, 30, 28, 44;
+ * at most 48). Queue it before tnd_bridge_sip_remote so nothing leaves in
+ * clear. The WebRTC leg is untouched: WebRTC <-> SDES-SRTP. */
 int tnd_bridge_rtp_srtp(struct tnd_bridge *br, unsigned side, const char *suite,
 			const uint8_t *tx, const uint8_t *rx, size_t key_len);
 /* Replaces leg B's RTP socket under the live call (a transfer to a party
