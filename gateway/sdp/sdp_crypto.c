@@ -156,7 +156,7 @@ static int key_param(struct tnd_sdp_crypto *c, const char *s, size_t n)
 	s += 7;
 	bar = memchr(s, '|', (size_t)(end - s));
 	kn = (size_t)((bar ? bar : end) - s);
-	if (!b64_decode(s, kn, c->key, sizeof(c->key), &c->key_len))
+	if (!kn || !b64_decode(s, kn, c->key, sizeof(c->key), &c->key_len))
 		return EBADMSG;
 	while (bar) {
 		const char *f = bar + 1, *colon;
