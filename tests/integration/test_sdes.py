@@ -33,6 +33,7 @@ from aiortc_peer import Recorder, ToneTrack, new_pc, offering_pc
 from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, tap_main
 from test_call_aiortc import connect, counters_zero
+from test_health import get
 
 MEDIA_SECONDS = 3.0
 PCMU_20MS = 12 + 160
@@ -114,7 +115,8 @@ def check_sdes_wire(wire, gw, b, suite, what):
     bp, gp = baresip_rtp_ports(b), gw_ports(gw)
     for name, pkts in (("gateway to baresip", wire.rtp(gp, bp)),
                        ("baresip to gateway", wire.rtp(bp, gp))):
-        audio = [p for p in pkts if p[1] & 0x7f == 0]
+        # (forge() sends SSRC 0x5eed from baresip's address)
+        audio = [p for p in pkts if p[1] & 0x7f == 0 and p[8:12] != b"\0\0\x5e\xed"]
         assert len(audio) >= 50, "%s: %s: only %d PCMU packets" % (what, name, len(audio))
         sizes = {len(p) for p in audio}
         assert sizes == {PCMU_20MS + TAG[suite]}, \
@@ -128,9 +130,10 @@ def crypto_lines(sdp):
 
 # ------------------------------------------------------------ calls
 
-async def browser_calls(gw, b, wire):
+async def browser_calls(gw, b, wire, during=None):
     """aiortc calls baresip through the gateway; returns the browser's
-    recording once the call ended by our hangup."""
+    recording once the call ended by our hangup. `during(gw, b, wire)` runs
+    mid-call."""
     c = await connect(gw)
     pc, rec = await offering_pc("PCMU", record=True)
     r = await c.call("call", {"to": b.uri, "sdp": pc.localDescription.sdp})
@@ -139,7 +142,10 @@ async def browser_calls(gw, b, wire):
     st = await c.wait_state(call, "answered")
     assert st["code"] == 200, st
     b.wait_event("CALL_ESTABLISHED")
-    await asyncio.sleep(MEDIA_SECONDS)
+    await asyncio.sleep(MEDIA_SECONDS / 2)
+    if during:
+        during(gw, b, wire)
+    await asyncio.sleep(MEDIA_SECONDS / 2)
     await c.call("hangup", {"call": call})
     await c.wait_state(call, "ended")
     b.wait_event("CALL_CLOSED")
@@ -156,7 +162,47 @@ def sdes_baresip(mediaenc, source="tone440_48k.wav"):
                    account_params="answermode=auto;mediaenc=%s" % mediaenc).start()
 
 
-async def call_out_sdes(conf, mediaenc, proto, suite):
+FORGED, REPLAYED = 20, 10
+
+
+def forge(gw, b, wire):
+    """Mid-call, at the gateway's SIP-leg port, as if from baresip's RTP
+    address (a raw socket: the gateway's socket is connect()ed to its
+    settled source, so only that address gets through, as an on-path
+    attacker's would): plain PCMU (no tag: fails authentication) and copies
+    of baresip's latest SRTP packets (replays; its first ones may have
+    arrived before the 200 that brought the keys was read). All must be
+    dropped as SRTP failures."""
+    invite = [m for m in wire.sip_to(b.sip_port) if m.startswith("INVITE ")][0]
+    port = int(re.search(r"^m=audio (\d+) ", sdp_of(invite), re.M).group(1))
+    bp = baresip_rtp_ports(b)
+    theirs = [(sp, p) for sp, dp, p in wire.pkts if sp in bp and dp == port and
+              len(p) >= 12 and p[0] >> 6 == 2 and not 192 <= p[1] <= 223][-REPLAYED:]
+    assert len(theirs) == REPLAYED, "baresip sent %d packets so far" % len(theirs)
+    src = theirs[0][0]
+    forged = [struct.pack("!BBHII", 0x80, 0, 1000 + i, 160 * i, 0x5eed) + b"\xff" * 160
+              for i in range(FORGED)]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for p in forged + [p for _, p in theirs]:
+        # IPv4 header (the kernel fills in length and checksum), then UDP
+        # with checksum 0 (none, RFC 768)
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0x4000, 64, 17, 0,
+                         socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1"))
+        udp = struct.pack("!HHHH", src, port, 8 + len(p), 0)
+        s.sendto(ip + udp + p, ("127.0.0.1", 0))
+    s.close()
+
+
+def srtp_drops(gw):
+    """tandem_media_dropped_packets_total{reason="srtp"} (ended calls)."""
+    status, _, body = get(gw, "/metrics")
+    assert status == 200, status
+    m = re.search(rb'^tandem_media_dropped_packets_total\{reason="srtp"\} (\S+)$', body, re.M)
+    assert m, body[:500]
+    return float(m.group(1))
+
+
+async def call_out_sdes(conf, mediaenc, proto, suite, during=None):
     """The browser calls baresip: both hear each other; baresip got our
     offer with `proto` and crypto lines, and answered `suite`; the RTP
     between them is SRTP of that suite. Returns (the gateway's RTP to
@@ -166,8 +212,16 @@ async def call_out_sdes(conf, mediaenc, proto, suite):
     try:
         with Gateway(conf) as gw:
             wire = Wire(gw_ports(gw) | baresip_rtp_ports(b) | {b.sip_port})
-            rec = await browser_calls(gw, b, wire)
+            rec = await browser_calls(gw, b, wire, during)
             wire.close()
+            if during:
+                # the ended call's figures reach /metrics from its worker
+                deadline = time.monotonic() + 10
+                while srtp_drops(gw) < FORGED + REPLAYED and time.monotonic() < deadline:
+                    await asyncio.sleep(0.2)
+                drops = srtp_drops(gw)
+                assert drops >= FORGED + REPLAYED, \
+                    "%d SRTP drops counted, %d forged" % (drops, FORGED + REPLAYED)
             invites = [m for m in wire.sip_to(b.sip_port) if m.startswith("INVITE ")]
             assert invites, "baresip received no INVITE"
             offer = sdp_of(invites[0])
@@ -191,8 +245,11 @@ async def test_browser_calls_baresip_mandatory_gcm256():
     """[media] sip_srtp = mandatory, AEAD_AES_256_GCM first: RTP/SAVP with a
     line per configured suite, in that order, each with its own key of the
     suite's length; baresip takes GCM-256. The gateway's packets decrypt
-    with the GCM key from our offer (pylibsrtp) to PCMU."""
-    sent, offer = await call_out_sdes(MANDATORY, "srtp-mand", "RTP/SAVP", "AEAD_AES_256_GCM")
+    with the GCM key from our offer (pylibsrtp) to PCMU. Forged plain RTP
+    and replayed SRTP at our SIP-leg port mid-call are dropped, counted in
+    /metrics as reason "srtp", and the tones still pass."""
+    sent, offer = await call_out_sdes(MANDATORY, "srtp-mand", "RTP/SAVP", "AEAD_AES_256_GCM",
+                                      forge)
     lines = crypto_lines(offer)
     assert [s for _, s, _ in lines] == ["AEAD_AES_256_GCM", "AES_CM_128_HMAC_SHA1_80",
                                         "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"], lines
