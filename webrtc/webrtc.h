@@ -496,6 +496,9 @@ struct tnd_rtpsock_conf {
 	/* socket options; failing to set them is logged, not fatal */
 	int dscp;                    /* DSCP of what we send: 0 = EF (46), -1 = the system's */
 	unsigned rcvbuf;             /* SO_RCVBUF in bytes: 0 = TND_RTPSOCK_RCVBUF */
+	/* SDES-SRTP is mandatory here: until tnd_rtpsock_set_srtp gives keys,
+	 * RTP and RTCP are neither accepted (counted as drop_srtp) nor sent */
+	bool srtp_required;
 };
 
 /* Run on the worker; the buffer is the socket's, valid during the call.

@@ -197,8 +197,11 @@ struct tnd_call *tnd_call_find(struct tnd_calls *calls, const char *id);
 /* Sets the call's SDES policy (enum tnd_sip_srtp: [media] sip_srtp by
  * default, a trunk's when the call uses one) and, unless off, makes a new
  * key for each suite of [media] sip_srtp_suites (OpenSSL RAND_bytes).
- * Called again, it replaces policy and keys (before any offer went). 0,
- * EINVAL or EIO (no randomness). */
+ * Called again, it replaces policy and keys and forgets what was
+ * installed: do so before the first offer (a trunk's policy), or after
+ * tnd_bridge_swap_sip_leg gave the SIP leg a new socket, whose new
+ * transport address wants new keys (RFC 4568 7.1.4), before the offer
+ * that carries it. 0, EINVAL or EIO (no randomness). */
 int tnd_call_sdes_init(struct tnd_call *call, int policy);
 /* Puts our crypto lines and the policy's flags into a SIP tnd_sdp_local. */
 void tnd_call_sdes_local(const struct tnd_call *call, struct tnd_sdp_local *l);

@@ -179,6 +179,7 @@ static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
 		.addr = br->rtp_addr, .port_min = br->port_min, .port_max = br->port_max,
 		.rtcp_port = true, .strict = br->strict_source,
 		.rcvbuf = br->rcvbuf ? (unsigned)br->rcvbuf : 0,
+		.srtp_required = side == 1 && br->sip_srtp_required,
 	};
 	int err = tnd_leg_rtp(&br->leg[side], br, &sc);
 
@@ -698,6 +699,7 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->b_later = conf->b_later;
 	br->b_controlling = conf->b_ice_controlling;
 	br->strict_source = conf->strict_source;
+	br->sip_srtp_required = conf->sip_srtp_required;
 	br->timeout_ms = conf->timeout_ms;
 	br->rcvbuf = conf->rcvbuf;
 	for (unsigned i = 0; i < 2; i++) {

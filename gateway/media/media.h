@@ -70,6 +70,9 @@ struct tnd_bridge_conf {
 	 * the browser's ICE socket alone); `ready` then says rtp_port 0 */
 	bool b_later;
 	bool strict_source;             /* SIP-side RTP only from the SDP address */
+	/* SDES-SRTP mandatory on the SIP leg: its socket takes and sends no
+	 * plain RTP, even before tnd_bridge_rtp_srtp brings the keys */
+	bool sip_srtp_required;
 	unsigned timeout_ms;            /* a leg silent this long ends the call; 0 never */
 	int rcvbuf;                     /* media sockets' SO_RCVBUF, bytes; 0 system's */
 };

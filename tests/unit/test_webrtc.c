@@ -736,6 +736,7 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pc_direct_replay),
 	TND_TEST(test_pc_direct_restart),
 	TND_TEST(test_rtpsock_garbage_and_rtcp),
+	TND_TEST(test_rtpsock_srtp_required),
 	TND_TEST(test_rtpsock_dscp),
 	TND_TEST(test_srtp_no_repeat_tx),
 	TND_TEST(test_srtp_ssrc_cap),
