@@ -89,6 +89,38 @@ static int check_addr_list(const char *v, char *err, size_t errlen)
 
 /* [media] sip_codecs: names the codec table has (codecs/codecs.h), each
  * once; iLBC is accepted and offered once its row is built. */
+/* [media] sip_srtp_suites: SDES suites (RFC 4568 6.2, RFC 7714 12), each once */
+static int check_srtp_suites(const char *v, char *err, size_t errlen)
+{
+	static const char *const known[] = { "AES_CM_128_HMAC_SHA1_80",
+		"AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM" };
+	char **parts = g_strsplit(v, ",", 0);
+	unsigned seen = 0;
+	int e = 0;
+
+	for (char **p = parts; *p && !e; p++) {
+		const char *s = g_strstrip(*p);
+		unsigned i;
+
+		for (i = 0; i < G_N_ELEMENTS(known); i++)
+			if (!strcmp(s, known[i]))
+				break;
+		if (i == G_N_ELEMENTS(known) || seen & 1u << i) {
+			snprintf(err, errlen, "a comma-separated list of AES_CM_128_HMAC_SHA1_80, "
+				 "AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM and AEAD_AES_256_GCM, "
+				 "each once");
+			e = EINVAL;
+		}
+		seen |= 1u << (i & 7);
+	}
+	g_strfreev(parts);
+	if (!e && !seen) {
+		snprintf(err, errlen, "name at least one suite");
+		e = EINVAL;
+	}
+	return e;
+}
+
 static int check_codec_list(const char *v, char *err, size_t errlen)
 {
 	static const char *const known[] = { "PCMU", "PCMA", "G722", "G729", "opus", "iLBC" };
@@ -290,6 +322,8 @@ static int check_http_url(const char *v, char *err, size_t errlen)
 
 static const char *const auth_modes[] = { "none", "users", NULL };
 static const char *const test_dest_modes[] = { "auto", "on", "off", NULL };
+/* [media] sip_srtp: enum tnd_sip_srtp order (SDES toward SIP peers) */
+static const char *const sip_srtp_modes[] = { "off", "optional", "mandatory", NULL };
 static const char *const dtmf_modes[] = { "auto", "rfc4733", "info", "inband", NULL };
 static const char *const dtmf_infos[] = { "dtmf-relay", "dtmf", NULL };
 
@@ -531,6 +565,19 @@ static const struct tnd_opt opts[] = {
 	  "iLBC), plus telephone-event. The browser's codec is relayed untouched when the "
 	  "SIP peer picks it; any other is transcoded. Answering a SIP offer, the offerer's "
 	  "first codec in this list is taken, at its ptime." },
+	{ "media", "sip_srtp", TND_OPT_ENUM, "off", 0, 0, sip_srtp_modes, OFF(media_sip_srtp),
+	  NULL,
+	  "SDES-SRTP (RFC 4568) toward SIP peers. off: plain RTP; an RTP/SAVP offer gets 488. "
+	  "optional: our offers are RTP/AVP with a=crypto lines (best effort: SRTP when the "
+	  "peer answers with one, plain RTP otherwise), and offers with or without crypto are "
+	  "taken. mandatory: our offers are RTP/SAVP; a peer's offer or answer without a "
+	  "crypto line we take gets 488 / ends the call. Keys are new for every call. Keys "
+	  "travel in the SDP: use SIP over TLS (a warning is logged otherwise)." },
+	{ "media", "sip_srtp_suites", TND_OPT_STR,
+	  "AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32,AEAD_AES_128_GCM,AEAD_AES_256_GCM",
+	  0, 0, NULL, OFF(media_sip_srtp_suites), check_srtp_suites,
+	  "SDES suites we offer (in this preference order, one a=crypto line each) and "
+	  "accept when answering (the offerer's first one listed here is taken)." },
 	{ "media", "opus_complexity", TND_OPT_INT, "5", 0, 10, NULL, OFF(media_opus_complexity),
 	  NULL,
 	  "Opus encoder complexity (0-10) of transcoded calls. At 8 kHz, 5 costs about half "
@@ -871,7 +918,7 @@ static const struct tnd_opt_map maps[] = {
 	  "of the next hop, required), transport (udp, tcp or tls), auth_user and password "
 	  "(digest answer to a 401/407 of the trunk), codecs (comma-separated preference "
 	  "that replaces [media] sip_codecs for calls through it), srtp (off, optional or "
-	  "mandatory; needs SDES, not applied yet), from (addresses and CIDR prefixes the "
+	  "mandatory: SDES-SRTP toward the trunk, in place of [media] sip_srtp), from (addresses and CIDR prefixes the "
 	  "trunk sends from: trusted for INVITEs, which then reach only its DIDs; with "
 	  "trunks and an empty [sip] trusted, only these sources are trusted), did "
 	  "(NUMBER=USER_OR_ACCOUNT, comma-separated: who an INVITE from the trunk to NUMBER "

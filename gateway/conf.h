@@ -133,6 +133,8 @@ struct tnd_conf {
 	int media_max_load;          /* percent; 0 off */
 	int media_socket_buffer;     /* KiB */
 	char *media_sip_codecs;      /* comma-separated codec names, preference order */
+	int media_sip_srtp;          /* enum tnd_sip_srtp: SDES toward SIP peers */
+	char *media_sip_srtp_suites; /* comma-separated SDES suites, preference order */
 	int media_opus_complexity;   /* 0..10 */
 	int media_opus_bitrate;      /* bit/s; 0 libopus's choice */
 	bool media_opus_fec;
@@ -185,6 +187,12 @@ enum tnd_testdest_mode {
 	TND_TESTDEST_AUTO,   /* on while WebSocket and SIP listen on loopback */
 	TND_TESTDEST_ON,
 	TND_TESTDEST_OFF,
+};
+/* [media] sip_srtp (choices in this order); also a trunk's srtp setting. */
+enum tnd_sip_srtp {
+	TND_SIP_SRTP_OFF,
+	TND_SIP_SRTP_OPTIONAL,   /* RTP/AVP with a=crypto: SDES when the peer takes it */
+	TND_SIP_SRTP_MANDATORY,  /* RTP/SAVP: no call without SDES */
 };
 /* Whether `echo` and `tone` may be called under this configuration. */
 bool tnd_conf_test_destinations(const struct tnd_conf *c);

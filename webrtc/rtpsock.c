@@ -45,6 +45,7 @@ struct tnd_rtpsock {
 	struct tnd_rtpsock_stats st;
 	struct tnd_webrtc_release rel; /* the last reference's deferred put */
 	struct tnd_srtp *srtp;     /* owned: SDES-SRTP keys, or NULL (plain RTP) */
+	bool srtp_required;        /* no plain RTP, even before the keys */
 };
 
 static int parse_ip(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
@@ -228,8 +229,9 @@ static void handle(struct tnd_rtpsock *s, int k, uint8_t *rx, size_t n,
 	/* SDES-SRTP: authenticate first, so that nothing unauthenticated
 	 * reaches the learning rules or the owner; the checks below then run
 	 * on the plaintext */
-	if (s->srtp && (d == TND_DEMUX_RTP || d == TND_DEMUX_RTCP) &&
-	    tnd_srtp_unprotect(s->srtp, rx, &n, d == TND_DEMUX_RTCP)) {
+	if ((d == TND_DEMUX_RTP || d == TND_DEMUX_RTCP) &&
+	    (s->srtp ? tnd_srtp_unprotect(s->srtp, rx, &n, d == TND_DEMUX_RTCP) != 0 :
+	     s->srtp_required)) {
 		s->st.drop_srtp++;
 		TND_LOG_RL(TND_LOG_WEBRTC, DEBUG, "SRT%sP on port %u did not authenticate",
 			   d == TND_DEMUX_RTCP ? "C" : "", s->port + k);
@@ -393,6 +395,7 @@ int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
 	s->ctx = tnd_loop_context(worker);
 	s->h = *h;
 	s->arg = arg;
+	s->srtp_required = conf->srtp_required;
 	tnd_learn_init(&s->learn, &(struct tnd_learn_conf){
 		.strict = conf->strict, .mux = !conf->rtcp_port, .probation = conf->probation,
 		.window_ms = conf->learn_window_ms, .alive_ms = conf->alive_ms,
@@ -504,6 +507,8 @@ int tnd_rtpsock_send_rtp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 {
 	if (!s || !pkt)
 		return EINVAL;
+	if (!s->srtp && s->srtp_required)
+		return ENOTCONN;   /* never in clear; the keys come before a remote */
 	return s->srtp ? send_srtp(s, 0, pkt, len) : send_to(s, 0, pkt, len);
 }
 
@@ -511,32 +516,24 @@ int tnd_rtpsock_send_rtcp(struct tnd_rtpsock *s, const uint8_t *pkt, size_t len)
 {
 	if (!s || !pkt)
 		return EINVAL;
+	if (!s->srtp && s->srtp_required)
+		return ENOTCONN;
 	return s->srtp ? send_srtp(s, 1, pkt, len) : send_to(s, 1, pkt, len);
 }
 
 int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
 			 size_t tx_len, const uint8_t *rx, size_t rx_len)
 {
-	struct tnd_srtp_keys k = { .key_len = 16 };
+	struct tnd_srtp_keys k;
 	int err;
 
 	if (!s || !suite || !tx || !rx)
 		return EINVAL;
 	if (s->srtp)
 		return EALREADY;
-	if (!strcmp(suite, "AES_CM_128_HMAC_SHA1_80")) {
-		k.profile = TND_SRTP_AES128_CM_SHA1_80;
-		k.salt_len = 14;
-	} else if (!strcmp(suite, "AEAD_AES_128_GCM")) {
-		k.profile = TND_SRTP_AEAD_AES_128_GCM;
-		k.salt_len = 12;
-	} else {
-		return EINVAL;
-	}
-	if (tx_len != k.key_len + k.salt_len || rx_len != tx_len)
-		return EINVAL;
-	memcpy(k.tx, tx, tx_len);
-	memcpy(k.rx, rx, rx_len);
+	err = tnd_srtp_keys_sdes(&k, suite, tx, tx_len, rx, rx_len);
+	if (err)
+		return err;
 	err = tnd_srtp_alloc(&s->srtp, &k);
 	OPENSSL_cleanse(&k, sizeof(k));
 	return err;

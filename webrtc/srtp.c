@@ -10,7 +10,9 @@
  * libsrtp2 makes a stream per new SSRC once, on the first authenticated
  * packet, so the inbound SSRCs are capped (TND_SRTP_MAX_IN_SSRC, review L3);
  * otherwise nothing is allocated per packet. Worker thread only, apart from
- * the global init. */
+ * the global init. Keys arrive by DTLS (browser legs) or SDES (SIP legs):
+ * see the seam described in webrtc_int.h; the suite table below serves
+ * both. */
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -62,15 +64,76 @@ void tnd_srtp_global_deinit(void)
 	srtp_shutdown();
 }
 
+/* Every transform either keying path may install: SRTP and SRTCP tag
+ * bytes, key and salt lengths (RFC 3711 5, RFC 4568 6.2, RFC 7714 12). */
+static const struct suite {
+	enum tnd_srtp_profile profile;
+	const char *name;
+	uint8_t key_len, salt_len, rtp_tag, rtcp_tag;
+} suites[] = {
+	{ TND_SRTP_AES128_CM_SHA1_80, "AES_CM_128_HMAC_SHA1_80", 16, 14, 10, 10 },
+	/* RFC 4568 6.2.2 / libsrtp2: the 32-bit tag is for SRTP only */
+	{ TND_SRTP_AES128_CM_SHA1_32, "AES_CM_128_HMAC_SHA1_32", 16, 14, 4, 10 },
+	{ TND_SRTP_AEAD_AES_128_GCM, "AEAD_AES_128_GCM", 16, 12, 16, 16 },
+	{ TND_SRTP_AEAD_AES_256_GCM, "AEAD_AES_256_GCM", 32, 12, 16, 16 },
+};
+
+static const struct suite *suite_of(enum tnd_srtp_profile p)
+{
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		if (suites[i].profile == p)
+			return &suites[i];
+	return NULL;
+}
+
 const char *tnd_srtp_profile_name(enum tnd_srtp_profile p)
 {
-	switch (p) {
+	const struct suite *su = suite_of(p);
+
+	return su ? su->name : "";
+}
+
+int tnd_srtp_keys_sdes(struct tnd_srtp_keys *k, const char *suite, const uint8_t *tx,
+		       size_t tx_len, const uint8_t *rx, size_t rx_len)
+{
+	const struct suite *su = NULL;
+
+	if (!k || !suite || !tx || !rx)
+		return EINVAL;
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		if (!strcmp(suites[i].name, suite))
+			su = &suites[i];
+	if (!su || tx_len != (size_t)su->key_len + su->salt_len || rx_len != tx_len)
+		return EINVAL;
+	memset(k, 0, sizeof(*k));
+	k->profile = su->profile;
+	k->key_len = su->key_len;
+	k->salt_len = su->salt_len;
+	memcpy(k->tx, tx, tx_len);
+	memcpy(k->rx, rx, rx_len);
+	return 0;
+}
+
+static void set_policy(srtp_policy_t *p, enum tnd_srtp_profile profile)
+{
+	switch (profile) {
 	case TND_SRTP_AEAD_AES_128_GCM:
-		return "AEAD_AES_128_GCM";
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtp);
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p->rtcp);
+		break;
+	case TND_SRTP_AEAD_AES_256_GCM:
+		srtp_crypto_policy_set_aes_gcm_256_16_auth(&p->rtp);
+		srtp_crypto_policy_set_aes_gcm_256_16_auth(&p->rtcp);
+		break;
+	case TND_SRTP_AES128_CM_SHA1_32:
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&p->rtp);
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtcp);
+		break;
 	case TND_SRTP_AES128_CM_SHA1_80:
-		return "AES_CM_128_HMAC_SHA1_80";
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtp);
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p->rtcp);
+		break;
 	}
-	return "";
 }
 
 static int session(srtp_t *out, const struct tnd_srtp_keys *k, const uint8_t *key, bool inbound)
@@ -80,13 +143,7 @@ static int session(srtp_t *out, const struct tnd_srtp_keys *k, const uint8_t *ke
 	srtp_err_status_t e;
 
 	memset(&p, 0, sizeof(p));
-	if (k->profile == TND_SRTP_AEAD_AES_128_GCM) {
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtp);
-		srtp_crypto_policy_set_aes_gcm_128_16_auth(&p.rtcp);
-	} else {
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtp);
-		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&p.rtcp);
-	}
+	set_policy(&p, k->profile);
 	/* libsrtp2 wants key || salt in one buffer it does not keep */
 	memcpy(master, key, k->key_len + k->salt_len);
 	p.key = master;
@@ -107,20 +164,18 @@ static int session(srtp_t *out, const struct tnd_srtp_keys *k, const uint8_t *ke
 
 int tnd_srtp_alloc(struct tnd_srtp **sp, const struct tnd_srtp_keys *keys)
 {
+	const struct suite *su = keys ? suite_of(keys->profile) : NULL;
 	struct tnd_srtp *s;
 	int err;
 
-	if (!sp || !keys || keys->key_len != 16 ||
-	    keys->salt_len != (keys->profile == TND_SRTP_AEAD_AES_128_GCM ? 12u : 14u) ||
-	    (keys->profile != TND_SRTP_AEAD_AES_128_GCM &&
-	     keys->profile != TND_SRTP_AES128_CM_SHA1_80))
+	if (!sp || !su || keys->key_len != su->key_len || keys->salt_len != su->salt_len)
 		return EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return ENOMEM;
 	/* tag, plus the SRTCP index word (RFC 3711 3.4) */
-	s->rtp_trailer = keys->profile == TND_SRTP_AEAD_AES_128_GCM ? 16 : 10;
-	s->rtcp_trailer = s->rtp_trailer + 4;
+	s->rtp_trailer = su->rtp_tag;
+	s->rtcp_trailer = (size_t)su->rtcp_tag + 4;
 	err = session(&s->in, keys, keys->rx, true);
 	if (!err)
 		err = session(&s->out, keys, keys->tx, false);

@@ -496,6 +496,9 @@ struct tnd_rtpsock_conf {
 	/* socket options; failing to set them is logged, not fatal */
 	int dscp;                    /* DSCP of what we send: 0 = EF (46), -1 = the system's */
 	unsigned rcvbuf;             /* SO_RCVBUF in bytes: 0 = TND_RTPSOCK_RCVBUF */
+	/* SDES-SRTP is mandatory here: until tnd_rtpsock_set_srtp gives keys,
+	 * RTP and RTCP are neither accepted (counted as drop_srtp) nor sent */
+	bool srtp_required;
 };
 
 /* Run on the worker; the buffer is the socket's, valid during the call.
@@ -573,10 +576,11 @@ void tnd_rtpsock_stats(const struct tnd_rtpsock *s, struct tnd_rtpsock_stats *st
  * offers a=crypto: from now on every RTP and RTCP packet is protected on
  * send, and must authenticate on receive (before the source learning sees
  * it: a stranger cannot steer the socket with forged packets). `suite` is
- * "AES_CM_128_HMAC_SHA1_80" or "AEAD_AES_128_GCM"; `tx` and `rx` are the
- * decoded inline key||salt (30 or 28 bytes) we send with and the peer
- * sends with. Once per socket. 0, EINVAL (unknown suite, wrong length),
- * EALREADY, ENOMEM or EPROTO (libsrtp2 refused). */
+ * "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM"
+ * or "AEAD_AES_256_GCM"; `tx` and `rx` are the decoded inline key||salt
+ * (30, 30, 28 or 44 bytes) we send with and the peer sends with. Once
+ * per socket. 0, EINVAL (unknown suite, wrong length), EALREADY, ENOMEM or
+ * EPROTO (libsrtp2 refused). */
 int tnd_rtpsock_set_srtp(struct tnd_rtpsock *s, const char *suite, const uint8_t *tx,
 			 size_t tx_len, const uint8_t *rx, size_t rx_len);
 /* Drops the owner's reference, as tnd_pc_release() does for a pc: the last

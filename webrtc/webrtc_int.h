@@ -40,13 +40,28 @@ SSL_CTX *tnd_webrtc_ssl_ctx(void);
 
 /* ------------------------------------------------------------ srtp.c */
 
-/* IANA DTLS-SRTP protection profile ids (RFC 5764 4.1.2, RFC 7714 14.2) */
+/* Where keys come from (the one seam between the two keying paths): both end
+ * in tnd_srtp_alloc() with a struct tnd_srtp_keys.
+ * - DTLS-SRTP (browser legs, always): dtls.c exports the keys after the
+ *   handshake (RFC 5764 4.2) and pc.c installs them; the profile is what
+ *   DTLS negotiated (AES_CM_128_HMAC_SHA1_80 or AEAD_AES_128_GCM).
+ * - SDES (RFC 4568, SIP legs with [media] sip_srtp optional or mandatory and
+ *   a peer that agreed to a=crypto): gateway/call reads both inline keys
+ *   from the SDP and tnd_rtpsock_set_srtp() builds the keys here with
+ *   tnd_srtp_keys_sdes(); any of the four suites below.
+ * Nothing else makes SRTP sessions. */
+
+/* Ids: IANA DTLS-SRTP protection profiles (RFC 5764 4.1.2, RFC 7714 14.2);
+ * SDES names the same transforms by suite name (RFC 4568 6.2, RFC 7714 12). */
 enum tnd_srtp_profile {
 	TND_SRTP_AES128_CM_SHA1_80 = 0x0001,
+	TND_SRTP_AES128_CM_SHA1_32 = 0x0002,   /* SRTCP keeps the 80-bit tag */
 	TND_SRTP_AEAD_AES_128_GCM = 0x0007,
+	TND_SRTP_AEAD_AES_256_GCM = 0x0008,
 };
 
-#define TND_SRTP_MAX_KEY_SALT 30   /* 16-byte key + 14-byte salt (CM); GCM: 16 + 12 */
+/* 32-byte key + 12-byte salt (AES-256-GCM); CM: 16 + 14; AES-128-GCM: 16 + 12 */
+#define TND_SRTP_MAX_KEY_SALT 44
 
 /* Master keys for one SRTP session pair, key then salt in each array. Also
  * fit for SDES (RFC 4568), which is why it is not DTLS-specific. */
@@ -56,6 +71,13 @@ struct tnd_srtp_keys {
 	uint8_t tx[TND_SRTP_MAX_KEY_SALT];   /* what we protect with */
 	uint8_t rx[TND_SRTP_MAX_KEY_SALT];   /* what the peer protects with */
 };
+
+/* The SDES path into struct tnd_srtp_keys: `suite` is an RFC 4568 / RFC 7714
+ * suite name ("AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32",
+ * "AEAD_AES_128_GCM", "AEAD_AES_256_GCM"); tx and rx are key||salt of
+ * exactly that suite's length (30, 30, 28, 44). 0 or EINVAL. */
+int tnd_srtp_keys_sdes(struct tnd_srtp_keys *k, const char *suite, const uint8_t *tx,
+		       size_t tx_len, const uint8_t *rx, size_t rx_len);
 
 /* Single owner (the pc): inbound and outbound libsrtp2 sessions. */
 struct tnd_srtp;

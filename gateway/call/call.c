@@ -41,6 +41,7 @@ static void call_destroy(void *data)
 	struct tnd_call *call = data;
 
 	stop_ring(call);
+	tnd_call_sdes_clear(call);
 	tnd_call_grace_stop(call);
 	tnd_call_dtmf_stop(call);
 	tnd_call_xfer_stop(call);
@@ -89,6 +90,11 @@ int tnd_call_new(struct tnd_call **callp, struct tnd_calls *calls, enum call_dir
 	call->sess_version = 1;
 	snprintf(call->id, sizeof(call->id), "c%lx%04x", ++calls->next_id,
 		 g_random_int() & 0xffff);
+	/* SDES keys: the default policy; a trunk's replaces it (call_sdes.c) */
+	if (tnd_call_sdes_init(call, calls->env.conf->media_sip_srtp)) {
+		tnd_obj_put(call);
+		return EIO;
+	}
 	g_hash_table_insert(calls->by_id, call->id, tnd_obj_get(call));
 	calls->total++;
 	tnd_call_metrics_start(call);
@@ -148,6 +154,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 	call->phase = CALL_ENDED;
 	tnd_obj_get(call);
 	stop_ring(call);
+	tnd_call_sdes_clear(call);
 	tnd_call_grace_stop(call);
 	tnd_call_dtmf_stop(call);
 	tnd_call_uncount(call);
@@ -218,6 +225,8 @@ int tnd_call_media(struct tnd_call *call, bool ice_controlling,
 		/* a call from SIP needs its SIP-side socket only once answered */
 		.b_later = call->dir == CALL_IN,
 		.strict_source = conf->media_strict_source,
+		/* the call's SDES policy, set in tnd_call_new (call_sdes.c) */
+		.sip_srtp_required = call->sdes.policy == TND_SIP_SRTP_MANDATORY && !call->is_test,
 		.timeout_ms = (unsigned)conf->media_timeout * 1000u,
 		.rcvbuf = conf->media_socket_buffer * 1024,
 	};
@@ -276,6 +285,7 @@ void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool w
 		l->port = call->rtp_port;
 		l->rtcp_port = call->rtp_port ? (uint16_t)(call->rtp_port + 1) : 0;
 		l->ptime = 20;
+		tnd_call_sdes_local(call, l);
 	}
 }
 
@@ -329,6 +339,8 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	err = tnd_call_join(call, webrtc, sn.codec, sn.dtmf, rm->ptime, msg, msglen);
 	if (!err)
 		err = tnd_call_dtmf_route(call, webrtc, rm, sn.codec);
+	if (!err)
+		err = tnd_call_sdes_route(call, &sn, msg, msglen);
 	if (!err)
 		err = tnd_bridge_sip_remote(call->br, conn->addr, rm->port, rm->rtcp_port);
 	if (err)

@@ -70,6 +70,19 @@ struct call_route {
 	uint32_t webrtc_te_clock;            /* 0: none */
 };
 
+/* call_sdes.c: SDES-SRTP (RFC 4568) of the SIP leg. Kept with the call so
+ * a re-INVITE or refresh offers the same keys (the SRTP session on the
+ * socket is installed once and stays). OWNER: signal */
+#define CALL_SDES_MAX 4                  /* suites: one a=crypto line each */
+struct call_sdes {
+	int policy;                          /* enum tnd_sip_srtp for this call */
+	char lines[CALL_SDES_MAX][TND_SDP_CRYPTO_LINE_MAX];  /* ours, key inside */
+	const char *ptrs[CALL_SDES_MAX];     /* into lines, for tnd_sdp_local */
+	unsigned n;
+	bool installed;                      /* keys are on the bridge's SIP leg */
+	char suite[32];                      /* the one agreed, "" for plain RTP */
+};
+
 enum call_dir {
 	CALL_OUT,        /* browser to SIP */
 	CALL_IN,         /* SIP to browser */
@@ -166,6 +179,7 @@ struct tnd_call {
 	bool hold_pending;                   /* our re-INVITE is out */
 	bool hold_want;                      /* ... and asks held_local to become this */
 	char *hold_offer;                    /* owned: our last re-offer's SDP */
+	struct call_sdes sdes;               /* call_sdes.c */
 };
 
 /* call_trunk.c */
@@ -230,6 +244,27 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 /* Writes an SDP to a new string (g_free). */
 char *tnd_call_sdp_text(const struct tnd_sdp *sdp);
 struct tnd_call *tnd_call_find(struct tnd_calls *calls, const char *id);
+
+/* call_sdes.c: SDES-SRTP of the SIP leg. */
+/* Sets the call's SDES policy (enum tnd_sip_srtp: [media] sip_srtp by
+ * default, a trunk's when the call uses one) and, unless off, makes a new
+ * key for each suite of [media] sip_srtp_suites (OpenSSL RAND_bytes).
+ * Called again, it replaces policy and keys and forgets what was
+ * installed: do so before the first offer (a trunk's policy), or after
+ * tnd_bridge_swap_sip_leg gave the SIP leg a new socket, whose new
+ * transport address wants new keys (RFC 4568 7.1.4), before the offer
+ * that carries it. 0, EINVAL or EIO (no randomness). */
+int tnd_call_sdes_init(struct tnd_call *call, int policy);
+/* Puts our crypto lines and the policy's flags into a SIP tnd_sdp_local. */
+void tnd_call_sdes_local(const struct tnd_call *call, struct tnd_sdp_local *l);
+/* After an offer/answer on the SIP leg: installs the agreed keys on the
+ * bridge's SIP leg (before its remote is set, so nothing leaves in clear),
+ * or checks that plain RTP is allowed. ENOTSUP (mandatory, no SDES), EPROTO
+ * (a crypto line that does not parse) or a bridge errno, with msg. */
+int tnd_call_sdes_route(struct tnd_call *call, const struct tnd_sdp_neg *sn, char *msg,
+			size_t msglen);
+/* Wipes the keys (call destructor). */
+void tnd_call_sdes_clear(struct tnd_call *call);
 
 /* call_limit.c: [calls] limits (protocol.md). */
 int tnd_call_limits_init(struct tnd_calls *calls);

@@ -352,9 +352,17 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 	}
 	call->to = g_strdup(p->to);
 	if (dialplan) {
+		const struct tnd_trunk *t;
+
 		err = tnd_call_trunk_route(call, p->from_user, msg, msglen);
 		if (err)
 			goto fail;
+		/* the trunk's SDES policy replaces [media] sip_srtp (new keys) */
+		t = tnd_trunk_for_call(call);
+		if (t && t->srtp_set && (err = tnd_call_sdes_init(call, t->srtp))) {
+			snprintf(msg, msglen, "no SDES keys for the trunk (%s)", strerror(err));
+			goto fail;
+		}
 	}
 	call->owner = tnd_obj_get(conn);
 	call->from_user = g_strdup(p->from_user);

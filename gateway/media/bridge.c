@@ -115,7 +115,7 @@ struct cmd {
 	uint16_t port, rtcp_port;
 	struct tnd_bridge_pt pts[TND_MDIR_MAX_PT];
 	unsigned n_pts;
-	uint8_t tx[32], rx[32];    /* CMD_SRTP: key||salt, wiped with the command */
+	uint8_t tx[48], rx[48];    /* CMD_SRTP: key||salt, wiped with the command */
 	size_t key_len;
 	struct tnd_xdir *xd[2];    /* CMD_XCODE: owned until installed */
 	struct tnd_bridge_te te[TND_BRIDGE_MAX_TE];
@@ -181,6 +181,7 @@ static int make_rtp_leg(struct tnd_bridge *br, unsigned side)
 		.addr = br->rtp_addr, .port_min = br->port_min, .port_max = br->port_max,
 		.rtcp_port = true, .strict = br->strict_source,
 		.rcvbuf = br->rcvbuf ? (unsigned)br->rcvbuf : 0,
+		.srtp_required = side == 1 && br->sip_srtp_required,
 	};
 	int err = tnd_leg_rtp(&br->leg[side], br, &sc);
 
@@ -536,7 +537,7 @@ int tnd_bridge_rtp_srtp(struct tnd_bridge *br, unsigned side, const char *suite,
 {
 	struct cmd *c;
 
-	if (!br || side > 1 || !suite || !tx || !rx || !key_len || key_len > 32)
+	if (!br || side > 1 || !suite || !tx || !rx || !key_len || key_len > 48)
 		return EINVAL;
 	c = cmd_new(CMD_SRTP);
 	if (!c)
@@ -728,6 +729,7 @@ int tnd_bridge_alloc(struct tnd_bridge **brp, struct tnd_loop *worker, struct tn
 	br->b_later = conf->b_later;
 	br->b_controlling = conf->b_ice_controlling;
 	br->strict_source = conf->strict_source;
+	br->sip_srtp_required = conf->sip_srtp_required;
 	br->timeout_ms = conf->timeout_ms;
 	br->rcvbuf = conf->rcvbuf;
 	for (unsigned i = 0; i < 2; i++) {

@@ -107,6 +107,7 @@ struct tnd_bridge {
 	bool b_later;                            /* leg B's socket only on swap */
 	bool b_controlling;                      /* leg B's ICE role */
 	bool strict_source;
+	bool sip_srtp_required;                  /* leg B: SDES mandatory */
 	unsigned timeout_ms;                     /* media inactivity; 0: none */
 	int rcvbuf;                              /* media sockets' SO_RCVBUF */
 

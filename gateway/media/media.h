@@ -70,6 +70,9 @@ struct tnd_bridge_conf {
 	 * the browser's ICE socket alone); `ready` then says rtp_port 0 */
 	bool b_later;
 	bool strict_source;             /* SIP-side RTP only from the SDP address */
+	/* SDES-SRTP mandatory on the SIP leg: its socket takes and sends no
+	 * plain RTP, even before tnd_bridge_rtp_srtp brings the keys */
+	bool sip_srtp_required;
 	unsigned timeout_ms;            /* a leg silent this long ends the call; 0 never */
 	int rcvbuf;                     /* media sockets' SO_RCVBUF, bytes; 0 system's */
 };
@@ -146,9 +149,11 @@ int tnd_bridge_sip_remote(struct tnd_bridge *br, const char *ip, uint16_t port,
 int tnd_bridge_rtp_remote(struct tnd_bridge *br, unsigned side, const char *ip, uint16_t port,
 			  uint16_t rtcp_port);
 /* SDES-SRTP (RFC 4568) on a plain RTP leg (toward a PBX or trunk that
- * negotiated a=crypto): suite "AES_CM_128_HMAC_SHA1_80" or
- * "AEAD_AES_128_GCM", our and the peer's inline key||salt of key_len bytes
- * each (30 or 28). The WebRTC leg is untouched: WebRTC <-> SDES-SRTP. */
+ * negotiated a=crypto): suite "AES_CM_128_HMAC_SHA1_80",
+ * "AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM" or "AEAD_AES_256_GCM", our
+ * and the peer's inline key||salt of key_len bytes each (30, 30, 28, 44;
+ * at most 48). Queue it before tnd_bridge_sip_remote so nothing leaves in
+ * clear. The WebRTC leg is untouched: WebRTC <-> SDES-SRTP. */
 int tnd_bridge_rtp_srtp(struct tnd_bridge *br, unsigned side, const char *suite,
 			const uint8_t *tx, const uint8_t *rx, size_t key_len);
 /* Replaces leg B's RTP socket under the live call (a transfer to a party

@@ -293,6 +293,7 @@ static int trunk_field(struct tnd_trunk *t, const char *field, const char *v, ch
 			snprintf(err, errlen, "srtp is off, optional or mandatory");
 			return EINVAL;
 		}
+		t->srtp_set = true;
 		return 0;
 	} else if (!strcmp(field, "options_ping")) {
 		if (parse_int(v, 0, 3600, &t->options_ping)) {

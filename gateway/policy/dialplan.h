@@ -13,8 +13,9 @@
 
 struct sockaddr;
 
-/* [trunks] NAME.srtp: SDES-SRTP policy toward the trunk. Stored and exposed
- * for the SDES work (tnd_trunk_srtp); the RTP leg does not apply it yet. */
+/* [trunks] NAME.srtp: SDES-SRTP policy toward the trunk, in the order of
+ * enum tnd_sip_srtp; calls through the trunk use it in place of [media]
+ * sip_srtp when it is given (srtp_set). */
 enum tnd_trunk_srtp {
 	TND_TRUNK_SRTP_OFF,
 	TND_TRUNK_SRTP_OPTIONAL,
@@ -37,6 +38,7 @@ struct tnd_trunk {
 	char *from;       /* addresses and CIDR prefixes it sends from (trusted) */
 	bool reg;         /* register at the trunk like an account (not yet used) */
 	int srtp;         /* enum tnd_trunk_srtp */
+	bool srtp_set;    /* srtp was given: it overrides [media] sip_srtp */
 	int options_ping; /* seconds between OPTIONS pings; 0 off */
 	struct tnd_trunk_did *dids; /* owned array */
 	size_t n_dids;

@@ -325,6 +325,13 @@ struct tnd_sdp_local {
 	 * and answers with our line under the offer's tag */
 	const char *const *crypto;
 	size_t n_crypto;
+	/* SDES policy ([media] sip_srtp, or a trunk's): crypto_avp offers the
+	 * lines under RTP/AVP ("optional", best effort) instead of RTP/SAVP;
+	 * crypto_required refuses to answer an offer without a crypto line we
+	 * take ("mandatory"). With crypto and neither, an RTP/AVP offer that
+	 * carries a=crypto is answered with SDES when a line fits, else plain. */
+	bool crypto_avp;
+	bool crypto_required;
 };
 
 /* Answers a browser's offer: the first usable audio m= line (ICE, DTLS
@@ -379,5 +386,51 @@ struct tnd_sdp_neg {
  * crypto tag missing), each with a message in err. */
 int tnd_sdp_negotiated(struct tnd_sdp_neg *neg, const struct tnd_sdp *offer,
 		       const struct tnd_sdp *answer, char *err, size_t errlen);
+
+/* ------------------------------------------------------ SDES crypto */
+
+/* RFC 4568 6.2 and RFC 7714 12 suites we implement; NONE for any other. */
+enum tnd_sdp_crypto_suite {
+	TND_SDP_CRYPTO_NONE,
+	TND_SDP_CRYPTO_AES_CM_128_HMAC_SHA1_80,
+	TND_SDP_CRYPTO_AES_CM_128_HMAC_SHA1_32,
+	TND_SDP_CRYPTO_AEAD_AES_128_GCM,
+	TND_SDP_CRYPTO_AEAD_AES_256_GCM,
+	TND_SDP_CRYPTO_N
+};
+
+#define TND_SDP_CRYPTO_MAX_KEY 48      /* key||salt bytes; AES-256-GCM uses 44 */
+#define TND_SDP_CRYPTO_LINE_MAX 128    /* a line tnd_sdp_crypto_write makes */
+
+/* One a=crypto value, decoded. Plain data in the caller's memory: wipe key
+ * when done with it. */
+struct tnd_sdp_crypto {
+	unsigned tag;                          /* 1-9 digits */
+	enum tnd_sdp_crypto_suite suite;
+	uint8_t key[TND_SDP_CRYPTO_MAX_KEY];   /* key || salt of the first key */
+	size_t key_len;                        /* the suite's length when known */
+	uint64_t lifetime;                     /* packets; 0 when absent */
+	uint32_t mki;                          /* MKI value when mki_len */
+	unsigned mki_len;                      /* bytes on the wire; 0: no MKI */
+	unsigned wsh;                          /* WSH= window hint; 0 when absent */
+};
+
+/* Reads the value of an a=crypto line (no "a=crypto:"), `len` bytes, no
+ * NUL needed. 0: usable, *c filled; ENOTSUP: valid but not for us (suite
+ * we lack, several keys, a KDR, UNENCRYPTED_* / UNAUTHENTICATED_SRTP or an
+ * unknown session parameter), *c still filled; EBADMSG: bad syntax, a key
+ * of the wrong length for its suite or not canonical base64 (*c
+ * untouched); EINVAL for NULL. An MKI is reported, not refused. */
+int tnd_sdp_crypto_parse(struct tnd_sdp_crypto *c, const char *line, size_t len);
+/* Writes "<tag> <suite> inline:<base64>" into buf. 0, EINVAL (unknown
+ * suite, key_len not the suite's) or ENOSPC. */
+int tnd_sdp_crypto_write(char *buf, size_t cap, unsigned tag, enum tnd_sdp_crypto_suite suite,
+			 const uint8_t *key, size_t key_len);
+/* "AES_CM_128_HMAC_SHA1_80" ...; "" for NONE. */
+const char *tnd_sdp_crypto_suite_name(enum tnd_sdp_crypto_suite s);
+/* Exact (case-sensitive, RFC 4568 9.2) match of n bytes; NONE if unknown. */
+enum tnd_sdp_crypto_suite tnd_sdp_crypto_suite_by_name(const char *name, size_t n);
+/* key||salt bytes of the suite; 0 for NONE. */
+size_t tnd_sdp_crypto_key_len(enum tnd_sdp_crypto_suite s);
 
 #endif

@@ -1,7 +1,8 @@
 /* The SIP leg's offer and answer (RFC 3264): plain RTP/AVP, or RTP/SAVP
  * keyed by SDES (RFC 4568 5.1: the answer takes one offered crypto line,
- * keeps its tag and gives our key). One audio section is accepted; the
- * others are answered rejected in place. SIP phones expect c= at session
+ * keeps its tag and gives our key), or RTP/AVP carrying a=crypto
+ * ("best-effort" SDES: used when both sides have a line, plain otherwise).
+ * One audio section is accepted; the others are answered rejected in place. SIP phones expect c= at session
  * level, so that is where ours goes. Pure functions; any thread. */
 #include <errno.h>
 #include <string.h>
@@ -17,39 +18,31 @@ static bool sip_proto(const char *proto, bool *srtp)
 	return *srtp || tnd_sdp_eq(proto, n, "RTP/AVP") || tnd_sdp_eq(proto, n, "RTP/AVPF");
 }
 
-/* The suite of a crypto line: its second field. */
-static const char *suite_of(const char *line, size_t *n)
-{
-	const char *s = line + strcspn(line, " \t");
-
-	s += strspn(s, " \t");
-	*n = strcspn(s, " \t");
-	return s;
-}
-
-/* The first offered crypto line (the offerer's preference) whose suite we
- * have, and ours for it; false if none. */
+/* The first offered crypto line (the offerer's preference) that parses as
+ * usable, has no MKI (we would have to send it in every packet) and whose
+ * suite we list, and our line for it; false if none. */
 static bool pick_crypto(const struct tnd_sdp_media *om, const struct tnd_sdp_local *l,
 			const char **theirs, const char **ours)
 {
-	unsigned i;
-	size_t j;
+	struct tnd_sdp_crypto tc, oc;
+	bool found = false;
 
-	for (i = 0; i < om->n_crypto; i++) {
-		size_t n, mn;
-		const char *s = suite_of(om->crypto[i], &n);
-
-		for (j = 0; j < l->n_crypto; j++) {
-			const char *ms = suite_of(l->crypto[j], &mn);
-
-			if (n && n == mn && !strncmp(s, ms, n)) {
-				*theirs = om->crypto[i];
-				*ours = l->crypto[j];
-				return true;
-			}
+	for (unsigned i = 0; i < om->n_crypto && !found; i++) {
+		if (tnd_sdp_crypto_parse(&tc, om->crypto[i], strlen(om->crypto[i])) ||
+		    tc.mki_len)
+			continue;
+		for (size_t j = 0; j < l->n_crypto && !found; j++) {
+			if (tnd_sdp_crypto_parse(&oc, l->crypto[j], strlen(l->crypto[j])) ||
+			    oc.suite != tc.suite)
+				continue;
+			*theirs = om->crypto[i];
+			*ours = l->crypto[j];
+			found = true;
 		}
 	}
-	return false;
+	memset(&tc, 0, sizeof(tc));
+	memset(&oc, 0, sizeof(oc));
+	return found;
 }
 
 struct sip_pick {
@@ -74,6 +67,11 @@ static int usable(const struct tnd_sdp_media *om, unsigned i, const struct tnd_s
 		tnd_sdp_neg_fail(why, whylen, l->n_crypto ? "audio m= line %u wants SDES-SRTP "
 				 "with suites we lack" : "audio m= line %u wants SDES-SRTP and we "
 				 "have no keys", i + 1);
+	/* RTP/AVP with a=crypto: best-effort SDES, taken when a line fits */
+	else if (!srtp && !(l->n_crypto && pick_crypto(om, l, &pick->their_crypto,
+						      &pick->our_crypto)) && l->crypto_required)
+		tnd_sdp_neg_fail(why, whylen, "audio m= line %u offers no SDES-SRTP we take, "
+				 "and we require it", i + 1);
 	else if (!tnd_sdp_neg_pick(om, l, &pick->codecs, why, whylen)) {
 		/* a phone keeps telephone-event/8000 beside Opus: taken at any
 		 * clock we list, the bridge maps it (issue 10 item 5) */
@@ -151,7 +149,7 @@ int tnd_sdp_offer_sip(struct tnd_sdp **offerp, const struct tnd_sdp_local *l)
 		e = tnd_sdp_neg_conn(sdp, &sdp->conn, l);
 	if (!e)
 		e = tnd_sdp_media_add(sdp, &m, "audio", l->port,
-				      l->n_crypto ? "RTP/SAVP" : "RTP/AVP");
+				      l->n_crypto && !l->crypto_avp ? "RTP/SAVP" : "RTP/AVP");
 	if (e)
 		goto out;
 	e = tnd_sdp_neg_add_offer_codecs(sdp, m, l);

@@ -34,7 +34,7 @@ from test_call_aiortc import connect, counters_zero
 from test_metrics import fetch, parse
 from test_sip_calls import sipp_ok, sipp_uas
 
-UK, AUTH, DEAD, BACKUP = (free_port(also_udp=True) for _ in range(4))
+UK, AUTH, DEAD, BACKUP, SECURE = (free_port(also_udp=True) for _ in range(5))
 TRUNK_SRC = "127.0.0.7"
 
 CONF = """[auth]
@@ -52,13 +52,16 @@ auth.password = s3cret
 dead.address = sip:127.0.0.1:%d
 dead.options_ping = 1
 backup.address = sip:127.0.0.1:%d
+secure.address = sip:127.0.0.1:%d
+secure.srtp = mandatory
 [dialplan]
 intl = 00 -> uk strip=2 prepend=+ users=bob
 national = ~^0[1-9] -> uk strip=1 prepend=+44
 auth = 8 -> auth strip=1
 failover = 7 -> dead,backup
 onlydead = 6 -> dead
-""" % (UK, TRUNK_SRC, AUTH, DEAD, BACKUP)
+secure = 59 -> secure strip=2
+""" % (UK, TRUNK_SRC, AUTH, DEAD, BACKUP, SECURE)
 
 GW = Gateway(extra=CONF)
 
@@ -106,6 +109,28 @@ async def test_dial_string_normalised_and_trunk_codecs():
         await counters_zero(c)
     finally:
         await c.close()
+
+
+async def test_trunk_srtp_policy():
+    """secure.srtp = mandatory while [media] sip_srtp is off: the trunk gets
+    RTP/SAVP with SDES keys, a trunk without srtp plain RTP/AVP."""
+    c = await connect(GW)
+    sp, _, cwd = sipp_uas("uas_busy.xml", SECURE, extra=["-trace_msg"])
+    pc, _ = await offering_pc()
+    try:
+        r = await c.call("call", {"to": "591234", "sdp": pc.localDescription.sdp})
+        st = await c.wait_state(r["call"], "ended", 15)
+        assert st["code"] == 486, st
+    finally:
+        await pc.close()
+    sipp_ok(sp, cwd, keep=True)
+    inv = invite_of(cwd)
+    assert re.search(r"^m=audio \d+ RTP/SAVP ", inv, re.M), inv
+    assert re.search(r"^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:", inv, re.M), inv
+    inv = await call_through(c, "0201234567", UK)
+    assert re.search(r"^m=audio \d+ RTP/AVP ", inv, re.M) and "a=crypto" not in inv, inv
+    await counters_zero(c)
+    await c.close()
 
 
 async def test_trunk_digest():
@@ -208,11 +233,11 @@ async def test_options_ping_down_and_failover():
     while trunk_up().get("dead") != 0:
         assert time.monotonic() < deadline, trunk_up()
         await asyncio.sleep(0.2)
-    assert trunk_up() == {"uk": 1, "auth": 1, "dead": 0, "backup": 1}, trunk_up()
+    assert trunk_up() == {"uk": 1, "auth": 1, "dead": 0, "backup": 1, "secure": 1}, trunk_up()
     root = await connect(GW, "root")
     trunks = {t["name"]: t for t in (await root.call("admin.trunks"))["trunks"]}
     await root.close()
-    assert set(trunks) == {"uk", "auth", "dead", "backup"}, trunks
+    assert set(trunks) == {"uk", "auth", "dead", "backup", "secure"}, trunks
     assert not trunks["dead"]["up"] and trunks["dead"]["pinged"], trunks["dead"]
     assert trunks["dead"]["fails"] >= 2, trunks["dead"]
     assert trunks["uk"]["up"] and not trunks["uk"]["pinged"] and trunks["uk"]["dids"] == 2
@@ -235,6 +260,7 @@ def cleanup():
 
 if __name__ == "__main__":
     GW.start()
-    tap_main([test_dial_string_normalised_and_trunk_codecs, test_trunk_digest,
+    tap_main([test_dial_string_normalised_and_trunk_codecs, test_trunk_srtp_policy,
+              test_trunk_digest,
               test_user_rights_403, test_did_inbound, test_3xx_not_followed, test_options_ping_down_and_failover],
              cleanup)

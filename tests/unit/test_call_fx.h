@@ -124,6 +124,10 @@ int tnd_test_call_drain_timeout(void);
 int tnd_test_call_drain_idle(void);
 /* test_call_reg.c: registrations */
 int tnd_test_call_reg_refused(void);
+/* test_call_sdes.c */
+int tnd_test_call_sdes_out_mandatory(void);
+int tnd_test_call_sdes_in_mandatory_plain(void);
+int tnd_test_call_sdes_optional(void);
 int tnd_test_call_reg_detach_pending(void);
 int tnd_test_call_reg_bad_params(void);
 int tnd_test_call_reg_requests(void);

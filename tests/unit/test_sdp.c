@@ -686,6 +686,8 @@ int main(int argc, char **argv)
 		TND_TEST(test_negotiated_errors),
 		TND_TEST(test_local_invalid),
 		TND_TEST(test_fmtp_get),
+		TND_TEST(test_crypto_parse),
+		TND_TEST(test_crypto_write),
 	};
 
 	int r = 1;

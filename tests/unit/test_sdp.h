@@ -31,4 +31,8 @@ int test_offer_webrtc(void);
 int test_negotiated_errors(void);
 int test_local_invalid(void);
 
+/* test_sdp_crypto.c */
+int test_crypto_parse(void);
+int test_crypto_write(void);
+
 #endif

@@ -44,9 +44,16 @@ static const char *const gw_ext[] = { "urn:ietf:params:rtp-hdrext:ssrc-audio-lev
 static const char *const gw_crypto[] = {
 	"1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj",
 };
+/* all four suites, as [media] sip_srtp_suites' default orders them */
+static const char *const gw_crypto_all[] = {
+	"1 AES_CM_128_HMAC_SHA1_80 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj",
+	"2 AES_CM_128_HMAC_SHA1_32 inline:d0RmdmcmVCspeEc3QGZiNWpVLFJhQX1cfHAwJSoj",
+	"3 AEAD_AES_128_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==",
+	"4 AEAD_AES_256_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis=",
+};
 
 /* The gateway's side of a leg, by name: pcmu, opus, hold (WebRTC legs);
- * sip, sip-srtp, sip-mux (SIP legs). */
+ * sip, sip-srtp, sip-sdes-opt, sip-sdes-mand, sip-mux (SIP legs). */
 static struct tnd_sdp_local local_for(const char *name)
 {
 	struct tnd_sdp_local l = {
@@ -62,6 +69,13 @@ static struct tnd_sdp_local local_for(const char *name)
 		if (!strcmp(name, "sip-srtp")) {
 			l.crypto = gw_crypto;
 			l.n_crypto = 1;
+		}
+		/* [media] sip_srtp = optional / mandatory, every suite */
+		if (!strcmp(name, "sip-sdes-opt") || !strcmp(name, "sip-sdes-mand")) {
+			l.crypto = gw_crypto_all;
+			l.n_crypto = 4;
+			l.crypto_avp = !strcmp(name, "sip-sdes-opt");
+			l.crypto_required = !l.crypto_avp;
 		}
 		l.rtcp_mux = !strcmp(name, "sip-mux");
 		/* a transcoding gateway: the offerer's codec order and ptime */
@@ -432,6 +446,17 @@ int test_answer_webrtc_cases(void)
 #define AES256 "crypto=1~AES_256_CM_HMAC_SHA1_80~inline:" \
 	"d2VyZSBhbGwgbWFkIGhlcmUuIEknbSBtYWQuIFlvdSdyZSBtYWQuIEhvdw=="
 
+#define GCM128 "crypto=5~AEAD_AES_128_GCM~inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw=="
+#define GCM256 "crypto=6~AEAD_AES_256_GCM~inline:" \
+	"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis="
+#define GCM256SHORT "crypto=6~AEAD_AES_256_GCM~inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+/* (an MKI's '|' would split the offer spec; test_sdp_crypto.c has those) */
+#define AES80KDR "crypto=7~AES_CM_128_HMAC_SHA1_80~" \
+	"inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR~KDR=4"
+#define AES32CLEAR "crypto=8~AES_CM_128_HMAC_SHA1_32~" \
+	"inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR~UNENCRYPTED_SRTP"
+#define AES32 "crypto=9~AES_CM_128_HMAC_SHA1_32~inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+
 int test_answer_sip_cases(void)
 {
 	static const struct oa_case cases[] = {
@@ -466,6 +491,38 @@ int test_answer_sip_cases(void)
 		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005" },
 		{ "no common codec", "sip | audio 9:G722/8000 18:G729/8000", "sip",
 		  "ENOTSUP: " NO_COMMON },
+		{ "best-effort SDES: RTP/AVP with a=crypto is answered with our line",
+		  "sip | audio 0:PCMU/8000 " AES80, "sip-sdes-opt",
+		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005 "
+		  "crypto=2 AES_CM_128_HMAC_SHA1_80" },
+		{ "best-effort SDES with a suite we lack: plain RTP",
+		  "sip | audio 0:PCMU/8000 " AES256, "sip-sdes-opt",
+		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005" },
+		{ "the offerer's first suite we have wins (RFC 4568 7.1.2)",
+		  "sip | audio 0:PCMU/8000 proto=RTP/SAVP " AES256 " " GCM128 " " AES80,
+		  "sip-sdes-mand",
+		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005 crypto=5 AEAD_AES_128_GCM" },
+		{ "AEAD_AES_256_GCM taken", "sip | audio 0:PCMU/8000 proto=RTP/SAVP " GCM256,
+		  "sip-sdes-mand",
+		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005 crypto=6 AEAD_AES_256_GCM" },
+		{ "a line with a KDR or UNENCRYPTED_SRTP is passed over",
+		  "sip | audio 0:PCMU/8000 proto=RTP/SAVP " AES80KDR " " AES32CLEAR " " AES32,
+		  "sip-sdes-mand",
+		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005 "
+		  "crypto=9 AES_CM_128_HMAC_SHA1_32" },
+		{ "a key of the wrong length for its suite is passed over",
+		  "sip | audio 0:PCMU/8000 proto=RTP/SAVP " GCM256SHORT, "sip-sdes-mand",
+		  "ENOTSUP: audio m= line 1 wants SDES-SRTP with suites we lack" },
+		{ "mandatory: a plain offer is refused", "sip | audio 0:PCMU/8000",
+		  "sip-sdes-mand",
+		  "ENOTSUP: audio m= line 1 offers no SDES-SRTP we take, and we require it" },
+		{ "mandatory: RTP/AVP with a crypto line we take is fine",
+		  "sip | audio 0:PCMU/8000 " AES32, "sip-sdes-mand",
+		  "audio 5004 0:PCMU/8000 sendrecv ptime=20 rtcp=5005 "
+		  "crypto=9 AES_CM_128_HMAC_SHA1_32" },
+		{ "mandatory: RTP/AVP with only lines we lack is refused",
+		  "sip | audio 0:PCMU/8000 " AES256, "sip-sdes-mand",
+		  "ENOTSUP: audio m= line 1 offers no SDES-SRTP we take, and we require it" },
 		{ "SDES and no keys of ours", "sip | audio 0:PCMU/8000 proto=RTP/SAVP " AES80,
 		  "sip",
 		  "ENOTSUP: audio m= line 1 wants SDES-SRTP and we have no keys" },
@@ -582,6 +639,17 @@ int test_offer_sip(void)
 	TEST_ASSERT(tnd_sdp_offer_sip(&o, &l) == 0);
 	TEST_ASSERT(!strcmp(o->media[0]->proto, "RTP/SAVP") && o->media[0]->n_crypto == 1);
 	TEST_ASSERT(o->media[0]->dir == TND_SDP_SENDONLY && o->media[0]->rtcp_mux);
+	tnd_sdp_free(o);
+
+	/* [media] sip_srtp optional: RTP/AVP carrying every line, in order */
+	l = local_for("sip-sdes-opt");
+	TEST_ASSERT(tnd_sdp_offer_sip(&o, &l) == 0);
+	TEST_ASSERT(!strcmp(o->media[0]->proto, "RTP/AVP") && o->media[0]->n_crypto == 4);
+	TEST_ASSERT(!strcmp(o->media[0]->crypto[3], gw_crypto_all[3]));
+	tnd_sdp_free(o);
+	l = local_for("sip-sdes-mand");
+	TEST_ASSERT(tnd_sdp_offer_sip(&o, &l) == 0);
+	TEST_ASSERT(!strcmp(o->media[0]->proto, "RTP/SAVP") && o->media[0]->n_crypto == 4);
 	tnd_sdp_free(o);
 	return 0;
 }

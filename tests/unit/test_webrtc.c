@@ -519,14 +519,18 @@ static int srtp_round_trip(enum tnd_srtp_profile prof)
 {
 	struct tnd_srtp_keys ka, kb;
 	struct tnd_srtp *a = NULL, *b = NULL;
-	size_t salt = prof == TND_SRTP_AEAD_AES_128_GCM ? 12 : 14;
+	bool gcm = prof == TND_SRTP_AEAD_AES_128_GCM || prof == TND_SRTP_AEAD_AES_256_GCM;
+	size_t salt = gcm ? 12 : 14;
+	/* RFC 3711 / 4568 6.2.2 / 7714: the 32-bit tag is SRTP's only */
+	size_t tag = gcm ? 16 : prof == TND_SRTP_AES128_CM_SHA1_32 ? 4 : 10;
+	size_t rtcp_tag = gcm ? 16 : 10;
 	uint8_t *pkt, ref[200], sent[200 + TND_PC_SRTP_OVERHEAD];
 	size_t n, len, sent_len;
 	int rc = 1;
 
 	memset(&ka, 0, sizeof(ka));
 	ka.profile = prof;
-	ka.key_len = 16;
+	ka.key_len = prof == TND_SRTP_AEAD_AES_256_GCM ? 32 : 16;
 	ka.salt_len = salt;
 	for (size_t i = 0; i < TND_SRTP_MAX_KEY_SALT; i++) {
 		ka.tx[i] = (uint8_t)i;
@@ -546,7 +550,7 @@ static int srtp_round_trip(enum tnd_srtp_profile prof)
 	memcpy(pkt, ref, len);
 	n = len;
 	if (tnd_srtp_protect(a, pkt, &n, len + TND_PC_SRTP_OVERHEAD, false) ||
-	    n != len + (salt == 12 ? 16 : 10) || !memcmp(pkt + 12, ref + 12, 16))
+	    n != len + tag || !memcmp(pkt + 12, ref + 12, 16))
 		goto free_pkt;
 	memcpy(sent, pkt, n);
 	sent_len = n;
@@ -569,14 +573,14 @@ static int srtp_round_trip(enum tnd_srtp_profile prof)
 		goto free_pkt;
 	/* no room for the tag */
 	n = len;
-	if (tnd_srtp_protect(a, pkt, &n, len + 4, false) != ENOSPC)
+	if (tnd_srtp_protect(a, pkt, &n, len + tag - 1, false) != ENOSPC)
 		goto free_pkt;
 	/* SRTCP: a compound SR/SDES/BYE, other way round */
 	n = make_compound(pkt);
 	memcpy(ref, pkt, n);
 	len = n;
 	if (tnd_srtp_protect(b, pkt, &n, len + TND_PC_SRTP_OVERHEAD, true) ||
-	    n != len + 4 + (salt == 12 ? 16 : 10) ||
+	    n != len + 4 + rtcp_tag ||
 	    tnd_srtp_unprotect(a, pkt, &n, true) || n != len || memcmp(pkt, ref, len))
 		goto free_pkt;
 	rc = 0;
@@ -608,6 +612,67 @@ static int test_srtp_cm_sha1_80(void)
 	return 0;
 }
 
+/* The two suites only SDES brings (RFC 4568 6.2.2, RFC 7714 12). */
+static int test_srtp_cm_sha1_32(void)
+{
+	TEST_ASSERT(srtp_round_trip(TND_SRTP_AES128_CM_SHA1_32) == 0);
+	return 0;
+}
+
+static int test_srtp_gcm256(void)
+{
+	struct tnd_srtp_keys k;
+	struct tnd_srtp *s = NULL;
+
+	TEST_ASSERT(srtp_round_trip(TND_SRTP_AEAD_AES_256_GCM) == 0);
+	memset(&k, 0, sizeof(k));
+	k.profile = TND_SRTP_AEAD_AES_256_GCM;
+	k.key_len = 16;    /* a 128-bit key for the 256-bit suite: refused */
+	k.salt_len = 12;
+	TEST_ASSERT(tnd_srtp_alloc(&s, &k) == EINVAL && !s);
+	return 0;
+}
+
+/* The SDES path into the keys: suite names and lengths. */
+static int test_srtp_keys_sdes(void)
+{
+	static const struct {
+		const char *name;
+		enum tnd_srtp_profile p;
+		size_t key, salt;
+	} v[] = {
+		{ "AES_CM_128_HMAC_SHA1_80", TND_SRTP_AES128_CM_SHA1_80, 16, 14 },
+		{ "AES_CM_128_HMAC_SHA1_32", TND_SRTP_AES128_CM_SHA1_32, 16, 14 },
+		{ "AEAD_AES_128_GCM", TND_SRTP_AEAD_AES_128_GCM, 16, 12 },
+		{ "AEAD_AES_256_GCM", TND_SRTP_AEAD_AES_256_GCM, 32, 12 },
+	};
+	uint8_t tx[TND_SRTP_MAX_KEY_SALT], rx[TND_SRTP_MAX_KEY_SALT];
+	struct tnd_srtp_keys k;
+	struct tnd_srtp *s = NULL;
+
+	for (size_t i = 0; i < sizeof(tx); i++) {
+		tx[i] = (uint8_t)i;
+		rx[i] = (uint8_t)~i;
+	}
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		size_t n = v[i].key + v[i].salt;
+
+		TEST_ASSERT(tnd_srtp_keys_sdes(&k, v[i].name, tx, n, rx, n) == 0);
+		TEST_ASSERT(k.profile == v[i].p && k.key_len == v[i].key);
+		TEST_ASSERT(k.salt_len == v[i].salt);
+		TEST_ASSERT(!memcmp(k.tx, tx, n) && !memcmp(k.rx, rx, n));
+		TEST_ASSERT(!strcmp(tnd_srtp_profile_name(k.profile), v[i].name));
+		TEST_ASSERT(tnd_srtp_alloc(&s, &k) == 0);
+		tnd_srtp_free(s);
+		s = NULL;
+		TEST_ASSERT(tnd_srtp_keys_sdes(&k, v[i].name, tx, n - 1, rx, n - 1) == EINVAL);
+		TEST_ASSERT(tnd_srtp_keys_sdes(&k, v[i].name, tx, n, rx, n - 1) == EINVAL);
+	}
+	TEST_ASSERT(tnd_srtp_keys_sdes(&k, "AES_256_CM_HMAC_SHA1_80", tx, 46, rx, 46) == EINVAL);
+	TEST_ASSERT(tnd_srtp_keys_sdes(&k, "aead_aes_128_gcm", tx, 28, rx, 28) == EINVAL);
+	return 0;
+}
+
 static const struct tnd_test tests[] = {
 	TND_TEST(test_rtp_valid),
 	TND_TEST(test_rtp_csrc_ext_padding),
@@ -622,6 +687,9 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_fingerprint),
 	TND_TEST(test_srtp_gcm),
 	TND_TEST(test_srtp_cm_sha1_80),
+	TND_TEST(test_srtp_cm_sha1_32),
+	TND_TEST(test_srtp_gcm256),
+	TND_TEST(test_srtp_keys_sdes),
 	TND_TEST(test_pc_api_errors),
 	TND_TEST(test_pc_alloc_enomem),
 	TND_TEST(test_pc_detach_outlived_owner),
@@ -669,6 +737,7 @@ static const struct tnd_test tests[] = {
 	TND_TEST(test_pc_direct_replay),
 	TND_TEST(test_pc_direct_restart),
 	TND_TEST(test_rtpsock_garbage_and_rtcp),
+	TND_TEST(test_rtpsock_srtp_required),
 	TND_TEST(test_rtpsock_dscp),
 	TND_TEST(test_srtp_no_repeat_tx),
 	TND_TEST(test_srtp_ssrc_cap),

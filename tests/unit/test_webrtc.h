@@ -55,6 +55,7 @@ int test_cand_prefix_match(void);
 int test_cand_check(void);
 int test_cand_allowed(void);
 int test_rtpsock_garbage_and_rtcp(void);
+int test_rtpsock_srtp_required(void);
 int test_rtpsock_dscp(void);
 int test_srtp_no_repeat_tx(void);
 int test_srtp_ssrc_cap(void);

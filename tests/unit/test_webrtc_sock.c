@@ -680,6 +680,46 @@ int test_rtpsock_garbage_and_rtcp(void)
 	return with_sock(NULL, peer_stranger, 2, garbage_and_rtcp);
 }
 
+/* SDES mandatory (srtp_required): before the keys, the peer's plain RTP
+ * and RTCP reach nobody (counted as drop_srtp) and nothing is sent, even
+ * with a remote; once tnd_rtpsock_set_srtp ran, sends go out protected. */
+static int do_set_srtp(void *ctx, const char *unused)
+{
+	uint8_t key[30];
+	struct sock *k = ctx;
+
+	(void)unused;
+	memset(key, 0x42, sizeof(key));
+	return tnd_rtpsock_set_srtp(k->s, "AES_CM_128_HMAC_SHA1_32", key, 30, key, 30);
+}
+
+static int srtp_required(struct sock *k, const int *fd, const uint16_t *port)
+{
+	k->remote_port = port[0];
+	TEST_ASSERT(tnd_test_run_on(k->loop, do_remote, k) == 0);
+	TEST_ASSERT(tnd_test_run_on(k->loop, do_send_rtp, k) == ENOTCONN);
+	TEST_ASSERT(tnd_test_run_on(k->loop, do_send_rtcp, k) == ENOTCONN);
+	TEST_ASSERT(peer_recv(fd[0], 100) < 0);
+	for (uint16_t i = 0; i < 4; i++)
+		TEST_ASSERT(peer_rtp(fd[0], k->port, 0xabc, i) == 0);
+	TEST_ASSERT(peer_send(fd[0], (uint16_t)(k->port + 1),
+			      (const uint8_t[8]){ 0x80, TND_RTCP_RR, 0, 1, 0, 0, 0, 5 }, 8) == 0);
+	TEST_ASSERT(wait_count(k, &k->st.drop_srtp, 5));
+	TEST_ASSERT(k->n_rtp == 0 && k->n_rtcp == 0 && k->st.rtp_in == 0);
+	TEST_ASSERT(tnd_test_run_on(k->loop, do_set_srtp, k) == 0);
+	TEST_ASSERT(tnd_test_run_on(k->loop, do_send_rtp, k) == 0);
+	/* 16 bytes of RTP and the 4-byte tag of AES_CM_128_HMAC_SHA1_32 */
+	TEST_ASSERT(peer_recv(fd[0], 2000) == 16 + 4);
+	return 0;
+}
+
+int test_rtpsock_srtp_required(void)
+{
+	const struct tnd_rtpsock_conf conf = { .srtp_required = true };
+
+	return with_sock(&conf, peer_stranger, 2, srtp_required);
+}
+
 /* The TOS byte a datagram arrived with (IP_RECVTOS on fd), or -1. */
 static int recv_tos(int fd, int ms)
 {
