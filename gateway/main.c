@@ -304,6 +304,7 @@ static const struct tnd_api_calls call_ops = {
 	tnd_calls_unregister, tnd_calls_reattach, tnd_calls_detached, tnd_calls_logout,
 	tnd_calls_foreach, tnd_calls_query, tnd_calls_kill, tnd_calls_drain_start,
 	tnd_calls_media_stats, tnd_calls_dtmf, tnd_calls_reg_foreach,
+	tnd_calls_progress,
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */

@@ -88,7 +88,10 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 	 * same way, as with the UA-wide outbound proxy */
 	if (!next_hop)
 		next_hop = call->route;
+	/* NUTAG_EARLY_MEDIA: nta takes the peer's reliable 18x (RFC 3262) as
+	 * such and nua PRACKs each (PRACK is not in APPL_METHODS, ua.c) */
 	nua_invite(call->nh, TAG_IF(next_hop, NUTAG_PROXY(URL_STRING_MAKE(next_hop))),
+		   NUTAG_EARLY_MEDIA(1),
 		   SIPTAG_CALL_ID_STR(call->call_id), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
 		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(call->xtags));
 	call->state = CS_CALLING;

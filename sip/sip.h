@@ -120,7 +120,8 @@ struct tnd_sip_header {
 /* 1xx to our INVITE: 180, 183... (nua keeps 100 Trying to itself). `sdp`
  * is the body when the response carries one (early media, usually 183),
  * else NULL. Responses of different forks all come here (one may ring, the
- * next bring early SDP). None after tnd_sipcall_hangup(). */
+ * next bring early SDP). nua PRACKs a reliable one (RSeq, RFC 3262)
+ * itself. None after tnd_sipcall_hangup(). */
 typedef void (tnd_sipcall_progress_h)(void *arg, struct tnd_sipcall *call, int status,
 				      const char *phrase, const char *sdp);
 /* 2xx to our INVITE (the ACK is sent for us). `sdp` is the answer, NULL
@@ -204,7 +205,8 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
  * INVITE without a body 488 (no late offer yet), one with another body
  * type 415, one with Max-Forwards: 0 483 (the gateway may call out again:
  * a loop stops here), and every INVITE 503 once shutting down; nua answers
- * 420 to Require: 100rel (we support no reliable provisionals). */
+ * 420 to a Require: naming an extension we lack (100rel and timer we
+ * have). */
 struct tnd_sipcall_info {
 	const char *ruri_user;     /* user part of the Request-URI, "" when none */
 	const char *from_uri;
@@ -238,8 +240,10 @@ int tnd_sipcall_set_handlers(struct tnd_sipcall *call, const struct tnd_sipcall_
 			     void *arg);
 
 /* Incoming, unanswered: 180 Ringing, or 183 Session Progress carrying
- * `sdp` (early media) when it is not NULL; unreliable (no 100rel). May be
- * repeated. EINVAL on an outgoing call, EALREADY once answered or ending. */
+ * `sdp` (early media) when it is not NULL. Reliable (RFC 3262: RSeq, nua
+ * answers the PRACK) when the INVITE required 100rel, and a 183 also when
+ * it only supported it; nua holds a reliable 18x until the one before is
+ * PRACKed. May be repeated. EINVAL on an outgoing call, EALREADY once answered or ending. */
 int tnd_sipcall_ringing(struct tnd_sipcall *call, const char *sdp);
 /* Incoming, unanswered: 200 OK with `sdp` (also sent again to a later
  * re-INVITE that repeats the offer, a session refresh; a re-INVITE that

@@ -89,6 +89,9 @@ struct tnd_api_calls {
 		    unsigned duration_ms, unsigned gap_ms, char *msg, size_t msglen);
 	/* admin.registrations; NULL: the list is empty */
 	void (*reg_foreach)(struct tnd_calls *calls, tnd_reg_info_h *h, void *arg);
+	/* progress (early media from the browser); NULL answers 503 */
+	int (*progress)(struct tnd_calls *calls, void *conn, const char *call, const char *sdp,
+			char *msg, size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

@@ -57,6 +57,8 @@ static void call_destroy(void *data)
 	tnd_sdp_free(call->sip_offer);
 	tnd_sdp_free(call->reattach_offer);
 	g_free(call->to);
+	g_free(call->early_sip_sdp);
+	g_free(call->early_webrtc_sdp);
 	g_free(call->from_user);
 	g_free(call->from_display);
 	g_free(call->account);

@@ -59,7 +59,7 @@ static gboolean on_ring_timeout(gpointer data)
 
 	g_source_unref(call->ring_timer);
 	call->ring_timer = NULL;
-	if (call->owner)
+	if (call->owner && !call->early)
 		return G_SOURCE_REMOVE;   /* answered: the SIP 200 is on its way */
 	snprintf(reason, sizeof(reason), "no answer within %d s",
 		 call->calls->env.conf->calls_ring_timeout);
@@ -360,10 +360,17 @@ static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port)
 		err = tnd_call_route(call, call->sip_offer, answer, &wn, why, sizeof(why));
 	if (!err) {
 		text = tnd_call_sdp_text(answer);
-		err = text ? tnd_sipcall_answer(call->sip, text) : ENOMEM;
+		if (!text)
+			err = ENOMEM;
+		else if (call->early)
+			err = tnd_call_early_sent(call, g_steal_pointer(&text));
+		else
+			err = tnd_sipcall_answer(call->sip, text);
 	}
 	g_free(text);
 	tnd_sdp_free(answer);
+	if (!err && call->early)
+		return;       /* the 183 went (call_early.c): the 200 waits for `answer` */
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: cannot answer the SIP caller: %s", call->id,
 			     *why ? why : strerror(err));
@@ -374,8 +381,11 @@ static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port)
 	tnd_call_notify(call, "answered", 200, "OK");
 }
 
-int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
-		     char *msg, size_t msglen)
+/* The browser's answer (`answer`, or `progress` when early) takes the
+ * call: its WebRTC leg is set, and the SIP-side socket is asked for; its
+ * `ready` sends the 200 or 183 (answer_sip). */
+static int take_call(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
+		     bool early, char *msg, size_t msglen)
 {
 	const struct tnd_call_sink *sink = calls->env.sink;
 	struct tnd_sdp *answer = NULL, *trial = NULL;
@@ -387,6 +397,10 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	call = ringing_call(calls, conn, id, msg, msglen, &err);
 	if (!call)
 		return err;
+	if (!sdp) {
+		snprintf(msg, msglen, "params.sdp: missing");
+		return EINVAL;
+	}
 	err = tnd_sdp_parse(&answer, sdp, strlen(sdp), why, sizeof(why));
 	if (!err)
 		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, answer, why, sizeof(why));
@@ -404,6 +418,9 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	}
 	call->n_ringing = 0;
 	call->webrtc_answer = answer;
+	call->early = early;
+	if (early)
+		call->early_webrtc_sdp = g_strdup(sdp);
 
 	snprintf(fp, sizeof(fp), "%s %s", wn.answer_m->fp.alg, wn.answer_m->fp.value);
 	/* the browser answered: our DTLS role is the opposite of its setup */
@@ -428,6 +445,22 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		return ENOTSUP;
 	}
 	return 0;
+}
+
+int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
+		     char *msg, size_t msglen)
+{
+	struct tnd_call *call = tnd_call_find(calls, id);
+
+	if (call && call->dir == CALL_IN && call->early && call->owner == conn)
+		return tnd_call_early_answer(call, sdp, msg, msglen);
+	return take_call(calls, conn, id, sdp, false, msg, msglen);
+}
+
+int tnd_calls_progress(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
+		       char *msg, size_t msglen)
+{
+	return take_call(calls, conn, id, sdp, true, msg, msglen);
 }
 
 int tnd_calls_reject(struct tnd_calls *calls, void *conn, const char *id, int code,

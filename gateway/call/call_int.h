@@ -141,6 +141,12 @@ struct tnd_call {
 	unsigned info_pos, info_ms, info_gap;
 	GSource *info_timer;                 /* owned: the next INFO */
 	int64_t metrics_start_us;            /* call_metrics.c: monotonic, at start */
+	/* call_early.c: a browser's early answer (`progress`) to a call from
+	 * SIP: 183 with our SDP now, the same SDP in the 200 on `answer` */
+	bool early;                          /* taken by `progress` */
+	bool early_then_answer;              /* `answer` came before the 183 left */
+	char *early_sip_sdp;                 /* owned (g_): our 183's SDP, once sent */
+	char *early_webrtc_sdp;              /* owned (g_): the browser's progress answer */
 };
 
 /* call.c */
@@ -227,6 +233,16 @@ void tnd_call_regs_conn_gone(struct tnd_calls *calls, void *conn);
 int tnd_call_reg_identity(struct tnd_calls *calls, const char *account, const char *user,
 			  struct tnd_sipcall_params *sp, struct tnd_sip_cred *cred,
 			  char *ubuf, size_t ulen, char *msg, size_t msglen);
+/* call_early.c */
+/* `answer` after `progress` on the call's owner: 200 with the 183's SDP
+ * (or, before the 183 left, right after it). sdp NULL or the progress
+ * answer itself; another one gets EINVAL. */
+int tnd_call_early_answer(struct tnd_call *call, const char *sdp, char *msg, size_t msglen);
+/* The SIP-side socket of a `progress` is up: sends the 183 with `sip_sdp`
+ * (taken, g_), tells the owner `early`, and answers at once when `answer`
+ * already came. 0 or an errno. */
+int tnd_call_early_sent(struct tnd_call *call, char *sip_sdp);
+
 /* call_reattach.c */
 /* The owner's WebSocket is gone: keeps the call for [calls] reattach_grace
  * when it can be reattached (answered or in progress, with a user); false
