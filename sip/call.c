@@ -191,6 +191,11 @@ void tnd_sipcall_detach(struct tnd_sipcall *call)
 		tnd_sipcall_end(call, TND_SIPCALL_END_LOCAL);
 }
 
+const char *tnd_sipcall_remote_sdp(const struct tnd_sipcall *call)
+{
+	return call ? call->remote_sdp : NULL;
+}
+
 bool tnd_sipcall_is_live(const struct tnd_sipcall *call)
 {
 	return call && call->state != CS_ENDED && call->nh;
@@ -403,11 +408,20 @@ static void on_i_ack(struct tnd_sipcall *call, int status, const char *phrase,
 		     const sip_t *sip, tagi_t tags[])
 {
 	const struct tnd_sipcall_handlers *h = call->h;
+	char *sdp;
+	int err;
 
 	(void)status;
 	(void)phrase;
-	(void)sip;
 	(void)tags;
+	if (call->late_offer && call->state == CS_ANSWERED) {
+		/* the answer to the offer in our 2xx (RFC 3264 section 4);
+		 * none, or an unusable one, leaves remote_sdp NULL and the
+		 * owner ends the call */
+		sdp = tnd_sipcall_body(sip, &err);
+		free(call->remote_sdp);
+		call->remote_sdp = sdp;
+	}
 	if (call->bye_on_ack) {
 		call->bye_on_ack = false;
 		nua_bye(call->nh, TAG_END());

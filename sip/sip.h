@@ -130,7 +130,8 @@ typedef void (tnd_sipcall_progress_h)(void *arg, struct tnd_sipcall *call, int s
  * dialog with BYE by itself. Not after tnd_sipcall_hangup(). */
 typedef void (tnd_sipcall_answered_h)(void *arg, struct tnd_sipcall *call, int status,
 				      const char *phrase, const char *sdp);
-/* The ACK for our 2xx to an incoming call arrived: the dialog is confirmed. */
+/* The ACK for our 2xx to an incoming call arrived: the dialog is confirmed
+ * (for a late offer, tnd_sipcall_remote_sdp() now holds its answer). */
 typedef void (tnd_sipcall_ack_h)(void *arg, struct tnd_sipcall *call);
 /* Exactly once per call that is not detached, last of its callbacks. */
 typedef void (tnd_sipcall_ended_h)(void *arg, struct tnd_sipcall *call, int status,
@@ -202,8 +203,7 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
  * the incoming handler. Before the handler runs, the UA checks the source
  * (tnd_sip_conf: trusted list, rate, block; an untrusted source gets 403,
  * or 401 when inbound_user is set, whoever it calls), then answers an
- * INVITE without a body 488 (no late offer yet), one with another body
- * type 415, one with Max-Forwards: 0 483 (the gateway may call out again:
+ * INVITE with a body other than application/sdp 415, one with Max-Forwards: 0 483 (the gateway may call out again:
  * a loop stops here), and every INVITE 503 once shutting down; nua answers
  * 420 to a Require: naming an extension we lack (100rel and timer we
  * have). */
@@ -212,7 +212,11 @@ struct tnd_sipcall_info {
 	const char *from_uri;
 	const char *from_display;  /* NULL when none; quotes and escapes removed */
 	const char *to_uri;
-	const char *sdp;           /* the offer, never NULL */
+	const char *sdp;           /* the offer; NULL for an INVITE without one (a
+				    * late offer: the SDP of our 2xx is the offer
+				    * and its answer comes in the ACK:
+				    * tnd_sipcall_remote_sdp in the `ack`
+				    * callback) */
 	const struct tnd_sip_header *headers; /* its X- headers, in order, at most 16 */
 	size_t n_headers;
 	/* The INVITE's Request-URI is the Contact of a live registration
@@ -277,6 +281,10 @@ int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *bo
 /* No callback fires after this returns; a live call is hung up as by
  * tnd_sipcall_hangup. Then drop the reference. NULL-safe, idempotent. */
 void tnd_sipcall_detach(struct tnd_sipcall *call);
+/* The peer's SDP: its offer (incoming), its answer (outgoing), or for an
+ * incoming late offer the answer its ACK carried (NULL until then, and
+ * when the ACK had none). Borrowed while the reference is held. */
+const char *tnd_sipcall_remote_sdp(const struct tnd_sipcall *call);
 /* Whether the dialog still has its Sofia handle (it has not ended). */
 bool tnd_sipcall_is_live(const struct tnd_sipcall *call);
 /* Ends the call now, without waiting for the peer (one that ignores our

@@ -91,6 +91,8 @@ struct tnd_sipcall {
 	bool established;            /* a 2xx was sent or received */
 	bool detached;               /* tnd_sipcall_detach() called */
 	bool bye_on_ack;             /* hung up between our 2xx and its ACK */
+	bool late_offer;             /* incoming INVITE without SDP: our 2xx
+				      * offers, the ACK answers (RFC 3261 13.2.1) */
 	bool why_set;                /* `why`, end_status and end_phrase decided */
 	enum tnd_sipcall_end why;
 	int end_status;

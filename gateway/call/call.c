@@ -309,8 +309,8 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	if (err)
 		return err;
 	/* the peer's media address: theirs is the answer when we offered */
-	remote = call->dir == CALL_OUT ? sip_answer : sip_offer;
-	rm = call->dir == CALL_OUT ? sn.answer_m : sn.offer_m;
+	remote = call->dir == CALL_OUT || call->late_offer ? sip_answer : sip_offer;
+	rm = call->dir == CALL_OUT || call->late_offer ? sn.answer_m : sn.offer_m;
 	conn = tnd_sdp_media_conn(remote, rm);
 	if (!rm->port) {
 		snprintf(msg, msglen, "SIP peer's SDP has no media port");

@@ -31,8 +31,17 @@ static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 	tnd_call_end(call, status, phrase ? phrase : tnd_sipcall_end_name(why));
 }
 
+static void on_sip_ack(void *arg, struct tnd_sipcall *sip)
+{
+	struct tnd_call *call = arg;
+
+	(void)sip;
+	if (call->late_offer)
+		tnd_call_late_ack(call);
+}
+
 static const struct tnd_sipcall_handlers sip_handlers = {
-	NULL, NULL, NULL, on_sip_ended, tnd_call_on_info,
+	NULL, NULL, on_sip_ack, on_sip_ended, tnd_call_on_info,
 };
 
 static void on_refused_ended(void *arg, struct tnd_sipcall *sip, int status,
@@ -139,7 +148,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		return;
 	}
 	call->rtp_port = rtp_port;
-	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
+	err = call->late_offer ? 0 : pick_codec(call, &trial, &sn, msg, sizeof(msg));
 	if (err) {
 		tnd_sdp_free(trial);
 		refuse(call, 488, "Not Acceptable Here");
@@ -148,7 +157,8 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	tnd_call_local_webrtc(call, &l, &(struct tnd_call_ice){ ufrag, pwd, cands, complete });
 	/* the SIP side's codec when browsers have it, and Opus (call_codec.c) */
 	l.codecs = want;
-	l.n_codecs = tnd_call_webrtc_offer_prefs(want, sn.codec, sn.dtmf);
+	l.n_codecs = call->late_offer ? tnd_call_late_webrtc_prefs(call, want) :
+		     tnd_call_webrtc_offer_prefs(want, sn.codec, sn.dtmf);
 	err = tnd_sdp_offer_webrtc(&call->webrtc_offer, &l);
 	tnd_sdp_free(trial);
 	offer = err ? NULL : tnd_call_sdp_text(call->webrtc_offer);
@@ -246,7 +256,9 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		tnd_sipcall_reject(sip, err, NULL);
 		return 0;
 	}
-	err = tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg, sizeof(msg));
+	/* no SDP: a late offer, made by us in the 200 (call_early.c) */
+	err = info->sdp ? tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg,
+					sizeof(msg)) : 0;
 	if (err) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: bad SDP: %s", user, msg);
 		return err == ENOTSUP ? ENOTSUP : EINVAL;
@@ -257,7 +269,8 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		return EBUSY;
 	}
 	call->sip_offer = offer;
-	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
+	call->late_offer = !offer;
+	err = call->late_offer ? 0 : pick_codec(call, &trial, &sn, msg, sizeof(msg));
 	tnd_sdp_free(trial);
 	if (err) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: %s (488)", user, msg);
@@ -354,6 +367,12 @@ static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port)
 		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, call->webrtc_answer, why,
 					 sizeof(why));
 	call->rtp_port = rtp_port;
+	if (!err && call->late_offer) {
+		/* 200 with our offer; answered once the ACK brings the answer */
+		err = tnd_call_late_200(call, why, sizeof(why));
+		if (!err)
+			return;
+	}
 	if (!err)
 		err = sip_answer(call, &wn, rtp_port, &answer, why, sizeof(why));
 	if (!err)
@@ -401,6 +420,11 @@ static int take_call(struct tnd_calls *calls, void *conn, const char *id, const 
 		snprintf(msg, msglen, "params.sdp: missing");
 		return EINVAL;
 	}
+	if (early && call->late_offer) {
+		/* a 183 would carry our offer, answered in a PRACK nua keeps */
+		snprintf(msg, msglen, "no early media on a call whose INVITE had no SDP offer");
+		return ENOTSUP;
+	}
 	err = tnd_sdp_parse(&answer, sdp, strlen(sdp), why, sizeof(why));
 	if (!err)
 		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, answer, why, sizeof(why));
@@ -432,7 +456,7 @@ static int take_call(struct tnd_calls *calls, void *conn, const char *id, const 
 		err = tnd_bridge_webrtc_candidate(call->br, NULL);
 	/* a trial now, so a browser answer we cannot relay fails this request;
 	 * the real one waits for the SIP-side socket (answer_sip) */
-	if (!err)
+	if (!err && !call->late_offer)
 		err = sip_answer(call, &wn, 9, &trial, why, sizeof(why));
 	tnd_sdp_free(trial);
 	if (!err)

@@ -147,6 +147,9 @@ struct tnd_call {
 	bool early_then_answer;              /* `answer` came before the 183 left */
 	char *early_sip_sdp;                 /* owned (g_): our 183's SDP, once sent */
 	char *early_webrtc_sdp;              /* owned (g_): the browser's progress answer */
+	bool late_offer;                     /* in: the INVITE had no SDP; our 200
+					      * offers (sip_offer is ours), the ACK
+					      * answers */
 };
 
 /* call.c */
@@ -242,6 +245,17 @@ int tnd_call_early_answer(struct tnd_call *call, const char *sdp, char *msg, siz
  * (taken, g_), tells the owner `early`, and answers at once when `answer`
  * already came. 0 or an errno. */
 int tnd_call_early_sent(struct tnd_call *call, char *sip_sdp);
+
+/* A call from SIP without an SDP offer: the browser is offered the SIP
+ * side's first configured codec and Opus (want[4]; how many). */
+size_t tnd_call_late_webrtc_prefs(const struct tnd_call *call, struct tnd_sdp_codec_pref *want);
+/* The browser answered a late-offer call and the SIP-side socket is up:
+ * 200 with our SIP offer (every [media] sip_codecs codec). 0 or an errno
+ * with why. */
+int tnd_call_late_200(struct tnd_call *call, char *why, size_t whylen);
+/* The ACK of a late-offer call came: its answer routes the media and the
+ * call is answered, or the call ends 488 without a usable one. */
+void tnd_call_late_ack(struct tnd_call *call);
 
 /* call_reattach.c */
 /* The owner's WebSocket is gone: keeps the call for [calls] reattach_grace

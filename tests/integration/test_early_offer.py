@@ -205,9 +205,51 @@ async def test_progress_reliable_early_media():
     await c.close()
 
 
+async def test_late_offer_incoming():
+    """An INVITE without SDP: the browser still gets `incoming` with the
+    gateway's offer; after its `answer` the 200 carries the gateway's SIP
+    offer (SIPp checks for it), the ACK the phone's answer, and only then
+    is the call answered. Media flows both ways: the phone hears 1 kHz, the
+    browser 440 Hz; the browser's hangup is a BYE SIPp must see."""
+    phone = RtpPhone()
+    c = await connect()
+    uac = sipp("uac_late_offer.xml", "-key", "rtpport", str(phone.port),
+               remote="127.0.0.1:%d" % GW.sip_port)
+    pc, rec = new_pc(), Recorder()
+    pc.on("track", lambda t: rec.start(t))
+    try:
+        inc = (await c.wait_note(lambda m: m["method"] == "incoming", 20))["params"]
+        await pc.setRemoteDescription(RTCSessionDescription(inc["sdp"], "offer"))
+        pc.addTrack(ToneTrack(1000))
+        await pc.setLocalDescription(await pc.createAnswer())
+        r = await c.request("progress", {"call": inc["call"], "sdp": pc.localDescription.sdp})
+        assert r.get("error", {}).get("code") == 488, r
+        await c.call("answer", {"call": inc["call"], "sdp": pc.localDescription.sdp})
+        st = await c.wait_state(inc["call"], ("answered", "ended"), timeout=20)
+        assert st["state"] == "answered" and st["code"] == 200, st
+        deadline = time.monotonic() + 15
+        while phone.first_at is None and time.monotonic() < deadline:
+            await phone.run_for(0.05)
+        assert phone.first_at is not None, "no RTP reached the phone"
+        await phone.run_for(2.5)
+        await c.call("hangup", {"call": inc["call"]})
+        await c.wait_state(inc["call"], "ended")
+    finally:
+        rec.stop()
+        await pc.close()
+        phone.close()
+    sipp_ok(uac, "late offer caller")
+    assert_tone(phone.samples(), 8000, 1000, 1.5, "phone received")
+    x, rate = rec.samples()
+    assert_tone(x, rate, 440, 1.5, "browser received")
+    await counters_zero(c)
+    await c.close()
+
+
 def main():
     global GW
-    tests = [test_prack_to_reliable_183, test_progress_reliable_early_media]
+    tests = [test_prack_to_reliable_183, test_progress_reliable_early_media,
+             test_late_offer_incoming]
     only = os.environ.get("TESTS")
     if only:
         tests = [t for t in tests if t.__name__ in only.split(",")]
