@@ -405,6 +405,11 @@ static const struct tnd_opt opts[] = {
 	{ "sip", "dns_timeout", TND_OPT_INT, "5", 1, 60, NULL, OFF(sip_dns_timeout), NULL,
 	  "Seconds an outgoing call may spend looking up its next hop's host name (SRV, "
 	  "then A/AAAA) before it ends with 504. Lookups never block the gateway." },
+	/* issue 11 item 3 (early media and offers) */
+	{ "sip", "late_offer", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(sip_late_offer), NULL,
+	  "Send INVITEs without SDP (late offer, RFC 3261 13.2.1): the SIP peer offers in "
+	  "its 200 and the gateway answers in the ACK, transcoding when the peer's codec is "
+	  "not the browser's. For peers and trunks that want to offer themselves." },
 
 	{ "sip", "register_grace", TND_OPT_INT, "60", 0, 86400, NULL, OFF(sip_register_grace),
 	  NULL, "Seconds a registration (`register`) stays after the last WebSocket of its "

@@ -100,6 +100,7 @@ struct tnd_conf {
 	int sip_tcp_max;             /* 0 off */
 	int sip_tcp_max_per_source;  /* 0 off */
 	int sip_dns_timeout;         /* seconds */
+	bool sip_late_offer;         /* INVITEs without SDP (issue 11 item 3) */
 	int sip_register_grace;      /* seconds a registration outlives its last WebSocket */
 	bool sip_register_inline;    /* `register` may give uri and credentials itself */
 	int sip_register_retry_max;  /* seconds, cap of the re-registration back-off */

@@ -160,6 +160,7 @@ int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why)
 		tnd_sipcall_set_why(call, why, 0, NULL);
 		break;
 	case CS_CONFIRMED:
+		tnd_sipcall_ack_due(call);
 		nua_bye(call->nh, TAG_END());
 		tnd_sipcall_set_why(call, why, 0, NULL);
 		break;
@@ -338,11 +339,13 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 	}
 	if (status < 300) {
 		call->established = true;
+		call->ack_due = call->late_offer;
 		if (call->state == CS_ENDING) {
 			/* the 2xx crossed our CANCEL (RFC 3261 9.1): nua ACKed it,
 			 * the dialog exists, so end it with BYE */
 			TND_LOG_INFO(TND_LOG_SIP, "call %s: %d crossed our CANCEL, sending BYE",
 				     call->call_id, status);
+			tnd_sipcall_ack_due(call);
 			nua_bye(call->nh, TAG_END());
 			return;
 		}

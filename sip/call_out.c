@@ -3,7 +3,9 @@
  * application/sdp body (Sofia's SOA is off: RFC 3264 offer/answer is the
  * gateway's business). RFC 3261 section 13.2.1. Signalling thread.
  * Everything is checked before anything is made, so a bad request fails
- * with EINVAL and no SIP leaves. */
+ * with EINVAL and no SIP leaves. A late offer (RFC 3261 13.2.1) sends no
+ * body and turns nua's automatic ACK off for the call: the ACK carries the
+ * owner's answer to the offer in the 2xx (tnd_sipcall_ack). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ static int check_params(const struct tnd_sipua *ua, const struct tnd_sipcall_par
 	if ((p->route && tnd_sipchk_uri(p->route, false)) ||
 	    (p->cred && tnd_sip_cred_check(p->cred)))
 		return EINVAL;
-	if (!p->sdp || !*p->sdp || strlen(p->sdp) > SDP_MAX)
+	if (p->late_offer ? p->sdp != NULL : (!p->sdp || !*p->sdp || strlen(p->sdp) > SDP_MAX))
 		return EINVAL;
 	if (p->n_headers > TND_SIPCALL_MAX_HEADERS || (p->n_headers && !p->headers))
 		return EINVAL;
@@ -90,10 +92,14 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 		next_hop = call->route;
 	/* NUTAG_EARLY_MEDIA: nta takes the peer's reliable 18x (RFC 3262) as
 	 * such and nua PRACKs each (PRACK is not in APPL_METHODS, ua.c) */
+	/* a late offer: no body, and the ACK waits for our answer
+	 * (tnd_sipcall_ack) */
 	nua_invite(call->nh, TAG_IF(next_hop, NUTAG_PROXY(URL_STRING_MAKE(next_hop))),
-		   NUTAG_EARLY_MEDIA(1),
-		   SIPTAG_CALL_ID_STR(call->call_id), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(call->xtags));
+		   NUTAG_EARLY_MEDIA(1), TAG_IF(call->late_offer, NUTAG_AUTOACK(0)),
+		   SIPTAG_CALL_ID_STR(call->call_id),
+		   TAG_IF(call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		   TAG_IF(call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
+		   TAG_NEXT(call->xtags));
 	call->state = CS_CALLING;
 }
 
@@ -140,8 +146,9 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 		goto out;
 	sprintf(to, "<%s>", p->to);
 	call->call_id = new_call_id();
-	call->local_sdp = strdup(p->sdp);
-	if (!call->call_id || !call->local_sdp)
+	call->late_offer = p->late_offer;
+	call->local_sdp = p->sdp ? strdup(p->sdp) : NULL;
+	if (!call->call_id || (p->sdp && !call->local_sdp))
 		goto out;
 	call->h = h;
 	call->arg = arg;
@@ -177,4 +184,36 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	else
 		*callp = call;
 	return err;
+}
+
+void tnd_sipcall_ack_due(struct tnd_sipcall *call)
+{
+	if (!call->ack_due || !call->nh)
+		return;
+	call->ack_due = false;
+	nua_ack(call->nh, TAG_END());
+}
+
+int tnd_sipcall_ack(struct tnd_sipcall *call, const char *sdp)
+{
+	char *copy = NULL;
+
+	if (!call || !call->outgoing || !call->late_offer ||
+	    (sdp && (!*sdp || strlen(sdp) > SDP_MAX)))
+		return EINVAL;
+	if (!call->ack_due || call->state != CS_CONFIRMED || !call->nh)
+		return EALREADY;
+	if (sdp && !(copy = strdup(sdp)))
+		return ENOMEM;
+	if (copy) {
+		/* kept: a refresh re-INVITE gets it again */
+		free(call->local_sdp);
+		call->local_sdp = copy;
+	}
+	call->ack_due = false;
+	nua_ack(call->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		TAG_IF(sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)), TAG_END());
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: ACK%s", call->call_id,
+		     sdp ? " with our answer (late offer)" : " without an answer");
+	return 0;
 }

@@ -124,8 +124,9 @@ struct tnd_sip_header {
  * itself. None after tnd_sipcall_hangup(). */
 typedef void (tnd_sipcall_progress_h)(void *arg, struct tnd_sipcall *call, int status,
 				      const char *phrase, const char *sdp);
-/* 2xx to our INVITE (the ACK is sent for us). `sdp` is the answer, NULL
- * if the peer sent none: the owner should then hang up. Only the first 2xx
+/* 2xx to our INVITE (the ACK is sent for us, except after a late offer:
+ * tnd_sipcall_ack). `sdp` is the answer (the offer, after a late offer),
+ * NULL if the peer sent none: the owner should then hang up. Only the first 2xx
  * is reported; Sofia ACKs a later 2xx from another fork and ends that
  * dialog with BYE by itself. Not after tnd_sipcall_hangup(). */
 typedef void (tnd_sipcall_answered_h)(void *arg, struct tnd_sipcall *call, int status,
@@ -178,7 +179,12 @@ struct tnd_sipcall_params {
 	const char *to;
 	const char *from_user;      /* From is sip:from_user@public_host; RFC 3261 user chars */
 	const char *from_display;   /* NULL = none; up to 128 bytes, no control characters */
-	const char *sdp;            /* the offer, sent unchanged as application/sdp */
+	const char *sdp;            /* the offer, sent unchanged as application/sdp;
+				     * NULL with late_offer */
+	/* An INVITE without SDP (RFC 3261 13.2.1): the peer offers in its
+	 * 2xx, `answered` gets that offer, and the owner answers it with
+	 * tnd_sipcall_ack() (the ACK waits for it; a hangup ACKs first). */
+	bool late_offer;
 	const struct tnd_sip_header *headers; /* X- headers only, at most 16 */
 	size_t n_headers;
 	/* An account's identity, or NULL for all three. from_uri replaces
@@ -281,6 +287,11 @@ int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *bo
 /* No callback fires after this returns; a live call is hung up as by
  * tnd_sipcall_hangup. Then drop the reference. NULL-safe, idempotent. */
 void tnd_sipcall_detach(struct tnd_sipcall *call);
+/* A late-offer call of ours (tnd_sipcall_params.late_offer) got its 2xx:
+ * sends the ACK with `sdp` (our answer to the offer in the 2xx, NULL: an
+ * ACK without one, before a hangup). EINVAL on another call, EALREADY
+ * before the 2xx or once ACKed. */
+int tnd_sipcall_ack(struct tnd_sipcall *call, const char *sdp);
 /* The peer's SDP: its offer (incoming), its answer (outgoing), or for an
  * incoming late offer the answer its ACK carried (NULL until then, and
  * when the ACK had none). Borrowed while the reference is held. */

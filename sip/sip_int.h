@@ -91,8 +91,10 @@ struct tnd_sipcall {
 	bool established;            /* a 2xx was sent or received */
 	bool detached;               /* tnd_sipcall_detach() called */
 	bool bye_on_ack;             /* hung up between our 2xx and its ACK */
-	bool late_offer;             /* incoming INVITE without SDP: our 2xx
-				      * offers, the ACK answers (RFC 3261 13.2.1) */
+	bool late_offer;             /* INVITE without SDP (RFC 3261 13.2.1): incoming,
+				      * our 2xx offers and the ACK answers; outgoing,
+				      * the peer's 2xx offers and our ACK answers */
+	bool ack_due;                /* outgoing late offer: 2xx in, no ACK yet */
 	bool why_set;                /* `why`, end_status and end_phrase decided */
 	enum tnd_sipcall_end why;
 	int end_status;
@@ -130,6 +132,9 @@ void tnd_siptcp_free(struct tnd_siptcp *t);
 /* call.c */
 /* A zeroed call with one reference (the caller's), or NULL. */
 struct tnd_sipcall *tnd_sipcall_new(struct tnd_sipua *ua, bool outgoing);
+/* call_out.c: a late-offer 2xx still waits for our ACK: send it bare (a
+ * BYE must not go before it, RFC 3261 13.2.2.4). */
+void tnd_sipcall_ack_due(struct tnd_sipcall *call);
 /* Sofia event for a handle whose hmagic is `call`. */
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,
 		       const char *phrase, nua_handle_t *nh, const sip_t *sip, tagi_t tags[]);

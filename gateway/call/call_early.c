@@ -134,3 +134,56 @@ void tnd_call_late_ack(struct tnd_call *call)
 	tnd_call_answered(call);
 	tnd_call_notify(call, "answered", 200, "OK");
 }
+
+/* The peer's offer and our answer to it, at our SIP-side port. */
+static int late_answer(struct tnd_call *call, const char *sdp, struct tnd_sdp **answerp,
+		       char **textp, char *why, size_t whylen)
+{
+	struct tnd_sdp_local l;
+	int err;
+
+	if (!sdp) {
+		snprintf(why, whylen, "no SDP offer in the 2xx");
+		return EPROTO;
+	}
+	err = tnd_sdp_parse(&call->sip_offer, sdp, strlen(sdp), why, whylen);
+	if (err)
+		return err;
+	tnd_call_local(call, &l, false);
+	err = tnd_sdp_answer_sip(answerp, call->sip_offer, &l, why, whylen);
+	if (!err) {
+		*textp = tnd_call_sdp_text(*answerp);
+		err = *textp ? 0 : ENOMEM;
+	}
+	return err;
+}
+
+void tnd_call_late_answered(struct tnd_call *call, int status, const char *phrase,
+			    const char *sdp)
+{
+	struct tnd_sdp *answer = NULL;
+	struct tnd_sdp_neg wn;
+	char why[CALL_MSG] = "", *text = NULL;
+	int err;
+
+	err = late_answer(call, sdp, &answer, &text, why, sizeof(why));
+	if (!err)
+		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, call->webrtc_answer, why,
+					 sizeof(why));
+	if (!err)
+		err = tnd_call_route(call, call->sip_offer, answer, &wn, why, sizeof(why));
+	if (!err)
+		err = tnd_sipcall_ack(call->sip, text);
+	g_free(text);
+	tnd_sdp_free(answer);
+	if (err) {
+		/* the ACK goes bare before the BYE (sip/ sees to it) */
+		TND_LOG_NOTICE(TND_LOG_SIP, "call %s: cannot answer the offer in the %d: %s",
+			       call->id, status, *why ? why : strerror(err));
+		tnd_call_by(call, CALL_BY_GATEWAY);
+		tnd_call_end(call, 488, "SIP offer has no media we can relay");
+		return;
+	}
+	tnd_call_answered(call);
+	tnd_call_notify(call, "answered", status, phrase);
+}

@@ -257,6 +257,13 @@ int tnd_call_late_200(struct tnd_call *call, char *why, size_t whylen);
  * call is answered, or the call ends 488 without a usable one. */
 void tnd_call_late_ack(struct tnd_call *call);
 
+/* A call to SIP sent without SDP ([sip] late_offer) got its 2xx with the
+ * peer's offer `sdp`: our answer goes in the ACK and the media is routed
+ * (transcoded when the peer's codec is not the browser's), or the call
+ * ends 488 (ACK, then BYE). */
+void tnd_call_late_answered(struct tnd_call *call, int status, const char *phrase,
+			    const char *sdp);
+
 /* call_reattach.c */
 /* The owner's WebSocket is gone: keeps the call for [calls] reattach_grace
  * when it can be reattached (answered or in progress, with a user); false

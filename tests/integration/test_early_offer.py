@@ -246,10 +246,52 @@ async def test_late_offer_incoming():
     await c.close()
 
 
+async def test_late_offer_outgoing():
+    """[sip] late_offer (a second gateway): the browser's `call` (Opus only)
+    becomes an INVITE without SDP (SIPp fails on a body), the phone offers
+    PCMU in its 200 and SIPp fails unless our ACK answers PCMU; the browser
+    gets answered, and the legs are transcoded Opus <-> PCMU both ways: the
+    phone hears 1 kHz, the browser 440 Hz."""
+    phone = RtpPhone()
+    uas = sipp("uas_late_offer.xml", "-key", "rtpport", str(phone.port))
+    port = int(uas.args[uas.args.index("-p") + 1])
+    gw = Gateway(extra="[sip]\nlate_offer = true\n").start()
+    ws = await websockets.connect(gw.url, subprotocols=["tandem.v1"], max_size=2 ** 22)
+    c = Client(ws)
+    await c.call("login", {"user": "alice"})
+    pc, rec = await offering_pc("opus", record=True)
+    try:
+        r = await c.call("call", {"to": "sip:late@127.0.0.1:%d" % port,
+                                  "sdp": pc.localDescription.sdp})
+        await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+        st = await c.wait_state(r["call"], ("answered", "ended"), timeout=20)
+        assert st["state"] == "answered" and st["code"] == 200, st
+        deadline = time.monotonic() + 15
+        while phone.first_at is None and time.monotonic() < deadline:
+            await phone.run_for(0.05)
+        assert phone.first_at is not None, "no RTP reached the phone"
+        await phone.run_for(2.5)
+        s = await c.call("stats", {"call": r["call"]})
+        assert s["transcoded"], s
+        await c.call("hangup", {"call": r["call"]})
+        await c.wait_state(r["call"], "ended")
+    finally:
+        rec.stop()
+        await pc.close()
+        phone.close()
+    sipp_ok(uas, "late offer callee")
+    assert_tone(phone.samples(), 8000, 1000, 1.5, "phone received")
+    x, rate = rec.samples()
+    assert_tone(x, rate, 440, 1.5, "browser received")
+    await counters_zero(c)
+    await c.close()
+    gw.stop()
+
+
 def main():
     global GW
     tests = [test_prack_to_reliable_183, test_progress_reliable_early_media,
-             test_late_offer_incoming]
+             test_late_offer_incoming, test_late_offer_outgoing]
     only = os.environ.get("TESTS")
     if only:
         tests = [t for t in tests if t.__name__ in only.split(",")]
