@@ -158,9 +158,11 @@ struct tnd_sipcall_handlers {
 };
 
 /* Digest credentials for requests we send (RFC 3261 22.2, RFC 2617 with
- * qop=auth; Sofia computes the response). Sofia-SIP 1.12's client digest is
- * MD5 (and MD5-sess) only: a challenge offering only SHA-256 (RFC 8760)
- * cannot be answered and ends the request as a wrong password would. */
+ * qop=auth). Sofia computes MD5 (and MD5-sess); Sofia-SIP 1.12 has no
+ * SHA-256 (RFC 8760), so for REGISTER a SHA-256 challenge is answered by
+ * sip/ itself (preferred over MD5; a password is needed, an MD5 ha1 cannot
+ * serve). Other requests still answer MD5 only: a challenge offering only
+ * SHA-256 ends them as a wrong password would. */
 struct tnd_sip_cred {
 	const char *user;       /* authentication user name, no ':' or control */
 	const char *password;   /* NULL when ha1 is given */

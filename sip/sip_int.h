@@ -29,6 +29,10 @@ struct tnd_sipauth {
 	char *user;                  /* owned; NULL = none */
 	char *secret;                /* owned: password or "HA1+hex"; zeroed when freed */
 	unsigned tries;              /* challenges answered since the last other response */
+	/* SHA-256 challenges answered by us (digest.c): the nonce in use and
+	 * its count, which must grow with each request (RFC 7616 3.4) */
+	char nonce[256];
+	unsigned nc;
 };
 
 struct tnd_sipua {
@@ -176,6 +180,15 @@ void tnd_sipauth_clear(struct tnd_sipauth *a);
  * not stale (a wrong password). */
 int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip,
 		       const char *what);
+/* A 401/407 with a SHA-256 challenge (RFC 8760), which Sofia cannot
+ * answer: the credentials for `method` to `uri` (the request's
+ * Request-URI) in hdr, for SIPTAG_AUTHORIZATION_STR or, when *proxy,
+ * SIPTAG_PROXY_AUTHORIZATION_STR; the caller sends the request again with
+ * it. Preferred over an MD5 challenge in the same response. 0; ENOTSUP
+ * when there is no SHA-256 challenge we can answer (then try
+ * tnd_sipauth_answer), ENOENT and EACCES as there. */
+int tnd_sipauth_sha256(struct tnd_sipauth *a, const sip_t *sip, const char *method,
+		       const char *uri, const char *what, char *hdr, size_t len, bool *proxy);
 /* A response other than 401/407: the next challenge starts a new round. */
 static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
 {
