@@ -218,6 +218,8 @@ static const struct tnd_bridge_events bridge_events = {
 	.dtmf = tnd_call_on_dtmf,
 };
 
+/* Over 80 lines: the admission steps (drain, lookup, limits, SDP, codec,
+ * media) run in order with an early return each, which reads best as one. */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)
 {
 	struct tnd_calls *calls = arg;
