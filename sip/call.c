@@ -54,6 +54,10 @@ static void call_destroy(void *data)
 	free(call->xhdr);
 	free(call->xtags);
 	free(call->route);
+	free(call->ruri);
+	free(call->from_hdr);
+	free(call->to_hdr);
+	free(call->next_hop);
 	tnd_sipauth_clear(&call->auth);
 }
 
@@ -288,6 +292,20 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	int err;
 
 	snprintf(label, sizeof(label), "call %s: %s", call->call_id, what);
+	if (!call->established && call->state != CS_ENDING && call->ruri &&
+	    !strcmp(what, "INVITE")) {
+		/* SHA-256 (RFC 8760), which Sofia cannot answer: ours */
+		char hdr[1024];
+		bool proxy;
+
+		err = tnd_sipauth_sha256(&call->auth, sip, "INVITE", call->ruri, label, hdr,
+					 sizeof(hdr), &proxy);
+		if (!err)
+			err = tnd_sipcall_invite_again(call, hdr, proxy);
+		explicit_bzero(hdr, sizeof(hdr));
+		if (!err)
+			return true;
+	}
 	if (call->state != CS_ENDING || call->established) {
 		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);
 		if (!err)

@@ -90,6 +90,10 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 	 * same way, as with the UA-wide outbound proxy */
 	if (!next_hop)
 		next_hop = call->route;
+	if (next_hop && next_hop != call->next_hop) {
+		free(call->next_hop);
+		call->next_hop = strdup(next_hop);   /* NULL: the retry routes by URI */
+	}
 	/* NUTAG_EARLY_MEDIA: nta takes the peer's reliable 18x (RFC 3262) as
 	 * such and nua PRACKs each (PRACK is not in APPL_METHODS, ua.c) */
 	/* a late offer: no body, and the ACK waits for our answer
@@ -147,8 +151,12 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	sprintf(to, "<%s>", p->to);
 	call->call_id = new_call_id();
 	call->late_offer = p->late_offer;
+	call->ruri = strdup(p->to);
+	call->from_hdr = strdup(from);
+	call->to_hdr = strdup(to);
 	call->local_sdp = p->sdp ? strdup(p->sdp) : NULL;
-	if (!call->call_id || (p->sdp && !call->local_sdp))
+	if (!call->call_id || !call->ruri || !call->from_hdr || !call->to_hdr ||
+	    (p->sdp && !call->local_sdp))
 		goto out;
 	call->h = h;
 	call->arg = arg;
@@ -215,5 +223,32 @@ int tnd_sipcall_ack(struct tnd_sipcall *call, const char *sdp)
 		TAG_IF(sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)), TAG_END());
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: ACK%s", call->call_id,
 		     sdp ? " with our answer (late offer)" : " without an answer");
+	return 0;
+}
+
+int tnd_sipcall_invite_again(struct tnd_sipcall *call, const char *hdr, bool proxy)
+{
+	nua_handle_t *nh;
+
+	if (!call->ua)
+		return EINVAL;
+	nh = nua_handle(call->ua->nua, call, NUTAG_URL(URL_STRING_MAKE(call->ruri)),
+			SIPTAG_TO_STR(call->to_hdr), SIPTAG_FROM_STR(call->from_hdr), TAG_END());
+	if (!nh)
+		return ENOMEM;
+	/* unbound first, so Sofia drops what is queued for the old handle (the
+	 * 407's terminated state); its hmagic reference passes to the new one */
+	nua_handle_bind(call->nh, NULL);
+	nua_handle_destroy(call->nh);
+	call->nh = nh;
+	nua_invite(nh, TAG_IF(call->next_hop, NUTAG_PROXY(URL_STRING_MAKE(call->next_hop))),
+		   NUTAG_EARLY_MEDIA(1), TAG_IF(call->late_offer, NUTAG_AUTOACK(0)),
+		   SIPTAG_CALL_ID_STR(call->call_id),
+		   TAG_IF(!proxy, SIPTAG_AUTHORIZATION_STR(hdr)),
+		   TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(hdr)),
+		   TAG_IF(call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		   TAG_IF(call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
+		   TAG_NEXT(call->xtags));
+	call->state = CS_CALLING;
 	return 0;
 }

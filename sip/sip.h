@@ -161,8 +161,10 @@ struct tnd_sipcall_handlers {
  * qop=auth). Sofia computes MD5 (and MD5-sess); Sofia-SIP 1.12 has no
  * SHA-256 (RFC 8760), so for REGISTER a SHA-256 challenge is answered by
  * sip/ itself (preferred over MD5; a password is needed, an MD5 ha1 cannot
- * serve). Other requests still answer MD5 only: a challenge offering only
- * SHA-256 ends them as a wrong password would. */
+ * serve): REGISTER is sent again on its handle, an initial INVITE on a new
+ * one with the same Call-ID. Other requests (BYE, re-INVITE) still answer
+ * MD5 only: a challenge offering only SHA-256 fails them as a wrong
+ * password would. */
 struct tnd_sip_cred {
 	const char *user;       /* authentication user name, no ':' or control */
 	const char *password;   /* NULL when ha1 is given */

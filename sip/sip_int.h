@@ -99,6 +99,10 @@ struct tnd_sipcall {
 				      * our 2xx offers and the ACK answers; outgoing,
 				      * the peer's 2xx offers and our ACK answers */
 	bool ack_due;                /* outgoing late offer: 2xx in, no ACK yet */
+	/* outgoing, for an INVITE sent again with our SHA-256 answer on a new
+	 * handle (tnd_sipcall_invite_again) */
+	char *ruri, *from_hdr, *to_hdr;  /* owned: Request-URI, From, To */
+	char *next_hop;                  /* owned: where the INVITE went, or NULL */
 	bool why_set;                /* `why`, end_status and end_phrase decided */
 	enum tnd_sipcall_end why;
 	int end_status;
@@ -139,6 +143,11 @@ struct tnd_sipcall *tnd_sipcall_new(struct tnd_sipua *ua, bool outgoing);
 /* call_out.c: a late-offer 2xx still waits for our ACK: send it bare (a
  * BYE must not go before it, RFC 3261 13.2.2.4). */
 void tnd_sipcall_ack_due(struct tnd_sipcall *call);
+/* call_out.c: the initial INVITE again on a new handle (nua ends a call
+ * whose 401/407 it could not answer itself), same Call-ID, with our SHA-256
+ * credentials (auth.c) in Authorization, or Proxy-Authorization when
+ * proxy. The old handle and its queued events go; ENOMEM. */
+int tnd_sipcall_invite_again(struct tnd_sipcall *call, const char *hdr, bool proxy);
 /* Sofia event for a handle whose hmagic is `call`. */
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,
 		       const char *phrase, nua_handle_t *nh, const sip_t *sip, tagi_t tags[]);

@@ -548,7 +548,7 @@ def test_methods_nua_refuses():
     for method in ("MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER", "UPDATE", "PUBLISH"):
         status, text = sip_request(d.port, method, extra="Event: presence\r\n")
         assert status == 405, (method, text)
-        assert re.search(r"^Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO\r?$",
+        assert re.search(r"^Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, PRACK\r?$",
                          text, re.M), text
     # INFO (DTMF) is taken in a call's dialog only (RFC 6086 4.2.2)
     assert sip_request(d.port, "INFO")[0] == 481
