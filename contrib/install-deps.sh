@@ -21,7 +21,7 @@ TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc py
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn
  groff-base man-db systemd kamailio prometheus sipvicious
- openssl ca-certificates"
+ openssl ca-certificates linphone-cli"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps.sh: run as root (it calls apt-get)" >&2

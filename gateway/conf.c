@@ -465,6 +465,11 @@ static const struct tnd_opt opts[] = {
 	{ "sip", "min_se", TND_OPT_INT, "90", 90, 86400, NULL, OFF(sip_min_se), NULL,
 	  "Smallest Session-Expires (seconds) taken from a peer; a shorter one gets 422 "
 	  "with this Min-SE. RFC 4028 sets 90 as the floor." },
+	/* issue 11 item 3 (early media and offers) */
+	{ "sip", "late_offer", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(sip_late_offer), NULL,
+	  "Send INVITEs without SDP (late offer, RFC 3261 13.2.1): the SIP peer offers in "
+	  "its 200 and the gateway answers in the ACK, transcoding when the peer's codec is "
+	  "not the browser's. For peers and trunks that want to offer themselves." },
 
 	{ "sip", "register_grace", TND_OPT_INT, "60", 0, 86400, NULL, OFF(sip_register_grace),
 	  NULL, "Seconds a registration (`register`) stays after the last WebSocket of its "

@@ -102,6 +102,7 @@ struct tnd_conf {
 	int sip_dns_timeout;         /* seconds */
 	int sip_session_expires;     /* seconds, 0 = off (hold: RFC 4028) */
 	int sip_min_se;              /* seconds, >= 90 */
+	bool sip_late_offer;         /* INVITEs without SDP (issue 11 item 3) */
 	int sip_register_grace;      /* seconds a registration outlives its last WebSocket */
 	bool sip_register_inline;    /* `register` may give uri and credentials itself */
 	int sip_register_retry_max;  /* seconds, cap of the re-registration back-off */

@@ -351,6 +351,7 @@ static const struct tnd_api_calls call_ops = {
 	.transfer = tnd_calls_transfer,                            /* issue 11 item 5 */
 	.trunk_foreach = tnd_calls_trunk_foreach,
 	.hold = tnd_calls_hold,
+	.progress = tnd_calls_progress,                            /* issue 11 item 3 */
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */

@@ -7,8 +7,10 @@
  * when to stop: a request is answered once per
  * challenge round, again only when the server says stale=true (a nonce
  * that expired, not a wrong password). Sofia-SIP 1.12 knows MD5 and
- * MD5-sess; a challenge with another algorithm (SHA-256, RFC 8760) is
- * skipped, and one with none left fails. Signalling thread. */
+ * MD5-sess; a SHA-256 challenge (RFC 8760) it cannot answer is answered
+ * by us (tnd_sipauth_sha256, digest.c) with a header the caller puts on
+ * the request it sends again, and preferred when a response offers both.
+ * Signalling thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include <sofia-sip/su_tag.h>
 
 #include "gateway/base/log.h"
+#include "sip/digest_int.h"
 #include "sip/sip_int.h"
 
 /* answers in a row before we give up even with stale=true: a server that
@@ -90,6 +93,8 @@ void tnd_sipauth_clear(struct tnd_sipauth *a)
 	}
 	a->user = a->secret = NULL;
 	a->tries = 0;
+	a->nonce[0] = '\0';
+	a->nc = 0;
 }
 
 static bool usable(const sip_www_authenticate_t *au, bool *stale)
@@ -160,5 +165,58 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
 		explicit_bzero(creds[i], strlen(creds[i]));
 		g_free(creds[i]);
 	}
+	return err;
+}
+
+/* The first SHA-256 challenge of list that parses (digest.c checks every
+ * value that will go back into our header). */
+static bool find_sha256(const sip_www_authenticate_t *list, struct tnd_digest_chal *c)
+{
+	for (const sip_www_authenticate_t *au = list; au; au = au->au_next) {
+		size_t n = 0;
+
+		if (!au->au_scheme || strcasecmp(au->au_scheme, "Digest") || !au->au_params)
+			continue;
+		while (au->au_params[n])
+			n++;
+		if (!tnd_digest_parse(c, au->au_params, n) && c->alg == TND_DIGEST_SHA256)
+			return true;
+	}
+	return false;
+}
+
+int tnd_sipauth_sha256(struct tnd_sipauth *a, const sip_t *sip, const char *method,
+		       const char *uri, const char *what, char *hdr, size_t len, bool *proxy)
+{
+	struct tnd_digest_chal c;
+	int err;
+
+	if (!a->user || !sip)
+		return ENOENT;
+	*proxy = false;
+	if (!find_sha256(sip->sip_www_authenticate, &c)) {
+		if (!find_sha256(sip->sip_proxy_authenticate, &c))
+			return ENOTSUP;
+		*proxy = true;
+	}
+	/* a stored A1 is MD5(user:realm:password): no use for SHA-256 */
+	if (!strncmp(a->secret, "HA1+", 4)) {
+		TND_LOG_NOTICE(TND_LOG_SIP, "%s: SHA-256 challenge, but only an MD5 HA1 is "
+			       "configured", what);
+		return ENOTSUP;
+	}
+	if (a->tries >= MAX_TRIES || (a->tries && !c.stale)) {
+		TND_LOG_NOTICE(TND_LOG_SIP, "%s: credentials of %s refused", what, a->user);
+		return EACCES;
+	}
+	a->tries++;
+	if (strcmp(c.nonce, a->nonce)) {
+		snprintf(a->nonce, sizeof(a->nonce), "%s", c.nonce);
+		a->nc = 0;
+	}
+	err = tnd_digest_credentials(hdr, len, &c, a->user, a->secret, method, uri, ++a->nc);
+	if (!err)
+		TND_LOG_INFO(TND_LOG_SIP, "%s: answering the SHA-256 challenge as %s%s", what,
+			     a->user, c.stale ? " (stale nonce)" : "");
 	return err;
 }

@@ -57,6 +57,10 @@ static void call_destroy(void *data)
 	free(call->refer_event);
 	free(call->contact);
 	tnd_sipcall_re_clear(call);
+	free(call->ruri);
+	free(call->from_hdr);
+	free(call->to_hdr);
+	free(call->next_hop);
 	tnd_sipauth_clear(&call->auth);
 }
 
@@ -163,6 +167,7 @@ int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why)
 		tnd_sipcall_set_why(call, why, 0, NULL);
 		break;
 	case CS_CONFIRMED:
+		tnd_sipcall_ack_due(call);
 		nua_bye(call->nh, TAG_END());
 		tnd_sipcall_set_why(call, why, 0, NULL);
 		break;
@@ -287,6 +292,20 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	int err;
 
 	snprintf(label, sizeof(label), "call %s: %s", call->call_id, what);
+	if (!call->established && call->state != CS_ENDING && call->ruri &&
+	    !strcmp(what, "INVITE")) {
+		/* SHA-256 (RFC 8760), which Sofia cannot answer: ours */
+		char hdr[1024];
+		bool proxy;
+
+		err = tnd_sipauth_sha256(&call->auth, sip, "INVITE", call->ruri, label, hdr,
+					 sizeof(hdr), &proxy);
+		if (!err)
+			err = tnd_sipcall_invite_again(call, hdr, proxy);
+		explicit_bzero(hdr, sizeof(hdr));
+		if (!err)
+			return true;
+	}
 	if (call->state != CS_ENDING || call->established) {
 		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);
 		if (!err)
@@ -343,11 +362,13 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 	}
 	if (status < 300) {
 		call->established = true;
+		call->ack_due = call->late_offer;
 		if (call->state == CS_ENDING) {
 			/* the 2xx crossed our CANCEL (RFC 3261 9.1): nua ACKed it,
 			 * the dialog exists, so end it with BYE */
 			TND_LOG_INFO(TND_LOG_SIP, "call %s: %d crossed our CANCEL, sending BYE",
 				     call->call_id, status);
+			tnd_sipcall_ack_due(call);
 			nua_bye(call->nh, TAG_END());
 			return;
 		}
@@ -413,11 +434,20 @@ static void on_i_ack(struct tnd_sipcall *call, int status, const char *phrase,
 		     const sip_t *sip, tagi_t tags[])
 {
 	const struct tnd_sipcall_handlers *h = call->h;
+	char *sdp;
+	int err;
 
 	(void)status;
 	(void)phrase;
-	(void)sip;
 	(void)tags;
+	if (call->late_offer && call->state == CS_ANSWERED) {
+		/* the answer to the offer in our 2xx (RFC 3264 section 4);
+		 * none, or an unusable one, leaves remote_sdp NULL and the
+		 * owner ends the call */
+		sdp = tnd_sipcall_body(sip, &err);
+		free(call->remote_sdp);
+		call->remote_sdp = sdp;
+	}
 	if (call->bye_on_ack) {
 		call->bye_on_ack = false;
 		nua_bye(call->nh, TAG_END());

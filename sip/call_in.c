@@ -125,24 +125,25 @@ static int in_copy_make(struct in_copy *c, const sip_t *sip, const char **phrase
 	int err;
 
 	*phrase = sip_500_Internal_server_error;
-	if (!sip->sip_payload || !sip->sip_payload->pl_len) {
-		/* a late offer (SDP in our 2xx, answer in the ACK) is not done yet */
-		*phrase = "Offer Required";
-		return 488;
-	}
-	if (!sip->sip_content_type || !sip->sip_content_type->c_type ||
-	    strcasecmp(sip->sip_content_type->c_type, "application/sdp")) {
-		*phrase = sip_415_Unsupported_media;
-		return 415;
-	}
-	if (sip->sip_payload->pl_len > SDP_MAX) {
-		*phrase = sip_413_Request_too_large;
-		return 413;
-	}
-	c->sdp = tnd_sipcall_body(sip, &err);
-	if (err == EBADMSG) {
-		*phrase = sip_400_Bad_request;
-		return 400;
+	/* no body: a late offer (RFC 3261 13.2.1), our 2xx offers and the
+	 * ACK answers; c->sdp stays NULL */
+	if (sip->sip_payload && sip->sip_payload->pl_len) {
+		if (!sip->sip_content_type || !sip->sip_content_type->c_type ||
+		    strcasecmp(sip->sip_content_type->c_type, "application/sdp")) {
+			*phrase = sip_415_Unsupported_media;
+			return 415;
+		}
+		if (sip->sip_payload->pl_len > SDP_MAX) {
+			*phrase = sip_413_Request_too_large;
+			return 413;
+		}
+		c->sdp = tnd_sipcall_body(sip, &err);
+		if (err == EBADMSG) {
+			*phrase = sip_400_Bad_request;
+			return 400;
+		}
+		if (!c->sdp)
+			return 500;
 	}
 	if (tnd_sipchk_peer_uri(sip->sip_from->a_url) || tnd_sipchk_peer_uri(sip->sip_to->a_url)) {
 		*phrase = sip_400_Bad_request;      /* check.c: the malformed corpus */
@@ -157,7 +158,7 @@ static int in_copy_make(struct in_copy *c, const sip_t *sip, const char **phrase
 		if (!c->from_display)
 			return 500;
 	}
-	if (!c->sdp || !c->ruri_user || !c->from_uri || !c->to_uri)
+	if (!c->ruri_user || !c->from_uri || !c->to_uri)
 		return 500;
 	for (u = sip->sip_unknown; u; u = u->un_next) {
 		if (!u->un_name || strncasecmp(u->un_name, "X-", 2))
@@ -198,6 +199,7 @@ static int offer_call(struct tnd_sipua *ua, struct tnd_sipcall *call, const sip_
 	}
 	/* kept to tell a session refresh from a new offer (re-INVITE) */
 	call->remote_sdp = c.sdp;
+	call->late_offer = !c.sdp;
 	c.sdp = NULL;
 	info = (struct tnd_sipcall_info){
 		.ruri_user = c.ruri_user, .from_uri = c.from_uri, .from_display = c.from_display,

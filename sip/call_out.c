@@ -3,7 +3,9 @@
  * application/sdp body (Sofia's SOA is off: RFC 3264 offer/answer is the
  * gateway's business). RFC 3261 section 13.2.1. Signalling thread.
  * Everything is checked before anything is made, so a bad request fails
- * with EINVAL and no SIP leaves. */
+ * with EINVAL and no SIP leaves. A late offer (RFC 3261 13.2.1) sends no
+ * body and turns nua's automatic ACK off for the call: the ACK carries the
+ * owner's answer to the offer in the 2xx (tnd_sipcall_ack). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +33,7 @@ static int check_params(const struct tnd_sipua *ua, const struct tnd_sipcall_par
 	if ((p->route && tnd_sipchk_uri(p->route, false)) ||
 	    (p->cred && tnd_sip_cred_check(p->cred)))
 		return EINVAL;
-	if (!p->sdp || !*p->sdp || strlen(p->sdp) > SDP_MAX)
+	if (p->late_offer ? p->sdp != NULL : (!p->sdp || !*p->sdp || strlen(p->sdp) > SDP_MAX))
 		return EINVAL;
 	if (p->n_headers > TND_SIPCALL_MAX_HEADERS || (p->n_headers && !p->headers))
 		return EINVAL;
@@ -88,10 +90,21 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 	 * same way, as with the UA-wide outbound proxy */
 	if (!next_hop)
 		next_hop = call->route;
+	if (next_hop && next_hop != call->next_hop) {
+		free(call->next_hop);
+		call->next_hop = strdup(next_hop);   /* NULL: the retry routes by URI */
+	}
+	/* NUTAG_EARLY_MEDIA: nta takes the peer's reliable 18x (RFC 3262) as
+	 * such and nua PRACKs each (PRACK is not in APPL_METHODS, ua.c) */
+	/* a late offer: no body, and the ACK waits for our answer
+	 * (tnd_sipcall_ack) */
 	nua_invite(call->nh, TAG_IF(next_hop, NUTAG_PROXY(URL_STRING_MAKE(next_hop))),
+		   NUTAG_EARLY_MEDIA(1), TAG_IF(call->late_offer, NUTAG_AUTOACK(0)),
 		   TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)),
-		   SIPTAG_CALL_ID_STR(call->call_id), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		   SIPTAG_PAYLOAD_STR(call->local_sdp), TAG_NEXT(call->xtags));
+		   SIPTAG_CALL_ID_STR(call->call_id),
+		   TAG_IF(call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		   TAG_IF(call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
+		   TAG_NEXT(call->xtags));
 	call->state = CS_CALLING;
 }
 
@@ -138,8 +151,13 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 		goto out;
 	sprintf(to, "<%s>", p->to);
 	call->call_id = new_call_id();
-	call->local_sdp = strdup(p->sdp);
-	if (!call->call_id || !call->local_sdp)
+	call->late_offer = p->late_offer;
+	call->ruri = strdup(p->to);
+	call->from_hdr = strdup(from);
+	call->to_hdr = strdup(to);
+	call->local_sdp = p->sdp ? strdup(p->sdp) : NULL;
+	if (!call->call_id || !call->ruri || !call->from_hdr || !call->to_hdr ||
+	    (p->sdp && !call->local_sdp))
 		goto out;
 	call->h = h;
 	call->arg = arg;
@@ -179,4 +197,63 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
 	else
 		*callp = call;
 	return err;
+}
+
+void tnd_sipcall_ack_due(struct tnd_sipcall *call)
+{
+	if (!call->ack_due || !call->nh)
+		return;
+	call->ack_due = false;
+	nua_ack(call->nh, TAG_END());
+}
+
+int tnd_sipcall_ack(struct tnd_sipcall *call, const char *sdp)
+{
+	char *copy = NULL;
+
+	if (!call || !call->outgoing || !call->late_offer ||
+	    (sdp && (!*sdp || strlen(sdp) > SDP_MAX)))
+		return EINVAL;
+	if (!call->ack_due || call->state != CS_CONFIRMED || !call->nh)
+		return EALREADY;
+	if (sdp && !(copy = strdup(sdp)))
+		return ENOMEM;
+	if (copy) {
+		/* kept: a refresh re-INVITE gets it again */
+		free(call->local_sdp);
+		call->local_sdp = copy;
+	}
+	call->ack_due = false;
+	nua_ack(call->nh, TAG_IF(sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		TAG_IF(sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)), TAG_END());
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: ACK%s", call->call_id,
+		     sdp ? " with our answer (late offer)" : " without an answer");
+	return 0;
+}
+
+int tnd_sipcall_invite_again(struct tnd_sipcall *call, const char *hdr, bool proxy)
+{
+	nua_handle_t *nh;
+
+	if (!call->ua)
+		return EINVAL;
+	nh = nua_handle(call->ua->nua, call, NUTAG_URL(URL_STRING_MAKE(call->ruri)),
+			SIPTAG_TO_STR(call->to_hdr), SIPTAG_FROM_STR(call->from_hdr), TAG_END());
+	if (!nh)
+		return ENOMEM;
+	/* unbound first, so Sofia drops what is queued for the old handle (the
+	 * 407's terminated state); its hmagic reference passes to the new one */
+	nua_handle_bind(call->nh, NULL);
+	nua_handle_destroy(call->nh);
+	call->nh = nh;
+	nua_invite(nh, TAG_IF(call->next_hop, NUTAG_PROXY(URL_STRING_MAKE(call->next_hop))),
+		   NUTAG_EARLY_MEDIA(1), TAG_IF(call->late_offer, NUTAG_AUTOACK(0)),
+		   SIPTAG_CALL_ID_STR(call->call_id),
+		   TAG_IF(!proxy, SIPTAG_AUTHORIZATION_STR(hdr)),
+		   TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(hdr)),
+		   TAG_IF(call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
+		   TAG_IF(call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
+		   TAG_NEXT(call->xtags));
+	call->state = CS_CALLING;
+	return 0;
 }

@@ -210,27 +210,23 @@ static void report(struct tnd_sipreg *reg, enum tnd_sipreg_state st, int code,
 	tnd_obj_put(reg);
 }
 
-static int send_register(struct tnd_sipreg *reg)
+/* The REGISTER itself; hdr: our own SHA-256 credentials (auth.c) for a
+ * challenged one sent again on the same handle (CSeq grows; nua keeps the
+ * tags for its refreshes, whose 401 gets a new answer) */
+static void register_request(struct tnd_sipreg *reg, const char *hdr, bool proxy)
 {
 	char expires[16];
 	/* NULL unless TLS is on (Sofia's own would say sips:, sip/tls.c) */
 	char *contact = tnd_siptls_contact(reg->ua, reg->contact, reg->proxy ? reg->proxy :
 					   reg->registrar, NULL);
 
-	reg->nh = nua_handle(reg->ua->nua, reg, SIPTAG_TO_STR(reg->aor),
-			     SIPTAG_FROM_STR(reg->aor), TAG_END());
-	if (!reg->nh) {
-		free(contact);
-		return ENOMEM;
-	}
 	snprintf(expires, sizeof(expires), "%u", reg->expires);
-	reg->state = TND_SIPREG_REGISTERING;
-	reg->registered = false;
-	reg->unregistering = false;
 	/* nua's outbound helpers off: no OPTIONS to ourselves, no NAT
 	 * guessing; TCP flows get CRLF keep-alives from the transport
 	 * ([sip] keepalive, TPTAG_KEEPALIVE in ua.c) */
 	nua_register(reg->nh, NUTAG_REGISTRAR(URL_STRING_MAKE(reg->registrar)),
+		     TAG_IF(hdr && !proxy, SIPTAG_AUTHORIZATION_STR(hdr)),
+		     TAG_IF(hdr && proxy, SIPTAG_PROXY_AUTHORIZATION_STR(hdr)),
 		     NUTAG_M_USERNAME(reg->contact), SIPTAG_EXPIRES_STR(expires),
 		     /* a Contact reached over TCP says so (RFC 3261 10.2.1) */
 		     TAG_IF(*reg->mparams, NUTAG_M_PARAMS(reg->mparams)),
@@ -238,7 +234,39 @@ static int send_register(struct tnd_sipreg *reg)
 		     NUTAG_KEEPALIVE(0), TAG_IF(contact, SIPTAG_CONTACT_STR(contact)),
 		     TAG_IF(reg->proxy, NUTAG_PROXY(URL_STRING_MAKE(reg->proxy))), TAG_END());
 	free(contact);               /* nua copied it */
+}
+
+static int send_register(struct tnd_sipreg *reg)
+{
+	reg->nh = nua_handle(reg->ua->nua, reg, SIPTAG_TO_STR(reg->aor),
+			     SIPTAG_FROM_STR(reg->aor), TAG_END());
+	if (!reg->nh)
+		return ENOMEM;
+	reg->state = TND_SIPREG_REGISTERING;
+	reg->registered = false;
+	reg->unregistering = false;
+	register_request(reg, NULL, false);
 	return 0;
+}
+
+/* A 401/407: SHA-256 answered by us (preferred), else MD5 by Sofia. 0 when
+ * the REGISTER goes again. */
+static int answer_challenge(struct tnd_sipreg *reg, const sip_t *sip, const char *label)
+{
+	char hdr[1024];
+	bool proxy;
+	int err;
+
+	err = tnd_sipauth_sha256(&reg->auth, sip, "REGISTER", reg->registrar, label, hdr,
+				 sizeof(hdr), &proxy);
+	if (!err) {
+		register_request(reg, hdr, proxy);
+		explicit_bzero(hdr, sizeof(hdr));
+		return 0;
+	}
+	if (err != ENOTSUP)
+		return err;
+	return tnd_sipauth_answer(&reg->auth, reg->nh, sip, label);
 }
 
 static gboolean on_retry(gpointer data)
@@ -321,7 +349,7 @@ static void on_r_register(struct tnd_sipreg *reg, int status, const char *phrase
 		return;
 	if (status == 401 || status == 407) {
 		snprintf(label, sizeof(label), "registration %s", reg->contact);
-		if (!tnd_sipauth_answer(&reg->auth, reg->nh, sip, label))
+		if (!answer_challenge(reg, sip, label))
 			return;
 		failed(reg, status, phrase);
 		return;
@@ -337,6 +365,26 @@ static void on_r_register(struct tnd_sipreg *reg, int status, const char *phrase
 	report(reg, TND_SIPREG_REGISTERED, status, phrase, granted(reg, sip), 0);
 }
 
+/* answer_challenge for the un-REGISTER */
+static int answer_unregister(struct tnd_sipreg *reg, const sip_t *sip, const char *label)
+{
+	char hdr[1024];
+	bool proxy;
+	int err;
+
+	err = tnd_sipauth_sha256(&reg->auth, sip, "REGISTER", reg->registrar, label, hdr,
+				 sizeof(hdr), &proxy);
+	if (!err) {
+		nua_unregister(reg->nh, TAG_IF(!proxy, SIPTAG_AUTHORIZATION_STR(hdr)),
+			       TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(hdr)), TAG_END());
+		explicit_bzero(hdr, sizeof(hdr));
+		return 0;
+	}
+	if (err != ENOTSUP)
+		return err;
+	return tnd_sipauth_answer(&reg->auth, reg->nh, sip, label);
+}
+
 static void on_r_unregister(struct tnd_sipreg *reg, int status, const char *phrase,
 			    const sip_t *sip)
 {
@@ -346,7 +394,7 @@ static void on_r_unregister(struct tnd_sipreg *reg, int status, const char *phra
 		return;
 	if (status == 401 || status == 407) {
 		snprintf(label, sizeof(label), "un-registration %s", reg->contact);
-		if (!tnd_sipauth_answer(&reg->auth, reg->nh, sip, label))
+		if (!answer_unregister(reg, sip, label))
 			return;
 	}
 	drop_handle(reg);

@@ -138,16 +138,19 @@ struct tnd_sip_header {
 /* 1xx to our INVITE: 180, 183... (nua keeps 100 Trying to itself). `sdp`
  * is the body when the response carries one (early media, usually 183),
  * else NULL. Responses of different forks all come here (one may ring, the
- * next bring early SDP). None after tnd_sipcall_hangup(). */
+ * next bring early SDP). nua PRACKs a reliable one (RSeq, RFC 3262)
+ * itself. None after tnd_sipcall_hangup(). */
 typedef void (tnd_sipcall_progress_h)(void *arg, struct tnd_sipcall *call, int status,
 				      const char *phrase, const char *sdp);
-/* 2xx to our INVITE (the ACK is sent for us). `sdp` is the answer, NULL
- * if the peer sent none: the owner should then hang up. Only the first 2xx
+/* 2xx to our INVITE (the ACK is sent for us, except after a late offer:
+ * tnd_sipcall_ack). `sdp` is the answer (the offer, after a late offer),
+ * NULL if the peer sent none: the owner should then hang up. Only the first 2xx
  * is reported; Sofia ACKs a later 2xx from another fork and ends that
  * dialog with BYE by itself. Not after tnd_sipcall_hangup(). */
 typedef void (tnd_sipcall_answered_h)(void *arg, struct tnd_sipcall *call, int status,
 				      const char *phrase, const char *sdp);
-/* The ACK for our 2xx to an incoming call arrived: the dialog is confirmed. */
+/* The ACK for our 2xx to an incoming call arrived: the dialog is confirmed
+ * (for a late offer, tnd_sipcall_remote_sdp() now holds its answer). */
 typedef void (tnd_sipcall_ack_h)(void *arg, struct tnd_sipcall *call);
 /* Exactly once per call that is not detached, last of its callbacks. */
 typedef void (tnd_sipcall_ended_h)(void *arg, struct tnd_sipcall *call, int status,
@@ -200,9 +203,13 @@ struct tnd_sipcall_handlers {
 };
 
 /* Digest credentials for requests we send (RFC 3261 22.2, RFC 2617 with
- * qop=auth; Sofia computes the response). Sofia-SIP 1.12's client digest is
- * MD5 (and MD5-sess) only: a challenge offering only SHA-256 (RFC 8760)
- * cannot be answered and ends the request as a wrong password would. */
+ * qop=auth). Sofia computes MD5 (and MD5-sess); Sofia-SIP 1.12 has no
+ * SHA-256 (RFC 8760), so for REGISTER a SHA-256 challenge is answered by
+ * sip/ itself (preferred over MD5; a password is needed, an MD5 ha1 cannot
+ * serve): REGISTER is sent again on its handle, an initial INVITE on a new
+ * one with the same Call-ID. Other requests (BYE, re-INVITE) still answer
+ * MD5 only: a challenge offering only SHA-256 fails them as a wrong
+ * password would. */
 struct tnd_sip_cred {
 	const char *user;       /* authentication user name, no ':' or control */
 	const char *password;   /* NULL when ha1 is given */
@@ -221,7 +228,12 @@ struct tnd_sipcall_params {
 	const char *to;
 	const char *from_user;      /* From is sip:from_user@public_host; RFC 3261 user chars */
 	const char *from_display;   /* NULL = none; up to 128 bytes, no control characters */
-	const char *sdp;            /* the offer, sent unchanged as application/sdp */
+	const char *sdp;            /* the offer, sent unchanged as application/sdp;
+				     * NULL with late_offer */
+	/* An INVITE without SDP (RFC 3261 13.2.1): the peer offers in its
+	 * 2xx, `answered` gets that offer, and the owner answers it with
+	 * tnd_sipcall_ack() (the ACK waits for it; a hangup ACKs first). */
+	bool late_offer;
 	const struct tnd_sip_header *headers; /* X- headers only, at most 16 */
 	size_t n_headers;
 	/* An account's identity, or NULL for all three. from_uri replaces
@@ -246,16 +258,20 @@ int tnd_sipcall_invite(struct tnd_sipcall **callp, struct tnd_sipua *ua,
  * the incoming handler. Before the handler runs, the UA checks the source
  * (tnd_sip_conf: trusted list, rate, block; an untrusted source gets 403,
  * or 401 when inbound_user is set, whoever it calls), then answers an
- * INVITE without a body 488 (no late offer yet), one with another body
- * type 415, one with Max-Forwards: 0 483 (the gateway may call out again:
+ * INVITE with a body other than application/sdp 415, one with Max-Forwards: 0 483 (the gateway may call out again:
  * a loop stops here), and every INVITE 503 once shutting down; nua answers
- * 420 to Require: 100rel (we support no reliable provisionals). */
+ * 420 to a Require: naming an extension we lack (100rel and timer we
+ * have). */
 struct tnd_sipcall_info {
 	const char *ruri_user;     /* user part of the Request-URI, "" when none */
 	const char *from_uri;
 	const char *from_display;  /* NULL when none; quotes and escapes removed */
 	const char *to_uri;
-	const char *sdp;           /* the offer, never NULL */
+	const char *sdp;           /* the offer; NULL for an INVITE without one (a
+				    * late offer: the SDP of our 2xx is the offer
+				    * and its answer comes in the ACK:
+				    * tnd_sipcall_remote_sdp in the `ack`
+				    * callback) */
 	const struct tnd_sip_header *headers; /* its X- headers, in order, at most 16 */
 	size_t n_headers;
 	/* The INVITE's Request-URI is the Contact of a live registration
@@ -286,8 +302,10 @@ int tnd_sipcall_set_handlers(struct tnd_sipcall *call, const struct tnd_sipcall_
 			     void *arg);
 
 /* Incoming, unanswered: 180 Ringing, or 183 Session Progress carrying
- * `sdp` (early media) when it is not NULL; unreliable (no 100rel). May be
- * repeated. EINVAL on an outgoing call, EALREADY once answered or ending. */
+ * `sdp` (early media) when it is not NULL. Reliable (RFC 3262: RSeq, nua
+ * answers the PRACK) when the INVITE required 100rel, and a 183 also when
+ * it only supported it; nua holds a reliable 18x until the one before is
+ * PRACKed. May be repeated. EINVAL on an outgoing call, EALREADY once answered or ending. */
 int tnd_sipcall_ringing(struct tnd_sipcall *call, const char *sdp);
 /* Incoming, unanswered: 200 OK with `sdp` (also sent again to a later
  * re-INVITE that repeats the offer, a session refresh; one that changes
@@ -331,13 +349,19 @@ int tnd_sipcall_reinvite(struct tnd_sipcall *call, const char *sdp);
  * offer is pending, ENOMEM. */
 int tnd_sipcall_reanswer(struct tnd_sipcall *call, int status, const char *sdp);
 /* The SDP we last sent in the dialog and the peer's last (offer or
- * answer), as the session stands now; NULL before there is one. Borrowed
- * until the next exchange. */
+ * answer), as the session stands now; NULL before there is one (for an
+ * incoming late offer, the peer's is the answer its ACK carried: NULL until
+ * then, and when the ACK had none). Borrowed until the next exchange. */
 const char *tnd_sipcall_local_sdp(const struct tnd_sipcall *call);
 const char *tnd_sipcall_remote_sdp(const struct tnd_sipcall *call);
 /* No callback fires after this returns; a live call is hung up as by
  * tnd_sipcall_hangup. Then drop the reference. NULL-safe, idempotent. */
 void tnd_sipcall_detach(struct tnd_sipcall *call);
+/* A late-offer call of ours (tnd_sipcall_params.late_offer) got its 2xx:
+ * sends the ACK with `sdp` (our answer to the offer in the 2xx, NULL: an
+ * ACK without one, before a hangup). EINVAL on another call, EALREADY
+ * before the 2xx or once ACKed. */
+int tnd_sipcall_ack(struct tnd_sipcall *call, const char *sdp);
 /* Whether the dialog still has its Sofia handle (it has not ended). */
 bool tnd_sipcall_is_live(const struct tnd_sipcall *call);
 /* Ends the call now, without waiting for the peer (one that ignores our

@@ -31,6 +31,10 @@ struct tnd_sipauth {
 	char *user;                  /* owned; NULL = none */
 	char *secret;                /* owned: password or "HA1+hex"; zeroed when freed */
 	unsigned tries;              /* challenges answered since the last other response */
+	/* SHA-256 challenges answered by us (digest.c): the nonce in use and
+	 * its count, which must grow with each request (RFC 7616 3.4) */
+	char nonce[256];
+	unsigned nc;
 };
 
 struct tnd_sipua {
@@ -104,6 +108,14 @@ struct tnd_sipcall {
 	bool established;            /* a 2xx was sent or received */
 	bool detached;               /* tnd_sipcall_detach() called */
 	bool bye_on_ack;             /* hung up between our 2xx and its ACK */
+	bool late_offer;             /* INVITE without SDP (RFC 3261 13.2.1): incoming,
+				      * our 2xx offers and the ACK answers; outgoing,
+				      * the peer's 2xx offers and our ACK answers */
+	bool ack_due;                /* outgoing late offer: 2xx in, no ACK yet */
+	/* outgoing, for an INVITE sent again with our SHA-256 answer on a new
+	 * handle (tnd_sipcall_invite_again) */
+	char *ruri, *from_hdr, *to_hdr;  /* owned: Request-URI, From, To */
+	char *next_hop;                  /* owned: where the INVITE went, or NULL */
 	bool why_set;                /* `why`, end_status and end_phrase decided */
 	enum tnd_sipcall_end why;
 	int end_status;
@@ -186,6 +198,14 @@ int tnd_siptls_db(const struct tnd_sip_conf *conf, GTlsDatabase **dbp);
 /* call.c */
 /* A zeroed call with one reference (the caller's), or NULL. */
 struct tnd_sipcall *tnd_sipcall_new(struct tnd_sipua *ua, bool outgoing);
+/* call_out.c: a late-offer 2xx still waits for our ACK: send it bare (a
+ * BYE must not go before it, RFC 3261 13.2.2.4). */
+void tnd_sipcall_ack_due(struct tnd_sipcall *call);
+/* call_out.c: the initial INVITE again on a new handle (nua ends a call
+ * whose 401/407 it could not answer itself), same Call-ID, with our SHA-256
+ * credentials (auth.c) in Authorization, or Proxy-Authorization when
+ * proxy. The old handle and its queued events go; ENOMEM. */
+int tnd_sipcall_invite_again(struct tnd_sipcall *call, const char *hdr, bool proxy);
 /* Sofia event for a handle whose hmagic is `call`. */
 void tnd_sipcall_event(struct tnd_sipcall *call, nua_event_t event, int status,
 		       const char *phrase, nua_handle_t *nh, const sip_t *sip, tagi_t tags[]);
@@ -276,6 +296,15 @@ void tnd_sipauth_clear(struct tnd_sipauth *a);
  * not stale (a wrong password). */
 int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip,
 		       const char *what);
+/* A 401/407 with a SHA-256 challenge (RFC 8760), which Sofia cannot
+ * answer: the credentials for `method` to `uri` (the request's
+ * Request-URI) in hdr, for SIPTAG_AUTHORIZATION_STR or, when *proxy,
+ * SIPTAG_PROXY_AUTHORIZATION_STR; the caller sends the request again with
+ * it. Preferred over an MD5 challenge in the same response. 0; ENOTSUP
+ * when there is no SHA-256 challenge we can answer (then try
+ * tnd_sipauth_answer), ENOENT and EACCES as there. */
+int tnd_sipauth_sha256(struct tnd_sipauth *a, const sip_t *sip, const char *method,
+		       const char *uri, const char *what, char *hdr, size_t len, bool *proxy);
 /* A response other than 401/407: the next challenge starts a new round. */
 static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
 {

@@ -43,17 +43,20 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, MESSAGE, UPDATE"
-/* no 100rel: PRACK is not in ALLOW, so a caller must not be able to
- * require reliable provisionals of us (RFC 3262) */
-#define SUPPORTED "timer"
+#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, MESSAGE, UPDATE, PRACK"
+/* 100rel (RFC 3262): nua PRACKs a peer's reliable 18x itself, and sends
+ * ours reliably when the INVITE requires it (it answers the PRACK and holds
+ * a second reliable 18x until the first is PRACKed); SDP in a PRACK is
+ * never ours to answer, since our offers and answers ride INVITE, 18x, 2xx
+ * and ACK only */
+#define SUPPORTED "timer, 100rel"
 /* Methods the application answers (NUTAG_APPL_METHOD, one tag each, see
  * tnd_sipua_alloc): OPTIONS and REGISTER reach us (sip/admit.c) so they are
  * rate limited like INVITE; INFO so that its answer says whether its DTMF
  * was taken (sip/info.c); MESSAGE so that it passes admission and its
  * answer says whether a user took it (sip/message.c); REFER so that the
  * owner decides on its target (sip/refer.c); UPDATE: its offer is the
- * owner's to answer (sip/reinvite.c). */
+ * owner's to answer (sip/reinvite.c). PRACK is nua's (no APPL). */
 
 extern su_log_t tport_log[], nua_log[], nta_log[], su_log_default[];
 

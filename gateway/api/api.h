@@ -103,6 +103,9 @@ struct tnd_api_calls {
 	/* hold / resume (issue 11 item 4); NULL answers 503 */
 	int (*hold)(struct tnd_calls *calls, void *conn, const char *call, bool hold, char *msg,
 		    size_t msglen);
+	/* progress (early media from the browser); NULL answers 503 */
+	int (*progress)(struct tnd_calls *calls, void *conn, const char *call, const char *sdp,
+			char *msg, size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

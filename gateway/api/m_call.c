@@ -183,10 +183,28 @@ static int m_answer(struct tnd_api_req *req, json_t *params)
 	char msg[256];
 	int r;
 
+	sdp = NULL;
+	/* optional after `progress`, which gave the answer already */
+	if ((r = call_params(req, params, allowed, &call)) ||
+	    (r = tnd_api_param_str(req, params, "sdp", false, &sdp)))
+		return r;
+	r = ops(req)->answer(calls_of(req), req->conn, call, sdp, msg, sizeof(msg));
+	return finish(req, r, msg);
+}
+
+static int m_progress(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "sdp", NULL };
+	const char *call, *sdp;
+	char msg[256];
+	int r;
+
 	if ((r = call_params(req, params, allowed, &call)) ||
 	    (r = tnd_api_param_str(req, params, "sdp", true, &sdp)))
 		return r;
-	r = ops(req)->answer(calls_of(req), req->conn, call, sdp, msg, sizeof(msg));
+	if (!ops(req)->progress)
+		return not_yet(req, "early media on the call legs");
+	r = ops(req)->progress(calls_of(req), req->conn, call, sdp, msg, sizeof(msg));
 	return finish(req, r, msg);
 }
 
@@ -449,6 +467,7 @@ static int m_resume(struct tnd_api_req *req, json_t *params)
 const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "call", m_call, true },
 	{ "answer", m_answer, true },
+	{ "progress", m_progress, true },
 	{ "reject", m_reject, true },
 	{ "hangup", m_hangup, true },
 	{ "candidate", m_candidate, true },

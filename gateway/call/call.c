@@ -60,6 +60,8 @@ static void call_destroy(void *data)
 	tnd_call_hold_free(call);
 	tnd_sdp_free(call->reattach_offer);
 	g_free(call->to);
+	g_free(call->early_sip_sdp);
+	g_free(call->early_webrtc_sdp);
 	g_free(call->from_user);
 	g_free(call->from_display);
 	g_free(call->account);
@@ -319,14 +321,17 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 	const struct tnd_sdp *remote;
 	const struct tnd_sdp_media *rm;
 	struct tnd_sdp_neg sn;
+	bool peer_offered;
 	int err;
 
 	err = tnd_sdp_negotiated(&sn, sip_offer, sip_answer, msg, msglen);
 	if (err)
 		return err;
 	/* the peer's media address: theirs is the answer when we offered */
-	remote = call->dir == CALL_OUT ? sip_answer : sip_offer;
-	rm = call->dir == CALL_OUT ? sn.answer_m : sn.offer_m;
+	/* the peer offered on a call from SIP, or on ours with a late offer */
+	peer_offered = (call->dir == CALL_IN) != call->late_offer;
+	remote = peer_offered ? sip_offer : sip_answer;
+	rm = peer_offered ? sn.offer_m : sn.answer_m;
 	conn = tnd_sdp_media_conn(remote, rm);
 	if (!rm->port) {
 		snprintf(msg, msglen, "SIP peer's SDP has no media port");

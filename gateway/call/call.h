@@ -220,9 +220,18 @@ struct tnd_call_params {
  * rate counts), checked before anything else. */
 int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_params *p,
 		    tnd_call_done_h *done, void *req, char *msg, size_t msglen);
-/* The browser's answer to an `incoming` offer. */
+/* The browser's answer to an `incoming` offer; after tnd_calls_progress
+ * sdp may be NULL (else it must be the progress answer). */
 int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *call, const char *sdp,
 		     char *msg, size_t msglen);
+/* Early media from the browser (`progress`): its answer to an `incoming`
+ * offer, before `answer`. The call is this connection's from now on (the
+ * others get `ended` "answered elsewhere"), the SIP caller gets 183 with
+ * our SDP (reliable when it required 100rel) and media flows both ways;
+ * the owner gets call.state `early`. A later tnd_calls_answer (sdp NULL or
+ * the same) sends the 200. Errors as tnd_calls_answer. */
+int tnd_calls_progress(struct tnd_calls *calls, void *conn, const char *call, const char *sdp,
+		       char *msg, size_t msglen);
 /* Refuses an incoming call with a SIP status (400-699). */
 int tnd_calls_reject(struct tnd_calls *calls, void *conn, const char *call, int code,
 		     char *msg, size_t msglen);

@@ -31,8 +31,17 @@ static void on_sip_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 	tnd_call_end(call, status, phrase ? phrase : tnd_sipcall_end_name(why));
 }
 
+static void on_sip_ack(void *arg, struct tnd_sipcall *sip)
+{
+	struct tnd_call *call = arg;
+
+	(void)sip;
+	if (call->late_offer)
+		tnd_call_late_ack(call);
+}
+
 static const struct tnd_sipcall_handlers sip_handlers = {
-	.ended = on_sip_ended, .info = tnd_call_on_info,
+	.ack = on_sip_ack, .ended = on_sip_ended, .info = tnd_call_on_info,
 	/* call_hold.c */
 	.reoffer = tnd_call_on_reoffer, .reack = tnd_call_on_reack,
 	.reanswered = tnd_call_on_reanswered,
@@ -62,7 +71,7 @@ static gboolean on_ring_timeout(gpointer data)
 
 	g_source_unref(call->ring_timer);
 	call->ring_timer = NULL;
-	if (call->owner)
+	if (call->owner && !call->early)
 		return G_SOURCE_REMOVE;   /* answered: the SIP 200 is on its way */
 	snprintf(reason, sizeof(reason), "no answer within %d s",
 		 call->calls->env.conf->calls_ring_timeout);
@@ -142,7 +151,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		return;
 	}
 	call->rtp_port = rtp_port;
-	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
+	err = call->late_offer ? 0 : pick_codec(call, &trial, &sn, msg, sizeof(msg));
 	if (err) {
 		tnd_sdp_free(trial);
 		refuse(call, 488, "Not Acceptable Here");
@@ -151,7 +160,8 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 	tnd_call_local_webrtc(call, &l, &(struct tnd_call_ice){ ufrag, pwd, cands, complete });
 	/* the SIP side's codec when browsers have it, and Opus (call_codec.c) */
 	l.codecs = want;
-	l.n_codecs = tnd_call_webrtc_offer_prefs(want, sn.codec, sn.dtmf);
+	l.n_codecs = call->late_offer ? tnd_call_late_webrtc_prefs(call, want) :
+		     tnd_call_webrtc_offer_prefs(want, sn.codec, sn.dtmf);
 	err = tnd_sdp_offer_webrtc(&call->webrtc_offer, &l);
 	tnd_sdp_free(trial);
 	offer = err ? NULL : tnd_call_sdp_text(call->webrtc_offer);
@@ -211,6 +221,8 @@ static const struct tnd_bridge_events bridge_events = {
 	.dtmf = tnd_call_on_dtmf,
 };
 
+/* Over 80 lines: the admission steps (drain, lookup, limits, SDP, codec,
+ * media) run in order with an early return each, which reads best as one. */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info)
 {
 	struct tnd_calls *calls = arg;
@@ -255,7 +267,9 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		tnd_sipcall_reject(sip, err, NULL);
 		return 0;
 	}
-	err = tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg, sizeof(msg));
+	/* no SDP: a late offer, made by us in the 200 (call_early.c) */
+	err = info->sdp ? tnd_sdp_parse(&offer, info->sdp, strlen(info->sdp), msg,
+					sizeof(msg)) : 0;
 	if (err) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: bad SDP: %s", user, msg);
 		return err == ENOTSUP ? ENOTSUP : EINVAL;
@@ -266,7 +280,8 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 		return EBUSY;
 	}
 	call->sip_offer = offer;
-	err = pick_codec(call, &trial, &sn, msg, sizeof(msg));
+	call->late_offer = !offer;
+	err = call->late_offer ? 0 : pick_codec(call, &trial, &sn, msg, sizeof(msg));
 	tnd_sdp_free(trial);
 	if (err) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "INVITE for %s: %s (488)", user, msg);
@@ -363,16 +378,29 @@ static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port)
 		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, call->webrtc_answer, why,
 					 sizeof(why));
 	call->rtp_port = rtp_port;
+	if (!err && call->late_offer) {
+		/* 200 with our offer; answered once the ACK brings the answer */
+		err = tnd_call_late_200(call, why, sizeof(why));
+		if (!err)
+			return;
+	}
 	if (!err)
 		err = sip_answer(call, &wn, rtp_port, &answer, why, sizeof(why));
 	if (!err)
 		err = tnd_call_route(call, call->sip_offer, answer, &wn, why, sizeof(why));
 	if (!err) {
 		text = tnd_call_sdp_text(answer);
-		err = text ? tnd_sipcall_answer(call->sip, text) : ENOMEM;
+		if (!text)
+			err = ENOMEM;
+		else if (call->early)
+			err = tnd_call_early_sent(call, g_steal_pointer(&text));
+		else
+			err = tnd_sipcall_answer(call->sip, text);
 	}
 	g_free(text);
 	tnd_sdp_free(answer);
+	if (!err && call->early)
+		return;       /* the 183 went (call_early.c): the 200 waits for `answer` */
 	if (err) {
 		TND_LOG_WARN(TND_LOG_MEDIA, "call %s: cannot answer the SIP caller: %s", call->id,
 			     *why ? why : strerror(err));
@@ -383,8 +411,11 @@ static void answer_sip(struct tnd_call *call, int err, uint16_t rtp_port)
 	tnd_call_notify(call, "answered", 200, "OK");
 }
 
-int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
-		     char *msg, size_t msglen)
+/* The browser's answer (`answer`, or `progress` when early) takes the
+ * call: its WebRTC leg is set, and the SIP-side socket is asked for; its
+ * `ready` sends the 200 or 183 (answer_sip). */
+static int take_call(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
+		     bool early, char *msg, size_t msglen)
 {
 	const struct tnd_call_sink *sink = calls->env.sink;
 	struct tnd_sdp *answer = NULL, *trial = NULL;
@@ -396,6 +427,15 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	call = ringing_call(calls, conn, id, msg, msglen, &err);
 	if (!call)
 		return err;
+	if (!sdp) {
+		snprintf(msg, msglen, "params.sdp: missing");
+		return EINVAL;
+	}
+	if (early && call->late_offer) {
+		/* a 183 would carry our offer, answered in a PRACK nua keeps */
+		snprintf(msg, msglen, "no early media on a call whose INVITE had no SDP offer");
+		return ENOTSUP;
+	}
 	err = tnd_sdp_parse(&answer, sdp, strlen(sdp), why, sizeof(why));
 	if (!err)
 		err = tnd_sdp_negotiated(&wn, call->webrtc_offer, answer, why, sizeof(why));
@@ -413,6 +453,9 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 	}
 	call->n_ringing = 0;
 	call->webrtc_answer = answer;
+	call->early = early;
+	if (early)
+		call->early_webrtc_sdp = g_strdup(sdp);
 
 	snprintf(fp, sizeof(fp), "%s %s", wn.answer_m->fp.alg, wn.answer_m->fp.value);
 	/* the browser answered: our DTLS role is the opposite of its setup */
@@ -424,7 +467,7 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		err = tnd_bridge_webrtc_candidate(call->br, NULL);
 	/* a trial now, so a browser answer we cannot relay fails this request;
 	 * the real one waits for the SIP-side socket (answer_sip) */
-	if (!err)
+	if (!err && !call->late_offer)
 		err = sip_answer(call, &wn, 9, &trial, why, sizeof(why));
 	tnd_sdp_free(trial);
 	if (!err)
@@ -437,6 +480,22 @@ int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const 
 		return ENOTSUP;
 	}
 	return 0;
+}
+
+int tnd_calls_answer(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
+		     char *msg, size_t msglen)
+{
+	struct tnd_call *call = tnd_call_find(calls, id);
+
+	if (call && call->dir == CALL_IN && call->early && call->owner == conn)
+		return tnd_call_early_answer(call, sdp, msg, msglen);
+	return take_call(calls, conn, id, sdp, false, msg, msglen);
+}
+
+int tnd_calls_progress(struct tnd_calls *calls, void *conn, const char *id, const char *sdp,
+		       char *msg, size_t msglen)
+{
+	return take_call(calls, conn, id, sdp, true, msg, msglen);
 }
 
 int tnd_calls_reject(struct tnd_calls *calls, void *conn, const char *id, int code,

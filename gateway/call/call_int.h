@@ -180,6 +180,15 @@ struct tnd_call {
 	bool hold_want;                      /* ... and asks held_local to become this */
 	char *hold_offer;                    /* owned: our last re-offer's SDP */
 	struct call_sdes sdes;               /* call_sdes.c */
+	/* call_early.c: a browser's early answer (`progress`) to a call from
+	 * SIP: 183 with our SDP now, the same SDP in the 200 on `answer` */
+	bool early;                          /* taken by `progress` */
+	bool early_then_answer;              /* `answer` came before the 183 left */
+	char *early_sip_sdp;                 /* owned (g_): our 183's SDP, once sent */
+	char *early_webrtc_sdp;              /* owned (g_): the browser's progress answer */
+	bool late_offer;                     /* in: the INVITE had no SDP; our 200
+					      * offers (sip_offer is ours), the ACK
+					      * answers */
 };
 
 /* call_trunk.c */
@@ -314,6 +323,34 @@ void tnd_call_regs_conn_gone(struct tnd_calls *calls, void *conn);
 int tnd_call_reg_identity(struct tnd_calls *calls, const char *account, const char *user,
 			  struct tnd_sipcall_params *sp, struct tnd_sip_cred *cred,
 			  char *ubuf, size_t ulen, char *msg, size_t msglen);
+/* call_early.c */
+/* `answer` after `progress` on the call's owner: 200 with the 183's SDP
+ * (or, before the 183 left, right after it). sdp NULL or the progress
+ * answer itself; another one gets EINVAL. */
+int tnd_call_early_answer(struct tnd_call *call, const char *sdp, char *msg, size_t msglen);
+/* The SIP-side socket of a `progress` is up: sends the 183 with `sip_sdp`
+ * (taken, g_), tells the owner `early`, and answers at once when `answer`
+ * already came. 0 or an errno. */
+int tnd_call_early_sent(struct tnd_call *call, char *sip_sdp);
+
+/* A call from SIP without an SDP offer: the browser is offered the SIP
+ * side's first configured codec and Opus (want[4]; how many). */
+size_t tnd_call_late_webrtc_prefs(const struct tnd_call *call, struct tnd_sdp_codec_pref *want);
+/* The browser answered a late-offer call and the SIP-side socket is up:
+ * 200 with our SIP offer (every [media] sip_codecs codec). 0 or an errno
+ * with why. */
+int tnd_call_late_200(struct tnd_call *call, char *why, size_t whylen);
+/* The ACK of a late-offer call came: its answer routes the media and the
+ * call is answered, or the call ends 488 without a usable one. */
+void tnd_call_late_ack(struct tnd_call *call);
+
+/* A call to SIP sent without SDP ([sip] late_offer) got its 2xx with the
+ * peer's offer `sdp`: our answer goes in the ACK and the media is routed
+ * (transcoded when the peer's codec is not the browser's), or the call
+ * ends 488 (ACK, then BYE). */
+void tnd_call_late_answered(struct tnd_call *call, int status, const char *phrase,
+			    const char *sdp);
+
 /* call_reattach.c */
 /* The owner's WebSocket is gone: keeps the call for [calls] reattach_grace
  * when it can be reattached (answered or in progress, with a user); false

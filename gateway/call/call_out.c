@@ -46,7 +46,9 @@ static void on_progress(void *arg, struct tnd_sipcall *sip, int status, const ch
 	struct tnd_call *call = arg;
 
 	(void)sip;
-	if (sdp && !sip_media(call, sdp)) {
+	/* after a late offer, SDP in a 1xx would be the peer's offer, which
+	 * we answer in the ACK only: no early media then */
+	if (sdp && !call->late_offer && !sip_media(call, sdp)) {
 		tnd_call_notify(call, "early", status, phrase);
 		return;
 	}
@@ -64,6 +66,10 @@ static void on_answered(void *arg, struct tnd_sipcall *sip, int status, const ch
 	struct tnd_call *call = arg;
 
 	(void)sip;
+	if (call->late_offer) {
+		tnd_call_late_answered(call, status, phrase, sdp);
+		return;
+	}
 	if (!sdp || sip_media(call, sdp)) {
 		if (!call->sip_media_set) {
 			tnd_call_end(call, 488, "SIP answer has no media we can relay");
@@ -118,6 +124,12 @@ static int build_sip_offer(struct tnd_call *call, const struct tnd_sdp_neg *wn, 
 	size_t n;
 
 	(void)wn;
+	if (call->calls->env.conf->sip_late_offer && !call->is_test) {
+		/* [sip] late_offer: the peer offers in its 2xx (call_early.c) */
+		call->late_offer = true;
+		*textp = NULL;
+		return 0;
+	}
 	tnd_call_local(call, &l, false);
 	/* a trunk's own codec preference (call_trunk.c) */
 	n = tnd_call_trunk_prefs(call, prefs);
@@ -139,6 +151,7 @@ static int send_invite(struct tnd_call *call, const char *sdp)
 	struct tnd_sipcall_params p = {
 		.to = call->to, .from_user = call->from_user ? call->from_user : "anonymous",
 		.from_display = call->from_display, .sdp = sdp, .headers = hdrs,
+		.late_offer = call->late_offer,
 	};
 	struct tnd_sip_cred cred;
 	char ubuf[128], msg[CALL_MSG];

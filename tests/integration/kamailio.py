@@ -53,6 +53,7 @@ modparam("usrloc", "db_mode", 0)
 modparam("registrar", "min_expires", %(min_expires)d)
 modparam("registrar", "max_expires", 3600)
 modparam("auth", "nonce_expire", %(nonce_expire)d)
+%(auth_alg)s
 modparam("auth_db", "db_url", "text://%(run)s/db")
 modparam("auth_db", "calculate_ha1", yes)
 modparam("auth_db", "password_column", "password")
@@ -122,9 +123,11 @@ request_route {
 class Kamailio:
     """users: {name: password}. min_expires: the registrar's floor, so a
     test can ask for a short expiry and see the refresh. tcp: listen on TCP
-    too (same port)."""
+    too (same port). algorithm: the digest algorithm of its challenges
+    ("SHA-256"; default MD5)."""
 
-    def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False):
+    def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False,
+                 algorithm=None):
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
         self.port = port or (free_port(also_udp=True) if tcp else
                              free_port(kind=__import__("socket").SOCK_DGRAM))
@@ -146,7 +149,10 @@ class Kamailio:
             f.write(CFG % {"port": self.port, "mpath": MODULES, "run": self.dir,
                            "tcp": "listen=tcp:127.0.0.1:%d" % self.port if tcp else
                            "disable_tcp=yes",
-                           "min_expires": min_expires, "nonce_expire": nonce_expire})
+                           "min_expires": min_expires, "nonce_expire": nonce_expire,
+                           # algorithm="SHA-256": its challenges name it (RFC 8760)
+                           "auth_alg": 'modparam("auth", "algorithm", "%s")' % algorithm
+                           if algorithm else ""})
         self.log = os.path.join(self.dir, "kamailio.log")
 
     @property
