@@ -56,7 +56,7 @@ async function startGateway(extra = '') {
     }
   }
   return {
-    url, proc, dir,
+    url, proc, dir, sip,
     async stop() {
       proc.kill('SIGTERM');
       await new Promise((r) => (proc.exitCode !== null ? r() : proc.on('exit', r)));
@@ -115,6 +115,25 @@ test('errors carry the gateway\'s code and message', async () => {
   assert.match(describeError(new TandemError(503, 'hold needs the hold feature')), /cannot do this now: hold needs/);
   t.close();
   await assert.rejects(t.ping(), (x) => x.code === TandemError.DISCONNECTED);
+});
+
+test('message() goes out as a SIP MESSAGE and arrives as a message event', async () => {
+  // the gateway sends to its own SIP port: a real MESSAGE both ways
+  const a = new Tandem(open.url, { WebSocket, user: 'alice', reconnect: false });
+  const b = new Tandem(open.url, { WebSocket, user: 'bob', reconnect: false });
+  await a.connect();
+  await b.connect();
+  const got = nextEvent(b, 'message', (d) => d.body === 'hello bob \u00e9');
+  assert.deepEqual(await a.message(`sip:bob@127.0.0.1:${open.sip}`, 'hello bob \u00e9'), {});
+  const m = await got;
+  assert.match(m.from, /^sip:alice@/);
+  assert.match(m.content_type, /^text\/plain/);
+  assert.equal(m.call, null);
+  // nobody logged in as carol: the gateway's own 480 comes back as the error
+  await assert.rejects(a.message(`sip:carol@127.0.0.1:${open.sip}`, 'x'),
+    (e) => e instanceof TandemError && e.code === 480);
+  a.close();
+  b.close();
 });
 
 test('a wrong password is a 401 and stops reconnecting; the right one gives a token', async () => {
