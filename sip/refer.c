@@ -28,7 +28,7 @@
 /* ua.c's ALLOW and the transfer's methods: a call's handle only, so that
  * REFER or NOTIFY outside a dialog gets 405 from nua (else nua would make
  * a REFER's subscription and NOTIFY whatever address the request named) */
-#define CALL_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, REFER, NOTIFY"
+#define CALL_ALLOW TND_SIP_ALLOW ", REFER, NOTIFY"
 #define SIPFRAG_CTYPE "message/sipfrag;version=2.0"
 
 void tnd_sipua_set_xfer(struct tnd_sipua *ua, const struct tnd_sipcall_xfer_handlers *x)

@@ -142,6 +142,11 @@ struct tnd_sipcall {
 	unsigned re_tries;
 };
 
+/* The methods nua takes (Allow, ua.c); a call's handle adds REFER and
+ * NOTIFY (refer.c). One list, so that a method added for the UA is taken in
+ * calls too (a handle's Allow replaces the UA's). */
+#define TND_SIP_ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, MESSAGE, UPDATE, PRACK"
+
 /* ua.c */
 /* ua->calls bookkeeping; call_link takes no reference (hmagic's is used). */
 void tnd_sipua_link_call(struct tnd_sipua *ua, struct tnd_sipcall *call);

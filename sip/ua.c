@@ -43,7 +43,7 @@
  * outside Allow itself, before any source check): we are no registrar and
  * refuse it, but a source that keeps sending it is rate limited and blocked
  * like one that sends INVITEs (svwar-style scans) */
-#define ALLOW "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, MESSAGE, UPDATE, PRACK"
+#define ALLOW TND_SIP_ALLOW
 /* 100rel (RFC 3262): nua PRACKs a peer's reliable 18x itself, and sends
  * ours reliably when the INVITE requires it (it answers the PRACK and holds
  * a second reliable 18x until the first is PRACKed); SDP in a PRACK is
