@@ -306,6 +306,9 @@ static void man_range(const struct tnd_opt *o, FILE *out)
 				fputs("\\e", out);
 			else
 				fputc(*p, out);
+			/* a long list (SDES suites) may break after its commas */
+			if (*p == ',')
+				fputs("\\:", out);
 		}
 		fputs("\\fR.\n", out);
 	} else {
