@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds each libFuzzer target listed in tests/fuzz/targets with clang (ASan +
-# UBSan + libFuzzer) and fuzzes it for FUZZ_SECONDS (default 10) from its
+# UBSan + libFuzzer) and fuzzes it for FUZZ_SECONDS (default 6) from its
 # corpus. A crash, leak or sanitizer report fails the test and leaves the input
 # in the build tree's tests/fuzz/corpus/NAME/crash-*, to be committed with its
 # fix. Prints TAP. 20 s a target: with 30-odd targets that is ten minutes of
@@ -8,7 +8,7 @@
 set -u
 src=$(cd "${top_srcdir:-.}" && pwd)
 build=$(cd "${top_builddir:-.}" && pwd)
-secs=${FUZZ_SECONDS:-10}
+secs=${FUZZ_SECONDS:-6}
 clang=${CLANG:-clang}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
