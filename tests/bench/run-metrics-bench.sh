@@ -76,8 +76,11 @@ drv_sip=$(pick_port)
 printf '[websocket]\nport = %s\nmax_connections = 16\nrate = 100000\nburst = 100000\n\n' \
 	"$ws_port" > "$tmp/tandem.conf"
 printf '[calls]\nrate = 10000\nburst = 10000\nmax_per_connection = 10000\n' >> "$tmp/tandem.conf"
-printf 'max_per_user = 100000\nmax_ringing = 100000\nmax_ringing_per_user = 1000\n\n' \
+# reattach_grace 0: a round's calls end when its driver's socket closes
+# (kept 30 s for a reattach, they were still live, and counted, in the next)
+printf 'max_per_user = 100000\nmax_ringing = 100000\nmax_ringing_per_user = 1000\n' \
 	>> "$tmp/tandem.conf"
+printf 'reattach_grace = 0\n\n' >> "$tmp/tandem.conf"
 printf '[sip]\nport = %s\ntcp = false\n\n' "$sip_port" >> "$tmp/tandem.conf"
 printf '[media]\nworkers = 1\nport_min = 10000\nport_max = 29999\nmax_calls = 100000\n' \
 	>> "$tmp/tandem.conf"
