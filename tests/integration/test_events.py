@@ -15,8 +15,11 @@ import asyncio
 import statistics
 import time
 
+import os
+
 from abuse import client, health_call
 from ops import HungReceiver, Receiver, answered_call
+from peers import Baresip, tones
 from tandem_harness import Gateway, tap_main
 from test_sip_calls import sipp_ok, sipp_uac, sipp_uas
 
@@ -83,6 +86,44 @@ def test_webhook_and_subscribers_in_order():
         rx.close()
 
 
+async def _hold_and_transfer(gw, rx, a, b):
+    c, pc, call = await answered_call(gw, a.uri)
+    a.wait_event("CALL_ESTABLISHED")
+    await c.call("hold", {"call": call})
+    await c.wait_state(call, "held")
+    await c.call("resume", {"call": call})
+    await c.wait_state(call, "resumed")
+    await c.call("transfer", {"call": call, "to": b.uri})
+    st = await c.wait_state(call, "ended", 20)
+    assert st["reason"] == "transferred", st
+    got = of_call(rx.wait(lambda ev: any(e["event"] == "call.ended" and
+                                         e["call"]["call"] == call for e in ev)), call)
+    assert [e["event"] for e in got] == ["call.created", "call.ringing", "call.answered",
+                                         "call.held", "call.resumed", "call.transferred",
+                                         "call.ended"], got
+    seqs = [e["seq"] for e in got]
+    assert seqs == sorted(seqs), seqs
+    await pc.close()
+    await c.close()
+
+
+def test_held_resumed_transferred():
+    """The browser holds and resumes a call to baresip A and transfers it
+    (REFER) to baresip B: the webhook gets call.held, call.resumed and
+    call.transferred between answered and ended, in order."""
+    rx = Receiver()
+    wav = os.path.join(tones(), "tone440_48k.wav")
+    a = Baresip("a", source_wav=wav, codecs="pcmu").start()
+    b = Baresip("b", source_wav=wav, codecs="pcmu").start()
+    try:
+        with Gateway("[events]\nwebhook = %s\n" % rx.url) as gw:
+            asyncio.run(_hold_and_transfer(gw, rx, a, b))
+    finally:
+        a.stop()
+        b.stop()
+        rx.close()
+
+
 def setup_times(gw, n):
     return [asyncio.run(health_call(gw)) for _ in range(n)]
 
@@ -108,4 +149,5 @@ def test_hung_receiver_does_not_delay_setup():
 
 
 if __name__ == "__main__":
-    tap_main([test_webhook_and_subscribers_in_order, test_hung_receiver_does_not_delay_setup])
+    tap_main([test_webhook_and_subscribers_in_order, test_held_resumed_transferred,
+              test_hung_receiver_does_not_delay_setup])
