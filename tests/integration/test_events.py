@@ -12,10 +12,9 @@ connection and never answers must not slow call set-up: the seconds from
 hung one, and the hung one's must stay within a small margin."""
 
 import asyncio
+import os
 import statistics
 import time
-
-import os
 
 from abuse import client, health_call
 from ops import HungReceiver, Receiver, answered_call
