@@ -19,7 +19,7 @@ trap 'rm -rf "$tmp"' EXIT
 dirs="prefix=/usr sysconfdir=/etc systemdsystemunitdir=/lib/systemd/system"
 mk() { ${MAKE:-make} -s "$@" DESTDIR="$tmp/root" $dirs >"$tmp/make.log" 2>&1; }
 
-echo "1..7"
+echo "1..8"
 
 # 1. the files land in Debian's places
 mk install || cat "$tmp/make.log" | sed 's/^/# /'
@@ -92,5 +92,20 @@ rm "$tmp/root/etc/tandem/tandem.conf"
 mk uninstall || cat "$tmp/make.log" | sed 's/^/# /'
 left=$(find "$tmp/root" -type f)
 check "make uninstall removes every installed file" "$left"
+
+# 8. the release tarball carries every tracked file (what make distcheck
+# most often trips on: a file missing from EXTRA_DIST or a _SOURCES list)
+src=${top_srcdir:-.}
+ball=$(sed -n 's/^PACKAGE_TARNAME = //p' Makefile)-$(sed -n 's/^PACKAGE_VERSION = //p' Makefile)
+if ${MAKE:-make} -s dist-gzip >"$tmp/make.log" 2>&1 && mv "$ball.tar.gz" "$tmp/" &&
+	git -C "$src" ls-files >"$tmp/tracked" 2>/dev/null && [ -s "$tmp/tracked" ]; then
+	tar tzf "$tmp/$ball.tar.gz" | sed "s#^$ball/##" | sort >"$tmp/inball"
+	missing=$(grep -v -e '^\.gitignore$' -e '/\.keep$' "$tmp/tracked" | sort |
+		comm -23 - "$tmp/inball")
+	check "make dist carries every tracked file" "$missing"
+else
+	notok "make dist carries every tracked file"
+	sed 's/^/# /' "$tmp/make.log" | tail -20
+fi
 
 [ "$fails" -eq 0 ]
