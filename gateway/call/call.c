@@ -365,12 +365,8 @@ int tnd_call_route(struct tnd_call *call, const struct tnd_sdp *sip_offer,
 		call->route.dtmf_clock = webrtc->dtmf->clock;
 		call->route.dtmf_sip_pt = sn.dtmf->pt;
 	}
-	call->route.webrtc_dtmf = webrtc->dtmf != NULL;
-	if (webrtc->dtmf) {
-		call->route.webrtc_dtmf_pt = webrtc->dtmf->pt;
-		call->route.webrtc_dtmf_clock = webrtc->dtmf->clock;
-	}
-	/* call_hold.c re-routes after the browser's SDPs are gone */
+	/* call_hold.c and call_xfer.c re-route after the browser's SDPs are
+	 * gone */
 	call->route.webrtc_te_pt = webrtc->dtmf ? webrtc->dtmf->pt : 0;
 	call->route.webrtc_te_clock = webrtc->dtmf ? webrtc->dtmf->clock : 0;
 	return 0;

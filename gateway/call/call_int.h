@@ -62,10 +62,8 @@ struct call_route {
 	uint32_t dtmf_clock;
 	uint8_t dtmf_sip_pt;
 	uint8_t webrtc_pt;                   /* the browser leg's, when transcoded */
-	bool webrtc_dtmf;                    /* the browser leg's telephone-event, */
-	uint8_t webrtc_dtmf_pt;              /* for a new SIP leg (call_xfer.c) */
-	uint32_t webrtc_dtmf_clock;
-	/* call_hold.c: the browser leg's telephone-event, for a re-route */
+	/* the browser leg's telephone-event, for a re-route once its SDPs are
+	 * gone (call_hold.c) or a new SIP leg (call_xfer.c) */
 	uint8_t webrtc_te_pt;
 	uint32_t webrtc_te_clock;            /* 0: none */
 };

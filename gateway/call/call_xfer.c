@@ -262,11 +262,11 @@ static int route_new(struct tnd_call *call, const char *sdp, char *msg, size_t m
 	snprintf(name, sizeof(name), "%s", call->route.codec);
 	wc = (struct tnd_sdp_codec){ .pt = call->route.webrtc_pt, .channels = call->route.channels,
 				     .clock = call->route.clock, .name = name };
-	wd = (struct tnd_sdp_codec){ .pt = call->route.webrtc_dtmf_pt, .channels = 1,
-				     .clock = call->route.webrtc_dtmf_clock,
+	wd = (struct tnd_sdp_codec){ .pt = call->route.webrtc_te_pt, .channels = 1,
+				     .clock = call->route.webrtc_te_clock,
 				     .name = "telephone-event" };
 	wn.codec = &wc;
-	wn.dtmf = call->route.webrtc_dtmf ? &wd : NULL;
+	wn.dtmf = call->route.webrtc_te_clock ? &wd : NULL;
 	/* tnd_call_route takes the peer's address from the answer when we
 	 * offered, which we did on this leg whatever way the call began */
 	call->dir = CALL_OUT;
