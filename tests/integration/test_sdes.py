@@ -51,7 +51,7 @@ OPTIONAL = ("[media]\nsip_srtp = optional\nsip_srtp_suites = AES_CM_128_HMAC_SHA
 class Wire:
     """UDP datagrams (and TCP segments' payloads) on lo to or from the given
     ports, captured in a thread. Each packet is seen once (the outgoing copy
-    is skipped)."""
+    is passed over)."""
 
     def __init__(self, ports):
         self.ports = set(ports)
