@@ -94,7 +94,25 @@ def sipp_answerer(port):
     proc = track(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   cwd=tempfile.mkdtemp(prefix="tandem-sipp-")))
     wait_udp_bound(port, proc)
+    if proc.poll() is not None or not udp_bound(port):
+        # its port (or media port) was taken after free_port chose it
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        raise RuntimeError("SIPp did not bind UDP %d" % port)
     return proc
+
+
+def sipp_answerer_free():
+    """sipp_answerer on a free port, tried anew if another test took it
+    between the choice and SIPp's bind: (proc, port)."""
+    for attempt in range(3):
+        port = free_port(also_udp=True)
+        try:
+            return sipp_answerer(port), port
+        except RuntimeError:
+            if attempt == 2:
+                raise
 
 
 def wait_udp_bound(port, proc, timeout=5):
@@ -108,8 +126,7 @@ def wait_udp_bound(port, proc, timeout=5):
 async def health_call(gw, login=None, timeout=15, source=None):
     """One normal call end to end; raises AssertionError saying which step
     failed. Returns the seconds from `call` to `answered`."""
-    port = free_port(also_udp=True)
-    uas = sipp_answerer(port)
+    uas, port = sipp_answerer_free()
     c = pc = None
     try:
         c = await asyncio.wait_for(client(gw, login, source), timeout)
