@@ -183,7 +183,7 @@ static int in_copy_make(struct in_copy *c, const sip_t *sip, const char **phrase
 /* Asks the gateway's handler; returns 0 when it took the call, else the
  * status to refuse with. */
 static int offer_call(struct tnd_sipua *ua, struct tnd_sipcall *call, const sip_t *sip,
-		      const char **phrase)
+		      struct tnd_sipcall *replaced, const char **phrase)
 {
 	struct in_copy c = { 0 };
 	struct tnd_sipcall_info info;
@@ -207,6 +207,7 @@ static int offer_call(struct tnd_sipua *ua, struct tnd_sipcall *call, const sip_
 		.headers = c.hdrs, .n_headers = c.n_hdrs,
 		.reg_arg = tnd_sipreg_owner_arg(tnd_sipreg_find(ua, c.ruri_user)),
 		.source = tnd_sipua_source(ua->nua),
+		.replaces = replaced,
 	};
 	err = ua->incoming(ua->incoming_arg, call, &info);
 	if (!err && !call->h) {
@@ -275,7 +276,16 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 		status = 483;
 		phrase = sip_483_Too_many_hops;
 	} else {
-		status = offer_call(ua, call, sip, &phrase);
+		/* RFC 3891: a Replaces naming no dialog we may give up is
+		 * answered here; the replaced call is held across the handler */
+		struct tnd_sipcall *replaced = NULL;
+
+		status = tnd_sipcall_replaced(ua, call, sip, &replaced, &phrase);
+		if (!status) {
+			tnd_obj_get(replaced);
+			status = offer_call(ua, call, sip, replaced, &phrase);
+			tnd_obj_put(replaced);
+		}
 	}
 	if (status && (call->state == CS_RECEIVED || call->state == CS_EARLY)) {
 		TND_LOG_INFO(TND_LOG_SIP, "call %s: refused %d %s", call->call_id, status, phrase);

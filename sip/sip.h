@@ -282,6 +282,14 @@ struct tnd_sipcall_info {
 	/* Where the INVITE came from (IPv4 or IPv6), or NULL when unknown:
 	 * the gateway tells trunks by it (their DIDs). */
 	const struct sockaddr *source;
+	/* RFC 3891: the INVITE's Replaces names this dialog of ours, which the
+	 * new call is to take over (the owner answers the new call and ends
+	 * this one, e.g. with tnd_sipcall_detach); borrowed; NULL without
+	 * Replaces. Either confirmed, or an early one we placed. A Replaces
+	 * that names no such dialog never reaches the handler: sip/ answers
+	 * 481 (none, or an early dialog we did not place), 486 (early-only
+	 * but confirmed), 603 (ending) or 400 (malformed). */
+	struct tnd_sipcall *replaces;
 };
 
 /* Called for each new incoming INVITE with a borrowed call. To take it, the

@@ -232,6 +232,14 @@ char *tnd_sipcall_body(const sip_t *sip, int *err);
  * is logged per request); `challenge` the WWW-Authenticate value of a 401. */
 void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip,
 			  int refuse, const char *phrase, const char *challenge);
+/* replaces.c: an INVITE's Replaces (RFC 3891 section 3), after admission.
+ * 0 with *matchp NULL (no Replaces) or the live dialog it may take over
+ * (confirmed, or an early one we placed); else the status to refuse it
+ * with: 400 (malformed, or more than one), 481 (no such dialog, or an
+ * early one we did not place), 486 (early-only, dialog confirmed), 603
+ * (the dialog is ending). `self` is the new INVITE's call, never matched. */
+int tnd_sipcall_replaced(struct tnd_sipua *ua, const struct tnd_sipcall *self, const sip_t *sip,
+			 struct tnd_sipcall **matchp, const char **phrase);
 /* info.c: INFO in the dialog, received (answered from the owner's verdict)
  * and the response to ours. */
 void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phrase,

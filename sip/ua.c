@@ -49,7 +49,7 @@
  * a second reliable 18x until the first is PRACKed); SDP in a PRACK is
  * never ours to answer, since our offers and answers ride INVITE, 18x, 2xx
  * and ACK only */
-#define SUPPORTED "timer, 100rel"
+#define SUPPORTED "timer, 100rel, replaces"   /* replaces: sip/replaces.c */
 /* Methods the application answers (NUTAG_APPL_METHOD, one tag each, see
  * tnd_sipua_alloc): OPTIONS and REGISTER reach us (sip/admit.c) so they are
  * rate limited like INVITE; INFO so that its answer says whether its DTMF

@@ -241,6 +241,10 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	size_t n;
 	int err;
 
+	/* RFC 3891: not a new call but a new peer for one (call_replace.c),
+	 * whoever the Request-URI names */
+	if (info->replaces)
+		return tnd_call_replace(calls, sip, info);
 	if (terr)
 		return terr;
 	if (!user)

@@ -434,6 +434,12 @@ void tnd_call_xfer_init(struct tnd_calls *calls);
 /* The call ends (or is freed): a referred party's leg still ringing is
  * dropped and the referrer told 487. Idempotent. */
 void tnd_call_xfer_stop(struct tnd_call *call);
+/* call_replace.c: an INVITE whose Replaces names `info->replaces` (RFC
+ * 3891): it takes over that call's SIP leg, or is refused with a status
+ * (the old call unchanged). The incoming handler's result: 0 when it
+ * answered or refused the INVITE itself. */
+int tnd_call_replace(struct tnd_calls *calls, struct tnd_sipcall *sip,
+		     const struct tnd_sipcall_info *info);
 /* call_hold.c: the SIP leg's offers inside the dialog (sip.h handlers,
  * arg: the call), and the call's hold state freed. */
 int tnd_call_on_reoffer(void *arg, struct tnd_sipcall *sip, const char *sdp, bool update);
