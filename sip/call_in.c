@@ -227,6 +227,22 @@ static int offer_call(struct tnd_sipua *ua, struct tnd_sipcall *call, const sip_
 	return status;
 }
 
+/* A call our registrar delivers to a registration's Contact: that proxy
+ * may challenge our BYE or re-INVITE in the dialog as it challenges the
+ * account's own calls (a 407 left the peer's call up: linphone never
+ * heard our BYE through Kamailio). Only the registrar's own delivery gets
+ * them: another source could challenge us to learn a digest response. */
+static void lend_reg_auth(struct tnd_sipua *ua, struct tnd_sipcall *call, const sip_t *sip)
+{
+	const char *user = sip->sip_request->rq_url->url_user;
+	struct tnd_sipreg *reg = user ? tnd_sipreg_find(ua, user) : NULL;
+
+	if (reg && tnd_sipreg_from_registrar(reg, tnd_sipua_source(ua->nua)) &&
+	    tnd_sipreg_copy_auth(reg, &call->auth))
+		TND_LOG_WARN(TND_LOG_SIP, "call %s: no memory for the registration's "
+			     "credentials", call->call_id);
+}
+
 void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *sip,
 			  int refuse, const char *phrase, const char *challenge)
 {
@@ -264,6 +280,7 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
 		     sip->sip_from->a_url->url_user ? sip->sip_from->a_url->url_user : "",
 		     sip->sip_from->a_url->url_host ? sip->sip_from->a_url->url_host : "");
 	tnd_sipcall_allow_refer(call);    /* admitted: transfer in its dialog */
+	lend_reg_auth(ua, call, sip);
 
 	phrase = NULL;
 	if (ua->stopping) {

@@ -560,3 +560,17 @@ void tnd_sipreg_detach(struct tnd_sipreg *reg)
 		return;              /* gone from the list when the answer comes */
 	unlink_reg(reg);
 }
+
+int tnd_sipreg_copy_auth(const struct tnd_sipreg *reg, struct tnd_sipauth *a)
+{
+	tnd_sipauth_clear(a);
+	if (!reg->auth.user || !reg->auth.secret)
+		return 0;
+	a->user = strdup(reg->auth.user);
+	a->secret = strdup(reg->auth.secret);
+	if (!a->user || !a->secret) {
+		tnd_sipauth_clear(a);
+		return ENOMEM;
+	}
+	return 0;
+}

@@ -333,6 +333,10 @@ struct tnd_sipreg *tnd_sipreg_find(struct tnd_sipua *ua, const char *user);
 bool tnd_sipreg_from_registrar(const struct tnd_sipreg *reg, const struct sockaddr *sa);
 /* The owner's argument of the registration, NULL once detached. */
 void *tnd_sipreg_owner_arg(const struct tnd_sipreg *reg);
+/* The registration's credentials into `a` (cleared first; none when it
+ * has none): a call its registrar delivers answers that proxy's challenges
+ * to our BYE or re-INVITE with them. 0 or ENOMEM. */
+int tnd_sipreg_copy_auth(const struct tnd_sipreg *reg, struct tnd_sipauth *a);
 /* Whether a handle's hmagic is a registration (else it is a call). */
 bool tnd_sipreg_is(const void *hmagic);
 /* Sofia event on a registration's handle. */

@@ -52,6 +52,10 @@ modparam("ctl", "binrpc", "unix:%(run)s/ctl")
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "min_expires", %(min_expires)d)
 modparam("registrar", "max_expires", 3600)
+# no GRUUs: Kamailio makes them from the domain without its port
+# (sip:carol@127.0.0.1;gr=...), liblinphone puts that in its Contact, and
+# this script would relay a BYE to it to port 5060, never to linphone
+modparam("registrar", "gruu_enabled", 0)
 modparam("auth", "nonce_expire", %(nonce_expire)d)
 %(auth_alg)s
 modparam("auth_db", "db_url", "text://%(run)s/db")

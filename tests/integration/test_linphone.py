@@ -5,7 +5,8 @@ calls alice at Kamailio (it answers Kamailio's 407 itself) and the call
 rings the browser through the registration; then the browser calls carol
 as alice's account and linphone answers by itself (-a). Each call asserts
 on what arrived: the browser hears linphone's 440 Hz, linphone's recording
-holds the browser's 1 kHz. Runs in a private network namespace, where
+holds the browser's 1 kHz; and the browser's hangup ends linphone's call
+(linphonec says so before the test's own `terminate`). Runs in a private network namespace, where
 liblinphone advertises 127.0.0.1 (harness.md section 7); linphonec is fed
 commands on its stdin, which stays open."""
 
@@ -60,6 +61,11 @@ passwd=carolpw
 realm=127.0.0.1
 domain=127.0.0.1
 """
+
+
+# linphonec's line when a call ends ("Call 1 with sip:... ended (No error)."),
+# whoever ended it: the tests wait for it before their own `terminate`
+LP_ENDED = " ended ("
 
 
 class Linphone:
@@ -152,6 +158,10 @@ async def test_linphone_calls_browser():
             await asyncio.sleep(4.5)
             await c.call("hangup", {"call": inc["call"]})
             await c.wait_state(inc["call"], "ended")
+            # our BYE reached linphone through Kamailio's route, past its
+            # challenge (answered with alice's registration credentials);
+            # nothing else ends linphone's call before lp.stop()
+            await lp.wait_for(LP_ENDED, 10)
         finally:
             rec.stop()
             await pc.close()
@@ -178,6 +188,7 @@ async def test_browser_calls_linphone():
             await asyncio.sleep(4.5)
             await c.call("hangup", {"call": r["call"]})
             await c.wait_state(r["call"], "ended")
+            await lp.wait_for(LP_ENDED, 10)   # our BYE, as alice's account
         finally:
             rec.stop()
             await pc.close()
