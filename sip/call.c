@@ -351,6 +351,7 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 	if (status < 200) {
 		if (call->state == CS_CALLING)
 			call->state = CS_PROCEEDING;
+		tnd_sipcall_note_early(call, sip);   /* replaces.c */
 		if (call->state != CS_PROCEEDING || !h || !h->progress)
 			return;
 		sdp = tnd_sipcall_body(sip, &err);

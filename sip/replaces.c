@@ -8,7 +8,7 @@
  * dialogs of the UA's call list count (not registrations or pings), and
  * never the new INVITE's own. Admission (admit.c) has run before: a source
  * that may not call us may not replace a call either. */
-#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,22 +16,47 @@
 #include <sofia-sip/sip_header.h>
 #include <sofia-sip/sip_status.h>
 
-#include "gateway/base/log.h"
 #include "sip/sip_int.h"
+
+void tnd_sipcall_note_early(struct tnd_sipcall *call, const sip_t *sip)
+{
+	const char *tag = sip && sip->sip_to ? sip->sip_to->a_tag : NULL;
+	size_t n = sizeof(call->early_tags) / sizeof(call->early_tags[0]);
+
+	if (!tag || !*tag || strlen(tag) >= sizeof(call->early_tags[0]))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(call->early_tags[i], tag))
+			return;
+	/* forks beyond the last few are forgotten: a Replaces for one gets 481 */
+	snprintf(call->early_tags[call->early_next++ % n], sizeof(call->early_tags[0]), "%s", tag);
+}
+
+/* Whether one of our INVITE's early dialogs has the peer's tag `tag`. */
+static bool early_tag(const struct tnd_sipcall *call, const char *tag)
+{
+	for (size_t i = 0; i < sizeof(call->early_tags) / sizeof(call->early_tags[0]); i++)
+		if (*call->early_tags[i] && !strcasecmp(call->early_tags[i], tag))
+			return true;
+	return false;
+}
 
 /* Whether `call`'s dialog has Call-ID and tags of `rp`, seen from our side. */
 static bool same_dialog(const struct tnd_sipcall *call, const sip_replaces_t *rp)
 {
 	su_home_t home[1] = { SU_HOME_INIT(home) };
 	sip_replaces_t *ours;
-	bool same = false;
+	bool same = false, early;
 
 	if (!call->nh || !call->call_id || strcmp(call->call_id, rp->rp_call_id))
 		return false;
-	/* nua writes a dialog's Replaces for its peer: from-tag ours, to-tag theirs */
+	early = call->outgoing && !call->established;
+	/* nua writes a dialog's Replaces for its peer: from-tag ours, to-tag
+	 * theirs ("0" while our INVITE has no dialog on its leg) */
 	ours = nua_handle_make_replaces(call->nh, home, 0);
-	if (ours && ours->rp_from_tag && ours->rp_to_tag)
-		same = !strcasecmp(ours->rp_from_tag, rp->rp_to_tag) &&
+	if (ours && ours->rp_from_tag && ours->rp_to_tag &&
+	    !strcasecmp(ours->rp_from_tag, rp->rp_to_tag))
+		same = early ? early_tag(call, rp->rp_from_tag) :
 		       !strcasecmp(ours->rp_to_tag, rp->rp_from_tag);
 	su_home_deinit(home);
 	return same;

@@ -140,6 +140,10 @@ struct tnd_sipcall {
 	char *re_sdp;                /* owned: its offer, kept for a 491 retry */
 	GSource *re_timer;           /* owned: the 491 retry */
 	unsigned re_tries;
+	/* replaces.c: To tags of the early dialogs of our INVITE (nua sets
+	 * none on its leg without 100rel), newest at early_next - 1 */
+	char early_tags[4][72];
+	unsigned early_next;
 };
 
 /* The methods nua takes (Allow, ua.c); a call's handle adds REFER and
@@ -238,6 +242,9 @@ void tnd_sipcall_incoming(struct tnd_sipua *ua, nua_handle_t *nh, const sip_t *s
  * with: 400 (malformed, or more than one), 481 (no such dialog, or an
  * early one we did not place), 486 (early-only, dialog confirmed), 603
  * (the dialog is ending). `self` is the new INVITE's call, never matched. */
+/* replaces.c: a 1xx to our INVITE: its To tag names an early dialog that
+ * a Replaces may name. */
+void tnd_sipcall_note_early(struct tnd_sipcall *call, const sip_t *sip);
 int tnd_sipcall_replaced(struct tnd_sipua *ua, const struct tnd_sipcall *self, const sip_t *sip,
 			 struct tnd_sipcall **matchp, const char **phrase);
 /* info.c: INFO in the dialog, received (answered from the owner's verdict)

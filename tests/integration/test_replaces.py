@@ -71,10 +71,11 @@ def sipp_ok(proc, what, timeout=20):
     assert proc.returncode == 0, "%s: SIPp exited %s: %s" % (what, proc.returncode, out[-1200:])
 
 
-def phone_b():
-    """B answering on a free port: (proc, uri, cwd), once it is bound."""
+def phone_b(scenario="uas_replaced.xml"):
+    """B answering (or only ringing) on a free port: (proc, uri, cwd), once
+    it is bound."""
     cwd, port = sipp_dir(440), free_port(also_udp=True)
-    p = sipp(["-i", "127.0.0.1", "-p", str(port), "-trace_msg"], cwd, "uas_replaced.xml")
+    p = sipp(["-i", "127.0.0.1", "-p", str(port), "-trace_msg"], cwd, scenario)
     deadline = time.monotonic() + 5
     while not udp_bound(port):
         assert p.poll() is None and time.monotonic() < deadline, "SIPp B did not start"
@@ -88,7 +89,7 @@ def dialog_of(cwd):
         logs = [n for n in os.listdir(cwd) if n.endswith("_messages.log")]
         text = open(os.path.join(cwd, logs[0]), errors="replace").read() if logs else ""
         invite = re.search(r"(?ms)^INVITE .*?\n\r?\n", text)
-        ok = re.search(r"(?ms)^SIP/2.0 200 OK.*?\n\r?\n", text)
+        ok = re.search(r"(?ms)^SIP/2.0 (?:180|200) .*?\n\r?\n", text)
         if invite and ok:
             break
         time.sleep(0.1)
@@ -113,15 +114,15 @@ def phone_c(replaces, source="127.0.0.1", expect=None):
     return sipp(args, cwd, text=text)
 
 
-async def browser_calls_b(uri):
+async def browser_calls_b(uri, state="answered"):
     ws = await gateway().connect()
     c = Client(ws)
     await c.call("login", {"user": "alice"})
     pc, rec = await offering_pc("PCMU", record=True)
     r = await c.call("call", {"to": uri, "sdp": pc.localDescription.sdp})
     await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
-    st = await c.wait_state(r["call"], "answered")
-    assert st["code"] == 200, st
+    st = await c.wait_state(r["call"], state)
+    assert st["code"] == (200 if state == "answered" else 180), st
     return c, pc, rec, r["call"]
 
 
@@ -182,10 +183,35 @@ async def test_replaces_takes_the_call_over():
         await c.close()
 
 
+async def test_replaces_picks_up_a_ringing_call():
+    """A call the browser placed still rings at B; C's Replaces names that
+    early dialog (the gateway placed it: RFC 3891 section 3 lets it be
+    replaced): C gets 200, B the CANCEL (its scenario fails without it),
+    and the browser's call is answered by C, whom it hears."""
+    b, uri, bdir = phone_b("uas_ring_cancel.xml")
+    c, pc, rec, call = await browser_calls_b(uri, "ringing")
+    try:
+        call_id, ours, theirs = dialog_of(bdir)
+        cp = phone_c("%s;to-tag=%s;from-tag=%s" % (call_id, ours, theirs))
+        st = await c.wait_state(call, ("answered", "ended"), timeout=10)
+        assert st["state"] == "answered" and st["code"] == 200, st
+        assert st["reason"].startswith("replaced by sip:c@127.0.0.1"), st
+        mark = sum(len(x) for x in rec.chunks)
+        sipp_ok(b, "B (CANCEL for the replaced early dialog)", timeout=10)
+        await c.wait_state(call, "ended", timeout=15)
+        heard(rec, mark, 660, "browser after the pickup (C)")
+        sipp_ok(cp, "C (200 to its INVITE with Replaces)", timeout=10)
+    finally:
+        rec.stop()
+        await pc.close()
+        await c.close()
+
+
 def cleanup():
     for gw in GW.values():
         gw.stop()
 
 
 if __name__ == "__main__":
-    tap_main([test_refusals_leave_the_call, test_replaces_takes_the_call_over], cleanup)
+    tap_main([test_refusals_leave_the_call, test_replaces_takes_the_call_over,
+              test_replaces_picks_up_a_ringing_call], cleanup)
