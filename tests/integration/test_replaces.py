@@ -8,6 +8,8 @@ INVITE B got; from-tag is B's own, in its 200):
 - C gets 200, B gets BYE (both SIPp scenarios fail otherwise), the browser
   keeps its RTCPeerConnection, is told `answered` "replaced by <C>", and
   hears C's 660 Hz after hearing B's 440 Hz; C's BYE then ends the call;
+- the same for a call the browser placed that still rings at B (an early
+  dialog the gateway placed): B gets CANCEL instead of BYE;
 - refusals leave the call as it was (the browser still hears B, and B's
   dialog ends only with the browser's hangup): an unknown Call-ID gets 481,
   a right Replaces from an untrusted source without credentials 403,
