@@ -171,6 +171,10 @@ int tnd_call_replace(struct tnd_calls *calls, struct tnd_sipcall *sip,
 		return refuse(sip, 486, call->id, "the call is busy with another change");
 	if (!info->sdp)
 		return refuse(sip, 488, call->id, "no SDP offer (a late offer is not taken here)");
+	if (call->sdes.installed)
+		/* the SIP socket holds the old peer's SDES keys; a new peer
+		 * would need a new socket and keys (RFC 4568 7.1.4) */
+		return refuse(sip, 488, call->id, "the call's SIP leg uses SDES-SRTP");
 	err = route_to(call, info->sdp, &text, msg, sizeof(msg));
 	if (err)
 		return refuse(sip, err == ENOMEM ? 500 : 488, call->id, msg);
