@@ -8,6 +8,7 @@ INVITE B got; from-tag is B's own, in its 200):
 - C gets 200, B gets BYE (both SIPp scenarios fail otherwise), the browser
   keeps its RTCPeerConnection, is told `answered` "replaced by <C>", and
   hears C's 660 Hz after hearing B's 440 Hz; C's BYE then ends the call;
+  an admin's event stream has `call.transferred` with C as the call's `to`;
 - the same for a call the browser placed that still rings at B (an early
   dialog the gateway placed): B gets CANCEL instead of BYE;
 - refusals leave the call as it was (the browser still hears B, and B's
@@ -32,7 +33,7 @@ from tandem_harness import Gateway, free_port, tap_main
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIPP_DIR = os.path.join(HERE, "sipp")
 # loopback only is trusted, so 127.0.0.2 is an untrusted source
-CONF = "[sip]\ntrusted = 127.0.0.1\n"
+CONF = "[sip]\ntrusted = 127.0.0.1\n[auth]\nadmins = boss\n"
 GW = {}
 
 
@@ -162,6 +163,9 @@ async def test_refusals_leave_the_call():
 
 async def test_replaces_takes_the_call_over():
     b, uri, bdir = phone_b()
+    admin = Client(await gateway().connect())
+    await admin.call("login", {"user": "boss"})
+    await admin.call("events.subscribe")
     c, pc, rec, call = await browser_calls_b(uri)
     try:
         await asyncio.sleep(2)
@@ -179,10 +183,16 @@ async def test_replaces_takes_the_call_over():
         st = await c.wait_state(call, "ended", timeout=15)
         heard(rec, mark, 660, "browser after the replacement (C)")
         sipp_ok(cp, "C (200 to its INVITE with Replaces)", timeout=10)
+        # operators see it as a transfer, and the call's peer is C now
+        ev = (await admin.wait_note(lambda m: m["method"] == "event" and
+                                    m["params"]["event"] == "call.transferred" and
+                                    m["params"]["call"]["call"] == call))["params"]
+        assert ev["call"]["to"].startswith("sip:c@127.0.0.1"), ev
     finally:
         rec.stop()
         await pc.close()
         await c.close()
+        await admin.close()
 
 
 async def test_replaces_picks_up_a_ringing_call():
