@@ -137,6 +137,7 @@ struct tnd_call_observer {
 /* The drain is over: no call is left (signalling thread, from the loop). */
 typedef void (tnd_calls_drained_h)(void *arg);
 
+struct tnd_moh;   /* gateway/media: hold music */
 struct tnd_calls_env {
 	const struct tnd_conf *conf;         /* borrowed; swap with tnd_calls_set_conf */
 	struct tnd_loop *signal;             /* borrowed */
@@ -149,6 +150,7 @@ struct tnd_calls_env {
 	void *drained_arg;
 	const struct tnd_call_observer *observer;   /* borrowed, static; or NULL */
 	void *observer_arg;
+	struct tnd_moh *moh;                 /* borrowed: [media] hold_music; NULL silence */
 };
 
 /* The [trunks] entry an outgoing call was routed through by the dial plan

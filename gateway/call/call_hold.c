@@ -161,8 +161,13 @@ static int apply(struct tnd_call *call, const struct tnd_sdp *offer, const struc
 		}
 	}
 	/* the browser's hold silences both ways; the peer's what it said */
-	return tnd_bridge_hold(call->br, call->held_local || no_recv,
-			       call->held_local || no_send);
+	err = tnd_bridge_hold(call->br, call->held_local || no_recv,
+			      call->held_local || no_send);
+	/* ... and the held party hears the music, if any (call_moh.c) */
+	if (!err)
+		tnd_call_moh_update(call, call->held_local && !no_recv,
+				    call->held_remote && !call->held_local);
+	return err;
 }
 
 static void tell(struct tnd_call *call, bool held, int code, const char *reason)
@@ -387,6 +392,9 @@ void tnd_call_on_reack(void *arg, struct tnd_sipcall *sip, const char *sdp)
 	/* the peer answered our offer: its direction says whether it holds */
 	err = apply(call, offer, answer, true, NULL);
 	call->held_remote = !err && peer_no_recv(answer, audio_of(answer));
+	if (!err)   /* apply saw the old held_remote */
+		tnd_call_moh_update(call, call->held_local && !call->held_remote,
+				    call->held_remote && !call->held_local);
 	if (!err && was != call->held_remote)
 		tell(call, call->held_remote, 0, call->held_remote ? "held by the SIP peer" :
 		     "resumed by the SIP peer");

@@ -177,6 +177,10 @@ struct tnd_call {
 	bool hold_pending;                   /* our re-INVITE is out */
 	bool hold_want;                      /* ... and asks held_local to become this */
 	char *hold_offer;                    /* owned: our last re-offer's SDP */
+	/* call_moh.c: each leg's codec as joined (codec NULL: none to encode)
+	 * and the hold music playing toward leg A (0) and B (1) */
+	struct tnd_bridge_codec moh_codec[2];
+	bool moh_on[2];
 	struct call_sdes sdes;               /* call_sdes.c */
 	/* call_early.c: a browser's early answer (`progress`) to a call from
 	 * SIP: 183 with our SDP now, the same SDP in the 200 on `answer` */
@@ -391,6 +395,14 @@ void tnd_call_set_codecs(struct tnd_call *call, const char *webrtc, unsigned wcl
 void tnd_call_obs_init(struct tnd_calls *calls);
 /* Reports the calls still waiting for figures without them, then forgets. */
 void tnd_call_obs_free(struct tnd_calls *calls);
+/* call_moh.c: hold music ([media] hold_music) after a hold exchange was
+ * applied: toward the SIP peer while the browser holds and the peer
+ * receives (to_sip), toward the browser while the peer holds it
+ * (to_browser); started, moved to a new codec or stopped as needed. */
+void tnd_call_moh_update(struct tnd_call *call, bool to_sip, bool to_browser);
+/* Remembers a leg's codec for the music (tnd_call_join). */
+void tnd_call_moh_codec(struct tnd_call *call, unsigned side, const struct tnd_bridge_codec *c);
+
 /* call_codec.c: the SIP leg's codec list from the configuration (at
  * start-up); the browser offer's codecs for a call from SIP whose SIP side
  * agreed on `sip` (that codec when browsers have it, Opus, telephone-event;
