@@ -98,8 +98,8 @@ int tnd_wav_parse(const uint8_t *buf, size_t len, struct tnd_wav *w, char *why, 
 				/* a truncated data chunk: take the samples that are there */
 				n = (uint32_t)(len - off);
 			} else {
-				return fail(EBADMSG, why, whylen, "a chunk runs past the end of the "
-					    "file");
+				return fail(EBADMSG, why, whylen,
+					    "a chunk runs past the end of the file");
 			}
 		}
 		if (!memcmp(id, "fmt ", 4)) {
@@ -109,7 +109,8 @@ int tnd_wav_parse(const uint8_t *buf, size_t len, struct tnd_wav *w, char *why, 
 			have_fmt = true;
 		} else if (!memcmp(id, "data", 4)) {
 			if (!have_fmt)
-				return fail(EBADMSG, why, whylen, "the data chunk comes before fmt");
+				return fail(EBADMSG, why, whylen,
+					    "the data chunk comes before fmt");
 			out.data = buf + off;
 			out.frames = n / (out.channels * 2u);
 			if (!out.frames)

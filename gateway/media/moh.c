@@ -147,9 +147,11 @@ int tnd_moh_load(struct tnd_moh **mp, const char *path, char *why, size_t whylen
 	mono = malloc(w.frames * sizeof(*mono));
 	m = tnd_obj_zalloc(sizeof(*m), moh_destroy);
 	err = mono && m ? 0 : ENOMEM;
-	for (size_t i = 0; !err && i < w.frames; i++)
-		mono[i] = w.channels == 1 ? tnd_wav_sample(&w, i, 0) :
-			  (int16_t)(((int32_t)tnd_wav_sample(&w, i, 0) + tnd_wav_sample(&w, i, 1)) / 2);
+	for (size_t i = 0; !err && i < w.frames; i++) {
+		int32_t l = tnd_wav_sample(&w, i, 0);
+
+		mono[i] = (int16_t)(w.channels == 1 ? l : (l + tnd_wav_sample(&w, i, 1)) / 2);
+	}
 	if (!err)
 		err = resample_all(&w, mono, 8000, &m->pcm8, &m->n8);
 	if (!err)

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -1049,6 +1050,69 @@ static int test_rtpsock_release_in_handler(void)
 	return rc;
 }
 
+/* ------------------------------------------------------------ hold music */
+
+/* A 16-bit PCM WAV file of `frames` samples a channel (a 660 Hz square). */
+static int write_wav(const char *path, unsigned rate, unsigned ch, unsigned bits,
+		     unsigned frames)
+{
+	FILE *f = fopen(path, "wb");
+	uint32_t data = frames * ch * bits / 8;
+	uint8_t h[44] = "RIFF\0\0\0\0WAVEfmt \x10\0\0\0\x01\0";
+	uint32_t v[] = { rate, rate * ch * bits / 8 };
+
+	if (!f)
+		return errno;
+	h[22] = (uint8_t)ch;
+	memcpy(h + 24, &v[0], 4);   /* little-endian host (x86, arm) */
+	memcpy(h + 28, &v[1], 4);
+	h[32] = (uint8_t)(ch * bits / 8);
+	h[34] = (uint8_t)bits;
+	memcpy(h + 36, "data", 4);
+	memcpy(h + 40, &data, 4);
+	fwrite(h, 1, sizeof(h), f);
+	for (unsigned i = 0; i < frames * ch; i++) {
+		int16_t s = (i / ch) * 660 * 2 / rate % 2 ? 8000 : -8000;
+
+		fwrite(&s, 1, bits / 8, f);
+	}
+	return fclose(f) ? errno : 0;
+}
+
+static int test_moh_load(void)
+{
+	char dir[] = "/tmp/tandem-moh-XXXXXX", path[64], why[256];
+	struct tnd_moh *m = NULL;
+	FILE *f;
+
+	TEST_ASSERT(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/x.wav", dir);
+	TEST_ASSERT(tnd_moh_load(&m, path, why, sizeof(why)) == ENOENT && !m);
+	TEST_ASSERT_STR_CONTAINS(why, path);
+	f = fopen(path, "w");
+	TEST_ASSERT(f);
+	fputs("not a wav file at all", f);
+	fclose(f);
+	TEST_ASSERT(tnd_moh_load(&m, path, why, sizeof(why)) == EBADMSG && !m);
+	TEST_ASSERT_STR_CONTAINS(why, "not a WAV file");
+	TEST_ASSERT(write_wav(path, 8000, 1, 8, 8000) == 0);
+	TEST_ASSERT(tnd_moh_load(&m, path, why, sizeof(why)) == ENOTSUP && !m);
+	TEST_ASSERT_STR_CONTAINS(why, "16 bits");
+	TEST_ASSERT(write_wav(path, 16000, 1, 16, 800) == 0);   /* 50 ms */
+	TEST_ASSERT(tnd_moh_load(&m, path, why, sizeof(why)) == ERANGE && !m);
+	TEST_ASSERT_STR_CONTAINS(why, "shorter than");
+	TEST_ASSERT(write_wav(path, 44100, 2, 16, 44100) == 0);
+	TEST_ASSERT(tnd_moh_load(&m, path, why, sizeof(why)) == 0 && m);
+	TEST_ASSERT(tnd_moh_ms(m) == 1000);
+	m = tnd_obj_put(m);
+	TEST_ASSERT(write_wav(path, 8000, 1, 16, 1600) == 0);   /* 200 ms, no resampling */
+	TEST_ASSERT(tnd_moh_load(&m, path, why, sizeof(why)) == 0 && tnd_moh_ms(m) == 200);
+	m = tnd_obj_put(m);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -1064,6 +1128,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_bridge_webrtc_to_webrtc),
 		TND_TEST(test_bridge_webrtc_to_sdes),
 		TND_TEST(test_rtpsock_release_in_handler),
+		TND_TEST(test_moh_load),
 	};
 	int rc;
 
