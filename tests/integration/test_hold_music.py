@@ -10,7 +10,10 @@ party.
   and after (relayed packets after the music continue its numbering).
 - baresip holds the browser (aiortc, Opus: the call is transcoded): the
   browser hears baresip's 440 Hz before, the music in Opus during, 440 Hz
-  after, over SRTP that stayed continuous."""
+  after, over SRTP that stayed continuous.
+- A SIP peer (SIPp and a Python RTP socket) holds with a=sendonly and
+  keeps sending: the browser hears its 440 Hz relayed; once it stops, the
+  music; after its resume, its 440 Hz again."""
 
 import asyncio
 import os
@@ -114,6 +117,7 @@ class RtpPeer:
         self.sock.settimeout(0.005)
         self.port = self.sock.getsockname()[1]
         self.got, self.dest = [], None
+        self.sending = True
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
@@ -133,6 +137,8 @@ class RtpPeer:
                 pass
             if time.monotonic() >= next_t and self.dest:
                 next_t += 0.02
+                if not self.sending:
+                    continue
                 pcm = 0.4 * 32767 * np.sin(2 * np.pi * 440 * (t + n * 160) / 8000)
                 hdr = struct.pack("!BBHII", 0x80, 0, seq, ts, 0x5eed)
                 self.sock.sendto(hdr + audioop.lin2ulaw(pcm.astype("<i2").tobytes(), 2),
@@ -221,5 +227,45 @@ async def test_sip_peer_holds_browser_hears_music():
     tone_in(y[n_res + yr // 2:], yr, 440, "browser after the peer's resume")
 
 
+async def test_sip_peer_holds_sending_is_relayed_then_music():
+    """A peer that holds with a=sendonly and still sends: its media is
+    relayed; once it stops, the music takes over; on resume, the relay."""
+    peer = RtpPeer()
+    sp, port, cwd = sipp_uas("uas_hold_sendonly.xml", extra=["-key", "p1", str(peer.port)])
+    try:
+        with gateway() as gw:
+            c = await connect(gw)
+            pc, rec, call = await browser_call(c, "sip:b@127.0.0.1:%d" % port)
+            st = await c.wait_state(call, "held", 10)
+            assert "SIP peer" in st["reason"], st
+            n_held = rec_len(rec)
+            await asyncio.sleep(2.0)
+            peer.sending = False
+            n_quiet = rec_len(rec)
+            await c.wait_state(call, "resumed", 10)
+            n_res = rec_len(rec)
+            peer.sending = True
+            await asyncio.sleep(2.5)
+            await c.call("hangup", {"call": call})
+            await c.wait_state(call, "ended")
+            sipp_ok(sp, cwd)
+            rec.stop()
+            await pc.close()
+            await counters_zero(c)
+            await c.close()
+    finally:
+        peer.close()
+        if sp.poll() is None:
+            sp.kill()
+    y, yr = rec.samples()
+    tone_in(y[yr // 2:n_held], yr, 440, "browser before the peer's hold")
+    tone_in(y[n_held + yr // 4:n_quiet], yr, 440, "browser while the held peer sends")
+    music = y[n_quiet + yr // 2:n_res]
+    assert len(music) >= yr * 2.0, "the browser decoded %.1f s of music" % (len(music) / yr)
+    tone_in(music, yr, MUSIC_HZ, "browser once the held peer went quiet")
+    tone_in(y[n_res + yr // 2:], yr, 440, "browser after the peer's resume")
+
+
 if __name__ == "__main__":
-    tap_main([test_browser_holds_sip_peer_hears_music, test_sip_peer_holds_browser_hears_music])
+    tap_main([test_browser_holds_sip_peer_hears_music, test_sip_peer_holds_browser_hears_music,
+              test_sip_peer_holds_sending_is_relayed_then_music])
