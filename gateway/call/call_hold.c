@@ -4,7 +4,8 @@
  * with a=sendonly or a=sendrecv (same o= session id, version + 1, same
  * codecs, RFC 3264 8.4); the browser's leg is not renegotiated (no ICE
  * restart, no new DTLS). While the browser holds, the bridge relays
- * nothing either way: the SIP peer hears silence.
+ * nothing either way: the SIP peer hears silence, or the hold music
+ * (call_moh.c), as does the browser while the peer holds.
  *
  * The peer's offers (re-INVITE, UPDATE, RFC 3311) are answered here: one
  * that is a=sendonly, a=inactive or has c=0.0.0.0 holds the call (we answer
