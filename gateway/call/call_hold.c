@@ -268,6 +268,8 @@ void tnd_call_on_reanswered(void *arg, struct tnd_sipcall *sip, int status, cons
 	int err;
 
 	(void)sip;
+	if (tnd_call_reneg_answered(call, status, phrase, sdp))
+		return;   /* the browser's renegotiation (call_reneg.c) */
 	call->hold_pending = false;
 	if (status >= 300 || !sdp) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "call %s: %s refused by the SIP peer: %d %s", call->id,
