@@ -105,7 +105,14 @@ export class Call extends EventTarget {
   async renegotiate() {
     if (!this.pc) throw new TandemError(409, 'the call has no media yet', 'renegotiate');
     await this.pc.setLocalDescription(await this.pc.createOffer());
-    const r = await this.tandem.request('renegotiate', { call: this.id, sdp: this.pc.localDescription.sdp });
+    let r;
+    try {
+      r = await this.tandem.request('renegotiate', { call: this.id, sdp: this.pc.localDescription.sdp });
+    } catch (e) {
+      // refused (or the SIP peer refused): the call stays as it was, so must the pc
+      await this.pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      throw e;
+    }
     await this.pc.setRemoteDescription({ type: 'answer', sdp: r.sdp });
   }
 
