@@ -18,22 +18,35 @@ statuses SIPp required.
   own; the peer sees 491, ours is refused 491 and goes again 2.1-4 s later
   and the browser gets its answer then; the resume follows; an a=inactive
   offer the peer refuses 488 is reported with its status and the call
-  keeps sending both ways."""
+  keeps sending both ways.
+- Headless Chromium calls baresip on PCMU, then renegotiates from the same
+  pc: Opus only (the SIP peer gets a re-INVITE offering Opus first; the
+  browser sends and receives Opus afterwards and both tones carry on), then
+  a hold and resume by the transceiver's direction. getStats shows the
+  same selected pair (no new pair chosen), the same certificates and DTLS
+  connected throughout: no ICE restart, no new DTLS.
 
-import asyncio
-import os
-import re
-import time
+Runs in a private network namespace (harness.md section 3) for Chromium."""
 
-from aiortc import RTCSessionDescription
+import netns
+if __name__ == "__main__":
+    netns.enter()
 
-from aiortc_peer import Recorder, ToneTrack, new_pc
-from peers import Baresip, tones
-from tandem_harness import Gateway, tap_main
-from test_call_aiortc import connect, counters_zero
-from test_hold import (RtpPeer, browser_call, check_baresip_heard, rec_len, tone_in,
-                       trace_messages, traced_baresip)
-from test_sip_calls import sipp_ok, sipp_uas
+import asyncio   # noqa: E402
+import os   # noqa: E402
+import re   # noqa: E402
+import time   # noqa: E402
+
+from aiortc import RTCSessionDescription   # noqa: E402
+
+from aiortc_peer import Recorder, ToneTrack, new_pc   # noqa: E402
+from peers import Baresip, assert_tone, tones   # noqa: E402
+from tandem_harness import Gateway, tap_main   # noqa: E402
+from test_call_aiortc import connect, counters_zero   # noqa: E402
+from test_call_chromium import Browser, assert_heard   # noqa: E402
+from test_hold import (RtpPeer, browser_call, check_baresip_heard, rec_len,   # noqa: E402
+                       tone_in, trace_messages, traced_baresip)
+from test_sip_calls import sipp_ok, sipp_uas   # noqa: E402
 
 
 def attr(sdp, name):
@@ -247,6 +260,54 @@ async def test_glare_and_refusal_sipp():
     tone_in(y[n_ref:], yr, 440, "browser after the refusal")
 
 
+def test_chromium_codec_and_direction():
+    b = traced_baresip()
+    try:
+        with Gateway() as gw:
+            br = Browser({"ws": gw.url, "to": b.uri, "seconds": 3}, page="reneg_page.html")
+            try:
+                m = br.wait("measured", 60)
+                done = br.wait("done", 20)
+            finally:
+                br.close()
+            assert "call" in done, done
+            b.wait_event("CALL_CLOSED")
+    finally:
+        b.stop()
+    before, opus, resumed = m["before"], m["opus"], m["resumed"]
+    print("# stats before %s" % before["stats"])
+    print("# stats after Opus %s" % opus["stats"])
+    print("# stats after the resume %s" % resumed["stats"])
+    assert_heard(before["peaks"], 440, "browser on PCMU")
+    assert_heard(opus["peaks"], 440, "browser after the change to Opus")
+    assert_heard(resumed["peaks"], 440, "browser after the resume")
+    assert before["stats"]["codecs"] == {"inbound-rtp": "audio/PCMU",
+                                         "outbound-rtp": "audio/PCMU"}, before["stats"]
+    for st in (opus["stats"], resumed["stats"]):
+        assert st["codecs"] == {"inbound-rtp": "audio/opus", "outbound-rtp": "audio/opus"}, st
+        # the transport stayed: the same selected pair, chosen once, the
+        # same certificates, DTLS still connected, the same ICE ufrag
+        for k in ("pair", "pairChanges", "localCert", "remoteCert", "iceLocalUfrag", "local",
+                  "remote"):
+            assert st[k] == before["stats"][k], (k, before["stats"], st)
+        assert st["dtlsState"] == "connected", st
+        assert st["inbound-rtp"] > before["stats"]["inbound-rtp"], (before["stats"], st)
+    assert re.search(r"(?m)^a=rtpmap:\d+ opus/48000/2", opus["answer"]), opus["answer"]
+    assert direction(resumed["heldAnswer"]) == ["recvonly"], resumed["heldAnswer"]
+    assert [s["state"] for s in m["states"]][-2:] == ["held", "resumed"], m["states"]
+    # baresip: the call's INVITE on PCMU, then a re-INVITE offering Opus
+    # first (it has PCMU only: the gateway transcodes), the hold, the resume
+    log = b.read_log()
+    offers = re.findall(r"o=tandem \d+ (\d+) IN[\s\S]*?m=audio \d+ RTP/AVP ([\d ]+)"
+                        r"[\s\S]*?a=(sendrecv|sendonly|recvonly|inactive)", log)
+    assert [o[2] for o in offers] == ["sendrecv", "sendrecv", "sendonly", "sendrecv"], offers
+    fmts = offers[1][1].split()
+    pt = re.search(r"a=rtpmap:%s opus/48000" % fmts[0], log)
+    assert pt, "the codec re-INVITE does not offer Opus first: %s" % offers[1][1]
+    x, rate = b.received()
+    assert_tone(x[-2 * rate:], rate, 1000, 1.5, "baresip at the end (transcoded from Opus)")
+
+
 if __name__ == "__main__":
     tap_main([test_browser_call_renegotiated, test_taken_call_renegotiated,
-              test_glare_and_refusal_sipp])
+              test_glare_and_refusal_sipp, test_chromium_codec_and_direction])
