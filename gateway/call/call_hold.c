@@ -12,7 +12,9 @@
  * a new address, port or codec re-routes the bridge (pass-through <->
  * transcoding as needed); an offer that only bumps the o= version gets our
  * last answer again. An offerless re-INVITE gets our offer and its ACK the
- * answer. Signalling thread. */
+ * answer. The browser's `renegotiate` (call_reneg.c) sends its re-INVITE
+ * through tnd_call_sip_reinvite too, and takes its answer first in
+ * tnd_call_on_reanswered. Signalling thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -78,6 +78,9 @@ void tnd_call_reneg_keep(struct tnd_call *call, const struct tnd_sdp *ours,
 	}
 	if (!r)
 		r = call->reneg = g_new0(struct call_reneg, 1);
+	/* a reloaded page's new pc (reattach): the old pc's offer is moot; its
+	 * re-INVITE's answer goes the way of a `hold` (call_hold.c) */
+	tnd_call_reneg_stop(call, "the browser leg was replaced (reattach)");
 	g_free(r->ours);
 	g_free(r->ufrag);
 	g_free(r->fp);
