@@ -39,6 +39,7 @@ struct call_reneg {
 	struct tnd_sdp *offer;       /* owned: the browser's new offer */
 	struct tnd_sdp *answer;      /* owned: our answer to it */
 	bool want_held;
+	unsigned resent;             /* offers rebuilt after the peer's went first */
 };
 
 static void pending_clear(struct call_reneg *r)
@@ -274,6 +275,31 @@ static int sip_offer(struct tnd_call *call, enum tnd_sdp_dir dir,
 	return err;
 }
 
+/* Whether the browser's agreed codec (or telephone-event) differs from
+ * what the bridge relays now. */
+static bool codec_changed(const struct tnd_call *call, const struct tnd_sdp_neg *wn)
+{
+	return strcasecmp(wn->codec->name, call->route.codec) ||
+	       wn->codec->clock != call->route.clock || wn->codec->pt != call->route.webrtc_pt ||
+	       (wn->dtmf ? wn->dtmf->pt : 0) != call->route.webrtc_te_pt;
+}
+
+/* The re-INVITE for the browser's offer, built on the SIP session as it
+ * stands, sent. 0 or an errno. */
+static int send_offer(struct tnd_call *call, const struct tnd_sdp_neg *wn, bool held,
+		      bool changed)
+{
+	char *text = NULL;
+	int err;
+
+	err = sip_offer(call, held ? wn->offer_m->dir : TND_SDP_SENDRECV,
+			changed ? wn->codec : NULL, &text);
+	if (!err)
+		err = tnd_call_sip_reinvite(call, text);
+	g_free(text);
+	return err;
+}
+
 static struct tnd_call *owned_call(struct tnd_calls *calls, void *conn, const char *id,
 				   char *msg, size_t msglen, int *errp)
 {
@@ -305,8 +331,8 @@ int tnd_calls_renegotiate(struct tnd_calls *calls, void *conn, const char *id,
 	struct tnd_sdp *offer = NULL, *answer = NULL;
 	struct tnd_call *call;
 	struct tnd_sdp_neg wn;
-	char why[CALL_MSG], *text = NULL;
-	bool held, codec_changed;
+	char why[CALL_MSG];
+	bool held, changed;
 	int err;
 
 	if (!calls || !conn || !id || !sdp || !done) {
@@ -329,20 +355,17 @@ int tnd_calls_renegotiate(struct tnd_calls *calls, void *conn, const char *id,
 	if (err)
 		goto out;
 	held = wn.offer_m->dir != TND_SDP_SENDRECV;
-	codec_changed = strcasecmp(wn.codec->name, call->route.codec) ||
-			wn.codec->clock != call->route.clock ||
-			wn.codec->pt != call->route.webrtc_pt ||
-			(wn.dtmf ? wn.dtmf->pt : 0) != call->route.webrtc_te_pt;
+	changed = codec_changed(call, &wn);
 	TND_LOG_INFO(TND_LOG_MEDIA, "call %s: browser offers %s/%u %s%s", call->id,
 		     wn.codec->name, wn.codec->clock, tnd_sdp_dir_name(wn.offer_m->dir),
-		     codec_changed ? " (codec changed)" : held != call->held_local ? "" :
+		     changed ? " (codec changed)" : held != call->held_local ? "" :
 		     " (nothing changed)");
-	if (!codec_changed && held == call->held_local) {
+	if (!changed && held == call->held_local) {
 		finish(call, done, req, answer);
 		goto out;
 	}
 	if (call->is_test) {
-		if (codec_changed) {
+		if (changed) {
 			snprintf(msg, msglen, "params.sdp: a test call keeps its codec (%s)",
 				 call->route.codec);
 			err = ENOTSUP;
@@ -354,10 +377,7 @@ int tnd_calls_renegotiate(struct tnd_calls *calls, void *conn, const char *id,
 		finish(call, done, req, answer);
 		goto out;
 	}
-	err = sip_offer(call, held ? wn.offer_m->dir : TND_SDP_SENDRECV,
-			codec_changed ? wn.codec : NULL, &text);
-	if (!err)
-		err = tnd_call_sip_reinvite(call, text);
+	err = send_offer(call, &wn, held, changed);
 	if (err) {
 		snprintf(msg, msglen, err == EBUSY || err == EALREADY ?
 			 "params.call: an offer is under way on the SIP leg" :
@@ -370,9 +390,9 @@ int tnd_calls_renegotiate(struct tnd_calls *calls, void *conn, const char *id,
 	call->reneg->offer = offer;
 	call->reneg->answer = answer;
 	call->reneg->want_held = held;
+	call->reneg->resent = 0;
 	offer = answer = NULL;
  out:
-	g_free(text);
 	tnd_sdp_free(offer);
 	tnd_sdp_free(answer);
 	return err;
@@ -436,6 +456,19 @@ bool tnd_call_reneg_answered(struct tnd_call *call, int status, const char *phra
 	if (!r || !r->done)
 		return false;
 	call->hold_pending = false;
+	if (status == 491 && !sdp && r->resent++ < 2) {
+		struct tnd_sdp_neg wn;
+
+		/* the peer's own offer went first while ours waited (sip/
+		 * reinvite.c): ours again, on the session as it now stands */
+		err = tnd_sdp_negotiated(&wn, r->offer, r->answer, msg, sizeof(msg));
+		if (!err)
+			err = send_offer(call, &wn, r->want_held, codec_changed(call, &wn));
+		if (!err)
+			return true;
+		TND_LOG_NOTICE(TND_LOG_SIP, "call %s: renegotiation not sent again: %s", call->id,
+			       strerror(err));
+	}
 	done = r->done;
 	req = tnd_obj_get(r->req);
 	if (status >= 300 || !sdp) {

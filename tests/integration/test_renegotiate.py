@@ -15,8 +15,11 @@ statuses SIPp required.
   DTLS server): a=inactive holds, the answer keeps setup:passive, baresip
   gets a=inactive then a=sendrecv, tones after both ways.
 - SIPp (sipp/uas_reneg_glare.xml): the hold's re-INVITE meets the peer's
-  own; the peer sees 491, ours is refused 491 and goes again 2.1-4 s later
-  and the browser gets its answer then; the resume follows; an a=inactive
+  own; the peer sees 491, ours is refused 491; the peer's goes again first
+  (moving its media) and is answered; ours is then built anew on that
+  session (a newer o= version than our answer, still a=sendonly) and goes
+  2.1-4 s after the 491; the browser gets its answer then; the resume
+  follows, with the media at the peer's new port; an a=inactive
   offer the peer refuses 488 is reported with its status and the call
   keeps sending both ways.
 - Headless Chromium calls baresip on PCMU, then renegotiates from the same
@@ -202,7 +205,8 @@ async def test_taken_call_renegotiated():
 async def test_glare_and_refusal_sipp():
     peer = RtpPeer()
     sp, port, cwd = sipp_uas("uas_reneg_glare.xml", extra=[
-        "-key", "p1", str(peer.ports[0]), "-trace_msg", "-timeout", "40"])
+        "-key", "p1", str(peer.ports[0]), "-key", "p2", str(peer.ports[1]), "-trace_msg",
+        "-timeout", "40"])
     try:
         with Gateway() as gw:
             c = await connect(gw)
@@ -211,11 +215,16 @@ async def test_glare_and_refusal_sipp():
             await asyncio.sleep(2.0)
             t_hold = time.monotonic()
             n_before = rec_len(rec)
+            # the peer moves its media during the glare: it sends again from
+            # its new port once that is done (the gateway latches onto
+            # where the peer's RTP comes from)
+            peer.sending = False
             held = await renegotiate(c, pc, call, "sendonly")
             waited = time.monotonic() - t_hold
             assert direction(held) == ["recvonly"], held
             st = await c.wait_state(call, ("held", "answered"), 5)
             assert st["state"] == "held" and st["code"] == 200, st
+            peer.cur, peer.sending = 1, True
             await asyncio.sleep(1.0)
             await renegotiate(c, pc, call, "sendrecv")
             assert (await c.wait_state(call, ("resumed", "answered"), 5))["state"] == "resumed"
@@ -249,11 +258,16 @@ async def test_glare_and_refusal_sipp():
     msgs = trace_messages(cwd)
     ours = [m for m in msgs if m.lstrip().startswith("INVITE ") and "a=sendonly" in m and
             "o=tandem" in m]
-    assert len(ours) == 2, "our re-INVITE was not sent twice (491, retry): %d" % len(ours)
+    assert len(ours) == 2, "our re-INVITE was not sent twice (491, again): %d" % len(ours)
+    # RFC 3264 8: ours again is newer than our answer to the peer's offer
+    # that went first (the first one's version was taken by that answer)
+    ans = next(m for m in msgs if m.startswith("SIP/2.0 200") and "CSeq: 2 INVITE" in m)
+    version = [int(re.search(r"o=tandem \d+ (\d+)", m).group(1)) for m in (ours[0], ans, ours[1])]
+    assert version[2] > version[1] >= version[0], version
     # the peer heard the browser before, after the resume and after the refusal
     tone_in(peer.pcm(0, 0, t_hold - 1.5, t_hold), 8000, 1000, "peer before the hold")
-    tone_in(peer.pcm(0, 0, t_res + 0.3, t_ref), 8000, 1000, "peer after the resume")
-    tone_in(peer.pcm(0, 0, t_ref + 0.3, t_end), 8000, 1000, "peer after the refusal")
+    tone_in(peer.pcm(1, 0, t_res + 0.3, t_ref), 8000, 1000, "peer's new port after the resume")
+    tone_in(peer.pcm(1, 0, t_ref + 0.3, t_end), 8000, 1000, "peer after the refusal")
     y, yr = rec.samples()
     tone_in(y[yr // 2:n_before], yr, 440, "browser before the hold")
     tone_in(y[n_res + yr // 4:], yr, 440, "browser after the resume")
