@@ -93,6 +93,10 @@ void tnd_call_reneg_keep(struct tnd_call *call, const struct tnd_sdp *ours,
 
 static int parse(const char *text, struct tnd_sdp **sdpp, char *why, size_t whylen)
 {
+	if (!text) {
+		snprintf(why, whylen, "no SDP");
+		return EINVAL;
+	}
 	return tnd_sdp_parse(sdpp, text, strlen(text), why, whylen);
 }
 
