@@ -805,6 +805,7 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_xfer),
 		TND_TEST(tnd_test_call_hold_browser),
 		TND_TEST(tnd_test_call_hold_peer),
+		TND_TEST(tnd_test_call_reneg),
 	};
 	int rc;
 
