@@ -357,6 +357,7 @@ static const struct tnd_api_calls call_ops = {
 	.trunk_foreach = tnd_calls_trunk_foreach,
 	.hold = tnd_calls_hold,
 	.progress = tnd_calls_progress,                            /* issue 11 item 3 */
+	.renegotiate = tnd_calls_renegotiate,                      /* issue 11 item 4 */
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */

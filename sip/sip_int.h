@@ -140,6 +140,8 @@ struct tnd_sipcall {
 	char *re_sdp;                /* owned: its offer, kept for a 491 retry */
 	GSource *re_timer;           /* owned: the 491 retry */
 	unsigned re_tries;
+	bool re_stale;               /* the peer's offer was answered while our
+				      * retry waited: our SDP is out of date */
 };
 
 /* The methods nua takes (Allow, ua.c); a call's handle adds REFER and

@@ -312,6 +312,17 @@ int tnd_calls_reattach(struct tnd_calls *calls, void *conn, const char *user, co
 		       const char *sdp, tnd_call_done_h *done, void *req, char *msg,
 		       size_t msglen);
 
+/* `renegotiate` (protocol.md): a new offer from the browser's pc on an
+ * answered call, keeping its ICE and DTLS. done follows with our answer
+ * once the SIP side agreed (at once when nothing material changed), or
+ * err: an errno, or the SIP status (>= 300) the peer refused with (msg
+ * its reason phrase); the call stays as it was then. An immediate refusal returns EINVAL (SDP),
+ * ENOENT, EALREADY (not answered, or an offer under way), ENOTSUP (ICE
+ * restart, new DTLS, nothing usable) with msg. */
+int tnd_calls_renegotiate(struct tnd_calls *calls, void *conn, const char *call,
+			  const char *sdp, tnd_call_done_h *done, void *req, char *msg,
+			  size_t msglen);
+
 /* A `register` request: a configured account, or (with [sip]
  * register_inline) one given inline. Borrowed for the call. */
 struct tnd_reg_params {

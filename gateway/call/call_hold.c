@@ -13,7 +13,9 @@
  * a new address, port or codec re-routes the bridge (pass-through <->
  * transcoding as needed); an offer that only bumps the o= version gets our
  * last answer again. An offerless re-INVITE gets our offer and its ACK the
- * answer. Signalling thread. */
+ * answer. The browser's `renegotiate` (call_reneg.c) sends its re-INVITE
+ * through tnd_call_sip_reinvite too, and takes its answer first in
+ * tnd_call_on_reanswered. Signalling thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +276,8 @@ void tnd_call_on_reanswered(void *arg, struct tnd_sipcall *sip, int status, cons
 	int err;
 
 	(void)sip;
+	if (tnd_call_reneg_answered(call, status, phrase, sdp))
+		return;   /* the browser's renegotiation (call_reneg.c) */
 	call->hold_pending = false;
 	if (status >= 300 || !sdp) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "call %s: %s refused by the SIP peer: %d %s", call->id,

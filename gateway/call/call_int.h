@@ -191,6 +191,8 @@ struct tnd_call {
 	bool late_offer;                     /* in: the INVITE had no SDP; our 200
 					      * offers (sip_offer is ours), the ACK
 					      * answers */
+	struct call_reneg *reneg;            /* owned: call_reneg.c, once the
+					      * browser leg is negotiated */
 };
 
 /* call_trunk.c */
@@ -453,6 +455,21 @@ void tnd_call_on_reack(void *arg, struct tnd_sipcall *sip, const char *sdp);
 void tnd_call_on_reanswered(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
 			    const char *sdp);
 void tnd_call_hold_free(struct tnd_call *call);
+
+/* call_reneg.c: the browser's `renegotiate` (a new offer on the same pc) */
+/* The browser leg was negotiated (set-up or reattach): keeps our SDP text
+ * on it (offer or answer), our DTLS role and the browser's ICE and DTLS
+ * identity, which a later offer must keep. Idempotent; errors only log. */
+void tnd_call_reneg_keep(struct tnd_call *call, const struct tnd_sdp *ours,
+			 const struct tnd_sdp_media *browser_m, bool dtls_client);
+/* Our re-INVITE of a renegotiation was answered (from
+ * tnd_call_on_reanswered): true when it was one, and it is handled. */
+bool tnd_call_reneg_answered(struct tnd_call *call, int status, const char *phrase,
+			     const char *sdp);
+/* The call ends: a pending renegotiation fails with `reason`. */
+void tnd_call_reneg_stop(struct tnd_call *call, const char *reason);
+/* Frees what tnd_call_reneg_keep kept (destructor). */
+void tnd_call_reneg_free(struct tnd_call *call);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);
