@@ -543,4 +543,32 @@ void tnd_plc_rx(struct tnd_plc *plc, int16_t *pcm, size_t n);
 /* Writes n concealment samples for a missing frame. */
 void tnd_plc_fill(struct tnd_plc *plc, int16_t *pcm, size_t n);
 
+/* ================================================================ WAV files
+ * (codecs/wav.c) */
+
+/* The PCM of a RIFF/WAVE file held in memory, for hold music ([media]
+ * hold_music): 16-bit linear PCM (WAVE_FORMAT_PCM, or WAVE_FORMAT_EXTENSIBLE
+ * with the PCM subformat), 1 or 2 channels, 8000 to 48000 Hz. A parser over
+ * bytes only: the caller reads the file. */
+struct tnd_wav {
+	unsigned rate;          /* Hz */
+	unsigned channels;      /* 1 or 2, interleaved */
+	const uint8_t *data;    /* borrowed from the input: little-endian samples */
+	size_t frames;          /* samples per channel */
+};
+
+/* Reads a WAV file's header and finds its samples; chunks it does not need
+ * (LIST, fact...) are skipped. EBADMSG (not RIFF/WAVE, a chunk running past
+ * the end, no fmt or data chunk, no samples) or ENOTSUP (a format, sample
+ * size, channel count or rate we do not take), with why (NUL-terminated)
+ * naming the problem; EINVAL for NULL arguments. */
+int tnd_wav_parse(const uint8_t *buf, size_t len, struct tnd_wav *w, char *why, size_t whylen);
+/* Sample i (0-based, per channel) of channel ch, as int16. */
+static inline int16_t tnd_wav_sample(const struct tnd_wav *w, size_t i, unsigned ch)
+{
+	const uint8_t *p = w->data + (i * w->channels + ch) * 2;
+
+	return (int16_t)(uint16_t)(p[0] | p[1] << 8);
+}
+
 #endif

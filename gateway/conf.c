@@ -597,6 +597,14 @@ static const struct tnd_opt opts[] = {
 	  "packet is rebuilt from the next one, at some bitrate cost." },
 	{ "media", "opus_dtx", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(media_opus_dtx), NULL,
 	  "Opus DTX toward browsers: silence is sent as rare small packets." },
+	{ "media", "hold_music", TND_OPT_STR, "", 0, 0, NULL, OFF(media_hold_music),
+	  check_readable,
+	  "WAV file (16-bit PCM, mono or stereo, 8-48 kHz, 0.1 to 600 s) the held party "
+	  "hears, looped: the SIP peer while the browser holds, the browser while the SIP "
+	  "peer holds (unless that peer sends media of its own, which is relayed instead). "
+	  "It is encoded in each leg's codec. Empty: silence. Read and checked at start-up "
+	  "(a bad file stops it, and --check-config reports it); a reload keeps the file "
+	  "read then." },
 	{ "media", "max_calls", TND_OPT_INT, "1000", 1, 100000, NULL, OFF(max_calls), NULL,
 	  "Calls at once; further calls get 503 (JSON-RPC) or 503 Service Unavailable "
 	  "(SIP)." },

@@ -140,6 +140,7 @@ struct tnd_conf {
 	int media_opus_bitrate;      /* bit/s; 0 libopus's choice */
 	bool media_opus_fec;
 	bool media_opus_dtx;
+	char *media_hold_music;      /* WAV file path; "" silence (read at start-up) */
 
 	/* [calls] */
 	char *calls_allow;           /* comma-separated glob patterns on `to` */

@@ -27,6 +27,7 @@
 #include "gateway/media/media.h"
 #include "gateway/base/log.h"
 #include "gateway/base/loop.h"
+#include "gateway/base/obj.h"
 #include "gateway/conf.h"
 #include "gateway/policy/dialplan.h"
 #include "gateway/policy/policy.h"
@@ -44,6 +45,7 @@ struct gw {
 	struct tnd_calls *calls;     /* owned */
 	struct tnd_cdr *cdr;         /* owned, NULL without [cdr] file or syslog */
 	struct tnd_events *events;   /* owned */
+	struct tnd_moh *moh;         /* ref: [media] hold_music, NULL silence */
 	bool stopping;
 	guint stop_timer;
 };
@@ -257,6 +259,9 @@ static void warn_restart_keys(const struct tnd_conf *o, const struct tnd_conf *n
 	    o->sip_tcp_max_per_source != n->sip_tcp_max_per_source)
 		TND_LOG_WARN(TND_LOG_CONF, "[sip] access or TCP settings changed: they take "
 			     "effect after a restart");
+	if (strcmp(o->media_hold_music, n->media_hold_music))
+		TND_LOG_WARN(TND_LOG_CONF, "[media] hold_music changed: the file is read at "
+			     "start-up, calls keep the one read then until a restart");
 	{
 		/* trunks' `from` joins the trusted list, read once too */
 		char *a = tnd_dialplan_sources(o->dialplan), *b = tnd_dialplan_sources(n->dialplan);
@@ -352,6 +357,7 @@ static const struct tnd_api_calls call_ops = {
 	.trunk_foreach = tnd_calls_trunk_foreach,
 	.hold = tnd_calls_hold,
 	.progress = tnd_calls_progress,                            /* issue 11 item 3 */
+	.renegotiate = tnd_calls_renegotiate,                      /* issue 11 item 4 */
 };
 
 /* Every call's lifecycle: CDRs and call events (docs/operations.md). */
@@ -383,7 +389,7 @@ static int start_calls(struct gw *gw)
 		.conf = gw->conf, .signal = gw->loop, .media = gw->media, .sip = gw->sip,
 		.sink = &tnd_api_call_sink, .lookup = tnd_api_lookup_user, .lookup_arg = gw->api,
 		.drained = drained, .drained_arg = gw,
-		.observer = &call_observer, .observer_arg = gw,
+		.observer = &call_observer, .observer_arg = gw, .moh = gw->moh,
 	};
 	int e = tnd_calls_alloc(&gw->calls, &env);
 
@@ -629,8 +635,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tandem: %s\n", err);
 		return 2;
 	}
+	/* the music file is checked with the rest, before anything starts */
+	if (*gw.conf->media_hold_music &&
+	    tnd_moh_load(&gw.moh, gw.conf->media_hold_music, err, sizeof(err))) {
+		fprintf(stderr, "tandem: %s: [media] hold_music: %s\n", gw.conf->source, err);
+		tnd_conf_free(gw.conf);
+		return 2;
+	}
 	if (check) {
 		printf("%s: configuration ok\n", gw.conf->source);
+		tnd_obj_put(gw.moh);
 		tnd_conf_free(gw.conf);
 		return 0;
 	}
@@ -639,10 +653,12 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (apply_logging(gw.conf)) {
 		fprintf(stderr, "tandem: cannot open log file %s\n", gw.conf->log_file);
+		tnd_obj_put(gw.moh);
 		tnd_conf_free(gw.conf);
 		return 1;
 	}
 	rc = run(&gw);
+	tnd_obj_put(gw.moh);   /* the players' references went with the bridges */
 	tnd_conf_free(gw.conf);
 	tnd_log_close();
 	return rc;

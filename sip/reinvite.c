@@ -7,7 +7,9 @@
  *
  * Glare (RFC 3261 14.1): our re-INVITE refused 491 is sent again after a
  * random 2.1-4 s when we own the Call-ID (we sent the initial INVITE), else
- * 0-2 s; an offer arriving while ours is out gets 491. Signalling thread.
+ * 0-2 s; an offer arriving while ours is out gets 491. When the peer's
+ * offer is answered during that wait, ours is out of date (RFC 3264 8) and
+ * is reported 491 instead of sent. Signalling thread.
  *
  * Invariant: at most one peer offer awaits our answer (re_req) and at most
  * one of ours is out (re_out); both are cleared before any callback runs. */
@@ -170,6 +172,10 @@ int tnd_sipcall_reanswer(struct tnd_sipcall *call, int status, const char *sdp)
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: %s answered %d", call->call_id,
 		     call->re_update ? "UPDATE" : call->re_offerless ? "offerless re-INVITE" :
 		     "re-INVITE", status);
+	/* RFC 3264 8: our waiting offer was made on the session before this
+	 * exchange (its o= version is now taken): not to be sent as it is */
+	if (call->re_timer)
+		call->re_stale = true;
 	return 0;
 }
 
@@ -211,9 +217,25 @@ static void send_reinvite(struct tnd_sipcall *call)
 static gboolean glare_retry(gpointer data)
 {
 	struct tnd_sipcall *call = data;
+	const struct tnd_sipcall_handlers *h = call->h;
 
 	g_source_unref(call->re_timer);
 	call->re_timer = NULL;
+	if (call->re_stale) {
+		/* the peer's offer went first (RFC 3261 14.1): the owner decides
+		 * whether a new offer is still wanted */
+		call->re_stale = false;
+		free(call->re_sdp);
+		call->re_sdp = NULL;
+		TND_LOG_INFO(TND_LOG_SIP, "call %s: the peer's offer went first: our re-INVITE "
+			     "is not sent again", call->call_id);
+		if (h && h->reanswered) {
+			tnd_obj_get(call);
+			h->reanswered(call->arg, call, 491, sip_491_Request_pending, NULL);
+			tnd_obj_put(call);
+		}
+		return G_SOURCE_REMOVE;
+	}
 	if (call->state == CS_CONFIRMED && call->nh && call->re_sdp) {
 		TND_LOG_INFO(TND_LOG_SIP, "call %s: re-INVITE again after 491", call->call_id);
 		send_reinvite(call);
@@ -237,6 +259,7 @@ int tnd_sipcall_reinvite(struct tnd_sipcall *call, const char *sdp)
 	free(call->re_sdp);
 	call->re_sdp = copy;
 	call->re_tries = 0;
+	call->re_stale = false;
 	send_reinvite(call);
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: re-INVITE sent", call->call_id);
 	return 0;
@@ -303,7 +326,7 @@ void tnd_sipcall_re_clear(struct tnd_sipcall *call)
 	free(call->re_sdp);
 	free(call->re_offer);
 	call->re_sdp = call->re_offer = NULL;
-	call->re_out = call->re_offerless = false;
+	call->re_out = call->re_offerless = call->re_stale = false;
 }
 
 const char *tnd_sipcall_local_sdp(const struct tnd_sipcall *call)

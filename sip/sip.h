@@ -183,7 +183,10 @@ typedef void (tnd_sipcall_reack_h)(void *arg, struct tnd_sipcall *call, const ch
 /* The final response to our tnd_sipcall_reinvite(): 2xx with the answer
  * (`sdp`, NULL if none came), or the failure (the dialog stays as it was,
  * unless the peer then ends it: `ended` follows). A 491 (glare) is retried
- * inside sip/ and reported only when it keeps coming. */
+ * inside sip/ and reported only when it keeps coming, or when the peer's
+ * own offer was answered while ours waited for its retry (then our offer
+ * is out of date: 491 is reported instead of the retry, and the owner
+ * may build a new one on the session as it now stands). */
 typedef void (tnd_sipcall_reanswered_h)(void *arg, struct tnd_sipcall *call, int status,
 					const char *phrase, const char *sdp);
 

@@ -140,6 +140,8 @@ struct tnd_sipcall {
 	char *re_sdp;                /* owned: its offer, kept for a 491 retry */
 	GSource *re_timer;           /* owned: the 491 retry */
 	unsigned re_tries;
+	bool re_stale;               /* the peer's offer was answered while our
+				      * retry waited: our SDP is out of date */
 	/* replaces.c: To tags of the early dialogs of our INVITE (nua sets
 	 * none on its leg without 100rel), newest at early_next - 1 */
 	char early_tags[4][72];

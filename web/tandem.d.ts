@@ -57,7 +57,9 @@ export declare class Call extends EventTarget {
   info(contentType: string, body: string): Promise<unknown>;
   /** A SIP MESSAGE in the call's dialog. */
   message(body: string, contentType?: string): Promise<unknown>;
-  /** A new offer from this call's pc, answered by the gateway. */
+  /** A new offer from this call's pc (after a direction or codec change),
+   * answered by the gateway once the SIP peer accepted its re-INVITE; on a
+   * refusal it rejects (code: the SIP status, or 409/488) and rolls the pc back. */
   renegotiate(): Promise<void>;
   hold(): Promise<unknown>;
   resume(): Promise<unknown>;

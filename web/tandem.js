@@ -100,12 +100,20 @@ export class Call extends EventTarget {
     return this.tandem.request('message', p);
   }
 
-  /** A new offer from this call's RTCPeerConnection (e.g. after adding a
-   * track), answered by the gateway (a re-INVITE toward SIP if needed). */
+  /** A new offer from this call's RTCPeerConnection (after a transceiver
+   * direction or codec change), answered by the gateway once the SIP peer
+   * accepted its re-INVITE; a refusal rolls the pc back and rejects. */
   async renegotiate() {
     if (!this.pc) throw new TandemError(409, 'the call has no media yet', 'renegotiate');
     await this.pc.setLocalDescription(await this.pc.createOffer());
-    const r = await this.tandem.request('renegotiate', { call: this.id, sdp: this.pc.localDescription.sdp });
+    let r;
+    try {
+      r = await this.tandem.request('renegotiate', { call: this.id, sdp: this.pc.localDescription.sdp });
+    } catch (e) {
+      // refused (or the SIP peer refused): the call stays as it was, so must the pc
+      await this.pc.setLocalDescription({ type: 'rollback' }).catch(() => {});
+      throw e;
+    }
     await this.pc.setRemoteDescription({ type: 'answer', sdp: r.sdp });
   }
 

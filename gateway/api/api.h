@@ -106,6 +106,11 @@ struct tnd_api_calls {
 	/* progress (early media from the browser); NULL answers 503 */
 	int (*progress)(struct tnd_calls *calls, void *conn, const char *call, const char *sdp,
 			char *msg, size_t msglen);
+	/* renegotiate (issue 11 item 4); NULL answers 503. done's err may be
+	 * the SIP status (>= 300) the peer refused the re-INVITE with */
+	int (*renegotiate)(struct tnd_calls *calls, void *conn, const char *call,
+			   const char *sdp, tnd_call_done_h *done, void *req, char *msg,
+			   size_t msglen);
 };
 /* Copies ops; NULL (the default) makes the call methods answer 503. */
 void tnd_api_set_calls(struct tnd_api *api, const struct tnd_api_calls *ops);

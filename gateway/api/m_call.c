@@ -19,12 +19,6 @@ static int not_yet(struct tnd_api_req *req, const char *needs)
 	return ENOSYS;
 }
 
-static int m_later(struct tnd_api_req *req, json_t *params)
-{
-	(void)params;
-	return not_yet(req, "DTMF, hold, transfer and renegotiation on the SIP and WebRTC legs");
-}
-
 static struct tnd_calls *calls_of(struct tnd_api_req *req)
 {
 	return req->conn->api->calls.calls;
@@ -464,6 +458,48 @@ static int m_resume(struct tnd_api_req *req, json_t *params)
 	return hold_or_resume(req, params, false);
 }
 
+/* The answer to a renegotiation: {sdp}; a SIP peer's refusal of the
+ * re-INVITE is the error with its status (protocol.md "Errors"). */
+static void reneg_done(void *data, int err, const char *msg, const char *call, const char *sdp)
+{
+	struct tnd_api_req *req = data;
+
+	(void)call;
+	if (err >= 300 && err <= 699) {
+		/* msg is the peer's reason phrase then */
+		tnd_api_req_msg(req, "the SIP peer refused the re-INVITE: %d %s", err, msg);
+		tnd_api_reply_sip(req, err, msg);
+		return;
+	}
+	if (err) {
+		tnd_api_req_msg(req, "%s", msg ? msg : "renegotiation failed");
+		tnd_api_reply_error(req, err);
+		return;
+	}
+	tnd_api_reply(req, json_pack("{s:s}", "sdp", sdp));
+}
+
+/* renegotiate (issue 11 item 4): {call, sdp} a new offer from the same
+ * pc, answered {sdp} once the SIP side agreed (gateway/call/call_reneg.c). */
+static int m_renegotiate(struct tnd_api_req *req, json_t *params)
+{
+	static const char *const allowed[] = { "call", "sdp", NULL };
+	const char *call, *sdp;
+	char msg[256];
+	int r;
+
+	if ((r = call_params(req, params, allowed, &call)) ||
+	    (r = tnd_api_param_str(req, params, "sdp", true, &sdp)))
+		return r;
+	if (!ops(req)->renegotiate)
+		return not_yet(req, "renegotiation of the WebRTC leg");
+	r = ops(req)->renegotiate(calls_of(req), req->conn, call, sdp, reneg_done, req, msg,
+				  sizeof(msg));
+	if (r)
+		tnd_api_req_msg(req, "%s", msg);
+	return r;
+}
+
 const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "call", m_call, true },
 	{ "answer", m_answer, true },
@@ -476,7 +512,7 @@ const struct tnd_api_method tnd_api_call_methods[] = {
 	{ "hold", m_hold, true },
 	{ "resume", m_resume, true },
 	{ "transfer", m_transfer, true },
-	{ "renegotiate", m_later, true },
+	{ "renegotiate", m_renegotiate, true },
 	{ "info", m_info, true },
 	{ "message", m_message, true },
 	{ NULL, NULL, false },

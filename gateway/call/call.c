@@ -58,6 +58,7 @@ static void call_destroy(void *data)
 	tnd_sdp_free(call->webrtc_answer);
 	tnd_sdp_free(call->sip_offer);
 	tnd_call_hold_free(call);
+	tnd_call_reneg_free(call);
 	tnd_sdp_free(call->reattach_offer);
 	g_free(call->to);
 	g_free(call->early_sip_sdp);
@@ -160,6 +161,7 @@ void tnd_call_end(struct tnd_call *call, int code, const char *reason)
 	tnd_call_grace_stop(call);
 	tnd_call_dtmf_stop(call);
 	tnd_call_uncount(call);
+	tnd_call_reneg_stop(call, reason);
 	TND_LOG_INFO(TND_LOG_MEDIA, "call %s ended: %d %s", call->id, code, reason);
 	if (call->done) {
 		tnd_call_done_h *done = call->done;

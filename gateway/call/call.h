@@ -137,6 +137,7 @@ struct tnd_call_observer {
 /* The drain is over: no call is left (signalling thread, from the loop). */
 typedef void (tnd_calls_drained_h)(void *arg);
 
+struct tnd_moh;   /* gateway/media: hold music */
 struct tnd_calls_env {
 	const struct tnd_conf *conf;         /* borrowed; swap with tnd_calls_set_conf */
 	struct tnd_loop *signal;             /* borrowed */
@@ -149,6 +150,7 @@ struct tnd_calls_env {
 	void *drained_arg;
 	const struct tnd_call_observer *observer;   /* borrowed, static; or NULL */
 	void *observer_arg;
+	struct tnd_moh *moh;                 /* borrowed: [media] hold_music; NULL silence */
 };
 
 /* The [trunks] entry an outgoing call was routed through by the dial plan
@@ -309,6 +311,17 @@ void tnd_calls_detached(struct tnd_calls *calls, const char *user, tnd_call_brie
 int tnd_calls_reattach(struct tnd_calls *calls, void *conn, const char *user, const char *call,
 		       const char *sdp, tnd_call_done_h *done, void *req, char *msg,
 		       size_t msglen);
+
+/* `renegotiate` (protocol.md): a new offer from the browser's pc on an
+ * answered call, keeping its ICE and DTLS. done follows with our answer
+ * once the SIP side agreed (at once when nothing material changed), or
+ * err: an errno, or the SIP status (>= 300) the peer refused with (msg
+ * its reason phrase); the call stays as it was then. An immediate refusal returns EINVAL (SDP),
+ * ENOENT, EALREADY (not answered, or an offer under way), ENOTSUP (ICE
+ * restart, new DTLS, nothing usable) with msg. */
+int tnd_calls_renegotiate(struct tnd_calls *calls, void *conn, const char *call,
+			  const char *sdp, tnd_call_done_h *done, void *req, char *msg,
+			  size_t msglen);
 
 /* A `register` request: a configured account, or (with [sip]
  * register_inline) one given inline. Borrowed for the call. */

@@ -132,6 +132,11 @@ int tnd_call_join(struct tnd_call *call, const struct tnd_sdp_neg *webrtc,
 
 	snprintf(call->leg_codec[0], sizeof(call->leg_codec[0]), "%s", wc->name);
 	snprintf(call->leg_codec[1], sizeof(call->leg_codec[1]), "%s", sip->name);
+	/* hold music encodes in each leg's codec, relayed call or not */
+	err = leg_codec(conf, wc, 20, &a);
+	tnd_call_moh_codec(call, 0, err ? NULL : &a);
+	err = leg_codec(conf, sip, sip_ptime, &b);
+	tnd_call_moh_codec(call, 1, err ? NULL : &b);
 	if (!strcasecmp(wc->name, sip->name) && wc->clock == sip->clock) {
 		/* one codec on both legs: relay packets, payload types mapped */
 		struct tnd_bridge_pt pts[2];

@@ -4,7 +4,8 @@
  * with a=sendonly or a=sendrecv (same o= session id, version + 1, same
  * codecs, RFC 3264 8.4); the browser's leg is not renegotiated (no ICE
  * restart, no new DTLS). While the browser holds, the bridge relays
- * nothing either way: the SIP peer hears silence.
+ * nothing either way: the SIP peer hears silence, or the hold music
+ * (call_moh.c), as does the browser while the peer holds.
  *
  * The peer's offers (re-INVITE, UPDATE, RFC 3311) are answered here: one
  * that is a=sendonly, a=inactive or has c=0.0.0.0 holds the call (we answer
@@ -12,7 +13,9 @@
  * a new address, port or codec re-routes the bridge (pass-through <->
  * transcoding as needed); an offer that only bumps the o= version gets our
  * last answer again. An offerless re-INVITE gets our offer and its ACK the
- * answer. Signalling thread. */
+ * answer. The browser's `renegotiate` (call_reneg.c) sends its re-INVITE
+ * through tnd_call_sip_reinvite too, and takes its answer first in
+ * tnd_call_on_reanswered. Signalling thread. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,8 +164,13 @@ static int apply(struct tnd_call *call, const struct tnd_sdp *offer, const struc
 		}
 	}
 	/* the browser's hold silences both ways; the peer's what it said */
-	return tnd_bridge_hold(call->br, call->held_local || no_recv,
-			       call->held_local || no_send);
+	err = tnd_bridge_hold(call->br, call->held_local || no_recv,
+			      call->held_local || no_send);
+	/* ... and the held party hears the music, if any (call_moh.c) */
+	if (!err)
+		tnd_call_moh_update(call, call->held_local && !no_recv,
+				    call->held_remote && !call->held_local);
+	return err;
 }
 
 static void tell(struct tnd_call *call, bool held, int code, const char *reason)
@@ -268,6 +276,8 @@ void tnd_call_on_reanswered(void *arg, struct tnd_sipcall *sip, int status, cons
 	int err;
 
 	(void)sip;
+	if (tnd_call_reneg_answered(call, status, phrase, sdp))
+		return;   /* the browser's renegotiation (call_reneg.c) */
 	call->hold_pending = false;
 	if (status >= 300 || !sdp) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "call %s: %s refused by the SIP peer: %d %s", call->id,
@@ -387,6 +397,9 @@ void tnd_call_on_reack(void *arg, struct tnd_sipcall *sip, const char *sdp)
 	/* the peer answered our offer: its direction says whether it holds */
 	err = apply(call, offer, answer, true, NULL);
 	call->held_remote = !err && peer_no_recv(answer, audio_of(answer));
+	if (!err)   /* apply saw the old held_remote */
+		tnd_call_moh_update(call, call->held_local && !call->held_remote,
+				    call->held_remote && !call->held_local);
 	if (!err && was != call->held_remote)
 		tell(call, call->held_remote, 0, call->held_remote ? "held by the SIP peer" :
 		     "resumed by the SIP peer");

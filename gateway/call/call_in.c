@@ -461,6 +461,7 @@ static int take_call(struct tnd_calls *calls, void *conn, const char *id, const 
 	if (early)
 		call->early_webrtc_sdp = g_strdup(sdp);
 
+	tnd_call_reneg_keep(call, call->webrtc_offer, wn.answer_m, !wn.answerer_dtls_client);
 	snprintf(fp, sizeof(fp), "%s %s", wn.answer_m->fp.alg, wn.answer_m->fp.value);
 	/* the browser answered: our DTLS role is the opposite of its setup */
 	err = tnd_bridge_webrtc_remote(call->br, wn.answer_m->ice.ufrag, wn.answer_m->ice.pwd,

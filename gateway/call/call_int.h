@@ -177,6 +177,10 @@ struct tnd_call {
 	bool hold_pending;                   /* our re-INVITE is out */
 	bool hold_want;                      /* ... and asks held_local to become this */
 	char *hold_offer;                    /* owned: our last re-offer's SDP */
+	/* call_moh.c: each leg's codec as joined (codec NULL: none to encode)
+	 * and the hold music playing toward leg A (0) and B (1) */
+	struct tnd_bridge_codec moh_codec[2];
+	bool moh_on[2];
 	struct call_sdes sdes;               /* call_sdes.c */
 	/* call_early.c: a browser's early answer (`progress`) to a call from
 	 * SIP: 183 with our SDP now, the same SDP in the 200 on `answer` */
@@ -187,6 +191,8 @@ struct tnd_call {
 	bool late_offer;                     /* in: the INVITE had no SDP; our 200
 					      * offers (sip_offer is ours), the ACK
 					      * answers */
+	struct call_reneg *reneg;            /* owned: call_reneg.c, once the
+					      * browser leg is negotiated */
 };
 
 /* call_trunk.c */
@@ -391,6 +397,14 @@ void tnd_call_set_codecs(struct tnd_call *call, const char *webrtc, unsigned wcl
 void tnd_call_obs_init(struct tnd_calls *calls);
 /* Reports the calls still waiting for figures without them, then forgets. */
 void tnd_call_obs_free(struct tnd_calls *calls);
+/* call_moh.c: hold music ([media] hold_music) after a hold exchange was
+ * applied: toward the SIP peer while the browser holds and the peer
+ * receives (to_sip), toward the browser while the peer holds it
+ * (to_browser); started, moved to a new codec or stopped as needed. */
+void tnd_call_moh_update(struct tnd_call *call, bool to_sip, bool to_browser);
+/* Remembers a leg's codec for the music (tnd_call_join). */
+void tnd_call_moh_codec(struct tnd_call *call, unsigned side, const struct tnd_bridge_codec *c);
+
 /* call_codec.c: the SIP leg's codec list from the configuration (at
  * start-up); the browser offer's codecs for a call from SIP whose SIP side
  * agreed on `sip` (that codec when browsers have it, Opus, telephone-event;
@@ -447,6 +461,21 @@ void tnd_call_on_reack(void *arg, struct tnd_sipcall *sip, const char *sdp);
 void tnd_call_on_reanswered(void *arg, struct tnd_sipcall *sip, int status, const char *phrase,
 			    const char *sdp);
 void tnd_call_hold_free(struct tnd_call *call);
+
+/* call_reneg.c: the browser's `renegotiate` (a new offer on the same pc) */
+/* The browser leg was negotiated (set-up or reattach): keeps our SDP text
+ * on it (offer or answer), our DTLS role and the browser's ICE and DTLS
+ * identity, which a later offer must keep. Idempotent; errors only log. */
+void tnd_call_reneg_keep(struct tnd_call *call, const struct tnd_sdp *ours,
+			 const struct tnd_sdp_media *browser_m, bool dtls_client);
+/* Our re-INVITE of a renegotiation was answered (from
+ * tnd_call_on_reanswered): true when it was one, and it is handled. */
+bool tnd_call_reneg_answered(struct tnd_call *call, int status, const char *phrase,
+			     const char *sdp);
+/* The call ends: a pending renegotiation fails with `reason`. */
+void tnd_call_reneg_stop(struct tnd_call *call, const char *reason);
+/* Frees what tnd_call_reneg_keep kept (destructor). */
+void tnd_call_reneg_free(struct tnd_call *call);
 
 /* call_in.c */
 int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipcall_info *info);

@@ -205,6 +205,7 @@ static void on_ready(void *arg, int err, const char *ufrag, const char *pwd,
 		return;
 	}
 	om = wn.offer_m;
+	tnd_call_reneg_keep(call, call->webrtc_answer, om, wn.answerer_dtls_client);
 	snprintf(fp, sizeof(fp), "%s %s", om->fp.alg, om->fp.value);
 	/* we answered: our DTLS role is what our answer's setup says */
 	err = tnd_bridge_webrtc_remote(call->br, om->ice.ufrag, om->ice.pwd, fp,

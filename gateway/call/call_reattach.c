@@ -303,6 +303,8 @@ void tnd_call_reattach_ready(struct tnd_call *call, int err, const char *ufrag,
 	if (!err)
 		err = start_leg(call, &wn);
 	if (!err)
+		tnd_call_reneg_keep(call, answer, wn.offer_m, wn.answerer_dtls_client);
+	if (!err)
 		text = tnd_call_sdp_text(answer);
 	if (err || !text) {
 		if (!*msg)

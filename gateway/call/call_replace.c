@@ -140,6 +140,10 @@ static int route_to(struct tnd_call *call, const char *sdp, char **textp, char *
 		goto out;
 	call->held_remote = false;
 	err = tnd_bridge_hold(call->br, call->held_local, call->held_local);
+	if (!err)
+		/* hold music: to C while the browser holds; none to the
+		 * browser now that B's hold is gone (call_moh.c) */
+		tnd_call_moh_update(call, call->held_local, false);
 	if (!err) {
 		*textp = tnd_call_sdp_text(answer);
 		err = *textp ? 0 : ENOMEM;

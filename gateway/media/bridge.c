@@ -311,6 +311,7 @@ static void close_bridge(struct tnd_bridge *br)
 {
 	br->closed = true;
 	tnd_mdtmf_free(br);   /* its codecs and detector are the worker's */
+	tnd_moh_bridge_free(br);
 	count_drops(br);
 	tnd_bridge_xc_release(br);
 	tnd_bridge_observe(br);
@@ -670,6 +671,7 @@ static void bridge_destroy(void *data)
 	g_free(br->turn_user);
 	g_free(br->turn_pass);
 	tnd_mdtmf_free(br);   /* never closed (set-up failed): nothing else runs */
+	tnd_moh_bridge_free(br);
 	atomic_fetch_sub(&live_bridges, 1);
 }
 

@@ -27,6 +27,7 @@
 #define BRIDGE_MAX_CANDS 32
 
 struct tnd_bdtmf;
+struct tnd_moh_play;
 
 /* A leg kind. `obj` is the transport (a tnd_obj). */
 struct tnd_leg_ops {
@@ -122,6 +123,7 @@ struct tnd_bridge {
 	struct tnd_bdtmf *dtmf;                  /* owned: DTMF state (dtmf_media.c), or NULL */
 	unsigned tick_count;
 	bool mute[2];                            /* hold: input of leg i dropped */
+	struct tnd_moh_play *moh[2];             /* owned: hold music in dir[i] (moh.c) */
 };
 
 /* leg.c: make a leg of each kind on the worker; the handlers they install
@@ -162,6 +164,9 @@ void tnd_bridge_stats_fill(struct tnd_bridge *br, struct tnd_bridge_leg_stats st
 /* media_stats.c: a closing bridge's per-call figures (loss, jitter, RTT,
  * MOS) and its legs' drops into the worker's slab. Worker thread. */
 void tnd_bridge_observe(struct tnd_bridge *br);
+/* moh.c: frees both directions' hold music players (bridge closing). Worker,
+ * or any thread once nothing runs on the worker for the bridge. */
+void tnd_moh_bridge_free(struct tnd_bridge *br);
 /* rtcp_term.c */
 void tnd_bridge_rtcp_in(struct tnd_leg *in, uint8_t *pkt, size_t len);
 /* Sends leg's report if due and checks inactivity; returns true when the

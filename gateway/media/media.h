@@ -205,6 +205,39 @@ int tnd_bridge_transcode(struct tnd_bridge *br, const struct tnd_bridge_codec *a
 			 const struct tnd_bridge_codec *b, const struct tnd_bridge_te *te,
 			 unsigned n_te);
 
+/* ------------------------------------------------------------ hold music */
+
+/* Refcounted (tnd_obj): a WAV file ([media] hold_music) decoded once at
+ * start-up, mixed down to mono and resampled to 8 and 16 kHz, read-only
+ * from then on and shared by every call's player (moh.c). */
+struct tnd_moh;
+
+#define TND_MOH_MIN_MS 100          /* shorter files are refused */
+#define TND_MOH_MAX_SECONDS 600     /* longer ones too (48 kB of memory a second) */
+
+/* Reads and checks the file. 0, or ENOENT (cannot read it), EBADMSG (not a
+ * WAV file, cut short), ENOTSUP (not 16-bit PCM, mono or stereo, 8-48 kHz),
+ * EFBIG (longer than TND_MOH_MAX_SECONDS), ERANGE (shorter than
+ * TND_MOH_MIN_MS) or ENOMEM, with why naming the problem. */
+int tnd_moh_load(struct tnd_moh **mp, const char *path, char *why, size_t whylen);
+/* The music's length, ms. */
+unsigned tnd_moh_ms(const struct tnd_moh *m);
+
+/* Hold music toward leg `side` (0 the browser, 1 the SIP peer), encoded in
+ * that leg's codec `c` (row, payload type, ptime, encoder options; Opus is
+ * encoded from the 16 kHz copy), from the file's start and looped. It plays
+ * in place of the other leg's media whenever that is dropped by
+ * tnd_bridge_hold or has sent nothing for TND_MOH_QUIET_MS, so media the
+ * held party's peer does send is relayed instead. The stream toward the
+ * leg keeps its SSRC and continues its sequence numbers and timestamps
+ * across the music's start and end (SRTP's index stays continuous). A NULL
+ * moh stops it. Encoder made here, on the calling thread; the player runs
+ * on the worker's clock and allocates nothing. 0, EINVAL, ENOTSUP (a codec
+ * without an encoder, or an encoder rate other than 8 or 16 kHz), ENOMEM. */
+#define TND_MOH_QUIET_MS 240
+int tnd_bridge_hold_music(struct tnd_bridge *br, unsigned side, struct tnd_moh *moh,
+			  const struct tnd_bridge_codec *c);
+
 /* ------------------------------------------------------------ stats */
 
 /* What a transcoded direction did (zero for pass-through). */

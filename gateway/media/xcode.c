@@ -42,6 +42,7 @@
 #define XC_MAX_PAYLOAD 1200
 #define XC_STALL_US 200000                     /* a worker stall: restart the tick */
 #define XC_CONCEAL_EMPTY 3                     /* empty ticks concealed before silence */
+#define XC_MOH_US 150000                       /* hold music sent this recently: quiet */
 
 struct tnd_xdir {
 	struct tnd_bridge *br;             /* borrowed: set by attach, worker */
@@ -67,6 +68,7 @@ struct tnd_xdir {
 					    * reported yet (MISSING follows) */
 	struct tnd_timer timer;
 	int64_t next_us;
+	int64_t moh_us;                    /* hold music's last packet here (moh.c); 0 none */
 	uint32_t dtmf_pos;                 /* 8 kHz samples decoded, for the detector */
 	int16_t dtmf8[XC_MAX_IN / 2];      /* DTMF's 8 kHz view of 16 kHz PCM */
 	struct tnd_bridge_dir_stats st;
@@ -235,11 +237,17 @@ static void dtmf_pcm_out(struct tnd_xdir *x, int16_t *pcm, size_t n)
 	}
 }
 
+static bool moh_playing(const struct tnd_xdir *x, int64_t now_us)
+{
+	return x->moh_us && now_us - x->moh_us < XC_MOH_US;
+}
+
 /* Encodes every whole output packet the framer holds. */
 static void drain_framer(struct tnd_xdir *x, int64_t now_us)
 {
 	uint8_t *buf = tnd_poller_tx_buf(tnd_loop_poller(x->br->worker));
-	bool up = x->d->out->ops && x->d->out->ops->up(x->d->out->obj);
+	bool up = x->d->out->ops && x->d->out->ops->up(x->d->out->obj) &&
+		  !moh_playing(x, now_us);
 	size_t plen;
 	int err;
 
@@ -378,7 +386,7 @@ static void tick(struct tnd_xdir *x, int64_t now_us)
 		 * so the receiver sees the gap in its timestamps */
 		x->playing = false;
 		x->ahead = 0;
-		if (x->d->tx.sent) {
+		if (x->d->tx.sent && !moh_playing(x, now_us)) {   /* the music's time is its own */
 			x->skip_ts += tnd_codec_ts_units(x->out_c, x->tick_us / 1000);
 			x->mark = true;
 		}
@@ -463,6 +471,13 @@ void tnd_xdir_detach(struct tnd_xdir *x)
 	if (x->br && x->running)
 		tnd_timer_stop(tnd_loop_poller(x->br->worker), &x->timer);
 	x->running = false;
+}
+
+void tnd_xdir_moh(struct tnd_xdir *x, int64_t now_us)
+{
+	x->moh_us = now_us;
+	x->skip_ts = 0;
+	x->mark = true;
 }
 
 void tnd_xdir_stats(const struct tnd_xdir *x, struct tnd_bridge_dir_stats *st)

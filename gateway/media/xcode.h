@@ -32,6 +32,12 @@ void tnd_xdir_attach(struct tnd_xdir *x, struct tnd_bridge *br, unsigned dir);
  * it); x may then be freed. */
 void tnd_xdir_detach(struct tnd_xdir *x);
 
+/* Worker: hold music (moh.c) sent a packet in this direction at now_us: the
+ * transcoder sends nothing for a moment (what it still holds of the held
+ * party's media is dropped, not numbered) and its next packet follows the
+ * music's timestamps, marked as a talk-spurt start. */
+void tnd_xdir_moh(struct tnd_xdir *x, int64_t now_us);
+
 /* Worker: the direction's figures for `stats`. */
 void tnd_xdir_stats(const struct tnd_xdir *x, struct tnd_bridge_dir_stats *st);
 

@@ -26,7 +26,7 @@ import time
 RESOLV = os.path.join(tempfile.gettempdir(), "tandem-dns-%d.conf" % os.getpid())
 if not os.environ.get("TANDEM_IN_NETNS"):
     if os.getuid() != 0:
-        # never a skip: the suite runs as root (like test_call_netns.py)
+        # always runs: the suite runs as root (like test_call_netns.py)
         print("1..1\nnot ok 1 - needs root for a network and mount namespace")
         sys.exit(1)
     with open(RESOLV, "w") as f:

@@ -289,14 +289,11 @@ async def t_rfc6455_raw(gw):
 
 async def t_methods_without_legs(gw):
     async with gw.connect() as ws:
-        for i, method in enumerate(["renegotiate"]):
-            m = await rpc(ws, method, params={}, id_=i)
-            assert error_code(m) == 503, m
-            assert method in m["error"]["message"] and "SIP" in m["error"]["message"], m
         # the call methods exist: they check their params and the call id
         for i, method in enumerate(["call", "answer", "reject", "hangup", "candidate",
                                     "register", "unregister", "dtmf", "hold", "resume",
-                                    "transfer", "progress", "info", "message"]):
+                                    "transfer", "progress", "info", "message",
+                                    "renegotiate"]):
             m = await rpc(ws, method, params={}, id_=20 + i)
             assert error_code(m) == -32602, m
         for i, (method, p) in enumerate([("answer", {"call": "nope", "sdp": "v=0"}),

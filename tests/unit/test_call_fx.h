@@ -118,6 +118,8 @@ int tnd_test_call_dtmf_checks(void);
 /* test_call_hold.c: hold and resume both ways */
 int tnd_test_call_hold_browser(void);
 int tnd_test_call_hold_peer(void);
+/* test_call_reneg.c: the browser's renegotiate */
+int tnd_test_call_reneg(void);
 /* test_call_drain.c: the graceful drain */
 int tnd_test_call_drain_last_call(void);
 int tnd_test_call_drain_timeout(void);

@@ -594,6 +594,130 @@ static int test_framer(void)
 	return 0;
 }
 
+/* ------------------------------------------------------------ WAV */
+
+struct wav_b {
+	uint8_t b[512];
+	size_t n;
+};
+
+static void wb_bytes(struct wav_b *w, const void *p, size_t n)
+{
+	memcpy(w->b + w->n, p, n);
+	w->n += n;
+}
+
+static void wb_u32(struct wav_b *w, uint32_t v)
+{
+	uint8_t p[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+
+	wb_bytes(w, p, 4);
+}
+
+static void wb_u16(struct wav_b *w, uint16_t v)
+{
+	uint8_t p[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+
+	wb_bytes(w, p, 2);
+}
+
+/* A WAV file: fmt (tag, channels, rate, bits; ext: WAVE_FORMAT_EXTENSIBLE
+ * with subformat `tag`), an odd-sized LIST chunk, and `frames` samples
+ * counting 1, 2, 3 ... per channel value */
+static void wav_make(struct wav_b *w, uint16_t tag, uint16_t ch, uint32_t rate, uint16_t bits,
+		     bool ext, unsigned frames)
+{
+	static const uint8_t guid_tail[14] = { 0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00,
+					       0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71 };
+
+	w->n = 0;
+	wb_bytes(w, "RIFF", 4);
+	wb_u32(w, 0);   /* a wrong RIFF size is common and ignored */
+	wb_bytes(w, "WAVE", 4);
+	wb_bytes(w, "fmt ", 4);
+	wb_u32(w, ext ? 40 : 16);
+	wb_u16(w, ext ? 0xFFFE : tag);
+	wb_u16(w, ch);
+	wb_u32(w, rate);
+	wb_u32(w, rate * ch * bits / 8);
+	wb_u16(w, (uint16_t)(ch * bits / 8));
+	wb_u16(w, bits);
+	if (ext) {
+		wb_u16(w, 22);
+		wb_u16(w, bits);
+		wb_u32(w, ch == 2 ? 3 : 4);
+		wb_u16(w, tag);
+		wb_bytes(w, guid_tail, sizeof(guid_tail));
+	}
+	wb_bytes(w, "LIST", 4);
+	wb_u32(w, 3);
+	wb_bytes(w, "abc\0", 4);   /* 3 bytes and the pad */
+	wb_bytes(w, "data", 4);
+	wb_u32(w, frames * ch * bits / 8);
+	for (unsigned i = 0; i < frames * ch; i++)
+		wb_u16(w, (uint16_t)(i + 1));
+}
+
+static int test_wav(void)
+{
+	struct wav_b w;
+	struct tnd_wav v;
+	char why[128];
+
+	wav_make(&w, 1, 1, 8000, 16, false, 10);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == 0);
+	TEST_ASSERT(v.rate == 8000 && v.channels == 1 && v.frames == 10);
+	TEST_ASSERT(tnd_wav_sample(&v, 0, 0) == 1 && tnd_wav_sample(&v, 9, 0) == 10);
+	wav_make(&w, 1, 2, 44100, 16, true, 6);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == 0);
+	TEST_ASSERT(v.rate == 44100 && v.channels == 2 && v.frames == 6);
+	TEST_ASSERT(tnd_wav_sample(&v, 1, 0) == 3 && tnd_wav_sample(&v, 1, 1) == 4);
+	/* a data chunk cut short: the whole frames that are there */
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n - 5, &v, why, sizeof(why)) == 0 && v.frames == 4);
+	/* every shorter prefix parses or fails cleanly (ASan watches the reads) */
+	for (size_t n = 0; n < w.n; n++) {
+		int e = tnd_wav_parse(w.b, n, &v, why, sizeof(why));
+
+		TEST_ASSERT(e == 0 || ((e == EBADMSG || e == ENOTSUP) && why[0]));
+	}
+
+	/* refusals, each with its reason */
+	TEST_ASSERT(tnd_wav_parse((const uint8_t *)"RIFX....WAVE", 12, &v, why,
+				  sizeof(why)) == EBADMSG);
+	TEST_ASSERT_STR_CONTAINS(why, "not a WAV file");
+	wav_make(&w, 1, 1, 8000, 8, false, 10);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == ENOTSUP);
+	TEST_ASSERT_STR_CONTAINS(why, "16 bits");
+	wav_make(&w, 3, 1, 8000, 16, false, 10);   /* IEEE float */
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == ENOTSUP);
+	TEST_ASSERT_STR_CONTAINS(why, "format tag 3");
+	wav_make(&w, 3, 1, 8000, 16, true, 10);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == ENOTSUP);
+	wav_make(&w, 1, 3, 8000, 16, false, 10);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == ENOTSUP);
+	TEST_ASSERT_STR_CONTAINS(why, "mono or stereo");
+	wav_make(&w, 1, 1, 96000, 16, false, 10);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == ENOTSUP);
+	TEST_ASSERT_STR_CONTAINS(why, "8000-48000");
+	wav_make(&w, 1, 1, 8000, 16, false, 0);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == EBADMSG);
+	TEST_ASSERT_STR_CONTAINS(why, "no samples");
+	/* the fmt chunk's size says more than the file holds */
+	wav_make(&w, 1, 1, 8000, 16, false, 10);
+	w.b[16] = 0xFF;
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == EBADMSG);
+	TEST_ASSERT_STR_CONTAINS(why, "past the end");
+	/* no fmt: "fmt " renamed */
+	wav_make(&w, 1, 1, 8000, 16, false, 10);
+	memcpy(w.b + 12, "junk", 4);
+	TEST_ASSERT(tnd_wav_parse(w.b, w.n, &v, why, sizeof(why)) == EBADMSG);
+	TEST_ASSERT_STR_CONTAINS(why, "before fmt");
+	TEST_ASSERT(tnd_wav_parse(w.b, 36, &v, why, sizeof(why)) == EBADMSG);
+	TEST_ASSERT_STR_CONTAINS(why, "no fmt chunk");
+	TEST_ASSERT(tnd_wav_parse(NULL, 0, &v, why, sizeof(why)) == EINVAL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -610,6 +734,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_opus_fec),
 		TND_TEST(test_resampler),
 		TND_TEST(test_framer),
+		TND_TEST(test_wav),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

@@ -8,7 +8,7 @@
  * the tone and then fades to silence, and the bitstream packs and unpacks
  * every parameter. G.729: our encoder's tone decoded by FFmpeg's g729
  * decoder, and our decoder on our encoder's frames with an Annex B SID.
- * FFmpeg missing is a failure, never a skip (contrib/install-deps.sh). */
+ * FFmpeg missing is a failure (contrib/install-deps.sh). */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>

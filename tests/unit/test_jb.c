@@ -116,7 +116,7 @@ static size_t count(const struct out *o, size_t n, enum tnd_jb_res r)
 }
 
 /* Frames come out in sequence order, each once; returns how many. strict:
- * every sequence number is a frame or a MISSING, none skipped silently. */
+ * every sequence number is a frame or a MISSING, none dropped silently. */
 static int in_order(const struct out *o, size_t n, uint16_t seq0, bool strict, size_t *frames)
 {
 	uint16_t want = seq0;
@@ -399,7 +399,7 @@ static int test_jb_dtx(void)
 
 	TEST_ASSERT(jb && p);
 	for (size_t i = 50; i < n; i++) {
-		p[i].ts += 16000;   /* 2 s of timestamps skipped */
+		p[i].ts += 16000;   /* 2 s of timestamps jump ahead */
 		p[i].at += 2000 * MS;
 	}
 	for (size_t i = 100; i < n; i++) {
@@ -433,7 +433,7 @@ static int test_jb_dtx(void)
 /* The sender's timestamps jump 1 s less than its silence lasted (a
  * restarted source behind the same SSRC): the marked talkspurt resyncs
  * the timing, instead of taking its packets for 1 s late ones (which would
- * push the target to its maximum and skip frames for seconds). */
+ * push the target to its maximum and drop frames for seconds). */
 static int test_jb_ts_jump(void)
 {
 	struct tnd_jb *jb = mkjb(20, 200);
@@ -618,7 +618,7 @@ static int test_jb_ptime(void)
 }
 
 /* One hour at 20 ms with 0-30 ms jitter and the sender's clock 50 ppm fast,
- * then another hour 50 ppm slow: the delay stays bounded (the buffer skips
+ * then another hour 50 ppm slow: the delay stays bounded (the buffer drops
  * or inserts a frame now and then) and nothing else is lost. */
 static int hour(int ppm)
 {
@@ -664,7 +664,7 @@ static int hour(int ppm)
 	TEST_ASSERT(st.target_us >= 25000 && st.target_us <= 40000);
 	TEST_ASSERT(max_delay <= st.target_us + 60000);
 	TEST_ASSERT(st.lost + st.late <= 20);
-	/* 50 ppm of an hour is 9 frames: a few skips or inserts each */
+	/* 50 ppm of an hour is 9 frames: a few drops or inserts each */
 	TEST_ASSERT(st.shrinks <= 40);
 	TEST_ASSERT(played + st.shrinks + st.lost + st.late + st.held == n && st.held <= 2);
 	TEST_ASSERT(st.received == st.played + st.dropped + st.held);

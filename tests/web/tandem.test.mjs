@@ -172,3 +172,22 @@ test('calls without an RTCPeerConnection fail with a clear error', async () => {
   await assert.rejects(t.call('echo'), (e) => e.code === TandemError.MEDIA && /RTCPeerConnection/.test(e.message));
   t.close();
 });
+
+test('renegotiate() sends the pc\'s new offer and rolls the pc back when the gateway refuses', async () => {
+  const { Call } = await import(join(srcdir, 'web', 'tandem.js'));
+  const t = new Tandem(open.url, { WebSocket, user: 'alice', reconnect: false });
+  await t.connect();
+  const applied = [];
+  const call = new Call(t, 'nope', 'out', 'sip:x@127.0.0.1');
+  call.pc = {   // what renegotiate() uses of an RTCPeerConnection
+    localDescription: null,
+    async createOffer() { return { type: 'offer', sdp: 'v=0\r\n' }; },
+    async setLocalDescription(d) { applied.push(d.type); if (d.type === 'offer') this.localDescription = d; },
+    async setRemoteDescription(d) { applied.push('remote ' + d.type); },
+  };
+  // the gateway's own answer: no such call on this socket
+  await assert.rejects(call.renegotiate(), (e) => e.code === 404 && /nope/.test(e.message) &&
+    e.method === 'renegotiate');
+  assert.deepEqual(applied, ['offer', 'rollback']);
+  t.close();
+});
