@@ -1,0 +1,190 @@
+/* Pre-emptive digest (issue 11 item 10): the last Digest challenge each
+ * account (its authentication user) got, per header class, so that its
+ * later requests, the next calls' first INVITE included, carry credentials
+ * computed from it (same realm and nonce, nc counted up, a fresh cnonce per
+ * request: RFC 7616 3.4, RFC 8760) and a server that lets a nonce be
+ * reused within its lifetime (Kamailio's default) takes them without a
+ * 401/407 round trip. A stale or unknown nonce is simply challenged again:
+ * the answer (auth.c) refreshes the entry. A nonce never goes to a server
+ * that did not send it: the proxy checks only credentials for its own realm
+ * and challenges otherwise. SHA-256 is preferred when a response offers
+ * both; a stored MD5 A1 ("HA1+hex") serves MD5 challenges only.
+ * Signalling thread; the table is the UA's (ua->authc). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sofia-sip/msg_header.h>
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/url.h>
+
+#include "gateway/base/log.h"
+#include "sip/digest_int.h"
+#include "sip/sip_int.h"
+
+/* accounts with a cached challenge; beyond it the table starts again (a
+ * lost entry costs one round trip, never a failure) */
+#define MAX_ENTRIES 4096
+
+struct entry {
+	struct tnd_digest_chal chal[2];   /* [0] WWW-Authenticate, [1] Proxy- */
+	bool have[2];
+	unsigned nc[2];                   /* requests sent with chal[i].nonce */
+};
+
+static void entry_free(gpointer p)
+{
+	struct entry *e = p;
+
+	explicit_bzero(e, sizeof(*e));
+	g_free(e);
+}
+
+/* The best challenge of one header class we could answer: SHA-256 before
+ * MD5; none for an A1 hash with SHA-256 only. */
+static bool pick(const sip_www_authenticate_t *list, bool ha1, struct tnd_digest_chal *out)
+{
+	bool found = false;
+
+	for (const sip_www_authenticate_t *au = list; au; au = au->au_next) {
+		struct tnd_digest_chal c;
+		size_t n = 0;
+
+		if (!au->au_scheme || strcasecmp(au->au_scheme, "Digest") || !au->au_params)
+			continue;
+		while (au->au_params[n])
+			n++;
+		if (tnd_digest_parse(&c, au->au_params, n))
+			continue;
+		if (c.alg == TND_DIGEST_SHA256 && ha1)
+			continue;
+		if (!found || c.alg == TND_DIGEST_SHA256) {
+			*out = c;
+			found = true;
+		}
+	}
+	return found;
+}
+
+void tnd_sipauth_learn(struct tnd_sipua *ua, const struct tnd_sipauth *a, const sip_t *sip)
+{
+	const sip_www_authenticate_t *lists[2];
+	struct entry *e;
+	bool ha1;
+
+	if (!ua || !a || !a->user || !a->secret || !sip)
+		return;
+	lists[0] = sip->sip_www_authenticate;
+	lists[1] = sip->sip_proxy_authenticate;
+	if (!lists[0] && !lists[1])
+		return;
+	if (!ua->authc)
+		ua->authc = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, entry_free);
+	e = g_hash_table_lookup(ua->authc, a->user);
+	if (!e) {
+		if (g_hash_table_size(ua->authc) >= MAX_ENTRIES)
+			g_hash_table_remove_all(ua->authc);
+		e = g_new0(struct entry, 1);
+		g_hash_table_insert(ua->authc, g_strdup(a->user), e);
+	}
+	ha1 = !strncmp(a->secret, "HA1+", 4);
+	for (int i = 0; i < 2; i++) {
+		struct tnd_digest_chal c;
+
+		if (!lists[i] || !pick(lists[i], ha1, &c))
+			continue;
+		if (!e->have[i] || strcmp(c.nonce, e->chal[i].nonce) || c.alg != e->chal[i].alg)
+			e->nc[i] = 0;
+		e->chal[i] = c;
+		e->have[i] = true;
+	}
+}
+
+void tnd_sipauth_forget(struct tnd_sipua *ua, const struct tnd_sipauth *a)
+{
+	if (ua && ua->authc && a && a->user)
+		g_hash_table_remove(ua->authc, a->user);
+}
+
+void tnd_sipauth_cache_free(struct tnd_sipua *ua)
+{
+	if (ua->authc)
+		g_hash_table_destroy(ua->authc);
+	ua->authc = NULL;
+}
+
+int tnd_sipauth_preempt(struct tnd_sipua *ua, const struct tnd_sipauth *a, const char *method,
+			const char *uri, struct tnd_sipauth_hdrs *h)
+{
+	struct entry *e;
+	bool any = false;
+
+	h->www[0] = h->proxy[0] = '\0';
+	if (!ua || !ua->authc || !a || !a->user || !a->secret || !method || !uri)
+		return ENOENT;
+	e = g_hash_table_lookup(ua->authc, a->user);
+	if (!e)
+		return ENOENT;
+	for (int i = 0; i < 2; i++) {
+		char *buf = i ? h->proxy : h->www;
+
+		if (!e->have[i])
+			continue;
+		if (tnd_digest_credentials(buf, sizeof(h->www), &e->chal[i], a->user, a->secret,
+					   method, uri, ++e->nc[i])) {
+			buf[0] = '\0';
+			continue;
+		}
+		any = true;
+	}
+	return any ? 0 : ENOENT;
+}
+
+void tnd_sipcall_auth_hdrs(struct tnd_sipcall *call, const char *method,
+			   struct tnd_sipauth_hdrs *h)
+{
+	/* the Request-URI: in the dialog, the peer's Contact (RFC 3261
+	 * 12.2.1.1, no Route set pre-loaded with a strict router here) */
+	const char *uri = call->established && call->target ? call->target : call->ruri;
+
+	if (tnd_sipauth_preempt(call->ua, &call->auth, method, uri, h) == 0)
+		TND_LOG_DEBUG(TND_LOG_SIP, "call %s: %s with pre-emptive credentials",
+			      call->call_id ? call->call_id : "-", method);
+}
+
+int tnd_sipcall_sha256_hdrs(struct tnd_sipcall *call, const sip_t *sip, const char *method,
+			    const char *what, struct tnd_sipauth_hdrs *h)
+{
+	const char *uri = call->established && call->target ? call->target : call->ruri;
+	bool proxy;
+	int err;
+
+	h->www[0] = h->proxy[0] = '\0';
+	if (!uri)
+		return ENOENT;
+	err = tnd_sipauth_sha256(&call->auth, sip, method, uri, what, h->www, sizeof(h->www),
+				 &proxy);
+	if (!err && proxy) {
+		memcpy(h->proxy, h->www, sizeof(h->proxy));
+		explicit_bzero(h->www, sizeof(h->www));
+		h->www[0] = '\0';
+	}
+	if (err == EACCES)
+		tnd_sipauth_forget(call->ua, &call->auth);
+	return err;
+}
+
+void tnd_sipcall_set_target(struct tnd_sipcall *call, const sip_t *sip)
+{
+	char buf[512];
+
+	if (!call->auth.user || !sip || !sip->sip_contact)
+		return;
+	if (url_e(buf, (isize_t)sizeof(buf), sip->sip_contact->m_url) < 0 ||
+	    strlen(buf) >= sizeof(buf) - 1)
+		return;
+	free(call->target);
+	call->target = strdup(buf);
+}
