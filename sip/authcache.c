@@ -28,10 +28,20 @@
  * lost entry costs one round trip, never a failure) */
 #define MAX_ENTRIES 4096
 
+/* One challenge we answered, by header class and realm: a request may pass
+ * a proxy and a registrar, or one proxy asking for another realm in
+ * dialogs, and each checks only its own realm's credentials. */
+struct slot {
+	struct tnd_digest_chal chal;
+	bool used;
+	bool proxy;                       /* Proxy-Authenticate */
+	unsigned nc;                      /* requests sent with chal.nonce */
+	unsigned stamp;                   /* when learnt: the oldest goes first */
+};
+
 struct entry {
-	struct tnd_digest_chal chal[2];   /* [0] WWW-Authenticate, [1] Proxy- */
-	bool have[2];
-	unsigned nc[2];                   /* requests sent with chal[i].nonce */
+	struct slot s[TND_SIPAUTH_MAX];
+	unsigned clock;
 };
 
 static void entry_free(gpointer p)
@@ -68,6 +78,31 @@ static bool pick(const sip_www_authenticate_t *list, bool ha1, struct tnd_digest
 	return found;
 }
 
+static void keep(struct entry *e, const struct tnd_digest_chal *c, bool proxy)
+{
+	struct slot *s = NULL;
+
+	for (size_t i = 0; i < TND_SIPAUTH_MAX && !s; i++)
+		if (e->s[i].used && e->s[i].proxy == proxy && !strcmp(e->s[i].chal.realm, c->realm))
+			s = &e->s[i];
+	for (size_t i = 0; i < TND_SIPAUTH_MAX && !s; i++)
+		if (!e->s[i].used)
+			s = &e->s[i];
+	if (!s) {
+		s = &e->s[0];
+		for (size_t i = 1; i < TND_SIPAUTH_MAX; i++)
+			if (e->s[i].stamp < s->stamp)
+				s = &e->s[i];
+		s->used = false;
+	}
+	if (!s->used || strcmp(c->nonce, s->chal.nonce) || c->alg != s->chal.alg)
+		s->nc = 0;
+	s->chal = *c;
+	s->used = true;
+	s->proxy = proxy;
+	s->stamp = ++e->clock;
+}
+
 void tnd_sipauth_learn(struct tnd_sipua *ua, const struct tnd_sipauth *a, const sip_t *sip)
 {
 	const sip_www_authenticate_t *lists[2];
@@ -93,12 +128,8 @@ void tnd_sipauth_learn(struct tnd_sipua *ua, const struct tnd_sipauth *a, const 
 	for (int i = 0; i < 2; i++) {
 		struct tnd_digest_chal c;
 
-		if (!lists[i] || !pick(lists[i], ha1, &c))
-			continue;
-		if (!e->have[i] || strcmp(c.nonce, e->chal[i].nonce) || c.alg != e->chal[i].alg)
-			e->nc[i] = 0;
-		e->chal[i] = c;
-		e->have[i] = true;
+		if (lists[i] && pick(lists[i], ha1, &c))
+			keep(e, &c, i == 1);
 	}
 }
 
@@ -119,27 +150,23 @@ int tnd_sipauth_preempt(struct tnd_sipua *ua, const struct tnd_sipauth *a, const
 			const char *uri, struct tnd_sipauth_hdrs *h)
 {
 	struct entry *e;
-	bool any = false;
 
-	h->www[0] = h->proxy[0] = '\0';
+	memset(h->proxy, 0, sizeof(h->proxy));
+	h->n = 0;
 	if (!ua || !ua->authc || !a || !a->user || !a->secret || !method || !uri)
 		return ENOENT;
 	e = g_hash_table_lookup(ua->authc, a->user);
 	if (!e)
 		return ENOENT;
-	for (int i = 0; i < 2; i++) {
-		char *buf = i ? h->proxy : h->www;
+	for (size_t i = 0; i < TND_SIPAUTH_MAX; i++) {
+		struct slot *s = &e->s[i];
 
-		if (!e->have[i])
+		if (!s->used || tnd_digest_credentials(h->v[h->n], sizeof(h->v[0]), &s->chal,
+						       a->user, a->secret, method, uri, ++s->nc))
 			continue;
-		if (tnd_digest_credentials(buf, sizeof(h->www), &e->chal[i], a->user, a->secret,
-					   method, uri, ++e->nc[i])) {
-			buf[0] = '\0';
-			continue;
-		}
-		any = true;
+		h->proxy[h->n++] = s->proxy;
 	}
-	return any ? 0 : ENOENT;
+	return h->n ? 0 : ENOENT;
 }
 
 void tnd_sipcall_auth_hdrs(struct tnd_sipcall *call, const char *method,
@@ -161,15 +188,15 @@ int tnd_sipcall_sha256_hdrs(struct tnd_sipcall *call, const sip_t *sip, const ch
 	bool proxy;
 	int err;
 
-	h->www[0] = h->proxy[0] = '\0';
+	memset(h->proxy, 0, sizeof(h->proxy));
+	h->n = 0;
 	if (!uri)
 		return ENOENT;
-	err = tnd_sipauth_sha256(&call->auth, sip, method, uri, what, h->www, sizeof(h->www),
+	err = tnd_sipauth_sha256(&call->auth, sip, method, uri, what, h->v[0], sizeof(h->v[0]),
 				 &proxy);
-	if (!err && proxy) {
-		memcpy(h->proxy, h->www, sizeof(h->proxy));
-		explicit_bzero(h->www, sizeof(h->www));
-		h->www[0] = '\0';
+	if (!err) {
+		h->proxy[0] = proxy;
+		h->n = 1;
 	}
 	if (err == EACCES)
 		tnd_sipauth_forget(call->ua, &call->auth);

@@ -340,6 +340,9 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	if (call->established && strcmp(what, "BYE")) {
 		/* a refused re-INVITE leaves the dialog as it was */
 		TND_LOG_NOTICE(TND_LOG_SIP, "%s refused %d %s", label, status, phrase);
+		/* nua may keep an MD5-challenged re-INVITE waiting for
+		 * credentials; ending it (tnd_sipauth_drop) would make nua end
+		 * the call, so it stays: later non-INVITE requests go before it */
 		tnd_sipcall_on_r_reinvite(call, status, phrase, NULL);
 		return true;
 	}

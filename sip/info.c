@@ -69,10 +69,9 @@ void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phr
 	(void)tags;
 	if (status < 200)
 		return;
-	if ((status == 401 || status == 407) && tnd_sipreq_challenged(call, TND_SIPREQ_INFO, sip))
+	if (tnd_sipreq_unauthorized(call, TND_SIPREQ_INFO, status, phrase, sip))
 		return;
-	if (status != 401 && status != 407)
-		tnd_sipauth_ok(&call->auth);
+	tnd_sipauth_ok(&call->auth);
 	if (status >= 300)
 		TND_LOG_WARN(TND_LOG_SIP, "call %s: our INFO got %d %s", call->call_id, status,
 			     phrase ? phrase : "");

@@ -30,6 +30,7 @@ struct sipreq {
 	void *arg;                   /* ref (tnd_obj), with done */
 	char *ctype, *body;          /* owned (g_malloc): sent again after a SHA-256
 				      * challenge (auth.c) */
+	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
 };
 
 /* An out-of-dialog MESSAGE of ours. Refcounted; ua->msgs holds one
@@ -122,12 +123,48 @@ bool tnd_sipreq_challenged(struct tnd_sipcall *call, int which, const sip_t *sip
 		explicit_bzero(&auth, sizeof(auth));
 		return true;
 	}
-	if (err == ENOTSUP)
+	if (err == ENOTSUP) {
 		/* MD5: nua sends the same request again */
 		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);
+		if (!err)
+			r->chal_status = sip && sip->sip_status ? sip->sip_status->st_status : 401;
+	}
 	if (err == EACCES)
 		tnd_sipauth_forget(call->ua, &call->auth);
 	return !err;
+}
+
+/* Reports the request refused with a 401/407, then lets nua end it if it
+ * keeps it waiting: a placeholder (no done) takes its 904. */
+static void req_refused(struct tnd_sipcall *call, int which, int status, const char *phrase,
+			const sip_t *sip)
+{
+	tnd_sipreq_pop(call, which, status, phrase);
+	if (!call->nh || call->state == CS_ENDED)
+		return;
+	if (tnd_sipauth_drop(call->nh, sip))
+		g_queue_push_head(&call->pending[which], g_new0(struct sipreq, 1));
+}
+
+bool tnd_sipreq_unauthorized(struct tnd_sipcall *call, int which, int status,
+			     const char *phrase, const sip_t *sip)
+{
+	struct sipreq *r = g_queue_peek_head(&call->pending[which]);
+
+	if (status >= 900 && r && r->chal_status) {
+		/* nua could not use the credentials it was given (904: Sofia
+		 * takes the same user and password again after a refusal as no
+		 * change): the outcome is the challenge's */
+		status = r->chal_status;
+		tnd_sipreq_pop(call, which, status, status == 407 ?
+			       sip_407_Proxy_auth_required : sip_401_Unauthorized);
+		return true;
+	}
+	if (status != 401 && status != 407)
+		return false;
+	if (!tnd_sipreq_challenged(call, which, sip))
+		req_refused(call, which, status, phrase, sip);
+	return true;
 }
 
 static void req_report(struct sipreq *r, int status, const char *phrase)
@@ -192,11 +229,9 @@ void tnd_sipcall_on_r_message(struct tnd_sipcall *call, int status, const char *
 	(void)tags;
 	if (status < 200)
 		return;
-	if ((status == 401 || status == 407) &&
-	    tnd_sipreq_challenged(call, TND_SIPREQ_MESSAGE, sip))
+	if (tnd_sipreq_unauthorized(call, TND_SIPREQ_MESSAGE, status, phrase, sip))
 		return;
-	if (status != 401 && status != 407)
-		tnd_sipauth_ok(&call->auth);
+	tnd_sipauth_ok(&call->auth);
 	if (status >= 300)
 		TND_LOG_INFO(TND_LOG_SIP, "call %s: our MESSAGE got %d %s", call->call_id, status,
 			     phrase ? phrase : "");

@@ -148,6 +148,7 @@ static void report(struct tnd_sipcall *call, int status, const char *phrase, boo
 void tnd_sipcall_on_r_refer(struct tnd_sipcall *call, int status, const char *phrase,
 			    const sip_t *sip, tagi_t tags[])
 {
+	bool refused = false;
 	char label[96];
 
 	(void)tags;
@@ -167,10 +168,13 @@ void tnd_sipcall_on_r_refer(struct tnd_sipcall *call, int status, const char *ph
 		}
 		if (err == ENOTSUP && !tnd_sipauth_answer(&call->auth, call->nh, sip, label))
 			return;
+		refused = true;
 	}
 	tnd_sipauth_ok(&call->auth);
 	/* 202: the NOTIFYs tell the rest; anything else is the outcome */
 	report(call, status, phrase, status >= 300);
+	if (refused && call->nh && call->state != CS_ENDED)
+		tnd_sipauth_drop(call->nh, sip);   /* refer_out is off: its 904 is ignored */
 }
 
 void tnd_sipcall_on_i_notify(struct tnd_sipcall *call, int status, const char *phrase,

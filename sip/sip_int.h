@@ -260,6 +260,11 @@ void tnd_sipreq_send(struct tnd_sipcall *call, int which, const char *ctype, con
  * answered (sent again with SHA-256 credentials, or by nua with MD5), false
  * when it cannot be (no credentials, refused: pop it with the status). */
 bool tnd_sipreq_challenged(struct tnd_sipcall *call, int which, const sip_t *sip);
+/* A final answer to the oldest of `which`: true when it was a 401/407,
+ * answered or reported here (not answerable: reported with it, and nua's
+ * waiting request ended, tnd_sipauth_drop). */
+bool tnd_sipreq_unauthorized(struct tnd_sipcall *call, int which, int status,
+			     const char *phrase, const sip_t *sip);
 /* A final answer to the oldest: reports it and drops it. */
 void tnd_sipreq_pop(struct tnd_sipcall *call, int which, int status, const char *phrase);
 /* The dialog ends or the owner leaves: every pending done gets status 0. */
@@ -328,6 +333,10 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
  * tnd_sipauth_answer), ENOENT and EACCES as there. */
 int tnd_sipauth_sha256(struct tnd_sipauth *a, const sip_t *sip, const char *method,
 		       const char *uri, const char *what, char *hdr, size_t len, bool *proxy);
+/* We give up on a request challenged with `sip` (a 401/407), already
+ * reported: when nua keeps it waiting for credentials, ends it (nua then
+ * reports it again with 904, which the caller ignores) and returns true. */
+bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip);
 /* A response other than 401/407: the next challenge starts a new round. */
 static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
 {
@@ -335,16 +344,23 @@ static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
 }
 
 /* authcache.c: pre-emptive digest. The credentials values of a request,
- * "" for none; TND_SIPAUTH_TAGS puts them on a nua request. */
+ * one per cached realm and class; TND_SIPAUTH_TAGS puts them on a nua
+ * request. */
+#define TND_SIPAUTH_MAX 4
 struct tnd_sipauth_hdrs {
-	char www[1024];              /* Authorization */
-	char proxy[1024];            /* Proxy-Authorization */
+	char v[TND_SIPAUTH_MAX][1024];
+	bool proxy[TND_SIPAUTH_MAX];   /* Proxy-Authorization, else Authorization */
+	size_t n;
 };
+#define TND_SIPAUTH_TAG(h, i) \
+	TAG_IF((h)->n > (i) && !(h)->proxy[i], SIPTAG_AUTHORIZATION_STR((h)->v[i])), \
+	TAG_IF((h)->n > (i) && (h)->proxy[i], SIPTAG_PROXY_AUTHORIZATION_STR((h)->v[i]))
 #define TND_SIPAUTH_TAGS(h) \
-	TAG_IF(*(h)->www, SIPTAG_AUTHORIZATION_STR((h)->www)), \
-	TAG_IF(*(h)->proxy, SIPTAG_PROXY_AUTHORIZATION_STR((h)->proxy))
-/* Keeps the Digest challenges of a 401/407 (one per header class, SHA-256
- * preferred) for a's user, counting nc from 0 again for a new nonce. */
+	TND_SIPAUTH_TAG(h, 0), TND_SIPAUTH_TAG(h, 1), TND_SIPAUTH_TAG(h, 2), \
+	TND_SIPAUTH_TAG(h, 3)
+/* Keeps the Digest challenges of a 401/407 (the best of each header class,
+ * SHA-256 preferred) for a's user, one per class and realm, counting nc
+ * from 0 again for a new nonce. */
 void tnd_sipauth_learn(struct tnd_sipua *ua, const struct tnd_sipauth *a, const sip_t *sip);
 /* Credentials for `method` to `uri` from a's cached challenges (nc counted
  * up): 0 when at least one value was written, else ENOENT. */
