@@ -103,26 +103,48 @@ static void keep(struct entry *e, const struct tnd_digest_chal *c, bool proxy)
 	s->stamp = ++e->clock;
 }
 
-void tnd_sipauth_learn(struct tnd_sipua *ua, const struct tnd_sipauth *a, const sip_t *sip)
+/* The cache key: the account's user and where the call's requests go
+ * first (its proxy, else the UA's, else the callee itself), so credentials
+ * go only to the server whose challenge they answer: a digest response is
+ * material for guessing the password offline. g_free it; NULL without
+ * credentials. */
+static char *key_of(const struct tnd_sipcall *call)
 {
+	const struct tnd_sipua *ua = call->ua;
+	const char *scope = call->route ? call->route : ua && ua->proxy ? ua->proxy : call->ruri;
+
+	if (!call->auth.user || !call->auth.secret || !scope)
+		return NULL;
+	return g_strdup_printf("%s\n%s", call->auth.user, scope);
+}
+
+void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip)
+{
+	struct tnd_sipua *ua = call->ua;
+	const struct tnd_sipauth *a = &call->auth;
 	const sip_www_authenticate_t *lists[2];
 	struct entry *e;
+	char *key;
 	bool ha1;
 
-	if (!ua || !a || !a->user || !a->secret || !sip)
+	if (!ua || !sip || !(key = key_of(call)))
 		return;
 	lists[0] = sip->sip_www_authenticate;
 	lists[1] = sip->sip_proxy_authenticate;
-	if (!lists[0] && !lists[1])
+	if (!lists[0] && !lists[1]) {
+		g_free(key);
 		return;
+	}
 	if (!ua->authc)
 		ua->authc = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, entry_free);
-	e = g_hash_table_lookup(ua->authc, a->user);
+	e = g_hash_table_lookup(ua->authc, key);
 	if (!e) {
 		if (g_hash_table_size(ua->authc) >= MAX_ENTRIES)
 			g_hash_table_remove_all(ua->authc);
 		e = g_new0(struct entry, 1);
-		g_hash_table_insert(ua->authc, g_strdup(a->user), e);
+		g_hash_table_insert(ua->authc, key, e);   /* takes key */
+	} else {
+		g_free(key);
 	}
 	ha1 = !strncmp(a->secret, "HA1+", 4);
 	for (int i = 0; i < 2; i++) {
@@ -133,10 +155,14 @@ void tnd_sipauth_learn(struct tnd_sipua *ua, const struct tnd_sipauth *a, const 
 	}
 }
 
-void tnd_sipauth_forget(struct tnd_sipua *ua, const struct tnd_sipauth *a)
+void tnd_sipauth_forget(struct tnd_sipcall *call)
 {
-	if (ua && ua->authc && a && a->user)
-		g_hash_table_remove(ua->authc, a->user);
+	char *key;
+
+	if (!call->ua || !call->ua->authc || !(key = key_of(call)))
+		return;
+	g_hash_table_remove(call->ua->authc, key);
+	g_free(key);
 }
 
 void tnd_sipauth_cache_free(struct tnd_sipua *ua)
@@ -146,16 +172,19 @@ void tnd_sipauth_cache_free(struct tnd_sipua *ua)
 	ua->authc = NULL;
 }
 
-int tnd_sipauth_preempt(struct tnd_sipua *ua, const struct tnd_sipauth *a, const char *method,
-			const char *uri, struct tnd_sipauth_hdrs *h)
+static int preempt(struct tnd_sipcall *call, const char *method, const char *uri,
+		   struct tnd_sipauth_hdrs *h)
 {
+	const struct tnd_sipauth *a = &call->auth;
 	struct entry *e;
+	char *key;
 
 	memset(h->proxy, 0, sizeof(h->proxy));
 	h->n = 0;
-	if (!ua || !ua->authc || !a || !a->user || !a->secret || !method || !uri)
+	if (!call->ua || !call->ua->authc || !uri || !(key = key_of(call)))
 		return ENOENT;
-	e = g_hash_table_lookup(ua->authc, a->user);
+	e = g_hash_table_lookup(call->ua->authc, key);
+	g_free(key);
 	if (!e)
 		return ENOENT;
 	for (size_t i = 0; i < TND_SIPAUTH_MAX; i++) {
@@ -176,7 +205,7 @@ void tnd_sipcall_auth_hdrs(struct tnd_sipcall *call, const char *method,
 	 * 12.2.1.1, no Route set pre-loaded with a strict router here) */
 	const char *uri = call->established && call->target ? call->target : call->ruri;
 
-	if (tnd_sipauth_preempt(call->ua, &call->auth, method, uri, h) == 0)
+	if (preempt(call, method, uri, h) == 0)
 		TND_LOG_DEBUG(TND_LOG_SIP, "call %s: %s with pre-emptive credentials",
 			      call->call_id ? call->call_id : "-", method);
 }
@@ -199,7 +228,7 @@ int tnd_sipcall_sha256_hdrs(struct tnd_sipcall *call, const sip_t *sip, const ch
 		h->n = 1;
 	}
 	if (err == EACCES)
-		tnd_sipauth_forget(call->ua, &call->auth);
+		tnd_sipauth_forget(call);
 	return err;
 }
 

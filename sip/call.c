@@ -305,7 +305,7 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	int err;
 
 	snprintf(label, sizeof(label), "call %s: %s", call->call_id, what);
-	tnd_sipauth_learn(call->ua, &call->auth, sip);   /* the next requests' credentials */
+	tnd_sipauth_learn(call, sip);   /* the next requests' credentials */
 	if (call->established && tnd_sipcall_reinvite_out(call) && call->state == CS_CONFIRMED) {
 		struct tnd_sipauth_hdrs auth;
 
@@ -335,7 +335,7 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 		if (!err)
 			return true;
 		if (err == EACCES)
-			tnd_sipauth_forget(call->ua, &call->auth);
+			tnd_sipauth_forget(call);
 	}
 	if (call->established && strcmp(what, "BYE")) {
 		/* a refused re-INVITE leaves the dialog as it was */

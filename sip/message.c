@@ -113,7 +113,7 @@ bool tnd_sipreq_challenged(struct tnd_sipcall *call, int which, const sip_t *sip
 	if (!r || !r->body || !call->nh)
 		return false;
 	snprintf(label, sizeof(label), "call %s: %s", call->call_id, method);
-	tnd_sipauth_learn(call->ua, &call->auth, sip);
+	tnd_sipauth_learn(call, sip);
 	err = tnd_sipcall_sha256_hdrs(call, sip, method, label, &auth);
 	if (!err) {
 		/* a new request: its answer comes after those already out */
@@ -130,7 +130,7 @@ bool tnd_sipreq_challenged(struct tnd_sipcall *call, int which, const sip_t *sip
 			r->chal_status = sip && sip->sip_status ? sip->sip_status->st_status : 401;
 	}
 	if (err == EACCES)
-		tnd_sipauth_forget(call->ua, &call->auth);
+		tnd_sipauth_forget(call);
 	return !err;
 }
 

@@ -159,7 +159,7 @@ void tnd_sipcall_on_r_refer(struct tnd_sipcall *call, int status, const char *ph
 		int err;
 
 		snprintf(label, sizeof(label), "call %s: REFER", call->call_id);
-		tnd_sipauth_learn(call->ua, &call->auth, sip);
+		tnd_sipauth_learn(call, sip);
 		err = tnd_sipcall_sha256_hdrs(call, sip, "REFER", label, &auth);
 		if (!err && call->refer_to && call->nh) {
 			send_refer(call, call->refer_to, &auth);

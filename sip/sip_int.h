@@ -358,16 +358,12 @@ struct tnd_sipauth_hdrs {
 #define TND_SIPAUTH_TAGS(h) \
 	TND_SIPAUTH_TAG(h, 0), TND_SIPAUTH_TAG(h, 1), TND_SIPAUTH_TAG(h, 2), \
 	TND_SIPAUTH_TAG(h, 3)
-/* Keeps the Digest challenges of a 401/407 (the best of each header class,
- * SHA-256 preferred) for a's user, one per class and realm, counting nc
- * from 0 again for a new nonce. */
-void tnd_sipauth_learn(struct tnd_sipua *ua, const struct tnd_sipauth *a, const sip_t *sip);
-/* Credentials for `method` to `uri` from a's cached challenges (nc counted
- * up): 0 when at least one value was written, else ENOENT. */
-int tnd_sipauth_preempt(struct tnd_sipua *ua, const struct tnd_sipauth *a, const char *method,
-			const char *uri, struct tnd_sipauth_hdrs *h);
-/* Drops a's cached challenges (its credentials were refused). */
-void tnd_sipauth_forget(struct tnd_sipua *ua, const struct tnd_sipauth *a);
+/* Keeps the Digest challenges of a 401/407 to a request of the call (the
+ * best of each header class, SHA-256 preferred) for its account and first
+ * hop, one per class and realm, counting nc from 0 again for a new nonce. */
+void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip);
+/* Drops them (the account's credentials were refused). */
+void tnd_sipauth_forget(struct tnd_sipcall *call);
 void tnd_sipauth_cache_free(struct tnd_sipua *ua);
 /* The call's pre-emptive credentials for a request of `method`, all ""
  * without credentials or a cached challenge. */
