@@ -14,9 +14,11 @@ with digest, db_text subscribers) and SIPp as the called phone:
    Meanwhile a second WebSocket sends `ping` every 20 ms: its round trip
    is what the signalling thread's load does to a browser's requests.
 2. Call set-ups through Kamailio, CALLS per round at CONCURRENCY, rounds
-   alternating between `sip:callee@kamailio` (Kamailio answers every
-   INVITE with 407, the gateway answers with the account's digest) and
+   alternating between `sip:callee@kamailio` (Kamailio checks the
+   digest: 407 unless the INVITE carries credentials it takes, which the
+   gateway sends pre-emptively once the account was challenged) and
    `sip:open@kamailio` (relayed unchallenged), both to the same SIPp UAS.
+   How many INVITEs Kamailio challenged is counted from its own xlog lines.
    A set-up is `call` sent to `call.state` answered; each call is hung up
    at once. The pings go on.
 
