@@ -168,6 +168,31 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
 	return err;
 }
 
+bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
+{
+	const sip_www_authenticate_t *lists[2];
+
+	if (!nh || !sip)
+		return false;
+	lists[0] = sip->sip_www_authenticate;
+	lists[1] = sip->sip_proxy_authenticate;
+	/* Sofia 1.12 gives up at once (no request waits) on a Digest
+	 * challenge it cannot parse: one naming another algorithm than MD5 */
+	for (int i = 0; i < 2; i++)
+		for (const sip_www_authenticate_t *au = lists[i]; au; au = au->au_next) {
+			bool stale = false;
+
+			if (au->au_scheme && !strcasecmp(au->au_scheme, "Digest") && au->au_params &&
+			    msg_params_find(au->au_params, "realm=") && !usable(au, &stale))
+				return false;
+		}
+	/* nua keeps the request waiting for nua_authenticate() at the head of
+	 * the dialog's queue, and sends nothing queued behind it (a BYE):
+	 * credentials for a realm no challenge names make nua end it with 904 */
+	nua_authenticate(nh, NUTAG_AUTH("Digest:\"tandem.invalid\":-:-"), TAG_END());
+	return true;
+}
+
 /* The first SHA-256 challenge of list that parses (digest.c checks every
  * value that will go back into our header). */
 static bool find_sha256(const sip_www_authenticate_t *list, struct tnd_digest_chal *c)

@@ -61,6 +61,8 @@ static void call_destroy(void *data)
 	free(call->from_hdr);
 	free(call->to_hdr);
 	free(call->next_hop);
+	free(call->target);
+	free(call->refer_to);
 	tnd_sipauth_clear(&call->auth);
 }
 
@@ -133,6 +135,17 @@ void tnd_sipcall_set_why(struct tnd_sipcall *call, enum tnd_sipcall_end why, int
 	}
 }
 
+void tnd_sipcall_bye(struct tnd_sipcall *call)
+{
+	struct tnd_sipauth_hdrs auth;
+
+	/* nua ends the session at any final answer to a BYE, a 401/407 it
+	 * could not answer included: SHA-256 credentials must go in it at once */
+	tnd_sipcall_auth_hdrs(call, "BYE", &auth);
+	nua_bye(call->nh, TND_SIPAUTH_TAGS(&auth), TAG_END());
+	explicit_bzero(&auth, sizeof(auth));
+}
+
 int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why)
 {
 	switch (call->state) {
@@ -168,7 +181,7 @@ int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why)
 		break;
 	case CS_CONFIRMED:
 		tnd_sipcall_ack_due(call);
-		nua_bye(call->nh, TAG_END());
+		tnd_sipcall_bye(call);
 		tnd_sipcall_set_why(call, why, 0, NULL);
 		break;
 	case CS_ENDING:
@@ -292,6 +305,17 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	int err;
 
 	snprintf(label, sizeof(label), "call %s: %s", call->call_id, what);
+	tnd_sipauth_learn(call, sip);   /* the next requests' credentials */
+	if (call->established && tnd_sipcall_reinvite_out(call) && call->state == CS_CONFIRMED) {
+		struct tnd_sipauth_hdrs auth;
+
+		err = tnd_sipcall_sha256_hdrs(call, sip, "INVITE", label, &auth);
+		if (!err)
+			err = tnd_sipcall_reinvite_again(call, &auth);
+		explicit_bzero(&auth, sizeof(auth));
+		if (!err)
+			return true;
+	}
 	if (!call->established && call->state != CS_ENDING && call->ruri &&
 	    !strcmp(what, "INVITE")) {
 		/* SHA-256 (RFC 8760), which Sofia cannot answer: ours */
@@ -310,10 +334,15 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);
 		if (!err)
 			return true;
+		if (err == EACCES)
+			tnd_sipauth_forget(call);
 	}
 	if (call->established && strcmp(what, "BYE")) {
 		/* a refused re-INVITE leaves the dialog as it was */
 		TND_LOG_NOTICE(TND_LOG_SIP, "%s refused %d %s", label, status, phrase);
+		/* nua may keep an MD5-challenged re-INVITE waiting for
+		 * credentials; ending it (tnd_sipauth_drop) would make nua end
+		 * the call, so it stays: later non-INVITE requests go before it */
 		tnd_sipcall_on_r_reinvite(call, status, phrase, NULL);
 		return true;
 	}
@@ -364,13 +393,14 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 	if (status < 300) {
 		call->established = true;
 		call->ack_due = call->late_offer;
+		tnd_sipcall_set_target(call, sip);
 		if (call->state == CS_ENDING) {
 			/* the 2xx crossed our CANCEL (RFC 3261 9.1): nua ACKed it,
 			 * the dialog exists, so end it with BYE */
 			TND_LOG_INFO(TND_LOG_SIP, "call %s: %d crossed our CANCEL, sending BYE",
 				     call->call_id, status);
 			tnd_sipcall_ack_due(call);
-			nua_bye(call->nh, TAG_END());
+			tnd_sipcall_bye(call);
 			return;
 		}
 		call->state = CS_CONFIRMED;
@@ -451,7 +481,7 @@ static void on_i_ack(struct tnd_sipcall *call, int status, const char *phrase,
 	}
 	if (call->bye_on_ack) {
 		call->bye_on_ack = false;
-		nua_bye(call->nh, TAG_END());
+		tnd_sipcall_bye(call);
 		return;
 	}
 	if (tnd_sipcall_on_reinvite_ack(call, sip))   /* reinvite.c: offerless re-INVITE */

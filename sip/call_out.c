@@ -86,6 +86,8 @@ static int header_tags(struct tnd_sipcall *call, const struct tnd_sipcall_params
 
 void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 {
+	struct tnd_sipauth_hdrs auth;
+
 	/* NUTAG_PROXY sticks to the handle: the dialog's later requests go the
 	 * same way, as with the UA-wide outbound proxy */
 	if (!next_hop)
@@ -98,13 +100,17 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 	 * such and nua PRACKs each (PRACK is not in APPL_METHODS, ua.c) */
 	/* a late offer: no body, and the ACK waits for our answer
 	 * (tnd_sipcall_ack) */
+	/* the account's last challenge answered before it is sent again
+	 * (authcache.c): no 401/407 round trip while the nonce lives */
+	tnd_sipcall_auth_hdrs(call, "INVITE", &auth);
 	nua_invite(call->nh, TAG_IF(next_hop, NUTAG_PROXY(URL_STRING_MAKE(next_hop))),
 		   NUTAG_EARLY_MEDIA(1), TAG_IF(call->late_offer, NUTAG_AUTOACK(0)),
 		   TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)),
-		   SIPTAG_CALL_ID_STR(call->call_id),
+		   SIPTAG_CALL_ID_STR(call->call_id), TND_SIPAUTH_TAGS(&auth),
 		   TAG_IF(call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 		   TAG_IF(call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
 		   TAG_NEXT(call->xtags));
+	explicit_bzero(&auth, sizeof(auth));
 	call->state = CS_CALLING;
 }
 

@@ -126,6 +126,16 @@ static void hash_join(char *out, size_t outlen, GChecksumType t, const char *con
 	g_checksum_free(h);
 }
 
+static bool is_ha1(const char *p)
+{
+	if (strncmp(p, "HA1+", 4) || strlen(p) != 36)
+		return false;
+	for (size_t i = 4; i < 36; i++)
+		if (!g_ascii_isxdigit(p[i]))
+			return false;
+	return true;
+}
+
 int tnd_digest_response(char *out, size_t outlen, const struct tnd_digest_chal *c,
 			const char *user, const char *password, const char *method,
 			const char *uri, const char *cnonce, unsigned nc)
@@ -139,7 +149,15 @@ int tnd_digest_response(char *out, size_t outlen, const struct tnd_digest_chal *
 	t = c->alg == TND_DIGEST_SHA256 ? G_CHECKSUM_SHA256 : G_CHECKSUM_MD5;
 	if (outlen < (size_t)g_checksum_type_get_length(t) * 2 + 1)
 		return EINVAL;
-	hash_join(ha1, sizeof(ha1), t, (const char *const[]){ user, c->realm, password, NULL });
+	if (t == G_CHECKSUM_MD5 && is_ha1(password)) {
+		/* a stored MD5(user:realm:password): hashes compare in lower case */
+		for (size_t i = 0; i < 32; i++)
+			ha1[i] = g_ascii_tolower(password[4 + i]);
+		ha1[32] = '\0';
+	} else {
+		hash_join(ha1, sizeof(ha1), t, (const char *const[]){ user, c->realm, password,
+								       NULL });
+	}
 	if (c->sess) {
 		char base[65];
 

@@ -34,7 +34,9 @@ int tnd_digest_parse(struct tnd_digest_chal *c, const char *const *params, size_
 
 /* The request-digest (RFC 7616 3.4.1) in lower-case hex, written to out
  * (65 bytes for SHA-256, 33 for MD5, NUL-terminated). With c->qop_auth the
- * qop=auth form with cnonce and nc, else the RFC 2069 form. EINVAL. */
+ * qop=auth form with cnonce and nc, else the RFC 2069 form. A password
+ * "HA1+<32 hex>" (Sofia's form, auth.c) is a stored MD5 A1 for an MD5
+ * challenge. EINVAL. */
 int tnd_digest_response(char *out, size_t outlen, const struct tnd_digest_chal *c,
 			const char *user, const char *password, const char *method,
 			const char *uri, const char *cnonce, unsigned nc);

@@ -66,10 +66,12 @@ void tnd_sipcall_on_i_info(struct tnd_sipcall *call, int status, const char *phr
 void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phrase,
 			   const sip_t *sip, tagi_t tags[])
 {
-	(void)sip;
 	(void)tags;
 	if (status < 200)
 		return;
+	if (tnd_sipreq_unauthorized(call, TND_SIPREQ_INFO, status, phrase, sip))
+		return;
+	tnd_sipauth_ok(&call->auth);
 	if (status >= 300)
 		TND_LOG_WARN(TND_LOG_SIP, "call %s: our INFO got %d %s", call->call_id, status,
 			     phrase ? phrase : "");
@@ -83,7 +85,7 @@ int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *bo
 	/* RFC 6086 section 4.2.1: in the dialog; DTMF matters once answered */
 	if (!call->nh || (call->state != CS_CONFIRMED && call->state != CS_ANSWERED))
 		return EALREADY;
-	nua_info(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body), TAG_END());
-	tnd_sipreq_push(call, TND_SIPREQ_INFO, NULL, NULL);   /* keeps the answers in step */
+	/* queued with no done: keeps the answers in step */
+	tnd_sipreq_send(call, TND_SIPREQ_INFO, ctype, body, NULL, NULL);
 	return 0;
 }

@@ -28,6 +28,9 @@
 struct sipreq {
 	tnd_sipreq_done_h *done;     /* NULL: nobody waits (DTMF INFO) */
 	void *arg;                   /* ref (tnd_obj), with done */
+	char *ctype, *body;          /* owned (g_malloc): sent again after a SHA-256
+				      * challenge (auth.c) */
+	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
 };
 
 /* An out-of-dialog MESSAGE of ours. Refcounted; ua->msgs holds one
@@ -67,13 +70,101 @@ unsigned tnd_sipua_messages(const struct tnd_sipua *ua)
 
 /* ------------------------------------------------------------ in a dialog */
 
-void tnd_sipreq_push(struct tnd_sipcall *call, int which, tnd_sipreq_done_h *done, void *arg)
+/* nua_info or nua_message in the call's dialog, with the account's
+ * credentials: pre-emptive (authcache.c), or a SHA-256 answer (auth) */
+static void req_send(struct tnd_sipcall *call, int which, const char *ctype, const char *body,
+		     const struct tnd_sipauth_hdrs *auth)
+{
+	if (which == TND_SIPREQ_INFO)
+		nua_info(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body),
+			 TND_SIPAUTH_TAGS(auth), TAG_END());
+	else
+		nua_message(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body),
+			    TND_SIPAUTH_TAGS(auth), TAG_END());
+}
+
+void tnd_sipreq_send(struct tnd_sipcall *call, int which, const char *ctype, const char *body,
+		     tnd_sipreq_done_h *done, void *arg)
 {
 	struct sipreq *r = g_new0(struct sipreq, 1);
+	struct tnd_sipauth_hdrs auth;
 
+	tnd_sipcall_auth_hdrs(call, which == TND_SIPREQ_INFO ? "INFO" : "MESSAGE", &auth);
+	req_send(call, which, ctype, body, &auth);
+	explicit_bzero(&auth, sizeof(auth));
 	r->done = done;
 	r->arg = done ? tnd_obj_get(arg) : NULL;
+	if (call->auth.user) {
+		/* kept only when a challenge can be answered */
+		r->ctype = g_strdup(ctype);
+		r->body = g_strdup(body);
+	}
 	g_queue_push_tail(&call->pending[which], r);
+}
+
+bool tnd_sipreq_challenged(struct tnd_sipcall *call, int which, const sip_t *sip)
+{
+	const char *method = which == TND_SIPREQ_INFO ? "INFO" : "MESSAGE";
+	struct sipreq *r = g_queue_peek_head(&call->pending[which]);
+	struct tnd_sipauth_hdrs auth;
+	char label[96];
+	int err;
+
+	if (!r || !r->body || !call->nh)
+		return false;
+	snprintf(label, sizeof(label), "call %s: %s", call->call_id, method);
+	tnd_sipauth_learn(call, sip);
+	err = tnd_sipcall_sha256_hdrs(call, sip, method, label, &auth);
+	if (!err) {
+		/* a new request: its answer comes after those already out */
+		g_queue_pop_head(&call->pending[which]);
+		req_send(call, which, r->ctype, r->body, &auth);
+		g_queue_push_tail(&call->pending[which], r);
+		explicit_bzero(&auth, sizeof(auth));
+		return true;
+	}
+	if (err == ENOTSUP) {
+		/* MD5: nua sends the same request again */
+		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);
+		if (!err)
+			r->chal_status = sip && sip->sip_status ? sip->sip_status->st_status : 401;
+	}
+	if (err == EACCES)
+		tnd_sipauth_forget(call);
+	return !err;
+}
+
+/* Reports the request refused with a 401/407, then lets nua end it if it
+ * keeps it waiting: a placeholder (no done) takes its 904. */
+static void req_refused(struct tnd_sipcall *call, int which, int status, const char *phrase,
+			const sip_t *sip)
+{
+	tnd_sipreq_pop(call, which, status, phrase);
+	if (!call->nh || call->state == CS_ENDED)
+		return;
+	if (tnd_sipauth_drop(call->nh, sip))
+		g_queue_push_head(&call->pending[which], g_new0(struct sipreq, 1));
+}
+
+bool tnd_sipreq_unauthorized(struct tnd_sipcall *call, int which, int status,
+			     const char *phrase, const sip_t *sip)
+{
+	struct sipreq *r = g_queue_peek_head(&call->pending[which]);
+
+	if (status >= 900 && r && r->chal_status) {
+		/* nua could not use the credentials it was given (904: Sofia
+		 * takes the same user and password again after a refusal as no
+		 * change): the outcome is the challenge's */
+		status = r->chal_status;
+		tnd_sipreq_pop(call, which, status, status == 407 ?
+			       sip_407_Proxy_auth_required : sip_401_Unauthorized);
+		return true;
+	}
+	if (status != 401 && status != 407)
+		return false;
+	if (!tnd_sipreq_challenged(call, which, sip))
+		req_refused(call, which, status, phrase, sip);
+	return true;
 }
 
 static void req_report(struct sipreq *r, int status, const char *phrase)
@@ -81,6 +172,8 @@ static void req_report(struct sipreq *r, int status, const char *phrase)
 	if (r->done)
 		r->done(r->arg, status, phrase ? phrase : "");
 	tnd_obj_put(r->arg);
+	g_free(r->ctype);
+	g_free(r->body);
 	g_free(r);
 }
 
@@ -112,13 +205,7 @@ static int dialog_req(struct tnd_sipcall *call, int which, const char *ctype, co
 	 * there is one we answered or were answered in */
 	if (!call->nh || (call->state != CS_CONFIRMED && call->state != CS_ANSWERED))
 		return EALREADY;
-	if (which == TND_SIPREQ_INFO)
-		nua_info(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body),
-			 TAG_END());
-	else
-		nua_message(call->nh, SIPTAG_CONTENT_TYPE_STR(ctype), SIPTAG_PAYLOAD_STR(body),
-			    TAG_END());
-	tnd_sipreq_push(call, which, done, arg);
+	tnd_sipreq_send(call, which, ctype, body, done, arg);
 	TND_LOG_DEBUG(TND_LOG_SIP, "call %s: %s %s (%zu bytes)", call->call_id,
 		      which == TND_SIPREQ_INFO ? "INFO" : "MESSAGE", ctype, strlen(body));
 	return 0;
@@ -139,10 +226,12 @@ int tnd_sipcall_message(struct tnd_sipcall *call, const char *ctype, const char 
 void tnd_sipcall_on_r_message(struct tnd_sipcall *call, int status, const char *phrase,
 			      const sip_t *sip, tagi_t tags[])
 {
-	(void)sip;
 	(void)tags;
 	if (status < 200)
 		return;
+	if (tnd_sipreq_unauthorized(call, TND_SIPREQ_MESSAGE, status, phrase, sip))
+		return;
+	tnd_sipauth_ok(&call->auth);
 	if (status >= 300)
 		TND_LOG_INFO(TND_LOG_SIP, "call %s: our MESSAGE got %d %s", call->call_id, status,
 			     phrase ? phrase : "");

@@ -84,6 +84,21 @@ static int replaces_value(const struct tnd_sipcall *other, char *out, size_t siz
 	return err;
 }
 
+/* auth: a SHA-256 answer, or NULL for pre-emptive credentials */
+static void send_refer(struct tnd_sipcall *call, const char *rt,
+		       const struct tnd_sipauth_hdrs *auth)
+{
+	struct tnd_sipauth_hdrs pre;
+
+	if (!auth) {
+		tnd_sipcall_auth_hdrs(call, "REFER", &pre);
+		auth = &pre;
+	}
+	/* nua adds Referred-By (our From) and makes the implicit subscription */
+	nua_refer(call->nh, SIPTAG_REFER_TO_STR(rt), TND_SIPAUTH_TAGS(auth), TAG_END());
+	explicit_bzero(&pre, sizeof(pre));
+}
+
 int tnd_sipcall_refer(struct tnd_sipcall *call, const char *target,
 		      const struct tnd_sipcall *replaces)
 {
@@ -108,8 +123,9 @@ int tnd_sipcall_refer(struct tnd_sipcall *call, const char *target,
 	}
 	if (n < 0 || (size_t)n >= sizeof(rt))
 		return EINVAL;
-	/* nua adds Referred-By (our From) and makes the implicit subscription */
-	nua_refer(call->nh, SIPTAG_REFER_TO_STR(rt), TAG_END());
+	free(call->refer_to);
+	call->refer_to = call->auth.user ? strdup(rt) : NULL;   /* for a SHA-256 retry */
+	send_refer(call, rt, NULL);
 	call->refer_out = true;
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: REFER to %s%s", call->call_id, target,
 		     replaces ? " with Replaces" : "");
@@ -132,19 +148,33 @@ static void report(struct tnd_sipcall *call, int status, const char *phrase, boo
 void tnd_sipcall_on_r_refer(struct tnd_sipcall *call, int status, const char *phrase,
 			    const sip_t *sip, tagi_t tags[])
 {
+	bool refused = false;
 	char label[96];
 
 	(void)tags;
 	if (status < 200 || !call->refer_out)
 		return;
 	if (status == 401 || status == 407) {
+		struct tnd_sipauth_hdrs auth;
+		int err;
+
 		snprintf(label, sizeof(label), "call %s: REFER", call->call_id);
-		if (!tnd_sipauth_answer(&call->auth, call->nh, sip, label))
+		tnd_sipauth_learn(call, sip);
+		err = tnd_sipcall_sha256_hdrs(call, sip, "REFER", label, &auth);
+		if (!err && call->refer_to && call->nh) {
+			send_refer(call, call->refer_to, &auth);
+			explicit_bzero(&auth, sizeof(auth));
 			return;
+		}
+		if (err == ENOTSUP && !tnd_sipauth_answer(&call->auth, call->nh, sip, label))
+			return;
+		refused = true;
 	}
 	tnd_sipauth_ok(&call->auth);
 	/* 202: the NOTIFYs tell the rest; anything else is the outcome */
 	report(call, status, phrase, status >= 300);
+	if (refused && call->nh && call->state != CS_ENDED)
+		tnd_sipauth_drop(call->nh, sip);   /* refer_out is off: its 904 is ignored */
 }
 
 void tnd_sipcall_on_i_notify(struct tnd_sipcall *call, int status, const char *phrase,

@@ -207,11 +207,28 @@ bool tnd_sipcall_on_reinvite_ack(struct tnd_sipcall *call, const sip_t *sip)
 
 /* ------------------------------------------------------------ ours */
 
-static void send_reinvite(struct tnd_sipcall *call)
+/* auth: a SHA-256 answer to the last one's challenge, or NULL for the
+ * account's pre-emptive credentials (authcache.c) */
+static void send_reinvite(struct tnd_sipcall *call, const struct tnd_sipauth_hdrs *auth)
 {
+	struct tnd_sipauth_hdrs pre;
+
+	if (!auth) {
+		tnd_sipcall_auth_hdrs(call, "INVITE", &pre);
+		auth = &pre;
+	}
 	call->re_out = true;
 	nua_invite(call->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		   SIPTAG_PAYLOAD_STR(call->re_sdp), TAG_END());
+		   SIPTAG_PAYLOAD_STR(call->re_sdp), TND_SIPAUTH_TAGS(auth), TAG_END());
+	explicit_bzero(&pre, sizeof(pre));
+}
+
+int tnd_sipcall_reinvite_again(struct tnd_sipcall *call, const struct tnd_sipauth_hdrs *auth)
+{
+	if (!call->re_out || !call->re_sdp || !call->nh)
+		return EALREADY;
+	send_reinvite(call, auth);
+	return 0;
 }
 
 static gboolean glare_retry(gpointer data)
@@ -238,7 +255,7 @@ static gboolean glare_retry(gpointer data)
 	}
 	if (call->state == CS_CONFIRMED && call->nh && call->re_sdp) {
 		TND_LOG_INFO(TND_LOG_SIP, "call %s: re-INVITE again after 491", call->call_id);
-		send_reinvite(call);
+		send_reinvite(call, NULL);
 	}
 	return G_SOURCE_REMOVE;
 }
@@ -260,7 +277,7 @@ int tnd_sipcall_reinvite(struct tnd_sipcall *call, const char *sdp)
 	call->re_sdp = copy;
 	call->re_tries = 0;
 	call->re_stale = false;
-	send_reinvite(call);
+	send_reinvite(call, NULL);
 	TND_LOG_INFO(TND_LOG_SIP, "call %s: re-INVITE sent", call->call_id);
 	return 0;
 }

@@ -207,12 +207,16 @@ struct tnd_sipcall_handlers {
 
 /* Digest credentials for requests we send (RFC 3261 22.2, RFC 2617 with
  * qop=auth). Sofia computes MD5 (and MD5-sess); Sofia-SIP 1.12 has no
- * SHA-256 (RFC 8760), so for REGISTER a SHA-256 challenge is answered by
- * sip/ itself (preferred over MD5; a password is needed, an MD5 ha1 cannot
- * serve): REGISTER is sent again on its handle, an initial INVITE on a new
- * one with the same Call-ID. Other requests (BYE, re-INVITE) still answer
- * MD5 only: a challenge offering only SHA-256 fails them as a wrong
- * password would. */
+ * SHA-256 (RFC 8760), so a SHA-256 challenge is answered by sip/ itself
+ * (preferred over MD5; a password is needed, an MD5 ha1 cannot serve):
+ * REGISTER is sent again on its handle, an initial INVITE on a new one with
+ * the same Call-ID, a re-INVITE, REFER, MESSAGE or INFO in the dialog as a
+ * new request. Pre-emptive: once an account (its user) was challenged,
+ * its later requests (the next calls' INVITEs, every request in their
+ * dialogs) carry credentials from the cached challenges, one per realm, nc
+ * counted up, so a server that lets a nonce live answers without a
+ * 401/407. A BYE must get through that way with SHA-256: nua ends the
+ * session at any final answer to a BYE, a challenge included. */
 struct tnd_sip_cred {
 	const char *user;       /* authentication user name, no ':' or control */
 	const char *password;   /* NULL when ha1 is given */
@@ -242,9 +246,10 @@ struct tnd_sipcall_params {
 	/* An account's identity, or NULL for all three. from_uri replaces
 	 * sip:from_user@public_host in From (from_user is then unused); route
 	 * is this call's outbound proxy instead of the UA's; with cred a
-	 * 401/407 to the INVITE, re-INVITE or BYE is answered once with
-	 * credentials (again after stale=true), and without it ends the call
-	 * (`ended` with that status, TND_SIPCALL_END_REJECTED). */
+	 * 401/407 to the INVITE, re-INVITE, BYE, REFER, MESSAGE or INFO is
+	 * answered once with credentials (again after stale=true); without
+	 * it, or refused again, the INVITE or BYE ends the call (`ended` with
+	 * that status, TND_SIPCALL_END_REJECTED) and the others fail with it. */
 	const char *from_uri;       /* sip: or sips: URI */
 	const char *route;          /* sip: or sips: URI */
 	const struct tnd_sip_cred *cred;

@@ -25,6 +25,7 @@
 
 struct tnd_siptcp;
 struct tnd_sipreg;
+struct tnd_sipauth_hdrs;
 
 /* Credentials of a call or registration (auth.c). */
 struct tnd_sipauth {
@@ -75,6 +76,8 @@ struct tnd_sipua {
 	bool udp;                    /* UDP enabled (else a Contact says transport=tcp) */
 	GTlsDatabase *tls_db;        /* owned (GObject ref): [sip] tls_ca, with tls_verify
 				      * (resolve.c checks TLS next hops); else NULL */
+	GHashTable *authc;           /* owned: cached digest challenges by auth user
+				      * (authcache.c), or NULL */
 };
 
 enum call_state {
@@ -146,6 +149,9 @@ struct tnd_sipcall {
 	 * none on its leg without 100rel), newest at early_next - 1 */
 	char early_tags[4][72];
 	unsigned early_next;
+	/* authcache.c: pre-emptive and SHA-256 credentials in the dialog */
+	char *target;                /* owned: the peer's Contact URI, or NULL */
+	char *refer_to;              /* owned: our REFER's Refer-To, for a SHA-256 retry */
 };
 
 /* The methods nua takes (Allow, ua.c); a call's handle adds REFER and
@@ -226,6 +232,8 @@ void tnd_sipcall_finish(struct tnd_sipcall *call, int status, const char *phrase
 /* Records why the call ends unless already decided. */
 void tnd_sipcall_set_why(struct tnd_sipcall *call, enum tnd_sipcall_end why, int status,
 			 const char *phrase);
+/* nua_bye with the call's pre-emptive credentials (authcache.c). */
+void tnd_sipcall_bye(struct tnd_sipcall *call);
 /* Hang up with `why` (LOCAL or SHUTDOWN); EALREADY when ending or ended. */
 int tnd_sipcall_end(struct tnd_sipcall *call, enum tnd_sipcall_end why);
 /* Copy of a message body as a string; NULL when there is none. *err set on
@@ -259,9 +267,21 @@ void tnd_sipcall_on_r_info(struct tnd_sipcall *call, int status, const char *phr
 /* message.c */
 #define TND_SIPREQ_INFO 0
 #define TND_SIPREQ_MESSAGE 1
-/* Queues the owner's done for a request just sent in the call's dialog
- * (done NULL: a DTMF INFO nobody waits for). Takes a reference on arg. */
-void tnd_sipreq_push(struct tnd_sipcall *call, int which, tnd_sipreq_done_h *done, void *arg);
+/* Sends an INFO or MESSAGE in the call's dialog (with pre-emptive
+ * credentials when the call has a cached challenge) and queues the owner's
+ * done for it (done NULL: a DTMF INFO nobody waits for). Takes a reference
+ * on arg. */
+void tnd_sipreq_send(struct tnd_sipcall *call, int which, const char *ctype, const char *body,
+		     tnd_sipreq_done_h *done, void *arg);
+/* A 401/407 to the oldest pending request of `which`: true when it was
+ * answered (sent again with SHA-256 credentials, or by nua with MD5), false
+ * when it cannot be (no credentials, refused: pop it with the status). */
+bool tnd_sipreq_challenged(struct tnd_sipcall *call, int which, const sip_t *sip);
+/* A final answer to the oldest of `which`: true when it was a 401/407,
+ * answered or reported here (not answerable: reported with it, and nua's
+ * waiting request ended, tnd_sipauth_drop). */
+bool tnd_sipreq_unauthorized(struct tnd_sipcall *call, int which, int status,
+			     const char *phrase, const sip_t *sip);
 /* A final answer to the oldest: reports it and drops it. */
 void tnd_sipreq_pop(struct tnd_sipcall *call, int which, int status, const char *phrase);
 /* The dialog ends or the owner leaves: every pending done gets status 0. */
@@ -305,6 +325,9 @@ bool tnd_sipcall_on_reinvite_ack(struct tnd_sipcall *call, const sip_t *sip);
 void tnd_sipcall_on_r_reinvite(struct tnd_sipcall *call, int status, const char *phrase,
 			       const sip_t *sip);
 bool tnd_sipcall_reinvite_out(const struct tnd_sipcall *call);
+/* Our re-INVITE challenged with SHA-256: the same offer again with auth;
+ * 0, or EALREADY when there is none to send. */
+int tnd_sipcall_reinvite_again(struct tnd_sipcall *call, const struct tnd_sipauth_hdrs *auth);
 void tnd_sipcall_re_clear(struct tnd_sipcall *call);
 
 /* auth.c */
@@ -327,11 +350,50 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
  * tnd_sipauth_answer), ENOENT and EACCES as there. */
 int tnd_sipauth_sha256(struct tnd_sipauth *a, const sip_t *sip, const char *method,
 		       const char *uri, const char *what, char *hdr, size_t len, bool *proxy);
+/* We give up on a request challenged with `sip` (a 401/407), already
+ * reported: when nua keeps it waiting for credentials, ends it (nua then
+ * reports it again with 904, which the caller ignores) and returns true. */
+bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip);
 /* A response other than 401/407: the next challenge starts a new round. */
 static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
 {
 	a->tries = 0;
 }
+
+/* authcache.c: pre-emptive digest. The credentials values of a request,
+ * one per cached realm and class; TND_SIPAUTH_TAGS puts them on a nua
+ * request. */
+#define TND_SIPAUTH_MAX 4
+struct tnd_sipauth_hdrs {
+	char v[TND_SIPAUTH_MAX][1024];
+	bool proxy[TND_SIPAUTH_MAX];   /* Proxy-Authorization, else Authorization */
+	size_t n;
+};
+#define TND_SIPAUTH_TAG(h, i) \
+	TAG_IF((h)->n > (i) && !(h)->proxy[i], SIPTAG_AUTHORIZATION_STR((h)->v[i])), \
+	TAG_IF((h)->n > (i) && (h)->proxy[i], SIPTAG_PROXY_AUTHORIZATION_STR((h)->v[i]))
+#define TND_SIPAUTH_TAGS(h) \
+	TND_SIPAUTH_TAG(h, 0), TND_SIPAUTH_TAG(h, 1), TND_SIPAUTH_TAG(h, 2), \
+	TND_SIPAUTH_TAG(h, 3)
+/* Keeps the Digest challenges of a 401/407 to a request of the call (the
+ * best of each header class, SHA-256 preferred) for its account and first
+ * hop, one per class and realm, counting nc from 0 again for a new nonce. */
+void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip);
+/* Drops them (the account's credentials were refused). */
+void tnd_sipauth_forget(struct tnd_sipcall *call);
+void tnd_sipauth_cache_free(struct tnd_sipua *ua);
+/* The call's pre-emptive credentials for a request of `method`, all ""
+ * without credentials or a cached challenge. */
+void tnd_sipcall_auth_hdrs(struct tnd_sipcall *call, const char *method,
+			   struct tnd_sipauth_hdrs *h);
+/* A SHA-256 answer to a challenge of an in-dialog request of `method` into
+ * h (tnd_sipauth_sha256, Request-URI as tnd_sipcall_auth_hdrs): 0, or
+ * ENOTSUP (no SHA-256 challenge: try MD5), ENOENT, EACCES. */
+int tnd_sipcall_sha256_hdrs(struct tnd_sipcall *call, const sip_t *sip, const char *method,
+			    const char *what, struct tnd_sipauth_hdrs *h);
+/* Remembers the peer's Contact of a response or request as the dialog's
+ * remote target (the Request-URI the credentials name). */
+void tnd_sipcall_set_target(struct tnd_sipcall *call, const sip_t *sip);
 
 /* reg.c */
 /* The registration whose Contact user is `user` (registered, or

@@ -589,5 +589,6 @@ void tnd_sipua_free(struct tnd_sipua *ua)
 	tnd_siptls_dir_free(ua->tls_dir);     /* error paths before nua_create */
 	if (ua->tls_db)
 		g_object_unref(ua->tls_db);
+	tnd_sipauth_cache_free(ua);
 	free(ua);
 }

@@ -4,7 +4,7 @@ its own run directory, a db_text subscriber table with plaintext passwords,
 and the ctl socket for kamcmd. REGISTER must answer a 401 challenge
 (www_authenticate); a new INVITE from outside must answer a 407
 (proxy_authenticate), except one to the user "www401", which gets a 401 to
-test that path, and so must alice's BYEs; authorised INVITEs are
+test that path, and one to "gone", refused 480 unchallenged, and so must alice's BYEs; authorised INVITEs are
 record-routed to the callee's registered contact.
 Readiness is probed with kamcmd, never slept for."""
 
@@ -57,6 +57,7 @@ modparam("registrar", "max_expires", 3600)
 # this script would relay a BYE to it to port 5060, never to linphone
 modparam("registrar", "gruu_enabled", 0)
 modparam("auth", "nonce_expire", %(nonce_expire)d)
+%(otn)s
 %(auth_alg)s
 modparam("auth_db", "db_url", "text://%(run)s/db")
 modparam("auth_db", "calculate_ha1", yes)
@@ -69,6 +70,7 @@ request_route {
 		exit;
 	}
 	if (has_totag()) {
+%(dialog_auth)s
 		if (is_method("BYE") && $fU == "alice") {
 			if (!proxy_authorize("$fd", "subscriber")) {
 				xlog("L_NOTICE", "BYE challenged: $fu\n");
@@ -103,11 +105,16 @@ request_route {
 		exit;
 	}
 	if (is_method("INVITE")) {
+		if ($rU == "gone") {
+			sl_send_reply("480", "Gone");
+			exit;
+		}
 		if ($rU == "www401") {
 			www_challenge("$fd", "0");
 			exit;
 		}
 		if (!proxy_authorize("$fd", "subscriber")) {
+			xlog("L_NOTICE", "INVITE challenged: $fu -> $ru\n");
 			proxy_challenge("$fd", "0");
 			exit;
 		}
@@ -115,6 +122,7 @@ request_route {
 		xlog("L_NOTICE", "INVITE authorised: $fu -> $ru\n");
 		record_route();
 	}
+%(relay_direct)s
 	if (!lookup("location")) {
 		sl_send_reply("404", "Not Found");
 		exit;
@@ -124,6 +132,25 @@ request_route {
 """
 
 
+# every request alice sends in a dialog (but ACK, CANCEL and PRACK) must
+# carry credentials for the realm "dlg.test" checked against the dlgsub
+# table, so the INVITE's credentials do not serve: each method is challenged
+# unless the gateway sends credentials for that realm pre-emptively
+DIALOG_AUTH = r"""		if ($fU == "alice" && !is_method("ACK|CANCEL|PRACK")) {
+			if (!proxy_authorize("dlg.test", "dlgsub")) {
+				xlog("L_NOTICE", "$rm challenged in dialog: $fu\n");
+				proxy_challenge("dlg.test", "0");
+				exit;
+			}
+			consume_credentials();
+			xlog("L_NOTICE", "$rm authorised in dialog: $fu\n");
+			if (loose_route()) {
+				t_relay();
+				exit;
+			}
+		}"""
+
+
 class Kamailio:
     """users: {name: password}. min_expires: the registrar's floor, so a
     test can ask for a short expiry and see the refresh. tcp: listen on TCP
@@ -131,7 +158,13 @@ class Kamailio:
     ("SHA-256"; default MD5)."""
 
     def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False,
-                 algorithm=None):
+                 algorithm=None, dialog_users=None, one_time_nonce=False,
+                 relay_direct=False):
+        """dialog_users: {name: password} of the dlgsub table, which turns
+        on DIALOG_AUTH. one_time_nonce: each nonce is good for one request
+        (then no credentials can be pre-emptive). relay_direct: a
+        Request-URI with another port than Kamailio's is relayed there, no
+        registration needed (baresip cannot register with SHA-256)."""
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
         self.port = port or (free_port(also_udp=True) if tcp else
                              free_port(kind=__import__("socket").SOCK_DGRAM))
@@ -148,12 +181,24 @@ class Kamailio:
                     "ha1(string,null) ha1b(string,null)\n")
             for i, (u, p) in enumerate(sorted(users.items()), 1):
                 f.write("%d:%s:127.0.0.1:%s::\n" % (i, u, p))
+        with open(os.path.join(db, "dlgsub"), "w") as f:
+            f.write("id(int,auto) username(string) domain(string) password(string) "
+                    "ha1(string,null) ha1b(string,null)\n")
+            for i, (u, p) in enumerate(sorted((dialog_users or {}).items()), 1):
+                f.write("%d:%s:dlg.test:%s::\n" % (i, u, p))
+        with open(os.path.join(db, "version"), "a") as f:
+            f.write("dlgsub:7\n")
         self.cfg = os.path.join(self.dir, "kamailio.cfg")
         with open(self.cfg, "w") as f:
             f.write(CFG % {"port": self.port, "mpath": MODULES, "run": self.dir,
                            "tcp": "listen=tcp:127.0.0.1:%d" % self.port if tcp else
                            "disable_tcp=yes",
                            "min_expires": min_expires, "nonce_expire": nonce_expire,
+                           "dialog_auth": DIALOG_AUTH if dialog_users else "",
+                           "relay_direct": '\tif ($rp != %d) {\n\t\tt_relay();\n'
+                           '\t\texit;\n\t}' % self.port if relay_direct else "",
+                           "otn": 'modparam("auth", "one_time_nonce", 1)'
+                           if one_time_nonce else "",
                            # algorithm="SHA-256": its challenges name it (RFC 8760)
                            "auth_alg": 'modparam("auth", "algorithm", "%s")' % algorithm
                            if algorithm else ""})

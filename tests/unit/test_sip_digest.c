@@ -47,6 +47,28 @@ static int test_rfc7616_md5(void)
 	return 0;
 }
 
+/* A stored A1 ("HA1+hex", upper case as a config may hold it) gives the
+ * same MD5 response as the password (pre-emptive digest for ha1 accounts,
+ * authcache.c); it is no password for SHA-256. */
+static int test_md5_stored_ha1(void)
+{
+	const char *p[] = { rfc_params[0], rfc_params[1], "algorithm=MD5", rfc_params[3] };
+	struct tnd_digest_chal c;
+	char out[65];
+
+	TEST_ASSERT(tnd_digest_parse(&c, p, 4) == 0);
+	TEST_ASSERT(tnd_digest_response(out, sizeof(out), &c, "Mufasa",
+					"HA1+3D78807DEFE7DE2157E2B0B6573A855F", "GET",
+					"/dir/index.html", RFC_CNONCE, 1) == 0);
+	TEST_ASSERT(!strcmp(out, "8ca523f5e9506fed4657c9700eebdbec"));
+	TEST_ASSERT(tnd_digest_parse(&c, rfc_params, 5) == 0);
+	TEST_ASSERT(tnd_digest_response(out, sizeof(out), &c, "Mufasa",
+					"HA1+3D78807DEFE7DE2157E2B0B6573A855F", "GET",
+					"/dir/index.html", RFC_CNONCE, 1) == 0);
+	TEST_ASSERT(strcmp(out, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1"));
+	return 0;
+}
+
 /* The header we send: every field a server checks, and our response
  * recomputed from the cnonce we chose. */
 static int test_credentials(void)
@@ -118,6 +140,7 @@ int main(int argc, char **argv)
 	static const struct tnd_test tests[] = {
 		TND_TEST(test_rfc7616_sha256),
 		TND_TEST(test_rfc7616_md5),
+		TND_TEST(test_md5_stored_ha1),
 		TND_TEST(test_credentials),
 		TND_TEST(test_parse_refusals),
 	};
