@@ -929,7 +929,11 @@ static const struct tnd_opt_map maps[] = {
 	  "(NUMBER=USER_OR_ACCOUNT, comma-separated: who an INVITE from the trunk to NUMBER "
 	  "rings; any other number gets 404), options_ping (seconds between OPTIONS pings, "
 	  "0 off: no answer, 408 or 5xx to two in a row marks the trunk down, and calls skip "
-	  "it), register (true: register at the trunk; not applied yet).",
+	  "it), register (true: keep a registration at the trunk as sip:auth_user@host, "
+	  "refreshed and retried with back-off, removed at shutdown; an INVITE from the "
+	  "registrar to the registered Contact reaches the trunk's DIDs), registrar "
+	  "(sip:host[:port] to register at; default address), expires (seconds asked "
+	  "for, 10-86400, default 3600).",
 	  "# carrier.address = sip:sbc.carrier.example:5060\n"
 	  "# carrier.from = 192.0.2.0/24\n# carrier.did = +442071234567=alice\n"
 	  "# carrier.options_ping = 30\n" },
