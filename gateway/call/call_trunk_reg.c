@@ -12,13 +12,23 @@
  * the 2xx came from) or from the trunk's `from` list, and then rings only
  * the DID's target, as an INVITE from the trunk's source would. Any other
  * source gets 403 even when [sip] trusted lets it in: a registered Contact
- * is not a way around the trunk's DID map. Signalling thread only. */
+ * is not a way around the trunk's DID map.
+ *
+ * Keeping the flow open: over TCP, Sofia sends RFC 5626 CRLF pings every
+ * [sip] keepalive seconds (TPTAG_KEEPALIVE, sip/ua.c). Its TLS transport has
+ * no such timer (Sofia 1.12 tport_type_tls.c has no keep-alive hook, and a
+ * CRLF written to the socket would bypass TLS), so a TLS trunk's flow gets
+ * an OPTIONS to the registrar every keepalive seconds instead: nta sends it
+ * on the open connection to that address, and any answer is traffic that
+ * keeps the registrar (and NATs between) from closing the flow our Contact
+ * is reached by. Signalling thread only. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gateway/base/log.h"
+#include "gateway/base/loop.h"
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
 #include "gateway/policy/dialplan.h"
@@ -35,12 +45,21 @@ struct trunk_reg {
 	char *reason;                /* owned */
 	unsigned expires, retry_in;
 	int64_t changed_us;
+	char *ka_uri;                /* owned: TLS flow keep-alive target, or NULL */
+	GSource *ka;                 /* owned: its timer, with ka_uri */
+	struct tnd_sipping *ping;    /* owned: the keep-alive in flight, or NULL */
 };
 
 static void treg_free(gpointer data)
 {
 	struct trunk_reg *r = data;
 
+	if (r->ka) {
+		g_source_destroy(r->ka);
+		g_source_unref(r->ka);
+	}
+	tnd_sipping_cancel(r->ping);
+	g_free(r->ka_uri);
 	tnd_sipreg_detach(r->sip);   /* un-REGISTERs a live binding */
 	tnd_obj_put(r->sip);
 	if (r->sig)
@@ -102,6 +121,43 @@ static void on_sipreg(void *arg, struct tnd_sipreg *sip, enum tnd_sipreg_state s
 	tell_observer(r);
 }
 
+static void on_ka_answer(void *arg, int status)
+{
+	struct trunk_reg *r = arg;
+
+	r->ping = NULL;          /* sip/ frees it after this callback */
+	TND_LOG_DEBUG(TND_LOG_SIP, "trunk %s: flow keep-alive answered %d", r->name, status);
+}
+
+static gboolean on_ka(gpointer data)
+{
+	struct trunk_reg *r = data;
+
+	/* only a live binding has a flow worth keeping; one still out is
+	 * left to finish (Timer F is shorter than any sane interval) */
+	if (strcmp(r->state, "registered") || r->ping)
+		return G_SOURCE_CONTINUE;
+	if (tnd_sipping_send(&r->ping, r->calls->env.sip, r->ka_uri, on_ka_answer, r))
+		r->ping = NULL;
+	return G_SOURCE_CONTINUE;
+}
+
+/* TLS only (see the file comment): the registrar URI naming TLS. */
+static void start_keepalive(struct trunk_reg *r, const struct tnd_trunk *t)
+{
+	unsigned every = (unsigned)r->calls->env.conf->sip_keepalive;
+	bool sips = !strncmp(r->registrar, "sips:", 5);
+
+	if (!every || (!sips && strcmp(t->transport, "tls") &&
+		       !strstr(r->registrar, "transport=tls")))
+		return;
+	r->ka_uri = sips || strstr(r->registrar, "transport=") ? g_strdup(r->registrar) :
+		    g_strdup_printf("%s;transport=tls", r->registrar);
+	r->ka = g_timeout_source_new_seconds(every);
+	g_source_set_callback(r->ka, on_ka, r, NULL);
+	g_source_attach(r->ka, tnd_loop_context(r->calls->env.signal));
+}
+
 /* sip:auth_user@host[:port] of the registrar URI (params dropped). */
 static char *make_aor(const char *registrar, const char *user)
 {
@@ -152,6 +208,7 @@ static struct trunk_reg *start(struct tnd_calls *calls, const struct tnd_trunk *
 	}
 	TND_LOG_INFO(TND_LOG_SIP, "trunk %s: registering %s at %s (Contact %s)", t->name, r->aor,
 		     registrar, tnd_sipreg_contact(r->sip));
+	start_keepalive(r, t);
 	return r;
 }
 
