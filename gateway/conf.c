@@ -512,7 +512,8 @@ static const struct tnd_opt opts[] = {
 	{ "sip", "keepalive", TND_OPT_INT, "30", 0, 3600, NULL, OFF(sip_keepalive), NULL,
 	  "Seconds between RFC 5626 CRLF keep-alives on every SIP TCP connection (those "
 	  "toward registrars and proxies keep their NAT bindings open; no pong is "
-	  "expected). 0: none. Not sent on TLS connections (Sofia-SIP 1.12 cannot)." },
+	  "expected). 0: none. Not sent on TLS connections (Sofia-SIP 1.12 cannot): a "
+	  "trunk registered over TLS gets an OPTIONS to its registrar this often instead." },
 
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "

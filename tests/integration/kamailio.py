@@ -184,6 +184,9 @@ class Kamailio:
                         "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
                         "require_certificate = no\n" % tls)
             mods.append('modparam("tls", "config", "%s")' % tls_cfg)
+            if lifetime:
+                # TLS connections have their own idle limit (600 s by default)
+                mods.append('modparam("tls", "connection_timeout", %d)' % lifetime)
         on_register, before_relay = "", ""
         if flows:
             mods += ['loadmodule "nathelper.so"',
@@ -249,8 +252,9 @@ class Kamailio:
         return r.stdout
 
     def contacts(self, user):
-        """[{uri, expires, cseq, socket}] registered for user (socket: the
-        transport and address Kamailio received the REGISTER on)."""
+        """[{uri, expires, cseq, socket[, received]}] registered for user
+        (socket: the transport and address Kamailio received the REGISTER
+        on; received: where it came from, when fix_nated_register kept it)."""
         out = self.kamcmd("ul.dump") or ""
         found, aor = [], None
         for line in out.splitlines():
@@ -262,7 +266,7 @@ class Kamailio:
             if m and aor == user:
                 found.append({"uri": m.group(1)})
                 continue
-            m = re.search(r"(Expires|CSeq|Socket):\s*(\S+)", line)
+            m = re.search(r"(Expires|CSeq|Socket|Received):\s*(\S+)", line)
             if m and aor == user and found:
                 found[-1][m.group(1).lower()] = m.group(2)
         return found
