@@ -31,7 +31,7 @@ from aiortc_peer import Recorder, ToneTrack, new_pc
 from kamailio import Kamailio
 from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
-from test_metrics import fetch, parse
+from test_metrics import fetch, scrape
 from test_register import connect, counters_zero, raw_invite, wait_for
 from test_sip_tls import pki
 
@@ -67,7 +67,7 @@ async def trunk_info(gw):
 
 
 def registered_metric(gw):
-    return parse(fetch(gw)).get(("tandem_trunk_registered", (("trunk", "carrier"),)))
+    return scrape(gw).get(("tandem_trunk_registered", (("trunk", "carrier"),)))
 
 
 async def answer(c):
