@@ -139,7 +139,8 @@ async def test_trunk_registers_refreshes_and_takes_calls():
 async def test_wrong_password_reported():
     """Kamailio answers the digest with 401 again: admin.trunks says failed
     with 401, the metric is 0, and nothing is bound. admin.reload with the
-    right password registers the trunk."""
+    right password registers the trunk (a registration.registered event
+    names it trunk:carrier)."""
     with Kamailio(USERS) as kam, Gateway(gw_conf(kam.uri, password="wrong")) as gw:
         info = None
         deadline = time.monotonic() + 10
@@ -153,7 +154,13 @@ async def test_wrong_password_reported():
         assert not ours(kam, gw)
         gw.write_conf(gw_conf(kam.uri))
         root = await connect(gw, "root")
+        await root.call("events.subscribe")
         await root.call("admin.reload")
+        ev = (await root.wait_note(lambda m: m["method"] == "event" and
+                                   m["params"]["event"] == "registration.registered"))
+        reg = ev["params"]["registration"]
+        assert reg["registration"] == "trunk:carrier" and reg["code"] == 200, ev
+        assert reg["aor"] == "sip:gwtrunk@%s" % kam.hostport, ev
         await root.close()
         await wait_for(lambda: ours(kam, gw), "our Contact after the reload")
         assert (await trunk_info(gw))["registration"]["state"] == "registered"
