@@ -20,7 +20,7 @@ BUILD_PKGS="build-essential autoconf automake libtool pkg-config dpkg-dev
 TEST_PKGS="libsrtp2-1 python3 python3-websockets python3-numpy python3-aiortc python3-av ffmpeg
  chromium chromium-driver firefox-esr sox iproute2 util-linux procps psmisc
  baresip-core sip-tester sofia-sip-bin rtpengine-daemon rtpengine-utils coturn
- groff-base man-db systemd kamailio prometheus sipvicious
+ groff-base man-db systemd kamailio kamailio-tls-modules prometheus sipvicious
  openssl ca-certificates linphone-cli"
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -512,7 +512,8 @@ static const struct tnd_opt opts[] = {
 	{ "sip", "keepalive", TND_OPT_INT, "30", 0, 3600, NULL, OFF(sip_keepalive), NULL,
 	  "Seconds between RFC 5626 CRLF keep-alives on every SIP TCP connection (those "
 	  "toward registrars and proxies keep their NAT bindings open; no pong is "
-	  "expected). 0: none. Not sent on TLS connections (Sofia-SIP 1.12 cannot)." },
+	  "expected). 0: none. Not sent on TLS connections (Sofia-SIP 1.12 cannot): a "
+	  "trunk registered over TLS gets an OPTIONS to its registrar this often instead." },
 
 	{ "media", "workers", TND_OPT_INT, "2", 1, 64, NULL, OFF(media_workers), NULL,
 	  "Media worker threads. A call's media stays on one worker; give about one per "
@@ -937,7 +938,11 @@ static const struct tnd_opt_map maps[] = {
 	  "(NUMBER=USER_OR_ACCOUNT, comma-separated: who an INVITE from the trunk to NUMBER "
 	  "rings; any other number gets 404), options_ping (seconds between OPTIONS pings, "
 	  "0 off: no answer, 408 or 5xx to two in a row marks the trunk down, and calls skip "
-	  "it), register (true: register at the trunk; not applied yet).",
+	  "it), register (true: keep a registration at the trunk as sip:auth_user@host, "
+	  "refreshed and retried with back-off, removed at shutdown; an INVITE from the "
+	  "registrar to the registered Contact reaches the trunk's DIDs), registrar "
+	  "(sip:host[:port] to register at; default address), expires (seconds asked "
+	  "for, 10-86400, default 3600).",
 	  "# carrier.address = sip:sbc.carrier.example:5060\n"
 	  "# carrier.from = 192.0.2.0/24\n# carrier.did = +442071234567=alice\n"
 	  "# carrier.options_ping = 30\n" },

@@ -423,9 +423,9 @@ static gboolean on_term(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* The drain is over (tnd_calls_drain_start): un-register, then stop as on
- * SIGTERM. Nothing registers with a registrar yet; this is where the
- * un-REGISTER will go, before the SIP user agent shuts down. */
+/* The drain is over (tnd_calls_drain_start): stop as on SIGTERM. The
+ * registrations (accounts and trunks) are un-REGISTERed by nua_shutdown()
+ * when the SIP user agent stops. */
 static void drained(void *arg)
 {
 	struct gw *gw = arg;

@@ -445,7 +445,8 @@ static int check_params(const struct tnd_sipreg_params *p)
 	if ((p->registrar && tnd_sipchk_uri(p->registrar, false)) ||
 	    (p->proxy && tnd_sipchk_uri(p->proxy, false)))
 		return EINVAL;
-	if (p->transport && strcmp(p->transport, "udp") && strcmp(p->transport, "tcp"))
+	if (p->transport && strcmp(p->transport, "udp") && strcmp(p->transport, "tcp") &&
+	    strcmp(p->transport, "tls"))
 		return EINVAL;
 	if (p->cred && tnd_sip_cred_check(p->cred))
 		return EINVAL;

@@ -487,7 +487,8 @@ struct tnd_sipreg_params {
 	const char *aor;           /* sip:/sips: URI: To and From of the REGISTER */
 	const char *registrar;     /* sip:/sips: Request-URI; NULL = the AOR's host part */
 	const char *proxy;         /* outbound proxy sip:/sips: URI; NULL = the UA's */
-	const char *transport;     /* "udp", "tcp" or NULL (as the URIs say) */
+	const char *transport;     /* "udp", "tcp", "tls" or NULL (as the URIs say); over
+				    * tls our Contact is ;transport=tls at [sip] tls_port */
 	const struct tnd_sip_cred *cred;   /* NULL: a challenge fails the registration */
 	unsigned expires;          /* seconds asked for, 10..86400 */
 	unsigned retry_max;        /* cap of the back-off, seconds; 0 = 300 */
@@ -506,6 +507,10 @@ int tnd_sipreg_unregister(struct tnd_sipreg *reg);
 void tnd_sipreg_detach(struct tnd_sipreg *reg);
 /* Our Contact's user part, for logs and tests. */
 const char *tnd_sipreg_contact(const struct tnd_sipreg *reg);
+/* Whether `sa` is where the registration's registrar (or proxy) answered
+ * from (over TCP/TLS any port of that address): its INVITEs to our Contact
+ * pass admission (sip/admit.c). false while nothing is registered. */
+bool tnd_sipreg_from_registrar(const struct tnd_sipreg *reg, const struct sockaddr *sa);
 /* Bindings alive (registered, retrying or un-registering), for leak checks. */
 unsigned tnd_sipua_regs(const struct tnd_sipua *ua);
 

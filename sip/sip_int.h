@@ -399,9 +399,7 @@ void tnd_sipcall_set_target(struct tnd_sipcall *call, const sip_t *sip);
 /* The registration whose Contact user is `user` (registered, or
  * refreshing), or NULL. */
 struct tnd_sipreg *tnd_sipreg_find(struct tnd_sipua *ua, const char *user);
-/* Whether `sa` is where that registration's registrar (or proxy) answered
- * from: its INVITEs to our Contact pass admission (sip/admit.c). */
-bool tnd_sipreg_from_registrar(const struct tnd_sipreg *reg, const struct sockaddr *sa);
+/* tnd_sipreg_from_registrar: sip.h */
 /* The owner's argument of the registration, NULL once detached. */
 void *tnd_sipreg_owner_arg(const struct tnd_sipreg *reg);
 /* The registration's credentials into `a` (cleared first; none when it

@@ -92,6 +92,11 @@ static void add_trunk(void *arg, const struct tnd_trunk_info *t)
 			      "up", t->up, "pinged", t->pinged, "fails", (json_int_t)t->fails,
 			      "dids", (json_int_t)t->dids);
 
+	/* register = true only: state, last SIP status, seconds granted */
+	if (o && t->reg_state)
+		json_object_set_new(o, "registration",
+				    json_pack("{s:s, s:i, s:I}", "state", t->reg_state, "code",
+					      t->reg_code, "expires", (json_int_t)t->reg_expires));
 	if (o)
 		json_array_append_new(arg, o);
 }

@@ -172,6 +172,12 @@ struct tnd_trunk_info {
 	bool pinged;             /* options_ping is on */
 	unsigned fails;          /* failed pings in a row */
 	size_t dids;
+	/* register = true: "registering", "registered", "failed" or
+	 * "unregistered", the last SIP status (0 none yet) and the seconds
+	 * granted; reg_state NULL when the trunk does not register */
+	const char *reg_state;
+	int reg_code;
+	unsigned reg_expires;
 };
 typedef void (tnd_trunk_info_h)(void *arg, const struct tnd_trunk_info *info);
 struct tnd_calls;

@@ -229,9 +229,12 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	/* from a trunk: only its DIDs (call_trunk.c), never any user by name;
 	 * a call to a registered Contact rings the registration's user */
 	int terr = 0;
-	const char *did = info->reg_arg ? NULL :
+	bool treg = false;   /* to a trunk's registered Contact (call_trunk_reg.c) */
+	const char *did = info->reg_arg ?
+			  tnd_call_trunk_reg_inbound(calls, info, &treg, &terr) :
 			  tnd_call_trunk_inbound(calls, info->source, info->ruri_user, &terr);
-	const char *user = did ? did : info->reg_arg ? tnd_call_reg_user(calls, info->reg_arg) :
+	const char *user = did ? did : treg ? NULL :
+			   info->reg_arg ? tnd_call_reg_user(calls, info->reg_arg) :
 			   info->ruri_user;
 	void *conns[CALL_MAX_RING];
 	struct tnd_sdp *offer = NULL, *trial = NULL;

@@ -48,6 +48,8 @@ struct tnd_calls {
 	size_t n_sip_prefs;
 	/* call_trunk.c: trunk up/down from OPTIONS pings */
 	GHashTable *trunks;                  /* owned: trunk name -> owned trunk_state */
+	/* call_trunk_reg.c: registrations of trunks with register = true */
+	GHashTable *trunk_regs;              /* owned: trunk name -> owned trunk_reg */
 };
 
 /* The codecs the bridge relays between the legs (tnd_call_route), kept so
@@ -218,7 +220,33 @@ size_t tnd_call_trunk_prefs(const struct tnd_call *call,
  * NULL when the source is no trunk's. *err: ENOENT for an unknown DID. */
 const char *tnd_call_trunk_inbound(struct tnd_calls *calls, const struct sockaddr *sa,
 				   const char *ruri_user, int *err);
+/* The user trunk t's DID `number` rings (an account's first user), or NULL
+ * with *err ENOENT. */
+const char *tnd_call_trunk_did_user(struct tnd_calls *calls, const struct tnd_trunk *t,
+				    const char *number, int *err);
 
+/* call_trunk_reg.c: registrations of [trunks] with register = true. conf
+ * starts, keeps or replaces them after start-up and each reload (a trunk
+ * whose registration settings are unchanged keeps its binding). free
+ * detaches them: a live binding is un-registered unless SIP stops. */
+void tnd_call_trunk_regs_conf(struct tnd_calls *calls);
+void tnd_call_trunk_regs_free(struct tnd_calls *calls);
+/* An INVITE to a registered Contact (info->reg_arg set): *is_trunk tells
+ * whether that registration is a trunk's. If so, the Request-URI is our
+ * Contact, so the DID is the To user (as providers deliver it); the target
+ * user is returned, or NULL with *err: EPERM when the source is neither
+ * the registrar nor in the trunk's `from` list, ENOENT for an unknown DID. */
+const char *tnd_call_trunk_reg_inbound(struct tnd_calls *calls,
+				       const struct tnd_sipcall_info *info, bool *is_trunk,
+				       int *err);
+/* Whether an INVITE's or MESSAGE's reg_arg is a trunk's registration (not
+ * a user's: tnd_call_reg_user must not read it). */
+bool tnd_call_trunk_reg_is(const struct tnd_calls *calls, const void *reg_arg);
+/* Registration state of trunk `name` for admin.trunks, or false when it
+ * does not register. */
+bool tnd_call_trunk_reg_state(const struct tnd_calls *calls, const char *name,
+			      const char **state, int *code, unsigned *expires);
+void tnd_call_trunk_regs_metrics(const struct tnd_calls *calls, GString *out);
 /* tandem_trunk_up{trunk=...} for /metrics. */
 void tnd_call_trunks_metrics(const struct tnd_calls *calls, GString *out);
 

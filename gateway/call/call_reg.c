@@ -77,6 +77,8 @@ const char *tnd_call_reg_user(struct tnd_calls *calls, void *reg_arg)
 {
 	struct call_reg *r = reg_arg;
 
+	if (tnd_call_trunk_reg_is(calls, reg_arg))
+		return NULL;         /* a trunk's (call_trunk_reg.c): not ours to read */
 	return r && r->calls == calls ? r->user : NULL;
 }
 

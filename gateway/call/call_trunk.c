@@ -99,6 +99,7 @@ void tnd_call_trunks_init(struct tnd_calls *calls)
 
 void tnd_call_trunks_free(struct tnd_calls *calls)
 {
+	tnd_call_trunk_regs_free(calls);
 	if (calls->trunks)
 		g_hash_table_destroy(calls->trunks);
 	calls->trunks = NULL;
@@ -138,6 +139,7 @@ void tnd_call_trunks_conf(struct tnd_calls *calls)
 	}
 	g_hash_table_destroy(calls->trunks);
 	calls->trunks = next;
+	tnd_call_trunk_regs_conf(calls);   /* register = true (call_trunk_reg.c) */
 }
 
 static bool trunk_up(const struct tnd_calls *calls, const char *name)
@@ -252,12 +254,20 @@ const char *tnd_call_trunk_inbound(struct tnd_calls *calls, const struct sockadd
 {
 	const struct tnd_dialplan *dp = calls->env.conf->dialplan;
 	const struct tnd_trunk *t = tnd_dialplan_trunk_by_source(dp, sa);
-	const struct tnd_conf_account *acc;
-	const char *target;
 
 	*err = 0;
 	if (!t)
 		return NULL;
+	return tnd_call_trunk_did_user(calls, t, ruri_user, err);
+}
+
+const char *tnd_call_trunk_did_user(struct tnd_calls *calls, const struct tnd_trunk *t,
+				    const char *ruri_user, int *err)
+{
+	const struct tnd_conf_account *acc;
+	const char *target;
+
+	*err = 0;
 	target = tnd_trunk_did(t, ruri_user);
 	if (!target) {
 		TND_LOG_INFO(TND_LOG_SIP, "INVITE from trunk %s to %s: no such DID (404)", t->name,
@@ -289,8 +299,11 @@ void tnd_calls_trunk_foreach(struct tnd_calls *calls, tnd_trunk_info_h *h, void 
 		struct tnd_trunk_info info = {
 			t->name, t->address, t->transport, srtp[tnd_trunk_srtp(t)],
 			!ts || ts->up, ts != NULL, ts ? ts->fails : 0, t->n_dids,
+			NULL, 0, 0,
 		};
 
+		tnd_call_trunk_reg_state(calls, t->name, &info.reg_state, &info.reg_code,
+					 &info.reg_expires);
 		h(arg, &info);
 	}
 }
@@ -302,6 +315,7 @@ void tnd_call_trunks_metrics(const struct tnd_calls *calls, GString *out)
 
 	if (!dp || !dp->n_trunks)
 		return;
+	tnd_call_trunk_regs_metrics(calls, out);
 	g_string_append(out, "# HELP tandem_trunk_up Whether a trunk answers its OPTIONS pings "
 			"(1; also for trunks not pinged) or is down (0).\n"
 			"# TYPE tandem_trunk_up gauge\n");

@@ -37,6 +37,7 @@ static void trunk_free(struct tnd_trunk *t)
 	g_free(t->password);
 	g_free(t->codecs);
 	g_free(t->from);
+	g_free(t->registrar);
 	for (size_t i = 0; i < t->n_dids; i++) {
 		g_free(t->dids[i].number);
 		g_free(t->dids[i].target);
@@ -231,6 +232,8 @@ static struct tnd_trunk *trunk_get(struct tnd_dialplan *dp, const char *name, si
 	t->password = g_strdup("");
 	t->codecs = g_strdup("");
 	t->from = g_strdup("");
+	t->registrar = g_strdup("");
+	t->expires = 3600;
 	return t;
 }
 
@@ -284,6 +287,19 @@ static int trunk_field(struct tnd_trunk *t, const char *field, const char *v, ch
 		}
 		t->reg = !strcmp(v, "true");
 		return 0;
+	} else if (!strcmp(field, "registrar")) {
+		if (check_address(v, err, errlen)) {
+			snprintf(err, errlen, "registrar is a sip:host[:port] URI without a user "
+				 "part");
+			return EINVAL;
+		}
+		slot = &t->registrar;
+	} else if (!strcmp(field, "expires")) {
+		if (parse_int(v, 10, 86400, &t->expires)) {
+			snprintf(err, errlen, "expires is 10 to 86400 seconds");
+			return EINVAL;
+		}
+		return 0;
 	} else if (!strcmp(field, "srtp")) {
 		t->srtp = !strcmp(v, "off") ? TND_TRUNK_SRTP_OFF :
 			  !strcmp(v, "optional") ? TND_TRUNK_SRTP_OPTIONAL :
@@ -303,7 +319,8 @@ static int trunk_field(struct tnd_trunk *t, const char *field, const char *v, ch
 		return 0;
 	} else {
 		snprintf(err, errlen, "unknown trunk field '%s' (address, transport, auth_user, "
-			 "password, register, codecs, srtp, from, did, options_ping)", field);
+			 "password, register, registrar, expires, codecs, srtp, from, did, "
+			 "options_ping)", field);
 		return EINVAL;
 	}
 	g_free(*slot);
@@ -485,6 +502,13 @@ int tnd_dialplan_check(const struct tnd_dialplan *dp, char *err, size_t errlen)
 		if (!*dp->trunks[i].address) {
 			snprintf(err, errlen, "[trunks] %s.address: a trunk needs an address",
 				 dp->trunks[i].name);
+			return EINVAL;
+		}
+	for (size_t i = 0; dp && i < dp->n_trunks; i++)
+		if (dp->trunks[i].reg && !*dp->trunks[i].auth_user) {
+			/* the AOR is sip:auth_user@host of the registrar */
+			snprintf(err, errlen, "[trunks] %s.register: a registering trunk needs "
+				 "auth_user (its address of record's user)", dp->trunks[i].name);
 			return EINVAL;
 		}
 	for (size_t i = 0; dp && i < dp->n_rules; i++)

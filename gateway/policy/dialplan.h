@@ -36,7 +36,9 @@ struct tnd_trunk {
 	char *password;
 	char *codecs;     /* comma-separated codec names; "" = [media] sip_codecs */
 	char *from;       /* addresses and CIDR prefixes it sends from (trusted) */
-	bool reg;         /* register at the trunk like an account (not yet used) */
+	bool reg;         /* register at the trunk (gateway/call/call_trunk_reg.c) */
+	char *registrar;  /* sip:/sips: URI to register at; "" = address */
+	int expires;      /* seconds asked for in its REGISTER, 10..86400 */
 	int srtp;         /* enum tnd_trunk_srtp */
 	bool srtp_set;    /* srtp was given: it overrides [media] sip_srtp */
 	int options_ping; /* seconds between OPTIONS pings; 0 off */

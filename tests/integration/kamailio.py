@@ -25,6 +25,7 @@ log_stderror=yes
 children=2
 listen=udp:127.0.0.1:%(port)d
 %(tcp)s
+%(more_cfg)s
 alias="127.0.0.1:%(port)d"
 auto_aliases=no
 dns=no
@@ -47,6 +48,7 @@ loadmodule "ctl.so"
 loadmodule "db_text.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
+%(more_modules)s
 
 modparam("ctl", "binrpc", "unix:%(run)s/ctl")
 modparam("usrloc", "db_mode", 0)
@@ -101,6 +103,7 @@ request_route {
 			auth_challenge("$fd", "0");
 			exit;
 		}
+		%(on_register)s
 		if (!save("location")) sl_reply_error();
 		exit;
 	}
@@ -123,10 +126,12 @@ request_route {
 		record_route();
 	}
 %(relay_direct)s
+	%(before_lookup)s
 	if (!lookup("location")) {
 		sl_send_reply("404", "Not Found");
 		exit;
 	}
+	%(before_relay)s
 	t_relay();
 }
 """
@@ -159,12 +164,22 @@ class Kamailio:
 
     def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False,
                  algorithm=None, dialog_users=None, one_time_nonce=False,
-                 relay_direct=False):
+                 relay_direct=False, tls=None, lifetime=None, dids=None, flows=False):
         """dialog_users: {name: password} of the dlgsub table, which turns
         on DIALOG_AUTH. one_time_nonce: each nonce is good for one request
         (then no credentials can be pre-emptive). relay_direct: a
         Request-URI with another port than Kamailio's is relayed there, no
-        registration needed (baresip cannot register with SHA-256)."""
+        registration needed (baresip cannot register with SHA-256).
+        tls: (certificate, key) PEM paths: listen for SIP over TLS on
+        tls_port too (needs kamailio-tls-modules). lifetime: seconds an idle
+        TCP/TLS connection lives (tcp_connection_lifetime). dids: {number:
+        user}, an INVITE to number goes to user's contacts (To unchanged, as
+        a carrier delivers a DID). flows: a REGISTER's source address is
+        kept (fix_nated_register) and requests to a contact go back over that
+        connection only, never a new one (set_forward_no_connect): the
+        registration's flow must still be open."""
+        tcp = tcp or bool(tls)
+        self.tls_port = free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
         self.port = port or (free_port(also_udp=True) if tcp else
                              free_port(kind=__import__("socket").SOCK_DGRAM))
@@ -201,8 +216,54 @@ class Kamailio:
                            if one_time_nonce else "",
                            # algorithm="SHA-256": its challenges name it (RFC 8760)
                            "auth_alg": 'modparam("auth", "algorithm", "%s")' % algorithm
-                           if algorithm else ""})
+                           if algorithm else "", **self._extras(tls, lifetime, dids, flows)})
         self.log = os.path.join(self.dir, "kamailio.log")
+
+    def _extras(self, tls, lifetime, dids, flows):
+        more_cfg, mods = [], []
+        if lifetime:
+            more_cfg.append("tcp_connection_lifetime=%d" % lifetime)
+        if tls:
+            more_cfg += ["enable_tls=yes", "listen=tls:127.0.0.1:%d" % self.tls_port]
+            mods.append('loadmodule "tls.so"')
+            tls_cfg = os.path.join(self.dir, "tls.cfg")
+            with open(tls_cfg, "w") as f:
+                f.write("[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+                        "require_certificate = no\ncertificate = %s\nprivate_key = %s\n"
+                        "[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+                        "require_certificate = no\n" % tls)
+            mods.append('modparam("tls", "config", "%s")' % tls_cfg)
+            if lifetime:
+                # TLS connections have their own idle limit (600 s by default)
+                mods.append('modparam("tls", "connection_timeout", %d)' % lifetime)
+        on_register, before_relay = "", ""
+        if flows:
+            mods += ['loadmodule "nathelper.so"',
+                     'modparam("nathelper", "received_avp", "$avp(RECEIVED)")',
+                     'modparam("registrar", "received_avp", "$avp(RECEIVED)")']
+            on_register = "fix_nated_register();"
+            before_relay = "set_forward_no_connect();"
+        before_lookup = "".join('if ($rU == "%s") { $rU = "%s"; }\n\t' % (n, u)
+                                for n, u in (dids or {}).items())
+        return {"more_cfg": "\n".join(more_cfg), "more_modules": "\n".join(mods),
+                "on_register": on_register, "before_lookup": before_lookup,
+                "before_relay": before_relay}
+
+    def tcp_connections(self):
+        """[{id, type, src, dst, ...}] of kamcmd core.tcp_list: the TCP and
+        TLS connections Kamailio holds now."""
+        out = self.kamcmd("core.tcp_list") or ""
+        conns, cur = [], None
+        for line in out.splitlines():
+            m = re.match(r"\s*(\w+):\s*(.*?)\s*$", line)
+            if not m:
+                continue
+            if m.group(1) == "id":
+                cur = {}
+                conns.append(cur)
+            if cur is not None:
+                cur[m.group(1)] = m.group(2)
+        return conns
 
     @property
     def uri(self):
@@ -240,8 +301,9 @@ class Kamailio:
         return r.stdout
 
     def contacts(self, user):
-        """[{uri, expires, cseq, socket}] registered for user (socket: the
-        transport and address Kamailio received the REGISTER on)."""
+        """[{uri, expires, cseq, socket[, received]}] registered for user
+        (socket: the transport and address Kamailio received the REGISTER
+        on; received: where it came from, when fix_nated_register kept it)."""
         out = self.kamcmd("ul.dump") or ""
         found, aor = [], None
         for line in out.splitlines():
@@ -253,7 +315,7 @@ class Kamailio:
             if m and aor == user:
                 found.append({"uri": m.group(1)})
                 continue
-            m = re.search(r"(Expires|CSeq|Socket):\s*(\S+)", line)
+            m = re.search(r"(Expires|CSeq|Socket|Received):\s*(\S+)", line)
             if m and aor == user and found:
                 found[-1][m.group(1).lower()] = m.group(2)
         return found

@@ -28,6 +28,9 @@ static const char conf_text[] =
 	"backup.transport = tls\n"
 	"backup.auth_user = gw\n"
 	"backup.password = s3cret\n"
+	"backup.register = true\n"
+	"backup.registrar = sips:reg.example.net:5061\n"
+	"backup.expires = 600\n"
 	"[dialplan]\n"
 	"emergency = ~^(999|112)$ -> uk\n"
 	"national = 0 -> uk,backup strip=1 prepend=+44\n"
@@ -58,6 +61,11 @@ int test_dialplan_parse(void)
 	t = tnd_dialplan_trunk(dp, "backup");
 	TEST_ASSERT(t && !strcmp(t->auth_user, "gw") && !strcmp(t->password, "s3cret"));
 	TEST_ASSERT(tnd_trunk_srtp(t) == TND_TRUNK_SRTP_OFF);
+	TEST_ASSERT(t->reg && t->expires == 600);
+	TEST_ASSERT(!strcmp(t->registrar, "sips:reg.example.net:5061"));
+	/* defaults: no registration, registrar "" (= address), an hour */
+	t = tnd_dialplan_trunk(dp, "uk");
+	TEST_ASSERT(!t->reg && !*t->registrar && t->expires == 3600);
 	TEST_ASSERT(!strcmp(dp->rules[1].name, "national") && dp->rules[1].strip == 1);
 	TEST_ASSERT(!strcmp(dp->rules[1].prepend, "+44"));
 	TEST_ASSERT(!tnd_dialplan_trunk(dp, "nope"));
@@ -84,6 +92,10 @@ int test_dialplan_bad_lines(void)
 		{ "[trunks]\nx.address = sip:a\nx.did = 123\n", "NUMBER=USER" },
 		{ "[trunks]\nx.address = sip:a\nx.did = 12a=bob\n", "NUMBER=USER" },
 		{ "[trunks]\nx.address = sip:a\nx.colour = red\n", "unknown trunk field" },
+		{ "[trunks]\nx.address = sip:a\nx.register = yes\n", "true or false" },
+		{ "[trunks]\nx.address = sip:a\nx.register = true\n", "needs auth_user" },
+		{ "[trunks]\nx.address = sip:a\nx.registrar = sip:u@r\n", "registrar is a" },
+		{ "[trunks]\nx.address = sip:a\nx.expires = 5\n", "10 to 86400" },
 		{ "[trunks]\nnodot = 1\n", "NAME.field" },
 		{ "[trunks]\nx.from = 1.2.3.4\n", "needs an address" },
 		{ "[trunks]\nx.address = sip:a\n[dialplan]\nr = 0 x\n", "MATCH -> TRUNK" },
