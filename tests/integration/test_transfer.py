@@ -19,8 +19,8 @@ arrived says who is connected to whom:
   are SIPp, 440 and 660 Hz): C's scenario checks that our INVITE carries
   B's Replaces (Call-ID and tags of B's dialog with C) and Referred-By,
   B's that it got 202, NOTIFYs with sipfrags 100 and 200, then our BYE;
-  the browser hears C after B. To a forbidden target: B sees 403, the
-  call stays on B, no INVITE leaves."""
+  the browser hears C after B. A Replaces without from-tag gets 400, one
+  to a forbidden target 403; the call stays on B, unchanged."""
 
 import asyncio
 import os
@@ -281,28 +281,39 @@ async def test_refer_with_replaces_calls_c():
                 p.kill()
 
 
-async def test_refer_with_replaces_forbidden_403():
+async def test_refer_with_replaces_refused():
+    """B refers twice: a Replaces without from-tag gets 400, a right one to
+    D (not in the dial plan) 403; the call stays on B, no state changes."""
     with open(os.path.join(SIPP_DIR, "uas_refer_replaces.xml")) as f:
-        btext = re.sub(r"(?s)<!-- accepted -->.*<!-- /accepted -->",
-                       '<recv response="403" timeout="10000"/>', f.read())
-    # d is not in the dial plan; nothing listens there, so a leak of our
-    # INVITE would only show as a transfer state
-    bp, bport = sipp_phone(["-key", "refer_to", refer_to("d", free_port(also_udp=True))],
-                           sipp_dir(440), text=btext)
+        text = f.read()
+    refer = re.search(r"(?s)  <send retrans=\"500\">\s*<!\[CDATA\[\s*REFER .*?</send>\n",
+                      text).group(0)
+    second = refer.replace("CSeq: 1 REFER", "CSeq: 2 REFER").replace("[refer_to]",
+                                                                      "[refer_to2]")
+    btext = re.sub(r"(?s)<!-- accepted -->.*<!-- /accepted -->",
+                   lambda _: '<recv response="400" timeout="10000"/>\n' + second +
+                   '  <recv response="403" timeout="10000"/>', text)
+    nowhere = free_port(also_udp=True)
+    no_from_tag = "sip:c@127.0.0.1:%d?Replaces=%s" % (
+        nowhere, quote("%s;to-tag=%s" % BC_DIALOG[:2], safe=""))
+    # nothing listens at `nowhere`: an INVITE leaking there would only
+    # show as a state change of the call
+    bp, bport = sipp_phone(["-key", "refer_to", no_from_tag,
+                            "-key", "refer_to2", refer_to("d", nowhere)], sipp_dir(440),
+                           text=btext)
     c = await connect()
     call, pc, rec = await browser_calls(c, "sip:b@127.0.0.1:%d" % bport)
     try:
         await asyncio.sleep(3)
-        # the call was left as it was: no state change at all
         notes = list(c.backlog)
         while not c.notes.empty():
             notes.append(c.notes.get_nowait())
         assert not [m for m in notes if m["method"] == "call.state" and
                     m["params"]["call"] == call], notes
         x, rate = rec.samples()
-        assert_tone(x[len(x) // 2:], rate, 440, 0.5, "browser after the refusal (still B)")
+        assert_tone(x[len(x) // 2:], rate, 440, 0.5, "browser after the refusals (still B)")
         await c.call("hangup", {"call": call})
-        sipp_ok(bp, "B (403 to its REFER, then our BYE)")
+        sipp_ok(bp, "B (400 and 403 to its REFERs, then our BYE)")
     finally:
         rec.stop()
         await pc.close()
@@ -322,4 +333,4 @@ if __name__ == "__main__":
     tap_main([test_blind_transfer_browser_to_b, test_attended_transfer_a_to_b,
               test_incoming_refer_calls_c, test_refer_to_forbidden_target_403,
               test_blind_transfer_fails_call_stays, test_refer_with_replaces_calls_c,
-              test_refer_with_replaces_forbidden_403], cleanup)
+              test_refer_with_replaces_refused], cleanup)
