@@ -249,7 +249,7 @@ async def browser_calls(c, uri):
 
 
 async def test_refer_with_replaces_calls_c():
-    call_id, to_tag, from_tag = (re.escape(x) for x in BC_DIALOG)
+    call_id, to_tag, from_tag = (x.replace(".", "\\.") for x in BC_DIALOG)
     with open(os.path.join(SIPP_DIR, "uas_replacing.xml")) as f:
         ctext = f.read().replace("@REPLACES@", "%s;(to-tag=%s;from-tag=%s|from-tag=%s;to-tag=%s)"
                                  % (call_id, to_tag, from_tag, from_tag, to_tag))
