@@ -264,9 +264,11 @@ async def test_refer_with_replaces_calls_c():
         st = await c.wait_state(call, ("answered", "ended"), timeout=15)
         assert st["state"] == "answered" and st["code"] == 200, st
         mark = sum(len(x) for x in rec.chunks)
-        sipp_ok(bp, "B (202, NOTIFY 100 and 200, then our BYE)", timeout=10)
-        await asyncio.sleep(MEDIA_S)
+        # C's audio reaches the browser about 1.5 s after the answer
+        # (measured; the recorder gets nothing meanwhile)
+        await asyncio.sleep(MEDIA_S + 1.5)
         x, rate = rec.samples()
+        sipp_ok(bp, "B (202, NOTIFY 100 and 200, then our BYE)", timeout=10)
         assert_tone(x[mark:], rate, 660, 1.5, "browser after the transfer (C)")
         peak, _, _ = dominant(x[:mark], rate)
         assert abs(peak - 440) <= 20, "browser heard %.0f Hz before, not B's 440" % peak
@@ -285,7 +287,8 @@ async def test_refer_with_replaces_refused():
     """B refers twice: a Replaces without from-tag gets 400, a right one to
     D (not in the dial plan) 403; the call stays on B, no state changes."""
     with open(os.path.join(SIPP_DIR, "uas_refer_replaces.xml")) as f:
-        text = f.read()
+        # the NOTIFYs' checks go with the accepted part
+        text = f.read().replace(",e1,f1,s2,f2", "")
     refer = re.search(r"(?s)  <send retrans=\"500\">\s*<!\[CDATA\[\s*REFER .*?</send>\n",
                       text).group(0)
     second = refer.replace("CSeq: 1 REFER", "CSeq: 2 REFER").replace("[refer_to]",
