@@ -14,7 +14,7 @@ ok() { n=$((n + 1)); echo "ok $n - $1"; }
 notok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; }
 check() { if [ -z "$2" ]; then ok "$1"; else notok "$1"; echo "$2" | sed 's/^/# /'; fi; }
 
-echo "1..9"
+echo "1..10"
 
 # 1. module boundaries
 bad=$(grep -rnE '#include *"(gateway|sip)/' webrtc codecs 2>/dev/null | grep -v 'gateway/base/')
