@@ -12,313 +12,12 @@
 #include "gateway/base/log.h"
 #include "gateway/base/opt.h"
 #include "gateway/conf.h"
+#include "gateway/conf_int.h"
 #include "gateway/policy/dialplan.h"
 #include "gateway/policy/policy.h"
 
 #define OFF(f) offsetof(struct tnd_conf, f)
 #define CONF_MAX_USERS 10000
-
-static int check_levels(const char *v, char *err, size_t errlen)
-{
-	if (tnd_log_parse_levels(v, true)) {
-		snprintf(err, errlen, "'%s' is not a level list such as \"info\" or "
-			 "\"warn,api=debug\" (levels: error warn notice info debug; modules: "
-			 "main conf api policy sip webrtc media codecs lib)", v);
-		return EINVAL;
-	}
-	return 0;
-}
-
-static int check_addr(const char *v, char *err, size_t errlen)
-{
-	unsigned char buf[16];
-
-	if (inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
-		return 0;
-	snprintf(err, errlen, "'%s' is not an IPv4 or IPv6 address", v);
-	return EINVAL;
-}
-
-/* A host name or IP literal for [sip] external_address. */
-static int check_host(const char *v, char *err, size_t errlen)
-{
-	unsigned char buf[16];
-	size_t n = strlen(v);
-
-	if (!n || inet_pton(AF_INET, v, buf) == 1 || inet_pton(AF_INET6, v, buf) == 1)
-		return 0;
-	if (n <= 253 && strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			       "0123456789.-") == n && v[0] != '-' && v[0] != '.')
-		return 0;
-	snprintf(err, errlen, "'%s' is not a host name or IP address", v);
-	return EINVAL;
-}
-
-static int check_path(const char *v, char *err, size_t errlen)
-{
-	if (v[0] != '/' || strlen(v) > 128 || strpbrk(v, " ?#")) {
-		snprintf(err, errlen, "'%s' must start with / and hold no space, ? or #", v);
-		return EINVAL;
-	}
-	return 0;
-}
-
-static int check_readable(const char *v, char *err, size_t errlen)
-{
-	if (*v && access(v, R_OK)) {
-		snprintf(err, errlen, "cannot read '%s': %s", v, strerror(errno));
-		return EINVAL;
-	}
-	return 0;
-}
-
-static int check_addr_list(const char *v, char *err, size_t errlen)
-{
-	char **parts = g_strsplit(v, ",", 0);
-	int e = 0, n = 0;
-
-	for (char **p = parts; *p && !e; p++, n++)
-		e = check_addr(g_strstrip(*p), err, errlen);
-	g_strfreev(parts);
-	if (!e && (n == 0 || n > 16)) {
-		snprintf(err, errlen, "give 1 to 16 addresses, separated by commas");
-		e = EINVAL;
-	}
-	return e;
-}
-
-/* [media] sip_codecs: names the codec table has (codecs/codecs.h), each
- * once; iLBC is accepted and offered once its row is built. */
-/* [media] sip_srtp_suites: SDES suites (RFC 4568 6.2, RFC 7714 12), each once */
-static int check_srtp_suites(const char *v, char *err, size_t errlen)
-{
-	static const char *const known[] = { "AES_CM_128_HMAC_SHA1_80",
-		"AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM" };
-	char **parts = g_strsplit(v, ",", 0);
-	unsigned seen = 0;
-	int e = 0;
-
-	for (char **p = parts; *p && !e; p++) {
-		const char *s = g_strstrip(*p);
-		unsigned i;
-
-		for (i = 0; i < G_N_ELEMENTS(known); i++)
-			if (!strcmp(s, known[i]))
-				break;
-		if (i == G_N_ELEMENTS(known) || seen & 1u << i) {
-			snprintf(err, errlen, "a comma-separated list of AES_CM_128_HMAC_SHA1_80, "
-				 "AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM and AEAD_AES_256_GCM, "
-				 "each once");
-			e = EINVAL;
-		}
-		seen |= 1u << (i & 7);
-	}
-	g_strfreev(parts);
-	if (!e && !seen) {
-		snprintf(err, errlen, "name at least one suite");
-		e = EINVAL;
-	}
-	return e;
-}
-
-static int check_codec_list(const char *v, char *err, size_t errlen)
-{
-	static const char *const known[] = { "PCMU", "PCMA", "G722", "G729", "opus", "iLBC" };
-	char **parts = g_strsplit(v, ",", 0);
-	unsigned seen = 0;
-	int e = 0;
-
-	for (char **p = parts; *p && !e; p++) {
-		const char *s = g_strstrip(*p);
-		unsigned i;
-
-		for (i = 0; i < G_N_ELEMENTS(known); i++)
-			if (!g_ascii_strcasecmp(s, known[i]))
-				break;
-		if (i == G_N_ELEMENTS(known) || seen & 1u << i) {
-			snprintf(err, errlen, "a comma-separated list of PCMU, PCMA, G722, G729, opus "
-				 "and iLBC, each once");
-			e = EINVAL;
-		}
-		seen |= 1u << (i & 7);
-	}
-	g_strfreev(parts);
-	if (!e && !seen) {
-		snprintf(err, errlen, "name at least one codec");
-		e = EINVAL;
-	}
-	return e;
-}
-
-/* "IP/len" prefixes separated by commas (IPv4 or IPv6), or empty. */
-static int check_cidr_list(const char *v, char *err, size_t errlen)
-{
-	char **parts = g_strsplit(v, ",", 0);
-	int e = 0, n = 0;
-
-	for (char **p = parts; *v && *p && !e; p++, n++) {
-		char *slash, *end;
-		long len;
-		int max;
-
-		g_strstrip(*p);
-		slash = strchr(*p, '/');
-		if (slash)
-			*slash = '\0';
-		e = check_addr(*p, err, errlen);
-		if (e)
-			break;
-		max = strchr(*p, ':') ? 128 : 32;
-		len = slash ? strtol(slash + 1, &end, 10) : max;
-		if (slash && (!slash[1] || *end || len < 0 || len > max)) {
-			snprintf(err, errlen, "'%s/%s': prefix length must be 0..%d", *p,
-				 slash + 1, max);
-			e = EINVAL;
-		}
-	}
-	g_strfreev(parts);
-	if (!e && n > 64) {
-		snprintf(err, errlen, "at most 64 prefixes");
-		e = EINVAL;
-	}
-	return e;
-}
-
-/* "IP:port" or "[IPv6]:port", or empty. */
-static int check_hostport(const char *v, char *err, size_t errlen)
-{
-	char host[64];
-	const char *colon;
-	char *end;
-	long port;
-
-	if (!*v)
-		return 0;
-	colon = strrchr(v, ':');
-	if (!colon || (size_t)(colon - v) >= sizeof(host))
-		goto bad;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - v), v);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host));
-		host[strlen(host) - 1] = '\0';
-	}
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535 || check_addr(host, err, errlen))
-		goto bad;
-	return 0;
- bad:
-	snprintf(err, errlen, "'%s' is not IP:port (names are not resolved)", v);
-	return EINVAL;
-}
-
-/* "1.2.3.4, 10.0.0.0/8, ::1, fd00::/8" or empty ([sip] trusted) */
-static int check_prefix_list(const char *v, char *err, size_t errlen)
-{
-	char **parts = g_strsplit(v, ",", 0);
-	int e = 0, n = 0;
-
-	for (char **p = parts; *p && !e; p++) {
-		char *s = g_strstrip(*p), *slash = strchr(s, '/'), *end;
-		unsigned char buf[16];
-		long bits = 0, max;
-		char entry[64];
-
-		if (!*s)
-			continue;
-		snprintf(entry, sizeof(entry), "%s", s);
-		if (slash)
-			*slash++ = '\0';
-		max = inet_pton(AF_INET, s, buf) == 1 ? 32 : inet_pton(AF_INET6, s, buf) == 1 ?
-			128 : -1;
-		if (slash)
-			bits = strtol(slash, &end, 10);
-		if (max < 0 || (slash && (!*slash || *end || bits < 0 || bits > max))) {
-			snprintf(err, errlen, "'%s' is not an IP address or CIDR prefix (names are "
-				 "not resolved)", entry);
-			e = EINVAL;
-		}
-		n++;
-	}
-	g_strfreev(parts);
-	if (!e && n > 64) {
-		snprintf(err, errlen, "at most 64 prefixes");
-		e = EINVAL;
-	}
-	return e;
-}
-
-/* "*" or a prefix list ([websocket] health_allow) */
-static int check_allow_list(const char *v, char *err, size_t errlen)
-{
-	while (*v == ' ' || *v == '\t')
-		v++;
-	if (v[0] == '*' && !v[1 + strspn(v + 1, " \t")])
-		return 0;
-	return check_prefix_list(v, err, errlen);
-}
-
-static int check_sip_uri(const char *v, char *err, size_t errlen)
-{
-	if (!*v || !strncmp(v, "sip:", 4) || !strncmp(v, "sips:", 5))
-		return 0;
-	snprintf(err, errlen, "'%s' is not a sip: or sips: URI", v);
-	return EINVAL;
-}
-
-static int check_patterns(const char *v, char *err, size_t errlen)
-{
-	char **parts = g_strsplit(v, ",", 0);
-	int e = 0, n = 0;
-
-	for (char **p = parts; *p; p++) {
-		const char *s = g_strstrip(*p);
-
-		if (!*s || strlen(s) > 256 || strpbrk(s, " \t")) {
-			snprintf(err, errlen, "patterns are comma-separated globs without spaces, "
-				 "e.g. sip:*@pbx.example, tel:+4930*");
-			e = EINVAL;
-			break;
-		}
-		n++;
-	}
-	g_strfreev(parts);
-	if (!e && n > 64) {
-		snprintf(err, errlen, "at most 64 patterns");
-		e = EINVAL;
-	}
-	return e;
-}
-
-/* "http://host[:port]/path" or empty ([events] webhook): plain HTTP only,
- * the receiver is expected on a trusted network. */
-static int check_http_url(const char *v, char *err, size_t errlen)
-{
-	const char *host = v + 7, *end, *colon;
-	char *pe;
-	long port;
-
-	if (!*v)
-		return 0;
-	if (strncmp(v, "http://", 7) || strpbrk(v, " \t\r\n") || strlen(v) > 512)
-		goto bad;
-	end = host + strcspn(host, "/?#");
-	if (end == host || (*host == '[' && !memchr(host, ']', (size_t)(end - host))))
-		goto bad;
-	/* the port after the host (after "]" for an IPv6 literal) */
-	colon = *host == '[' ? (const char *)memchr(host, ']', (size_t)(end - host)) + 1 :
-		memchr(host, ':', (size_t)(end - host));
-	if (colon && colon < end && *colon == ':') {
-		port = strtol(colon + 1, &pe, 10);
-		if (pe != end || port < 1 || port > 65535)
-			goto bad;
-	} else if (colon && colon < end) {
-		goto bad;
-	}
-	return 0;
- bad:
-	snprintf(err, errlen, "'%s' is not an http://host[:port]/path URL", v);
-	return EINVAL;
-}
 
 static const char *const auth_modes[] = { "none", "users", NULL };
 static const char *const test_dest_modes[] = { "auto", "on", "off", NULL };
@@ -328,22 +27,22 @@ static const char *const dtmf_modes[] = { "auto", "rfc4733", "info", "inband", N
 static const char *const dtmf_infos[] = { "dtmf-relay", "dtmf", NULL };
 
 static const struct tnd_opt opts[] = {
-	{ "log", "level", TND_OPT_STR, "info", 0, 0, NULL, OFF(log_level), check_levels,
+	{ "log", "level", TND_OPT_STR, "info", 0, 0, NULL, OFF(log_level), tnd_conf_check_levels,
 	  "Log level: error, warn, notice, info or debug, optionally followed by per-module "
 	  "levels, e.g. \"info,sip=debug\". Reloaded on SIGHUP." },
 	{ "log", "file", TND_OPT_STR, "", 0, 0, NULL, OFF(log_file), NULL,
 	  "Log file, appended to and reopened on SIGHUP (for rotation). Empty logs to "
 	  "stderr." },
 
-	{ "websocket", "listen", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(ws_listen), check_addr,
+	{ "websocket", "listen", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(ws_listen), tnd_conf_check_addr,
 	  "Address the signalling WebSocket listens on. Needs a restart to change." },
 	{ "websocket", "port", TND_OPT_INT, "8088", 1, 65535, NULL, OFF(ws_port), NULL,
 	  "TCP port of the signalling WebSocket. Needs a restart to change." },
-	{ "websocket", "path", TND_OPT_STR, "/ws", 0, 0, NULL, OFF(ws_path), check_path,
+	{ "websocket", "path", TND_OPT_STR, "/ws", 0, 0, NULL, OFF(ws_path), tnd_conf_check_path,
 	  "HTTP path of the WebSocket; other paths are refused." },
-	{ "websocket", "cert", TND_OPT_STR, "", 0, 0, NULL, OFF(ws_cert), check_readable,
+	{ "websocket", "cert", TND_OPT_STR, "", 0, 0, NULL, OFF(ws_cert), tnd_conf_check_readable,
 	  "PEM certificate chain. When set (with key), the socket speaks wss:// only." },
-	{ "websocket", "key", TND_OPT_STR, "", 0, 0, NULL, OFF(ws_key), check_readable,
+	{ "websocket", "key", TND_OPT_STR, "", 0, 0, NULL, OFF(ws_key), tnd_conf_check_readable,
 	  "PEM private key of the certificate." },
 	{ "websocket", "max_connections", TND_OPT_INT, "1024", 1, 100000, NULL,
 	  OFF(ws_max_connections), NULL,
@@ -358,12 +57,12 @@ static const struct tnd_opt opts[] = {
 	  "loopback pages (http://127.x.y.z, localhost, [::1]) with auth = none. A "
 	  "handshake without Origin (not a browser) is always allowed. Others get 403." },
 	{ "websocket", "health_allow", TND_OPT_STR, "127.0.0.0/8, ::1", 0, 0, NULL,
-	  OFF(ws_health_allow), check_allow_list,
+	  OFF(ws_health_allow), tnd_conf_check_allow_list,
 	  "Addresses and CIDR prefixes (comma-separated) that may fetch /healthz and "
 	  "/readyz on this port, the load balancer's probes (docs/operations.md); \"*\" "
 	  "allows any. Others get 403. Empty: nobody." },
 	{ "websocket", "metrics_allow", TND_OPT_STR, "127.0.0.0/8, ::1", 0, 0, NULL,
-	  OFF(ws_metrics_allow), check_allow_list,
+	  OFF(ws_metrics_allow), tnd_conf_check_allow_list,
 	  "Addresses and CIDR prefixes (comma-separated) that may fetch /metrics on this "
 	  "port, the Prometheus scrape (docs/operations.md); \"*\" allows any. Others get "
 	  "403. Empty: nobody." },
@@ -407,7 +106,7 @@ static const struct tnd_opt opts[] = {
 	  "admin.* requests and events.subscribe (docs/operations.md); anyone else gets "
 	  "403. With mode = none anyone may log in under these names. Reloaded on SIGHUP." },
 
-	{ "sip", "listen", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(sip_listen), check_addr,
+	{ "sip", "listen", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(sip_listen), tnd_conf_check_addr,
 	  "Address of the SIP user agent. Needs a restart to change." },
 	{ "sip", "port", TND_OPT_INT, "5060", 1, 65535, NULL, OFF(sip_port), NULL,
 	  "SIP port, for every enabled transport. Needs a restart to change." },
@@ -416,10 +115,10 @@ static const struct tnd_opt opts[] = {
 	{ "sip", "tcp", TND_OPT_BOOL, "true", 0, 0, NULL, OFF(sip_tcp), NULL,
 	  "Listen for SIP over TCP." },
 	{ "sip", "outbound_proxy", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_outbound_proxy),
-	  check_sip_uri,
+	  tnd_conf_check_sip_uri,
 	  "SIP URI every outgoing request is sent through (e.g. sip:127.0.0.1:5070;lr). "
 	  "Empty sends to the request URI's host." },
-	{ "sip", "trusted", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_trusted), check_prefix_list,
+	{ "sip", "trusted", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_trusted), tnd_conf_check_prefix_list,
 	  "Sources whose INVITEs are taken without credentials or rate limits: IP addresses "
 	  "and CIDR prefixes, comma-separated (trunks, PBXes, the proxy). Empty trusts "
 	  "loopback while listen is a loopback address, and nobody otherwise. Untrusted "
@@ -493,11 +192,11 @@ static const struct tnd_opt opts[] = {
 	  "to known peers (firewall), or restart the gateway now and then." },
 	{ "sip", "tls_port", TND_OPT_INT, "5061", 1, 65535, NULL, OFF(sip_tls_port), NULL,
 	  "SIP over TLS port (must differ from port)." },
-	{ "sip", "tls_cert", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_cert), check_readable,
+	{ "sip", "tls_cert", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_cert), tnd_conf_check_readable,
 	  "PEM file with the gateway's SIP TLS certificate (and its chain)." },
-	{ "sip", "tls_key", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_key), check_readable,
+	{ "sip", "tls_key", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_key), tnd_conf_check_readable,
 	  "PEM file with the private key of tls_cert (unencrypted)." },
-	{ "sip", "tls_ca", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_ca), check_readable,
+	{ "sip", "tls_ca", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_tls_ca), tnd_conf_check_readable,
 	  "PEM file of the CA certificates that sign the SIP TLS peers' certificates. "
 	  "Empty: the system's (/etc/ssl/certs/ca-certificates.crt)." },
 	{ "sip", "tls_verify", TND_OPT_BOOL, "true", 0, 0, NULL, OFF(sip_tls_verify), NULL,
@@ -505,7 +204,7 @@ static const struct tnd_opt opts[] = {
 	  "tls_ca (the call ends with 503 and nothing is sent). Incoming TLS connections are "
 	  "not asked for a certificate; [sip] trusted and inbound_user admit them as others." },
 	{ "sip", "external_address", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_external_address),
-	  check_host, "Public IP address or host name of the gateway behind NAT: put in "
+	  tnd_conf_check_host, "Public IP address or host name of the gateway behind NAT: put in "
 	  "Contact, Via and From toward SIP peers, and in the SDP c= line of the SIP leg "
 	  "(the RTP sockets still bind [media] rtp_address; the browser side is set by "
 	  "[media] ice_addresses). Empty: the listen and rtp_address addresses." },
@@ -519,20 +218,20 @@ static const struct tnd_opt opts[] = {
 	  "Media worker threads. A call's media stays on one worker; give about one per "
 	  "core. Needs a restart to change." },
 	{ "media", "ice_addresses", TND_OPT_STR, "127.0.0.1", 0, 0, NULL,
-	  OFF(media_ice_addresses), check_addr_list,
+	  OFF(media_ice_addresses), tnd_conf_check_addr_list,
 	  "Addresses offered to browsers as ICE host candidates, separated by commas "
 	  "(loopback works too: they are added explicitly)." },
 	{ "media", "rtp_address", TND_OPT_STR, "127.0.0.1", 0, 0, NULL, OFF(media_rtp_address),
-	  check_addr, "Address of the RTP sockets toward SIP peers, as put in SDP." },
+	  tnd_conf_check_addr, "Address of the RTP sockets toward SIP peers, as put in SDP." },
 	{ "media", "port_min", TND_OPT_INT, "20000", 1024, 65534, NULL, OFF(media_port_min),
 	  NULL, "Lowest UDP port for media (ICE and RTP)." },
 	{ "media", "port_max", TND_OPT_INT, "29999", 1025, 65535, NULL, OFF(media_port_max),
 	  NULL, "Highest UDP port for media." },
 	{ "media", "stun_server", TND_OPT_STR, "", 0, 0, NULL, OFF(media_stun_server),
-	  check_hostport, "STUN server (IP:port) for server-reflexive ICE candidates; empty "
+	  tnd_conf_check_hostport, "STUN server (IP:port) for server-reflexive ICE candidates; empty "
 	  "for none." },
 	{ "media", "turn_server", TND_OPT_STR, "", 0, 0, NULL, OFF(media_turn_server),
-	  check_hostport, "TURN server (IP:port, UDP) for relayed ICE candidates; empty for "
+	  tnd_conf_check_hostport, "TURN server (IP:port, UDP) for relayed ICE candidates; empty for "
 	  "none." },
 	{ "media", "turn_user", TND_OPT_STR, "", 0, 0, NULL, OFF(media_turn_user), NULL,
 	  "TURN user name." },
@@ -552,7 +251,7 @@ static const struct tnd_opt opts[] = {
 	  "the call, after probation, for peers behind NAT." },
 	{ "media", "candidate_deny", TND_OPT_STR,
 	  "0.0.0.0/8,169.254.0.0/16,224.0.0.0/3,fe80::/10,ff00::/8", 0, 0, NULL,
-	  OFF(media_candidate_deny), check_cidr_list,
+	  OFF(media_candidate_deny), tnd_conf_check_cidr_list,
 	  "Address prefixes (IP/len, separated by commas) that browsers' ICE candidates may "
 	  "not point at: the gateway never sends ICE checks there. Add your internal "
 	  "networks (e.g. 10.0.0.0/8) when browsers are not on them." },
@@ -566,7 +265,7 @@ static const struct tnd_opt opts[] = {
 	  "Percent of a core a media worker may be busy before it takes no new call; new "
 	  "calls get 503 when every worker is past it. 0: no limit." },
 	{ "media", "sip_codecs", TND_OPT_STR, "PCMU,PCMA,G722,opus,G729", 0, 0, NULL,
-	  OFF(media_sip_codecs), check_codec_list,
+	  OFF(media_sip_codecs), tnd_conf_check_codec_list,
 	  "Codecs offered to SIP peers, in preference order (PCMU, PCMA, G722, G729, opus, "
 	  "iLBC), plus telephone-event. The browser's codec is relayed untouched when the "
 	  "SIP peer picks it; any other is transcoded. Answering a SIP offer, the offerer's "
@@ -581,7 +280,7 @@ static const struct tnd_opt opts[] = {
 	  "travel in the SDP: use SIP over TLS (a warning is logged otherwise)." },
 	{ "media", "sip_srtp_suites", TND_OPT_STR,
 	  "AES_CM_128_HMAC_SHA1_80,AES_CM_128_HMAC_SHA1_32,AEAD_AES_128_GCM,AEAD_AES_256_GCM",
-	  0, 0, NULL, OFF(media_sip_srtp_suites), check_srtp_suites,
+	  0, 0, NULL, OFF(media_sip_srtp_suites), tnd_conf_check_srtp_suites,
 	  "SDES suites we offer (in this preference order, one a=crypto line each) and "
 	  "accept when answering (the offerer's first one listed here is taken)." },
 	{ "media", "opus_complexity", TND_OPT_INT, "5", 0, 10, NULL, OFF(media_opus_complexity),
@@ -599,7 +298,7 @@ static const struct tnd_opt opts[] = {
 	{ "media", "opus_dtx", TND_OPT_BOOL, "false", 0, 0, NULL, OFF(media_opus_dtx), NULL,
 	  "Opus DTX toward browsers: silence is sent as rare small packets." },
 	{ "media", "hold_music", TND_OPT_STR, "", 0, 0, NULL, OFF(media_hold_music),
-	  check_readable,
+	  tnd_conf_check_readable,
 	  "WAV file (16-bit PCM, mono or stereo, 8-48 kHz, 0.1 to 600 s) the held party "
 	  "hears, looped: the SIP peer while the browser holds, the browser while the SIP "
 	  "peer holds (unless that peer sends media of its own, which is relayed instead). "
@@ -610,7 +309,7 @@ static const struct tnd_opt opts[] = {
 	  "Calls at once; further calls get 503 (JSON-RPC) or 503 Service Unavailable "
 	  "(SIP)." },
 
-	{ "calls", "allow", TND_OPT_STR, "*", 0, 0, NULL, OFF(calls_allow), check_patterns,
+	{ "calls", "allow", TND_OPT_STR, "*", 0, 0, NULL, OFF(calls_allow), tnd_conf_check_patterns,
 	  "Who browsers may call: comma-separated glob patterns matched against the whole "
 	  "`to` URI, e.g. \"sip:*@pbx.example, tel:+4930*\". * and ? never match @ ; ? : "
 	  "< > \" or space, so a host cannot be smuggled in (write sip:*@pbx.example:* to "
@@ -674,7 +373,7 @@ static const struct tnd_opt opts[] = {
 	  "are dropped, counted and logged as errors." },
 
 	{ "events", "webhook", TND_OPT_STR, "", 0, 0, NULL, OFF(events_webhook),
-	  check_http_url,
+	  tnd_conf_check_http_url,
 	  "http://host[:port]/path that gets each call event as a JSON POST, in order "
 	  "(docs/operations.md). Empty: no webhook. Reloaded on SIGHUP." },
 	{ "events", "queue", TND_OPT_INT, "1000", 10, 1000000, NULL, OFF(events_queue), NULL,
@@ -793,7 +492,7 @@ static int account_value(const char *field, const char *v, char *err, size_t err
 		return EINVAL;
 	}
 	if (!strcmp(field, "registrar") || !strcmp(field, "proxy"))
-		return check_sip_uri(v, err, errlen);
+		return tnd_conf_check_sip_uri(v, err, errlen);
 	if (!strcmp(field, "transport") && *v && strcmp(v, "udp") && strcmp(v, "tcp")) {
 		snprintf(err, errlen, "transport is udp or tcp");
 		return EINVAL;
