@@ -425,10 +425,20 @@ struct tnd_sipmsg_params {
 	const char *from_user;  /* From is sip:from_user@public_host */
 	const char *ctype;
 	const char *body;       /* NUL-terminated */
+	/* An account's identity, or NULL for all three, as in
+	 * tnd_sipcall_params: from_uri replaces From, route (host an IP
+	 * literal) is the first hop instead of the UA's proxy, and with cred
+	 * a 401/407 is answered once (again after stale=true; MD5 or
+	 * SHA-256), and the account's cached challenge for that first hop
+	 * (shared with its calls) gives credentials pre-emptively. */
+	const char *from_uri;
+	const char *route;
+	const struct tnd_sip_cred *cred;
 };
-/* Sends it; `done` follows from the loop. EINVAL (bad parameter, or a
- * host name with no outbound proxy: nothing sent), EBUSY while the UA
- * stops, ENOMEM. */
+/* Sends it; `done` follows from the loop (a 401/407 whose credentials are
+ * refused, or that has no answerable challenge, is its status). EINVAL (bad
+ * parameter, or a host name with no outbound proxy: nothing sent), EBUSY
+ * while the UA stops, ENOMEM. */
 int tnd_sipua_message(struct tnd_sipua *ua, const struct tnd_sipmsg_params *p,
 		      tnd_sipreq_done_h *done, void *arg);
 

@@ -381,6 +381,16 @@ struct tnd_sipauth_hdrs {
 void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip);
 /* Drops them (the account's credentials were refused). */
 void tnd_sipauth_forget(struct tnd_sipcall *call);
+/* The same for a request outside any call (an out-of-dialog MESSAGE):
+ * credentials `a`, first hop `scope` (its proxy, else the UA's, else its
+ * Request-URI); a call of the same account and first hop shares the
+ * entry. preempt: 0 with h filled, ENOENT when nothing is cached. */
+void tnd_sipauth_learn_for(struct tnd_sipua *ua, const struct tnd_sipauth *a,
+			   const char *scope, const sip_t *sip);
+void tnd_sipauth_forget_for(struct tnd_sipua *ua, const struct tnd_sipauth *a,
+			    const char *scope);
+int tnd_sipauth_preempt(struct tnd_sipua *ua, const struct tnd_sipauth *a, const char *scope,
+			const char *method, const char *uri, struct tnd_sipauth_hdrs *h);
 void tnd_sipauth_cache_free(struct tnd_sipua *ua);
 /* The call's pre-emptive credentials for a request of `method`, all ""
  * without credentials or a cached challenge. */
