@@ -424,6 +424,11 @@ static int m_message(struct tnd_api_req *req, json_t *params)
 		tnd_api_req_msg(req, "params: exactly one of to and call");
 		return TND_RPC_INVALID_PARAMS;
 	}
+	if (p.account && p.call) {
+		tnd_api_req_msg(req, "params.account: only with to (a call's dialog has its "
+				"account already)");
+		return TND_RPC_INVALID_PARAMS;
+	}
 	if (!ops(req)->message)
 		return not_yet(req, "MESSAGE on the SIP leg");
 	r = ops(req)->message(calls_of(req), req->conn, req->conn->user, &p, sent_done, req, msg,
