@@ -14,7 +14,13 @@ to the REFER, and its CALL_CLOSED for our BYE.
   (pre-emptive): Kamailio challenges the INVITE once in two calls and each
   realm once.
 - A wrong dialog password: the hold is refused 407, the MESSAGE fails 407,
-  the hangup ends the call (`call.state` ended) and nothing is left."""
+  the hangup ends the call (`call.state` ended) and nothing is left.
+- `message` outside a call with `account` (Kamailio challenges MESSAGE,
+  kamailio.py MESSAGE_AUTH): alice's reaches baresip, which prints its
+  text, and the browser gets {}; her second MESSAGE carries credentials
+  from the cached challenge (Kamailio challenged once, authorised twice);
+  carol's account, whose password Kamailio does not share, fails with the
+  407 and Kamailio authorised none of hers."""
 
 import asyncio
 
@@ -24,6 +30,7 @@ from aiortc_peer import offering_pc
 from kamailio import Kamailio
 from peers import Baresip
 from tandem_harness import Gateway, tap_main
+from test_info_message import baresip_with_console, console_until
 from test_register import USERS, connect, counters_zero, gw_conf
 
 
@@ -137,6 +144,48 @@ async def test_sha256_wrong_dialog_password():
     await wrong_dialog_password("SHA-256")
 
 
+async def message_as_account(alg):
+    # carol's account has no proxy of its own: the gateway's outbound proxy
+    users = dict(USERS, carol="not-carolpw")
+    with Kamailio(users, algorithm=alg, message_auth=True, relay_direct=True) as kam, \
+            Gateway(gw_conf(kam, proxy=kam.uri,
+                            extra="outbound_proxy = %s\n" % kam.uri)) as gw:
+        c = await connect(gw)
+        b, cons = baresip_with_console()
+        try:
+            for n in (1, 2):
+                body = "as alice %s %d" % (alg or "MD5", n)
+                assert await c.call("message", {"to": b.uri, "account": "alice",
+                                                "body": body}) == {}
+                await asyncio.to_thread(console_until, cons,
+                                        'sip:alice@127.0.0.1: "%s"' % body)
+            m = await c.request("message", {"to": b.uri, "account": "carol", "body": "x"})
+            err = m.get("error", {})
+            assert err.get("code") == 407 and err["data"]["sip_status"] == 407, m
+            await counters_zero(c)
+        finally:
+            b.stop()
+            cons.close()
+        await c.close()
+        log = kam.read_log()
+        seen = {k: log.count(k) for k in (
+            "MESSAGE challenged: sip:alice@", "MESSAGE authorised: sip:alice@",
+            "MESSAGE challenged: sip:carol@", "MESSAGE authorised: sip:carol@")}
+        assert seen == {"MESSAGE challenged: sip:alice@": 1,
+                        "MESSAGE authorised: sip:alice@": 2,
+                        "MESSAGE challenged: sip:carol@": 2,
+                        "MESSAGE authorised: sip:carol@": 0}, (alg, seen)
+
+
+async def test_md5_message_as_account():
+    await message_as_account(None)
+
+
+async def test_sha256_message_as_account():
+    await message_as_account("SHA-256")
+
+
 if __name__ == "__main__":
     tap_main([test_md5_every_request, test_sha256_every_request,
-              test_md5_wrong_dialog_password, test_sha256_wrong_dialog_password])
+              test_md5_wrong_dialog_password, test_sha256_wrong_dialog_password,
+              test_md5_message_as_account, test_sha256_message_as_account])
