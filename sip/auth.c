@@ -20,6 +20,7 @@
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_tag.h>
 
 #include "gateway/base/log.h"
@@ -168,16 +169,14 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
 	return err;
 }
 
-bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
+/* Whether nua keeps a request challenged with sip waiting for
+ * nua_authenticate(): Sofia 1.12 gives up at once (no request waits) on a
+ * Digest challenge it cannot parse, one naming another algorithm than MD5 */
+static bool nua_waits(const sip_t *sip)
 {
-	const sip_www_authenticate_t *lists[2];
+	const sip_www_authenticate_t *lists[2] = { sip->sip_www_authenticate,
+						   sip->sip_proxy_authenticate };
 
-	if (!nh || !sip)
-		return false;
-	lists[0] = sip->sip_www_authenticate;
-	lists[1] = sip->sip_proxy_authenticate;
-	/* Sofia 1.12 gives up at once (no request waits) on a Digest
-	 * challenge it cannot parse: one naming another algorithm than MD5 */
 	for (int i = 0; i < 2; i++)
 		for (const sip_www_authenticate_t *au = lists[i]; au; au = au->au_next) {
 			bool stale = false;
@@ -186,10 +185,49 @@ bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
 			    msg_params_find(au->au_params, "realm=") && !usable(au, &stale))
 				return false;
 		}
+	return true;
+}
+
+bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
+{
+	if (!nh || !sip || !nua_waits(sip))
+		return false;
 	/* nua keeps the request waiting for nua_authenticate() at the head of
 	 * the dialog's queue, and sends nothing queued behind it (a BYE):
 	 * credentials for a realm no challenge names make nua end it with 904 */
 	nua_authenticate(nh, NUTAG_AUTH("Digest:\"tandem.invalid\":-:-"), TAG_END());
+	return true;
+}
+
+bool tnd_sipauth_abandon(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip)
+{
+	char *creds[MAX_REALMS] = { NULL };
+	char anon_user[] = "anonymous", anon_secret[] = "-";
+	struct tnd_sipauth anon = { .user = anon_user, .secret = anon_secret };
+	bool stale = false;
+	size_t n, i;
+
+	if (!nh || !sip || !nua_waits(sip))
+		return false;
+	if (!a->user)
+		a = &anon;      /* a call without an account: nua needs some */
+	n = collect(a, sip->sip_www_authenticate, creds, 0, MAX_REALMS, &stale);
+	n = collect(a, sip->sip_proxy_authenticate, creds, n, MAX_REALMS, &stale);
+	if (!n)
+		return false;
+	/* nua can end a request waiting for credentials only by restarting
+	 * it (904, "no matching credentials", makes it end the whole session
+	 * after a re-INVITE). So restart it, with the credentials already
+	 * refused (nothing new for the server) and Max-Forwards: 0: the first
+	 * proxy must answer 483 before it checks credentials (RFC 3261 16.3,
+	 * steps 3 and 6), a final answer that leaves the dialog as it was */
+	nua_authenticate(nh, NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
+			 TAG_IF(n > 2, NUTAG_AUTH(creds[2])), TAG_IF(n > 3, NUTAG_AUTH(creds[3])),
+			 SIPTAG_MAX_FORWARDS_STR("0"), TAG_END());
+	for (i = 0; i < n; i++) {
+		explicit_bzero(creds[i], strlen(creds[i]));
+		g_free(creds[i]);
+	}
 	return true;
 }
 

@@ -145,6 +145,10 @@ struct tnd_sipcall {
 	unsigned re_tries;
 	bool re_stale;               /* the peer's offer was answered while our
 				      * retry waited: our SDP is out of date */
+	bool re_abandon;             /* our refused re-INVITE is being ended
+				      * (tnd_sipauth_abandon): its answer is no news */
+	bool re_stuck;               /* ... and could not be: nua sends no re-INVITE
+				      * of ours again in this dialog */
 	/* replaces.c: To tags of the early dialogs of our INVITE (nua sets
 	 * none on its leg without 100rel), newest at early_next - 1 */
 	char early_tags[4][72];
@@ -354,6 +358,14 @@ int tnd_sipauth_sha256(struct tnd_sipauth *a, const sip_t *sip, const char *meth
  * reported: when nua keeps it waiting for credentials, ends it (nua then
  * reports it again with 904, which the caller ignores) and returns true. */
 bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip);
+/* The same for a re-INVITE whose MD5 credentials were refused (sip the
+ * refusal), which nua keeps waiting at the head of the dialog's INVITE
+ * queue (a later re-INVITE would wait behind it for ever), where 904
+ * would make nua end the call: it is sent once more with Max-Forwards: 0
+ * for the first proxy to end it with 483. true when that went out; its
+ * final answer follows as nua_r_invite (a 401/407 again: the challenger
+ * was the peer itself, and the request still waits). */
+bool tnd_sipauth_abandon(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip);
 /* A response other than 401/407: the next challenge starts a new round. */
 static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
 {
