@@ -179,7 +179,7 @@ class Kamailio:
     def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False,
                  algorithm=None, dialog_users=None, one_time_nonce=False,
                  relay_direct=False, tls=None, lifetime=None, dids=None, flows=False,
-                 message_auth=False):
+                 message_auth=False, dialog_methods=None):
         """dialog_users: {name: password} of the dlgsub table, which turns
         on DIALOG_AUTH. one_time_nonce: each nonce is good for one request
         (then no credentials can be pre-emptive). relay_direct: a
@@ -193,7 +193,9 @@ class Kamailio:
         kept (fix_nated_register) and requests to a contact go back over that
         connection only, never a new one (set_forward_no_connect): the
         registration's flow must still be open. message_auth: a MESSAGE
-        outside a dialog is challenged (407) like an INVITE (MESSAGE_AUTH)."""
+        outside a dialog is challenged (407) like an INVITE (MESSAGE_AUTH).
+        dialog_methods: only these methods ("INVITE", a Kamailio is_method
+        list) meet DIALOG_AUTH; alice's BYE then needs only the base check."""
         tcp = tcp or bool(tls)
         self.tls_port = free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
@@ -225,7 +227,10 @@ class Kamailio:
                            "tcp": "listen=tcp:127.0.0.1:%d" % self.port if tcp else
                            "disable_tcp=yes",
                            "min_expires": min_expires, "nonce_expire": nonce_expire,
-                           "dialog_auth": DIALOG_AUTH if dialog_users else "",
+                           "dialog_auth": (DIALOG_AUTH.replace(
+                               '!is_method("ACK|CANCEL|PRACK")',
+                               'is_method("%s")' % dialog_methods) if dialog_methods
+                               else DIALOG_AUTH) if dialog_users else "",
                            "message_auth": MESSAGE_AUTH if message_auth else "",
                            "relay_direct": '\tif ($rp != %d) {\n\t\tt_relay();\n'
                            '\t\texit;\n\t}' % self.port if relay_direct else "",

@@ -15,6 +15,10 @@ to the REFER, and its CALL_CLOSED for our BYE.
   realm once.
 - A wrong dialog password: the hold is refused 407, the MESSAGE fails 407,
   the hangup ends the call (`call.state` ended) and nothing is left.
+- A hold refused for good (MD5, wrong dialog password, Kamailio asking
+  only re-INVITEs for it) does not block the dialog: a second hold is sent
+  (Kamailio challenges it too: 4 challenges in all) and refused with its
+  own `call.state` 407, and our BYE still reaches baresip (CALL_CLOSED).
 - `message` outside a call with `account` (Kamailio challenges MESSAGE,
   kamailio.py MESSAGE_AUTH): alice's reaches baresip, which prints its
   text, and the browser gets {}; her second MESSAGE carries credentials
@@ -144,6 +148,34 @@ async def test_sha256_wrong_dialog_password():
     await wrong_dialog_password("SHA-256")
 
 
+async def test_md5_refused_hold_then_hold():
+    with Kamailio(USERS, dialog_users={"alice": "not-hers"}, dialog_methods="INVITE",
+                  relay_direct=True) as kam, \
+            Gateway(gw_conf(kam, proxy=kam.uri)) as gw:
+        c = await connect(gw)
+        b = bob(kam)
+        try:
+            call, pc = await place(c, kam, b)
+            for _ in (1, 2):
+                assert await c.call("hold", {"call": call}) == {}
+                await c.wait_note(lambda m: m["method"] == "call.state" and
+                                  m["params"]["call"] == call and
+                                  m["params"].get("code") == 407, timeout=10)
+            b.events.clear()
+            await c.call("hangup", {"call": call})
+            st = await c.wait_state(call, "ended", timeout=15)
+            assert st["code"] == 200, st
+            b.wait_event("CALL_CLOSED")
+            await pc.close()
+            await counters_zero(c)
+        finally:
+            b.stop()
+        await c.close()
+        log = kam.read_log()
+        assert "authorised in dialog" not in log, log[-2000:]
+        assert log.count("INVITE challenged in dialog") == 4, log[-3000:]
+
+
 async def message_as_account(alg):
     # carol's account has no proxy of its own: the gateway's outbound proxy
     users = dict(USERS, carol="not-carolpw")
@@ -188,4 +220,5 @@ async def test_sha256_message_as_account():
 if __name__ == "__main__":
     tap_main([test_md5_every_request, test_sha256_every_request,
               test_md5_wrong_dialog_password, test_sha256_wrong_dialog_password,
+              test_md5_refused_hold_then_hold,
               test_md5_message_as_account, test_sha256_message_as_account])
