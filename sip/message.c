@@ -6,7 +6,11 @@
  * it is text (text.c); the owner decides where it goes.
  * A request in a dialog queues its owner's `done` on the call (FIFO per
  * method: nua reports answers of one method in order); a MESSAGE outside
- * any dialog has a handle of its own whose hmagic is a struct tnd_sipmsg.
+ * any dialog has a handle of its own whose hmagic is a struct tnd_sipmsg;
+ * sent as an account (its From, proxy and credentials), it carries
+ * credentials from the account's cached challenge (authcache.c), and a
+ * 401/407 is answered once: MD5 by nua on the handle, SHA-256 (RFC 8760)
+ * by a new MESSAGE on it (nua has finished the first).
  * Every `done` runs exactly once: at the final answer, or with status 0
  * when the dialog ends or the UA stops first. Signalling thread. */
 #include <errno.h>
