@@ -246,12 +246,42 @@ int tnd_sipcall_sha256_hdrs(struct tnd_sipcall *call, const sip_t *sip, const ch
 	return err;
 }
 
+/* RFC 3261 12.1.2: a UAC's route set is its 2xx's Record-Route, reversed
+ * (at most 16 entries; more, or one too long, and none is kept) */
+static void keep_route_set(struct tnd_sipcall *call, const sip_t *sip)
+{
+	const sip_record_route_t *v[16], *rr;
+	GString *s;
+	size_t n = 0;
+
+	for (rr = sip->sip_record_route; rr && n < 16; rr = rr->r_next)
+		v[n++] = rr;
+	if (rr || !n)
+		return;
+	s = g_string_new(NULL);
+	while (n-- > 0) {
+		char buf[512];
+
+		if (url_e(buf, (isize_t)sizeof(buf), v[n]->r_url) < 0 ||
+		    strlen(buf) >= sizeof(buf) - 1) {
+			g_string_free(s, TRUE);
+			return;
+		}
+		g_string_append_printf(s, "%s<%s>", s->len ? ", " : "", buf);
+	}
+	free(call->rroute);
+	call->rroute = strdup(s->str);
+	g_string_free(s, TRUE);
+}
+
 void tnd_sipcall_set_target(struct tnd_sipcall *call, const sip_t *sip)
 {
 	char buf[512];
 
 	if (!call->auth.user || !sip || !sip->sip_contact)
 		return;
+	if (call->outgoing)
+		keep_route_set(call, sip);
 	if (url_e(buf, (isize_t)sizeof(buf), sip->sip_contact->m_url) < 0 ||
 	    strlen(buf) >= sizeof(buf) - 1)
 		return;

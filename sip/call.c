@@ -62,6 +62,7 @@ static void call_destroy(void *data)
 	free(call->to_hdr);
 	free(call->next_hop);
 	free(call->target);
+	free(call->rroute);
 	free(call->refer_to);
 	tnd_sipauth_clear(&call->auth);
 }
@@ -329,6 +330,19 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 		explicit_bzero(hdr, sizeof(hdr));
 		if (!err)
 			return true;
+	}
+	if (call->established && call->outgoing && !strcmp(what, "BYE")) {
+		/* SHA-256 (RFC 8760): nua has ended the session at this answer,
+		 * so the BYE goes again on its own (message.c); the call ends
+		 * here all the same */
+		struct tnd_sipauth_hdrs auth;
+
+		err = tnd_sipcall_sha256_hdrs(call, sip, "BYE", label, &auth);
+		if (!err)
+			err = tnd_sipmsg_bye_again(call, sip, &auth);
+		explicit_bzero(&auth, sizeof(auth));
+		if (!err)
+			TND_LOG_INFO(TND_LOG_SIP, "%s: sent again with SHA-256 credentials", label);
 	}
 	if (call->state != CS_ENDING || call->established) {
 		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);

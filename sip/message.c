@@ -35,6 +35,7 @@ struct sipreq {
 	char *ctype, *body;          /* owned (g_malloc): sent again after a SHA-256
 				      * challenge (auth.c) */
 	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
+	bool bye;                    /* a call's BYE sent again (no done) */
 };
 
 /* An out-of-dialog MESSAGE of ours. Refcounted; ua->msgs holds one
@@ -52,6 +53,7 @@ struct tnd_sipmsg {
 	char *ruri, *scope;          /* owned: Request-URI; first hop (authcache.c) */
 	char *ctype, *body;          /* owned */
 	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
+	bool bye;                    /* a call's BYE sent again (no done) */
 };
 
 void tnd_sip_content_type(const sip_t *sip, char *buf, size_t size)
@@ -452,6 +454,14 @@ void tnd_sipmsg_event(void *hmagic, nua_event_t event, int status, const char *p
 {
 	struct tnd_sipmsg *msg = hmagic;
 
+	if (msg->bye && event == nua_r_method && status >= 200) {
+		TND_LOG_INFO(TND_LOG_SIP, "BYE sent again with credentials got %d %s", status,
+			     phrase ? phrase : "");
+		tnd_obj_get(msg);
+		msg_finish(msg, status, phrase);
+		tnd_obj_put(msg);
+		return;
+	}
 	if (event != nua_r_message || status < 200 || !msg->done)
 		return;
 	if ((status == 401 || status == 407) && msg_challenged(msg, status, sip))
@@ -574,4 +584,37 @@ int tnd_sipua_message(struct tnd_sipua *ua, const struct tnd_sipmsg_params *p,
 	free(to);
 	tnd_obj_put(msg);
 	return err;
+}
+
+int tnd_sipmsg_bye_again(struct tnd_sipcall *call, const sip_t *sip,
+			 const struct tnd_sipauth_hdrs *auth)
+{
+	struct tnd_sipua *ua = call->ua;
+	struct tnd_sipmsg *msg;
+	char cseq[32];
+
+	if (!ua || !ua->nua || ua->stopping || !call->outgoing || !call->target || !sip ||
+	    !sip->sip_call_id || !sip->sip_from || !sip->sip_to || !sip->sip_cseq)
+		return EINVAL;
+	msg = tnd_obj_zalloc(sizeof(*msg), msg_destroy);
+	if (!msg)
+		return ENOMEM;
+	msg->ua = ua;
+	msg->bye = true;
+	msg->nh = nua_handle(ua->nua, msg, TAG_END());
+	if (!msg->nh) {
+		tnd_obj_put(msg);
+		return ENOMEM;
+	}
+	ua->msgs = g_list_prepend(ua->msgs, msg);       /* takes our reference */
+	/* the refused BYE's From and To carry the dialog's tags; the next
+	 * hop is where the dialog's requests went (NUTAG_PROXY, call_out.c) */
+	snprintf(cseq, sizeof(cseq), "%u BYE", (unsigned)sip->sip_cseq->cs_seq + 1);
+	nua_method(msg->nh, NUTAG_METHOD("BYE"), NUTAG_URL(URL_STRING_MAKE(call->target)),
+		   SIPTAG_CALL_ID(sip->sip_call_id), SIPTAG_FROM(sip->sip_from),
+		   SIPTAG_TO(sip->sip_to), SIPTAG_CSEQ_STR(cseq),
+		   TAG_IF(call->rroute, SIPTAG_ROUTE_STR(call->rroute)),
+		   TAG_IF(call->next_hop, NUTAG_PROXY(URL_STRING_MAKE(call->next_hop))),
+		   TND_SIPAUTH_TAGS(auth), TAG_END());
+	return 0;
 }

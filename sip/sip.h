@@ -215,8 +215,9 @@ struct tnd_sipcall_handlers {
  * its later requests (the next calls' INVITEs, every request in their
  * dialogs) carry credentials from the cached challenges, one per realm, nc
  * counted up, so a server that lets a nonce live answers without a
- * 401/407. A BYE must get through that way with SHA-256: nua ends the
- * session at any final answer to a BYE, a challenge included. */
+ * 401/407. nua ends the session at any final answer to a BYE, a SHA-256
+ * challenge included: the BYE of a call we placed then goes again with
+ * credentials as a request of its own (`ended` has reported the 401/407). */
 struct tnd_sip_cred {
 	const char *user;       /* authentication user name, no ':' or control */
 	const char *password;   /* NULL when ha1 is given */

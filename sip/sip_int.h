@@ -155,6 +155,9 @@ struct tnd_sipcall {
 	unsigned early_next;
 	/* authcache.c: pre-emptive and SHA-256 credentials in the dialog */
 	char *target;                /* owned: the peer's Contact URI, or NULL */
+	char *rroute;                /* owned: our route set as a Route value (the
+				      * 2xx's Record-Route reversed), or NULL:
+				      * for a BYE sent again (message.c) */
 	char *refer_to;              /* owned: our REFER's Refer-To, for a SHA-256 retry */
 };
 
@@ -297,6 +300,14 @@ void tnd_sipmsg_event(void *msg, nua_event_t event, int status, const char *phra
 		      const sip_t *sip);
 /* nua_i_message outside any dialog: admits, answers and destroys nh. */
 void tnd_sipua_i_message(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh, const sip_t *sip);
+/* The call's BYE got a SHA-256 challenge (sip), which nua cannot answer:
+ * it has ended the session, so the BYE goes again with `auth` as a request
+ * of its own (same Call-ID, tags, route set and remote target, next CSeq)
+ * on a handle of its own (kept in ua->msgs until its final answer, which
+ * is only logged). An outgoing call with a remote target only: 0,
+ * EINVAL, ENOMEM. */
+int tnd_sipmsg_bye_again(struct tnd_sipcall *call, const sip_t *sip,
+			 const struct tnd_sipauth_hdrs *auth);
 /* Ends every pending out-of-dialog MESSAGE (done with status 0) and
  * destroys their handles (the UA is freed). */
 void tnd_sipmsg_cut_all(struct tnd_sipua *ua);

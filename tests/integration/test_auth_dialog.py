@@ -19,6 +19,10 @@ to the REFER, and its CALL_CLOSED for our BYE.
   only re-INVITEs for it) does not block the dialog: a second hold is sent
   (Kamailio challenges it too: 4 challenges in all) and refused with its
   own `call.state` 407, and our BYE still reaches baresip (CALL_CLOSED).
+- SHA-256, nothing cached for the dialog's realm, the hangup's BYE the
+  first request in the dialog: Sofia ends the session at its 407, and the
+  gateway sends the BYE again with credentials: Kamailio challenged one BYE
+  and authorised one, and baresip's call closed.
 - `message` outside a call with `account` (Kamailio challenges MESSAGE,
   kamailio.py MESSAGE_AUTH): alice's reaches baresip, which prints its
   text, and the browser gets {}; her second MESSAGE carries credentials
@@ -176,6 +180,28 @@ async def test_md5_refused_hold_then_hold():
         assert log.count("INVITE challenged in dialog") == 4, log[-3000:]
 
 
+async def test_sha256_bye_first_in_dialog():
+    with Kamailio(USERS, algorithm="SHA-256", dialog_users={"alice": "secret"},
+                  relay_direct=True) as kam, \
+            Gateway(gw_conf(kam, proxy=kam.uri)) as gw:
+        c = await connect(gw)
+        b = bob(kam)
+        try:
+            call, pc = await place(c, kam, b)
+            b.events.clear()
+            await c.call("hangup", {"call": call})
+            await c.wait_state(call, "ended", timeout=15)
+            b.wait_event("CALL_CLOSED")
+            await pc.close()
+            await counters_zero(c)
+        finally:
+            b.stop()
+        await c.close()
+        log = kam.read_log()
+        assert log.count("BYE challenged in dialog") == 1, log[-3000:]
+        assert log.count("BYE authorised in dialog") == 1, log[-3000:]
+
+
 async def message_as_account(alg):
     # carol's account has no proxy of its own: the gateway's outbound proxy
     users = dict(USERS, carol="not-carolpw")
@@ -220,5 +246,5 @@ async def test_sha256_message_as_account():
 if __name__ == "__main__":
     tap_main([test_md5_every_request, test_sha256_every_request,
               test_md5_wrong_dialog_password, test_sha256_wrong_dialog_password,
-              test_md5_refused_hold_then_hold,
+              test_md5_refused_hold_then_hold, test_sha256_bye_first_in_dialog,
               test_md5_message_as_account, test_sha256_message_as_account])
