@@ -35,7 +35,6 @@ struct sipreq {
 	char *ctype, *body;          /* owned (g_malloc): sent again after a SHA-256
 				      * challenge (auth.c) */
 	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
-	bool bye;                    /* a call's BYE sent again (no done) */
 };
 
 /* An out-of-dialog MESSAGE of ours. Refcounted; ua->msgs holds one
