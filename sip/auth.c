@@ -133,12 +133,31 @@ static size_t collect(const struct tnd_sipauth *a, const sip_www_authenticate_t 
 	return n;
 }
 
+/* "Digest:REALM:-:-" per usable challenge of sip into ph; how many. */
+static size_t placeholders(const sip_t *sip, char **ph)
+{
+	char anon_user[] = "-", anon_secret[] = "-";
+	struct tnd_sipauth anon = { .user = anon_user, .secret = anon_secret };
+	bool stale = false;
+	size_t n = collect(&anon, sip->sip_www_authenticate, ph, 0, MAX_REALMS, &stale);
+
+	return collect(&anon, sip->sip_proxy_authenticate, ph, n, MAX_REALMS, &stale);
+}
+
+static void creds_free(char **creds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		explicit_bzero(creds[i], strlen(creds[i]));
+		g_free(creds[i]);
+	}
+}
+
 int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip,
 		       const char *what)
 {
-	char *creds[MAX_REALMS] = { NULL };
+	char *creds[MAX_REALMS] = { NULL }, *ph[MAX_REALMS] = { NULL };
 	bool stale = false;
-	size_t n, i;
+	size_t n, i, nph;
 	int err = 0;
 
 	if (!a->user || !sip)
@@ -158,9 +177,17 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
 	a->tries++;
 	TND_LOG_INFO(TND_LOG_SIP, "%s: answering the challenge as %s%s", what, a->user,
 		     stale ? " (stale nonce)" : "");
-	nua_authenticate(nh, NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
+	/* nua takes credentials equal to those it holds as no change (904,
+	 * and the request ends), even after it dropped them on a refusal of
+	 * another request of the handle: placeholders first make ours new */
+	nph = placeholders(sip, ph);
+	nua_authenticate(nh, TAG_IF(nph > 0, NUTAG_AUTH(ph[0])),
+			 TAG_IF(nph > 1, NUTAG_AUTH(ph[1])), TAG_IF(nph > 2, NUTAG_AUTH(ph[2])),
+			 TAG_IF(nph > 3, NUTAG_AUTH(ph[3])),
+			 NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
 			 TAG_IF(n > 2, NUTAG_AUTH(creds[2])), TAG_IF(n > 3, NUTAG_AUTH(creds[3])),
 			 TAG_END());
+	creds_free(ph, nph);
  out:
 	for (i = 0; i < n; i++) {
 		explicit_bzero(creds[i], strlen(creds[i]));
@@ -202,32 +229,26 @@ bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
 bool tnd_sipauth_abandon(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip)
 {
 	char *creds[MAX_REALMS] = { NULL };
-	char anon_user[] = "anonymous", anon_secret[] = "-";
-	struct tnd_sipauth anon = { .user = anon_user, .secret = anon_secret };
-	bool stale = false;
-	size_t n, i;
+	size_t n;
 
+	(void)a;
 	if (!nh || !sip || !nua_waits(sip))
 		return false;
-	if (!a->user)
-		a = &anon;      /* a call without an account: nua needs some */
-	n = collect(a, sip->sip_www_authenticate, creds, 0, MAX_REALMS, &stale);
-	n = collect(a, sip->sip_proxy_authenticate, creds, n, MAX_REALMS, &stale);
+	/* placeholder credentials for each realm challenged: nua takes the
+	 * refused ones again as no change (904), and none needs the password */
+	n = placeholders(sip, creds);
 	if (!n)
 		return false;
 	/* nua can end a request waiting for credentials only by restarting
 	 * it (904, "no matching credentials", makes it end the whole session
-	 * after a re-INVITE). So restart it, with the credentials already
-	 * refused (nothing new for the server) and Max-Forwards: 0: the first
-	 * proxy must answer 483 before it checks credentials (RFC 3261 16.3,
-	 * steps 3 and 6), a final answer that leaves the dialog as it was */
+	 * after a re-INVITE). So restart it requiring an extension no proxy
+	 * has: the first proxy must answer 420 before it checks credentials
+	 * (RFC 3261 16.3, steps 5 and 6), which leaves the dialog as it was
+	 * (RFC 5057 5.1; Max-Forwards: 0 would get 483, which ends it) */
 	nua_authenticate(nh, NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
 			 TAG_IF(n > 2, NUTAG_AUTH(creds[2])), TAG_IF(n > 3, NUTAG_AUTH(creds[3])),
-			 SIPTAG_MAX_FORWARDS_STR("0"), TAG_END());
-	for (i = 0; i < n; i++) {
-		explicit_bzero(creds[i], strlen(creds[i]));
-		g_free(creds[i]);
-	}
+			 SIPTAG_PROXY_REQUIRE_STR("tandem-abandon"), TAG_END());
+	creds_free(creds, n);
 	return true;
 }
 

@@ -369,8 +369,9 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 }
 
 /* The final answer to a refused re-INVITE sent once more to end it
- * (tnd_sipauth_abandon): 483 from the first proxy, as wanted; a challenge
- * again means the peer itself challenged, and nua still holds it. */
+ * (tnd_sipauth_abandon): 420 from the first proxy, as wanted; a challenge
+ * again means the peer itself challenged (or a proxy that skips the
+ * Proxy-Require check), and nua still holds it. */
 static void abandoned(struct tnd_sipcall *call, int status, const char *phrase)
 {
 	call->re_abandon = false;
@@ -381,8 +382,8 @@ static void abandoned(struct tnd_sipcall *call, int status, const char *phrase)
 		return;
 	}
 	call->re_stuck = true;
-	TND_LOG_NOTICE(TND_LOG_SIP, "call %s: the peer refuses our credentials for re-INVITEs: "
-		       "no re-INVITE can follow in this dialog", call->call_id);
+	TND_LOG_NOTICE(TND_LOG_SIP, "call %s: the refused re-INVITE could not be ended: no "
+		       "re-INVITE can follow in this dialog", call->call_id);
 	/* one the owner sent meanwhile waits behind it for ever */
 	if (tnd_sipcall_reinvite_out(call))
 		tnd_sipcall_on_r_reinvite(call, status, phrase, NULL);

@@ -358,9 +358,10 @@ int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *bo
  * follows. After a 491 it is sent again after the RFC 3261 14.1 delay
  * (2.1-4 s when we placed the call, else 0-2 s), at most 3 times. EINVAL,
  * EALREADY before the dialog is confirmed or once ending, EBUSY while
- * another offer of either side is open, EPERM once the peer itself (no
- * proxy before it) refused our credentials for a re-INVITE (Sofia keeps
- * that one waiting and sends no other), ENOMEM. */
+ * another offer of either side is open, EPERM after a re-INVITE refused
+ * for its MD5 credentials that could not be ended (Sofia keeps it waiting
+ * and sends no other: the challenger was the peer itself, or a proxy that
+ * ignores Proxy-Require, auth.c), ENOMEM. */
 int tnd_sipcall_reinvite(struct tnd_sipcall *call, const char *sdp);
 /* Answers the peer's pending offer (`reoffer`): 2xx with our SDP (our
  * answer, or our offer to an offerless re-INVITE), or a failure 300-699

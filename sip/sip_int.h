@@ -372,10 +372,12 @@ bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip);
 /* The same for a re-INVITE whose MD5 credentials were refused (sip the
  * refusal), which nua keeps waiting at the head of the dialog's INVITE
  * queue (a later re-INVITE would wait behind it for ever), where 904
- * would make nua end the call: it is sent once more with Max-Forwards: 0
- * for the first proxy to end it with 483. true when that went out; its
- * final answer follows as nua_r_invite (a 401/407 again: the challenger
- * was the peer itself, and the request still waits). */
+ * would make nua end the call: it is sent once more with placeholder
+ * credentials and Proxy-Require: tandem-abandon, for the first proxy to
+ * end it with 420. true when that went out; its final answer follows as
+ * nua_r_invite (a 401/407 again: the challenger was the peer itself, or
+ * a proxy that skips the Proxy-Require check, and the request still
+ * waits). */
 bool tnd_sipauth_abandon(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip);
 /* A response other than 401/407: the next challenge starts a new round. */
 static inline void tnd_sipauth_ok(struct tnd_sipauth *a)

@@ -48,6 +48,7 @@ loadmodule "ctl.so"
 loadmodule "db_text.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
+loadmodule "sanity.so"
 %(more_modules)s
 
 modparam("ctl", "binrpc", "unix:%(run)s/ctl")
@@ -71,6 +72,7 @@ request_route {
 		sl_send_reply("483", "Too Many Hops");
 		exit;
 	}
+%(proxy_require)s
 	if (has_totag()) {
 %(dialog_auth)s
 		if (is_method("BYE") && $fU == "alice") {
@@ -179,7 +181,7 @@ class Kamailio:
     def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False,
                  algorithm=None, dialog_users=None, one_time_nonce=False,
                  relay_direct=False, tls=None, lifetime=None, dids=None, flows=False,
-                 message_auth=False, dialog_methods=None):
+                 message_auth=False, dialog_methods=None, proxy_require=False):
         """dialog_users: {name: password} of the dlgsub table, which turns
         on DIALOG_AUTH. one_time_nonce: each nonce is good for one request
         (then no credentials can be pre-emptive). relay_direct: a
@@ -195,7 +197,9 @@ class Kamailio:
         registration's flow must still be open. message_auth: a MESSAGE
         outside a dialog is challenged (407) like an INVITE (MESSAGE_AUTH).
         dialog_methods: only these methods ("INVITE", a Kamailio is_method
-        list) meet DIALOG_AUTH; alice's BYE then needs only the base check."""
+        list) meet DIALOG_AUTH; alice's BYE then needs only the base check.
+        proxy_require: Proxy-Require is checked (sanity module, 420 for an
+        unknown extension) before any credentials, as RFC 3261 16.3 says."""
         tcp = tcp or bool(tls)
         self.tls_port = free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
@@ -232,6 +236,8 @@ class Kamailio:
                                'is_method("%s")' % dialog_methods) if dialog_methods
                                else DIALOG_AUTH) if dialog_users else "",
                            "message_auth": MESSAGE_AUTH if message_auth else "",
+                           "proxy_require": '\tif (!sanity_check("512")) {\n\t\texit;\n'
+                           '\t}' if proxy_require else "",
                            "relay_direct": '\tif ($rp != %d) {\n\t\tt_relay();\n'
                            '\t\texit;\n\t}' % self.port if relay_direct else "",
                            "otn": 'modparam("auth", "one_time_nonce", 1)'

@@ -16,9 +16,12 @@ to the REFER, and its CALL_CLOSED for our BYE.
 - A wrong dialog password: the hold is refused 407, the MESSAGE fails 407,
   the hangup ends the call (`call.state` ended) and nothing is left.
 - A hold refused for good (MD5, wrong dialog password, Kamailio asking
-  only re-INVITEs for it) does not block the dialog: a second hold is sent
-  (Kamailio challenges it too: 4 challenges in all) and refused with its
-  own `call.state` 407, and our BYE still reaches baresip (CALL_CLOSED).
+  only re-INVITEs for it and checking Proxy-Require as RFC 3261 16.3
+  says) does not block the dialog: a second hold is sent (Kamailio
+  challenges it too: 4 challenges in all) and refused with its own
+  `call.state` 407, and our BYE still reaches baresip (CALL_CLOSED).
+  Without that check (the wrong-dialog-password tests) the next hold
+  fails at once with 403.
 - SHA-256, nothing cached for the dialog's realm, the hangup's BYE the
   first request in the dialog: Sofia ends the session at its 407, and the
   gateway sends the BYE again with credentials: Kamailio challenged one BYE
@@ -154,7 +157,7 @@ async def test_sha256_wrong_dialog_password():
 
 async def test_md5_refused_hold_then_hold():
     with Kamailio(USERS, dialog_users={"alice": "not-hers"}, dialog_methods="INVITE",
-                  relay_direct=True) as kam, \
+                  relay_direct=True, proxy_require=True) as kam, \
             Gateway(gw_conf(kam, proxy=kam.uri)) as gw:
         c = await connect(gw)
         b = bob(kam)
