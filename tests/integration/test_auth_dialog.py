@@ -14,7 +14,9 @@ to the REFER, and its CALL_CLOSED for our BYE.
   (pre-emptive): Kamailio challenges the INVITE once in two calls and each
   realm once.
 - A wrong dialog password: the hold is refused 407, the MESSAGE fails 407,
-  the hangup ends the call (`call.state` ended) and nothing is left.
+  a second hold gets a clear result (403 at once with MD5, the SIP stack
+  holding the refused re-INVITE; 407 again with SHA-256), the hangup ends
+  the call (`call.state` ended) and nothing is left.
 - A hold refused for good (MD5, wrong dialog password, Kamailio asking
   only re-INVITEs for it and checking Proxy-Require as RFC 3261 16.3
   says) does not block the dialog: a second hold is sent (Kamailio
@@ -135,6 +137,17 @@ async def wrong_dialog_password(alg):
                                    m["params"].get("code") == 407, timeout=10)
             m = await c.request("message", {"call": call, "body": "x"})
             assert m.get("error", {}).get("data", {}).get("sip_status") == 407, m
+            # a second hold: a clear result, never silence. With MD5 this
+            # Kamailio (no Proxy-Require check) keeps the refused re-INVITE
+            # waiting in the SIP stack: 403 at once, or, had it raced the
+            # end of that attempt, the 407 as for SHA-256
+            m = await c.request("hold", {"call": call})
+            if "error" in m:
+                assert alg is None and m["error"]["code"] == 403, m
+            else:
+                await c.wait_note(lambda m: m["method"] == "call.state" and
+                                  m["params"]["call"] == call and
+                                  m["params"].get("code") == 407, timeout=10)
             await c.call("hangup", {"call": call})
             st = await c.wait_state(call, "ended", timeout=15)
             await pc.close()
