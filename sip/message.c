@@ -37,7 +37,8 @@ struct sipreq {
 	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
 };
 
-/* An out-of-dialog MESSAGE of ours. Refcounted; ua->msgs holds one
+/* An out-of-dialog MESSAGE of ours, or a call's BYE sent again outside
+ * nua's dialog (tnd_sipmsg_bye_again). Refcounted; ua->msgs holds one
  * reference and the handle's hmagic borrows it (the list's reference is
  * dropped only after nua_handle_destroy). */
 struct tnd_sipmsg {
