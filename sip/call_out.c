@@ -21,6 +21,19 @@
 #include "sip/sip_int.h"
 
 #define SDP_MAX (64 * 1024)
+#define XFER_HDR_MAX 511
+
+/* A header value of ours to send: one line, not empty, bounded. */
+static bool hdr_value_ok(const char *v)
+{
+	size_t n = 0;
+
+	for (; v[n]; n++) {
+		if ((unsigned char)v[n] < 0x20 || v[n] == 0x7f || n >= XFER_HDR_MAX)
+			return false;
+	}
+	return n > 0;
+}
 
 static int check_params(const struct tnd_sipua *ua, const struct tnd_sipcall_params *p)
 {
@@ -41,6 +54,9 @@ static int check_params(const struct tnd_sipua *ua, const struct tnd_sipcall_par
 		if (tnd_sipchk_header(&p->headers[i]))
 			return EINVAL;
 	}
+	if ((p->referred_by && tnd_sipchk_uri(p->referred_by, false)) ||
+	    (p->replaces && !hdr_value_ok(p->replaces)))
+		return EINVAL;
 	return 0;
 }
 
@@ -62,22 +78,41 @@ static char *new_call_id(void)
 }
 
 /* "X-A: 1" lines in call->xhdr, their tags in call->xtags (ended by a zero
- * tag): kept on the call, since the INVITE may leave after a name lookup */
+ * tag): kept on the call, since the INVITE may leave after a name lookup
+ * (or again, with credentials). A REFER's Referred-By and Replaces ride
+ * along the same way. */
 static int header_tags(struct tnd_sipcall *call, const struct tnd_sipcall_params *p)
 {
-	size_t i, len = 1, o = 0;
+	const char *names[TND_SIPCALL_MAX_HEADERS + 2], *values[TND_SIPCALL_MAX_HEADERS + 2];
+	bool angle[TND_SIPCALL_MAX_HEADERS + 2];   /* a URI: in <> */
+	size_t i, n = 0, len = 1, o = 0;
 
-	for (i = 0; i < p->n_headers; i++)
-		len += strlen(p->headers[i].name) + strlen(p->headers[i].value) + 3;
+	for (i = 0; i < p->n_headers; i++, n++) {
+		names[n] = p->headers[i].name;
+		values[n] = p->headers[i].value;
+		angle[n] = false;
+	}
+	if (p->referred_by) {
+		names[n] = "Referred-By";
+		values[n] = p->referred_by;
+		angle[n++] = true;
+	}
+	if (p->replaces) {
+		names[n] = "Replaces";
+		values[n] = p->replaces;
+		angle[n++] = false;
+	}
+	for (i = 0; i < n; i++)
+		len += strlen(names[i]) + strlen(values[i]) + 5;
 	call->xhdr = malloc(len);
-	call->xtags = calloc(p->n_headers + 1, sizeof(*call->xtags));
+	call->xtags = calloc(n + 1, sizeof(*call->xtags));
 	if (!call->xhdr || !call->xtags)
 		return ENOMEM;
-	for (i = 0; i < p->n_headers; i++) {
+	for (i = 0; i < n; i++) {
 		call->xtags[i].t_tag = siptag_header_str;
 		call->xtags[i].t_value = (tag_value_t)(call->xhdr + o);
-		o += (size_t)sprintf(call->xhdr + o, "%s: %s", p->headers[i].name,
-				     p->headers[i].value) + 1;
+		o += (size_t)sprintf(call->xhdr + o, angle[i] ? "%s: <%s>" : "%s: %s",
+				     names[i], values[i]) + 1;
 	}
 	call->xtags[i].t_tag = NULL;
 	call->xtags[i].t_value = 0;

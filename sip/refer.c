@@ -22,9 +22,11 @@
 #include <sofia-sip/url.h>
 
 #include "gateway/base/log.h"
+#include "sip/referto_int.h"
 #include "sip/sip_int.h"
 
 #define REFER_TO_MAX 1024
+#define REPLACES_MAX 512   /* tnd_sipcall_params' bound on header values */
 /* ua.c's ALLOW and the transfer's methods: a call's handle only, so that
  * REFER or NOTIFY outside a dialog gets 405 from nua (else nua would make
  * a REFER's subscription and NOTIFY whatever address the request named) */
@@ -216,15 +218,28 @@ void tnd_sipcall_on_r_notify(struct tnd_sipcall *call, int status, const char *p
 
 /* ------------------------------------------------------------ their REFER */
 
-static bool has_replaces(const url_t *u)
+/* The Replaces a Refer-To's headers carry, checked by Sofia's parser and
+ * written back in its canonical form: 0 with *out (in home) or NULL when
+ * there is none, else EINVAL (a 400 for the REFER). */
+static int refer_replaces(su_home_t *home, const char *hdrs, char **out)
 {
-	const char *h = u->url_headers;
+	char buf[REPLACES_MAX];
+	sip_replaces_t *rp;
+	int err;
 
-	for (; h && *h; h++) {
-		if ((h == u->url_headers || h[-1] == '&') && !strncasecmp(h, "replaces=", 9))
-			return true;
-	}
-	return false;
+	*out = NULL;
+	err = hdrs ? tnd_sip_referto_replaces(hdrs, strlen(hdrs), buf, sizeof(buf)) : ENOENT;
+	if (err == ENOENT)
+		return 0;
+	if (err)
+		return EINVAL;
+	rp = sip_replaces_make(home, buf);
+	/* RFC 3891 6.1: one Replaces, with all three parts */
+	if (!rp || rp->rp_next || !rp->rp_call_id || !*rp->rp_call_id || !rp->rp_to_tag ||
+	    !*rp->rp_to_tag || !rp->rp_from_tag || !*rp->rp_from_tag)
+		return EINVAL;
+	*out = sip_header_as_string(home, (sip_header_t const *)rp);
+	return *out ? 0 : ENOMEM;
 }
 
 static void answer_refer(struct tnd_sipcall *call, nua_t *nua, int err)
@@ -254,7 +269,8 @@ static void answer_refer(struct tnd_sipcall *call, nua_t *nua, int err)
 }
 
 /* The owner's verdict on a REFER whose target is `target`. */
-static int ask_owner(struct tnd_sipcall *call, const char *target, const char *by)
+static int ask_owner(struct tnd_sipcall *call, const char *target, const char *by,
+		     const char *replaces)
 {
 	const struct tnd_sipcall_xfer_handlers *x = call->ua->xfer;
 	int err;
@@ -264,7 +280,7 @@ static int ask_owner(struct tnd_sipcall *call, const char *target, const char *b
 	if (!call->h || !x || !x->referred)
 		return EPERM;
 	tnd_obj_get(call);
-	err = x->referred(call->arg, call, target, by);
+	err = x->referred(call->arg, call, target, by, replaces);
 	tnd_obj_put(call);
 	return err;
 }
@@ -275,7 +291,7 @@ void tnd_sipcall_on_i_refer(struct tnd_sipcall *call, int status, const char *ph
 	su_home_t home[1] = { SU_HOME_INIT(home) };
 	sip_event_t const *ev = NULL;
 	nua_t *nua = call->ua ? call->ua->nua : NULL;
-	char *target = NULL, *by = NULL, *evs = NULL;
+	char *target = NULL, *by = NULL, *evs = NULL, *rps = NULL;
 	url_t u;
 	int err;
 
@@ -285,28 +301,34 @@ void tnd_sipcall_on_i_refer(struct tnd_sipcall *call, int status, const char *ph
 	tl_gets(tags, NUTAG_REFER_EVENT_REF(ev), TAG_END());
 	if (!sip || !sip->sip_refer_to || !sip->sip_refer_to->r_url->url_host || !ev) {
 		err = EINVAL;
-	} else if (has_replaces(sip->sip_refer_to->r_url)) {
-		err = ENOTSUP;     /* INVITE with Replaces on the peer's behalf: not done */
 	} else {
-		/* other URI headers would become headers of our INVITE: dropped */
+		/* RFC 5589 7: a Replaces among the URI's headers makes an
+		 * attended transfer; other URI headers would become headers
+		 * of our INVITE: dropped */
 		u = *sip->sip_refer_to->r_url;
+		err = refer_replaces(home, u.url_headers, &rps);
 		u.url_headers = NULL;
 		target = url_as_string(home, &u);
 		if (sip->sip_referred_by)
 			by = url_as_string(home, sip->sip_referred_by->b_url);
+		/* only a plain URI goes on into our INVITE's Referred-By */
+		if (by && tnd_sipchk_uri(by, false))
+			by = NULL;
 		evs = sip_header_as_string(home, (sip_header_t const *)ev);
-		err = target && evs ? 0 : ENOMEM;
+		if (!err)
+			err = target && evs ? 0 : ENOMEM;
 		if (!err && tnd_sipchk_uri(target, false))
 			err = EINVAL;
 		if (!err)
-			err = ask_owner(call, target, by);
+			err = ask_owner(call, target, by, rps);
 	}
 	if (call->state == CS_ENDED || !call->nh) {
 		su_home_deinit(home);
 		return;
 	}
-	TND_LOG_INFO(TND_LOG_SIP, "call %s: REFER to %s: %s", call->call_id,
-		     target ? target : "?", err ? strerror(err) : "accepted");
+	TND_LOG_INFO(TND_LOG_SIP, "call %s: REFER to %s%s: %s", call->call_id,
+		     target ? target : "?", rps ? " with Replaces" : "",
+		     err ? strerror(err) : "accepted");
 	answer_refer(call, nua, err);
 	if (!err) {
 		call->refer_event = strdup(evs);

@@ -254,6 +254,12 @@ struct tnd_sipcall_params {
 	const char *from_uri;       /* sip: or sips: URI */
 	const char *route;          /* sip: or sips: URI */
 	const struct tnd_sip_cred *cred;
+	/* A call placed for a peer's REFER (RFC 3515 2.4.2): its Referred-By
+	 * (RFC 3892), a sip:/sips: URI, and the Replaces its Refer-To carried
+	 * (RFC 3891: "call-id;to-tag=..;from-tag=.."), sent as headers of the
+	 * INVITE; NULL for none. No control characters, under 512 bytes. */
+	const char *referred_by;
+	const char *replaces;
 };
 
 /* Places a call. On success *callp holds the owner's reference and the
@@ -541,14 +547,21 @@ typedef void (tnd_sipcall_refer_h)(void *arg, struct tnd_sipcall *call, int stat
 				   const char *phrase, bool final);
 /* A REFER arrived in the confirmed dialog. `refer_to` is its target URI
  * (sip: or sips:, URI headers dropped), `referred_by` its Referred-By URI
- * or NULL; borrowed for the callback. Return 0 to accept: 202, then an
- * initial NOTIFY 100 Trying; the owner reports the referred call with
+ * or NULL (NULL too when it is no plain sip:/sips: URI), `replaces` the
+ * Replaces header value its Refer-To carried (attended transfer, RFC 5589
+ * 7: "call-id;to-tag=..;from-tag=..", parsed by Sofia and written back)
+ * or NULL; all borrowed for the callback. The owner's INVITE to the target
+ * carries the last two (tnd_sipcall_params). Return 0 to accept: 202, then
+ * an initial NOTIFY 100 Trying; the owner reports the referred call with
  * tnd_sipcall_refer_notify() until a final status. Else an errno: EPERM
  * 403 (the dial plan forbids the target), EALREADY 491, EINVAL 400,
- * anything else 500. A Refer-To with Replaces gets 501 unasked, and
- * every REFER 403 without a `referred` handler or on a detached call. */
+ * anything else 500. A Refer-To whose Replaces is malformed (two of them,
+ * a bad escape or control character, a missing call-id or tag) gets 400
+ * unasked, and every REFER 403 without a `referred` handler or on a
+ * detached call. */
 typedef int (tnd_sipcall_referred_h)(void *arg, struct tnd_sipcall *call,
-				     const char *refer_to, const char *referred_by);
+				     const char *refer_to, const char *referred_by,
+				     const char *replaces);
 /* Borrowed, static; called with the call's `arg` (as its other handlers),
  * never for a detached call. */
 struct tnd_sipcall_xfer_handlers {

@@ -9,7 +9,9 @@
  * on a failure it is `answered` again with that status.
  *
  * From the peer: a REFER whose target the dial plan lets the call's user
- * call is accepted (else 403). The gateway INVITEs the target from the
+ * call is accepted (else 403), blind or attended (a Replaces in Refer-To,
+ * RFC 5589 7: our INVITE carries it, and the target swaps its dialog with
+ * the referrer for ours). The gateway INVITEs the target from the
  * call's SIP RTP socket with a fresh offer, tells the referrer the progress
  * in NOTIFYs, and once the target answers routes the bridge to it (pass-
  * through or transcoded, as for a new call: tnd_call_route) and BYEs the old
@@ -328,8 +330,10 @@ static void on_new_ended(void *arg, struct tnd_sipcall *sip, int status, const c
 	tnd_call_end(call, status, phrase);
 }
 
-/* INVITE to the REFER's target, from the call's SIP RTP socket. */
-static int start_new_leg(struct tnd_call *call, const char *target)
+/* INVITE to the REFER's target, from the call's SIP RTP socket; with the
+ * REFER's Referred-By and, attended, its Replaces (RFC 3891 section 5). */
+static int start_new_leg(struct tnd_call *call, const char *target, const char *by,
+			 const char *replaces)
 {
 	struct tnd_sipcall_params p = { 0 };
 	struct tnd_sdp_local l;
@@ -338,6 +342,8 @@ static int start_new_leg(struct tnd_call *call, const char *target)
 	int err;
 
 	p.to = target;
+	p.referred_by = by;
+	p.replaces = replaces;
 	p.from_user = call->use_user ? call->use_user : "anonymous";
 	/* a call placed as an account refers as that account too */
 	if (call->account && tnd_call_reg_identity(call->calls, call->account, call->use_user,
@@ -361,7 +367,7 @@ static int start_new_leg(struct tnd_call *call, const char *target)
 }
 
 static int on_referred(void *arg, struct tnd_sipcall *sip, const char *refer_to,
-		       const char *referred_by)
+		       const char *referred_by, const char *replaces)
 {
 	struct tnd_call *call = arg;
 	char reason[160];
@@ -379,13 +385,16 @@ static int on_referred(void *arg, struct tnd_sipcall *sip, const char *refer_to,
 	}
 	if (call->calls->draining)
 		return EBUSY;
-	err = start_new_leg(call, refer_to);
+	/* attended (Replaces) or not, the same checks: the Replaces only names
+	 * a dialog the target has, which gives the referrer no more reach */
+	err = start_new_leg(call, refer_to, referred_by, replaces);
 	if (err)
 		return err == EPERM ? EPERM : err == EINVAL ? EINVAL : EIO;
 	call->xfer = XFER_IN;
 	call->xfer_to = g_strdup(refer_to);
 	tnd_sipcall_set_handlers(sip, &old_leg, call);
-	snprintf(reason, sizeof(reason), "referred to %.140s", refer_to);
+	snprintf(reason, sizeof(reason), "referred to %.120s%s", refer_to,
+		 replaces ? " (attended)" : "");
 	tnd_call_notify(call, "transferring", 0, reason);
 	return 0;
 }

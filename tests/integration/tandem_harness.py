@@ -49,6 +49,24 @@ def run_sync(coro):
     return box.get("r")
 
 
+def udp_bound(port):
+    """Whether some socket of this network namespace is bound to UDP `port`."""
+    with open("/proc/net/udp") as f:
+        return any(line.split()[1].endswith(":%04X" % port) for line in list(f)[1:])
+
+
+def wait_udp_bound(proc, port, timeout=5):
+    """Returns once `proc` (a SIPp, say) listens on UDP `port`: a request
+    sent before that gets ICMP unreachable and the call ends at once. Raises
+    when it exited (its port was taken after free_port chose it) or never
+    bound."""
+    deadline = time.monotonic() + timeout
+    while not udp_bound(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("UDP %d never bound (exit %s)" % (port, proc.poll()))
+        time.sleep(0.01)
+
+
 def free_port(kind=socket.SOCK_STREAM, also_udp=False):
     """A port free on 127.0.0.1 (for TCP, and for UDP too when asked)."""
     for _ in range(50):

@@ -19,7 +19,7 @@ from aiortc import RTCSessionDescription
 
 from aiortc_peer import Client, Recorder, ToneTrack, new_pc, offering_pc
 from peers import Baresip, assert_tone, tones
-from tandem_harness import Gateway, free_port, tap_main
+from tandem_harness import Gateway, free_port, tap_main, wait_udp_bound
 
 SIPP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sipp")
 MEDIA_SECONDS = 4.5
@@ -227,8 +227,10 @@ def sipp_uas(scenario, port):
            "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
            "-mp", str(free_port(also_udp=True)), "-timeout", "20", "-timeout_error",
            "-trace_err"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            cwd=tempfile.mkdtemp(prefix="tandem-sipp-"))
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         cwd=tempfile.mkdtemp(prefix="tandem-sipp-"))
+    wait_udp_bound(p, port)   # an INVITE before its bind ends the call at once
+    return p
 
 
 async def offer_pcmu(c, to):

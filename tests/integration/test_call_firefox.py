@@ -53,7 +53,9 @@ def firefox_calls_baresip(codec, trickle, wait=0):
         with Gateway("[media]\nice_addresses = 10.77.0.1\n") as gw:
             br = Browser({"ws": gw.url, "mode": "outgoing", "codec": codec, "to": b.uri,
                           "trickle": "1" if trickle else "0", "hangup": "browser",
-                          "seconds": 4, "wait": wait, "record": "1"}, kind="firefox")
+                          # 5 s recorded for the 3 s asserted: on a loaded
+                          # machine MediaRecorder delivered 2.9 s of 4
+                          "seconds": 5, "wait": wait, "record": "1"}, kind="firefox")
             try:
                 m = br.wait("measured", wait + 60)
                 done = br.wait("done", 20)

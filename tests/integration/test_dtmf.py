@@ -34,7 +34,7 @@ from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
 from aiortc_peer import Recorder, ToneTrack, new_pc
 from peers import Baresip, tones
-from tandem_harness import Gateway, free_port, tap_main
+from tandem_harness import Gateway, free_port, tap_main, wait_udp_bound
 from test_call_aiortc import connect, counters_zero
 
 SIPP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sipp")
@@ -350,6 +350,7 @@ def sipp_uas(scenario, port, rtp_port=None):
     cmd += ["-set", "rtpport", str(rtp_port)] if rtp_port else ["-rtp_echo"]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
     p.messages = os.path.join(cwd, "messages.log")
+    wait_udp_bound(p, port)   # an INVITE before its bind ends the call at once
     return p
 
 

@@ -22,7 +22,7 @@ from aiortc import RTCSessionDescription
 
 from aiortc_peer import Client, Recorder, ToneTrack, new_pc, offering_pc
 from peers import assert_tone
-from tandem_harness import Gateway, free_port, tap_main
+from tandem_harness import Gateway, free_port, tap_main, wait_udp_bound
 
 SIPP_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sipp")
 GW = None
@@ -48,13 +48,26 @@ async def counters_zero(c, timeout=10):
 
 
 def sipp(scenario, *args, remote=None):
-    cmd = ["sipp"] + ([remote] if remote else []) + [
-        "-sf", os.path.join(SIPP_DIR, scenario), "-p", str(free_port(also_udp=True)),
-        "-m", "1", "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
-        "-mp", str(free_port(also_udp=True)), "-timeout", "30", "-timeout_error",
-        "-trace_err"] + list(args)
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            cwd=tempfile.mkdtemp(prefix="tandem-sipp-"))
+    """SIPp with `scenario`, returned once it listens on its SIP port (a
+    port another test took first is tried anew)."""
+    for attempt in range(3):
+        port = free_port(also_udp=True)
+        cmd = ["sipp"] + ([remote] if remote else []) + [
+            "-sf", os.path.join(SIPP_DIR, scenario), "-p", str(port),
+            "-m", "1", "-nostdin", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+            "-mp", str(free_port(also_udp=True)), "-timeout", "30", "-timeout_error",
+            "-trace_err"] + list(args)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             cwd=tempfile.mkdtemp(prefix="tandem-sipp-"))
+        try:
+            wait_udp_bound(p, port)
+            return p
+        except RuntimeError:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if attempt == 2:
+                raise
 
 
 def sipp_ok(p, what):

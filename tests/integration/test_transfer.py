@@ -14,21 +14,32 @@ arrived says who is connected to whom:
   again with the target's 404;
 - a REFER to a target the dial plan forbids gets 403 (A reports the
   failed transfer), D is never called, and the call stays up; the same
-  target from the browser's `transfer` gets error 403."""
+  target from the browser's `transfer` gets error 403;
+- incoming REFER with Replaces (attended transfer, RFC 5589 7; B and C
+  are SIPp, 440 and 660 Hz): C's scenario checks that our INVITE carries
+  B's Replaces (Call-ID and tags of B's dialog with C) and Referred-By,
+  B's that it got 202, NOTIFYs with sipfrags 100 and 200, then our BYE;
+  the browser hears C after B. A Replaces without from-tag gets 400, one
+  to a forbidden target 403; the call stays on B, unchanged."""
 
 import asyncio
 import os
+import re
 import subprocess
 import tempfile
+import time
+from urllib.parse import quote
 
 import numpy as np
 import websockets
 
 from aiortc import RTCSessionDescription
 
+from abuse import udp_bound
 from aiortc_peer import Client, offering_pc
 from peers import Baresip, assert_tone, dominant
-from tandem_harness import Gateway, tap_main
+from tandem_harness import Gateway, free_port, tap_main
+from test_replaces import SIPP_DIR, sipp, sipp_dir, sipp_ok
 
 MEDIA_S = 2.5
 TONE_DIR = tempfile.mkdtemp(prefix="tandem-xfer-tones-")
@@ -206,6 +217,114 @@ async def test_blind_transfer_fails_call_stays():
         stop_all(a, d)
 
 
+# B's dialog with C as both would name it: C's tag is the to-tag (RFC 3891
+# 3: the tag of the dialog's recipient), B's the from-tag
+BC_DIALOG = ("bc-7f3a@127.0.0.1", "c-tag-81", "b-tag-22")
+
+
+def sipp_phone(args, cwd, scenario=None, text=None):
+    """SIPp on a free port, once it is bound: (proc, port)."""
+    port = free_port(also_udp=True)
+    p = sipp(["-i", "127.0.0.1", "-p", str(port)] + args, cwd, scenario, text)
+    deadline = time.monotonic() + 5
+    while not udp_bound(port):
+        assert p.poll() is None and time.monotonic() < deadline, "SIPp did not start"
+        time.sleep(0.02)
+    return p, port
+
+
+def refer_to(user, port):
+    """sip:user@.. with B's Replaces escaped into its headers part."""
+    rp = "%s;to-tag=%s;from-tag=%s" % BC_DIALOG
+    return "sip:%s@127.0.0.1:%d?Replaces=%s" % (user, port, quote(rp, safe=""))
+
+
+async def browser_calls(c, uri):
+    pc, rec = await offering_pc("PCMU", record=True)
+    r = await c.call("call", {"to": uri, "sdp": pc.localDescription.sdp})
+    await pc.setRemoteDescription(RTCSessionDescription(r["sdp"], "answer"))
+    st = await c.wait_state(r["call"], "answered")
+    assert st["code"] == 200, st
+    return r["call"], pc, rec
+
+
+async def test_refer_with_replaces_calls_c():
+    call_id, to_tag, from_tag = (x.replace(".", "\\.") for x in BC_DIALOG)
+    with open(os.path.join(SIPP_DIR, "uas_replacing.xml")) as f:
+        ctext = f.read().replace("@REPLACES@", "%s;(to-tag=%s;from-tag=%s|from-tag=%s;to-tag=%s)"
+                                 % (call_id, to_tag, from_tag, from_tag, to_tag))
+    cp, cport = sipp_phone([], sipp_dir(660), text=ctext)
+    bp, bport = sipp_phone(["-key", "refer_to", refer_to("c", cport)], sipp_dir(440),
+                           "uas_refer_replaces.xml")
+    c = await connect()
+    call, pc, rec = await browser_calls(c, "sip:b@127.0.0.1:%d" % bport)
+    try:
+        st = await c.wait_state(call, "transferring", timeout=10)
+        assert "attended" in st.get("reason", ""), st
+        st = await c.wait_state(call, ("answered", "ended"), timeout=15)
+        assert st["state"] == "answered" and st["code"] == 200, st
+        mark = sum(len(x) for x in rec.chunks)
+        # C's audio reaches the browser about 1.5 s after the answer
+        # (measured; the recorder gets nothing meanwhile)
+        await asyncio.sleep(MEDIA_S + 1.5)
+        x, rate = rec.samples()
+        sipp_ok(bp, "B (202, NOTIFY 100 and 200, then our BYE)", timeout=10)
+        assert_tone(x[mark:], rate, 660, 1.5, "browser after the transfer (C)")
+        peak, _, _ = dominant(x[:mark], rate)
+        assert abs(peak - 440) <= 20, "browser heard %.0f Hz before, not B's 440" % peak
+        await c.call("hangup", {"call": call})
+        sipp_ok(cp, "C (INVITE with B's Replaces and Referred-By, then BYE)")
+    finally:
+        rec.stop()
+        await pc.close()
+        await c.close()
+        for p in (bp, cp):
+            if p.poll() is None:
+                p.kill()
+
+
+async def test_refer_with_replaces_refused():
+    """B refers twice: a Replaces without from-tag gets 400, a right one to
+    D (not in the dial plan) 403; the call stays on B, no state changes."""
+    with open(os.path.join(SIPP_DIR, "uas_refer_replaces.xml")) as f:
+        # the NOTIFYs' checks go with the accepted part
+        text = f.read().replace(",e1,f1,s2,f2", "")
+    refer = re.search(r"(?s)  <send retrans=\"500\">\s*<!\[CDATA\[\s*REFER .*?</send>\n",
+                      text).group(0)
+    second = refer.replace("CSeq: 1 REFER", "CSeq: 2 REFER").replace("[refer_to]",
+                                                                      "[refer_to2]")
+    btext = re.sub(r"(?s)<!-- accepted -->.*<!-- /accepted -->",
+                   lambda _: '<recv response="400" timeout="10000"/>\n' + second +
+                   '  <recv response="403" timeout="10000"/>', text)
+    nowhere = free_port(also_udp=True)
+    no_from_tag = "sip:c@127.0.0.1:%d?Replaces=%s" % (
+        nowhere, quote("%s;to-tag=%s" % BC_DIALOG[:2], safe=""))
+    # nothing listens at `nowhere`: an INVITE leaking there would only
+    # show as a state change of the call
+    bp, bport = sipp_phone(["-key", "refer_to", no_from_tag,
+                            "-key", "refer_to2", refer_to("d", nowhere)], sipp_dir(440),
+                           text=btext)
+    c = await connect()
+    call, pc, rec = await browser_calls(c, "sip:b@127.0.0.1:%d" % bport)
+    try:
+        await asyncio.sleep(3)
+        notes = list(c.backlog)
+        while not c.notes.empty():
+            notes.append(c.notes.get_nowait())
+        assert not [m for m in notes if m["method"] == "call.state" and
+                    m["params"]["call"] == call], notes
+        x, rate = rec.samples()
+        assert_tone(x[len(x) // 2:], rate, 440, 0.5, "browser after the refusals (still B)")
+        await c.call("hangup", {"call": call})
+        sipp_ok(bp, "B (400 and 403 to its REFERs, then our BYE)")
+    finally:
+        rec.stop()
+        await pc.close()
+        await c.close()
+        if bp.poll() is None:
+            bp.kill()
+
+
 def cleanup():
     for gw in GW.values():
         gw.stop()
@@ -216,4 +335,5 @@ def cleanup():
 if __name__ == "__main__":
     tap_main([test_blind_transfer_browser_to_b, test_attended_transfer_a_to_b,
               test_incoming_refer_calls_c, test_refer_to_forbidden_target_403,
-              test_blind_transfer_fails_call_stays], cleanup)
+              test_blind_transfer_fails_call_stays, test_refer_with_replaces_calls_c,
+              test_refer_with_replaces_refused], cleanup)

@@ -3,8 +3,9 @@
  * peer refuses leaves the call answered with the peer's 403; a REFER from
  * the peer is carried out (202, NOTIFY 100 then 200 to the peer, a new
  * INVITE to the target, the old dialog BYEd, the browser told
- * `transferring` then `answered`); and a REFER to a target the dial plan
- * forbids gets 403 and places no call. */
+ * `transferring` then `answered`); a REFER to a target the dial plan
+ * forbids gets 403 and places no call; and one whose Refer-To carries
+ * Replaces passes it on in the INVITE (the target's sip/ acts on it). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,6 +149,41 @@ static int xfer_in_forbidden(void)
 	return 0;
 }
 
+/* Attended transfer where the browser is the transferee (RFC 5589 7): the
+ * peer refers call 1 with a Refer-To carrying the Replaces of its dialog of
+ * call 2, written for the gateway's end of it. To a target the dial plan
+ * forbids: 403 and no INVITE. To carol (the peer itself): the gateway's
+ * INVITE carries that Replaces, so the peer's sip/ takes it for a takeover
+ * and, the tags being the gateway's view, answers 481 before any handler
+ * runs (no new dialog at the peer); the referrer hears 481, the browser's
+ * call is answered again with it. */
+static int xfer_in_replaces(void)
+{
+	char msg[256], to[96], id1[32], id2[32];
+	struct pcall *pc = answered(), *pc2;
+
+	TEST_ASSERT(pc);
+	snprintf(id1, sizeof(id1), "%s", fx.call_id);
+	pc2 = answered();
+	TEST_ASSERT(pc2 && fx.n_pc == 2);
+	snprintf(id2, sizeof(id2), "%s", fx.call_id);
+	snprintf(to, sizeof(to), "sip:mallory@127.0.0.1:%u", fx.peer_port);
+	TEST_ASSERT(tnd_sipcall_refer(pc->sc, to, pc2->sc) == 0);
+	TEST_ASSERT(wait_for(pc->log, "final", WAIT_MS));
+	TEST_ASSERT_STR_CONTAINS(pc->log, "refer 403 Forbidden final;");
+	snprintf(to, sizeof(to), "sip:carol@127.0.0.1:%u", fx.peer_port);
+	TEST_ASSERT(tnd_sipcall_refer(pc->sc, to, pc2->sc) == 0);
+	TEST_ASSERT(wait_for(fx.sink, "(attended)", WAIT_MS));
+	TEST_ASSERT(wait_for(pc->log, "refer 481", WAIT_MS));
+	TEST_ASSERT(wait_for(fx.sink, "answered 481", WAIT_MS));
+	TEST_ASSERT(fx.n_pc == 2 && !strstr(pc2->log, "ended"));
+	TEST_ASSERT(tnd_calls_hangup(fx.calls, fx.alice, id1, msg, sizeof(msg)) == 0);
+	TEST_ASSERT(tnd_calls_hangup(fx.calls, fx.alice, id2, msg, sizeof(msg)) == 0);
+	TEST_ASSERT(wait_for(pc->log, "ended", WAIT_MS));
+	TEST_ASSERT(wait_for(pc2->log, "ended", WAIT_MS));
+	return 0;
+}
+
 static int with_peer_x(int (*body)(void))
 {
 	/* the fixture's peer is made inside with_fx: hook it from the body */
@@ -159,6 +195,7 @@ static int checks(void) { return with_peer_x(xfer_checks); }
 static int refused(void) { return with_peer_x(xfer_blind_refused); }
 static int in(void) { return with_peer_x(xfer_in); }
 static int in_forbidden(void) { return with_peer_x(xfer_in_forbidden); }
+static int in_replaces(void) { return with_peer_x(xfer_in_replaces); }
 
 int tnd_test_call_xfer(void)
 {
@@ -168,5 +205,7 @@ int tnd_test_call_xfer(void)
 		err = with_fx(refused, conf_xfer);
 	if (!err)
 		err = with_fx(in, conf_xfer);
-	return err ? err : with_fx(in_forbidden, conf_xfer);
+	if (!err)
+		err = with_fx(in_forbidden, conf_xfer);
+	return err ? err : with_fx(in_replaces, conf_xfer);
 }

@@ -1,7 +1,8 @@
 /* sip/ unit tests that need no Sofia stack: the admission guard
  * (sip/guard.c): the trusted list and its defaults, the per-source token
  * bucket, blocking after repeated refusals, and the fixed-size source
- * table; the sipfrag status line of a transfer's NOTIFY (sip/sipfrag.c).
+ * table; the sipfrag status line of a transfer's NOTIFY (sip/sipfrag.c);
+ * the Replaces in an incoming REFER's Refer-To (sip/referto.c).
  * Time is passed in, so nothing here sleeps. The user agent itself
  * is driven in test-call and tests/integration (test_sip_calls.py,
  * test_abuse_sip.py). */
@@ -14,6 +15,7 @@
 
 #include "sip/guard_int.h"
 #include "sip/sip.h"
+#include "sip/referto_int.h"
 #include "sip/sipfrag_int.h"
 #include "tests/unit/runner.h"
 
@@ -243,6 +245,46 @@ static int test_sipfrag(void)
 	return 0;
 }
 
+/* RFC 3891 5 / RFC 5589 7: the Replaces a Refer-To carries, as RFC 5589's
+ * examples escape it, among other URI headers, and what must not pass
+ * (the output stays as it was, R5). */
+static int test_referto_replaces(void)
+{
+	static const char *const bad[] = { "Replaces=", "Replaces=a%2", "Replaces=a%zz",
+		"Replaces=a%0D%0AX-Evil:%201", "Replaces=a%00b", "Replaces=a\x01",
+		"Replaces=a&replaces=b" };
+	const char *h = "Require=replaces&Replaces=425928%40bobster.example.org%3Bto-tag%3D7743"
+			"%3Bfrom-tag%3D6472&X=1";
+	char out[64] = "same", small[8] = "same";
+
+	TEST_ASSERT(tnd_sip_referto_replaces(h, strlen(h), out, sizeof(out)) == 0);
+	TEST_ASSERT(!strcmp(out, "425928@bobster.example.org;to-tag=7743;from-tag=6472"));
+	/* names are case-insensitive; the length is the caller's, no NUL read */
+	TEST_ASSERT(tnd_sip_referto_replaces("rEpLaCeS=x%3by&Z", 16, out, sizeof(out)) == 0);
+	TEST_ASSERT(!strcmp(out, "x;y"));
+	TEST_ASSERT(tnd_sip_referto_replaces("Replaces=abcdef", 11, out, sizeof(out)) == 0);
+	TEST_ASSERT(!strcmp(out, "ab"));
+	strcpy(out, "same");
+	TEST_ASSERT(tnd_sip_referto_replaces("X-Replaces=1&Replacesx=2", 24, out,
+					     sizeof(out)) == ENOENT);
+	TEST_ASSERT(tnd_sip_referto_replaces("", 0, out, sizeof(out)) == ENOENT);
+	TEST_ASSERT(!strcmp(out, "same"));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		TEST_ASSERT(tnd_sip_referto_replaces(bad[i], strlen(bad[i]), out,
+						     sizeof(out)) == EBADMSG);
+		TEST_ASSERT(!strcmp(out, "same"));
+	}
+	/* too long for the buffer: refused whole, never cut */
+	TEST_ASSERT(tnd_sip_referto_replaces("Replaces=12345678", 17, small,
+					     sizeof(small)) == EBADMSG);
+	TEST_ASSERT(!strcmp(small, "same"));
+	TEST_ASSERT(tnd_sip_referto_replaces("Replaces=1234567", 16, small, sizeof(small)) == 0);
+	TEST_ASSERT(!strcmp(small, "1234567"));
+	TEST_ASSERT(tnd_sip_referto_replaces(NULL, 0, out, sizeof(out)) == EINVAL);
+	TEST_ASSERT(tnd_sip_referto_replaces("Replaces=a", 10, out, 0) == EINVAL);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct tnd_test tests[] = {
@@ -254,6 +296,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_table_bounded),
 		TND_TEST(test_text_check),
 		TND_TEST(test_sipfrag),
+		TND_TEST(test_referto_replaces),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);
