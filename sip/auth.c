@@ -20,6 +20,7 @@
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nua_tag.h>
 #include <sofia-sip/sip_header.h>
+#include <sofia-sip/sip_tag.h>
 #include <sofia-sip/su_tag.h>
 
 #include "gateway/base/log.h"
@@ -132,12 +133,31 @@ static size_t collect(const struct tnd_sipauth *a, const sip_www_authenticate_t 
 	return n;
 }
 
+/* "Digest:REALM:-:-" per usable challenge of sip into ph; how many. */
+static size_t placeholders(const sip_t *sip, char **ph)
+{
+	char anon_user[] = "-", anon_secret[] = "-";
+	struct tnd_sipauth anon = { .user = anon_user, .secret = anon_secret };
+	bool stale = false;
+	size_t n = collect(&anon, sip->sip_www_authenticate, ph, 0, MAX_REALMS, &stale);
+
+	return collect(&anon, sip->sip_proxy_authenticate, ph, n, MAX_REALMS, &stale);
+}
+
+static void creds_free(char **creds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		explicit_bzero(creds[i], strlen(creds[i]));
+		g_free(creds[i]);
+	}
+}
+
 int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip,
 		       const char *what)
 {
-	char *creds[MAX_REALMS] = { NULL };
+	char *creds[MAX_REALMS] = { NULL }, *ph[MAX_REALMS] = { NULL };
 	bool stale = false;
-	size_t n, i;
+	size_t n, i, nph;
 	int err = 0;
 
 	if (!a->user || !sip)
@@ -157,9 +177,17 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
 	a->tries++;
 	TND_LOG_INFO(TND_LOG_SIP, "%s: answering the challenge as %s%s", what, a->user,
 		     stale ? " (stale nonce)" : "");
-	nua_authenticate(nh, NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
+	/* nua takes credentials equal to those it holds as no change (904,
+	 * and the request ends), even after it dropped them on a refusal of
+	 * another request of the handle: placeholders first make ours new */
+	nph = placeholders(sip, ph);
+	nua_authenticate(nh, TAG_IF(nph > 0, NUTAG_AUTH(ph[0])),
+			 TAG_IF(nph > 1, NUTAG_AUTH(ph[1])), TAG_IF(nph > 2, NUTAG_AUTH(ph[2])),
+			 TAG_IF(nph > 3, NUTAG_AUTH(ph[3])),
+			 NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
 			 TAG_IF(n > 2, NUTAG_AUTH(creds[2])), TAG_IF(n > 3, NUTAG_AUTH(creds[3])),
 			 TAG_END());
+	creds_free(ph, nph);
  out:
 	for (i = 0; i < n; i++) {
 		explicit_bzero(creds[i], strlen(creds[i]));
@@ -168,16 +196,14 @@ int tnd_sipauth_answer(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip
 	return err;
 }
 
-bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
+/* Whether nua keeps a request challenged with sip waiting for
+ * nua_authenticate(): Sofia 1.12 gives up at once (no request waits) on a
+ * Digest challenge it cannot parse, one naming another algorithm than MD5 */
+static bool nua_waits(const sip_t *sip)
 {
-	const sip_www_authenticate_t *lists[2];
+	const sip_www_authenticate_t *lists[2] = { sip->sip_www_authenticate,
+						   sip->sip_proxy_authenticate };
 
-	if (!nh || !sip)
-		return false;
-	lists[0] = sip->sip_www_authenticate;
-	lists[1] = sip->sip_proxy_authenticate;
-	/* Sofia 1.12 gives up at once (no request waits) on a Digest
-	 * challenge it cannot parse: one naming another algorithm than MD5 */
 	for (int i = 0; i < 2; i++)
 		for (const sip_www_authenticate_t *au = lists[i]; au; au = au->au_next) {
 			bool stale = false;
@@ -186,10 +212,43 @@ bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
 			    msg_params_find(au->au_params, "realm=") && !usable(au, &stale))
 				return false;
 		}
+	return true;
+}
+
+bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip)
+{
+	if (!nh || !sip || !nua_waits(sip))
+		return false;
 	/* nua keeps the request waiting for nua_authenticate() at the head of
 	 * the dialog's queue, and sends nothing queued behind it (a BYE):
 	 * credentials for a realm no challenge names make nua end it with 904 */
 	nua_authenticate(nh, NUTAG_AUTH("Digest:\"tandem.invalid\":-:-"), TAG_END());
+	return true;
+}
+
+bool tnd_sipauth_abandon(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip)
+{
+	char *creds[MAX_REALMS] = { NULL };
+	size_t n;
+
+	(void)a;
+	if (!nh || !sip || !nua_waits(sip))
+		return false;
+	/* placeholder credentials for each realm challenged: nua takes the
+	 * refused ones again as no change (904), and none needs the password */
+	n = placeholders(sip, creds);
+	if (!n)
+		return false;
+	/* nua can end a request waiting for credentials only by restarting
+	 * it (904, "no matching credentials", makes it end the whole session
+	 * after a re-INVITE). So restart it requiring an extension no proxy
+	 * has: the first proxy must answer 420 before it checks credentials
+	 * (RFC 3261 16.3, steps 5 and 6), which leaves the dialog as it was
+	 * (RFC 5057 5.1; Max-Forwards: 0 would get 483, which ends it) */
+	nua_authenticate(nh, NUTAG_AUTH(creds[0]), TAG_IF(n > 1, NUTAG_AUTH(creds[1])),
+			 TAG_IF(n > 2, NUTAG_AUTH(creds[2])), TAG_IF(n > 3, NUTAG_AUTH(creds[3])),
+			 SIPTAG_PROXY_REQUIRE_STR("tandem-abandon"), TAG_END());
+	creds_free(creds, n);
 	return true;
 }
 

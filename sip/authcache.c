@@ -103,31 +103,35 @@ static void keep(struct entry *e, const struct tnd_digest_chal *c, bool proxy)
 	s->stamp = ++e->clock;
 }
 
-/* The cache key: the account's user and where the call's requests go
- * first (its proxy, else the UA's, else the callee itself), so credentials
- * go only to the server whose challenge they answer: a digest response is
- * material for guessing the password offline. g_free it; NULL without
- * credentials. */
-static char *key_of(const struct tnd_sipcall *call)
+/* The cache key: the account's user and where its requests go first
+ * (`scope`: the proxy of its call or MESSAGE, else the UA's, else the
+ * callee itself), so credentials go only to the server whose challenge
+ * they answer: a digest response is material for guessing the password
+ * offline. Calls and out-of-dialog MESSAGEs of one account share it.
+ * g_free it; NULL without credentials. */
+static char *key_for(const struct tnd_sipauth *a, const char *scope)
 {
-	const struct tnd_sipua *ua = call->ua;
-	const char *scope = call->route ? call->route : ua && ua->proxy ? ua->proxy : call->ruri;
-
-	if (!call->auth.user || !call->auth.secret || !scope)
+	if (!a->user || !a->secret || !scope)
 		return NULL;
-	return g_strdup_printf("%s\n%s", call->auth.user, scope);
+	return g_strdup_printf("%s\n%s", a->user, scope);
 }
 
-void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip)
+static const char *scope_of(const struct tnd_sipcall *call)
 {
-	struct tnd_sipua *ua = call->ua;
-	const struct tnd_sipauth *a = &call->auth;
+	const struct tnd_sipua *ua = call->ua;
+
+	return call->route ? call->route : ua && ua->proxy ? ua->proxy : call->ruri;
+}
+
+void tnd_sipauth_learn_for(struct tnd_sipua *ua, const struct tnd_sipauth *a,
+			   const char *scope, const sip_t *sip)
+{
 	const sip_www_authenticate_t *lists[2];
 	struct entry *e;
 	char *key;
 	bool ha1;
 
-	if (!ua || !sip || !(key = key_of(call)))
+	if (!ua || !sip || !(key = key_for(a, scope)))
 		return;
 	lists[0] = sip->sip_www_authenticate;
 	lists[1] = sip->sip_proxy_authenticate;
@@ -155,14 +159,25 @@ void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip)
 	}
 }
 
-void tnd_sipauth_forget(struct tnd_sipcall *call)
+void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip)
+{
+	tnd_sipauth_learn_for(call->ua, &call->auth, scope_of(call), sip);
+}
+
+void tnd_sipauth_forget_for(struct tnd_sipua *ua, const struct tnd_sipauth *a,
+			    const char *scope)
 {
 	char *key;
 
-	if (!call->ua || !call->ua->authc || !(key = key_of(call)))
+	if (!ua || !ua->authc || !(key = key_for(a, scope)))
 		return;
-	g_hash_table_remove(call->ua->authc, key);
+	g_hash_table_remove(ua->authc, key);
 	g_free(key);
+}
+
+void tnd_sipauth_forget(struct tnd_sipcall *call)
+{
+	tnd_sipauth_forget_for(call->ua, &call->auth, scope_of(call));
 }
 
 void tnd_sipauth_cache_free(struct tnd_sipua *ua)
@@ -172,18 +187,17 @@ void tnd_sipauth_cache_free(struct tnd_sipua *ua)
 	ua->authc = NULL;
 }
 
-static int preempt(struct tnd_sipcall *call, const char *method, const char *uri,
-		   struct tnd_sipauth_hdrs *h)
+int tnd_sipauth_preempt(struct tnd_sipua *ua, const struct tnd_sipauth *a, const char *scope,
+			const char *method, const char *uri, struct tnd_sipauth_hdrs *h)
 {
-	const struct tnd_sipauth *a = &call->auth;
 	struct entry *e;
 	char *key;
 
 	memset(h->proxy, 0, sizeof(h->proxy));
 	h->n = 0;
-	if (!call->ua || !call->ua->authc || !uri || !(key = key_of(call)))
+	if (!ua || !ua->authc || !uri || !(key = key_for(a, scope)))
 		return ENOENT;
-	e = g_hash_table_lookup(call->ua->authc, key);
+	e = g_hash_table_lookup(ua->authc, key);
 	g_free(key);
 	if (!e)
 		return ENOENT;
@@ -205,7 +219,7 @@ void tnd_sipcall_auth_hdrs(struct tnd_sipcall *call, const char *method,
 	 * 12.2.1.1, no Route set pre-loaded with a strict router here) */
 	const char *uri = call->established && call->target ? call->target : call->ruri;
 
-	if (preempt(call, method, uri, h) == 0)
+	if (tnd_sipauth_preempt(call->ua, &call->auth, scope_of(call), method, uri, h) == 0)
 		TND_LOG_DEBUG(TND_LOG_SIP, "call %s: %s with pre-emptive credentials",
 			      call->call_id ? call->call_id : "-", method);
 }
@@ -232,12 +246,42 @@ int tnd_sipcall_sha256_hdrs(struct tnd_sipcall *call, const sip_t *sip, const ch
 	return err;
 }
 
+/* RFC 3261 12.1.2: a UAC's route set is its 2xx's Record-Route, reversed
+ * (at most 16 entries; more, or one too long, and none is kept) */
+static void keep_route_set(struct tnd_sipcall *call, const sip_t *sip)
+{
+	const sip_record_route_t *v[16], *rr;
+	GString *s;
+	size_t n = 0;
+
+	for (rr = sip->sip_record_route; rr && n < 16; rr = rr->r_next)
+		v[n++] = rr;
+	if (rr || !n)
+		return;
+	s = g_string_new(NULL);
+	while (n-- > 0) {
+		char buf[512];
+
+		if (url_e(buf, (isize_t)sizeof(buf), v[n]->r_url) < 0 ||
+		    strlen(buf) >= sizeof(buf) - 1) {
+			g_string_free(s, TRUE);
+			return;
+		}
+		g_string_append_printf(s, "%s<%s>", s->len ? ", " : "", buf);
+	}
+	free(call->rroute);
+	call->rroute = strdup(s->str);
+	g_string_free(s, TRUE);
+}
+
 void tnd_sipcall_set_target(struct tnd_sipcall *call, const sip_t *sip)
 {
 	char buf[512];
 
 	if (!call->auth.user || !sip || !sip->sip_contact)
 		return;
+	if (call->outgoing)
+		keep_route_set(call, sip);
 	if (url_e(buf, (isize_t)sizeof(buf), sip->sip_contact->m_url) < 0 ||
 	    strlen(buf) >= sizeof(buf) - 1)
 		return;

@@ -62,6 +62,7 @@ static void call_destroy(void *data)
 	free(call->to_hdr);
 	free(call->next_hop);
 	free(call->target);
+	free(call->rroute);
 	free(call->refer_to);
 	tnd_sipauth_clear(&call->auth);
 }
@@ -330,6 +331,19 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 		if (!err)
 			return true;
 	}
+	if (call->established && call->outgoing && !strcmp(what, "BYE")) {
+		/* SHA-256 (RFC 8760): nua has ended the session at this answer,
+		 * so the BYE goes again on its own (message.c); the call ends
+		 * here all the same */
+		struct tnd_sipauth_hdrs auth;
+
+		err = tnd_sipcall_sha256_hdrs(call, sip, "BYE", label, &auth);
+		if (!err)
+			err = tnd_sipmsg_bye_again(call, sip, &auth);
+		explicit_bzero(&auth, sizeof(auth));
+		if (!err)
+			TND_LOG_INFO(TND_LOG_SIP, "%s: sent again with SHA-256 credentials", label);
+	}
 	if (call->state != CS_ENDING || call->established) {
 		err = tnd_sipauth_answer(&call->auth, call->nh, sip, label);
 		if (!err)
@@ -340,9 +354,11 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 	if (call->established && strcmp(what, "BYE")) {
 		/* a refused re-INVITE leaves the dialog as it was */
 		TND_LOG_NOTICE(TND_LOG_SIP, "%s refused %d %s", label, status, phrase);
-		/* nua may keep an MD5-challenged re-INVITE waiting for
-		 * credentials; ending it (tnd_sipauth_drop) would make nua end
-		 * the call, so it stays: later non-INVITE requests go before it */
+		/* nua keeps an MD5-challenged one waiting for credentials, and
+		 * every later re-INVITE behind it: end it (auth.c says how)
+		 * before the owner may send the next */
+		if (call->nh && tnd_sipauth_abandon(&call->auth, call->nh, sip))
+			call->re_abandon = true;
 		tnd_sipcall_on_r_reinvite(call, status, phrase, NULL);
 		return true;
 	}
@@ -350,6 +366,27 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 			    TND_SIPCALL_END_REJECTED, status, phrase);
 	tnd_sipcall_finish(call, status, phrase);
 	return true;
+}
+
+/* The final answer to a refused re-INVITE sent once more to end it
+ * (tnd_sipauth_abandon): 420 from the first proxy, as wanted; a challenge
+ * again means the peer itself challenged (or a proxy that skips the
+ * Proxy-Require check), and nua still holds it. */
+static void abandoned(struct tnd_sipcall *call, int status, const char *phrase)
+{
+	call->re_abandon = false;
+	if (status != 401 && status != 407) {
+		tnd_sipauth_ok(&call->auth);
+		TND_LOG_DEBUG(TND_LOG_SIP, "call %s: refused re-INVITE ended (%d %s)",
+			      call->call_id, status, phrase ? phrase : "");
+		return;
+	}
+	call->re_stuck = true;
+	TND_LOG_NOTICE(TND_LOG_SIP, "call %s: the refused re-INVITE could not be ended: no "
+		       "re-INVITE can follow in this dialog", call->call_id);
+	/* one the owner sent meanwhile waits behind it for ever */
+	if (tnd_sipcall_reinvite_out(call))
+		tnd_sipcall_on_r_reinvite(call, status, phrase, NULL);
 }
 
 static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase,
@@ -360,6 +397,10 @@ static void on_r_invite(struct tnd_sipcall *call, int status, const char *phrase
 	int err;
 
 	(void)tags;
+	if (call->re_abandon && status >= 200) {
+		abandoned(call, status, phrase);
+		return;
+	}
 	if (status == 401 || status == 407) {
 		if (challenged(call, status, phrase, sip, "INVITE"))
 			return;

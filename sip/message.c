@@ -6,7 +6,11 @@
  * it is text (text.c); the owner decides where it goes.
  * A request in a dialog queues its owner's `done` on the call (FIFO per
  * method: nua reports answers of one method in order); a MESSAGE outside
- * any dialog has a handle of its own whose hmagic is a struct tnd_sipmsg.
+ * any dialog has a handle of its own whose hmagic is a struct tnd_sipmsg;
+ * sent as an account (its From, proxy and credentials), it carries
+ * credentials from the account's cached challenge (authcache.c), and a
+ * 401/407 is answered once: MD5 by nua on the handle, SHA-256 (RFC 8760)
+ * by a new MESSAGE on it (nua has finished the first).
  * Every `done` runs exactly once: at the final answer, or with status 0
  * when the dialog ends or the UA stops first. Signalling thread. */
 #include <errno.h>
@@ -33,7 +37,8 @@ struct sipreq {
 	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
 };
 
-/* An out-of-dialog MESSAGE of ours. Refcounted; ua->msgs holds one
+/* An out-of-dialog MESSAGE of ours, or a call's BYE sent again outside
+ * nua's dialog (tnd_sipmsg_bye_again). Refcounted; ua->msgs holds one
  * reference and the handle's hmagic borrows it (the list's reference is
  * dropped only after nua_handle_destroy). */
 struct tnd_sipmsg {
@@ -42,6 +47,13 @@ struct tnd_sipmsg {
 	nua_handle_t *nh;            /* owned; NULL once destroyed */
 	tnd_sipreq_done_h *done;     /* NULL once reported */
 	void *arg;                   /* ref, with done */
+	/* an account's MESSAGE: its credentials, and what a SHA-256 answer
+	 * sends again (a new request on the handle) */
+	struct tnd_sipauth auth;     /* owned; none without an account */
+	char *ruri, *scope;          /* owned: Request-URI; first hop (authcache.c) */
+	char *ctype, *body;          /* owned */
+	int chal_status;             /* the 401/407 nua was asked to answer, or 0 */
+	bool bye;                    /* a call's BYE sent again (no done) */
 };
 
 void tnd_sip_content_type(const sip_t *sip, char *buf, size_t size)
@@ -357,7 +369,13 @@ void tnd_sipcall_on_i_message(struct tnd_sipcall *call, int status, const char *
 
 static void msg_destroy(void *data)
 {
-	(void)data;
+	struct tnd_sipmsg *msg = data;
+
+	tnd_sipauth_clear(&msg->auth);
+	free(msg->ruri);
+	free(msg->scope);
+	free(msg->ctype);
+	free(msg->body);
 }
 
 bool tnd_sipmsg_is(const void *hmagic)
@@ -386,14 +404,76 @@ static void msg_finish(struct tnd_sipmsg *msg, int status, const char *phrase)
 	}
 }
 
+/* nua_message on the handle, with the account's credentials: auth (a
+ * SHA-256 answer), else pre-emptive from its cached challenges */
+static void msg_send(struct tnd_sipmsg *msg, const struct tnd_sipauth_hdrs *auth)
+{
+	struct tnd_sipauth_hdrs pre;
+
+	if (!auth) {
+		tnd_sipauth_preempt(msg->ua, &msg->auth, msg->scope, "MESSAGE", msg->ruri, &pre);
+		auth = &pre;
+	}
+	nua_message(msg->nh, SIPTAG_CONTENT_TYPE_STR(msg->ctype), SIPTAG_PAYLOAD_STR(msg->body),
+		    TND_SIPAUTH_TAGS(auth), TAG_END());
+	explicit_bzero(&pre, sizeof(pre));
+}
+
+/* A 401/407 to an account's MESSAGE: true when it was answered (sent
+ * again with SHA-256 credentials, or by nua with MD5). */
+static bool msg_challenged(struct tnd_sipmsg *msg, int status, const sip_t *sip)
+{
+	struct tnd_sipauth_hdrs h = { .n = 0 };
+	int err;
+
+	if (!msg->auth.user || !msg->nh || (msg->ua && msg->ua->stopping))
+		return false;
+	tnd_sipauth_learn_for(msg->ua, &msg->auth, msg->scope, sip);
+	err = tnd_sipauth_sha256(&msg->auth, sip, "MESSAGE", msg->ruri, "MESSAGE", h.v[0],
+				 sizeof(h.v[0]), &h.proxy[0]);
+	if (!err) {
+		/* nua could not parse the challenge and finished the request:
+		 * a new one on the same handle (same Call-ID, next CSeq) */
+		h.n = 1;
+		msg_send(msg, &h);
+		explicit_bzero(&h, sizeof(h));
+		return true;
+	}
+	if (err == ENOTSUP) {
+		err = tnd_sipauth_answer(&msg->auth, msg->nh, sip, "MESSAGE");
+		if (!err)
+			msg->chal_status = status;
+	}
+	if (err == EACCES)
+		tnd_sipauth_forget_for(msg->ua, &msg->auth, msg->scope);
+	return !err;
+}
+
 void tnd_sipmsg_event(void *hmagic, nua_event_t event, int status, const char *phrase,
 		      const sip_t *sip)
 {
 	struct tnd_sipmsg *msg = hmagic;
 
-	(void)sip;
+	if (msg->bye && event == nua_r_method && status >= 200) {
+		TND_LOG_INFO(TND_LOG_SIP, "BYE sent again with credentials got %d %s", status,
+			     phrase ? phrase : "");
+		tnd_obj_get(msg);
+		msg_finish(msg, status, phrase);
+		tnd_obj_put(msg);
+		return;
+	}
 	if (event != nua_r_message || status < 200 || !msg->done)
 		return;
+	if ((status == 401 || status == 407) && msg_challenged(msg, status, sip))
+		return;
+	if (status >= 900 && msg->chal_status) {
+		/* nua could not use the credentials (as in a dialog, above):
+		 * the outcome is the challenge's */
+		status = msg->chal_status;
+		phrase = status == 407 ? sip_407_Proxy_auth_required : sip_401_Unauthorized;
+	}
+	if (status != 401 && status != 407)
+		tnd_sipauth_ok(&msg->auth);
 	TND_LOG_INFO(TND_LOG_SIP, "our MESSAGE got %d %s", status, phrase ? phrase : "");
 	tnd_obj_get(msg);
 	msg_finish(msg, status, phrase);
@@ -407,20 +487,52 @@ void tnd_sipmsg_cut_all(struct tnd_sipua *ua)
 }
 
 /* Without an outbound proxy the host must be an IP literal: Sofia's own
- * resolver runs on this thread (resolve.c says why calls avoid it). */
-static int route_ok(const struct tnd_sipua *ua, const char *to)
+ * resolver runs on this thread (resolve.c says why calls avoid it). The
+ * first hop is `route` (an account's proxy), else the UA's proxy, else
+ * `to`. */
+static int route_ok(const struct tnd_sipua *ua, const char *to, const char *route)
 {
 	su_home_t home[1] = { SU_HOME_INIT(home) };
 	url_t *u;
 	int err = 0;
 
-	if (ua->has_proxy)
+	if (ua->has_proxy && !route)
 		return 0;
-	u = url_make(home, to);
+	u = url_make(home, route ? route : to);
 	if (!u || !u->url_host || !host_is_ip_address(u->url_host))
 		err = EINVAL;
 	su_home_deinit(home);
 	return err;
+}
+
+static int msg_params_ok(const struct tnd_sipua *ua, const struct tnd_sipmsg_params *p)
+{
+	if (!p->to || !p->ctype || !p->body || (!p->from_user && !p->from_uri))
+		return EINVAL;
+	if (tnd_sipchk_uri(p->to, ua->has_proxy || p->route) ||
+	    (p->from_uri ? tnd_sipchk_uri(p->from_uri, false) : tnd_sipchk_user(p->from_user)) ||
+	    (p->route && tnd_sipchk_uri(p->route, false)) ||
+	    (p->cred && tnd_sip_cred_check(p->cred)) ||
+	    tnd_sip_text_check(p->ctype, p->body, strlen(p->body)) ||
+	    route_ok(ua, p->to, p->route))
+		return EINVAL;
+	return 0;
+}
+
+/* The copies a challenge needs, for an account's MESSAGE. */
+static int msg_keep(struct tnd_sipmsg *msg, const struct tnd_sipmsg_params *p)
+{
+	const char *scope = p->route ? p->route : msg->ua->proxy ? msg->ua->proxy : p->to;
+	int err;
+
+	if (!p->cred)
+		return 0;
+	err = tnd_sipauth_set(&msg->auth, p->cred);
+	if (err)
+		return err;
+	msg->ruri = strdup(p->to);
+	msg->scope = strdup(scope);
+	return msg->ruri && msg->scope ? 0 : ENOMEM;
 }
 
 int tnd_sipua_message(struct tnd_sipua *ua, const struct tnd_sipmsg_params *p,
@@ -431,39 +543,78 @@ int tnd_sipua_message(struct tnd_sipua *ua, const struct tnd_sipmsg_params *p,
 	size_t n;
 	int err;
 
-	if (!ua || !ua->nua || !p || !p->to || !p->from_user || !p->ctype || !p->body || !done ||
-	    !arg)
-		return EINVAL;
-	if (tnd_sipchk_uri(p->to, ua->has_proxy) || tnd_sipchk_user(p->from_user) ||
-	    tnd_sip_text_check(p->ctype, p->body, strlen(p->body)) || route_ok(ua, p->to))
+	if (!ua || !ua->nua || !p || !done || !arg || msg_params_ok(ua, p))
 		return EINVAL;
 	if (ua->stopping)
 		return EBUSY;
 	msg = tnd_obj_zalloc(sizeof(*msg), msg_destroy);
-	n = strlen(p->from_user) + strlen(ua->from_host) + 8;
+	n = (p->from_uri ? strlen(p->from_uri) : strlen(p->from_user) + strlen(ua->from_host)) +
+	    8;
 	from = malloc(n);
 	to = malloc(strlen(p->to) + 3);
 	err = ENOMEM;
 	if (!msg || !from || !to)
 		goto out;
-	snprintf(from, n, "<sip:%s@%s>", p->from_user, ua->from_host);
+	if (p->from_uri)
+		snprintf(from, n, "<%s>", p->from_uri);
+	else
+		snprintf(from, n, "<sip:%s@%s>", p->from_user, ua->from_host);
 	sprintf(to, "<%s>", p->to);
 	msg->ua = ua;
+	msg->ctype = strdup(p->ctype);
+	msg->body = strdup(p->body);
+	if (!msg->ctype || !msg->body || (err = msg_keep(msg, p)) != 0)
+		goto out;
+	err = ENOMEM;
+	/* NUTAG_PROXY on the handle: a request sent again goes there too */
 	msg->nh = nua_handle(ua->nua, msg, NUTAG_URL(URL_STRING_MAKE(p->to)), SIPTAG_TO_STR(to),
-			     SIPTAG_FROM_STR(from), TAG_END());
+			     SIPTAG_FROM_STR(from),
+			     TAG_IF(p->route, NUTAG_PROXY(URL_STRING_MAKE(p->route))), TAG_END());
 	if (!msg->nh)
 		goto out;
 	msg->done = done;
 	msg->arg = tnd_obj_get(arg);
 	ua->msgs = g_list_prepend(ua->msgs, tnd_obj_get(msg));
-	nua_message(msg->nh, SIPTAG_CONTENT_TYPE_STR(p->ctype), SIPTAG_PAYLOAD_STR(p->body),
-		    TAG_END());
-	TND_LOG_INFO(TND_LOG_SIP, "MESSAGE to %s from %s (%s, %zu bytes)", p->to, from,
-		     p->ctype, strlen(p->body));
+	msg_send(msg, NULL);
+	TND_LOG_INFO(TND_LOG_SIP, "MESSAGE to %s from %s (%s, %zu bytes%s)", p->to, from,
+		     p->ctype, strlen(p->body), p->cred ? ", as an account" : "");
 	err = 0;
  out:
 	free(from);
 	free(to);
 	tnd_obj_put(msg);
 	return err;
+}
+
+int tnd_sipmsg_bye_again(struct tnd_sipcall *call, const sip_t *sip,
+			 const struct tnd_sipauth_hdrs *auth)
+{
+	struct tnd_sipua *ua = call->ua;
+	struct tnd_sipmsg *msg;
+	char cseq[32];
+
+	if (!ua || !ua->nua || ua->stopping || !call->outgoing || !call->target || !sip ||
+	    !sip->sip_call_id || !sip->sip_from || !sip->sip_to || !sip->sip_cseq)
+		return EINVAL;
+	msg = tnd_obj_zalloc(sizeof(*msg), msg_destroy);
+	if (!msg)
+		return ENOMEM;
+	msg->ua = ua;
+	msg->bye = true;
+	msg->nh = nua_handle(ua->nua, msg, TAG_END());
+	if (!msg->nh) {
+		tnd_obj_put(msg);
+		return ENOMEM;
+	}
+	ua->msgs = g_list_prepend(ua->msgs, msg);       /* takes our reference */
+	/* the refused BYE's From and To carry the dialog's tags; the next
+	 * hop is where the dialog's requests went (NUTAG_PROXY, call_out.c) */
+	snprintf(cseq, sizeof(cseq), "%u BYE", (unsigned)sip->sip_cseq->cs_seq + 1);
+	nua_method(msg->nh, NUTAG_METHOD("BYE"), NUTAG_URL(URL_STRING_MAKE(call->target)),
+		   SIPTAG_CALL_ID(sip->sip_call_id), SIPTAG_FROM(sip->sip_from),
+		   SIPTAG_TO(sip->sip_to), SIPTAG_CSEQ_STR(cseq),
+		   TAG_IF(call->rroute, SIPTAG_ROUTE_STR(call->rroute)),
+		   TAG_IF(call->next_hop, NUTAG_PROXY(URL_STRING_MAKE(call->next_hop))),
+		   TND_SIPAUTH_TAGS(auth), TAG_END());
+	return 0;
 }

@@ -270,6 +270,8 @@ int tnd_sipcall_reinvite(struct tnd_sipcall *call, const char *sdp)
 		return EALREADY;
 	if (call->re_out || call->re_req || call->re_timer)
 		return EBUSY;
+	if (call->re_stuck)
+		return EPERM;
 	copy = strdup(sdp);
 	if (!copy)
 		return ENOMEM;
@@ -344,6 +346,7 @@ void tnd_sipcall_re_clear(struct tnd_sipcall *call)
 	free(call->re_offer);
 	call->re_sdp = call->re_offer = NULL;
 	call->re_out = call->re_offerless = call->re_stale = false;
+	call->re_abandon = call->re_stuck = false;
 }
 
 const char *tnd_sipcall_local_sdp(const struct tnd_sipcall *call)

@@ -215,8 +215,9 @@ struct tnd_sipcall_handlers {
  * its later requests (the next calls' INVITEs, every request in their
  * dialogs) carry credentials from the cached challenges, one per realm, nc
  * counted up, so a server that lets a nonce live answers without a
- * 401/407. A BYE must get through that way with SHA-256: nua ends the
- * session at any final answer to a BYE, a challenge included. */
+ * 401/407. nua ends the session at any final answer to a BYE, a SHA-256
+ * challenge included: the BYE of a call we placed then goes again with
+ * credentials as a request of its own (`ended` has reported the 401/407). */
 struct tnd_sip_cred {
 	const char *user;       /* authentication user name, no ':' or control */
 	const char *password;   /* NULL when ha1 is given */
@@ -363,7 +364,10 @@ int tnd_sipcall_info(struct tnd_sipcall *call, const char *ctype, const char *bo
  * follows. After a 491 it is sent again after the RFC 3261 14.1 delay
  * (2.1-4 s when we placed the call, else 0-2 s), at most 3 times. EINVAL,
  * EALREADY before the dialog is confirmed or once ending, EBUSY while
- * another offer of either side is open, ENOMEM. */
+ * another offer of either side is open, EPERM after a re-INVITE refused
+ * for its MD5 credentials that could not be ended (Sofia keeps it waiting
+ * and sends no other: the challenger was the peer itself, or a proxy that
+ * ignores Proxy-Require, auth.c), ENOMEM. */
 int tnd_sipcall_reinvite(struct tnd_sipcall *call, const char *sdp);
 /* Answers the peer's pending offer (`reoffer`): 2xx with our SDP (our
  * answer, or our offer to an offerless re-INVITE), or a failure 300-699
@@ -431,10 +435,20 @@ struct tnd_sipmsg_params {
 	const char *from_user;  /* From is sip:from_user@public_host */
 	const char *ctype;
 	const char *body;       /* NUL-terminated */
+	/* An account's identity, or NULL for all three, as in
+	 * tnd_sipcall_params: from_uri replaces From, route (host an IP
+	 * literal) is the first hop instead of the UA's proxy, and with cred
+	 * a 401/407 is answered once (again after stale=true; MD5 or
+	 * SHA-256), and the account's cached challenge for that first hop
+	 * (shared with its calls) gives credentials pre-emptively. */
+	const char *from_uri;
+	const char *route;
+	const struct tnd_sip_cred *cred;
 };
-/* Sends it; `done` follows from the loop. EINVAL (bad parameter, or a
- * host name with no outbound proxy: nothing sent), EBUSY while the UA
- * stops, ENOMEM. */
+/* Sends it; `done` follows from the loop (a 401/407 whose credentials are
+ * refused, or that has no answerable challenge, is its status). EINVAL (bad
+ * parameter, or a host name with no outbound proxy: nothing sent), EBUSY
+ * while the UA stops, ENOMEM. */
 int tnd_sipua_message(struct tnd_sipua *ua, const struct tnd_sipmsg_params *p,
 		      tnd_sipreq_done_h *done, void *arg);
 

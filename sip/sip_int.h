@@ -145,12 +145,19 @@ struct tnd_sipcall {
 	unsigned re_tries;
 	bool re_stale;               /* the peer's offer was answered while our
 				      * retry waited: our SDP is out of date */
+	bool re_abandon;             /* our refused re-INVITE is being ended
+				      * (tnd_sipauth_abandon): its answer is no news */
+	bool re_stuck;               /* ... and could not be: nua sends no re-INVITE
+				      * of ours again in this dialog */
 	/* replaces.c: To tags of the early dialogs of our INVITE (nua sets
 	 * none on its leg without 100rel), newest at early_next - 1 */
 	char early_tags[4][72];
 	unsigned early_next;
 	/* authcache.c: pre-emptive and SHA-256 credentials in the dialog */
 	char *target;                /* owned: the peer's Contact URI, or NULL */
+	char *rroute;                /* owned: our route set as a Route value (the
+				      * 2xx's Record-Route reversed), or NULL:
+				      * for a BYE sent again (message.c) */
 	char *refer_to;              /* owned: our REFER's Refer-To, for a SHA-256 retry */
 };
 
@@ -293,6 +300,14 @@ void tnd_sipmsg_event(void *msg, nua_event_t event, int status, const char *phra
 		      const sip_t *sip);
 /* nua_i_message outside any dialog: admits, answers and destroys nh. */
 void tnd_sipua_i_message(struct tnd_sipua *ua, nua_t *nua, nua_handle_t *nh, const sip_t *sip);
+/* The call's BYE got a SHA-256 challenge (sip), which nua cannot answer:
+ * it has ended the session, so the BYE goes again with `auth` as a request
+ * of its own (same Call-ID, tags, route set and remote target, next CSeq)
+ * on a handle of its own (kept in ua->msgs until its final answer, which
+ * is only logged). An outgoing call with a remote target only: 0,
+ * EINVAL, ENOMEM. */
+int tnd_sipmsg_bye_again(struct tnd_sipcall *call, const sip_t *sip,
+			 const struct tnd_sipauth_hdrs *auth);
 /* Ends every pending out-of-dialog MESSAGE (done with status 0) and
  * destroys their handles (the UA is freed). */
 void tnd_sipmsg_cut_all(struct tnd_sipua *ua);
@@ -354,6 +369,16 @@ int tnd_sipauth_sha256(struct tnd_sipauth *a, const sip_t *sip, const char *meth
  * reported: when nua keeps it waiting for credentials, ends it (nua then
  * reports it again with 904, which the caller ignores) and returns true. */
 bool tnd_sipauth_drop(nua_handle_t *nh, const sip_t *sip);
+/* The same for a re-INVITE whose MD5 credentials were refused (sip the
+ * refusal), which nua keeps waiting at the head of the dialog's INVITE
+ * queue (a later re-INVITE would wait behind it for ever), where 904
+ * would make nua end the call: it is sent once more with placeholder
+ * credentials and Proxy-Require: tandem-abandon, for the first proxy to
+ * end it with 420. true when that went out; its final answer follows as
+ * nua_r_invite (a 401/407 again: the challenger was the peer itself, or
+ * a proxy that skips the Proxy-Require check, and the request still
+ * waits). */
+bool tnd_sipauth_abandon(struct tnd_sipauth *a, nua_handle_t *nh, const sip_t *sip);
 /* A response other than 401/407: the next challenge starts a new round. */
 static inline void tnd_sipauth_ok(struct tnd_sipauth *a)
 {
@@ -381,6 +406,16 @@ struct tnd_sipauth_hdrs {
 void tnd_sipauth_learn(struct tnd_sipcall *call, const sip_t *sip);
 /* Drops them (the account's credentials were refused). */
 void tnd_sipauth_forget(struct tnd_sipcall *call);
+/* The same for a request outside any call (an out-of-dialog MESSAGE):
+ * credentials `a`, first hop `scope` (its proxy, else the UA's, else its
+ * Request-URI); a call of the same account and first hop shares the
+ * entry. preempt: 0 with h filled, ENOENT when nothing is cached. */
+void tnd_sipauth_learn_for(struct tnd_sipua *ua, const struct tnd_sipauth *a,
+			   const char *scope, const sip_t *sip);
+void tnd_sipauth_forget_for(struct tnd_sipua *ua, const struct tnd_sipauth *a,
+			    const char *scope);
+int tnd_sipauth_preempt(struct tnd_sipua *ua, const struct tnd_sipauth *a, const char *scope,
+			const char *method, const char *uri, struct tnd_sipauth_hdrs *h);
 void tnd_sipauth_cache_free(struct tnd_sipua *ua);
 /* The call's pre-emptive credentials for a request of `method`, all ""
  * without credentials or a cached challenge. */

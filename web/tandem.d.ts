@@ -122,8 +122,11 @@ export declare class Tandem extends EventTarget {
   reattach(id: string, opts?: { stream?: MediaStream; peer?: string; direction?: 'in' | 'out'; state?: CallState }): Promise<Call>;
   register(params: Record<string, unknown>): Promise<{ registration: string }>;
   unregister(registration: string): Promise<Record<string, never>>;
-  /** A SIP MESSAGE out of any call; fails with the peer's SIP status. */
-  message(to: string, body: string, contentType?: string): Promise<Record<string, never>>;
+  /** A SIP MESSAGE out of any call; fails with the peer's SIP status. The
+   * third argument is the content type, or options: `account` sends it as
+   * that [accounts] entry (From, proxy, digest credentials). */
+  message(to: string, body: string,
+    opts?: string | { contentType?: string; account?: string }): Promise<Record<string, never>>;
   gatewayStats(): Promise<Record<string, unknown>>;
 }
 

@@ -484,10 +484,15 @@ export class Tandem extends EventTarget {
   unregister(registration) { return this.request('unregister', { registration }); }
 
   /** A SIP MESSAGE out of any call (RFC 3428) to a URI or dial string;
-   * resolves once the peer accepted it, else fails with its SIP status. */
-  message(to, body, contentType) {
+   * resolves once the peer accepted it, else fails with its SIP status.
+   * The third argument is the content type, or options {contentType,
+   * account}: `account` sends it as that [accounts] entry (its From, proxy
+   * and digest credentials), as call() does. */
+  message(to, body, opts) {
+    const o = typeof opts === 'string' ? { contentType: opts } : (opts || {});
     const p = { to, body: String(body) };
-    if (contentType) p.content_type = contentType;
+    if (o.contentType) p.content_type = o.contentType;
+    if (o.account) p.account = o.account;
     return this.request('message', p);
   }
 

@@ -405,7 +405,8 @@ static int m_info(struct tnd_api_req *req, json_t *params)
 
 static int m_message(struct tnd_api_req *req, json_t *params)
 {
-	static const char *const allowed[] = { "to", "call", "content_type", "body", NULL };
+	static const char *const allowed[] = { "to", "call", "content_type", "body", "account",
+					       NULL };
 	struct tnd_msg_params p = { 0 };
 	char msg[256];
 	int r;
@@ -416,10 +417,16 @@ static int m_message(struct tnd_api_req *req, json_t *params)
 	    (r = tnd_api_param_str(req, params, "to", false, &p.to)) ||
 	    (r = tnd_api_param_str(req, params, "call", false, &p.call)) ||
 	    (r = tnd_api_param_str(req, params, "content_type", false, &p.content_type)) ||
-	    (r = tnd_api_param_str(req, params, "body", true, &p.body)))
+	    (r = tnd_api_param_str(req, params, "body", true, &p.body)) ||
+	    (r = tnd_api_param_str(req, params, "account", false, &p.account)))
 		return r;
 	if (!p.to == !p.call) {
 		tnd_api_req_msg(req, "params: exactly one of to and call");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	if (p.account && p.call) {
+		tnd_api_req_msg(req, "params.account: only with to (a call's dialog has its "
+				"account already)");
 		return TND_RPC_INVALID_PARAMS;
 	}
 	if (!ops(req)->message)

@@ -379,13 +379,16 @@ int tnd_calls_info(struct tnd_calls *calls, void *conn, const char *call,
 		   char *msg, size_t msglen);
 
 /* A `message`: `call` (in that call's dialog, as tnd_calls_info) or `to`
- * (outside any dialog, From the logged-in `user`). content_type NULL is
- * text/plain. `to` passes the dial plan as a call's would (EPERM). */
+ * (outside any dialog, From the logged-in `user`, or with `account` as
+ * that account of the user, as `call` takes it: its From, proxy and digest
+ * credentials; ENOENT / EACCES as there, EINVAL with `call`). content_type
+ * NULL is text/plain. `to` passes the dial plan as a call's would (EPERM). */
 struct tnd_msg_params {
 	const char *to;
 	const char *call;
 	const char *content_type;
 	const char *body;
+	const char *account;
 };
 int tnd_calls_message(struct tnd_calls *calls, void *conn, const char *user,
 		      const struct tnd_msg_params *p, tnd_call_sent_h *done, void *req,

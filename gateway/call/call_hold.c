@@ -243,6 +243,11 @@ int tnd_calls_hold(struct tnd_calls *calls, void *conn, const char *id, bool hol
 		snprintf(msg, msglen, "params.call: an offer is under way on the SIP leg");
 		return EALREADY;
 	}
+	if (err == EPERM) {
+		snprintf(msg, msglen, "params.call: the SIP peer refused our credentials for a "
+			 "re-INVITE: no other can go in this call");
+		return EPERM;
+	}
 	snprintf(msg, msglen, "cannot send the re-INVITE: %s", strerror(err));
 	return err;
 }

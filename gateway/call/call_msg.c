@@ -85,11 +85,19 @@ int tnd_calls_message(struct tnd_calls *calls, void *conn, const char *user,
 {
 	const char *ctype = p && p->content_type ? p->content_type : DEFAULT_CTYPE;
 	struct tnd_sipmsg_params sp = { 0 };
+	struct tnd_sip_cred cred;
 	struct tnd_call *call;
+	char ubuf[128];
 	int err;
 
 	if (!calls || !p || !p->body || !done || !req || !p->to == !p->call) {
 		snprintf(msg, msglen, "params: one of to and call, and body, are required");
+		return EINVAL;
+	}
+	if (p->account && p->call) {
+		/* in a dialog the call's own identity and credentials serve */
+		snprintf(msg, msglen, "params.account: only with to (a call's dialog has its "
+			 "account already)");
 		return EINVAL;
 	}
 	err = check_text(ctype, p->body, msg, msglen);
@@ -110,12 +118,27 @@ int tnd_calls_message(struct tnd_calls *calls, void *conn, const char *user,
 			 p->to);
 		return EPERM;
 	}
+	if (p->account) {
+		struct tnd_sipcall_params cp = { 0 };
+
+		/* the same rights check and identity as `call` with an account */
+		err = tnd_call_reg_identity(calls, p->account, user, &cp, &cred, ubuf,
+					    sizeof(ubuf), msg, msglen);
+		if (err)
+			return err;
+		sp.from_uri = cp.from_uri;
+		sp.route = cp.route;
+		sp.cred = cp.cred;
+	}
 	sp.to = p->to;
 	sp.from_user = user ? user : "anonymous";
 	sp.ctype = ctype;
 	sp.body = p->body;
 	err = tnd_sipua_message(calls->env.sip, &sp, done, req);
-	if (err == EINVAL)
+	if (err == EINVAL && p->account)
+		snprintf(msg, msglen, "params.to: not a URI the account can send to (a sip: "
+			 "URI; tel: and host names need an outbound proxy with an IP address)");
+	else if (err == EINVAL)
 		snprintf(msg, msglen, "params.to: a sip: URI (tel: with an outbound proxy) whose "
 			 "host is an IP address unless an outbound proxy is set");
 	else if (err == EBUSY)

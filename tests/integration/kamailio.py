@@ -48,6 +48,7 @@ loadmodule "ctl.so"
 loadmodule "db_text.so"
 loadmodule "auth.so"
 loadmodule "auth_db.so"
+loadmodule "sanity.so"
 %(more_modules)s
 
 modparam("ctl", "binrpc", "unix:%(run)s/ctl")
@@ -71,6 +72,7 @@ request_route {
 		sl_send_reply("483", "Too Many Hops");
 		exit;
 	}
+%(proxy_require)s
 	if (has_totag()) {
 %(dialog_auth)s
 		if (is_method("BYE") && $fU == "alice") {
@@ -125,6 +127,7 @@ request_route {
 		xlog("L_NOTICE", "INVITE authorised: $fu -> $ru\n");
 		record_route();
 	}
+%(message_auth)s
 %(relay_direct)s
 	%(before_lookup)s
 	if (!lookup("location")) {
@@ -156,6 +159,19 @@ DIALOG_AUTH = r"""		if ($fU == "alice" && !is_method("ACK|CANCEL|PRACK")) {
 		}"""
 
 
+# a MESSAGE outside any dialog must carry credentials for the From domain's
+# realm (subscriber table), as an INVITE does
+MESSAGE_AUTH = r"""	if (is_method("MESSAGE")) {
+		if (!proxy_authorize("$fd", "subscriber")) {
+			xlog("L_NOTICE", "MESSAGE challenged: $fu -> $ru\n");
+			proxy_challenge("$fd", "0");
+			exit;
+		}
+		consume_credentials();
+		xlog("L_NOTICE", "MESSAGE authorised: $fu -> $ru\n");
+	}"""
+
+
 class Kamailio:
     """users: {name: password}. min_expires: the registrar's floor, so a
     test can ask for a short expiry and see the refresh. tcp: listen on TCP
@@ -164,7 +180,8 @@ class Kamailio:
 
     def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False,
                  algorithm=None, dialog_users=None, one_time_nonce=False,
-                 relay_direct=False, tls=None, lifetime=None, dids=None, flows=False):
+                 relay_direct=False, tls=None, lifetime=None, dids=None, flows=False,
+                 message_auth=False, dialog_methods=None, proxy_require=False):
         """dialog_users: {name: password} of the dlgsub table, which turns
         on DIALOG_AUTH. one_time_nonce: each nonce is good for one request
         (then no credentials can be pre-emptive). relay_direct: a
@@ -177,7 +194,12 @@ class Kamailio:
         a carrier delivers a DID). flows: a REGISTER's source address is
         kept (fix_nated_register) and requests to a contact go back over that
         connection only, never a new one (set_forward_no_connect): the
-        registration's flow must still be open."""
+        registration's flow must still be open. message_auth: a MESSAGE
+        outside a dialog is challenged (407) like an INVITE (MESSAGE_AUTH).
+        dialog_methods: only these methods ("INVITE", a Kamailio is_method
+        list) meet DIALOG_AUTH; alice's BYE then needs only the base check.
+        proxy_require: Proxy-Require is checked (sanity module, 420 for an
+        unknown extension) before any credentials, as RFC 3261 16.3 says."""
         tcp = tcp or bool(tls)
         self.tls_port = free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
@@ -209,7 +231,13 @@ class Kamailio:
                            "tcp": "listen=tcp:127.0.0.1:%d" % self.port if tcp else
                            "disable_tcp=yes",
                            "min_expires": min_expires, "nonce_expire": nonce_expire,
-                           "dialog_auth": DIALOG_AUTH if dialog_users else "",
+                           "dialog_auth": (DIALOG_AUTH.replace(
+                               '!is_method("ACK|CANCEL|PRACK")',
+                               'is_method("%s")' % dialog_methods) if dialog_methods
+                               else DIALOG_AUTH) if dialog_users else "",
+                           "message_auth": MESSAGE_AUTH if message_auth else "",
+                           "proxy_require": '\tif (!sanity_check("512")) {\n\t\texit;\n'
+                           '\t}' if proxy_require else "",
                            "relay_direct": '\tif ($rp != %d) {\n\t\tt_relay();\n'
                            '\t\texit;\n\t}' % self.port if relay_direct else "",
                            "otn": 'modparam("auth", "one_time_nonce", 1)'

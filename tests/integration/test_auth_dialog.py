@@ -14,7 +14,26 @@ to the REFER, and its CALL_CLOSED for our BYE.
   (pre-emptive): Kamailio challenges the INVITE once in two calls and each
   realm once.
 - A wrong dialog password: the hold is refused 407, the MESSAGE fails 407,
-  the hangup ends the call (`call.state` ended) and nothing is left."""
+  a second hold gets a clear result (403 at once with MD5, the SIP stack
+  holding the refused re-INVITE; 407 again with SHA-256), the hangup ends
+  the call (`call.state` ended) and nothing is left.
+- A hold refused for good (MD5, wrong dialog password, Kamailio asking
+  only re-INVITEs for it and checking Proxy-Require as RFC 3261 16.3
+  says) does not block the dialog: a second hold is sent (Kamailio
+  challenges it too: 4 challenges in all) and refused with its own
+  `call.state` 407, and our BYE still reaches baresip (CALL_CLOSED).
+  Without that check (the wrong-dialog-password tests) the next hold
+  fails at once with 403.
+- SHA-256, nothing cached for the dialog's realm, the hangup's BYE the
+  first request in the dialog: Sofia ends the session at its 407, and the
+  gateway sends the BYE again with credentials: Kamailio challenged one BYE
+  and authorised one, and baresip's call closed.
+- `message` outside a call with `account` (Kamailio challenges MESSAGE,
+  kamailio.py MESSAGE_AUTH): alice's reaches baresip, which prints its
+  text, and the browser gets {}; her second MESSAGE carries credentials
+  from the cached challenge (Kamailio challenged once, authorised twice);
+  carol's account, whose password Kamailio does not share, fails with the
+  407 and Kamailio authorised none of hers."""
 
 import asyncio
 
@@ -24,6 +43,7 @@ from aiortc_peer import offering_pc
 from kamailio import Kamailio
 from peers import Baresip
 from tandem_harness import Gateway, tap_main
+from test_info_message import baresip_with_console, console_until
 from test_register import USERS, connect, counters_zero, gw_conf
 
 
@@ -117,6 +137,17 @@ async def wrong_dialog_password(alg):
                                    m["params"].get("code") == 407, timeout=10)
             m = await c.request("message", {"call": call, "body": "x"})
             assert m.get("error", {}).get("data", {}).get("sip_status") == 407, m
+            # a second hold: a clear result, never silence. With MD5 this
+            # Kamailio (no Proxy-Require check) keeps the refused re-INVITE
+            # waiting in the SIP stack: 403 at once, or, had it raced the
+            # end of that attempt, the 407 as for SHA-256
+            m = await c.request("hold", {"call": call})
+            if "error" in m:
+                assert alg is None and m["error"]["code"] == 403, m
+            else:
+                await c.wait_note(lambda m: m["method"] == "call.state" and
+                                  m["params"]["call"] == call and
+                                  m["params"].get("code") == 407, timeout=10)
             await c.call("hangup", {"call": call})
             st = await c.wait_state(call, "ended", timeout=15)
             await pc.close()
@@ -137,6 +168,99 @@ async def test_sha256_wrong_dialog_password():
     await wrong_dialog_password("SHA-256")
 
 
+async def test_md5_refused_hold_then_hold():
+    with Kamailio(USERS, dialog_users={"alice": "not-hers"}, dialog_methods="INVITE",
+                  relay_direct=True, proxy_require=True) as kam, \
+            Gateway(gw_conf(kam, proxy=kam.uri)) as gw:
+        c = await connect(gw)
+        b = bob(kam)
+        try:
+            call, pc = await place(c, kam, b)
+            for _ in (1, 2):
+                assert await c.call("hold", {"call": call}) == {}
+                await c.wait_note(lambda m: m["method"] == "call.state" and
+                                  m["params"]["call"] == call and
+                                  m["params"].get("code") == 407, timeout=10)
+            b.events.clear()
+            await c.call("hangup", {"call": call})
+            st = await c.wait_state(call, "ended", timeout=15)
+            assert st["code"] == 200, st
+            b.wait_event("CALL_CLOSED")
+            await pc.close()
+            await counters_zero(c)
+        finally:
+            b.stop()
+        await c.close()
+        log = kam.read_log()
+        assert "authorised in dialog" not in log, log[-2000:]
+        assert log.count("INVITE challenged in dialog") == 4, log[-3000:]
+
+
+async def test_sha256_bye_first_in_dialog():
+    with Kamailio(USERS, algorithm="SHA-256", dialog_users={"alice": "secret"},
+                  relay_direct=True) as kam, \
+            Gateway(gw_conf(kam, proxy=kam.uri)) as gw:
+        c = await connect(gw)
+        b = bob(kam)
+        try:
+            call, pc = await place(c, kam, b)
+            b.events.clear()
+            await c.call("hangup", {"call": call})
+            await c.wait_state(call, "ended", timeout=15)
+            b.wait_event("CALL_CLOSED")
+            await pc.close()
+            await counters_zero(c)
+        finally:
+            b.stop()
+        await c.close()
+        log = kam.read_log()
+        assert log.count("BYE challenged in dialog") == 1, log[-3000:]
+        assert log.count("BYE authorised in dialog") == 1, log[-3000:]
+
+
+async def message_as_account(alg):
+    # carol's account has no proxy of its own: the gateway's outbound proxy
+    users = dict(USERS, carol="not-carolpw")
+    with Kamailio(users, algorithm=alg, message_auth=True, relay_direct=True) as kam, \
+            Gateway(gw_conf(kam, proxy=kam.uri,
+                            extra="outbound_proxy = %s\n" % kam.uri)) as gw:
+        c = await connect(gw)
+        b, cons = baresip_with_console()
+        try:
+            for n in (1, 2):
+                body = "as alice %s %d" % (alg or "MD5", n)
+                assert await c.call("message", {"to": b.uri, "account": "alice",
+                                                "body": body}) == {}
+                await asyncio.to_thread(console_until, cons,
+                                        'sip:alice@127.0.0.1: "%s"' % body)
+            m = await c.request("message", {"to": b.uri, "account": "carol", "body": "x"})
+            err = m.get("error", {})
+            assert err.get("code") == 407 and err["data"]["sip_status"] == 407, m
+            await counters_zero(c)
+        finally:
+            b.stop()
+            cons.close()
+        await c.close()
+        log = kam.read_log()
+        seen = {k: log.count(k) for k in (
+            "MESSAGE challenged: sip:alice@", "MESSAGE authorised: sip:alice@",
+            "MESSAGE challenged: sip:carol@", "MESSAGE authorised: sip:carol@")}
+        assert seen == {"MESSAGE challenged: sip:alice@": 1,
+                        "MESSAGE authorised: sip:alice@": 2,
+                        "MESSAGE challenged: sip:carol@": 2,
+                        "MESSAGE authorised: sip:carol@": 0}, (alg, seen)
+
+
+async def test_md5_message_as_account():
+    await message_as_account(None)
+
+
+async def test_sha256_message_as_account():
+    await message_as_account("SHA-256")
+
+
 if __name__ == "__main__":
     tap_main([test_md5_every_request, test_sha256_every_request,
-              test_md5_wrong_dialog_password, test_sha256_wrong_dialog_password])
+              test_md5_wrong_dialog_password, test_sha256_wrong_dialog_password,
+              test_md5_refused_hold_then_hold, test_sha256_bye_first_in_dialog,
+              test_md5_message_as_account, test_sha256_message_as_account])

@@ -792,6 +792,7 @@ int main(int argc, char **argv)
 		TND_TEST(tnd_test_call_reg_detach_pending),
 		TND_TEST(tnd_test_call_reg_bad_params),
 		TND_TEST(tnd_test_call_reg_requests),
+		TND_TEST(tnd_test_call_reg_message_as),
 		TND_TEST(tnd_test_call_reg_observed),
 		TND_TEST(tnd_test_call_reattach_same_pc),
 		TND_TEST(tnd_test_call_reattach_grace_ends),

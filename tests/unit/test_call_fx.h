@@ -133,6 +133,7 @@ int tnd_test_call_sdes_optional(void);
 int tnd_test_call_reg_detach_pending(void);
 int tnd_test_call_reg_bad_params(void);
 int tnd_test_call_reg_requests(void);
+int tnd_test_call_reg_message_as(void);
 int tnd_test_call_reg_observed(void);
 
 /* test_call_reattach.c: calls that outlive their WebSocket */

@@ -179,6 +179,66 @@ static int reg_requests(void)
 	return 0;
 }
 
+struct sent {
+	bool done;
+	char from[128], body[64];
+};
+
+static void on_sent(void *req, int status, const char *phrase)
+{
+	(void)req;
+	(void)phrase;
+	fx.done = true;
+	fx.done_err = status;
+}
+
+static int on_peer_message(void *arg, const struct tnd_sipmsg_in *m)
+{
+	struct sent *s = arg;
+
+	s->done = true;
+	snprintf(s->from, sizeof(s->from), "%s", m->from_uri);
+	snprintf(s->body, sizeof(s->body), "%.*s", (int)m->len, m->body);
+	return 0;
+}
+
+/* `message` with an account: the same rights check as `call` (unknown
+ * 404, not the user's 401, none in a call's dialog), and one allowed goes
+ * out From the account's uri (the peer reads it) and reports the peer's
+ * 200. Challenges are answered against Kamailio in test_auth_dialog.py. */
+static int reg_message_as(void)
+{
+	struct tnd_msg_params p = { .account = "b", .body = "as desk" };
+	struct req *r = tnd_obj_zalloc(sizeof(*r), NULL);
+	struct sent s = { .done = false };
+	char to[64], msg[256];
+
+	snprintf(to, sizeof(to), "sip:bob@127.0.0.1:%u", fx.peer_port);
+	p.to = to;
+	tnd_sipua_set_message(fx.peer, on_peer_message, &s);
+	TEST_ASSERT(tnd_calls_message(fx.calls, fx.alice, "alice", &p, on_sent, r, msg,
+				      sizeof(msg)) == ENOENT);
+	p.account = "a";
+	TEST_ASSERT(tnd_calls_message(fx.calls, fx.alice, "bob", &p, on_sent, r, msg,
+				      sizeof(msg)) == EACCES);
+	TEST_ASSERT_STR_CONTAINS(msg, "not one of your accounts");
+	p.call = "c1";
+	TEST_ASSERT(tnd_calls_message(fx.calls, fx.alice, "alice", &p, on_sent, r, msg,
+				      sizeof(msg)) == EINVAL);
+	p.call = NULL;
+	fx.done = false;
+	TEST_ASSERT(tnd_calls_message(fx.calls, fx.alice, "alice", &p, on_sent, r, msg,
+				      sizeof(msg)) == 0);
+	TEST_ASSERT(wait_flag(&fx.done, WAIT_MS));
+	TEST_ASSERT(fx.done_err == 200);
+	TEST_ASSERT(s.done && !strcmp(s.body, "as desk"));
+	TEST_ASSERT(!strcmp(s.from, "sip:alice@127.0.0.1"));
+	TEST_ASSERT(tnd_sipua_messages(fx.gw) == 0);
+	tnd_sipua_set_message(fx.peer, NULL, NULL);
+	tnd_obj_put(r);
+	return 0;
+}
+
 static const char conf_inline[] = "[media]\nworkers = 1\n[sip]\nregister_inline = true\n"
 	"register_retry_max = 2\nregister_grace = 30\n";
 
@@ -282,4 +342,9 @@ int tnd_test_call_reg_bad_params(void)
 int tnd_test_call_reg_requests(void)
 {
 	return with_fx(reg_requests, conf_reg);
+}
+
+int tnd_test_call_reg_message_as(void)
+{
+	return with_fx(reg_message_as, conf_reg);
 }

@@ -132,6 +132,14 @@ test('message() goes out as a SIP MESSAGE and arrives as a message event', async
   // nobody logged in as carol: the gateway's own 480 comes back as the error
   await assert.rejects(a.message(`sip:carol@127.0.0.1:${open.sip}`, 'x'),
     (e) => e instanceof TandemError && e.code === 480);
+  // options: the content type goes with it, and an account reaches the
+  // gateway's check (no [accounts] entry here: 404 naming it)
+  const typed = nextEvent(b, 'message', (d) => d.body === '{"n":1}');
+  assert.deepEqual(await a.message(`sip:bob@127.0.0.1:${open.sip}`, '{"n":1}',
+    { contentType: 'application/json' }), {});
+  assert.equal((await typed).content_type, 'application/json');
+  await assert.rejects(a.message(`sip:bob@127.0.0.1:${open.sip}`, 'x', { account: 'desk9' }),
+    (e) => e instanceof TandemError && e.code === 404 && /desk9/.test(e.message));
   a.close();
   b.close();
 });
