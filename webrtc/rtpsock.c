@@ -424,18 +424,22 @@ uint16_t tnd_rtpsock_port(const struct tnd_rtpsock *s)
 }
 
 int tnd_rtpsock_set_remote(struct tnd_rtpsock *s, const char *ip, uint16_t port,
-			   uint16_t rtcp_port)
+			   uint16_t rtcp_port, bool *moved)
 {
 	struct sockaddr_storage sa[2];
 	socklen_t len;
+	bool changed;
 
 	if (!s || !port || parse_ip(ip, port, &sa[0], &len) || sa[0].ss_family != s->family)
 		return EINVAL;
 	sa[1] = sa[0];
 	tnd_webrtc_sa_set_port(&sa[1], rtcp_port ? rtcp_port :
 				       s->fd[1] >= 0 ? (uint16_t)(port + 1) : port);
-	if (tnd_learn_set_sdp(&s->learn, &sa[0], &sa[1], g_get_monotonic_time()))
+	changed = tnd_learn_set_sdp(&s->learn, &sa[0], &sa[1], g_get_monotonic_time());
+	if (changed)
 		disconnect_all(s);
+	if (moved)
+		*moved = changed;
 	return 0;
 }
 

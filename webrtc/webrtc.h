@@ -556,9 +556,11 @@ int tnd_rtpsock_alloc(struct tnd_rtpsock **sp, struct tnd_loop *worker,
 /* Local RTP port (RTCP is port + 1 when conf.rtcp_port). */
 uint16_t tnd_rtpsock_port(const struct tnd_rtpsock *s);
 /* The SDP's address; rtcp_port 0 means port + 1 (or port with rtcp-mux).
- * Restarts learning unless identical to the last. 0 or EINVAL. */
+ * Restarts learning unless identical to the last; *moved (when not NULL)
+ * says whether it was new, so the owner can take what arrives next as a new
+ * source. 0 or EINVAL. */
 int tnd_rtpsock_set_remote(struct tnd_rtpsock *s, const char *ip, uint16_t port,
-			   uint16_t rtcp_port);
+			   uint16_t rtcp_port, bool *moved);
 /* The IP the SIP peer's signalling came from: its other ports may be learned
  * like the SDP IP's. Restarts nothing, except in strict mode when the source
  * was learned at the previous signalling IP. 0 or EINVAL. */

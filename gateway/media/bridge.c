@@ -307,6 +307,19 @@ static void swap_sip_leg(struct tnd_bridge *br)
 	tnd_bridge_post_port(br, err, br->leg[1].port);
 }
 
+/* The peer of `side` moved to another address (a transfer, a re-INVITE to
+ * another phone): what comes from there next is another source even when
+ * it reuses the old one's SSRC and sequence range (two SIPp, a media server
+ * replaying one file), so it is renumbered afresh instead of continuing, or
+ * repeating, the old numbering, which SRTP toward the browser would refuse
+ * as replays; the transcoder's jitter buffer resyncs the same way. */
+static void new_source(struct tnd_bridge *br, unsigned side)
+{
+	tnd_mdir_input_reset(&br->dir[side]);
+	if (br->xc[side])
+		tnd_xdir_input_reset(br->xc[side]);
+}
+
 static void close_bridge(struct tnd_bridge *br)
 {
 	br->closed = true;
@@ -364,6 +377,7 @@ static void cmd_run(void *data)
 	struct tnd_bridge *br = c->br;
 	struct tnd_pc *pc;
 	struct tnd_rtpsock *sock;
+	bool moved = false;
 	int err = 0;
 
 	if (c->kind == CMD_STATS) {
@@ -389,8 +403,9 @@ static void cmd_run(void *data)
 		break;
 	case CMD_RTP_REMOTE:
 		sock = tnd_leg_sock(&br->leg[c->side]);
-		if (sock)
-			err = tnd_rtpsock_set_remote(sock, c->str, c->port, c->rtcp_port);
+		if (sock && !(err = tnd_rtpsock_set_remote(sock, c->str, c->port, c->rtcp_port,
+							   &moved)) && moved)
+			new_source(br, c->side);
 		break;
 	case CMD_ROUTE:
 		set_route(br, c->pts, c->n_pts);

@@ -480,6 +480,11 @@ void tnd_xdir_moh(struct tnd_xdir *x, int64_t now_us)
 	x->mark = true;
 }
 
+void tnd_xdir_input_reset(struct tnd_xdir *x)
+{
+	tnd_jb_reset(x->jb);
+}
+
 void tnd_xdir_stats(const struct tnd_xdir *x, struct tnd_bridge_dir_stats *st)
 {
 	struct tnd_jb_stats js;

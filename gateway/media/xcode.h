@@ -37,6 +37,9 @@ void tnd_xdir_detach(struct tnd_xdir *x);
  * party's media is dropped, not numbered) and its next packet follows the
  * music's timestamps, marked as a talk-spurt start. */
 void tnd_xdir_moh(struct tnd_xdir *x, int64_t now_us);
+/* The input's source changed (the peer's address moved): the jitter buffer
+ * starts afresh at the next packet. Worker thread. */
+void tnd_xdir_input_reset(struct tnd_xdir *x);
 
 /* Worker: the direction's figures for `stats`. */
 void tnd_xdir_stats(const struct tnd_xdir *x, struct tnd_bridge_dir_stats *st);

@@ -219,7 +219,7 @@ static uint16_t phone_port(const struct tnd_mb_call *c)
 static int set_phone_remote(struct tnd_mb_call *c, const char *ip, uint16_t port)
 {
 	return c->mb->o.fast ? tnd_mb_fast_phone_remote(c, ip, port) :
-		tnd_rtpsock_set_remote(c->sock, ip, port, 0);
+		tnd_rtpsock_set_remote(c->sock, ip, port, 0, NULL);
 }
 
 /* The phone learns where to send from the plain SDP it is offered. */

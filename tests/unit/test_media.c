@@ -428,6 +428,39 @@ static int test_bridge_swap_sip_leg(void)
 	return fixture_down(&f, live);
 }
 
+/* The SIP peer's address moves under the same socket (a re-INVITE or REFER
+ * toward another phone) and the new party reuses the old one's SSRC and
+ * sequence range (two SIPp playing one capture): its packets start a new
+ * numbering at last+1 instead of repeating numbers already sent, which
+ * SRTP toward a browser refuses as replays. */
+static int test_bridge_sip_remote_moves(void)
+{
+	long live = tnd_obj_live();
+	struct fixture f;
+	struct peer c = { -1, 0, 8 };
+	uint16_t next = 0, bport;
+	bool have = false;
+
+	TEST_ASSERT(fixture_up(&f, 0) == 0);
+	bport = tnd_bridge_port(f.br, 1);
+	TEST_ASSERT(relay_run(&f.b, bport, &f.a, 0xb1, 1000, 40, &next, &have) == 40);
+	TEST_ASSERT(peer_open(&c) == 0);
+	c.pt = 8;
+	TEST_ASSERT(tnd_bridge_sip_remote(f.br, "127.0.0.1", c.port, 0) == 0);
+	/* the command reaches the worker before the first packet does */
+	for (int i = 0; i < 50; i++) {
+		g_main_context_iteration(NULL, FALSE);
+		g_usleep(2000);
+	}
+	/* 39 behind the last: without a new numbering, a misordered old one */
+	TEST_ASSERT(relay_run(&c, bport, &f.a, 0xb1, 1000, 40, &next, &have) == 40);
+	/* the same address again (a refresh) keeps the numbering going */
+	TEST_ASSERT(tnd_bridge_sip_remote(f.br, "127.0.0.1", c.port, 0) == 0);
+	TEST_ASSERT(relay_run(&c, bport, &f.a, 0xb1, 1040, 20, &next, &have) == 20);
+	close(c.fd);
+	return fixture_down(&f, live);
+}
+
 /* RTCP is terminated: leg A gets our SR (our SSRC, the packet count we
  * sent it) with a report block on its own stream, never the SIP peer's
  * reports. */
@@ -1010,7 +1043,7 @@ static void releaser_start(void *obj)
 
 	if (tnd_rtpsock_alloc(&r->s, r->loop, &conf, &h, r))
 		return;
-	tnd_rtpsock_set_remote(r->s, "127.0.0.1", r->peer_port, 0);
+	tnd_rtpsock_set_remote(r->s, "127.0.0.1", r->peer_port, 0, NULL);
 	r->port = tnd_rtpsock_port(r->s);
 }
 
@@ -1192,6 +1225,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_mdir_report_loss_jitter),
 		TND_TEST(test_bridge_sip_source_switch),
 		TND_TEST(test_bridge_swap_sip_leg),
+		TND_TEST(test_bridge_sip_remote_moves),
 		TND_TEST(test_bridge_rtcp_terminated),
 		TND_TEST(test_bridge_silence_timeout),
 		TND_TEST(test_bridge_teardown_orders),

@@ -318,7 +318,7 @@ static int do_remote(void *ctx, const char *unused)
 
 	(void)unused;
 	return tnd_rtpsock_set_remote(k->s, k->remote_ip ? k->remote_ip : PEER_IP,
-				      k->remote_port, 0);
+				      k->remote_port, 0, NULL);
 }
 
 static int do_send_rtp(void *ctx, const char *unused)
