@@ -110,6 +110,20 @@ static int call_params(struct tnd_api_req *req, json_t *params, const char *cons
 	return tnd_api_param_str(req, params, "call", true, call);
 }
 
+/* {call, sdp}: what answer, progress and renegotiate take; sdp optional
+ * when !need_sdp (then NULL when absent). 0 or the error. */
+static int call_sdp_params(struct tnd_api_req *req, json_t *params, bool need_sdp,
+			   const char **call, const char **sdp)
+{
+	static const char *const allowed[] = { "call", "sdp", NULL };
+	int r;
+
+	*sdp = NULL;
+	if ((r = call_params(req, params, allowed, call)))
+		return r;
+	return tnd_api_param_str(req, params, "sdp", need_sdp, sdp);
+}
+
 /* Answers {} on success, else the call layer's errno and message. */
 static int finish(struct tnd_api_req *req, int r, const char *msg)
 {
@@ -172,15 +186,12 @@ int tnd_api_call_stats(struct tnd_api_req *req, json_t *params)
 
 static int m_answer(struct tnd_api_req *req, json_t *params)
 {
-	static const char *const allowed[] = { "call", "sdp", NULL };
 	const char *call, *sdp;
 	char msg[256];
 	int r;
 
-	sdp = NULL;
-	/* optional after `progress`, which gave the answer already */
-	if ((r = call_params(req, params, allowed, &call)) ||
-	    (r = tnd_api_param_str(req, params, "sdp", false, &sdp)))
+	/* sdp is optional after `progress`, which gave the answer already */
+	if ((r = call_sdp_params(req, params, false, &call, &sdp)))
 		return r;
 	r = ops(req)->answer(calls_of(req), req->conn, call, sdp, msg, sizeof(msg));
 	return finish(req, r, msg);
@@ -188,13 +199,11 @@ static int m_answer(struct tnd_api_req *req, json_t *params)
 
 static int m_progress(struct tnd_api_req *req, json_t *params)
 {
-	static const char *const allowed[] = { "call", "sdp", NULL };
 	const char *call, *sdp;
 	char msg[256];
 	int r;
 
-	if ((r = call_params(req, params, allowed, &call)) ||
-	    (r = tnd_api_param_str(req, params, "sdp", true, &sdp)))
+	if ((r = call_sdp_params(req, params, true, &call, &sdp)))
 		return r;
 	if (!ops(req)->progress)
 		return not_yet(req, "early media on the call legs");
@@ -490,13 +499,11 @@ static void reneg_done(void *data, int err, const char *msg, const char *call, c
  * pc, answered {sdp} once the SIP side agreed (gateway/call/call_reneg.c). */
 static int m_renegotiate(struct tnd_api_req *req, json_t *params)
 {
-	static const char *const allowed[] = { "call", "sdp", NULL };
 	const char *call, *sdp;
 	char msg[256];
 	int r;
 
-	if ((r = call_params(req, params, allowed, &call)) ||
-	    (r = tnd_api_param_str(req, params, "sdp", true, &sdp)))
+	if ((r = call_sdp_params(req, params, true, &call, &sdp)))
 		return r;
 	if (!ops(req)->renegotiate)
 		return not_yet(req, "renegotiation of the WebRTC leg");
