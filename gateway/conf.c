@@ -493,8 +493,9 @@ static int account_value(const char *field, const char *v, char *err, size_t err
 	}
 	if (!strcmp(field, "registrar") || !strcmp(field, "proxy"))
 		return tnd_conf_check_sip_uri(v, err, errlen);
-	if (!strcmp(field, "transport") && *v && strcmp(v, "udp") && strcmp(v, "tcp")) {
-		snprintf(err, errlen, "transport is udp or tcp");
+	if (!strcmp(field, "transport") && *v && strcmp(v, "udp") && strcmp(v, "tcp") &&
+	    strcmp(v, "tls")) {
+		snprintf(err, errlen, "transport is udp, tcp or tls");
 		return EINVAL;
 	}
 	if (!strcmp(field, "auth_user") && strchr(v, ':')) {
@@ -622,16 +623,18 @@ static const struct tnd_opt_map maps[] = {
 	  "SIP accounts browsers may `register` and `call` with, as NAME.field lines: uri "
 	  "(sip:user@domain, required), auth_user (default: the uri's user), password or "
 	  "ha1 (MD5 digest only), registrar (default: the uri's domain), proxy, transport "
-	  "(udp or tcp), expires (seconds, default 3600), users (comma-separated names who "
+	  "(udp, tcp or tls), expires (seconds, default 3600), users (comma-separated names who "
 	  "may use it, or *; required). Reloaded on SIGHUP for new registrations.",
 	  "# desk1.uri = sip:1001@pbx.example\n# desk1.password = secret\n"
 	  "# desk1.users = alice, bob\n" },
 	{ "trunks", add_trunk,
 	  "SIP trunks (PSTN carriers, PBXes) as NAME.field lines: address (sip:host[:port] "
-	  "of the next hop, required), transport (udp, tcp or tls), auth_user and password "
-	  "(digest answer to a 401/407 of the trunk), codecs (comma-separated preference "
-	  "that replaces [media] sip_codecs for calls through it), srtp (off, optional or "
-	  "mandatory: SDES-SRTP toward the trunk, in place of [media] sip_srtp), from (addresses and CIDR prefixes the "
+	  "of the next hop, required; browsers reach it only through [dialplan]: a sip: URI "
+	  "at this address, or at a from IP on its port, gets 403), transport (udp, tcp or "
+	  "tls), auth_user and password (digest answer to a 401/407 of the trunk), codecs "
+	  "(comma-separated preference that replaces [media] sip_codecs for calls through "
+	  "it and calls in from it), srtp (off, optional or mandatory: SDES-SRTP with the "
+	  "trunk both ways, in place of [media] sip_srtp), from (addresses and CIDR prefixes the "
 	  "trunk sends from: trusted for INVITEs, which then reach only its DIDs; with "
 	  "trunks and an empty [sip] trusted, only these sources are trusted), did "
 	  "(NUMBER=USER_OR_ACCOUNT, comma-separated: who an INVITE from the trunk to NUMBER "

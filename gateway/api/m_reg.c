@@ -11,7 +11,7 @@
 static int m_register(struct tnd_api_req *req, json_t *params)
 {
 	static const char *const allowed[] = { "account", "uri", "auth_user", "password",
-		"registrar", "proxy", "transport", "expires", NULL };
+		"ha1", "registrar", "proxy", "transport", "expires", NULL };
 	struct tnd_api *api = req->conn->api;
 	struct tnd_reg_params p = { 0 };
 	json_t *exp = json_object_get(params, "expires");
@@ -28,6 +28,7 @@ static int m_register(struct tnd_api_req *req, json_t *params)
 	    (r = tnd_api_param_str(req, params, "uri", false, &p.uri)) ||
 	    (r = tnd_api_param_str(req, params, "auth_user", false, &p.auth_user)) ||
 	    (r = tnd_api_param_str(req, params, "password", false, &p.password)) ||
+	    (r = tnd_api_param_str(req, params, "ha1", false, &p.ha1)) ||
 	    (r = tnd_api_param_str(req, params, "registrar", false, &p.registrar)) ||
 	    (r = tnd_api_param_str(req, params, "proxy", false, &p.proxy)) ||
 	    (r = tnd_api_param_str(req, params, "transport", false, &p.transport)))
@@ -35,6 +36,14 @@ static int m_register(struct tnd_api_req *req, json_t *params)
 	if (exp && (!json_is_integer(exp) || json_integer_value(exp) < 10 ||
 		    json_integer_value(exp) > 86400)) {
 		tnd_api_req_msg(req, "params.expires must be an integer 10..86400");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	if (p.password && p.ha1) {
+		tnd_api_req_msg(req, "params: give password or ha1, not both");
+		return TND_RPC_INVALID_PARAMS;
+	}
+	if (p.ha1 && (strlen(p.ha1) != 32 || strspn(p.ha1, "0123456789abcdefABCDEF") != 32)) {
+		tnd_api_req_msg(req, "params.ha1 is 32 hex digits: MD5(auth_user:realm:password)");
 		return TND_RPC_INVALID_PARAMS;
 	}
 	if (p.account && p.uri) {

@@ -282,8 +282,8 @@ void tnd_call_local(const struct tnd_call *call, struct tnd_sdp_local *l, bool w
 		l->msid_stream = "tandem";
 		l->msid_track = "audio";
 	} else {
-		l->codecs = call->calls->sip_prefs;
-		l->n_codecs = call->calls->n_sip_prefs;
+		l->codecs = call->n_trunk_prefs ? call->trunk_prefs : call->calls->sip_prefs;
+		l->n_codecs = call->n_trunk_prefs ? call->n_trunk_prefs : call->calls->n_sip_prefs;
 		l->offer_order = true;
 		l->keep_ptime = true;
 		l->port = call->rtp_port;

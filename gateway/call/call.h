@@ -335,6 +335,7 @@ struct tnd_reg_params {
 	const char *account;        /* [accounts] name, or NULL for inline */
 	const char *uri;            /* inline: sip:user@domain */
 	const char *auth_user, *password, *registrar, *proxy, *transport;
+	const char *ha1;            /* inline: MD5(auth_user:realm:password), hex */
 	int expires;                /* 0: the account's (inline: 3600) */
 };
 

@@ -230,9 +230,11 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	 * a call to a registered Contact rings the registration's user */
 	int terr = 0;
 	bool treg = false;   /* to a trunk's registered Contact (call_trunk_reg.c) */
+	const struct tnd_trunk *trunk = NULL;
 	const char *did = info->reg_arg ?
-			  tnd_call_trunk_reg_inbound(calls, info, &treg, &terr) :
-			  tnd_call_trunk_inbound(calls, info->source, info->ruri_user, &terr);
+			  tnd_call_trunk_reg_inbound(calls, info, &treg, &terr, &trunk) :
+			  tnd_call_trunk_inbound(calls, info->source, info->ruri_user, &terr,
+						 &trunk);
 	const char *user = did ? did : treg ? NULL :
 			   info->reg_arg ? tnd_call_reg_user(calls, info->reg_arg) :
 			   info->ruri_user;
@@ -288,6 +290,12 @@ int tnd_call_incoming(void *arg, struct tnd_sipcall *sip, const struct tnd_sipca
 	}
 	call->sip_offer = offer;
 	call->late_offer = !offer;
+	/* a trunk's codecs and SRTP policy, as for calls out through it */
+	if (did && trunk && tnd_call_trunk_in_media(call, trunk)) {
+		tnd_call_end(call, 503, "Service Unavailable");
+		tnd_obj_put(call);
+		return EBUSY;
+	}
 	err = call->late_offer ? 0 : pick_codec(call, &trial, &sn, msg, sizeof(msg));
 	tnd_sdp_free(trial);
 	if (err) {

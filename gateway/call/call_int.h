@@ -172,6 +172,10 @@ struct tnd_call {
 	char *xfer_to;                       /* owned: the REFER's target */
 	/* call_trunk.c: a call routed by the dial plan */
 	char *trunk;                         /* owned: [trunks] name, or NULL */
+	/* the trunk's codecs (tnd_call_trunk_prefs), which the SIP side's
+	 * offers and answers use instead of [media] sip_codecs; 0 for none */
+	struct tnd_sdp_codec_pref trunk_prefs[CALL_MAX_PREFS];
+	size_t n_trunk_prefs;
 	char *trunk_ruri;                    /* owned: sip:+E164@trunk, or NULL */
 	/* call_hold.c */
 	bool held_local;                     /* the browser holds the call */
@@ -207,6 +211,10 @@ void tnd_call_trunks_conf(struct tnd_calls *calls);
  * call it), EBUSY (every trunk of every matching rule is down), EINVAL (not
  * a number), with why in msg. */
 int tnd_call_trunk_route(struct tnd_call *call, const char *user, char *msg, size_t msglen);
+/* EPERM with why in msg when `to` is a sip: URI straight at a trunk
+ * (tnd_policy_check_trunk_bypass): a trunk is reached by dialling a number
+ * the dial plan lets the user call there. Else 0. */
+int tnd_call_trunk_bypass(struct tnd_calls *calls, const char *to, char *msg, size_t msglen);
 /* The INVITE's request URI, credentials and codecs for a call through a
  * trunk; EACCES when the trunk left the configuration. */
 int tnd_call_trunk_params(struct tnd_call *call, struct tnd_sipcall_params *p,
@@ -214,12 +222,17 @@ int tnd_call_trunk_params(struct tnd_call *call, struct tnd_sipcall_params *p,
 /* The SIP offer's codecs for the call's trunk: its codecs list first-to-last
  * among those we serve, then telephone-event; 0 when the call has no trunk
  * or the list names none we serve (then [media] sip_codecs applies). */
+/* A call that came in from trunk t (its source, or its registration):
+ * remembered as the call's trunk, whose codecs and SRTP policy then apply
+ * to the SIP side as they do for calls out through it. 0 or ENOMEM. */
+int tnd_call_trunk_in_media(struct tnd_call *call, const struct tnd_trunk *t);
 size_t tnd_call_trunk_prefs(const struct tnd_call *call,
 			    struct tnd_sdp_codec_pref out[CALL_MAX_PREFS]);
 /* An INVITE from a trunk's source: the DID target for the Request-URI, or
- * NULL when the source is no trunk's. *err: ENOENT for an unknown DID. */
+ * NULL when the source is no trunk's. *err: ENOENT for an unknown DID; *tp
+ * the trunk when there is a target. */
 const char *tnd_call_trunk_inbound(struct tnd_calls *calls, const struct sockaddr *sa,
-				   const char *ruri_user, int *err);
+				   const char *ruri_user, int *err, const struct tnd_trunk **tp);
 /* The user trunk t's DID `number` rings (an account's first user), or NULL
  * with *err ENOENT. */
 const char *tnd_call_trunk_did_user(struct tnd_calls *calls, const struct tnd_trunk *t,
@@ -235,10 +248,11 @@ void tnd_call_trunk_regs_free(struct tnd_calls *calls);
  * whether that registration is a trunk's. If so, the Request-URI is our
  * Contact, so the DID is the To user (as providers deliver it); the target
  * user is returned, or NULL with *err: EPERM when the source is neither
- * the registrar nor in the trunk's `from` list, ENOENT for an unknown DID. */
+ * the registrar nor in the trunk's `from` list, ENOENT for an unknown DID;
+ * *tp the trunk when there is a target. */
 const char *tnd_call_trunk_reg_inbound(struct tnd_calls *calls,
 				       const struct tnd_sipcall_info *info, bool *is_trunk,
-				       int *err);
+				       int *err, const struct tnd_trunk **tp);
 /* Whether an INVITE's or MESSAGE's reg_arg is a trunk's registration (not
  * a user's: tnd_call_reg_user must not read it). */
 bool tnd_call_trunk_reg_is(const struct tnd_calls *calls, const void *reg_arg);

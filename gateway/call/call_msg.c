@@ -118,6 +118,8 @@ int tnd_calls_message(struct tnd_calls *calls, void *conn, const char *user,
 			 p->to);
 		return EPERM;
 	}
+	if (!p->account && tnd_call_trunk_bypass(calls, p->to, msg, msglen))
+		return EPERM;
 	if (p->account) {
 		struct tnd_sipcall_params cp = { 0 };
 

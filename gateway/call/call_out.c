@@ -337,6 +337,8 @@ int tnd_calls_start(struct tnd_calls *calls, void *conn, const struct tnd_call_p
 			 p->to);
 		return EPERM;
 	}
+	if (test < 0 && !p->account && tnd_call_trunk_bypass(calls, p->to, msg, msglen))
+		return EPERM;
 	err = tnd_sdp_parse(&offer, p->sdp, strlen(p->sdp), why, sizeof(why));
 	if (err) {
 		snprintf(msg, msglen, "params.sdp: %s", why);

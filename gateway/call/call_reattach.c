@@ -462,4 +462,7 @@ void tnd_calls_logout(struct tnd_calls *calls, void *conn)
 		}
 	}
 	g_list_free(all);
+	/* the user's registrations outlive a logout by the same grace as a
+	 * closed socket, then go unless another socket of the user is open */
+	tnd_call_regs_conn_gone(calls, conn);
 }

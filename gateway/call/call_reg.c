@@ -299,6 +299,7 @@ static int reg_params(struct tnd_calls *calls, const char *user, const struct tn
 		sp->expires = (unsigned)(p->expires ? p->expires : 3600);
 		cred->user = nz(p->auth_user) ? p->auth_user : uri_user(p->uri, ubuf, ulen);
 		secret = nz(p->password);
+		ha1 = nz(p->ha1);
 	}
 	sp->retry_max = (unsigned)calls->env.conf->sip_register_retry_max;
 	cred->password = secret;

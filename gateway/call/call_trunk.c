@@ -20,6 +20,7 @@
 #include "gateway/call/call_int.h"
 #include "gateway/conf.h"
 #include "gateway/policy/dialplan.h"
+#include "gateway/policy/policy.h"
 
 #define FAILS_DOWN 2
 
@@ -190,6 +191,17 @@ int tnd_call_trunk_route(struct tnd_call *call, const char *user, char *msg, siz
 	return EPERM;
 }
 
+int tnd_call_trunk_bypass(struct tnd_calls *calls, const char *to, char *msg, size_t msglen)
+{
+	const char *trunk = NULL;
+
+	if (!tnd_policy_check_trunk_bypass(calls->env.conf, to, &trunk))
+		return 0;
+	snprintf(msg, msglen, "params.to: %.128s is the address of trunk %.64s, which is "
+		 "reached only through the dial plan: dial the number", to, trunk);
+	return EPERM;
+}
+
 int tnd_call_trunk_params(struct tnd_call *call, struct tnd_sipcall_params *p,
 			  struct tnd_sip_cred *cred)
 {
@@ -240,6 +252,17 @@ size_t tnd_call_trunk_prefs(const struct tnd_call *call,
 	return codecs ? n : 0;
 }
 
+int tnd_call_trunk_in_media(struct tnd_call *call, const struct tnd_trunk *t)
+{
+	g_free(call->trunk);
+	call->trunk = g_strdup(t->name);
+	call->n_trunk_prefs = tnd_call_trunk_prefs(call, call->trunk_prefs);
+	/* the trunk's SDES policy replaces [media] sip_srtp (new keys) */
+	if (t->srtp_set)
+		return tnd_call_sdes_init(call, t->srtp);
+	return 0;
+}
+
 const struct tnd_trunk *tnd_trunk_for_call(const struct tnd_call *call)
 {
 	if (!call || !call->trunk)
@@ -250,12 +273,13 @@ const struct tnd_trunk *tnd_trunk_for_call(const struct tnd_call *call)
 /* ------------------------------------------------------------ in */
 
 const char *tnd_call_trunk_inbound(struct tnd_calls *calls, const struct sockaddr *sa,
-				   const char *ruri_user, int *err)
+				   const char *ruri_user, int *err, const struct tnd_trunk **tp)
 {
 	const struct tnd_dialplan *dp = calls->env.conf->dialplan;
 	const struct tnd_trunk *t = tnd_dialplan_trunk_by_source(dp, sa);
 
 	*err = 0;
+	*tp = t;
 	if (!t)
 		return NULL;
 	return tnd_call_trunk_did_user(calls, t, ruri_user, err);

@@ -289,7 +289,7 @@ static const char *uri_user(const char *uri, char *buf, size_t size)
 
 const char *tnd_call_trunk_reg_inbound(struct tnd_calls *calls,
 				       const struct tnd_sipcall_info *info, bool *is_trunk,
-				       int *err)
+				       int *err, const struct tnd_trunk **tp)
 {
 	const struct tnd_dialplan *dp = calls->env.conf->dialplan;
 	struct trunk_reg *r = by_arg(calls, info->reg_arg);
@@ -298,6 +298,7 @@ const char *tnd_call_trunk_reg_inbound(struct tnd_calls *calls,
 
 	*err = 0;
 	*is_trunk = r != NULL;
+	*tp = NULL;
 	if (!r)
 		return NULL;
 	t = tnd_dialplan_trunk(dp, r->name);
@@ -309,6 +310,7 @@ const char *tnd_call_trunk_reg_inbound(struct tnd_calls *calls,
 		return NULL;
 	}
 	uri_user(info->to_uri, did, sizeof(did));
+	*tp = t;
 	return tnd_call_trunk_did_user(calls, t, did, err);
 }
 

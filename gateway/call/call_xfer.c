@@ -124,6 +124,8 @@ int tnd_calls_transfer(struct tnd_calls *calls, void *conn, const char *id, cons
 		snprintf(msg, msglen, "params.to: the dial plan does not allow calls to %.128s", to);
 		return EPERM;
 	}
+	if (to && !call->account && tnd_call_trunk_bypass(calls, to, msg, msglen))
+		return EPERM;
 	if (replaces) {
 		other = tnd_call_find(calls, replaces);
 		if (!other || other == call || !same_user(call, other)) {
@@ -378,7 +380,9 @@ static int on_referred(void *arg, struct tnd_sipcall *sip, const char *refer_to,
 		return EALREADY;
 	/* the target is one this call's user could call (no open relay, issue
 	 * 11 item 8) */
-	if (tnd_policy_check_call(call->calls->env.conf, refer_to)) {
+	if (tnd_policy_check_call(call->calls->env.conf, refer_to) ||
+	    (!call->account && tnd_call_trunk_bypass(call->calls, refer_to, reason,
+						     sizeof(reason)))) {
 		TND_LOG_NOTICE(TND_LOG_SIP, "call %s: REFER from %s to %s refused by the dial "
 			       "plan", call->id, referred_by ? referred_by : "the peer", refer_to);
 		return EPERM;

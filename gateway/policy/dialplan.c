@@ -674,6 +674,98 @@ const struct tnd_trunk *tnd_dialplan_trunk_by_source(const struct tnd_dialplan *
 	return NULL;
 }
 
+/* host (lower case, IPv6 without brackets) and port of a sip:/sips: URI
+ * "sip:[user[:pw]@]host[:port][;params][?headers]"; the port defaults to
+ * 5061 for sips:, transport=tls or tls_hint, else 5060. false when it is
+ * none. */
+static bool uri_hostport(const char *uri, bool tls_hint, char *host, size_t hostlen,
+			 unsigned *port)
+{
+	const char *p, *end, *at, *h;
+	bool tls;
+	size_t n;
+
+	if (!g_ascii_strncasecmp(uri, "sips:", 5))
+		p = uri + 5, tls = true;
+	else if (!g_ascii_strncasecmp(uri, "sip:", 4))
+		p = uri + 4, tls = false;
+	else
+		return false;
+	end = p + strcspn(p, ";?>");
+	tls = tls || tls_hint || g_strstr_len(end, -1, "transport=tls") ||
+	      g_strstr_len(end, -1, "transport=TLS");
+	at = memchr(p, '@', (size_t)(end - p));
+	h = at ? at + 1 : p;
+	*port = tls ? 5061 : 5060;
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+
+		if (!rb)
+			return false;
+		n = (size_t)(rb - h - 1);
+		h++;
+		p = rb + 1;
+	} else {
+		p = memchr(h, ':', (size_t)(end - h));
+		n = (size_t)((p ? p : end) - h);
+	}
+	if (!n || n >= hostlen)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		host[i] = g_ascii_tolower(h[i]);
+	host[n] = '\0';
+	if (p && p < end && *p == ':') {
+		char *e;
+		unsigned long v = strtoul(p + 1, &e, 10);
+
+		if (e != end || !v || v > 65535)
+			return false;
+		*port = (unsigned)v;
+	}
+	return true;
+}
+
+static bool ip_in_from(const struct tnd_trunk *t, const char *host)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	char **parts;
+	bool hit = false;
+
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	else
+		return false;
+	parts = g_strsplit(t->from, ",", 0);
+	for (char **p = parts; *p && !hit; p++)
+		hit = *g_strstrip(*p) && prefix_has(*p, (const struct sockaddr *)&ss);
+	g_strfreev(parts);
+	return hit;
+}
+
+const struct tnd_trunk *tnd_dialplan_trunk_by_uri(const struct tnd_dialplan *dp,
+						  const char *uri)
+{
+	char host[256], thost[256];
+	unsigned port, tport;
+
+	if (!uri || !uri_hostport(uri, false, host, sizeof(host), &port))
+		return NULL;
+	for (size_t i = 0; dp && i < dp->n_trunks; i++) {
+		const struct tnd_trunk *t = &dp->trunks[i];
+
+		if (!uri_hostport(t->address, !strcmp(t->transport, "tls"), thost, sizeof(thost),
+				  &tport))
+			continue;
+		if (port == tport && (!strcmp(host, thost) || ip_in_from(t, host)))
+			return t;
+	}
+	return NULL;
+}
+
 const char *tnd_trunk_did(const struct tnd_trunk *t, const char *number)
 {
 	const char *n;

@@ -121,6 +121,13 @@ int tnd_trunk_uri(const struct tnd_trunk *t, const char *number, char *out, size
 /* The trunk whose `from` list holds the address sa, or NULL. */
 const struct tnd_trunk *tnd_dialplan_trunk_by_source(const struct tnd_dialplan *dp,
 						     const struct sockaddr *sa);
+/* The trunk a sip:/sips: URI addresses directly: its host (case aside) and
+ * port (5060, 5061 for sips: or transport=tls, when not given) are the
+ * trunk address's, or its host is an IP of the trunk's `from` list at that
+ * port. NULL for any other URI. Such a URI would reach the trunk without
+ * the dial plan (a carrier that trusts our address places the call). */
+const struct tnd_trunk *tnd_dialplan_trunk_by_uri(const struct tnd_dialplan *dp,
+						  const char *uri);
 /* The DID target (user or account name) of trunk t for the Request-URI user
  * `number` ('+' and no '+' both match), or NULL. */
 const char *tnd_trunk_did(const struct tnd_trunk *t, const char *number);

@@ -18,6 +18,7 @@
 
 #include "gateway/base/log.h"
 #include "gateway/conf.h"
+#include "gateway/policy/dialplan.h"
 #include "gateway/policy/policy.h"
 
 #define TABLE_CAP 100000
@@ -350,4 +351,17 @@ int tnd_policy_check_call(const struct tnd_conf *conf, const char *to)
 	}
 	g_strfreev(pats);
 	return e;
+}
+
+int tnd_policy_check_trunk_bypass(const struct tnd_conf *conf, const char *to,
+				  const char **trunk)
+{
+	const struct tnd_trunk *t = conf && to ? tnd_dialplan_trunk_by_uri(conf->dialplan, to) :
+				    NULL;
+
+	if (!t)
+		return 0;
+	if (trunk)
+		*trunk = t->name;
+	return EPERM;
 }

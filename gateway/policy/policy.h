@@ -26,6 +26,13 @@ int tnd_passwd_verify(const char *hash, const char *password);
 /* The dial plan ([calls] allow): 0 when a browser may call `to`, else
  * EPERM. Pure function of the configuration; any thread. */
 int tnd_policy_check_call(const struct tnd_conf *conf, const char *to);
+/* A sip:/sips: URI straight at a trunk's address (or a `from` IP of it,
+ * tnd_dialplan_trunk_by_uri): EPERM, and *trunk its name, else 0. A trunk
+ * (a carrier that trusts our address) is reached only through the dial
+ * plan, whose rules say who may call which numbers there; calls made as an
+ * account are the account's server's to authorise, and are not checked. */
+int tnd_policy_check_trunk_bypass(const struct tnd_conf *conf, const char *to,
+				  const char **trunk);
 
 /* Single owner: tnd_policy_alloc / tnd_policy_free. Holds live tokens and
  * per-address failure counts; the configuration is borrowed and swapped on

@@ -23,10 +23,18 @@ from aiortc_peer import Client, Recorder, ToneTrack, new_pc, offering_pc
 from kamailio import Kamailio
 from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
+from test_sip_tls import pki
 
 MEDIA_SECONDS = 4.5
 USERS = {"alice": "secret", "bob": "bobpw", "carol": "carolpw", "dave": "davepw",
          "erin": "erinpw"}
+
+
+def tls_conf(p):
+    """[sip] lines for TLS with the test PKI; tls_port left as %d."""
+    # no "cert =" with spaces: Gateway would take it for [websocket] (wss)
+    return "tls = true\ntls_port = %%d\ntls_cert=%s\ntls_key = %s\ntls_ca = %s\n" \
+        "tls_verify = true\n" % (p["gw"], p["gw_key"], p["ca"])
 
 
 def gw_conf(kam, password="secret", expires=60, extra="", grace=1, transport="udp",
@@ -203,6 +211,16 @@ async def test_inline_registration():
         await c.call("unregister", {"registration": uri})
         await c.wait_note(reg_note("unregistered", reg=uri))
         await wait_for(lambda: not our_contacts(kam, gw, "bob"), "bob's Contact gone")
+        # the secret as HA1 (MD5(erin:realm:erinpw)): Kamailio accepts it
+        uri = "sip:erin@127.0.0.1"
+        ha1 = hashlib.md5(b"erin:127.0.0.1:erinpw").hexdigest()
+        r = await c.call("register", {"uri": uri, "ha1": ha1, "registrar": kam.uri})
+        n = (await c.wait_note(reg_note(reg=uri)))["params"]
+        assert n["state"] == "registered" and n["code"] == 200, n
+        await wait_for(lambda: our_contacts(kam, gw, "erin"), "erin's Contact")
+        for bad in ({"ha1": "xyz"}, {"ha1": ha1, "password": "erinpw"}):
+            r = await c.request("register", dict(bad, uri="sip:erin2@127.0.0.1"))
+            assert r["error"]["code"] == -32602, r
         await c.close()
 
 
@@ -275,6 +293,27 @@ async def test_grace_after_websocket_loss():
         c = await connect(gw, "bob")
         await counters_zero(c, registrations=0)
         await c.close()
+
+
+async def test_grace_after_logout():
+    """`logout` on a socket that stays open: the binding stays for
+    register_grace, then goes from Kamailio; the same user's other socket
+    keeps it there."""
+    with Kamailio(USERS) as kam, Gateway(gw_conf(kam)) as gw:
+        c, other = await connect(gw), await connect(gw)
+        assert (await register(c))["state"] == "registered"
+        await wait_for(lambda: our_contacts(kam, gw), "Contact")
+        # alice is still logged in on `other`: the binding stays
+        assert await c.call("logout", {}) == {}
+        await asyncio.sleep(2.5)
+        assert our_contacts(kam, gw), "removed while another socket of alice is open"
+        # now her last socket logs out, and stays open
+        assert await other.call("logout", {}) == {}
+        await asyncio.sleep(0.3)
+        assert our_contacts(kam, gw), "removed before the grace time"
+        await wait_for(lambda: not our_contacts(kam, gw), "Contact removed", 10)
+        await c.close()
+        await other.close()
 
 
 def raw_invite(gw_port, ruri, src_port):
@@ -369,6 +408,42 @@ async def test_tcp_registration_takes_calls():
         contact = (await wait_for(lambda: our_contacts(kam, gw), "Contact"))[0]
         assert "transport=tcp" in contact["uri"], contact
         assert contact["socket"].startswith("tcp:"), contact
+        b = Baresip("bob", codecs="pcmu", register=(kam.hostport, "bobpw"))
+        b.start()
+        try:
+            await wait_for(lambda: kam.contacts("bob"), "baresip registered", 15)
+            b.dial("sip:alice@%s" % kam.hostport)
+            inc, pc, rec = await answer_incoming(c, b)
+            assert "sip:bob@" in inc["from"], inc
+            b.hangup()
+            await c.wait_state(inc["call"], "ended")
+            rec.stop()
+            await pc.close()
+        finally:
+            b.stop()
+        await counters_zero(c)
+        await c.close()
+
+
+async def test_tls_registration_takes_calls():
+    """transport = tls for an account: the REGISTER goes over TLS (Tandem
+    verifying Kamailio's certificate against tls_ca), Kamailio binds a
+    ;transport=tls Contact on a tls: socket, and bob's INVITE reaches the
+    browser over it."""
+    p = pki()
+    d = os.path.dirname(p["ca"])
+    with Kamailio(USERS, tls=(os.path.join(d, "peer.pem"), os.path.join(d, "peer.key"))) \
+            as kam, \
+            Gateway(gw_conf(kam, transport="tls", extra=tls_conf(p) % free_port())
+                    .replace("alice.registrar = %s\n" % kam.uri,
+                             "alice.registrar = sip:127.0.0.1:%d\n" % kam.tls_port)) as gw:
+        c = await connect(gw)
+        n = await register(c)
+        assert n["state"] == "registered" and n["code"] == 200, n
+        contact = (await wait_for(lambda: [x for x in kam.contacts("alice")
+                                           if "sip:tnd" in x["uri"]], "Contact"))[0]
+        assert "transport=tls" in contact["uri"], contact
+        assert contact["socket"].startswith("tls:"), contact
         b = Baresip("bob", codecs="pcmu", register=(kam.hostport, "bobpw"))
         b.start()
         try:
@@ -500,9 +575,9 @@ if __name__ == "__main__":
         test_inline_registration,
         test_refresh_before_expiry,
         test_registrar_outage_backoff,
-        test_grace_after_websocket_loss,
+        test_grace_after_websocket_loss, test_grace_after_logout,
         test_baresip_calls_registered_account,
-        test_tcp_registration_takes_calls,
+        test_tcp_registration_takes_calls, test_tls_registration_takes_calls,
         test_two_accounts_two_calls,
         test_browser_calls_baresip_with_digest,
         test_challenge_without_credentials_ends_call,

@@ -15,6 +15,10 @@ arrived says who is connected to whom:
 - a REFER to a target the dial plan forbids gets 403 (A reports the
   failed transfer), D is never called, and the call stays up; the same
   target from the browser's `transfer` gets error 403;
+- a REFER, or a `transfer`, to a sip: URI at a trunk's address gets 403
+  although [calls] allow matches it: a trunk is reached only through the
+  dial plan (toll fraud through a carrier that trusts our address), and
+  nothing reaches the trunk's port;
 - incoming REFER with Replaces (attended transfer, RFC 5589 7; B and C
   are SIPp, 440 and 660 Hz): C's scenario checks that our INVITE carries
   B's Replaces (Call-ID and tags of B's dialog with C) and Referred-By,
@@ -25,6 +29,7 @@ arrived says who is connected to whom:
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import time
@@ -42,6 +47,7 @@ from tandem_harness import Gateway, free_port, tap_main
 from test_replaces import SIPP_DIR, sipp, sipp_dir, sipp_ok
 
 MEDIA_S = 2.5
+CARRIER = free_port(also_udp=True)   # a trunk's address; nothing of ours listens
 TONE_DIR = tempfile.mkdtemp(prefix="tandem-xfer-tones-")
 PEERS = {}
 GW = {}
@@ -63,10 +69,13 @@ def phone(user, hz):
 
 
 def gateway():
-    """One gateway for the file; its dial plan allows a, b and c only."""
+    """One gateway for the file; its dial plan allows a, b and c only, and
+    a trunk (a carrier trusting our address) sits at 127.0.0.1:CARRIER."""
     if "gw" not in GW:
         allow = ",".join("sip:%s@127.0.0.1:*" % u for u in ("a", "b", "c"))
-        GW["gw"] = Gateway("[calls]\nallow = %s\n" % allow).start()
+        GW["gw"] = Gateway("[calls]\nallow = %s\n[trunks]\ncarrier.address = "
+                           "sip:127.0.0.1:%d\n[dialplan]\nintl = 00 -> carrier users=root\n"
+                           % (allow, CARRIER)).start()
     return GW["gw"]
 
 
@@ -194,6 +203,39 @@ async def test_refer_to_forbidden_target_403():
         await c.close()
     finally:
         stop_all(a, d)
+
+
+async def test_refer_to_trunk_address_403():
+    """sip:a@127.0.0.1:CARRIER passes [calls] allow, but it is the trunk's
+    address: a REFER from A there (toll fraud through a trusting carrier)
+    gets 403 and the browser's blind transfer there too; nothing reaches the
+    carrier's port."""
+    carrier = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    carrier.bind(("127.0.0.1", CARRIER))
+    carrier.settimeout(0.5)
+    a, = fresh("a")
+    target = "sip:a@127.0.0.1:%d" % CARRIER
+    try:
+        c = await connect()
+        call, pc, _ = await place(c, a)
+        m = await c.request("transfer", {"call": call, "to": target})
+        assert m.get("error", {}).get("code") == 403, m
+        assert "trunk carrier" in m["error"]["message"], m
+        a.command("transfer", target)
+        ev = a.wait_event(("TRANSFER_FAILED", "CALL_TRANSFER_FAILED"), timeout=10)
+        assert "403" in str(ev.get("param", "")), ev
+        st = await c.wait_state(call, ("transferring", "ended"), timeout=10)
+        assert st["state"] == "ended", st
+        try:
+            data = carrier.recv(4096)
+            raise AssertionError("the carrier got %r" % data[:200])
+        except socket.timeout:
+            pass
+        await pc.close()
+        await c.close()
+    finally:
+        carrier.close()
+        stop_all(a)
 
 
 async def test_blind_transfer_fails_call_stays():
@@ -335,5 +377,6 @@ def cleanup():
 if __name__ == "__main__":
     tap_main([test_blind_transfer_browser_to_b, test_attended_transfer_a_to_b,
               test_incoming_refer_calls_c, test_refer_to_forbidden_target_403,
+              test_refer_to_trunk_address_403,
               test_blind_transfer_fails_call_stays, test_refer_with_replaces_calls_c,
               test_refer_with_replaces_refused], cleanup)

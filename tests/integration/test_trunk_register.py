@@ -32,7 +32,7 @@ from kamailio import Kamailio
 from peers import Baresip, assert_tone, tones
 from tandem_harness import Gateway, free_port, tap_main
 from test_metrics import fetch, scrape
-from test_register import connect, counters_zero, raw_invite, wait_for
+from test_register import connect, counters_zero, raw_invite, tls_conf, wait_for
 from test_sip_tls import pki
 
 USERS = {"gwtrunk": "trunkpw", "gwtrunk2": "trunkpw", "bob": "bobpw"}
@@ -245,12 +245,6 @@ async def test_tls_unverified_registrar_refused():
         assert registered_metric(gw) == 0
         assert not kam.contacts("gwtrunk")
         assert "REGISTER challenged" not in kam.read_log(), kam.read_log()[-1500:]
-
-
-def tls_conf(p):
-    # no "cert =" with spaces: Gateway would take it for [websocket] (wss)
-    return "tls = true\ntls_port = %%d\ntls_cert=%s\ntls_key = %s\ntls_ca = %s\n" \
-        "tls_verify = true\n" % (p["gw"], p["gw_key"], p["ca"])
 
 
 async def test_tls_registration_and_flow():

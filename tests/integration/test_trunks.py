@@ -7,11 +7,15 @@ four trunks, each a SIPp peer (or nothing) on its own loopback port.
 - a trunk that challenges (401) gets our digest answer and answers 200 only
   when SIPp's verifyauth accepts it;
 - per-user rights: a number only bob's rule covers gets 403 for alice, and a
-  sip: URI is untouched by the dial plan;
+  sip: URI is untouched by the dial plan, unless it is a trunk's address
+  (or a `from` IP of it at that port): then `call` and `message` get 403,
+  since a trunk is reached only through the dial plan;
 - DIDs: an INVITE from the trunk's source address to its DID rings the
   mapped user (alice's WebSocket gets `incoming`, and her 486 reaches the
   trunk); an unknown DID, or a user name instead of a DID, gets 404; the
   same INVITE from a source outside every trunk gets 403 (no open relay);
+- a call in from a trunk gets its codecs and SRTP policy: G.722 alone
+  from uk (PCMA, PCMU) and plain RTP from secure (mandatory) get 488;
 - OPTIONS pings: the "dead" trunk (nothing listens) goes down in
   /metrics (tandem_trunk_up 0) and admin.trunks while the others stay up; a call whose rule
   lists dead then backup reaches backup, and one whose only trunk is dead
@@ -29,13 +33,14 @@ import time
 from aiortc import RTCSessionDescription
 from aiortc_peer import offering_pc
 from tandem_harness import Gateway, error_code, free_port, tap_main
-from test_abuse_sip import request
+from test_abuse_sip import SDP, request
 from test_call_aiortc import connect, counters_zero
 from test_metrics import fetch, parse
 from test_sip_calls import sipp_ok, sipp_uas
 
 UK, AUTH, DEAD, BACKUP, SECURE = (free_port(also_udp=True) for _ in range(5))
 TRUNK_SRC = "127.0.0.7"
+SECURE_SRC = "127.0.0.8"
 
 CONF = """[auth]
 admins = root
@@ -54,6 +59,8 @@ dead.options_ping = 1
 backup.address = sip:127.0.0.1:%d
 secure.address = sip:127.0.0.1:%d
 secure.srtp = mandatory
+secure.from = %s
+secure.did = 5550100=alice
 [dialplan]
 intl = 00 -> uk strip=2 prepend=+ users=bob
 national = ~^0[1-9] -> uk strip=1 prepend=+44
@@ -61,7 +68,7 @@ auth = 8 -> auth strip=1
 failover = 7 -> dead,backup
 onlydead = 6 -> dead
 secure = 59 -> secure strip=2
-""" % (UK, TRUNK_SRC, AUTH, DEAD, BACKUP, SECURE)
+""" % (UK, TRUNK_SRC, AUTH, DEAD, BACKUP, SECURE, SECURE_SRC)
 
 GW = Gateway(extra=CONF)
 
@@ -163,6 +170,47 @@ async def test_user_rights_403():
         await bob.close()
 
 
+async def test_sip_uri_at_trunk_403():
+    """A sip: URI straight at the uk trunk's address, or at its `from` IP on
+    the same port, would let alice reach international numbers that only
+    bob's rule allows (a carrier that trusts our address places any call it
+    gets): `call` and `message` get 403 naming the trunk, and nothing reaches
+    the trunk's port. Another port of that IP is an ordinary SIP peer."""
+    trunk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    trunk.bind(("127.0.0.1", UK))
+    trunk.settimeout(0.5)
+    alice = await connect(GW, "alice")
+    pc, _ = await offering_pc()
+    try:
+        for to in ("sip:0015551234567@127.0.0.1:%d" % UK,
+                   "sip:+15551234567@127.0.0.1:%d;transport=udp" % UK,
+                   "sip:+15551234567@%s:%d" % (TRUNK_SRC, UK)):
+            await asyncio.sleep(0.6)   # under [calls] rate (4/s per user)
+            m = await alice.request("call", {"to": to, "sdp": pc.localDescription.sdp})
+            assert error_code(m) == 403, (to, m)
+            assert "trunk uk" in m["error"]["message"], m
+            m = await alice.request("message", {"to": to, "body": "hi"})
+            assert error_code(m) == 403, (to, m)
+        try:
+            data = trunk.recv(4096)
+            raise AssertionError("the trunk got %r" % data[:200])
+        except socket.timeout:
+            pass
+        # the same IP at another port is not the trunk: the call is placed
+        await asyncio.sleep(0.6)
+        m = await alice.request("call", {"to": "sip:x@127.0.0.1:%d" % free_port(also_udp=True),
+                                         "sdp": pc.localDescription.sdp})
+        assert "result" in m, m
+        # (nothing listens there: it may have ended already)
+        await alice.request("hangup", {"call": m["result"]["call"]})
+        await alice.wait_state(m["result"]["call"], "ended", 15)
+        await counters_zero(alice)
+    finally:
+        trunk.close()
+        await pc.close()
+        await alice.close()
+
+
 async def test_did_inbound():
     alice = await connect(GW, "alice")
     loop = asyncio.get_running_loop()
@@ -189,6 +237,40 @@ async def test_did_inbound():
         except AssertionError as e:
             if "rang" in str(e):
                 raise
+        await counters_zero(alice)
+    finally:
+        await alice.close()
+
+
+async def test_inbound_trunk_codecs_and_srtp():
+    """A call in from a trunk gets that trunk's codecs and SRTP policy, as
+    calls out through it do: uk (codecs PCMA, PCMU) refuses an offer of
+    G.722 alone with 488 although [media] sip_codecs serves G.722, and takes
+    PCMU; secure (srtp = mandatory) refuses plain RTP/AVP with 488 although
+    [media] sip_srtp is off. Neither refused call rings alice."""
+    alice = await connect(GW, "alice")
+    loop = asyncio.get_running_loop()
+    g722 = SDP.replace("RTP/AVP 0\r\n", "RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n")
+    try:
+        for src, did, sdp in ((TRUNK_SRC, "+442071234567", g722),
+                              (SECURE_SRC, "5550100", SDP)):
+            status, text = await loop.run_in_executor(None, lambda: request(
+                GW.sip_port, "INVITE", user=did, source=src, sdp=sdp))
+            assert status == 488, (src, status, text[:400])
+        try:
+            await alice.wait_note(lambda m: m["method"] == "incoming", 0.5)
+            raise AssertionError("an INVITE that was refused rang alice")
+        except AssertionError as e:
+            if "rang" in str(e):
+                raise
+        # PCMU from uk rings her (and she declines)
+        fut = loop.run_in_executor(None, lambda: request(GW.sip_port, "INVITE",
+                                                         user="+442071234567",
+                                                         source=TRUNK_SRC, timeout=15))
+        note = await alice.wait_note(lambda m: m["method"] == "incoming", 10)
+        await alice.call("reject", {"call": note["params"]["call"], "code": 486})
+        status, _ = await fut
+        assert status == 486, status
         await counters_zero(alice)
     finally:
         await alice.close()
@@ -262,5 +344,6 @@ if __name__ == "__main__":
     GW.start()
     tap_main([test_dial_string_normalised_and_trunk_codecs, test_trunk_srtp_policy,
               test_trunk_digest,
-              test_user_rights_403, test_did_inbound, test_3xx_not_followed, test_options_ping_down_and_failover],
+              test_user_rights_403, test_sip_uri_at_trunk_403, test_did_inbound,
+              test_inbound_trunk_codecs_and_srtp, test_3xx_not_followed, test_options_ping_down_and_failover],
              cleanup)

@@ -262,7 +262,7 @@ static int test_accounts_section(void)
 	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.auth_user = a:b\n"),
 				 "auth_user may not hold ':'");
 	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.transport = sctp\n"),
-				 "transport is udp or tcp");
+				 "transport is udp, tcp or tls");
 	return 0;
 }
 
@@ -483,6 +483,7 @@ int main(int argc, char **argv)
 		TND_TEST(test_dialplan_rights_and_failover),
 		TND_TEST(test_dialplan_trunk_uri),
 		TND_TEST(test_dialplan_sources_and_dids),
+		TND_TEST(test_dialplan_trunk_by_uri),
 	};
 
 	return tnd_test_main(tests, sizeof(tests) / sizeof(tests[0]), argc, argv);

@@ -287,3 +287,44 @@ int test_dialplan_sources_and_dids(void)
 	tnd_conf_free(c);
 	return 0;
 }
+
+/* sip: URIs straight at a trunk: host and port as the address says (5060,
+ * or 5061 for TLS, when it says none), or a `from` IP at that port. */
+int test_dialplan_trunk_by_uri(void)
+{
+	struct tnd_conf *c = NULL;
+	const struct tnd_trunk *uk, *backup;
+	const struct tnd_dialplan *dp;
+
+	TEST_ASSERT(load(&c, conf_text) == 0);
+	dp = c->dialplan;
+	uk = tnd_dialplan_trunk(dp, "uk");
+	backup = tnd_dialplan_trunk(dp, "backup");
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sip:+1555@127.0.0.1:5070") == uk);
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sip:127.0.0.1:5070") == uk);
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "SIP:x:pw@127.0.0.1:5070;user=phone") == uk);
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sip:x@127.0.0.1:5070?Subject=a") == uk);
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sip:x@127.0.0.5:5070") == uk);
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sip:x@10.1.2.3:5070") == uk);
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@127.0.0.1:5071"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@127.0.0.1"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@10.2.0.1:5070"));
+	/* backup is sips: with no port: 5061 */
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sip:+1555@SBC.example.net:5061") == backup);
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sips:+1555@sbc.example.net") == backup);
+	TEST_ASSERT(tnd_dialplan_trunk_by_uri(dp, "sip:x@sbc.example.net;transport=tls") ==
+		    backup);
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@sbc.example.net"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@sbc.example.net.evil:5061"));
+	/* not sip: URIs, or broken ones */
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "tel:+15551234"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "0201234567"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@127.0.0.1:99999"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@127.0.0.1:"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:x@[::1"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, "sip:"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(NULL, "sip:x@127.0.0.1:5070"));
+	TEST_ASSERT(!tnd_dialplan_trunk_by_uri(dp, NULL));
+	tnd_conf_free(c);
+	return 0;
+}

@@ -9,5 +9,6 @@ int test_dialplan_normalise(void);
 int test_dialplan_rights_and_failover(void);
 int test_dialplan_trunk_uri(void);
 int test_dialplan_sources_and_dids(void);
+int test_dialplan_trunk_by_uri(void);
 
 #endif
