@@ -201,8 +201,10 @@ static const struct tnd_opt opts[] = {
 	  "Empty: the system's (/etc/ssl/certs/ca-certificates.crt)." },
 	{ "sip", "tls_verify", TND_OPT_BOOL, "true", 0, 0, NULL, OFF(sip_tls_verify), NULL,
 	  "On outgoing TLS connections, refuse a server whose certificate is not signed by "
-	  "tls_ca (the call ends with 503 and nothing is sent). Incoming TLS connections are "
-	  "not asked for a certificate; [sip] trusted and inbound_user admit them as others." },
+	  "tls_ca, or, for calls, does not name the URI's host (the call ends with 503 and "
+	  "nothing is sent; registrations check the chain only). Incoming TLS connections "
+	  "are not asked for a certificate; [sip] trusted and inbound_user admit them as "
+	  "others." },
 	{ "sip", "external_address", TND_OPT_STR, "", 0, 0, NULL, OFF(sip_external_address),
 	  tnd_conf_check_host, "Public IP address or host name of the gateway behind NAT: put in "
 	  "Contact, Via and From toward SIP peers, and in the SDP c= line of the SIP leg "

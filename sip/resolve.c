@@ -15,8 +15,9 @@
  * checked here too, with a TLS handshake of our own (GIO): Sofia-SIP 1.12
  * closes a connection whose certificate fails without telling the
  * transaction, which then waits 32 s (timer B) with nothing sent. A
- * certificate not signed by tls_ca ends the call at once with 503; Sofia
- * still verifies its own connection (TPTAG_TLS_VERIFY_POLICY in ua.c).
+ * certificate not signed by tls_ca, or not for the request URI's host,
+ * ends the call at once with 503; Sofia still verifies its own connection's
+ * chain (TPTAG_TLS_VERIFY_POLICY in ua.c).
  * Signalling thread only. A lookup holds a reference on its call while
  * attached; once detached it only waits for GIO's callback to free it. */
 #include <errno.h>
@@ -141,8 +142,10 @@ static bool wants_tls_check(const struct tnd_sipres *res)
 	return res->db && (res->sips || !g_ascii_strcasecmp(res->transport, "tls"));
 }
 
-/* Only a certificate that does not chain to tls_ca fails, as in Sofia's
- * own check (TPTLS_VERIFY_OUT checks the chain, not the name). */
+/* GIO asks only about a certificate that failed: one that does not chain
+ * to tls_ca, is out of date, or names another host than the URI's (RFC
+ * 5922 section 7: the request URI's host, not the SRV target or address
+ * it resolved to; Sofia's own TPTLS_VERIFY_OUT checks the chain only). */
 static gboolean on_accept_cert(GTlsConnection *conn, GTlsCertificate *cert,
 			       GTlsCertificateFlags errors, gpointer data)
 {
@@ -150,8 +153,7 @@ static gboolean on_accept_cert(GTlsConnection *conn, GTlsCertificate *cert,
 
 	(void)conn;
 	(void)cert;
-	if (!(errors & ~G_TLS_CERTIFICATE_BAD_IDENTITY))
-		return TRUE;
+	(void)errors;
 	res->tls_refused = true;
 	return FALSE;
 }
@@ -166,6 +168,13 @@ static void on_client_event(GSocketClient *client, GSocketClientEvent event,
 	if (event != G_SOCKET_CLIENT_TLS_HANDSHAKING || !G_IS_TLS_CONNECTION(conn))
 		return;
 	g_tls_connection_set_database(G_TLS_CONNECTION(conn), res->db);
+	if (G_IS_TLS_CLIENT_CONNECTION(conn)) {
+		GSocketConnectable *id = g_network_address_new(res->host, (guint16)(res->port ?
+									     res->port : 5061));
+
+		g_tls_client_connection_set_server_identity(G_TLS_CLIENT_CONNECTION(conn), id);
+		g_object_unref(id);
+	}
 	g_signal_connect(conn, "accept-certificate", G_CALLBACK(on_accept_cert), res);
 }
 

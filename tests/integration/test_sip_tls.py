@@ -2,7 +2,8 @@
 and TCP both ways between python3-aiortc (the browser) and baresip, each
 side asserting on the tone it heard (1 kHz from the browser, 440 Hz from
 baresip); a TLS server whose certificate is not signed by [sip] tls_ca is
-refused (the call ends 503 and baresip never sees an INVITE); and a raw TCP
+refused, and so is one our CA signed for another host name (the call ends
+503 and baresip never sees an INVITE); and a raw TCP
 listener posing as a proxy reads what the gateway sent: [sip] external_address
 in Contact, Via and the SDP c= line, then RFC 5626 CRLF keep-alives on the
 idle flow; and the TCP connection guards hold on the TLS port. The
@@ -36,27 +37,32 @@ def openssl(*args, cwd):
 
 
 def make_pki():
-    """A CA with a server and a client certificate for 127.0.0.1, and a rogue
-    CA with its own certificate for the same name. Returns a dict of paths;
-    *_full files hold certificate and key (baresip's sip_certificate)."""
+    """A CA with a server and a client certificate for 127.0.0.1, one of
+    its certificates for another name only (wrongname), and a rogue CA with
+    its own certificate for 127.0.0.1. Returns a dict of paths; *_full files
+    hold certificate and key (baresip's sip_certificate)."""
     d = tempfile.mkdtemp(prefix="tandem-pki-")
     with open(os.path.join(d, "ext.cnf"), "w") as f:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    with open(os.path.join(d, "wrongname.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:sip.other.example\n")
     for ca in ("ca", "rogue_ca"):
         openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca + ".key",
                 "-out", ca + ".pem", "-days", "2", "-subj", "/CN=Tandem test " + ca, cwd=d)
-    for name, ca in (("gw", "ca"), ("peer", "ca"), ("rogue", "rogue_ca")):
+    for name, ca in (("gw", "ca"), ("peer", "ca"), ("rogue", "rogue_ca"), ("wrongname", "ca")):
+        wrong = name == "wrongname"
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
-                name + ".csr", "-subj", "/CN=127.0.0.1", cwd=d)
+                name + ".csr", "-subj", "/CN=sip.other.example" if wrong else "/CN=127.0.0.1",
+                cwd=d)
         openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey",
                 ca + ".key", "-CAcreateserial", "-out", name + ".pem", "-days", "2",
-                "-extfile", "ext.cnf", cwd=d)
+                "-extfile", "wrongname.cnf" if wrong else "ext.cnf", cwd=d)
         with open(os.path.join(d, name + "_full.pem"), "w") as f:
             for part in (".pem", ".key"):
                 with open(os.path.join(d, name + part)) as g:
                     f.write(g.read())
     paths = {k: os.path.join(d, k + ".pem") for k in
-             ("ca", "rogue_ca", "gw", "peer_full", "rogue_full")}
+             ("ca", "rogue_ca", "gw", "peer_full", "rogue_full", "wrongname_full")}
     paths["gw_key"] = os.path.join(d, "gw.key")
     return paths
 
@@ -210,7 +216,19 @@ async def test_untrusted_tls_server_refused():
     signed gets no INVITE; the browser's call ends with 503 at once, and
     nothing is left counted."""
     p = pki()
-    b = baresip((p["rogue_full"], p["rogue_ca"]))
+    await tls_refused(p["rogue_full"], p["rogue_ca"])
+
+
+async def test_tls_server_of_another_name_refused():
+    """A certificate our CA signed, but for sip.other.example only, on the
+    peer at 127.0.0.1: the host name is checked too (RFC 5922), so the same
+    503 and no INVITE."""
+    p = pki()
+    await tls_refused(p["wrongname_full"], p["ca"])
+
+
+async def tls_refused(cert, ca):
+    b = baresip((cert, ca))
     try:
         gw = gateway()
         c = await connect(gw)
@@ -390,5 +408,6 @@ def cleanup():
 
 if __name__ == "__main__":
     tap_main([test_browser_calls_baresip_over_tls, test_baresip_calls_browser_over_tls,
-              test_untrusted_tls_server_refused, test_tcp_both_ways,
+              test_untrusted_tls_server_refused, test_tls_server_of_another_name_refused,
+              test_tcp_both_ways,
               test_external_address_and_crlf_keepalive, test_tls_connection_guards], cleanup)
