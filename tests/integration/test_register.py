@@ -462,10 +462,11 @@ async def test_tls_registration_takes_calls():
 
 
 async def test_two_accounts_two_calls():
-    """One user, two accounts (alice and carol), two calls at once: erin
-    calls carol's AOR and bob calls alice's, both through Kamailio; both
-    ring alice's socket, both are answered and carry the browser's tone to
-    each phone."""
+    """One user, two accounts (alice and carol), three calls at once: erin
+    calls carol's AOR, bob calls alice's, then dave calls alice's while bob's
+    call is up (an agent on a call gets a second on the same account), all
+    through Kamailio; each rings alice's socket, is answered and carries the
+    browser's tone to its phone."""
     with Kamailio(USERS) as kam, Gateway(gw_conf(kam)) as gw:
         c = await connect(gw)
         assert (await register(c, "alice"))["state"] == "registered"
@@ -473,12 +474,12 @@ async def test_two_accounts_two_calls():
         assert (await c.call("stats"))["calls"]["registrations"] == 2
         phones = [Baresip(u, source_wav=os.path.join(tones(), "tone440_48k.wav"),
                           codecs="pcmu", register=(kam.hostport, USERS[u]))
-                  for u in ("erin", "bob")]
+                  for u in ("erin", "bob", "dave")]
         pcs = []
         try:
             for p in phones:
                 p.start()
-            for u in ("erin", "bob"):
+            for u in ("erin", "bob", "dave"):
                 await wait_for(lambda: kam.contacts(u), u + " registered", 15)
             phones[0].dial("sip:carol@%s" % kam.hostport)
             inc1, pc1, _ = await answer_incoming(c, phones[0])
@@ -486,10 +487,13 @@ async def test_two_accounts_two_calls():
             phones[1].dial("sip:alice@%s" % kam.hostport)
             inc2, pc2, _ = await answer_incoming(c, phones[1])
             assert "sip:bob@" in inc2["from"] and "alice@" in inc2["to"], inc2
-            pcs = [pc1, pc2]
-            assert (await c.call("stats"))["calls"]["calls"] == 2
+            phones[2].dial("sip:alice@%s" % kam.hostport)
+            inc3, pc3, _ = await answer_incoming(c, phones[2])
+            assert "sip:dave@" in inc3["from"] and "alice@" in inc3["to"], inc3
+            pcs = [pc1, pc2, pc3]
+            assert (await c.call("stats"))["calls"]["calls"] == 3
             await asyncio.sleep(MEDIA_SECONDS)
-            for p, inc in zip(phones, (inc1, inc2)):
+            for p, inc in zip(phones, (inc1, inc2, inc3)):
                 p.hangup()
                 await c.wait_state(inc["call"], "ended")
         finally:
