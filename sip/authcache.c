@@ -95,8 +95,11 @@ static void keep(struct entry *e, const struct tnd_digest_chal *c, bool proxy)
 				s = &e->s[i];
 		s->used = false;
 	}
+	/* the answer to this challenge (nua's MD5, or our SHA-256) sends the
+	 * new nonce with nc 1: a pre-emptive reuse must go on from 2, or a
+	 * server counting nonces (RFC 7616 3.4.5: nc only goes up) refuses it */
 	if (!s->used || strcmp(c->nonce, s->chal.nonce) || c->alg != s->chal.alg)
-		s->nc = 0;
+		s->nc = 1;
 	s->chal = *c;
 	s->used = true;
 	s->proxy = proxy;

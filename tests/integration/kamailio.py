@@ -181,7 +181,7 @@ class Kamailio:
     def __init__(self, users, port=None, min_expires=5, nonce_expire=300, tcp=False,
                  algorithm=None, dialog_users=None, one_time_nonce=False,
                  relay_direct=False, tls=None, lifetime=None, dids=None, flows=False,
-                 message_auth=False, dialog_methods=None, proxy_require=False):
+                 message_auth=False, dialog_methods=None, proxy_require=False, qop=True):
         """dialog_users: {name: password} of the dlgsub table, which turns
         on DIALOG_AUTH. one_time_nonce: each nonce is good for one request
         (then no credentials can be pre-emptive). relay_direct: a
@@ -199,7 +199,10 @@ class Kamailio:
         dialog_methods: only these methods ("INVITE", a Kamailio is_method
         list) meet DIALOG_AUTH; alice's BYE then needs only the base check.
         proxy_require: Proxy-Require is checked (sanity module, 420 for an
-        unknown extension) before any credentials, as RFC 3261 16.3 says."""
+        unknown extension) before any credentials, as RFC 3261 16.3 says.
+        qop (default): every challenge says qop="auth", and Kamailio checks
+        that each answer's nonce count goes up (auth nonce_count), so a
+        nonce used again pre-emptively must come with nc + 1."""
         tcp = tcp or bool(tls)
         self.tls_port = free_port() if tls else None
         self.dir = tempfile.mkdtemp(prefix="tandem-kam-")
@@ -227,7 +230,7 @@ class Kamailio:
             f.write("dlgsub:7\n")
         self.cfg = os.path.join(self.dir, "kamailio.cfg")
         with open(self.cfg, "w") as f:
-            f.write(CFG % {"port": self.port, "mpath": MODULES, "run": self.dir,
+            f.write(self._qop(qop, CFG % {"port": self.port, "mpath": MODULES, "run": self.dir,
                            "tcp": "listen=tcp:127.0.0.1:%d" % self.port if tcp else
                            "disable_tcp=yes",
                            "min_expires": min_expires, "nonce_expire": nonce_expire,
@@ -244,8 +247,17 @@ class Kamailio:
                            if one_time_nonce else "",
                            # algorithm="SHA-256": its challenges name it (RFC 8760)
                            "auth_alg": 'modparam("auth", "algorithm", "%s")' % algorithm
-                           if algorithm else "", **self._extras(tls, lifetime, dids, flows)})
+                           if algorithm else "", **self._extras(tls, lifetime, dids, flows)}))
         self.log = os.path.join(self.dir, "kamailio.log")
+
+    @staticmethod
+    def _qop(qop, cfg):
+        if not qop:
+            return cfg
+        for realm in ('"$fd"', '"dlg.test"'):
+            cfg = cfg.replace('_challenge(%s, "0")' % realm, '_challenge(%s, "1")' % realm)
+        return cfg.replace('modparam("auth", "nonce_expire"',
+                           'modparam("auth", "nonce_count", 1)\nmodparam("auth", "nonce_expire"')
 
     def _extras(self, tls, lifetime, dids, flows):
         more_cfg, mods = [], []
