@@ -317,6 +317,22 @@ static bool challenged(struct tnd_sipcall *call, int status, const char *phrase,
 		if (!err)
 			return true;
 	}
+	if (call->invite_preempted && !call->established && call->state != CS_ENDING &&
+	    !strcmp(what, "INVITE")) {
+		/* our pre-emptive credentials were refused (a new nonce, or a
+		 * server that saw concurrent calls' nonce counts out of order):
+		 * this challenge (cached above) is answered once, on an INVITE
+		 * of its own, since nua would send the refused header again */
+		struct tnd_sipauth_hdrs auth;
+
+		call->invite_preempted = false;
+		tnd_sipcall_auth_hdrs(call, "INVITE", &auth);
+		err = auth.n == 1 ? tnd_sipcall_invite_again(call, auth.v[0], auth.proxy[0]) :
+		      ENOENT;
+		explicit_bzero(&auth, sizeof(auth));
+		if (!err)
+			return true;
+	}
 	if (!call->established && call->state != CS_ENDING && call->ruri &&
 	    !strcmp(what, "INVITE")) {
 		/* SHA-256 (RFC 8760), which Sofia cannot answer: ours */

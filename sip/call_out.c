@@ -145,6 +145,7 @@ void tnd_sipcall_send_invite(struct tnd_sipcall *call, const char *next_hop)
 		   TAG_IF(call->local_sdp, SIPTAG_CONTENT_TYPE_STR("application/sdp")),
 		   TAG_IF(call->local_sdp, SIPTAG_PAYLOAD_STR(call->local_sdp)),
 		   TAG_NEXT(call->xtags));
+	call->invite_preempted = auth.n > 0;
 	explicit_bzero(&auth, sizeof(auth));
 	call->state = CS_CALLING;
 }
@@ -289,6 +290,7 @@ int tnd_sipcall_invite_again(struct tnd_sipcall *call, const char *hdr, bool pro
 	call->nh = nh;
 	nua_invite(nh, TAG_IF(call->next_hop, NUTAG_PROXY(URL_STRING_MAKE(call->next_hop))),
 		   NUTAG_EARLY_MEDIA(1), TAG_IF(call->late_offer, NUTAG_AUTOACK(0)),
+		   TAG_IF(call->contact, SIPTAG_CONTACT_STR(call->contact)),
 		   SIPTAG_CALL_ID_STR(call->call_id),
 		   TAG_IF(!proxy, SIPTAG_AUTHORIZATION_STR(hdr)),
 		   TAG_IF(proxy, SIPTAG_PROXY_AUTHORIZATION_STR(hdr)),

@@ -245,6 +245,10 @@ static int send_register(struct tnd_sipreg *reg)
 	reg->state = TND_SIPREG_REGISTERING;
 	reg->registered = false;
 	reg->unregistering = false;
+	/* a new attempt answers its challenges afresh: the count of the one
+	 * that failed (a refused password, a stale nonce too many) would
+	 * otherwise leave every retry unanswered for good */
+	tnd_sipauth_ok(&reg->auth);
 	register_request(reg, NULL, false);
 	return 0;
 }

@@ -71,6 +71,20 @@ static void respond(struct tnd_sipcall *call, msg_t *req, int status, const char
 		    TAG_IF(sdp, SIPTAG_PAYLOAD_STR(sdp)), TAG_END());
 }
 
+/* RFC 3311 in an early dialog (after a reliable 18x): a refresh (no body,
+ * or the session's SDP again, RFC 4028) keeps the early session; a change
+ * is refused with 488 and the early session stays as it was, since only a
+ * confirmed dialog is renegotiated (gateway/call answers those). */
+static void early_update(struct tnd_sipcall *call, const sip_t *sip, msg_t *cur)
+{
+	if (!has_body(sip))
+		respond(call, cur, SIP_200_OK, NULL);
+	else if (call->local_sdp && call->remote_sdp && same_sdp(call->remote_sdp, sip))
+		respond(call, cur, SIP_200_OK, call->local_sdp);
+	else
+		respond(call, cur, SIP_488_NOT_ACCEPTABLE, NULL);
+}
+
 /* A peer offer (re-INVITE or UPDATE); `update` tells which. */
 static void peer_offer(struct tnd_sipcall *call, const sip_t *sip, bool update)
 {
@@ -81,6 +95,11 @@ static void peer_offer(struct tnd_sipcall *call, const sip_t *sip, bool update)
 	char *sdp = NULL;
 	int err, status;
 
+	if (update && (call->state == CS_PROCEEDING || call->state == CS_EARLY) &&
+	    !call->re_req && !call->re_out) {
+		early_update(call, sip, cur);
+		return;
+	}
 	if (call->state != CS_CONFIRMED || !call->local_sdp || call->re_req || call->re_out) {
 		/* RFC 3261 14.2 / RFC 3311 5.2: an offer crossing ours, or one
 		 * while the last is unanswered */

@@ -109,6 +109,7 @@ struct tnd_sipcall {
 	enum call_state state;       /* OWNER: signal */
 	bool outgoing;
 	bool established;            /* a 2xx was sent or received */
+	bool invite_preempted;       /* our INVITE carried cached credentials */
 	bool detached;               /* tnd_sipcall_detach() called */
 	bool bye_on_ack;             /* hung up between our 2xx and its ACK */
 	bool late_offer;             /* INVITE without SDP (RFC 3261 13.2.1): incoming,

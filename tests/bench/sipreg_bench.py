@@ -50,14 +50,14 @@ from tandem_harness import Gateway, free_port   # noqa: E402
 
 AUTH_INVITE = '''		if (!proxy_authorize("$fd", "subscriber")) {
 			xlog("L_NOTICE", "INVITE challenged: $fu -> $ru\\n");
-			proxy_challenge("$fd", "0");
+			proxy_challenge("$fd", "1");
 			exit;
 		}
 		consume_credentials();'''
 OPEN_INVITE = '''		if ($rU != "open") {
 			if (!proxy_authorize("$fd", "subscriber")) {
 				xlog("L_NOTICE", "INVITE challenged: $fu -> $ru\\n");
-				proxy_challenge("$fd", "0");
+				proxy_challenge("$fd", "1");
 				exit;
 			}
 			consume_credentials();

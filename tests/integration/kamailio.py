@@ -250,6 +250,19 @@ class Kamailio:
                            if algorithm else "", **self._extras(tls, lifetime, dids, flows)}))
         self.log = os.path.join(self.dir, "kamailio.log")
 
+    def set_password(self, user, password):
+        """Changes a subscriber's password in the table; db_text reads it
+        at start, so stop() and start() the registrar after."""
+        self.users = dict(self.users, **{user: password})
+        path = os.path.join(self.dir, "db", "subscriber")
+        with open(path) as f:
+            head = f.readline()
+        with open(path + ".new", "w") as f:
+            f.write(head)
+            for i, (u, p) in enumerate(sorted(self.users.items()), 1):
+                f.write("%d:%s:127.0.0.1:%s::\n" % (i, u, p))
+        os.replace(path + ".new", path)
+
     @staticmethod
     def _qop(qop, cfg):
         if not qop:

@@ -144,12 +144,12 @@ class RtpPhone:
 
 # ------------------------------------------------------------ tests
 
-async def test_prack_to_reliable_183():
+async def test_prack_to_reliable_183(scenario="uas_100rel.xml"):
     """Outgoing call: the SIP phone answers 183 with Require: 100rel and
     RSeq; SIPp fails unless our PRACK (RAck: 4711 1 INVITE) comes before it
     sends the 200. The browser sees early (183), answered (200), and our
     hangup is a BYE SIPp must see."""
-    uas = sipp("uas_100rel.xml")
+    uas = sipp(scenario)
     port = int(uas.args[uas.args.index("-p") + 1])
     c = await connect()
     pc, _ = await offering_pc()
@@ -168,6 +168,14 @@ async def test_prack_to_reliable_183():
     sipp_ok(uas, "reliable 183")
     await counters_zero(c)
     await c.close()
+
+
+async def test_update_in_early_dialog():
+    """The same, with two UPDATEs from the phone between our PRACK and its
+    200 (RFC 3311 in an early dialog): SIPp fails unless the one without a
+    body gets 200 and the one moving the early media gets 488; the call is
+    then answered as before."""
+    await test_prack_to_reliable_183("uas_100rel_update.xml")
 
 
 async def test_progress_reliable_early_media():
@@ -303,7 +311,8 @@ async def test_late_offer_outgoing():
 
 def main():
     global GW
-    tests = [test_prack_to_reliable_183, test_progress_reliable_early_media,
+    tests = [test_prack_to_reliable_183, test_update_in_early_dialog,
+             test_progress_reliable_early_media,
              test_late_offer_incoming, test_late_offer_outgoing]
     only = os.environ.get("TESTS")
     if only:

@@ -150,7 +150,8 @@ async def test_ha1_registers_and_sigterm_unregisters():
 async def test_wrong_password_fails():
     """A wrong password: Kamailio challenges again, the registration is
     reported failed with its 401 and a retry time, and nothing is bound; a
-    call as that account ends with the proxy's second 407."""
+    call as that account ends with the proxy's second 407. Once the
+    registrar takes that password, a retry registers."""
     with Kamailio(USERS) as kam, Gateway(gw_conf(kam, password="wrong")) as gw:
         c = await connect(gw)
         n = await register(c)
@@ -171,6 +172,15 @@ async def test_wrong_password_fails():
         assert kam.read_log().count("INVITE authorised") == 0
         await pc.close()
         await counters_zero(c)
+        # the registrar's password becomes "wrong" too (Kamailio restarted
+        # on the same port to read its table): a later retry answers its
+        # challenge afresh and the binding comes
+        kam.set_password("alice", "wrong")
+        kam.stop()
+        kam.start()
+        n = (await c.wait_note(reg_note("registered"), timeout=15))["params"]
+        assert n["code"] == 200, n
+        await wait_for(lambda: our_contacts(kam, gw), "Contact after the fix")
         await c.close()
 
 
