@@ -312,7 +312,7 @@ class InbandPeer:
                 data, addr = self.sock.recvfrom(2048)
                 if len(data) > 12 and data[1] & 0x7F == 0:
                     self.remote = addr
-                    self.rx[struct.unpack("!H", data[2:4])[0]] = data[12:]
+                    self.rx[self._extend(struct.unpack("!H", data[2:4])[0])] = data[12:]
             except socket.timeout:
                 pass
             if time.monotonic() >= nxt and self.remote:
@@ -327,8 +327,15 @@ class InbandPeer:
             elif not self.remote:
                 nxt = time.monotonic()
 
+    def _extend(self, seq):
+        """The 16-bit sequence number extended across a wrap (the gateway
+        starts its numbering at random, so a call can cross 65535)."""
+        last = getattr(self, "_last", None)
+        self._last = seq if last is None else last + ((seq - last + 32768) % 65536) - 32768
+        return self._last
+
     def recording(self):
-        """What arrived, in sequence order (16-bit wrap ignored: short calls)."""
+        """What arrived, in (extended) sequence order."""
         data = b"".join(self.rx[k] for k in sorted(self.rx))
         lin = audioop.ulaw2lin(data, 2)
         return [v / 32768.0 for v in struct.unpack("<%dh" % (len(lin) // 2), lin)]
