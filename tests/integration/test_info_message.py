@@ -5,7 +5,8 @@ message trace), what baresip printed for a MESSAGE it got, and the SIP
 status a raw SIP sender got back. One gateway for the whole file.
 
 - SIPp's INFO with an application/json body in a call reaches the browser as
-  `info` with that body; the browser's `info` reaches SIPp (type and body),
+  `info` with that body, and its MESSAGE in the dialog as `message` naming
+  the call; the browser's `info` reaches SIPp (type and body),
   and a 415 from SIPp comes back as the request's error 415; the browser's
   in-dialog `message` reaches SIPp; an INFO the peer never answers before
   its BYE fails with 409 instead of waiting.
@@ -73,6 +74,10 @@ async def test_info_and_message_in_a_call():
         m = await c.wait_note(lambda m: m["method"] == "info", 15)
         assert m["params"] == {"call": call, "content_type": "application/json",
                                "body": '{"queue":"sales","position":3}\r\n'}, m
+        m = await c.wait_note(lambda m: m["method"] == "message", 15)
+        assert m["params"]["call"] == call, m
+        assert m["params"]["body"].rstrip() == "putting you through to sales", m
+        assert m["params"]["content_type"].startswith("text/plain"), m
         r = await c.call("info", {"call": call, "content_type": "application/json",
                                   "body": '{"agent":"alice","state":"wrap-up"}'})
         assert r == {}, r
