@@ -84,13 +84,12 @@ int tnd_conf_check_addr_list(const char *v, char *err, size_t errlen)
 	return e;
 }
 
-/* [media] sip_codecs: names the codec table has (codecs/codecs.h), each
- * once; iLBC is accepted and offered once its row is built. */
-/* [media] sip_srtp_suites: SDES suites (RFC 4568 6.2, RFC 7714 12), each once */
-int tnd_conf_check_srtp_suites(const char *v, char *err, size_t errlen)
+/* A comma-separated list of names from known[n], each once, at least one
+ * (case-insensitive when nocase). `list` names them all for the error,
+ * `what` one of them. */
+static int check_names(const char *v, const char *const *known, unsigned n, bool nocase,
+		       const char *list, const char *what, char *err, size_t errlen)
 {
-	static const char *const known[] = { "AES_CM_128_HMAC_SHA1_80",
-		"AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM" };
 	char **parts = g_strsplit(v, ",", 0);
 	unsigned seen = 0;
 	int e = 0;
@@ -99,52 +98,42 @@ int tnd_conf_check_srtp_suites(const char *v, char *err, size_t errlen)
 		const char *s = g_strstrip(*p);
 		unsigned i;
 
-		for (i = 0; i < G_N_ELEMENTS(known); i++)
-			if (!strcmp(s, known[i]))
+		for (i = 0; i < n; i++)
+			if (nocase ? !g_ascii_strcasecmp(s, known[i]) : !strcmp(s, known[i]))
 				break;
-		if (i == G_N_ELEMENTS(known) || seen & 1u << i) {
-			snprintf(err, errlen, "a comma-separated list of AES_CM_128_HMAC_SHA1_80, "
-				 "AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM and AEAD_AES_256_GCM, "
-				 "each once");
+		if (i == n || seen & 1u << i) {
+			snprintf(err, errlen, "a comma-separated list of %s, each once", list);
 			e = EINVAL;
 		}
 		seen |= 1u << (i & 7);
 	}
 	g_strfreev(parts);
 	if (!e && !seen) {
-		snprintf(err, errlen, "name at least one suite");
+		snprintf(err, errlen, "name at least one %s", what);
 		e = EINVAL;
 	}
 	return e;
 }
 
+/* [media] sip_srtp_suites: SDES suites (RFC 4568 6.2, RFC 7714 12), each once */
+int tnd_conf_check_srtp_suites(const char *v, char *err, size_t errlen)
+{
+	static const char *const known[] = { "AES_CM_128_HMAC_SHA1_80",
+		"AES_CM_128_HMAC_SHA1_32", "AEAD_AES_128_GCM", "AEAD_AES_256_GCM" };
+
+	return check_names(v, known, G_N_ELEMENTS(known), false, "AES_CM_128_HMAC_SHA1_80, "
+			   "AES_CM_128_HMAC_SHA1_32, AEAD_AES_128_GCM and AEAD_AES_256_GCM",
+			   "suite", err, errlen);
+}
+
+/* [media] sip_codecs: names the codec table has (codecs/codecs.h), each
+ * once; iLBC is accepted and offered once its row is built. */
 int tnd_conf_check_codec_list(const char *v, char *err, size_t errlen)
 {
 	static const char *const known[] = { "PCMU", "PCMA", "G722", "G729", "opus", "iLBC" };
-	char **parts = g_strsplit(v, ",", 0);
-	unsigned seen = 0;
-	int e = 0;
 
-	for (char **p = parts; *p && !e; p++) {
-		const char *s = g_strstrip(*p);
-		unsigned i;
-
-		for (i = 0; i < G_N_ELEMENTS(known); i++)
-			if (!g_ascii_strcasecmp(s, known[i]))
-				break;
-		if (i == G_N_ELEMENTS(known) || seen & 1u << i) {
-			snprintf(err, errlen, "a comma-separated list of PCMU, PCMA, G722, G729, opus "
-				 "and iLBC, each once");
-			e = EINVAL;
-		}
-		seen |= 1u << (i & 7);
-	}
-	g_strfreev(parts);
-	if (!e && !seen) {
-		snprintf(err, errlen, "name at least one codec");
-		e = EINVAL;
-	}
-	return e;
+	return check_names(v, known, G_N_ELEMENTS(known), true,
+			   "PCMU, PCMA, G722, G729, opus and iLBC", "codec", err, errlen);
 }
 
 /* "IP/len" prefixes separated by commas (IPv4 or IPv6), or empty. */

@@ -1,26 +1,17 @@
 /* The Replaces header a REFER's Refer-To URI may carry (RFC 3891 section
  * 5, RFC 5589 7: attended transfer where we are the transferee), found
  * among the URI's headers and percent-decoded. A parser of peer input, so
- * it links with nothing but libc (tests/fuzz/fuzz_referto.c); Sofia then
+ * it links with nothing but libc and GLib (tests/fuzz/fuzz_referto.c); Sofia then
  * parses the decoded value as a Replaces header (refer.c). Any thread. */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
 
+#include <glib.h>
+
 #include "sip/referto_int.h"
 
 #define NAME "replaces"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decodes v[0..n) into out (size bytes with the NUL); with out NULL it
  * only checks, so that out is written only once the value is known good. */
@@ -34,8 +25,8 @@ static int decode(const char *v, size_t n, char *out, size_t size)
 		int c = (unsigned char)v[i];
 
 		if (c == '%') {
-			int hi = i + 2 < n ? hexval(v[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval(v[i + 2]) : -1;
+			int hi = i + 2 < n ? g_ascii_xdigit_value(v[i + 1]) : -1;
+			int lo = i + 2 < n ? g_ascii_xdigit_value(v[i + 2]) : -1;
 
 			if (hi < 0 || lo < 0)
 				return EBADMSG;

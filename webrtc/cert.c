@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
+#include <glib.h>
 
 #include "gateway/base/log.h"
 #include "webrtc/webrtc_int.h"
@@ -166,17 +167,6 @@ SSL_CTX *tnd_webrtc_ssl_ctx(void)
 	return g.ctx;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int tnd_webrtc_fp_parse(const char *s, struct tnd_fp *fp)
 {
 	static const struct {
@@ -207,7 +197,7 @@ int tnd_webrtc_fp_parse(const char *s, struct tnd_fp *fp)
 	while (*sp == ' ' || *sp == '\t')
 		sp++;
 	for (;;) {
-		int hi = hexval(sp[0]), lo = hi < 0 ? -1 : hexval(sp[1]);
+		int hi = g_ascii_xdigit_value(sp[0]), lo = hi < 0 ? -1 : g_ascii_xdigit_value(sp[1]);
 
 		if (lo < 0 || r.len >= sizeof(r.d))
 			return EBADMSG;

@@ -263,6 +263,24 @@ static int test_accounts_section(void)
 				 "auth_user may not hold ':'");
 	TEST_ASSERT_STR_CONTAINS(load_err("[accounts]\nd1.transport = sctp\n"),
 				 "transport is udp, tcp or tls");
+	/* name lists: codecs case-insensitive, SDES suites exact, each once */
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nsip_codecs = PCMU, pcmu\n"),
+				 "a comma-separated list of PCMU, PCMA, G722, G729, opus and iLBC, "
+				 "each once");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nsip_codecs =\n"), "name at least one codec");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nsip_srtp_suites = aead_aes_128_gcm\n"),
+				 "AEAD_AES_256_GCM, each once");
+	TEST_ASSERT_STR_CONTAINS(load_err("[media]\nsip_srtp_suites =\n"),
+				 "name at least one suite");
+	{
+		struct tnd_conf *lists = NULL;
+		char e[256];
+		const char *ok = "[media]\nsip_codecs = opus, pcma\n"
+				 "sip_srtp_suites = AEAD_AES_128_GCM, AES_CM_128_HMAC_SHA1_80\n";
+
+		TEST_ASSERT(tnd_conf_load_text(&lists, "t.conf", ok, strlen(ok), e, sizeof(e)) == 0);
+		tnd_conf_free(lists);
+	}
 	return 0;
 }
 
